@@ -1,0 +1,81 @@
+// Package router turns routing state (from a static file in labs, from
+// rtnetlink in production) into FIB changes for the data plane.
+//
+// The types here are the common language of every state source: the static
+// loader and the netlink mirror both produce them, the RIB consumes them.
+package router
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// RouteType mirrors the kernel's rtm_type values that fibd forwards on.
+type RouteType uint8
+
+const (
+	Unicast     RouteType = iota // forward via nexthops (or on-link)
+	Blackhole                    // drop silently
+	Unreachable                  // drop, ICMP unreachable (exception path)
+	Prohibit                     // drop, ICMP administratively prohibited
+	Local                        // addressed to this router: goes to the exception path
+)
+
+func (t RouteType) String() string {
+	switch t {
+	case Unicast:
+		return "unicast"
+	case Blackhole:
+		return "blackhole"
+	case Unreachable:
+		return "unreachable"
+	case Prohibit:
+		return "prohibit"
+	case Local:
+		return "local"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// MainTable is the kernel's RT_TABLE_MAIN, the table a route goes to when
+// none is named.
+const MainTable = 254
+
+// Nexthop is one path of a route. An invalid Gateway means the destination
+// is on-link (directly reachable on Dev).
+type Nexthop struct {
+	Gateway netip.Addr
+	Dev     string // interface name: a port's device name or its rib peer name
+	Weight  int    // 1..256 as in iproute2; 0 means 1
+}
+
+// Route is one entry of a routing table.
+type Route struct {
+	Table    uint32
+	Prefix   netip.Prefix // always masked
+	Type     RouteType
+	Metric   uint32
+	Nexthops []Nexthop // empty for blackhole/unreachable/prohibit
+}
+
+// Neigh is a resolved neighbour (ARP or NDP entry).
+type Neigh struct {
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+	Dev  string
+}
+
+// Addr is an address configured on an interface, with its subnet length
+// (10.0.0.1/24 means address 10.0.0.1 on the connected subnet 10.0.0.0/24).
+type Addr struct {
+	Prefix netip.Prefix // not masked: Addr() is the interface address
+	Dev    string
+}
+
+// State is a complete snapshot of routing state from one source.
+type State struct {
+	Addrs  []Addr
+	Routes []Route
+	Neighs []Neigh
+}
