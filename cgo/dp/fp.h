@@ -1,0 +1,222 @@
+/* fibd fast path: the C API that the Go control plane (package cgo) calls.
+ *
+ * Division of labour: everything per packet happens in C on worker lcores;
+ * Go only makes control calls (set up ports, start/stop workers, apply a
+ * batch of FIB changes, publish a nexthop, read counters). None of these
+ * functions is meant to be called per packet.
+ *
+ * Concurrency model:
+ *  - Workers read FIB tables and nexthops without locks.
+ *  - There is one writer. All control calls that change or read tables take
+ *    fp_ctl_lock internally, so Go may call them from any goroutine.
+ *  - Each FIB table exists twice (left-right). A batch is applied to the
+ *    copy workers do not use, the copies are swapped with one atomic store,
+ *    a QSBR grace period passes, and the batch is replayed on the other copy.
+ *  - Nexthops are immutable objects behind an array of RCU pointers;
+ *    replacing one frees the old object after a grace period.
+ */
+#ifndef FP_H
+#define FP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fp_config.h"
+#include "fp_counters.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- EAL ---------------------------------------------------------------- */
+
+/* rte_eal_init on the calling thread; returns the number of parsed args or
+ * -rte_errno. errbuf receives a message on failure. */
+int fp_eal_init(int argc, char **argv, char *errbuf, int errlen);
+int fp_eal_cleanup(void);
+/* Worker lcore ids (all EAL lcores but the main one), up to max. */
+int fp_worker_lcores(unsigned int *ids, int max);
+unsigned int fp_main_lcore(void);
+
+/* ---- Nexthops ----------------------------------------------------------- */
+
+enum fp_nh_type {
+	FP_NH_NONE = 0,      /* free slot; a lookup that lands here is a bug */
+	FP_NH_FORWARD,       /* send out of port to dst MAC */
+	FP_NH_ECMP,          /* pick a member by flow hash */
+	FP_NH_UNRESOLVED,    /* on port, neighbour MAC unknown yet */
+	FP_NH_LOCAL,         /* addressed to the router itself */
+	FP_NH_BLACKHOLE,
+	FP_NH_UNREACHABLE,
+	FP_NH_PROHIBIT,
+};
+
+/* The FIB's miss value. rte_fib stores nexthops in 31 bits (the low bit of a
+ * table entry marks an extension), so indices stay below 2^30. */
+#define FP_NH_MISS 0u
+
+struct fp_nh_conf {
+	uint8_t type;            /* enum fp_nh_type */
+	uint16_t port;           /* FORWARD, UNRESOLVED */
+	uint8_t dst_mac[6];      /* FORWARD */
+	uint16_t n_buckets;      /* ECMP: entries used in buckets[] */
+	uint32_t buckets[FP_ECMP_BUCKETS]; /* ECMP: member nexthop indices */
+};
+
+/* Publish nexthop idx (1..FP_MAX_NEXTHOPS-1). Replacing an existing one is
+ * atomic for workers; the old object is freed after the next grace period.
+ * type FP_NH_NONE frees the slot. Returns 0 or -errno. */
+int fp_nh_set(uint32_t idx, const struct fp_nh_conf *conf);
+int fp_nh_get(uint32_t idx, struct fp_nh_conf *conf);
+
+/* ---- FIB tables ---------------------------------------------------------- */
+
+struct fp_table_conf {
+	uint32_t id;            /* kernel table number, informative */
+	uint32_t max_routes4;   /* router_max_ip4_route_count */
+	uint32_t max_routes6;   /* router_max_ip6_route_count */
+	uint32_t tbl8_4;        /* DIR-24-8 tbl8 groups; 0 = derived */
+	uint32_t tbl8_6;        /* TRIE tbl8 groups; 0 = derived */
+};
+
+enum fp_op { FP_ROUTE_ADD = 1, FP_ROUTE_DEL = 2 };
+
+/* One route change. addr is network byte order; IPv4 uses addr[0..3]. */
+struct fp_route_op {
+	uint8_t op;      /* enum fp_op */
+	uint8_t family;  /* 4 or 6 */
+	uint8_t depth;   /* prefix length */
+	uint8_t pad;
+	uint32_t nh;     /* nexthop index for ADD */
+	uint8_t addr[16];
+};
+
+int fp_table_create(uint16_t tidx, const struct fp_table_conf *conf);
+int fp_table_destroy(uint16_t tidx);
+/* Apply n ops to both copies of table tidx (left-right, one grace period).
+ * result[i] gets 0 or -errno for op i (-ENOSPC: table full). Returns the
+ * number of failed ops, or -errno if the batch could not run at all. */
+int fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n,
+		   int32_t *result);
+/* Routes currently held by the table (per family). */
+int fp_table_count(uint16_t tidx, uint64_t *routes4, uint64_t *routes6);
+/* Control-plane lookups in the active copy (for tests and the CLI).
+ * Returns the nexthop index, FP_NH_MISS when there is no route. */
+uint32_t fp_lookup4(uint16_t tidx, uint32_t addr_be);
+uint32_t fp_lookup6(uint16_t tidx, const uint8_t addr[16]);
+/* Bulk lookup benchmark helper: n lookups in the active copy. */
+int fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs_host, uint32_t *nh, uint32_t n);
+int fp_lookup6_bulk(uint16_t tidx, const uint8_t (*addrs)[16], uint32_t *nh, uint32_t n);
+/* Wait for a grace period and free retired objects. */
+void fp_sync(void);
+/* Bytes allocated from the DPDK heap (all sockets): tables, nexthops,
+ * mempools. Benchmarks compare it before and after building a FIB. */
+uint64_t fp_heap_used(void);
+
+/* ---- Ports ---------------------------------------------------------------- */
+
+struct fp_port_conf {
+	uint16_t port_id;
+	uint16_t n_rxq;        /* queues actually configured */
+	uint16_t n_txq;
+	uint16_t nb_rxd;
+	uint16_t nb_txd;
+	uint8_t rss;           /* enable RSS over n_rxq */
+	uint8_t promisc;
+	uint8_t scatter;       /* accept multi-segment rx (jumbo) if supported */
+	uint8_t pad;
+};
+
+struct fp_port_info {
+	char name[64];
+	char driver[32];
+	uint16_t max_rxq, max_txq;
+	uint16_t mtu;
+	uint8_t mac[6];
+	int socket;
+	uint64_t rx_offload_capa;
+	uint64_t rss_offloads;
+};
+
+int fp_port_count(void);
+int fp_port_by_name(const char *name, uint16_t *port_id);
+int fp_port_info(uint16_t port_id, struct fp_port_info *info);
+/* Create the packet pool shared by all ports (one per socket in a NUMA box:
+ * socket -1 means any). */
+int fp_pool_create(const char *name, uint32_t n_mbufs, int socket);
+int fp_port_setup(const struct fp_port_conf *conf, char *errbuf, int errlen);
+int fp_port_start(uint16_t port_id);
+int fp_port_stop(uint16_t port_id);
+int fp_port_close(uint16_t port_id);
+
+struct fp_link {
+	uint32_t speed_mbps;
+	uint8_t up, full_duplex, autoneg;
+};
+int fp_port_link(uint16_t port_id, struct fp_link *link);
+
+struct fp_port_stats {
+	uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
+};
+int fp_port_stats(uint16_t port_id, struct fp_port_stats *st);
+int fp_port_stats_reset(uint16_t port_id);
+
+/* ---- Workers ---------------------------------------------------------------- */
+
+/* One worker polls a list of (port, rx queue) and transmits on queue
+ * txq of every port. */
+struct fp_rxq {
+	uint16_t port;
+	uint16_t queue;
+};
+
+struct fp_worker_conf {
+	unsigned int lcore;
+	uint16_t txq;                 /* tx queue this worker owns on every port */
+	uint16_t n_rxq;
+	struct fp_rxq rxq[FP_MAX_PORTS * 4];
+};
+
+/* Prepare the data plane for n_workers workers (QSBR, counters). */
+int fp_dp_init(unsigned int n_workers);
+int fp_worker_add(const struct fp_worker_conf *conf);
+/* Launch all workers with rte_eal_remote_launch. Must run on the main lcore. */
+int fp_workers_launch(void);
+/* Ask workers to stop (they flush tx buffers and go offline) and wait. Must
+ * run on the main lcore. */
+int fp_workers_stop(void);
+/* Idle back-off: 0 = busy poll; else sleep this long after idle polls. */
+void fp_set_idle_sleep_us(uint32_t us);
+/* Port MTU and MAC as the fast path uses them (set by fp_port_setup). */
+void fp_port_set_mtu(uint16_t port_id, uint16_t mtu);
+
+/* Per-worker counters. */
+struct fp_worker_stats {
+	uint64_t rx;            /* packets received */
+	uint64_t tx;            /* packets handed to tx and accepted */
+	uint64_t forwarded;     /* packets routed (before tx) */
+	uint64_t polls;         /* loop passes */
+	uint64_t idle_polls;    /* passes that received nothing */
+	uint64_t sleeps;        /* back-off sleeps */
+	uint64_t drop[FP_DROP_MAX];
+};
+int fp_worker_stats(unsigned int widx, struct fp_worker_stats *st);
+void fp_stats_reset(void);
+const char *fp_drop_name(unsigned int reason);
+unsigned int fp_worker_count(void);
+
+/* ---- Packet path without ports (tests, fuzzing) ----------------------------- */
+
+/* Run the complete per-packet pipeline over raw frames in a private worker
+ * context: verdict per frame (FP_VERDICT_FORWARD or a drop reason + 1000),
+ * egress port, and the frame as it would leave (rewritten in place; len
+ * unchanged). The table is tidx. Returns 0 or -errno. */
+#define FP_VERDICT_FORWARD 0
+#define FP_VERDICT_DROP_BASE 1000
+int fp_process_frames(uint16_t tidx, uint8_t **frames, const uint16_t *lens,
+		      uint32_t n, uint32_t *verdict, uint16_t *port);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FP_H */

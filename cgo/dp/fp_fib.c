@@ -1,0 +1,459 @@
+/* FIB tables (left-right rte_fib/rte_fib6 pairs) and the nexthop table.
+ *
+ * rte_fib in DPDK 22.11 has no RCU integration and reuses tbl8 groups as
+ * soon as a route is deleted, so a table that workers read must never be
+ * modified. Every table therefore exists twice: the writer changes the copy
+ * nobody reads, swaps the copies with one atomic store, waits for a QSBR
+ * grace period (after which no worker can still be inside the old copy) and
+ * replays the same changes on the old copy. Both copies see the same
+ * operations in the same order, so they stay identical.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_rib.h>
+#include <rte_rib6.h>
+
+#include "fp_priv.h"
+
+struct fp_table fp_tables[FP_MAX_TABLES];
+struct fp_nh *_Atomic *fp_nh_tbl;
+rte_spinlock_t fp_ctl_lock = RTE_SPINLOCK_INITIALIZER;
+struct rte_rcu_qsbr *fp_qs;
+
+/* Objects unlinked by the writer, freed after the next grace period. */
+static void **retired;
+static size_t n_retired, cap_retired;
+
+void
+fp_retire(void *obj)
+{
+	if (obj == NULL)
+		return;
+	if (n_retired == cap_retired) {
+		size_t cap = cap_retired ? cap_retired * 2 : 256;
+		void **r = realloc(retired, cap * sizeof(*r));
+		if (r == NULL) {
+			/* Cannot defer: wait here instead, then free. */
+			if (fp_qs != NULL)
+				rte_rcu_qsbr_synchronize(fp_qs, RTE_QSBR_THRID_INVALID);
+			rte_free(obj);
+			return;
+		}
+		retired = r;
+		cap_retired = cap;
+	}
+	retired[n_retired++] = obj;
+}
+
+/* Grace period: afterwards no worker holds a pointer read before the call. */
+static void
+grace_period(void)
+{
+	if (fp_qs != NULL)
+		rte_rcu_qsbr_synchronize(fp_qs, RTE_QSBR_THRID_INVALID);
+	for (size_t i = 0; i < n_retired; i++)
+		rte_free(retired[i]);
+	n_retired = 0;
+}
+
+void
+fp_sync(void)
+{
+	rte_spinlock_lock(&fp_ctl_lock);
+	grace_period();
+	rte_spinlock_unlock(&fp_ctl_lock);
+}
+
+int
+fp_nh_table_init(void)
+{
+	if (fp_nh_tbl != NULL)
+		return 0;
+	fp_nh_tbl = rte_zmalloc("fp_nh_tbl", sizeof(*fp_nh_tbl) * FP_MAX_NEXTHOPS,
+				RTE_CACHE_LINE_SIZE);
+	return fp_nh_tbl == NULL ? -ENOMEM : 0;
+}
+
+int
+fp_nh_set(uint32_t idx, const struct fp_nh_conf *c)
+{
+	if (idx == FP_NH_MISS || idx >= FP_MAX_NEXTHOPS)
+		return -EINVAL;
+	if (c->type == FP_NH_ECMP &&
+	    (c->n_buckets == 0 || c->n_buckets > FP_ECMP_BUCKETS))
+		return -EINVAL;
+	if (c->type == FP_NH_ECMP)
+		for (unsigned int i = 0; i < c->n_buckets; i++)
+			if (c->buckets[i] == FP_NH_MISS || c->buckets[i] >= FP_MAX_NEXTHOPS ||
+			    c->buckets[i] == idx)
+				return -EINVAL;
+	if ((c->type == FP_NH_FORWARD || c->type == FP_NH_UNRESOLVED) &&
+	    (c->port >= FP_MAX_PORTS || !fp_ports[c->port].configured))
+		return -ENODEV;
+
+	rte_spinlock_lock(&fp_ctl_lock);
+	int rc = fp_nh_table_init();
+	if (rc < 0)
+		goto out;
+
+	struct fp_nh *o = NULL;
+	if (c->type != FP_NH_NONE) {
+		size_t sz = sizeof(*o);
+		if (c->type == FP_NH_ECMP)
+			sz += sizeof(o->buckets[0]) * c->n_buckets;
+		o = rte_zmalloc("fp_nh", sz, RTE_CACHE_LINE_SIZE);
+		if (o == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		o->type = c->type;
+		o->port = c->port;
+		memcpy(&o->dst, c->dst_mac, sizeof(o->dst));
+		if (c->type == FP_NH_ECMP) {
+			o->n_buckets = c->n_buckets;
+			memcpy(o->buckets, c->buckets, sizeof(o->buckets[0]) * c->n_buckets);
+		}
+	}
+	struct fp_nh *old = atomic_exchange_explicit(&fp_nh_tbl[idx], o,
+						     memory_order_release);
+	fp_retire(old);
+out:
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return rc;
+}
+
+int
+fp_nh_get(uint32_t idx, struct fp_nh_conf *c)
+{
+	if (idx >= FP_MAX_NEXTHOPS)
+		return -EINVAL;
+	memset(c, 0, sizeof(*c));
+	rte_spinlock_lock(&fp_ctl_lock);
+	const struct fp_nh *o = fp_nh_tbl ? atomic_load(&fp_nh_tbl[idx]) : NULL;
+	if (o != NULL) {
+		c->type = o->type;
+		c->port = o->port;
+		memcpy(c->dst_mac, &o->dst, 6);
+		c->n_buckets = o->n_buckets;
+		memcpy(c->buckets, o->buckets, sizeof(o->buckets[0]) * o->n_buckets);
+	}
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return o == NULL ? -ENOENT : 0;
+}
+
+/* tbl8 groups when the operator gave none. DIR-24-8 needs a group for each
+ * /24 that holds longer prefixes: rare in a full view, common for host
+ * routes of neighbours and internal links; one per 32 routes covers both
+ * with room. The IPv6 trie needs groups for every 8 bits past /24 that a
+ * prefix does not share with another: about one per route on real tables. */
+static uint32_t
+tbl8_v4(const struct fp_table_conf *c)
+{
+	if (c->tbl8_4)
+		return c->tbl8_4;
+	return RTE_MIN(RTE_MAX(c->max_routes4 / 32, 1024u), 1u << 20);
+}
+
+static uint32_t
+tbl8_v6(const struct fp_table_conf *c)
+{
+	if (c->tbl8_6)
+		return c->tbl8_6;
+	return RTE_MIN(RTE_MAX(c->max_routes6, 1024u), 1u << 22);
+}
+
+/* The RIB inside rte_fib also spends nodes on branch points; give it room
+ * so that fibd's own route limit is the one that bites. */
+static int
+rib_nodes(uint32_t max_routes)
+{
+	return (int)RTE_MIN((uint64_t)max_routes * 2 + 1024, (uint64_t)INT32_MAX);
+}
+
+static void
+table_free(struct fp_table *t)
+{
+	for (int k = 0; k < 2; k++) {
+		rte_fib_free(t->v4[k]);
+		rte_fib6_free(t->v6[k]);
+		t->v4[k] = NULL;
+		t->v6[k] = NULL;
+	}
+	t->used = false;
+}
+
+int
+fp_table_create(uint16_t tidx, const struct fp_table_conf *conf)
+{
+	if (tidx >= FP_MAX_TABLES || conf->max_routes4 == 0 || conf->max_routes6 == 0)
+		return -EINVAL;
+	int rc = 0;
+	rte_spinlock_lock(&fp_ctl_lock);
+	struct fp_table *t = &fp_tables[tidx];
+	if (t->used) {
+		rc = -EEXIST;
+		goto out;
+	}
+	rc = fp_nh_table_init();
+	if (rc < 0)
+		goto out;
+	memset(t, 0, sizeof(*t));
+	t->conf = *conf;
+	t->id = conf->id;
+	for (int k = 0; k < 2; k++) {
+		char name[64];
+		struct rte_fib_conf c4 = {
+			.type = RTE_FIB_DIR24_8,
+			.default_nh = FP_NH_MISS,
+			.max_routes = rib_nodes(conf->max_routes4),
+			.dir24_8 = {
+				.nh_sz = FP_NH_2B ? RTE_FIB_DIR24_8_2B : RTE_FIB_DIR24_8_4B,
+				.num_tbl8 = tbl8_v4(conf),
+			},
+		};
+		snprintf(name, sizeof(name), "fp4_%u_%d", tidx, k);
+		t->v4[k] = rte_fib_create(name, SOCKET_ID_ANY, &c4);
+		if (t->v4[k] == NULL) {
+			rc = -rte_errno;
+			goto fail;
+		}
+		struct rte_fib6_conf c6 = {
+			.type = RTE_FIB6_TRIE,
+			.default_nh = FP_NH_MISS,
+			.max_routes = rib_nodes(conf->max_routes6),
+			.trie = {
+				.nh_sz = FP_NH_2B ? RTE_FIB6_TRIE_2B : RTE_FIB6_TRIE_4B,
+				.num_tbl8 = tbl8_v6(conf),
+			},
+		};
+		snprintf(name, sizeof(name), "fp6_%u_%d", tidx, k);
+		t->v6[k] = rte_fib6_create(name, SOCKET_ID_ANY, &c6);
+		if (t->v6[k] == NULL) {
+			rc = -rte_errno;
+			goto fail;
+		}
+	}
+	t->used = true;
+	goto out;
+fail:
+	if (rc == 0)
+		rc = -ENOMEM;
+	table_free(t);
+out:
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return rc;
+}
+
+int
+fp_table_destroy(uint16_t tidx)
+{
+	if (tidx >= FP_MAX_TABLES)
+		return -EINVAL;
+	rte_spinlock_lock(&fp_ctl_lock);
+	struct fp_table *t = &fp_tables[tidx];
+	int rc = t->used ? 0 : -ENOENT;
+	if (t->used) {
+		/* Workers may be mid-lookup: unlink first (the caller stops
+		 * selecting this table), then wait, then free. */
+		t->used = false;
+		grace_period();
+		table_free(t);
+	}
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return rc;
+}
+
+static int
+apply_one(struct fp_table *t, int copy, const struct fp_route_op *op)
+{
+	if (op->family == 4) {
+		uint32_t ip;
+		memcpy(&ip, op->addr, 4);
+		ip = rte_be_to_cpu_32(ip);
+		if (op->depth > 32)
+			return -EINVAL;
+		if (op->op == FP_ROUTE_ADD)
+			return rte_fib_add(t->v4[copy], ip, op->depth, op->nh);
+		return rte_fib_delete(t->v4[copy], ip, op->depth);
+	}
+	if (op->family == 6) {
+		if (op->depth > 128)
+			return -EINVAL;
+		if (op->op == FP_ROUTE_ADD)
+			return rte_fib6_add(t->v6[copy], op->addr, op->depth, op->nh);
+		return rte_fib6_delete(t->v6[copy], op->addr, op->depth);
+	}
+	return -EAFNOSUPPORT;
+}
+
+/* Is this prefix already in the copy? Needed to keep route counts right,
+ * since rte_fib_add on an existing prefix replaces its nexthop. */
+static bool
+exists(struct fp_table *t, int copy, const struct fp_route_op *op)
+{
+	if (op->family == 4) {
+		uint32_t ip;
+		memcpy(&ip, op->addr, 4);
+		struct rte_rib *rib = rte_fib_get_rib(t->v4[copy]);
+		return rte_rib_lookup_exact(rib, rte_be_to_cpu_32(ip), op->depth) != NULL;
+	}
+	struct rte_rib6 *rib = rte_fib6_get_rib(t->v6[copy]);
+	return rte_rib6_lookup_exact(rib, op->addr, op->depth) != NULL;
+}
+
+static bool
+valid_op(const struct fp_route_op *op)
+{
+	if (op->op != FP_ROUTE_ADD && op->op != FP_ROUTE_DEL)
+		return false;
+	if (op->op == FP_ROUTE_ADD && (op->nh == FP_NH_MISS || op->nh >= FP_MAX_NEXTHOPS))
+		return false;
+	return (op->family == 4 && op->depth <= 32) || (op->family == 6 && op->depth <= 128);
+}
+
+int
+fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t *result)
+{
+	if (tidx >= FP_MAX_TABLES)
+		return -EINVAL;
+	rte_spinlock_lock(&fp_ctl_lock);
+	struct fp_table *t = &fp_tables[tidx];
+	if (!t->used) {
+		rte_spinlock_unlock(&fp_ctl_lock);
+		return -ENOENT;
+	}
+	uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
+	int standby = !act;
+	int failed = 0;
+
+	/* 1. the copy nobody reads */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fp_route_op *op = &ops[i];
+		if (!valid_op(op)) {
+			result[i] = -EINVAL;
+			failed++;
+			continue;
+		}
+		bool had = exists(t, standby, op);
+		uint64_t held = op->family == 4 ? t->routes4 : t->routes6;
+		uint64_t max = op->family == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
+		int rc;
+		if (op->op == FP_ROUTE_ADD && !had && held >= max)
+			rc = -ENOSPC; /* router_max_ip*_route_count reached */
+		else
+			rc = apply_one(t, standby, op);
+		if (rc == -ENOMEM)
+			rc = -ENOSPC; /* RIB node pool or tbl8 groups exhausted */
+		result[i] = rc;
+		if (rc < 0) {
+			failed++;
+			continue;
+		}
+		int64_t d = (op->op == FP_ROUTE_ADD) ? !had : -1;
+		if (op->family == 4)
+			t->routes4 += d;
+		else
+			t->routes6 += d;
+	}
+	/* 2. publish it, 3. wait until no worker is inside the old copy */
+	atomic_store_explicit(&t->active, standby, memory_order_release);
+	grace_period();
+	/* 4. replay on the old copy; identical input gives identical results */
+	for (uint32_t i = 0; i < n; i++)
+		if (result[i] == 0)
+			apply_one(t, act, &ops[i]);
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return failed;
+}
+
+int
+fp_table_count(uint16_t tidx, uint64_t *r4, uint64_t *r6)
+{
+	if (tidx >= FP_MAX_TABLES || !fp_tables[tidx].used)
+		return -ENOENT;
+	rte_spinlock_lock(&fp_ctl_lock);
+	*r4 = fp_tables[tidx].routes4;
+	*r6 = fp_tables[tidx].routes6;
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return 0;
+}
+
+uint32_t
+fp_lookup4(uint16_t tidx, uint32_t addr_be)
+{
+	uint32_t ip = rte_be_to_cpu_32(addr_be), nh = FP_NH_MISS;
+	fp_lookup4_bulk(tidx, &ip, &nh, 1);
+	return nh;
+}
+
+uint32_t
+fp_lookup6(uint16_t tidx, const uint8_t addr[16])
+{
+	uint32_t nh = FP_NH_MISS;
+	fp_lookup6_bulk(tidx, (const uint8_t (*)[16])addr, &nh, 1);
+	return nh;
+}
+
+#define LOOKUP_CHUNK 64
+
+int
+fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
+{
+	if (tidx >= FP_MAX_TABLES)
+		return -EINVAL;
+	rte_spinlock_lock(&fp_ctl_lock);
+	struct fp_table *t = &fp_tables[tidx];
+	if (!t->used) {
+		rte_spinlock_unlock(&fp_ctl_lock);
+		return -ENOENT;
+	}
+	struct rte_fib *fib = t->v4[atomic_load(&t->active)];
+	uint64_t out[LOOKUP_CHUNK];
+	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
+		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
+		rte_fib_lookup_bulk(fib, (uint32_t *)(uintptr_t)&addrs[i], out, k);
+		for (uint32_t j = 0; j < k; j++)
+			nh[i + j] = (uint32_t)out[j];
+	}
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return 0;
+}
+
+int
+fp_lookup6_bulk(uint16_t tidx, const uint8_t (*addrs)[16], uint32_t *nh, uint32_t n)
+{
+	if (tidx >= FP_MAX_TABLES)
+		return -EINVAL;
+	rte_spinlock_lock(&fp_ctl_lock);
+	struct fp_table *t = &fp_tables[tidx];
+	if (!t->used) {
+		rte_spinlock_unlock(&fp_ctl_lock);
+		return -ENOENT;
+	}
+	struct rte_fib6 *fib = t->v6[atomic_load(&t->active)];
+	uint64_t out[LOOKUP_CHUNK];
+	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
+		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
+		rte_fib6_lookup_bulk(fib, (uint8_t (*)[16])(uintptr_t)&addrs[i], out, k);
+		for (uint32_t j = 0; j < k; j++)
+			nh[i + j] = (uint32_t)out[j];
+	}
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return 0;
+}
+
+uint64_t
+fp_heap_used(void)
+{
+	uint64_t used = 0;
+	for (unsigned int s = 0; s < RTE_MAX_NUMA_NODES; s++) {
+		struct rte_malloc_socket_stats st;
+		if (rte_malloc_get_socket_stats(s, &st) == 0)
+			used += st.heap_allocsz_bytes;
+	}
+	return used;
+}

@@ -1,0 +1,94 @@
+/* Internal state of the fast path, shared by its C files only. */
+#ifndef FP_PRIV_H
+#define FP_PRIV_H
+
+#include <stdatomic.h>
+
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_fib.h>
+#include <rte_fib6.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_spinlock.h>
+
+#include "fp.h"
+
+/* rte_fib keeps the nexthop in an entry whose low bit marks a tbl8 pointer:
+ * with 2-byte entries 15 bits remain. Small nexthop tables use the small
+ * entries and halve the FIB's memory. */
+#define FP_NH_2B (FP_MAX_NEXTHOPS <= 32768)
+
+/* A published nexthop. Immutable: a change publishes a new object. */
+struct fp_nh {
+	uint8_t type;                 /* enum fp_nh_type */
+	uint16_t port;
+	struct rte_ether_addr dst;
+	uint16_t n_buckets;           /* ECMP */
+	uint32_t buckets[];           /* ECMP member indices */
+};
+
+/* Nexthop table: index -> RCU-protected object pointer. */
+extern struct fp_nh *_Atomic *fp_nh_tbl;
+
+struct fp_table {
+	bool used;
+	uint32_t id;
+	struct rte_fib *v4[2];
+	struct rte_fib6 *v6[2];
+	_Atomic uint32_t active;      /* copy workers read */
+	uint64_t routes4, routes6;    /* writer's count */
+	struct fp_table_conf conf;
+};
+
+extern struct fp_table fp_tables[FP_MAX_TABLES];
+
+/* Per-port facts the fast path needs on every packet. */
+struct fp_port_state {
+	struct rte_ether_addr mac;
+	uint16_t mtu;
+	bool configured;
+	uint16_t n_txq;
+} __rte_cache_aligned;
+
+extern struct fp_port_state fp_ports[FP_MAX_PORTS];
+
+/* Control-plane serialisation: one writer at a time. */
+extern rte_spinlock_t fp_ctl_lock;
+
+/* QSBR variable that workers report to (NULL before fp_dp_init). */
+extern struct rte_rcu_qsbr *fp_qs;
+
+extern struct rte_mempool *fp_pool;
+
+/* Per-worker state. Only its own lcore writes it. */
+struct fp_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[FP_BURST * 2];
+};
+
+struct fp_wctx {
+	unsigned int idx;             /* worker index, QSBR thread id */
+	unsigned int lcore;
+	uint16_t txq;
+	uint16_t n_rxq;
+	struct fp_rxq rxq[FP_MAX_PORTS * 4];
+	uint16_t tidx;                /* FIB table used for lookups */
+	struct fp_worker_stats st;
+	uint64_t dirty_ports;         /* bitmap of ports with buffered tx (first 64) */
+	struct fp_txbuf tx[FP_MAX_PORTS];
+} __rte_cache_aligned;
+
+/* The routing step shared by workers and fp_process_frames(): decide every
+ * packet of a burst, rewriting the forwarded ones in place. */
+void fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
+		    uint16_t *verdict, uint16_t *oport);
+
+/* Verdict values: FP_V_FORWARD or a drop reason. */
+#define FP_V_FORWARD 0xffff
+
+void fp_retire(void *obj);
+/* Allocate the nexthop pointer array (idempotent; under fp_ctl_lock). */
+int fp_nh_table_init(void);
+
+#endif /* FP_PRIV_H */

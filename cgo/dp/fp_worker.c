@@ -1,0 +1,473 @@
+/* Worker lcores: rx burst -> checks -> bulk FIB lookup -> nexthop/ECMP ->
+ * L2 rewrite and TTL -> buffered tx. No locks, no syscalls (unless idle
+ * back-off is configured), no logging. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#include "fp_pkt.h"
+#include "fp_priv.h"
+
+/* Packets ahead of the one being parsed whose first line is prefetched. */
+#define FP_PREFETCH 4
+/* Empty polls in a row before an idle worker may sleep. */
+#define FP_IDLE_POLLS 256
+
+static struct fp_wctx *workers[FP_MAX_WORKERS];
+static unsigned int n_workers, n_added;
+static _Atomic bool running;
+static _Atomic uint32_t idle_sleep_us;
+/* Ports every worker may transmit on. */
+static uint16_t tx_ports[FP_MAX_PORTS];
+static uint16_t n_tx_ports;
+
+static const char *const drop_names[] = {
+#define FP_X_NAME(e, name, doc) [FP_DROP_##e] = name,
+	FP_DROP_REASONS(FP_X_NAME)
+#undef FP_X_NAME
+};
+
+const char *
+fp_drop_name(unsigned int reason)
+{
+	return reason < FP_DROP_MAX ? drop_names[reason] : NULL;
+}
+
+static inline const struct fp_nh *
+nh_load(uint32_t idx)
+{
+	return atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
+}
+
+/* First half of the nexthop decision, before TTL: is this a route we
+ * forward on at all? Order follows RFC 1812 5.3.1: packets for the router
+ * itself are delivered whatever their TTL. */
+static inline uint16_t
+nh_route_verdict(uint32_t idx, const struct fp_nh **out)
+{
+	if (idx == FP_NH_MISS)
+		return FP_DROP_NO_ROUTE;
+	const struct fp_nh *nh = nh_load(idx);
+	if (unlikely(nh == NULL))
+		return FP_DROP_NH_INVALID;
+	*out = nh;
+	switch (nh->type) {
+	case FP_NH_FORWARD:
+	case FP_NH_ECMP:
+	case FP_NH_UNRESOLVED:
+		return FP_V_FORWARD;
+	case FP_NH_LOCAL:
+		return FP_DROP_LOCAL;
+	case FP_NH_BLACKHOLE:
+		return FP_DROP_BLACKHOLE;
+	case FP_NH_UNREACHABLE:
+		return FP_DROP_UNREACHABLE;
+	case FP_NH_PROHIBIT:
+		return FP_DROP_PROHIBIT;
+	}
+	return FP_DROP_NH_INVALID;
+}
+
+/* Second half: the neighbour to send to. ECMP members are chosen by flow
+ * hash, computed only for ECMP routes. */
+static inline uint16_t
+nh_neighbour(const struct fp_nh **nhp, uint32_t hash)
+{
+	const struct fp_nh *nh = *nhp;
+	if (nh->type == FP_NH_ECMP) {
+		nh = nh_load(nh->buckets[fp_bucket(hash, nh->n_buckets)]);
+		if (unlikely(nh == NULL))
+			return FP_DROP_NH_INVALID;
+		*nhp = nh;
+	}
+	if (nh->type == FP_NH_UNRESOLVED)
+		return FP_DROP_NEIGH_UNRESOLVED;
+	if (unlikely(nh->type != FP_NH_FORWARD))
+		return FP_DROP_NH_INVALID;
+	return FP_V_FORWARD;
+}
+
+static inline void
+l2_rewrite(struct rte_ether_hdr *eth, const struct fp_nh *nh)
+{
+	rte_ether_addr_copy(&nh->dst, &eth->dst_addr);
+	rte_ether_addr_copy(&fp_ports[nh->port].mac, &eth->src_addr);
+}
+
+static inline uint16_t
+forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	const struct fp_nh *nh = NULL;
+
+	uint16_t v = nh_route_verdict(idx, &nh);
+	if (v != FP_V_FORWARD)
+		return v;
+	if (unlikely(ip->time_to_live <= 1))
+		return FP_DROP_IP4_TTL_EXCEEDED;
+	v = nh_neighbour(&nh, nh->type == FP_NH_ECMP ? fp_hash4(m, ip) : 0);
+	if (v != FP_V_FORWARD)
+		return v;
+	if (unlikely(rte_be_to_cpu_16(ip->total_length) > fp_ports[nh->port].mtu))
+		return FP_DROP_MTU_EXCEEDED;
+	l2_rewrite(eth, nh);
+	fp_ip4_ttl_dec(ip);
+	*oport = nh->port;
+	return FP_V_FORWARD;
+}
+
+static inline uint16_t
+forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+	const struct fp_nh *nh = NULL;
+
+	uint16_t v = nh_route_verdict(idx, &nh);
+	if (v != FP_V_FORWARD)
+		return v;
+	if (unlikely(ip->hop_limits <= 1))
+		return FP_DROP_IP6_HOP_LIMIT_EXCEEDED;
+	v = nh_neighbour(&nh, nh->type == FP_NH_ECMP ? fp_hash6(m, ip) : 0);
+	if (v != FP_V_FORWARD)
+		return v;
+	if (unlikely(rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip) > fp_ports[nh->port].mtu))
+		return FP_DROP_MTU_EXCEEDED;
+	l2_rewrite(eth, nh);
+	ip->hop_limits--;
+	*oport = nh->port;
+	return FP_V_FORWARD;
+}
+
+void
+fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
+	       uint16_t *verdict, uint16_t *oport)
+{
+	uint32_t ip4[FP_BURST];
+	uint8_t ip6[FP_BURST][16];
+	uint64_t nh4[FP_BURST], nh6[FP_BURST];
+	uint16_t at4[FP_BURST], at6[FP_BURST];
+	uint16_t n4 = 0, n6 = 0;
+
+	for (uint16_t i = 0; i < FP_PREFETCH && i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+	/* 1. classify and check headers, gather destinations per family */
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		if (i + FP_PREFETCH < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + FP_PREFETCH], void *));
+		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
+			verdict[i] = FP_DROP_ETH_RUNT;
+			continue;
+		}
+		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		int r;
+		switch (eth->ether_type) {
+		case RTE_BE16(RTE_ETHER_TYPE_IPV4): {
+			const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
+			r = fp_ip4_check(m, ip);
+			if (r == FP_OK) {
+				ip4[n4] = rte_be_to_cpu_32(ip->dst_addr);
+				at4[n4++] = i;
+			}
+			break;
+		}
+		case RTE_BE16(RTE_ETHER_TYPE_IPV6): {
+			const struct rte_ipv6_hdr *ip = (const void *)(eth + 1);
+			r = fp_ip6_check(m, ip);
+			if (r == FP_OK) {
+				memcpy(ip6[n6], ip->dst_addr, 16);
+				at6[n6++] = i;
+			}
+			break;
+		}
+		case RTE_BE16(RTE_ETHER_TYPE_VLAN):
+		case RTE_BE16(RTE_ETHER_TYPE_QINQ):
+			r = FP_DROP_VLAN;
+			break;
+		default:
+			r = FP_DROP_NON_IP;
+			break;
+		}
+		verdict[i] = r == FP_OK ? FP_V_FORWARD : (uint16_t)r;
+	}
+
+	/* 2. one bulk lookup per family, in the copy that is active now */
+	struct fp_table *t = &fp_tables[w->tidx];
+	uint32_t a = atomic_load_explicit(&t->active, memory_order_acquire);
+	if (n4)
+		rte_fib_lookup_bulk(t->v4[a], ip4, nh4, n4);
+	if (n6)
+		rte_fib6_lookup_bulk(t->v6[a], ip6, nh6, n6);
+
+	/* 3. nexthop, TTL, rewrite */
+	for (uint16_t k = 0; k < n4; k++)
+		verdict[at4[k]] = forward4(pkts[at4[k]], (uint32_t)nh4[k], &oport[at4[k]]);
+	for (uint16_t k = 0; k < n6; k++)
+		verdict[at6[k]] = forward6(pkts[at6[k]], (uint32_t)nh6[k], &oport[at6[k]]);
+}
+
+static inline void
+tx_flush(struct fp_wctx *w, uint16_t port)
+{
+	struct fp_txbuf *b = &w->tx[port];
+	uint16_t sent = rte_eth_tx_burst(port, w->txq, b->pkts, b->n);
+	w->st.tx += sent;
+	if (unlikely(sent < b->n)) {
+		w->st.drop[FP_DROP_TX_FULL] += b->n - sent;
+		rte_pktmbuf_free_bulk(&b->pkts[sent], b->n - sent);
+	}
+	b->n = 0;
+}
+
+static inline void
+tx_flush_all(struct fp_wctx *w)
+{
+	for (uint16_t i = 0; i < n_tx_ports; i++)
+		if (w->tx[tx_ports[i]].n)
+			tx_flush(w, tx_ports[i]);
+}
+
+/* The one place that acts on a verdict. The exception path adds its punt
+ * cases here (local, ARP/NDP, unresolved neighbours, ICMP errors). */
+static inline void
+dispose(struct fp_wctx *w, struct rte_mbuf *m, uint16_t verdict, uint16_t port)
+{
+	switch (verdict) {
+	case FP_V_FORWARD: {
+		struct fp_txbuf *b = &w->tx[port];
+		w->st.forwarded++;
+		b->pkts[b->n++] = m;
+		if (b->n >= FP_BURST)
+			tx_flush(w, port);
+		break;
+	}
+	default:
+		w->st.drop[verdict]++;
+		rte_pktmbuf_free(m);
+		break;
+	}
+}
+
+static void
+idle_backoff(struct fp_wctx *w, uint32_t *idle)
+{
+	uint32_t us = atomic_load_explicit(&idle_sleep_us, memory_order_relaxed);
+	w->st.idle_polls++;
+	if (us == 0 || ++*idle < FP_IDLE_POLLS)
+		return;
+	/* Offline while asleep, so a grace period never waits for us. */
+	rte_rcu_qsbr_thread_offline(fp_qs, w->idx);
+	rte_delay_us_sleep(us);
+	rte_rcu_qsbr_thread_online(fp_qs, w->idx);
+	w->st.sleeps++;
+}
+
+static int
+worker_main(void *arg)
+{
+	struct fp_wctx *w = arg;
+	struct rte_mbuf *pkts[FP_BURST];
+	uint16_t verdict[FP_BURST], oport[FP_BURST];
+	uint32_t idle = 0;
+
+	rte_rcu_qsbr_thread_register(fp_qs, w->idx);
+	rte_rcu_qsbr_thread_online(fp_qs, w->idx);
+
+	while (atomic_load_explicit(&running, memory_order_relaxed)) {
+		uint32_t got = 0;
+		for (uint16_t q = 0; q < w->n_rxq; q++) {
+			uint16_t n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, pkts, FP_BURST);
+			if (n == 0)
+				continue;
+			got += n;
+			w->st.rx += n;
+			fp_route_burst(w, pkts, n, verdict, oport);
+			for (uint16_t i = 0; i < n; i++)
+				dispose(w, pkts[i], verdict[i], oport[i]);
+		}
+		tx_flush_all(w);
+		w->st.polls++;
+		rte_rcu_qsbr_quiescent(fp_qs, w->idx);
+		if (got == 0)
+			idle_backoff(w, &idle);
+		else
+			idle = 0;
+	}
+	tx_flush_all(w);
+	rte_rcu_qsbr_thread_offline(fp_qs, w->idx);
+	rte_rcu_qsbr_thread_unregister(fp_qs, w->idx);
+	return 0;
+}
+
+int
+fp_dp_init(unsigned int nw)
+{
+	if (nw == 0 || nw > FP_MAX_WORKERS)
+		return -EINVAL;
+	if (fp_qs != NULL)
+		return -EEXIST;
+	size_t sz = rte_rcu_qsbr_get_memsize(nw);
+	struct rte_rcu_qsbr *qs = rte_zmalloc("fp_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (qs == NULL)
+		return -ENOMEM;
+	int rc = rte_rcu_qsbr_init(qs, nw);
+	if (rc < 0) {
+		rte_free(qs);
+		return rc;
+	}
+	rte_spinlock_lock(&fp_ctl_lock);
+	fp_qs = qs;
+	rte_spinlock_unlock(&fp_ctl_lock);
+	n_workers = nw;
+	return 0;
+}
+
+int
+fp_worker_add(const struct fp_worker_conf *c)
+{
+	if (fp_qs == NULL)
+		return -EINVAL;
+	if (n_added >= n_workers || c->n_rxq > RTE_DIM(c->rxq))
+		return -ENOSPC;
+	if (atomic_load(&running))
+		return -EBUSY;
+	struct fp_wctx *w = rte_zmalloc_socket("fp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
+					       rte_lcore_to_socket_id(c->lcore));
+	if (w == NULL)
+		return -ENOMEM;
+	w->idx = n_added;
+	w->lcore = c->lcore;
+	w->txq = c->txq;
+	w->n_rxq = c->n_rxq;
+	memcpy(w->rxq, c->rxq, sizeof(c->rxq[0]) * c->n_rxq);
+	w->tidx = 0;
+	workers[n_added++] = w;
+	return 0;
+}
+
+int
+fp_workers_launch(void)
+{
+	if (n_added == 0)
+		return -EINVAL;
+	if (atomic_load(&running))
+		return -EBUSY;
+	n_tx_ports = 0;
+	for (uint16_t p = 0; p < FP_MAX_PORTS; p++)
+		if (fp_ports[p].configured)
+			tx_ports[n_tx_ports++] = p;
+	/* Every worker owns its tx queue on every port it may send to. */
+	for (unsigned int i = 0; i < n_added; i++)
+		for (uint16_t p = 0; p < n_tx_ports; p++)
+			if (workers[i]->txq >= fp_ports[tx_ports[p]].n_txq)
+				return -ERANGE;
+	atomic_store(&running, true);
+	for (unsigned int i = 0; i < n_added; i++) {
+		int rc = rte_eal_remote_launch(worker_main, workers[i], workers[i]->lcore);
+		if (rc < 0) {
+			fp_workers_stop();
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int
+fp_workers_stop(void)
+{
+	atomic_store(&running, false);
+	int rc = 0;
+	for (unsigned int i = 0; i < n_added; i++) {
+		int r = rte_eal_wait_lcore(workers[i]->lcore);
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	return rc;
+}
+
+void
+fp_set_idle_sleep_us(uint32_t us)
+{
+	atomic_store(&idle_sleep_us, us);
+}
+
+unsigned int
+fp_worker_count(void)
+{
+	return n_added;
+}
+
+int
+fp_worker_stats(unsigned int widx, struct fp_worker_stats *st)
+{
+	if (widx >= n_added)
+		return -ENOENT;
+	/* 64-bit counters written by one lcore: aligned loads never tear. */
+	memcpy(st, &workers[widx]->st, sizeof(*st));
+	return 0;
+}
+
+void
+fp_stats_reset(void)
+{
+	for (unsigned int i = 0; i < n_added; i++)
+		memset(&workers[i]->st, 0, sizeof(workers[i]->st));
+}
+
+int
+fp_process_frames(uint16_t tidx, uint8_t **frames, const uint16_t *lens, uint32_t n,
+		  uint32_t *verdict, uint16_t *port)
+{
+	static struct fp_wctx w;
+	struct rte_mbuf *pkts[FP_BURST];
+	uint16_t v[FP_BURST], op[FP_BURST];
+
+	if (fp_pool == NULL)
+		return -ENODEV;
+	if (tidx >= FP_MAX_TABLES || !fp_tables[tidx].used)
+		return -ENOENT;
+	rte_spinlock_lock(&fp_ctl_lock);
+	w.tidx = tidx;
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i += FP_BURST) {
+		uint16_t k = (uint16_t)RTE_MIN(n - i, (uint32_t)FP_BURST);
+		if (rte_pktmbuf_alloc_bulk(fp_pool, pkts, k) < 0) {
+			rc = -ENOBUFS;
+			break;
+		}
+		for (uint16_t j = 0; j < k; j++) {
+			char *d = rte_pktmbuf_append(pkts[j], lens[i + j]);
+			if (d == NULL) {
+				rc = -EMSGSIZE;
+				break;
+			}
+			memcpy(d, frames[i + j], lens[i + j]);
+		}
+		if (rc == 0) {
+			fp_route_burst(&w, pkts, k, v, op);
+			for (uint16_t j = 0; j < k; j++) {
+				if (v[j] == FP_V_FORWARD) {
+					verdict[i + j] = FP_VERDICT_FORWARD;
+					port[i + j] = op[j];
+					memcpy(frames[i + j], rte_pktmbuf_mtod(pkts[j], void *),
+					       lens[i + j]);
+				} else {
+					verdict[i + j] = FP_VERDICT_DROP_BASE + v[j];
+					port[i + j] = UINT16_MAX;
+				}
+			}
+		}
+		rte_pktmbuf_free_bulk(pkts, k);
+	}
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return rc;
+}

@@ -1,0 +1,308 @@
+/* C unit tests of the fast path: header checks, TTL/checksum arithmetic,
+ * left-right FIB apply, nexthop resolution and ECMP stickiness.
+ * Runs under `meson test` with an EAL on no hugepages and a net_null port. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+
+#include "fp.h"
+#include "fp_pkt.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                  \
+	do {                                                              \
+		if (cond) {                                               \
+			passed++;                                         \
+		} else {                                                  \
+			failed++;                                         \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                     \
+			fputc('\n', stderr);                              \
+		}                                                         \
+	} while (0)
+
+
+/* Build Ethernet + IPv4 + UDP (8 bytes payload) into buf; returns length. */
+static uint16_t
+mk4(uint8_t *buf, uint32_t src, uint32_t dst, uint8_t ttl, uint16_t sport)
+{
+	memset(buf, 0, 64);
+	struct rte_ether_hdr *eth = (void *)buf;
+	memset(eth->dst_addr.addr_bytes, 0xaa, 6);
+	memset(eth->src_addr.addr_bytes, 0xbb, 6);
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	struct rte_ipv4_hdr *ip = (void *)(eth + 1);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(20 + 8 + 8);
+	ip->time_to_live = ttl;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(src);
+	ip->dst_addr = rte_cpu_to_be_32(dst);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	uint16_t *udp = (void *)(ip + 1);
+	udp[0] = rte_cpu_to_be_16(sport);
+	udp[1] = RTE_BE16(53);
+	udp[2] = RTE_BE16(16);
+	return 14 + 36;
+}
+
+static uint16_t
+mk6(uint8_t *buf, const uint8_t *dst, uint8_t hl)
+{
+	memset(buf, 0, 128);
+	struct rte_ether_hdr *eth = (void *)buf;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	struct rte_ipv6_hdr *ip = (void *)(eth + 1);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = RTE_BE16(8);
+	ip->proto = IPPROTO_UDP;
+	ip->hop_limits = hl;
+	ip->src_addr[0] = 0x20;
+	ip->src_addr[1] = 0x01;
+	ip->src_addr[15] = 1;
+	memcpy(ip->dst_addr, dst, 16);
+	return 14 + 40 + 8;
+}
+
+static void
+test_ttl_checksum(void)
+{
+	uint8_t buf[64];
+	int bad = 0;
+	srand(1);
+	for (int i = 0; i < 100000; i++) {
+		uint8_t ttl = (uint8_t)(2 + rand() % 254);
+		mk4(buf, (uint32_t)rand(), (uint32_t)rand(), ttl, (uint16_t)rand());
+		struct rte_ipv4_hdr *ip = (void *)(buf + 14);
+		ip->packet_id = (uint16_t)rand();
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		fp_ip4_ttl_dec(ip);
+		if (ip->time_to_live != ttl - 1 || rte_raw_cksum(ip, 20) != 0xffff)
+			bad++;
+	}
+	CHECK(bad == 0, "incremental checksum wrong in %d of 100000 headers", bad);
+}
+
+static void
+test_bucket(void)
+{
+	uint32_t n = 7, hits[7] = {0};
+	for (uint32_t h = 0; h < 70000; h++)
+		hits[fp_bucket(h * 2654435761u, n)]++;
+	for (uint32_t i = 0; i < n; i++)
+		CHECK(hits[i] > 9000 && hits[i] < 11000, "bucket %u got %u of 70000", i, hits[i]);
+	CHECK(fp_bucket(UINT32_MAX, 3) == 2, "top hash must map to last bucket");
+}
+
+static uint16_t port;
+
+static uint32_t
+verdict_of(uint8_t *frame, uint16_t len, uint16_t *oport)
+{
+	uint32_t v = 0;
+	uint16_t p = 0;
+	uint8_t *f[1] = {frame};
+	int rc = fp_process_frames(0, f, &len, 1, &v, &p);
+	CHECK(rc == 0, "fp_process_frames: %d", rc);
+	if (oport)
+		*oport = p;
+	return v;
+}
+
+#define DROP(r) (FP_VERDICT_DROP_BASE + FP_DROP_##r)
+
+static void
+test_pipeline(void)
+{
+	struct fp_table_conf tc = {.id = 254, .max_routes4 = 64, .max_routes6 = 64};
+	CHECK(fp_table_create(0, &tc) == 0, "table create");
+
+	struct fp_nh_conf fwd = {.type = FP_NH_FORWARD, .port = port,
+				 .dst_mac = {2, 0, 0, 0, 0, 1}};
+	struct fp_nh_conf fwd2 = fwd;
+	fwd2.dst_mac[5] = 2;
+	struct fp_nh_conf local = {.type = FP_NH_LOCAL};
+	struct fp_nh_conf bh = {.type = FP_NH_BLACKHOLE};
+	struct fp_nh_conf unres = {.type = FP_NH_UNRESOLVED, .port = port};
+	struct fp_nh_conf ecmp = {.type = FP_NH_ECMP, .n_buckets = 2, .buckets = {1, 2}};
+	CHECK(fp_nh_set(1, &fwd) == 0, "nh 1");
+	CHECK(fp_nh_set(2, &fwd2) == 0, "nh 2");
+	CHECK(fp_nh_set(3, &local) == 0, "nh 3");
+	CHECK(fp_nh_set(4, &bh) == 0, "nh 4");
+	CHECK(fp_nh_set(5, &unres) == 0, "nh 5");
+	CHECK(fp_nh_set(6, &ecmp) == 0, "nh 6");
+	CHECK(fp_nh_set(0, &fwd) == -EINVAL, "index 0 is the miss value");
+	struct fp_nh_conf self = {.type = FP_NH_ECMP, .n_buckets = 1, .buckets = {7}};
+	CHECK(fp_nh_set(7, &self) == -EINVAL, "an ECMP group may not contain itself");
+
+	struct fp_route_op ops[] = {
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 8, .nh = 1, .addr = {10}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 24, .nh = 2, .addr = {10, 1, 1}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 32, .nh = 3, .addr = {10, 1, 1, 1}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 4, .addr = {10, 2}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 5, .addr = {10, 3}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 6, .addr = {10, 4}},
+		{.op = FP_ROUTE_ADD, .family = 6, .depth = 32, .nh = 2, .addr = {0x20, 0x01, 0x0d, 0xb8}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 33, .nh = 1},
+	};
+	int32_t res[RTE_DIM(ops)];
+	int nfail = fp_table_apply(0, ops, RTE_DIM(ops), res);
+	CHECK(nfail == 1 && res[7] == -EINVAL, "one invalid op (depth 33): %d failed", nfail);
+	uint64_t r4 = 0, r6 = 0;
+	fp_table_count(0, &r4, &r6);
+	CHECK(r4 == 6 && r6 == 1, "counts %lu/%lu", (unsigned long)r4, (unsigned long)r6);
+
+	uint8_t f[2048];
+	uint16_t len, op;
+
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	CHECK(verdict_of(f, len, &op) == FP_VERDICT_FORWARD && op == port, "10/8 forwards");
+	struct rte_ether_hdr *eth = (void *)f;
+	struct rte_ipv4_hdr *ip = (void *)(eth + 1);
+	CHECK(eth->dst_addr.addr_bytes[5] == 1, "dst mac of nh 1");
+	struct rte_ether_addr pm;
+	rte_eth_macaddr_get(port, &pm);
+	CHECK(rte_is_same_ether_addr(&pm, &eth->src_addr), "src mac is the port's");
+	CHECK(ip->time_to_live == 63 && rte_raw_cksum(ip, 20) == 0xffff, "ttl and checksum");
+
+	len = mk4(f, 0xc0000201, 0x0a010105, 64, 1000);
+	verdict_of(f, len, NULL);
+	CHECK(eth->dst_addr.addr_bytes[5] == 2, "longest prefix /24 wins");
+	len = mk4(f, 0xc0000201, 0x0a010101, 1, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(LOCAL), "local /32 beats ttl 1");
+	len = mk4(f, 0xc0000201, 0x0a020101, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(BLACKHOLE), "blackhole");
+	len = mk4(f, 0xc0000201, 0x0a030101, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(NEIGH_UNRESOLVED), "unresolved");
+	len = mk4(f, 0xc0000201, 0x0b000001, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(NO_ROUTE), "no route");
+	len = mk4(f, 0xc0000201, 0x0a050505, 1, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_TTL_EXCEEDED), "ttl 1");
+	len = mk4(f, 0xc0000201, 0x0a050505, 0, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_TTL_EXCEEDED), "ttl 0");
+
+	/* header checks */
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	ip->hdr_checksum ^= 1;
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_CHECKSUM), "bad checksum");
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	ip->version_ihl = 0x44;
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_IHL), "ihl 4");
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	ip->version_ihl = 0x65;
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_VERSION), "version 6 in ipv4 frame");
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	ip->total_length = RTE_BE16(200);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_TRUNCATED), "total length > frame");
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	CHECK(verdict_of(f, 30, NULL) == DROP(IP4_RUNT), "runt ipv4");
+	CHECK(verdict_of(f, 10, NULL) == DROP(ETH_RUNT), "runt ethernet");
+	len = mk4(f, 0x7f000001, 0x0a050505, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_MARTIAN_SRC), "127/8 source");
+	len = mk4(f, 0xc0000201, 0xe0000005, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_MULTICAST), "multicast dst");
+	len = mk4(f, 0xc0000201, 0xffffffff, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_BROADCAST), "broadcast dst");
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+	CHECK(verdict_of(f, len, NULL) == DROP(NON_IP), "arp is not routed");
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
+	CHECK(verdict_of(f, len, NULL) == DROP(VLAN), "802.1Q");
+
+	/* ECMP: a flow sticks to one member; many flows use both */
+	int seen[3] = {0};
+	for (uint16_t sp = 1; sp <= 200; sp++) {
+		uint8_t first = 0;
+		for (int rep = 0; rep < 3; rep++) {
+			len = mk4(f, 0xc0000201, 0x0a040001, 64, sp);
+			CHECK(verdict_of(f, len, NULL) == FP_VERDICT_FORWARD, "ecmp forwards");
+			uint8_t mem = eth->dst_addr.addr_bytes[5];
+			if (rep == 0)
+				first = mem;
+			else if (mem != first)
+				CHECK(0, "flow %u moved from member %u to %u", sp, first, mem);
+		}
+		seen[first]++;
+	}
+	CHECK(seen[1] > 60 && seen[2] > 60, "ecmp spread %d/%d", seen[1], seen[2]);
+
+	/* IPv6 */
+	uint8_t d6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+	len = mk6(f, d6, 64);
+	CHECK(verdict_of(f, len, &op) == FP_VERDICT_FORWARD, "v6 forwards");
+	struct rte_ipv6_hdr *ip6 = (void *)(eth + 1);
+	CHECK(ip6->hop_limits == 63 && eth->dst_addr.addr_bytes[5] == 2, "v6 hop limit, mac");
+	len = mk6(f, d6, 1);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP6_HOP_LIMIT_EXCEEDED), "hop limit 1");
+	uint8_t ll[16] = {0xfe, 0x80};
+	ll[15] = 1;
+	len = mk6(f, ll, 64);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP6_LINK_LOCAL), "link-local dst");
+	uint8_t mc[16] = {0xff, 0x02};
+	len = mk6(f, mc, 64);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP6_MULTICAST), "multicast dst");
+	len = mk6(f, d6, 64);
+	ip6->payload_len = RTE_BE16(500);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP6_TRUNCATED), "payload length > frame");
+
+	/* delete and replace; table full */
+	struct fp_route_op del[] = {
+		{.op = FP_ROUTE_DEL, .family = 4, .depth = 24, .addr = {10, 1, 1}},
+		{.op = FP_ROUTE_DEL, .family = 4, .depth = 24, .addr = {10, 9, 9}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 8, .nh = 2, .addr = {10}},
+	};
+	int32_t dres[3];
+	CHECK(fp_table_apply(0, del, 3, dres) == 1 && dres[1] == -ENOENT, "delete of absent route fails");
+	CHECK(fp_lookup4(0, rte_cpu_to_be_32(0x0a010105)) == 2, "replaced /8 now nh 2");
+	fp_table_count(0, &r4, &r6);
+	CHECK(r4 == 5, "count after delete+replace: %lu", (unsigned long)r4);
+	struct fp_route_op many[100];
+	for (int i = 0; i < 100; i++)
+		many[i] = (struct fp_route_op){.op = FP_ROUTE_ADD, .family = 4, .depth = 24,
+					       .nh = 1, .addr = {20, 0, (uint8_t)i}};
+	int32_t mres[100];
+	int mf = fp_table_apply(0, many, 100, mres);
+	CHECK(mf > 0 && mres[99] == -ENOSPC, "full table refuses: %d failed, last %d", mf, mres[99]);
+	fp_table_count(0, &r4, &r6);
+	CHECK(r4 <= 64, "table holds at most max_routes: %lu", (unsigned long)r4);
+	CHECK(fp_table_destroy(0) == 0, "destroy");
+}
+
+int
+main(int argc, char **argv)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=fptest%d", getpid());
+	char *eal[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--vdev", "net_null0",
+		       prefix, "--log-level", "lib.eal:warning", "-l", "0"};
+	char err[256];
+	(void)argc;
+	if (fp_eal_init(RTE_DIM(eal), eal, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	CHECK(fp_pool_create("test_pool", 1024, -1) == 0, "pool");
+	CHECK(fp_port_by_name("net_null0", &port) == 0, "net_null0");
+	struct fp_port_conf pc = {.port_id = port, .n_rxq = 1, .n_txq = 1, .nb_rxd = 128,
+				  .nb_txd = 128};
+	CHECK(fp_port_setup(&pc, err, sizeof(err)) == 0, "port setup: %s", err);
+
+	test_ttl_checksum();
+	test_bucket();
+	test_pipeline();
+
+	fp_port_close(port);
+	fp_eal_cleanup();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
