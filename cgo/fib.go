@@ -1,0 +1,190 @@
+package dpdk
+
+/*
+#include <string.h>
+#include "fp.h"
+*/
+import "C"
+
+import (
+	"net"
+	"net/netip"
+	"unsafe"
+)
+
+// NexthopType says what the fast path does with packets routed to a
+// nexthop.
+type NexthopType uint8
+
+const (
+	NexthopNone        NexthopType = C.FP_NH_NONE
+	NexthopForward     NexthopType = C.FP_NH_FORWARD
+	NexthopECMP        NexthopType = C.FP_NH_ECMP
+	NexthopUnresolved  NexthopType = C.FP_NH_UNRESOLVED
+	NexthopLocal       NexthopType = C.FP_NH_LOCAL
+	NexthopBlackhole   NexthopType = C.FP_NH_BLACKHOLE
+	NexthopUnreachable NexthopType = C.FP_NH_UNREACHABLE
+	NexthopProhibit    NexthopType = C.FP_NH_PROHIBIT
+)
+
+// Nexthop is the fast path's view of one nexthop.
+type Nexthop struct {
+	Type    NexthopType
+	Port    PortID           // Forward, Unresolved
+	MAC     net.HardwareAddr // Forward
+	Buckets []uint32         // ECMP: member nexthop indices, by hash bucket
+}
+
+// SetNexthop publishes nexthop idx. Replacing a live nexthop is atomic for
+// workers; Type NexthopNone frees the slot. The old object is freed after
+// the next grace period.
+func SetNexthop(idx uint32, nh Nexthop) error {
+	var c C.struct_fp_nh_conf
+	c._type = C.uint8_t(nh.Type)
+	c.port = C.uint16_t(nh.Port)
+	copy(unsafe.Slice((*byte)(&c.dst_mac[0]), 6), nh.MAC)
+	if len(nh.Buckets) > len(c.buckets) {
+		return errno(-C.int(22), "nexthop %d: %d ECMP buckets", idx, len(nh.Buckets))
+	}
+	c.n_buckets = C.uint16_t(len(nh.Buckets))
+	for i, b := range nh.Buckets {
+		c.buckets[i] = C.uint32_t(b)
+	}
+	return errno(C.fp_nh_set(C.uint32_t(idx), &c), "nexthop %d", idx)
+}
+
+// GetNexthop reads back nexthop idx.
+func GetNexthop(idx uint32) (Nexthop, error) {
+	var c C.struct_fp_nh_conf
+	if rc := C.fp_nh_get(C.uint32_t(idx), &c); rc < 0 {
+		return Nexthop{}, errno(rc, "nexthop %d", idx)
+	}
+	nh := Nexthop{Type: NexthopType(c._type), Port: PortID(c.port)}
+	if nh.Type == NexthopForward {
+		nh.MAC = C.GoBytes(unsafe.Pointer(&c.dst_mac[0]), 6)
+	}
+	for i := 0; i < int(c.n_buckets); i++ {
+		nh.Buckets = append(nh.Buckets, uint32(c.buckets[i]))
+	}
+	return nh, nil
+}
+
+// TableConfig sizes one FIB table (both families, both copies).
+type TableConfig struct {
+	ID          uint32 // kernel table number, informative
+	MaxRoutes4  uint32
+	MaxRoutes6  uint32
+	Tbl8Groups4 uint32 // 0: derived from MaxRoutes4
+	Tbl8Groups6 uint32 // 0: derived from MaxRoutes6
+}
+
+// CreateTable creates FIB table slot idx.
+func CreateTable(idx uint16, c TableConfig) error {
+	cc := C.struct_fp_table_conf{
+		id: C.uint32_t(c.ID), max_routes4: C.uint32_t(c.MaxRoutes4),
+		max_routes6: C.uint32_t(c.MaxRoutes6), tbl8_4: C.uint32_t(c.Tbl8Groups4),
+		tbl8_6: C.uint32_t(c.Tbl8Groups6),
+	}
+	return errno(C.fp_table_create(C.uint16_t(idx), &cc), "FIB table %d (kernel table %d)", idx, c.ID)
+}
+
+// DestroyTable frees table slot idx after a grace period.
+func DestroyTable(idx uint16) error {
+	return errno(C.fp_table_destroy(C.uint16_t(idx)), "FIB table %d", idx)
+}
+
+// RouteOp is one FIB change.
+type RouteOp struct {
+	Del     bool
+	Prefix  netip.Prefix // masked
+	Nexthop uint32       // for adds
+}
+
+// ApplyRoutes applies ops to both copies of table idx (left-right swap,
+// one grace period). errs[i] is nil or the failure of ops[i] (ENOSPC when
+// the table is full, ENOENT deleting an absent route). The returned error
+// is set only when the batch could not run at all.
+func ApplyRoutes(idx uint16, ops []RouteOp) (errs []error, failed int, err error) {
+	if len(ops) == 0 {
+		return nil, 0, nil
+	}
+	cops := make([]C.struct_fp_route_op, len(ops))
+	for i, o := range ops {
+		c := &cops[i]
+		c.op = C.FP_ROUTE_ADD
+		if o.Del {
+			c.op = C.FP_ROUTE_DEL
+		}
+		a := o.Prefix.Addr()
+		c.depth = C.uint8_t(o.Prefix.Bits())
+		c.nh = C.uint32_t(o.Nexthop)
+		if a.Is4() {
+			c.family = 4
+			b := a.As4()
+			copy(unsafe.Slice((*byte)(&c.addr[0]), 4), b[:])
+		} else {
+			c.family = 6
+			b := a.As16()
+			copy(unsafe.Slice((*byte)(&c.addr[0]), 16), b[:])
+		}
+	}
+	res := make([]C.int32_t, len(ops))
+	rc := C.fp_table_apply(C.uint16_t(idx), &cops[0], C.uint32_t(len(ops)), &res[0])
+	if rc < 0 {
+		return nil, 0, errno(rc, "apply %d route changes to FIB table %d", len(ops), idx)
+	}
+	if rc > 0 {
+		errs = make([]error, len(ops))
+		for i, r := range res {
+			if r < 0 {
+				errs[i] = errno(C.int(r), "%s", ops[i].Prefix)
+			}
+		}
+	}
+	return errs, int(rc), nil
+}
+
+// TableRoutes is the number of routes table idx holds per family.
+func TableRoutes(idx uint16) (v4, v6 uint64, err error) {
+	var a, b C.uint64_t
+	if rc := C.fp_table_count(C.uint16_t(idx), &a, &b); rc < 0 {
+		return 0, 0, errno(rc, "FIB table %d", idx)
+	}
+	return uint64(a), uint64(b), nil
+}
+
+// Lookup returns the nexthop index the active copy of table idx holds for
+// addr (NexthopMiss when there is no route).
+func Lookup(idx uint16, addr netip.Addr) uint32 {
+	if addr.Is4() {
+		b := addr.As4()
+		var be C.uint32_t
+		C.memcpy(unsafe.Pointer(&be), unsafe.Pointer(&b[0]), 4)
+		return uint32(C.fp_lookup4(C.uint16_t(idx), be))
+	}
+	b := addr.As16()
+	return uint32(C.fp_lookup6(C.uint16_t(idx), (*C.uint8_t)(unsafe.Pointer(&b[0]))))
+}
+
+// LookupBulk4 looks up host-order IPv4 addresses in table idx, as the fast
+// path does (benchmarks).
+func LookupBulk4(idx uint16, addrs []uint32, nh []uint32) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	return errno(C.fp_lookup4_bulk(C.uint16_t(idx), (*C.uint32_t)(&addrs[0]),
+		(*C.uint32_t)(&nh[0]), C.uint32_t(len(addrs))), "lookup")
+}
+
+// LookupBulk6 looks up IPv6 addresses in table idx (benchmarks).
+func LookupBulk6(idx uint16, addrs [][16]byte, nh []uint32) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	return errno(C.fp_lookup6_bulk(C.uint16_t(idx), (*[16]C.uint8_t)(unsafe.Pointer(&addrs[0])),
+		(*C.uint32_t)(&nh[0]), C.uint32_t(len(addrs))), "lookup")
+}
+
+// Sync waits for a grace period: afterwards no worker still uses anything
+// unpublished before the call, and retired objects are freed.
+func Sync() { C.fp_sync() }

@@ -1,0 +1,90 @@
+package dpdk
+
+/*
+#include <string.h>
+#include "fp.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+// RxQueue is one (port, queue) a worker polls.
+type RxQueue struct {
+	Port  PortID
+	Queue uint16
+}
+
+// Worker is one lcore's assignment.
+type Worker struct {
+	Lcore   uint
+	TxQueue uint16 // the queue it owns on every port
+	Rx      []RxQueue
+}
+
+// InitDataplane prepares QSBR and counters for n workers.
+func InitDataplane(n int) error {
+	return errno(C.fp_dp_init(C.uint(n)), "data plane for %d workers", n)
+}
+
+// AddWorker registers a worker; call before Launch.
+func AddWorker(w Worker) error {
+	var c C.struct_fp_worker_conf
+	if len(w.Rx) > len(c.rxq) {
+		return fmt.Errorf("lcore %d: %d rx queues, at most %d", w.Lcore, len(w.Rx), len(c.rxq))
+	}
+	c.lcore = C.uint(w.Lcore)
+	c.txq = C.uint16_t(w.TxQueue)
+	c.n_rxq = C.uint16_t(len(w.Rx))
+	for i, q := range w.Rx {
+		c.rxq[i].port = C.uint16_t(q.Port)
+		c.rxq[i].queue = C.uint16_t(q.Queue)
+	}
+	return errno(C.fp_worker_add(&c), "worker on lcore %d", w.Lcore)
+}
+
+// Launch starts all workers. It runs on the main lcore thread.
+func (e *EAL) Launch() error {
+	return e.Do(func() error { return errno(C.fp_workers_launch(), "launch workers") })
+}
+
+// StopWorkers asks every worker to flush and stop, and waits for them.
+func (e *EAL) StopWorkers() error {
+	return e.Do(func() error { return errno(C.fp_workers_stop(), "stop workers") })
+}
+
+// SetIdleSleep sets the workers' idle back-off: 0 busy-polls, otherwise a
+// worker that found nothing to do for a while sleeps d (offline for RCU).
+func SetIdleSleep(d time.Duration) { C.fp_set_idle_sleep_us(C.uint32_t(d.Microseconds())) }
+
+// WorkerStats are one worker's counters.
+type WorkerStats struct {
+	Rx, Tx, Forwarded, Polls, IdlePolls, Sleeps uint64
+	Drops                                       []uint64 // by reason, see DropReasons
+}
+
+// WorkerCount is the number of workers added.
+func WorkerCount() int { return int(C.fp_worker_count()) }
+
+// ReadWorkerStats reads worker i's counters.
+func ReadWorkerStats(i int) (WorkerStats, error) {
+	var s C.struct_fp_worker_stats
+	if rc := C.fp_worker_stats(C.uint(i), &s); rc < 0 {
+		return WorkerStats{}, errno(rc, "worker %d stats", i)
+	}
+	d := unsafe.Slice((*uint64)(unsafe.Pointer(&s.drop[0])), int(C.FP_DROP_MAX))
+	return WorkerStats{
+		Rx: uint64(s.rx), Tx: uint64(s.tx), Forwarded: uint64(s.forwarded),
+		Polls: uint64(s.polls), IdlePolls: uint64(s.idle_polls), Sleeps: uint64(s.sleeps),
+		Drops: append([]uint64(nil), d...),
+	}, nil
+}
+
+// ResetWorkerStats zeroes all worker counters.
+func ResetWorkerStats() { C.fp_stats_reset() }
+
+// SetPortMTU overrides the MTU the fast path enforces on egress.
+func SetPortMTU(p PortID, mtu int) { C.fp_port_set_mtu(C.uint16_t(p), C.uint16_t(mtu)) }

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	dpdk "fibd/cgo"
+	"fibd/conf"
+	"fibd/lpm"
+	"fibd/ports"
+	"fibd/ports/pcap"
+	"fibd/router"
+)
+
+type daemon struct {
+	log    zerolog.Logger
+	cfg    *conf.Config
+	opt    *options
+	stdout io.Writer
+
+	eal   *dpdk.EAL
+	ports *ports.Set
+	fib   *lpm.FIB
+	prog  *router.Programmer
+}
+
+// kernelTable is the table whose routes feed FIB slot 0: router_kernel_table,
+// or the main table in labs without a router section.
+func (d *daemon) kernelTable() uint32 {
+	if d.cfg.RouterKernelTable != 0 {
+		return d.cfg.RouterKernelTable
+	}
+	return router.MainTable
+}
+
+// loadStatic reads the static state; routes without a table (main) go to
+// the kernel table, as if BIRD had written them there.
+func (d *daemon) loadStatic() (*router.State, error) {
+	st, err := router.LoadStatic(d.opt.static)
+	if err != nil {
+		return nil, err
+	}
+	kt := d.kernelTable()
+	for i := range st.Routes {
+		if st.Routes[i].Table == router.MainTable {
+			st.Routes[i].Table = kt
+		}
+	}
+	return st, nil
+}
+
+func (d *daemon) check() error {
+	if _, err := ports.EALArgs(d.cfg); err != nil {
+		return err
+	}
+	if d.opt.static != "" {
+		if _, err := d.loadStatic(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
+	devArgs, err := ports.EALArgs(d.cfg)
+	if err != nil {
+		return err
+	}
+	var st *router.State
+	if d.opt.static != "" {
+		if st, err = d.loadStatic(); err != nil {
+			return err
+		}
+	} else if d.cfg.Router {
+		return errors.New("router=1 mirrors router_netns over rtnetlink, which this build does not do yet; use --static FILE")
+	}
+	var drain map[string]int
+	if d.opt.lab {
+		if drain, err = labInputs(d.cfg.Vdevs); err != nil {
+			return err
+		}
+	}
+
+	args := append([]string{prog}, ealArgs...)
+	args = append(args, devArgs...)
+	d.log.Info().Strs("eal", args[1:]).Msg("starting EAL")
+	if d.eal, err = dpdk.Init(args); err != nil {
+		return err
+	}
+	defer func() {
+		if err := d.eal.Cleanup(); err != nil {
+			d.log.Warn().Err(err).Msg("EAL cleanup")
+		}
+	}()
+	lcores := d.eal.WorkerLcores()
+	if len(lcores) == 0 {
+		return fmt.Errorf("no worker lcore: give the EAL at least two lcores (e.g. -l 0-1); lcore %d runs the control plane", d.eal.MainLcore())
+	}
+	if len(lcores) > dpdk.MaxWorkers {
+		return fmt.Errorf("%d worker lcores, this build supports %d (meson option max_workers)", len(lcores), dpdk.MaxWorkers)
+	}
+
+	layout := ports.Layout{Workers: len(lcores), RxDesc: 1024, TxDesc: 1024}
+	mbufs := d.cfg.Mbufs
+	if mbufs == 0 {
+		// Every rx and tx ring full, plus each worker's bursts and caches.
+		mbufs = len(d.cfg.Devices)*len(lcores)*(layout.RxDesc+layout.TxDesc) + len(lcores)*(4*dpdk.Burst+512) + 4096
+	}
+	if err := dpdk.CreatePool("fibd_mbufs", uint32(mbufs), -1); err != nil {
+		return err
+	}
+	if d.ports, err = ports.Open(d.log, d.cfg, layout); err != nil {
+		return err
+	}
+	defer func() {
+		if err := d.ports.Close(); err != nil {
+			d.log.Warn().Err(err).Msg("closing ports")
+		}
+	}()
+
+	d.fib = lpm.New(d.log, lpm.Config{MaxRoutes4: d.cfg.RouterMaxIP4Routes, MaxRoutes6: d.cfg.RouterMaxIP6Routes})
+	if _, err := d.fib.Table(d.kernelTable(), 0); err != nil {
+		return err
+	}
+	d.prog = router.NewProgrammer(d.log, d.fib)
+	if st != nil {
+		if err := d.program(st); err != nil {
+			return err
+		}
+	}
+
+	if err := dpdk.InitDataplane(len(lcores)); err != nil {
+		return err
+	}
+	for _, w := range d.ports.Workers(lcores) {
+		if err := dpdk.AddWorker(w); err != nil {
+			return err
+		}
+	}
+	dpdk.SetIdleSleep(d.cfg.WorkerIdleSleep)
+	if err := d.ports.Start(); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := d.eal.Launch(); err != nil {
+		return err
+	}
+	d.log.Info().Int("workers", len(lcores)).Dur("idle_sleep", d.cfg.WorkerIdleSleep).Msg("forwarding")
+
+	d.wait(ctx, drain)
+
+	if err := d.eal.StopWorkers(); err != nil {
+		d.log.Warn().Err(err).Msg("stopping workers")
+	}
+	elapsed := time.Since(start)
+	rep, err := d.report(elapsed)
+	if err != nil {
+		return err
+	}
+	if !d.opt.quiet {
+		rep.writeText(d.stdout)
+	}
+	if d.opt.statsJSON != "" {
+		if err := rep.writeJSON(d.opt.statsJSON); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// program resolves a state and applies it to the FIB.
+func (d *daemon) program(st *router.State) error {
+	t0 := time.Now()
+	want, problems := router.Resolve(st, d.ports, d.kernelTable())
+	for _, p := range problems {
+		d.log.Warn().Err(p).Msg("static state: entry not usable")
+	}
+	ss, err := d.prog.Sync(want)
+	if err != nil {
+		return err
+	}
+	d.log.Info().Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
+		Int("refused", ss.Refused).Int("nexthops", ss.Nexthops).Dur("took", time.Since(t0)).
+		Msg("FIB programmed")
+	return nil
+}
+
+// wait returns when the context ends, the duration passes, or (lab) every
+// rx_pcap has been received in full.
+func (d *daemon) wait(ctx context.Context, drain map[string]int) {
+	var deadline <-chan time.Time
+	if d.opt.duration > 0 {
+		t := time.NewTimer(d.opt.duration)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var last uint64
+	lastChange := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info().Msg("signal: stopping")
+			return
+		case <-deadline:
+			return
+		case <-tick.C:
+			if drain == nil {
+				continue
+			}
+			done, seen := d.drained(drain)
+			if done {
+				d.log.Info().Uint64("packets", seen).Msg("lab inputs drained")
+				return
+			}
+			if seen != last {
+				last, lastChange = seen, time.Now()
+			} else if time.Since(lastChange) > 10*time.Second {
+				d.log.Warn().Uint64("received", seen).Msg("lab inputs stalled for 10s: stopping")
+				return
+			}
+		}
+	}
+}
+
+// drained tells whether every port with an rx_pcap has received (or
+// counted as missed or erroneous) all of the file's packets.
+func (d *daemon) drained(want map[string]int) (bool, uint64) {
+	done := true
+	var total uint64
+	for _, p := range d.ports.Ports {
+		n, ok := want[p.Name.DPDK]
+		if !ok {
+			continue
+		}
+		s, err := p.ID.Stats()
+		if err != nil {
+			return false, total
+		}
+		got := s.IPackets + s.IMissed + s.IErrors + s.RxNoMbuf
+		total += got
+		if got < uint64(n) {
+			done = false
+		}
+	}
+	return done, total
+}
+
+// labInputs counts the packets of every rx_pcap of the pcap vdevs. A vdev
+// with infinite_rx never drains and is refused in lab mode.
+func labInputs(vdevs []string) (map[string]int, error) {
+	want := map[string]int{}
+	for _, spec := range vdevs {
+		parts := strings.Split(spec, ",")
+		name := parts[0]
+		for _, kv := range parts[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "rx_pcap":
+				n, err := pcap.CountPackets(v)
+				if err != nil {
+					return nil, fmt.Errorf("%s: rx_pcap: %w", name, err)
+				}
+				want[name] += n
+			case "infinite_rx":
+				if v != "0" {
+					return nil, fmt.Errorf("%s: infinite_rx never drains; use --duration instead of --lab", name)
+				}
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil, errors.New("--lab needs at least one fibd_vdev with rx_pcap=")
+	}
+	return want, nil
+}

@@ -1,0 +1,174 @@
+// Package lpm manages the fast path's FIB tables and nexthops from Go: the
+// single writer that allocates nexthop indices, batches route changes and
+// applies them to left-right rte_fib/rte_fib6 pairs (see cgo/dp/fp_fib.c).
+//
+// Readers (worker lcores) never wait: a batch is applied to the standby
+// copy, the copies swap atomically, a QSBR grace period passes, and the
+// batch is replayed on the other copy. A freed nexthop index is handed out
+// again only after a further grace period, so no worker can follow a stale
+// FIB entry into a reused slot.
+package lpm
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	dpdk "fibd/cgo"
+)
+
+// Config sizes every table the FIB creates.
+type Config struct {
+	MaxRoutes4 uint32 // router_max_ip4_route_count
+	MaxRoutes6 uint32 // router_max_ip6_route_count
+}
+
+// FIB is the set of tables and the nexthop table. It is not safe for
+// concurrent writers: the router goroutine owns it.
+type FIB struct {
+	log    zerolog.Logger
+	cfg    Config
+	tables map[uint32]*Table // by kernel table id
+	slots  []bool            // table slot in use
+	NH     *Nexthops
+	// Refused counts routes refused because a table was full.
+	Refused atomic.Uint64
+}
+
+// New returns an empty FIB.
+func New(log zerolog.Logger, cfg Config) *FIB {
+	return &FIB{
+		log:    log.With().Str("component", "lpm").Logger(),
+		cfg:    cfg,
+		tables: map[uint32]*Table{},
+		slots:  make([]bool, dpdk.MaxTables),
+		NH:     newNexthops(),
+	}
+}
+
+// Table is one FIB table: a kernel routing table mirrored for workers.
+type Table struct {
+	ID   uint32 // kernel table id
+	Slot uint16 // fast-path table index
+}
+
+// Table returns the table mirroring kernel table id, creating it in the
+// given slot (or the first free one when slot < 0).
+func (f *FIB) Table(id uint32, slot int) (*Table, error) {
+	if t, ok := f.tables[id]; ok {
+		return t, nil
+	}
+	if slot < 0 {
+		for i, used := range f.slots {
+			if !used {
+				slot = i
+				break
+			}
+		}
+	}
+	if slot < 0 || slot >= len(f.slots) || f.slots[slot] {
+		return nil, fmt.Errorf("no free FIB table slot for kernel table %d (max_tables %d)", id, dpdk.MaxTables)
+	}
+	err := dpdk.CreateTable(uint16(slot), dpdk.TableConfig{
+		ID: id, MaxRoutes4: f.cfg.MaxRoutes4, MaxRoutes6: f.cfg.MaxRoutes6,
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.slots[slot] = true
+	t := &Table{ID: id, Slot: uint16(slot)}
+	f.tables[id] = t
+	f.log.Debug().Uint32("table", id).Int("slot", slot).
+		Uint32("max_ip4", f.cfg.MaxRoutes4).Uint32("max_ip6", f.cfg.MaxRoutes6).Msg("FIB table created")
+	return t, nil
+}
+
+// Tables lists the tables by kernel id.
+func (f *FIB) Tables() map[uint32]*Table { return f.tables }
+
+// Batch collects route changes for one table.
+type Batch struct {
+	ops []dpdk.RouteOp
+}
+
+// Add adds or replaces the route for p.
+func (b *Batch) Add(p netip.Prefix, nh uint32) {
+	b.ops = append(b.ops, dpdk.RouteOp{Prefix: p.Masked(), Nexthop: nh})
+}
+
+// Del removes the route for p.
+func (b *Batch) Del(p netip.Prefix) {
+	b.ops = append(b.ops, dpdk.RouteOp{Del: true, Prefix: p.Masked()})
+}
+
+// Len is the number of changes queued.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Reset empties the batch for reuse.
+func (b *Batch) Reset() { b.ops = b.ops[:0] }
+
+// Failure is one change the table refused.
+type Failure struct {
+	Prefix netip.Prefix
+	Del    bool
+	Err    error
+}
+
+// Result summarises an applied batch.
+type Result struct {
+	Applied int
+	Full    int       // refused: table full (router_max_ip*_route_count)
+	Failed  []Failure // every refused change, Full ones included
+}
+
+// ErrFull matches changes refused because the table is full.
+var ErrFull = syscall.ENOSPC
+
+// Apply applies b to table t. Refusals are per route (a full table refuses
+// further adds, counted and logged once per batch); err is set only when
+// the batch could not run at all.
+func (f *FIB) Apply(t *Table, b *Batch) (Result, error) {
+	errs, failed, err := dpdk.ApplyRoutes(t.Slot, b.ops)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Applied: len(b.ops) - failed}
+	for i, e := range errs {
+		if e == nil {
+			continue
+		}
+		op := b.ops[i]
+		r.Failed = append(r.Failed, Failure{Prefix: op.Prefix, Del: op.Del, Err: e})
+		if errors.Is(e, ErrFull) {
+			r.Full++
+		}
+	}
+	if r.Full > 0 {
+		f.Refused.Add(uint64(r.Full))
+		f.log.Error().Uint32("table", t.ID).Int("refused", r.Full).
+			Stringer("first", r.Failed[0].Prefix).
+			Uint32("max_ip4", f.cfg.MaxRoutes4).Uint32("max_ip6", f.cfg.MaxRoutes6).
+			Msg("FIB table full: routes refused (raise router_max_ip4/ip6_route_count)")
+	}
+	return r, nil
+}
+
+// Routes reports how many routes table t holds per family.
+func (f *FIB) Routes(t *Table) (v4, v6 uint64, err error) { return dpdk.TableRoutes(t.Slot) }
+
+// Lookup is the control plane's view of what the fast path decides for
+// addr in table t: the nexthop index, dpdk.NexthopMiss when no route.
+func (f *FIB) Lookup(t *Table, addr netip.Addr) uint32 { return dpdk.Lookup(t.Slot, addr) }
+
+// Commit ends a round of changes: it waits for a grace period and makes
+// the nexthop indices released before it reusable.
+func (f *FIB) Commit() {
+	if len(f.NH.pending) > 0 {
+		dpdk.Sync()
+		f.NH.reclaim()
+	}
+}

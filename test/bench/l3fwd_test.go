@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// l3fwdTestPcap writes a classic libpcap file (LINKTYPE_ETHERNET) with one
+// 64-byte Ethernet/IPv4/UDP frame per destination, valid IPv4 header
+// checksums, UDP checksum 0 (none).
+func l3fwdTestPcap(path string, dsts []netip.Addr) error {
+	const frameLen = 64
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	hdr := make([]byte, 24)
+	le.PutUint32(hdr[0:], 0xa1b2c3d4) // magic, microsecond timestamps
+	le.PutUint16(hdr[4:], 2)          // version 2.4
+	le.PutUint16(hdr[6:], 4)
+	le.PutUint32(hdr[16:], 65535) // snaplen
+	le.PutUint32(hdr[20:], 1)     // LINKTYPE_ETHERNET
+	b.Write(hdr)
+	src := netip.MustParseAddr("192.0.2.1").As4()
+	for i, dst := range dsts {
+		f := make([]byte, frameLen)
+		copy(f[0:6], []byte{0x02, 0, 0, 0, 0, 0x01})  // dst MAC
+		copy(f[6:12], []byte{0x02, 0, 0, 0, 0, 0x02}) // src MAC
+		binary.BigEndian.PutUint16(f[12:], 0x0800)
+		ip := f[14:34]
+		ip[0] = 0x45
+		binary.BigEndian.PutUint16(ip[2:], frameLen-14) // total length
+		binary.BigEndian.PutUint16(ip[4:], uint16(i))   // id
+		ip[8] = 64                                      // TTL
+		ip[9] = 17                                      // UDP
+		copy(ip[12:16], src[:])
+		d := dst.As4()
+		copy(ip[16:20], d[:])
+		binary.BigEndian.PutUint16(ip[10:], l3fwdTestCsum(ip))
+		udp := f[34:]
+		binary.BigEndian.PutUint16(udp[0:], 1024)
+		binary.BigEndian.PutUint16(udp[2:], 1024)
+		binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
+		rec := make([]byte, 16)
+		le.PutUint32(rec[0:], uint32(i/1000000))
+		le.PutUint32(rec[4:], uint32(i%1000000))
+		le.PutUint32(rec[8:], frameLen)
+		le.PutUint32(rec[12:], frameLen)
+		b.Write(rec)
+		b.Write(f)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// l3fwdTestCsum is the Internet checksum of b (the checksum field zero).
+func l3fwdTestCsum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}
+
+func TestL3fwdTestCsum(t *testing.T) {
+	// RFC 1071-style known header: 4500 0073 0000 4000 4011 .... c0a8 0001 c0a8 00c7 -> b861
+	h := []byte{0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7}
+	if got := l3fwdTestCsum(h); got != 0xb861 {
+		t.Fatalf("checksum %#04x, want 0xb861", got)
+	}
+}
+
+func TestWriteL3fwdRules(t *testing.T) {
+	d := t.TempDir()
+	p4, p6 := filepath.Join(d, "r4"), filepath.Join(d, "r6")
+	v4 := []netip.Prefix{netip.MustParsePrefix("198.18.1.7/24"), netip.MustParsePrefix("10.0.0.0/8")}
+	if err := WriteL3fwdRules(p4, p6, v4, nil); err != nil {
+		t.Fatal(err)
+	}
+	b4, _ := os.ReadFile(p4)
+	b6, _ := os.ReadFile(p6)
+	if !strings.Contains(string(b4), "\nR198.18.1.0/24 1\nR10.0.0.0/8 1\n") {
+		t.Errorf("v4 rules:\n%s", b4)
+	}
+	if !strings.Contains(string(b6), "\nR::/128 1\n") {
+		t.Errorf("v6 placeholder missing:\n%s", b6)
+	}
+	v6 := []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}
+	if err := WriteL3fwdRules(p4, p6, nil, v6); err != nil {
+		t.Fatal(err)
+	}
+	b4, _ = os.ReadFile(p4)
+	b6, _ = os.ReadFile(p6)
+	if !strings.Contains(string(b4), "\nR0.0.0.0/32 1\n") || !strings.Contains(string(b6), "\nR2001:db8:1::/48 1\n") {
+		t.Errorf("rules:\n%s\n%s", b4, b6)
+	}
+	if err := WriteL3fwdRules(p4, p6, v6, nil); err == nil {
+		t.Error("IPv6 prefix accepted as IPv4")
+	}
+	if err := WriteL3fwdRules(p4, p6, make([]netip.Prefix, l3fwdMaxRoutes4+1), nil); err == nil {
+		t.Error("too many routes accepted")
+	}
+}
+
+// l3fwdTestDir is where the test builds l3fwd; FIBD_BENCH_DIR overrides it
+// so repeated runs reuse the binary.
+func l3fwdTestDir(t *testing.T) string {
+	if d := os.Getenv("FIBD_BENCH_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "fibd-bench")
+}
+
+// TestL3fwdRate builds l3fwd, feeds it 64-byte IPv4 UDP frames to 4096
+// destinations in 198.18.0.0/16 routed by 256 /24s, and checks it forwards
+// more than 0.5 Mpps. Needs root and FIBD_BENCH_L3FWD=1; FIBD_BENCH_EAL_MEM
+// (e.g. "-m 1024 --huge-unlink") replaces the default --no-huge -m 1024.
+func TestL3fwdRate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if os.Getenv("FIBD_BENCH_L3FWD") != "1" {
+		t.Skip("set FIBD_BENCH_L3FWD=1 to run (takes ~15 s, more on the first build)")
+	}
+	bin, err := BuildL3fwd(l3fwdTestDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	var dsts []netip.Addr
+	for i := 0; i < 4096; i++ {
+		dsts = append(dsts, netip.AddrFrom4([4]byte{198, 18, byte(i % 256), byte(1 + i/256)}))
+	}
+	pcap := filepath.Join(d, "in.pcap")
+	if err := l3fwdTestPcap(pcap, dsts); err != nil {
+		t.Fatal(err)
+	}
+	var v4 []netip.Prefix
+	for i := 0; i < 256; i++ {
+		v4 = append(v4, netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i), 0}), 24))
+	}
+	v6 := []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")}
+	r4, r6 := filepath.Join(d, "rules4"), filepath.Join(d, "rules6")
+	if err := WriteL3fwdRules(r4, r6, v4, v6); err != nil {
+		t.Fatal(err)
+	}
+	for _, lookup := range []string{"fib", "lpm"} {
+		t.Run(lookup, func(t *testing.T) {
+			run := L3fwdRun{
+				Bin: bin, Pcap: pcap, Rules4: r4, Rules6: r6,
+				Lookup: lookup, Lcore: 1,
+				Warmup: 2 * time.Second, Window: 3 * time.Second,
+			}
+			if m := os.Getenv("FIBD_BENCH_EAL_MEM"); m != "" {
+				run.EALMem = strings.Fields(m)
+			}
+			args, err := run.Args()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s %s", bin, l3fwdQuote(args))
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			mpps, err := run.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("l3fwd --lookup %s: %.2f Mpps", lookup, mpps)
+			if mpps <= 0.5 {
+				t.Errorf("l3fwd forwarded %.2f Mpps, want > 0.5", mpps)
+			}
+		})
+	}
+}
