@@ -144,13 +144,27 @@ func ApplyRoutes(idx uint16, ops []RouteOp) (errs []error, failed int, err error
 	return errs, int(rc), nil
 }
 
-// TableRoutes is the number of routes table idx holds per family.
-func TableRoutes(idx uint16) (v4, v6 uint64, err error) {
-	var a, b C.uint64_t
-	if rc := C.fp_table_count(C.uint16_t(idx), &a, &b); rc < 0 {
-		return 0, 0, errno(rc, "FIB table %d", idx)
+// TableInfo is what a FIB table holds and how often it was rebuilt.
+type TableInfo struct {
+	Routes4, Routes6 uint64
+	Rebuilds         uint64 // copies rebuilt from scratch (drifted DPDK accounting, resync)
+	CloneFailures    uint64 // rebuilds that failed: the two copies may differ
+}
+
+// ReadTableInfo reads table idx's counters.
+func ReadTableInfo(idx uint16) (TableInfo, error) {
+	var c C.struct_fp_table_info
+	if rc := C.fp_table_info(C.uint16_t(idx), &c); rc < 0 {
+		return TableInfo{}, errno(rc, "FIB table %d", idx)
 	}
-	return uint64(a), uint64(b), nil
+	return TableInfo{Routes4: uint64(c.routes4), Routes6: uint64(c.routes6),
+		Rebuilds: uint64(c.rebuilds), CloneFailures: uint64(c.clone_failures)}, nil
+}
+
+// RebuildTable rebuilds both copies of table idx from scratch, without
+// interrupting lookups.
+func RebuildTable(idx uint16) error {
+	return errno(C.fp_table_rebuild(C.uint16_t(idx)), "rebuild FIB table %d", idx)
 }
 
 // Lookup returns the nexthop index the active copy of table idx holds for

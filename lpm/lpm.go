@@ -158,7 +158,16 @@ func (f *FIB) Apply(t *Table, b *Batch) (Result, error) {
 }
 
 // Routes reports how many routes table t holds per family.
-func (f *FIB) Routes(t *Table) (v4, v6 uint64, err error) { return dpdk.TableRoutes(t.Slot) }
+func (f *FIB) Routes(t *Table) (v4, v6 uint64, err error) {
+	i, err := dpdk.ReadTableInfo(t.Slot)
+	return i.Routes4, i.Routes6, err
+}
+
+// Info reads table t's counters.
+func (f *FIB) Info(t *Table) (dpdk.TableInfo, error) { return dpdk.ReadTableInfo(t.Slot) }
+
+// Rebuild rebuilds table t from scratch (operator command, resync).
+func (f *FIB) Rebuild(t *Table) error { return dpdk.RebuildTable(t.Slot) }
 
 // Lookup is the control plane's view of what the fast path decides for
 // addr in table t: the nexthop index, dpdk.NexthopMiss when no route.

@@ -98,8 +98,14 @@ int fp_table_destroy(uint16_t tidx);
  * number of failed ops, or -errno if the batch could not run at all. */
 int fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n,
 		   int32_t *result);
-/* Routes currently held by the table (per family). */
-int fp_table_count(uint16_t tidx, uint64_t *routes4, uint64_t *routes6);
+struct fp_table_info {
+	uint64_t routes4, routes6;  /* routes held */
+	uint64_t rebuilds;          /* copies rebuilt from scratch */
+	uint64_t clone_failures;    /* rebuilds that failed (copies may differ) */
+};
+int fp_table_info(uint16_t tidx, struct fp_table_info *info);
+/* Rebuild both copies from scratch (left-right, one grace period). */
+int fp_table_rebuild(uint16_t tidx);
 /* Control-plane lookups in the active copy (for tests and the CLI).
  * Returns the nexthop index, FP_NH_MISS when there is no route. */
 uint32_t fp_lookup4(uint16_t tidx, uint32_t addr_be);

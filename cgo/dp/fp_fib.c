@@ -174,6 +174,110 @@ rib_nodes(uint32_t max_routes)
 	return (int)RTE_MIN((uint64_t)max_routes * 2 + 1024, (uint64_t)INT32_MAX);
 }
 
+/* Every rte_fib needs a unique name; rebuilt copies get a new one. */
+static uint32_t fib_generation;
+
+static struct rte_fib *
+create4(uint16_t tidx, int copy, const struct fp_table_conf *conf)
+{
+	char name[64];
+	struct rte_fib_conf c = {
+		.type = RTE_FIB_DIR24_8,
+		.default_nh = FP_NH_MISS,
+		.max_routes = rib_nodes(conf->max_routes4),
+		.dir24_8 = {
+			.nh_sz = FP_NH_2B ? RTE_FIB_DIR24_8_2B : RTE_FIB_DIR24_8_4B,
+			.num_tbl8 = tbl8_v4(conf),
+		},
+	};
+	snprintf(name, sizeof(name), "fp4_%u_%d_%u", tidx, copy, fib_generation++);
+	return rte_fib_create(name, SOCKET_ID_ANY, &c);
+}
+
+static struct rte_fib6 *
+create6(uint16_t tidx, int copy, const struct fp_table_conf *conf)
+{
+	char name[64];
+	struct rte_fib6_conf c = {
+		.type = RTE_FIB6_TRIE,
+		.default_nh = FP_NH_MISS,
+		.max_routes = rib_nodes(conf->max_routes6),
+		.trie = {
+			.nh_sz = FP_NH_2B ? RTE_FIB6_TRIE_2B : RTE_FIB6_TRIE_4B,
+			.num_tbl8 = tbl8_v6(conf),
+		},
+	};
+	snprintf(name, sizeof(name), "fp6_%u_%d_%u", tidx, copy, fib_generation++);
+	return rte_fib6_create(name, SOCKET_ID_ANY, &c);
+}
+
+/* Rebuild one copy of a table from the routes of src (another copy, or the
+ * copy itself) into fresh rte_fib objects.
+ *
+ * Why: DPDK 22.11's DIR-24-8 keeps a count of reserved tbl8 groups that
+ * drifts when a /24 route comes or goes while longer routes exist in the
+ * same /24 (the reservation check counts the /24 itself as a longer
+ * route), and the IPv6 trie's reservation is computed from the tree at add
+ * and at delete time, which need not agree. A drifted count refuses routes
+ * with ENOSPC although groups are free. A fresh table has an exact count.
+ * It is also how the two copies are made equal again should they ever
+ * differ, and the operator's "rebuild from scratch".
+ *
+ * The copy must not be readable by workers (standby, grace period passed).
+ */
+static int
+rebuild_copy(uint16_t tidx, struct fp_table *t, int copy, int src)
+{
+	struct rte_fib *n4 = create4(tidx, copy, &t->conf);
+	struct rte_fib6 *n6 = create6(tidx, copy, &t->conf);
+	int rc = 0;
+	if (n4 == NULL || n6 == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	struct rte_rib *r4 = rte_fib_get_rib(t->v4[src]);
+	struct rte_rib_node *n = rte_rib_lookup_exact(r4, 0, 0);
+	uint32_t ip;
+	uint8_t depth;
+	uint64_t nh;
+	if (n != NULL) { /* get_nxt walks the more specifics of 0/0 only */
+		rte_rib_get_nh(n, &nh);
+		rc = rte_fib_add(n4, 0, 0, nh);
+	}
+	for (n = NULL; rc == 0 && (n = rte_rib_get_nxt(r4, 0, 0, n, RTE_RIB_GET_NXT_ALL)) != NULL;) {
+		rte_rib_get_ip(n, &ip);
+		rte_rib_get_depth(n, &depth);
+		rte_rib_get_nh(n, &nh);
+		rc = rte_fib_add(n4, ip, depth, nh);
+	}
+	struct rte_rib6 *r6 = rte_fib6_get_rib(t->v6[src]);
+	static const uint8_t zero[16];
+	uint8_t ip6[16];
+	struct rte_rib6_node *m = rte_rib6_lookup_exact(r6, zero, 0);
+	if (rc == 0 && m != NULL) {
+		rte_rib6_get_nh(m, &nh);
+		rc = rte_fib6_add(n6, zero, 0, nh);
+	}
+	for (m = NULL; rc == 0 && (m = rte_rib6_get_nxt(r6, zero, 0, m, RTE_RIB6_GET_NXT_ALL)) != NULL;) {
+		rte_rib6_get_ip(m, ip6);
+		rte_rib6_get_depth(m, &depth);
+		rte_rib6_get_nh(m, &nh);
+		rc = rte_fib6_add(n6, ip6, depth, nh);
+	}
+	if (rc != 0)
+		goto fail;
+	rte_fib_free(t->v4[copy]);
+	rte_fib6_free(t->v6[copy]);
+	t->v4[copy] = n4;
+	t->v6[copy] = n6;
+	t->rebuilds++;
+	return 0;
+fail:
+	rte_fib_free(n4);
+	rte_fib6_free(n6);
+	return rc < 0 ? rc : -ENOMEM;
+}
+
 static void
 table_free(struct fp_table *t)
 {
@@ -205,34 +309,9 @@ fp_table_create(uint16_t tidx, const struct fp_table_conf *conf)
 	t->conf = *conf;
 	t->id = conf->id;
 	for (int k = 0; k < 2; k++) {
-		char name[64];
-		struct rte_fib_conf c4 = {
-			.type = RTE_FIB_DIR24_8,
-			.default_nh = FP_NH_MISS,
-			.max_routes = rib_nodes(conf->max_routes4),
-			.dir24_8 = {
-				.nh_sz = FP_NH_2B ? RTE_FIB_DIR24_8_2B : RTE_FIB_DIR24_8_4B,
-				.num_tbl8 = tbl8_v4(conf),
-			},
-		};
-		snprintf(name, sizeof(name), "fp4_%u_%d", tidx, k);
-		t->v4[k] = rte_fib_create(name, SOCKET_ID_ANY, &c4);
-		if (t->v4[k] == NULL) {
-			rc = -rte_errno;
-			goto fail;
-		}
-		struct rte_fib6_conf c6 = {
-			.type = RTE_FIB6_TRIE,
-			.default_nh = FP_NH_MISS,
-			.max_routes = rib_nodes(conf->max_routes6),
-			.trie = {
-				.nh_sz = FP_NH_2B ? RTE_FIB6_TRIE_2B : RTE_FIB6_TRIE_4B,
-				.num_tbl8 = tbl8_v6(conf),
-			},
-		};
-		snprintf(name, sizeof(name), "fp6_%u_%d", tidx, k);
-		t->v6[k] = rte_fib6_create(name, SOCKET_ID_ANY, &c6);
-		if (t->v6[k] == NULL) {
+		t->v4[k] = create4(tidx, k, &t->conf);
+		t->v6[k] = create6(tidx, k, &t->conf);
+		if (t->v4[k] == NULL || t->v6[k] == NULL) {
 			rc = -rte_errno;
 			goto fail;
 		}
@@ -329,6 +408,7 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
 	int standby = !act;
 	int failed = 0;
+	bool rebuilt = false;
 
 	/* 1. the copy nobody reads */
 	for (uint32_t i = 0; i < n; i++) {
@@ -346,6 +426,14 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 			rc = -ENOSPC; /* router_max_ip*_route_count reached */
 		else
 			rc = apply_one(t, standby, op);
+		if (rc == -ENOSPC && held < max && !rebuilt) {
+			/* Room by our count: maybe DPDK's tbl8 accounting drifted
+			 * (see rebuild_copy). A fresh copy settles it; if it still
+			 * refuses, the groups are really used up. */
+			rebuilt = true;
+			if (rebuild_copy(tidx, t, standby, standby) == 0)
+				rc = apply_one(t, standby, op);
+		}
 		if (rc == -ENOMEM)
 			rc = -ENOSPC; /* RIB node pool or tbl8 groups exhausted */
 		result[i] = rc;
@@ -362,24 +450,56 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	/* 2. publish it, 3. wait until no worker is inside the old copy */
 	atomic_store_explicit(&t->active, standby, memory_order_release);
 	grace_period();
-	/* 4. replay on the old copy; identical input gives identical results */
-	for (uint32_t i = 0; i < n; i++)
-		if (result[i] == 0)
-			apply_one(t, act, &ops[i]);
+	/* 4. replay on the old copy. Identical input normally gives identical
+	 * results; should the copies disagree, the old one is rebuilt as a
+	 * clone of the new, so they never diverge. */
+	bool diverged = rebuilt;
+	for (uint32_t i = 0; i < n && !diverged; i++)
+		if (result[i] == 0 && apply_one(t, act, &ops[i]) != 0)
+			diverged = true;
+	if (diverged && rebuild_copy(tidx, t, act, standby) != 0)
+		t->clone_failures++;
 	rte_spinlock_unlock(&fp_ctl_lock);
 	return failed;
 }
 
 int
-fp_table_count(uint16_t tidx, uint64_t *r4, uint64_t *r6)
+fp_table_rebuild(uint16_t tidx)
 {
-	if (tidx >= FP_MAX_TABLES || !fp_tables[tidx].used)
-		return -ENOENT;
+	if (tidx >= FP_MAX_TABLES)
+		return -EINVAL;
 	rte_spinlock_lock(&fp_ctl_lock);
-	*r4 = fp_tables[tidx].routes4;
-	*r6 = fp_tables[tidx].routes6;
+	struct fp_table *t = &fp_tables[tidx];
+	int rc = -ENOENT;
+	if (t->used) {
+		uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
+		rc = rebuild_copy(tidx, t, !act, act);
+		if (rc == 0) {
+			atomic_store_explicit(&t->active, !act, memory_order_release);
+			grace_period();
+			rc = rebuild_copy(tidx, t, act, !act);
+		}
+	}
 	rte_spinlock_unlock(&fp_ctl_lock);
-	return 0;
+	return rc;
+}
+
+int
+fp_table_info(uint16_t tidx, struct fp_table_info *info)
+{
+	if (tidx >= FP_MAX_TABLES)
+		return -EINVAL;
+	rte_spinlock_lock(&fp_ctl_lock);
+	struct fp_table *t = &fp_tables[tidx];
+	int rc = t->used ? 0 : -ENOENT;
+	if (t->used) {
+		info->routes4 = t->routes4;
+		info->routes6 = t->routes6;
+		info->rebuilds = t->rebuilds;
+		info->clone_failures = t->clone_failures;
+	}
+	rte_spinlock_unlock(&fp_ctl_lock);
+	return rc;
 }
 
 uint32_t

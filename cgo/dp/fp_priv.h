@@ -38,6 +38,7 @@ struct fp_table {
 	struct rte_fib6 *v6[2];
 	_Atomic uint32_t active;      /* copy workers read */
 	uint64_t routes4, routes6;    /* writer's count */
+	uint64_t rebuilds, clone_failures;
 	struct fp_table_conf conf;
 };
 

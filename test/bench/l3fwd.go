@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,13 @@ var l3fwdPatches = []l3fwdPatch{
 		Why:  "the rx queues are set up with the unmasked global port_conf offloads: mask them too",
 		Old:  "rxq_conf.offloads = port_conf.rxmode.offloads;",
 		New:  "rxq_conf.offloads = port_conf.rxmode.offloads & dev_info.rx_offload_capa;",
+	},
+	{
+		File: "l3fwd_fib.c",
+		Why: "the IPv6 FIB (trie) has 32,768 tbl8 groups, exhausted after ~22k routes of a " +
+			"realistic IPv6 mix: raise to 1<<18 (256 MiB of EAL memory; routes stay <= 65,535)",
+		Old: "config.trie.num_tbl8 = (1 << 15);",
+		New: "config.trie.num_tbl8 = (1 << 18);",
 	},
 	{
 		File: "l3fwd_lpm.c",
@@ -319,6 +327,9 @@ type L3fwdRun struct {
 	// (packets without a route go back out of port 0). By default that is
 	// an error: the routes do not cover the pcap's destinations.
 	AllowUnrouted bool
+	// Samples > 1 splits Window into that many equal sub-windows; Run then
+	// returns their median, RunSamples all of them. Default 1.
+	Samples int
 	// Log, if set, receives l3fwd's full stdout and stderr.
 	Log io.Writer
 }
@@ -400,6 +411,9 @@ func (r *L3fwdRun) defaults() error {
 	}
 	if r.EALMem == nil {
 		r.EALMem = []string{"--no-huge", "-m", "1024"}
+	}
+	if r.Samples < 1 {
+		r.Samples = 1
 	}
 	if r.StartTimeout <= 0 {
 		r.StartTimeout = 2 * time.Minute
@@ -483,13 +497,38 @@ func l3fwdCleanupPrefix(prefix string) {
 // net_null0 with no-rx=1), waits until packets leave port 1, measures port
 // 1's tx rate through telemetry over Window after Warmup, stops l3fwd
 // (SIGINT, then SIGKILL to its process group), removes its runtime files
-// and returns the rate in Mpps.
+// and returns the rate in Mpps (the median of the sub-window rates if
+// Samples > 1).
 func (r L3fwdRun) Run(ctx context.Context) (mpps float64, err error) {
-	if err := r.defaults(); err != nil {
+	s, err := r.RunSamples(ctx)
+	if err != nil {
 		return 0, err
 	}
+	return l3fwdMedian(s), nil
+}
+
+// l3fwdMedian returns the median of s (not modified).
+func l3fwdMedian(s []float64) float64 {
+	c := append([]float64(nil), s...)
+	sort.Float64s(c)
+	n := len(c)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return c[n/2]
+	}
+	return (c[n/2-1] + c[n/2]) / 2
+}
+
+// RunSamples is Run returning the rate (Mpps) of each of the Samples
+// sub-windows.
+func (r L3fwdRun) RunSamples(ctx context.Context) (mpps []float64, err error) {
+	if err := r.defaults(); err != nil {
+		return nil, err
+	}
 	if err := l3fwdPrefixFree(r.FilePrefix); err != nil {
-		return 0, err
+		return nil, err
 	}
 	args := r.args()
 	out := &l3fwdTail{max: 16 << 10, w: r.Log}
@@ -501,7 +540,7 @@ func (r L3fwdRun) Run(ctx context.Context) (mpps float64, err error) {
 	}
 	cmdline := r.Bin + " " + l3fwdQuote(args)
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("starting %s: %w", cmdline, err)
+		return nil, fmt.Errorf("starting %s: %w", cmdline, err)
 	}
 	exited := make(chan struct{})
 	var waitErr error
@@ -553,7 +592,7 @@ func (r L3fwdRun) Run(ctx context.Context) (mpps float64, err error) {
 	defer scancel()
 	tel, err := dialTelemetryCtx(sctx, r.FilePrefix)
 	if err != nil {
-		return 0, died(err)
+		return nil, died(err)
 	}
 	defer tel.Close()
 	// Port stats only move once routes are loaded and the lcore forwards.
@@ -566,39 +605,45 @@ func (r L3fwdRun) Run(ctx context.Context) (mpps float64, err error) {
 			if err == nil {
 				err = errors.New("no packets out of port 1")
 			}
-			return 0, died(fmt.Errorf("waiting for l3fwd to forward: %w (%v)", werr, err))
+			return nil, died(fmt.Errorf("waiting for l3fwd to forward: %w (%v)", werr, err))
 		}
 	}
 
 	if err := telemetrySleep(rctx, r.Warmup); err != nil {
-		return 0, died(err)
+		return nil, died(err)
 	}
 	i0, _, _, err := tel.PortStats(0)
 	if err != nil {
-		return 0, died(err)
+		return nil, died(err)
 	}
-	pps, err := tel.txRate(rctx, 1, 0, r.Window)
+	pps, err := tel.txRates(rctx, 1, 0, r.Window, r.Samples)
 	if err != nil {
-		return 0, died(err)
+		return nil, died(err)
 	}
 	i1, _, _, err := tel.PortStats(0)
 	if err != nil {
-		return 0, died(err)
+		return nil, died(err)
 	}
 	select {
 	case <-exited:
-		return 0, died(nil)
+		return nil, died(nil)
 	default:
 	}
 	// Port 0's rx interval brackets port 1's tx interval, so rx >= tx for a
 	// table that routes everything to port 1.
 	rx := float64(i1 - i0)
-	tx := pps * r.Window.Seconds()
+	var tx float64
+	for _, p := range pps {
+		tx += p * r.Window.Seconds() / float64(len(pps))
+	}
 	if !r.AllowUnrouted && rx > 0 && tx < 0.95*rx {
-		return 0, fmt.Errorf("l3fwd sent %.0f packets to port 1 but received %.0f on port 0: "+
+		return nil, fmt.Errorf("l3fwd sent ~%.0f packets to port 1 but received %.0f on port 0: "+
 			"routes do not cover the pcap's destinations", tx, rx)
 	}
-	return pps / 1e6, nil
+	for i := range pps {
+		pps[i] /= 1e6
+	}
+	return pps, nil
 }
 
 func l3fwdQuote(args []string) string {

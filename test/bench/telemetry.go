@@ -207,29 +207,54 @@ func (t *Telemetry) TxRate(port int, warmup, window time.Duration) (pps float64,
 }
 
 func (t *Telemetry) txRate(ctx context.Context, port int, warmup, window time.Duration) (float64, error) {
+	r, err := t.txRates(ctx, port, warmup, window, 1)
+	if err != nil {
+		return 0, err
+	}
+	return r[0], nil
+}
+
+// TxRates measures opackets of port in n consecutive windows of window/n
+// each, after warmup, and returns the n rates in packets/s. On a shared
+// machine the spread (or the median) says more than one long average.
+func (t *Telemetry) TxRates(port int, warmup, window time.Duration, n int) ([]float64, error) {
+	return t.txRates(context.Background(), port, warmup, window, n)
+}
+
+func (t *Telemetry) txRates(ctx context.Context, port int, warmup, window time.Duration, n int) ([]float64, error) {
+	if n < 1 {
+		n = 1
+	}
 	if window <= 0 {
-		return 0, errors.New("TxRate: window must be positive")
+		return nil, errors.New("TxRates: window must be positive")
 	}
 	if err := telemetrySleep(ctx, warmup); err != nil {
-		return 0, err
+		return nil, err
 	}
-	_, o0, _, err := t.PortStats(port)
+	_, prev, _, err := t.PortStats(port)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	t0 := time.Now()
-	if err := telemetrySleep(ctx, window); err != nil {
-		return 0, err
+	tprev := time.Now()
+	start := tprev
+	rates := make([]float64, 0, n)
+	for i := 1; i <= n; i++ {
+		// Sub-windows end on a fixed schedule so they add up to window.
+		if err := telemetrySleep(ctx, time.Until(start.Add(window*time.Duration(i)/time.Duration(n)))); err != nil {
+			return nil, err
+		}
+		_, o, _, err := t.PortStats(port)
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		if o < prev {
+			return nil, fmt.Errorf("TxRates: port %d opackets went backwards (%d -> %d): stats reset?", port, prev, o)
+		}
+		rates = append(rates, float64(o-prev)/now.Sub(tprev).Seconds())
+		prev, tprev = o, now
 	}
-	_, o1, _, err := t.PortStats(port)
-	if err != nil {
-		return 0, err
-	}
-	el := time.Since(t0).Seconds()
-	if o1 < o0 {
-		return 0, fmt.Errorf("TxRate: port %d opackets went backwards (%d -> %d): stats reset?", port, o0, o1)
-	}
-	return float64(o1-o0) / el, nil
+	return rates, nil
 }
 
 // telemetrySleep sleeps for d or until ctx is done.

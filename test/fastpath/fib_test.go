@@ -270,3 +270,63 @@ func countV6(d router.Desired) int {
 	}
 	return n
 }
+
+// TestTbl8AccountingDrift: DPDK 22.11's DIR-24-8 miscounts reserved tbl8
+// groups when a /24 comes or goes while longer routes live in the same
+// /24; unchecked, a table soon refuses every route longer than /24. The
+// FIB rebuilds the affected copy and the routes go in.
+func TestTbl8AccountingDrift(t *testing.T) {
+	need(t)
+	const slot = 7
+	if err := dpdk.CreateTable(slot, dpdk.TableConfig{ID: 99, MaxRoutes4: 100000, MaxRoutes6: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	defer dpdk.DestroyTable(slot)
+	const bh, local = 1000, 1001
+	if err := dpdk.SetNexthop(bh, dpdk.Nexthop{Type: dpdk.NexthopBlackhole}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dpdk.SetNexthop(local, dpdk.Nexthop{Type: dpdk.NexthopLocal}); err != nil {
+		t.Fatal(err)
+	}
+	defer dpdk.SetNexthop(bh, dpdk.Nexthop{})
+	defer dpdk.SetNexthop(local, dpdk.Nexthop{})
+	// 3000 /24 blocks, as many as the table has tbl8 groups (100000/32).
+	ops := func(del bool, bits int) []dpdk.RouteOp {
+		var o []dpdk.RouteOp
+		for i := range 3000 {
+			a := netip.AddrFrom4([4]byte{20, byte(i >> 8), byte(i), 7})
+			p, _ := a.Prefix(bits)
+			o = append(o, dpdk.RouteOp{Del: del, Prefix: p, Nexthop: local})
+		}
+		return o
+	}
+	apply := func(step string, o []dpdk.RouteOp) {
+		t.Helper()
+		_, failed, err := dpdk.ApplyRoutes(slot, o)
+		if err != nil || failed != 0 {
+			t.Fatalf("%s: %d of %d failed (%v)", step, failed, len(o), err)
+		}
+	}
+	apply("covering /8", []dpdk.RouteOp{{Prefix: netip.MustParsePrefix("20.0.0.0/8"), Nexthop: bh}})
+	for round := range 3 {
+		apply("add /24s", ops(false, 24))
+		apply("add /32s inside them", ops(false, 32)) // DPDK reserves nothing here
+		apply("del /24s", ops(true, 24))
+		apply("del /32s", ops(true, 32)) // ... but releases here
+		apply("add /32s alone", ops(false, 32))
+		apply("del /32s alone", ops(true, 32))
+		t.Logf("round %d ok", round)
+	}
+	info, err := dpdk.ReadTableInfo(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Routes4 != 1 || info.CloneFailures != 0 || info.Rebuilds == 0 {
+		t.Fatalf("table info %+v, want just the /8, rebuilds and no clone failure", info)
+	}
+	if got := dpdk.Lookup(slot, netip.MustParseAddr("20.0.5.7")); got != bh {
+		t.Fatalf("20.0.5.7 -> nexthop %d, want the /8's %d", got, bh)
+	}
+	t.Logf("copies rebuilt: %d", info.Rebuilds)
+}

@@ -157,7 +157,7 @@ test_pipeline(void)
 	int nfail = fp_table_apply(0, ops, RTE_DIM(ops), res);
 	CHECK(nfail == 1 && res[7] == -EINVAL, "one invalid op (depth 33): %d failed", nfail);
 	uint64_t r4 = 0, r6 = 0;
-	fp_table_count(0, &r4, &r6);
+	{ struct fp_table_info ti; fp_table_info(0, &ti); r4 = ti.routes4; r6 = ti.routes6; }
 	CHECK(r4 == 6 && r6 == 1, "counts %lu/%lu", (unsigned long)r4, (unsigned long)r6);
 
 	uint8_t f[2048];
@@ -264,7 +264,7 @@ test_pipeline(void)
 	int32_t dres[3];
 	CHECK(fp_table_apply(0, del, 3, dres) == 1 && dres[1] == -ENOENT, "delete of absent route fails");
 	CHECK(fp_lookup4(0, rte_cpu_to_be_32(0x0a010105)) == 2, "replaced /8 now nh 2");
-	fp_table_count(0, &r4, &r6);
+	{ struct fp_table_info ti; fp_table_info(0, &ti); r4 = ti.routes4; r6 = ti.routes6; }
 	CHECK(r4 == 5, "count after delete+replace: %lu", (unsigned long)r4);
 	struct fp_route_op many[100];
 	for (int i = 0; i < 100; i++)
@@ -273,7 +273,7 @@ test_pipeline(void)
 	int32_t mres[100];
 	int mf = fp_table_apply(0, many, 100, mres);
 	CHECK(mf > 0 && mres[99] == -ENOSPC, "full table refuses: %d failed, last %d", mf, mres[99]);
-	fp_table_count(0, &r4, &r6);
+	{ struct fp_table_info ti; fp_table_info(0, &ti); r4 = ti.routes4; r6 = ti.routes6; }
 	CHECK(r4 <= 64, "table holds at most max_routes: %lu", (unsigned long)r4);
 	CHECK(fp_table_destroy(0) == 0, "destroy");
 }
