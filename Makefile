@@ -42,7 +42,7 @@ test-go: $(BIN)/fibd
 	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz: $(FP_LIB)
-	$(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -parallel 1 ./test/
+	$(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -parallel 1 ./test/fastpath/
 
 # Benchmarks: FIB build/memory/lookup on a synthetic full view, and Mpps of
 # one worker next to DPDK's l3fwd (built here from the dpdk-doc sources).

@@ -351,6 +351,8 @@ func TestGoldenPcap(t *testing.T) {
 		rt := ref.lookup(dst)
 		s := sent{dst: dst, route: rt, flow: flow}
 		switch {
+		case dst.Is4() && (dst.As4()[0] == 0 || dst.As4()[0] == 127):
+			s.drop = "ip4_martian_dst" // RFC 1812 5.3.7: never forwarded
 		case rt == nil:
 			s.drop = "no_route"
 		case rt.drop != "":
@@ -513,5 +515,86 @@ func checkOutput(t *testing.T, f []byte, port int, portMAC string, pkts []sent, 
 			routeMembers[p.route] = map[string]bool{}
 		}
 		routeMembers[p.route][k] = true
+	}
+}
+
+// TestMalformedPcap: malformed and unroutable input through real pcap
+// ports lands in the right counters, jumbo frames included, and fibd keeps
+// forwarding the good packets around them.
+func TestMalformedPcap(t *testing.T) {
+	bin := fibdBin(t)
+	smac, _ := net.ParseMAC(srcMAC)
+	dmac, _ := net.ParseMAC("02:70:63:61:70:00")
+	src4, src6 := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::2")
+	good4 := func() []byte {
+		return pcap.EthIPv4UDP(dmac, smac, src4, netip.MustParseAddr("8.8.8.8"), 64, 1, 2, []byte("good"))
+	}
+	good6 := func() []byte {
+		return pcap.EthIPv6UDP(dmac, smac, src6, netip.MustParseAddr("2a00::1"), 64, 1, 2, []byte("good"))
+	}
+	fix := func(f []byte) []byte {
+		f[24], f[25] = 0, 0
+		binary.BigEndian.PutUint16(f[24:], pcap.IPv4Checksum(f[14:14+int(f[14]&0xf)*4]))
+		return f
+	}
+	cases := []struct {
+		reason string
+		frame  []byte
+	}{
+		{"eth_runt", make([]byte, 12)},
+		{"non_ip", func() []byte { f := good4(); f[12], f[13] = 0x88, 0xb5; return f }()},
+		{"vlan", func() []byte { f := good4(); f[12], f[13] = 0x81, 0x00; return f }()},
+		{"ip4_runt", good4()[:14+12]},
+		{"ip4_ihl", fix(func() []byte { f := good4(); f[14] = 0x44; return f }())},
+		{"ip4_truncated", fix(func() []byte { f := good4(); binary.BigEndian.PutUint16(f[16:], 1400); return f }())},
+		{"ip4_checksum", func() []byte { f := good4(); f[25]++; return f }()},
+		{"ip4_ttl_exceeded", pcap.EthIPv4UDP(dmac, smac, src4, netip.MustParseAddr("8.8.8.8"), 0, 1, 2, nil)},
+		{"ip4_ttl_exceeded", pcap.EthIPv4UDP(dmac, smac, src4, netip.MustParseAddr("8.8.8.8"), 1, 1, 2, nil)},
+		{"ip6_hop_limit_exceeded", pcap.EthIPv6UDP(dmac, smac, src6, netip.MustParseAddr("2a00::1"), 0, 1, 2, nil)},
+		{"ip6_hop_limit_exceeded", pcap.EthIPv6UDP(dmac, smac, src6, netip.MustParseAddr("2a00::1"), 1, 1, 2, nil)},
+		{"ip6_runt", good6()[:14+30]},
+		{"ip6_truncated", func() []byte { f := good6(); binary.BigEndian.PutUint16(f[18:], 999); return f }()},
+		{"mtu_exceeded", pcap.EthIPv4UDP(dmac, smac, src4, netip.MustParseAddr("8.8.8.8"), 64, 1, 2, make([]byte, 8972))},
+		{"mtu_exceeded", pcap.EthIPv6UDP(dmac, smac, src6, netip.MustParseAddr("2a00::1"), 64, 1, 2, make([]byte, 8952))},
+		{"", good4()},
+		{"", good6()},
+	}
+	var frames [][]byte
+	want := map[string]uint64{}
+	fwd := 0
+	for range 3 {
+		for _, c := range cases {
+			frames = append(frames, c.frame)
+			if c.reason == "" {
+				fwd++
+			} else {
+				want[c.reason]++
+			}
+		}
+	}
+	l := newLab(t, "")
+	writePcap(t, l.path("in.pcap"), frames)
+	st := l.run(t, bin, `address add 198.51.100.1/24 dev net_pcap1
+address add 2001:db8:0:1::1/64 dev net_pcap1
+neigh add 198.51.100.2 lladdr 02:00:00:00:01:02 dev net_pcap1
+neigh add 2001:db8:0:1::2 lladdr 02:00:00:00:01:02 dev net_pcap1
+route add default via 198.51.100.2
+route add ::/0 via 2001:db8:0:1::2 dev net_pcap1
+`)
+	for reason, n := range want {
+		if st.Drops[reason] != n {
+			t.Errorf("%s: %d, want %d", reason, st.Drops[reason], n)
+		}
+	}
+	for reason, n := range st.Drops {
+		if want[reason] == 0 {
+			t.Errorf("unexpected %s: %d", reason, n)
+		}
+	}
+	if st.Forwarded != uint64(fwd) || st.Ports[1].Tx != uint64(fwd) {
+		t.Errorf("forwarded %d, sent on net_pcap1 %d, want %d", st.Forwarded, st.Ports[1].Tx, fwd)
+	}
+	if st.Ports[0].Rx != uint64(len(frames)) {
+		t.Errorf("received %d of %d frames", st.Ports[0].Rx, len(frames))
 	}
 }

@@ -68,7 +68,6 @@ func TestMain(m *testing.M) {
 		}
 		code = m.Run()
 		for _, p := range env.ports {
-			p.Stop()
 			p.Close()
 		}
 	}()

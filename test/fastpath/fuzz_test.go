@@ -1,0 +1,71 @@
+package fastpath
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	dpdk "fibd/cgo"
+	"fibd/ports/pcap"
+)
+
+// FuzzPacketPath feeds arbitrary frames through the worker pipeline. It
+// must never crash; a dropped frame is left as it was; a forwarded one
+// keeps its length, has its TTL (hop limit) lowered by one and, for IPv4,
+// a valid header checksum.
+func FuzzPacketPath(f *testing.F) {
+	if env.skip != "" {
+		f.Skip(env.skip)
+	}
+	program(f, baseState())
+	smac := mac("02:00:00:00:99:99")
+	f.Add(pcap.EthIPv4UDP(env.macs[0], smac, src4, netip.MustParseAddr("10.1.2.3"), 64, 1, 2, []byte("x")))
+	f.Add(pcap.EthIPv4UDP(env.macs[0], smac, src4, netip.MustParseAddr("192.0.2.2"), 2, 1, 2, nil))
+	f.Add(pcap.EthIPv6UDP(env.macs[0], smac, src6, netip.MustParseAddr("2001:db8:1::2"), 2, 1, 2, []byte("y")))
+	f.Add([]byte{})
+	f.Add(make([]byte, 60))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) > 1900 { // one mbuf's room; jumbo frames are tested through pcap
+			frame = frame[:1900]
+		}
+		in := bytes.Clone(frame)
+		frames := [][]byte{bytes.Clone(frame)}
+		v, err := dpdk.ProcessFrames(env.table.Slot, frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := frames[0]
+		if !v[0].Forward {
+			if !bytes.Equal(out, in) {
+				t.Fatalf("dropped (%s) frame modified", dpdk.DropReasons()[v[0].Drop])
+			}
+			return
+		}
+		if len(out) != len(in) {
+			t.Fatalf("length changed")
+		}
+		switch binary.BigEndian.Uint16(in[12:]) {
+		case 0x0800:
+			ihl := int(in[14]&0xf) * 4
+			if out[22] != in[22]-1 {
+				t.Fatalf("ttl %d -> %d", in[22], out[22])
+			}
+			if pcap.IPv4Checksum(out[14:14+ihl]) != 0 {
+				t.Fatalf("forwarded with a bad checksum")
+			}
+			if !bytes.Equal(out[14+ihl:], in[14+ihl:]) {
+				t.Fatalf("payload changed")
+			}
+		case 0x86dd:
+			if out[21] != in[21]-1 {
+				t.Fatalf("hop limit %d -> %d", in[21], out[21])
+			}
+			if !bytes.Equal(out[22:], in[22:]) {
+				t.Fatalf("addresses or payload changed")
+			}
+		default:
+			t.Fatalf("forwarded a non-IP frame")
+		}
+	})
+}
