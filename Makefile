@@ -4,7 +4,7 @@
 
 BUILD    ?= build
 BIN      ?= bin
-GO       ?= go
+GO       ?= $(shell command -v go || echo /usr/local/go/bin/go)
 MESONOPT ?=
 FUZZTIME ?= 30s
 

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	dpdk "fibd/cgo"
+	"fibd/lpm"
+)
+
+// fibBench builds the full view into a left-right table pair and measures
+// build time, memory and lookups, as the control plane and workers do.
+func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
+	prefix := fmt.Sprintf("fibdbench%d", os.Getpid())
+	defer os.RemoveAll("/var/run/dpdk/" + prefix)
+	args := append([]string{"bench", "-l", "0", "--no-pci", "--file-prefix", prefix,
+		"--log-level", "lib.eal:warning"}, ealMem(huge, 4096)...)
+	eal, err := dpdk.Init(args)
+	if err != nil {
+		return err
+	}
+	defer eal.Cleanup()
+
+	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4)), MaxRoutes6: uint32(len(v6))})
+	heap0 := dpdk.HeapUsed()
+	t0 := time.Now()
+	tbl, err := fib.Table(254, 0)
+	if err != nil {
+		return err
+	}
+	create := time.Since(t0)
+	heapTables := dpdk.HeapUsed() - heap0
+
+	// 16 neighbours; routes spread over them as in a multi-homed box.
+	var nhs []uint32
+	for range 16 {
+		idx, err := fib.NH.Alloc()
+		if err != nil {
+			return err
+		}
+		if err := fib.NH.Set(idx, dpdk.Nexthop{Type: dpdk.NexthopBlackhole}); err != nil {
+			return err
+		}
+		nhs = append(nhs, idx)
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	build := func(routes []netip.Prefix) (time.Duration, error) {
+		const batch = 65536
+		var b lpm.Batch
+		start := time.Now()
+		for i := 0; i < len(routes); i += batch {
+			b.Reset()
+			for j, p := range routes[i:min(i+batch, len(routes))] {
+				b.Add(p, nhs[(i+j)%len(nhs)])
+			}
+			r, err := fib.Apply(tbl, &b)
+			if err != nil {
+				return 0, err
+			}
+			if len(r.Failed) > 0 {
+				return 0, fmt.Errorf("%d routes refused, first %s: %v", len(r.Failed), r.Failed[0].Prefix, r.Failed[0].Err)
+			}
+		}
+		return time.Since(start), nil
+	}
+	d4, err := build(v4)
+	if err != nil {
+		return err
+	}
+	d6, err := build(v6)
+	if err != nil {
+		return err
+	}
+	runtime.ReadMemStats(&ms1)
+	heapFull := dpdk.HeapUsed() - heap0
+	info, _ := fib.Info(tbl)
+
+	fmt.Printf("FIB: synthetic full view, %d IPv4 + %d IPv6 prefixes (DESIGN.md length mix), left-right rte_fib DIR-24-8 + rte_fib6 TRIE, batches of 65536\n", len(v4), len(v6))
+	fmt.Printf("  table create (2 copies x 2 families)   %8.1f ms\n", ms(create))
+	fmt.Printf("  IPv4 build, both copies               %8.1f ms   %6.2f M routes/s\n", ms(d4), float64(len(v4))/d4.Seconds()/1e6)
+	fmt.Printf("  IPv6 build, both copies               %8.1f ms   %6.2f M routes/s\n", ms(d6), float64(len(v6))/d6.Seconds()/1e6)
+	fmt.Printf("  DPDK heap: tables empty               %8.1f MiB\n", mib(heapTables))
+	fmt.Printf("  DPDK heap: tables full                %8.1f MiB  (routes held %d + %d, copy rebuilds %d)\n",
+		mib(heapFull), info.Routes4, info.Routes6, info.Rebuilds)
+	fmt.Printf("  Go heap of the control plane          %8.1f MiB  (in use after build; generator input included)\n", mib(ms1.HeapInuse))
+
+	// Lookups of destinations inside the table, in bursts as workers do.
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 1 << 22
+	a4 := make([]uint32, n)
+	for i := range a4 {
+		b := inside(rng, v4[rng.IntN(len(v4))]).As4()
+		a4[i] = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	}
+	a6 := make([][16]byte, n)
+	for i := range a6 {
+		a6[i] = inside(rng, v6[rng.IntN(len(v6))]).As16()
+	}
+	out := make([]uint32, n)
+	t0 = time.Now()
+	if err := dpdk.LookupBulk4(tbl.Slot, a4, out); err != nil {
+		return err
+	}
+	l4 := time.Since(t0)
+	miss := 0
+	for _, v := range out {
+		if v == dpdk.NexthopMiss {
+			miss++
+		}
+	}
+	t0 = time.Now()
+	if err := dpdk.LookupBulk6(tbl.Slot, a6, out); err != nil {
+		return err
+	}
+	l6 := time.Since(t0)
+	for _, v := range out {
+		if v == dpdk.NexthopMiss {
+			miss++
+		}
+	}
+	fmt.Printf("  IPv4 lookup, bulk of 64, random hits  %8.1f ns/lookup  (%d lookups)\n", float64(l4.Nanoseconds())/n, n)
+	fmt.Printf("  IPv6 lookup, bulk of 64, random hits  %8.1f ns/lookup  (%d lookups, misses %d)\n", float64(l6.Nanoseconds())/n, n, miss)
+
+	// Single-route changes under the full view: one batch each.
+	var b lpm.Batch
+	var lat []time.Duration
+	for i := range 2000 {
+		b.Reset()
+		p := v4[rng.IntN(len(v4))]
+		b.Add(p, nhs[(i+1)%len(nhs)])
+		t0 := time.Now()
+		if _, err := fib.Apply(tbl, &b); err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	p50, p99 := percentiles(lat)
+	fmt.Printf("  single route change (apply, swap, grace period, replay): p50 %.1f us, p99 %.1f us (2000 changes)\n",
+		float64(p50.Nanoseconds())/1e3, float64(p99.Nanoseconds())/1e3)
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+func mib(b uint64) float64       { return float64(b) / (1 << 20) }

@@ -1,0 +1,186 @@
+// Command bench prints fibd's benchmark figures (`make bench`):
+//
+//  1. FIB: build time, DPDK heap memory and ns per lookup for a synthetic
+//     full view (DESIGN.md's prefix-length mix), in-process.
+//  2. Forwarding: Mpps of one worker lcore for 64-byte IPv4 and IPv6
+//     packets from a net_pcap infinite_rx source into net_null, for fibd
+//     and for DPDK's l3fwd (built here from the dpdk-doc sources) on the
+//     same packets and routes, with the ratio; and fibd again with the
+//     full view loaded.
+//
+// Every figure is printed with its input. Runs as root (hugepages).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"fibd/test/fullview"
+)
+
+type options struct {
+	bin      string
+	build    string
+	v4, v6   int
+	cmpV4    int
+	cmpV6    int
+	dests    int
+	warmup   time.Duration
+	window   time.Duration
+	noL3fwd  bool
+	noFwd    bool
+	hugepage int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/fibd", "fibd binary")
+	flag.StringVar(&o.build, "build", "build/bench", "scratch directory (l3fwd build, pcaps, configs)")
+	flag.IntVar(&o.v4, "v4", 1000000, "IPv4 routes of the full view")
+	flag.IntVar(&o.v6, "v6", 200000, "IPv6 routes of the full view")
+	flag.IntVar(&o.cmpV4, "cmp-v4", 60000, "IPv4 routes in the fibd-vs-l3fwd table (l3fwd-fib holds at most 65536)")
+	flag.IntVar(&o.cmpV6, "cmp-v6", 20000, "IPv6 routes in the fibd-vs-l3fwd table")
+	flag.IntVar(&o.dests, "dests", 4096, "distinct destinations in the packet capture")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "forwarding warm-up before measuring")
+	flag.DurationVar(&o.window, "window", 5*time.Second, "forwarding measurement window")
+	flag.BoolVar(&o.noL3fwd, "no-l3fwd", false, "skip the l3fwd peer")
+	flag.BoolVar(&o.noFwd, "no-fwd", false, "skip the forwarding benchmarks")
+	flag.IntVar(&o.hugepage, "hugepages", 2048, "2 MiB hugepages to reserve (0: run on --no-huge)")
+	flag.Parse()
+	if err := run(&o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o *options) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (DPDK EAL, hugepages)")
+	}
+	if err := os.MkdirAll(o.build, 0o755); err != nil {
+		return err
+	}
+	huge, restore := reserveHugepages(o.hugepage)
+	defer restore()
+	machine(huge)
+
+	v4 := fullview.IPv4(1, o.v4)
+	v6 := fullview.IPv6(2, o.v6)
+	if !o.noFwd {
+		// Forwarding first: the FIB benchmark initialises an EAL in this
+		// process, and DPDK cannot be re-initialised afterwards, but the
+		// subprocesses need the hugepages it would hold.
+		if err := forwarding(o, huge, v4, v6); err != nil {
+			return err
+		}
+	}
+	return fibBench(o, huge, v4, v6)
+}
+
+// machine prints what the figures were measured on.
+func machine(huge bool) {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	dpdk, _ := exec.Command("pkg-config", "--modversion", "libdpdk").Output()
+	mem := "no hugepages (--no-huge, 4 KiB pages)"
+	if huge {
+		mem = "2 MiB hugepages"
+	}
+	fmt.Printf("machine: %s, %d cores, %s, DPDK %s, %s\n\n", model, runtime.NumCPU(), runtime.Version(),
+		strings.TrimSpace(string(dpdk)), mem)
+}
+
+// reserveHugepages makes n 2 MiB pages available on /dev/hugepages;
+// restore gives them back.
+func reserveHugepages(n int) (ok bool, restore func()) {
+	restore = func() {}
+	if n == 0 {
+		return false, restore
+	}
+	const nr = "/proc/sys/vm/nr_hugepages"
+	old, err := os.ReadFile(nr)
+	if err != nil {
+		return false, restore
+	}
+	if err := os.WriteFile(nr, []byte(fmt.Sprint(n)), 0o644); err != nil {
+		return false, restore
+	}
+	restore = func() { os.WriteFile(nr, old, 0o644) }
+	mounted, _ := os.ReadFile("/proc/mounts")
+	if !strings.Contains(string(mounted), " /dev/hugepages hugetlbfs") {
+		os.MkdirAll("/dev/hugepages", 0o755)
+		if err := exec.Command("mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages").Run(); err != nil {
+			return false, restore
+		}
+	}
+	got, _ := os.ReadFile(nr)
+	if strings.TrimSpace(string(got)) != fmt.Sprint(n) {
+		fmt.Printf("note: asked for %d hugepages, kernel gave %s\n", n, strings.TrimSpace(string(got)))
+	}
+	return true, restore
+}
+
+func ealMem(huge bool, mb int) []string {
+	if huge {
+		return []string{"--huge-unlink"}
+	}
+	return []string{"--no-huge", "-m", fmt.Sprint(mb)}
+}
+
+// packets writes a capture of 64-byte frames (62 for IPv6: its smallest
+// UDP frame) to random destinations inside routes.
+func packets(path string, rng *rand.Rand, routes []netip.Prefix, n int) error {
+	var frames [][]byte
+	smac, _ := net.ParseMAC("02:00:00:00:00:01")
+	dmac, _ := net.ParseMAC("02:70:63:61:70:00")
+	for i := range n {
+		p := routes[rng.IntN(len(routes))]
+		dst := inside(rng, p)
+		if dst.Is4() {
+			frames = append(frames, eth4(dmac, smac, dst, uint16(i)))
+		} else {
+			frames = append(frames, eth6(dmac, smac, dst, uint16(i)))
+		}
+	}
+	return writePcap(path, frames)
+}
+
+func inside(rng *rand.Rand, p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		if rng.IntN(2) == 1 {
+			b[i/8] |= 0x80 >> (i % 8)
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+
+	"fibd/ports/pcap"
+)
+
+func eth4(dmac, smac net.HardwareAddr, dst netip.Addr, sport uint16) []byte {
+	// 14 + 20 + 8 + 18 = 60 bytes: a 64-byte frame with the FCS.
+	return pcap.EthIPv4UDP(dmac, smac, netip.MustParseAddr("100.64.0.1"), dst, 64, sport, 9, make([]byte, 18))
+}
+
+func eth6(dmac, smac net.HardwareAddr, dst netip.Addr, sport uint16) []byte {
+	// 14 + 40 + 8 = 62 bytes, the smallest IPv6/UDP frame.
+	return pcap.EthIPv6UDP(dmac, smac, netip.MustParseAddr("2001:db8::1"), dst, 64, sport, 9, nil)
+}
+
+func writePcap(path string, frames [][]byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := pcap.NewWriter(f, pcap.LinkTypeEthernet)
+	if err != nil {
+		return err
+	}
+	for _, fr := range frames {
+		if err := w.WritePacket(time.Unix(0, 0), fr); err != nil {
+			return err
+		}
+	}
+	return f.Close()
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)*99/100]
+}
