@@ -320,8 +320,8 @@ type L3fwdRun struct {
 	// EALMem are the EAL memory arguments (default --no-huge -m 1024).
 	// With hugepages: e.g. {"-m", "1024", "--huge-unlink"}.
 	EALMem []string
-	// StartTimeout bounds the time from exec to the first packet out of
-	// port 1 (EAL init, route load). Default 2 minutes.
+	// StartTimeout bounds the time from exec to the first packet read from
+	// port 0 (EAL init, route load). Default 2 minutes.
 	StartTimeout time.Duration
 	// AllowUnrouted accepts a port 1 tx rate below 95% of port 0's rx rate
 	// (packets without a route go back out of port 0). By default that is
@@ -494,7 +494,7 @@ func l3fwdCleanupPrefix(prefix string) {
 }
 
 // Run starts l3fwd (port 0 = net_pcap0 reading Pcap forever, port 1 =
-// net_null0 with no-rx=1), waits until packets leave port 1, measures port
+// net_null0 with no-rx=1), waits until it forwards, measures port
 // 1's tx rate through telemetry over Window after Warmup, stops l3fwd
 // (SIGINT, then SIGKILL to its process group), removes its runtime files
 // and returns the rate in Mpps (the median of the sub-window rates if
@@ -595,15 +595,16 @@ func (r L3fwdRun) RunSamples(ctx context.Context) (mpps []float64, err error) {
 		return nil, died(err)
 	}
 	defer tel.Close()
-	// Port stats only move once routes are loaded and the lcore forwards.
+	// Port 0 receives only once the routes are loaded and the worker lcore
+	// polls it (net_pcap counts packets when they are read).
 	for {
-		_, o, _, err := tel.PortStats(1)
-		if err == nil && o > 0 {
+		i, _, _, err := tel.PortStats(0)
+		if err == nil && i > 0 {
 			break
 		}
 		if werr := telemetrySleep(sctx, 100*time.Millisecond); werr != nil {
 			if err == nil {
-				err = errors.New("no packets out of port 1")
+				err = errors.New("no packets received on port 0")
 			}
 			return nil, died(fmt.Errorf("waiting for l3fwd to forward: %w (%v)", werr, err))
 		}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,4 +201,80 @@ func TestL3fwdRate(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestL3fwdRunFailures checks that Run stops l3fwd and cleans up when the
+// context ends, when the routes miss the traffic and when l3fwd fails to
+// start. Needs root and FIBD_BENCH_L3FWD=1.
+func TestL3fwdRunFailures(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if os.Getenv("FIBD_BENCH_L3FWD") != "1" {
+		t.Skip("set FIBD_BENCH_L3FWD=1 to run")
+	}
+	bin, err := BuildL3fwd(l3fwdTestDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	pcap := filepath.Join(d, "in.pcap")
+	if err := l3fwdTestPcap(pcap, []netip.Addr{netip.MustParseAddr("198.18.0.1")}); err != nil {
+		t.Fatal(err)
+	}
+	r4, r6 := filepath.Join(d, "r4"), filepath.Join(d, "r6")
+	prefix := "fibd-l3fwd-test-" + strconv.Itoa(os.Getpid())
+	run := L3fwdRun{Bin: bin, Pcap: pcap, Rules4: r4, Rules6: r6, FilePrefix: prefix, Window: time.Second}
+	gone := func(t *testing.T) {
+		t.Helper()
+		if _, err := os.Stat(filepath.Join(telemetryRuntimeDir(), prefix)); !os.IsNotExist(err) {
+			t.Errorf("runtime dir of %s left behind (%v)", prefix, err)
+		}
+		out, _ := exec.Command("pgrep", "-f", "file-prefix "+prefix).Output()
+		if len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("l3fwd still running: pids %s", out)
+		}
+	}
+
+	t.Run("cancel", func(t *testing.T) {
+		if err := WriteL3fwdRules(r4, r6, []netip.Prefix{netip.MustParsePrefix("198.18.0.0/16")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		r := run
+		r.Window = time.Minute
+		start := time.Now()
+		_, err := r.Run(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 20*time.Second {
+			t.Errorf("after %v: err %v, want a prompt deadline error", time.Since(start), err)
+		}
+		gone(t)
+	})
+	t.Run("unrouted", func(t *testing.T) {
+		if err := WriteL3fwdRules(r4, r6, []netip.Prefix{netip.MustParsePrefix("198.19.0.0/16")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := run.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "routes do not cover") {
+			t.Errorf("err %v, want routes do not cover", err)
+		}
+		gone(t)
+		r := run
+		r.AllowUnrouted = true
+		if mpps, err := r.Run(context.Background()); err != nil || mpps != 0 {
+			t.Errorf("AllowUnrouted: %.2f Mpps, %v; want 0, nil", mpps, err)
+		}
+		gone(t)
+	})
+	t.Run("bad-eal-args", func(t *testing.T) {
+		r := run
+		r.EALMem = []string{"--no-huge", "-m", "1024", "--in-memory"} // refused together
+		start := time.Now()
+		_, err := r.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "exited early") || time.Since(start) > 20*time.Second {
+			t.Errorf("after %v: err %v, want a prompt exited early", time.Since(start), err)
+		}
+		gone(t)
+	})
 }
