@@ -50,6 +50,8 @@ test-go: $(BIN)/fibd
 
 fuzz: $(FP_STAMP)
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -parallel 1 ./test/fastpath/
+	@# the fuzz worker is killed at the deadline, before its own cleanup
+	@rm -rf /var/run/dpdk/fibdtest*
 
 # Benchmarks: FIB build/memory/lookup on a synthetic full view, and Mpps of
 # one worker next to DPDK's l3fwd (built here from the dpdk-doc sources).

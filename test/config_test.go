@@ -1,0 +1,58 @@
+package test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBadConfigStopsFibd: a bad configuration line is reported as
+// file:line with the parameter, fibd exits non-zero and starts nothing
+// (no EAL: this test needs neither root nor hugepages).
+func TestBadConfigStopsFibd(t *testing.T) {
+	bin, err := filepath.Abs("../bin/fibd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("fibd binary not built (%v): run make", err)
+	}
+	dir := t.TempDir()
+	cases := []struct {
+		name, conf, want string
+	}{
+		{"range", "in_dev=net_null0\nrouter_arp_cache_size=40000\n", "fastdpi.conf:2: router_arp_cache_size"},
+		{"typo", "in_dev=net_null0\n\nrouter_kernal_table=5\n", "fastdpi.conf:3: router_kernal_table"},
+		{"brace", "in_dev=net_null0\nrouter_device\n{\ndevice=net_null0\n}\n", "fastdpi.conf:2: router_device"},
+		{"subnet", "in_dev=net_null0\nrouter_device {\ndevice=net_null0\nsubnet=10.0.0.0/33\n}\n", "fastdpi.conf:4: subnet"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "fastdpi.conf")
+			if err := os.WriteFile(path, []byte(c.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "-c", path, "--check")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit %v, want status 2; output:\n%s", err, out.String())
+			}
+			if !strings.Contains(out.String(), c.want) {
+				t.Fatalf("output %q does not name %q", out.String(), c.want)
+			}
+		})
+	}
+	// A good configuration passes the same check.
+	path := filepath.Join(dir, "good.conf")
+	os.WriteFile(path, []byte("in_dev=net_null0\nfibd_vdev=net_null0\n"), 0o644)
+	if out, err := exec.Command(bin, "-c", path, "--check").CombinedOutput(); err != nil {
+		t.Fatalf("good config refused: %v\n%s", err, out)
+	}
+}
