@@ -215,17 +215,6 @@ func (r *reference) lookup(a netip.Addr) *refRoute {
 	return nil
 }
 
-func inside(rng *rand.Rand, p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		if rng.IntN(2) == 1 {
-			b[i/8] |= 0x80 >> (i % 8)
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
 // buildTable writes ≥10k static routes (realistic prefixes, overlaps, ECMP,
 // host routes, defaults, blackholes) and the reference that judges them.
 func buildTable(rng *rand.Rand) (string, *reference, []*refRoute) {
@@ -294,10 +283,10 @@ func buildTable(rng *rand.Rand) (string, *reference, []*refRoute) {
 		route(p)
 	}
 	for range 300 { // host routes inside other routes
-		route(netip.PrefixFrom(inside(rng, v4[rng.IntN(len(v4))]), 32))
+		route(netip.PrefixFrom(fullview.AddrIn(rng, v4[rng.IntN(len(v4))]), 32))
 	}
 	for range 100 {
-		route(netip.PrefixFrom(inside(rng, v6[rng.IntN(len(v6))]), 128))
+		route(netip.PrefixFrom(fullview.AddrIn(rng, v6[rng.IntN(len(v6))]), 128))
 	}
 	return sb.String(), ref, all
 }
@@ -367,10 +356,10 @@ func TestGoldenPcap(t *testing.T) {
 	}
 	flows := 0
 	for _, rt := range routes {
-		add(inside(rng, rt.prefix), uint8(2+rng.IntN(254)), uint16(1024+rng.IntN(60000)), -1)
+		add(fullview.AddrIn(rng, rt.prefix), uint8(2+rng.IntN(254)), uint16(1024+rng.IntN(60000)), -1)
 		if len(rt.hops) > 1 { // ECMP: 8 flows, each sent twice
 			for range 8 {
-				dst := inside(rng, rt.prefix)
+				dst := fullview.AddrIn(rng, rt.prefix)
 				sport := uint16(1024 + rng.IntN(60000))
 				for range 2 {
 					if ref.lookup(dst) == rt {
@@ -382,11 +371,11 @@ func TestGoldenPcap(t *testing.T) {
 		}
 	}
 	for range 500 { // random destinations: default routes, mostly
-		add(inside(rng, netip.MustParsePrefix("0.0.0.0/1")), 64, 7, -1)
+		add(fullview.AddrIn(rng, netip.MustParsePrefix("0.0.0.0/1")), 64, 7, -1)
 	}
 	for range 50 { // expiring TTLs
 		rt := routes[rng.IntN(len(routes))]
-		add(inside(rng, rt.prefix), uint8(rng.IntN(2)), 9, -1)
+		add(fullview.AddrIn(rng, rt.prefix), uint8(rng.IntN(2)), 9, -1)
 	}
 	frames := make([][]byte, len(pkts))
 	for i := range pkts {

@@ -12,6 +12,7 @@ import (
 
 	dpdk "fibd/cgo"
 	"fibd/lpm"
+	"fibd/test/fullview"
 )
 
 // fibBench builds the full view into a left-right table pair and measures
@@ -97,12 +98,12 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	const n = 1 << 22
 	a4 := make([]uint32, n)
 	for i := range a4 {
-		b := inside(rng, v4[rng.IntN(len(v4))]).As4()
+		b := fullview.AddrIn(rng, v4[rng.IntN(len(v4))]).As4()
 		a4[i] = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	}
 	a6 := make([][16]byte, n)
 	for i := range a6 {
-		a6[i] = inside(rng, v6[rng.IntN(len(v6))]).As16()
+		a6[i] = fullview.AddrIn(rng, v6[rng.IntN(len(v6))]).As16()
 	}
 	out := make([]uint32, n)
 	t0 = time.Now()

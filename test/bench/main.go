@@ -152,7 +152,7 @@ func packets(path string, rng *rand.Rand, routes []netip.Prefix, n int) error {
 	dmac, _ := net.ParseMAC("02:70:63:61:70:00")
 	for i := range n {
 		p := routes[rng.IntN(len(routes))]
-		dst := inside(rng, p)
+		dst := fullview.AddrIn(rng, p)
 		if dst.Is4() {
 			frames = append(frames, eth4(dmac, smac, dst, uint16(i)))
 		} else {
@@ -160,17 +160,6 @@ func packets(path string, rng *rand.Rand, routes []netip.Prefix, n int) error {
 		}
 	}
 	return writePcap(path, frames)
-}
-
-func inside(rng *rand.Rand, p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		if rng.IntN(2) == 1 {
-			b[i/8] |= 0x80 >> (i % 8)
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 func abs(p string) string {

@@ -95,12 +95,12 @@ func randomState(rng *rand.Rand, n4, n6 int) *router.State {
 	}
 	for range n4 / 20 { // host routes inside existing prefixes
 		base := st.Routes[2+rng.IntN(n4)].Prefix
-		a := randomIn(rng, base)
+		a := fullview.AddrIn(rng, base)
 		st.Routes = append(st.Routes, randomRoute(rng, netip.PrefixFrom(a, 32)))
 	}
 	for range n6 / 20 {
 		base := st.Routes[2+n4+rng.IntN(n6)].Prefix
-		a := randomIn(rng, base)
+		a := fullview.AddrIn(rng, base)
 		st.Routes = append(st.Routes, randomRoute(rng, netip.PrefixFrom(a, 128)))
 	}
 	return dedup(st)
@@ -117,25 +117,6 @@ func dedup(st *router.State) *router.State {
 	}
 	st.Routes = out
 	return st
-}
-
-// randomIn returns a random address inside p.
-func randomIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := range b {
-		bit := i * 8
-		for j := 0; j < 8; j++ {
-			if bit+j >= p.Bits() {
-				if rng.IntN(2) == 1 {
-					b[i] |= 0x80 >> j
-				} else {
-					b[i] &^= 0x80 >> j
-				}
-			}
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 func randomAddr(rng *rand.Rand, v6 bool) netip.Addr {
@@ -160,7 +141,7 @@ func compare(t *testing.T, rng *rand.Rand, st *router.State, want router.Desired
 		var a netip.Addr
 		switch i % 3 {
 		case 0, 1:
-			a = randomIn(rng, st.Routes[rng.IntN(len(st.Routes))].Prefix)
+			a = fullview.AddrIn(rng, st.Routes[rng.IntN(len(st.Routes))].Prefix)
 		default:
 			a = randomAddr(rng, rng.IntN(2) == 1)
 		}

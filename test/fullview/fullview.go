@@ -508,3 +508,15 @@ func IPv6(seed int64, n int) []netip.Prefix {
 	}
 	return out
 }
+
+// AddrIn returns a random address inside p (host bits random).
+func AddrIn(r *rand.Rand, p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		if r.IntN(2) == 1 {
+			b[i/8] |= 0x80 >> (i % 8)
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
