@@ -11,11 +11,11 @@ import (
 	"fibd/lpm"
 )
 
-// Programmer keeps the fast path's FIB equal to a Desired state by diffing
-// and applying only the changes: nexthops first (so no route ever points
-// at an unpublished index), then one batch of route changes per table,
-// then the release of nexthops nothing uses any more. It is the single
-// writer of the FIB.
+// Programmer keeps the fast path's FIB equal to the RIB's resolution by
+// applying only changes: nexthops first (so no route ever points at an
+// unpublished index), then one batch of route changes per table, then the
+// release of nexthops nothing uses any more. It is the single writer of
+// the FIB.
 type Programmer struct {
 	log zerolog.Logger
 	fib *lpm.FIB
@@ -27,7 +27,7 @@ type nhEntry struct {
 	idx     uint32
 	target  Target
 	members []string // ECMP: member keys (each holds its own entry)
-	refs    int
+	refs    int      // routes programmed on it, plus groups using it
 }
 
 // NewProgrammer returns a Programmer over fib, which it then owns.
@@ -40,33 +40,60 @@ func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 	}
 }
 
-// Stats of one Sync.
+// SyncStats counts what one Update or Sync did.
 type SyncStats struct {
 	Added, Replaced, Deleted, Refused int
 	Nexthops                          int // live nexthop indices afterwards
 }
 
-// Sync makes the FIB equal to want. Routes a table refuses (full) stay out
-// and are retried by the next Sync; everything else is applied.
+// Sync makes the FIB equal to want, whatever it held before: the
+// mark-and-sweep of a resync. Only differences are applied, so the FIB is
+// never emptied on the way.
 func (p *Programmer) Sync(want Desired) (SyncStats, error) {
-	var st SyncStats
-	var errs []error
-
-	// 1. publish every nexthop the new state needs; count references.
-	for _, e := range p.nh {
-		e.refs = 0
-	}
-	for _, routes := range want {
-		for _, t := range routes {
-			if _, err := p.ensure(t); err != nil {
-				return st, err
+	var changes []Change
+	for table, routes := range want {
+		cur := p.cur[table]
+		for pfx, t := range routes {
+			if cur[pfx] != t.key() {
+				tt := t
+				changes = append(changes, Change{table, pfx, &tt})
 			}
 		}
 	}
+	for table, cur := range p.cur {
+		for pfx := range cur {
+			if _, ok := want[table][pfx]; !ok {
+				changes = append(changes, Change{table, pfx, nil})
+			}
+		}
+	}
+	return p.Update(changes)
+}
 
-	// 2. route changes, one batch per table
+// Update applies changes. Routes a table refuses (full) stay out, or keep
+// their previous target, and are counted; a later change retries them.
+func (p *Programmer) Update(changes []Change) (SyncStats, error) {
+	var st SyncStats
+	var errs []error
+
+	// 1. publish the nexthops the changes need
+	byTable := map[uint32][]Change{}
+	for _, c := range changes {
+		if c.Target != nil {
+			if _, err := p.ensure(*c.Target); err != nil {
+				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
+				continue
+			}
+		}
+		byTable[c.Table] = append(byTable[c.Table], c)
+	}
+
+	// 2. one batch per table: deletes first (they make room in a table
+	// close to full), then the routes that keep the router reachable
+	// (local addresses, on-link subnets, host routes), then the rest, so
+	// that a full table refuses ordinary routes before those.
 	var b lpm.Batch
-	for table, routes := range want {
+	for table, cs := range byTable {
 		t, err := p.fib.Table(table, -1)
 		if err != nil {
 			errs = append(errs, err)
@@ -77,30 +104,32 @@ func (p *Programmer) Sync(want Desired) (SyncStats, error) {
 			cur = map[netip.Prefix]string{}
 			p.cur[table] = cur
 		}
-		// Deletes first: they make room in a table close to full. Then
-		// the routes that make the router reachable at all (local
-		// addresses, connected subnets, neighbours' host routes), so that
-		// a full table refuses ordinary routes before those.
 		b.Reset()
-		for pfx := range cur {
-			if _, ok := routes[pfx]; !ok {
-				b.Del(pfx)
+		var order []Change
+		for _, c := range cs {
+			if c.Target == nil {
+				if _, ok := cur[c.Prefix]; ok {
+					b.Del(c.Prefix)
+					order = append(order, c)
+				}
 			}
 		}
-		var later []netip.Prefix
-		for pfx, tgt := range routes {
-			k := tgt.key()
-			if old, ok := cur[pfx]; ok && old == k {
-				continue
+		for pass := range 2 {
+			for _, c := range cs {
+				if c.Target == nil || essential(c.Prefix, *c.Target) != (pass == 0) {
+					continue
+				}
+				k := c.Target.key()
+				if cur[c.Prefix] == k {
+					continue
+				}
+				e := p.nh[k]
+				if e == nil { // its nexthop could not be published
+					continue
+				}
+				b.Add(c.Prefix, e.idx)
+				order = append(order, c)
 			}
-			if !essential(pfx, tgt) {
-				later = append(later, pfx)
-				continue
-			}
-			b.Add(pfx, p.nh[k].idx)
-		}
-		for _, pfx := range later {
-			b.Add(pfx, p.nh[routes[pfx].key()].idx)
 		}
 		res, err := p.fib.Apply(t, &b)
 		if err != nil {
@@ -112,72 +141,37 @@ func (p *Programmer) Sync(want Desired) (SyncStats, error) {
 			failed[f.Prefix] = f.Err
 		}
 		st.Refused += res.Full
-		for pfx, tgt := range routes {
-			k := tgt.key()
-			old, had := cur[pfx]
-			if had && old == k {
-				continue
-			}
-			if err := failed[pfx]; err != nil {
-				// Refused: the FIB keeps the old target, if any.
+		for _, c := range order {
+			if err := failed[c.Prefix]; err != nil {
 				if !errors.Is(err, lpm.ErrFull) {
 					errs = append(errs, fmt.Errorf("table %d: %w", table, err))
 				}
+				continue // the FIB keeps what it had
+			}
+			old, had := cur[c.Prefix]
+			if had {
+				p.unref(old)
+			}
+			if c.Target == nil {
+				delete(cur, c.Prefix)
+				st.Deleted++
 				continue
 			}
-			cur[pfx] = k
+			k := c.Target.key()
+			cur[c.Prefix] = k
+			p.ref(k)
 			if had {
 				st.Replaced++
 			} else {
 				st.Added++
 			}
 		}
-		for pfx := range cur {
-			if _, ok := routes[pfx]; !ok {
-				if err := failed[pfx]; err != nil {
-					errs = append(errs, fmt.Errorf("table %d: %w", table, err))
-				}
-				delete(cur, pfx)
-				st.Deleted++
-			}
-		}
-	}
-	// Tables the new state no longer mentions are emptied.
-	for table, cur := range p.cur {
-		if _, ok := want[table]; ok || len(cur) == 0 {
-			continue
-		}
-		t, err := p.fib.Table(table, -1)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		b.Reset()
-		for pfx := range cur {
-			b.Del(pfx)
-		}
-		if _, err := p.fib.Apply(t, &b); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		st.Deleted += len(cur)
-		p.cur[table] = map[netip.Prefix]string{}
 	}
 
-	// 3. references held by what is programmed now (refused routes hold
-	// none; routes kept on an old target hold that one).
-	for _, e := range p.nh {
-		e.refs = 0
-	}
-	for _, cur := range p.cur {
-		for _, k := range cur {
-			p.ref(k)
-		}
-	}
-	// 4. release unused nexthops, groups before their members
-	for _, pass := range []bool{true, false} {
+	// 3. release unused nexthops, groups before their members
+	for _, groups := range []bool{true, false} {
 		for k, e := range p.nh {
-			if e.refs > 0 || (e.target.Type == dpdk.NexthopECMP) != pass {
+			if e.refs > 0 || (e.target.Type == dpdk.NexthopECMP) != groups {
 				continue
 			}
 			if err := p.fib.NH.Release(e.idx); err != nil {
@@ -203,6 +197,16 @@ func (p *Programmer) ref(k string) {
 	if e.refs == 1 {
 		for _, m := range e.members {
 			p.ref(m)
+		}
+	}
+}
+
+func (p *Programmer) unref(k string) {
+	e := p.nh[k]
+	e.refs--
+	if e.refs == 0 {
+		for _, m := range e.members {
+			p.unref(m)
 		}
 	}
 }
@@ -261,4 +265,13 @@ func (p *Programmer) Nexthop(idx uint32) (Target, bool) {
 		}
 	}
 	return Target{}, false
+}
+
+// Programmed counts the routes the FIB holds per table.
+func (p *Programmer) Programmed() map[uint32]int {
+	out := map[uint32]int{}
+	for t, cur := range p.cur {
+		out[t] = len(cur)
+	}
+	return out
 }

@@ -1,0 +1,495 @@
+package router
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	dpdk "fibd/cgo"
+)
+
+// RIB holds the routing state (routes of every mirrored table, addresses,
+// neighbours) and resolves it into FIB targets incrementally: a change
+// marks the prefixes it can affect, and Flush recomputes only those. The
+// result is what the kernel would forward with the same state:
+//
+//   - the lowest metric wins among routes for the same table and prefix;
+//   - a gateway is resolved through the neighbour table on its interface (a
+//     route without dev finds the interface through the connected
+//     subnets); a gateway without a neighbour entry is Unresolved, so its
+//     packets are counted (and, with the exception path, handed to the
+//     kernel to resolve) rather than silently lost;
+//   - multipath routes become ECMP groups over their resolved members; a
+//     member whose neighbour is unknown leaves the group while another
+//     member is resolved;
+//   - addresses give their Local /32 or /128 and their connected subnet
+//     (on-link, Unresolved) in the local table; a neighbour inside an
+//     on-link prefix of its interface gets a host route to its MAC.
+//
+// A RIB has one writer (the router goroutine).
+type RIB struct {
+	ports      Ports
+	localTable uint32
+
+	routes map[tp][]Route // candidates per table/prefix, by metric
+	addrs  map[ribAddr]struct{}
+	neigh  map[nkey][6]byte
+	onlink map[dpdk.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
+
+	users   map[nkey]map[tp]struct{} // prefixes resolved through a gateway
+	deps    map[tp][]nkey            // inverse of users
+	devless map[tp]struct{}          // routes with a gateway but no dev: resolved via on-link prefixes
+
+	dirty map[tp]struct{}
+	out   Desired
+	// Problems found by the last Flush (unusable entries), for logging.
+	Problems []error
+}
+
+type tp struct {
+	table  uint32
+	prefix netip.Prefix
+}
+
+type nkey struct {
+	addr netip.Addr
+	port dpdk.PortID
+}
+
+type ribAddr struct {
+	prefix netip.Prefix // unmasked: address and subnet length
+	port   dpdk.PortID
+}
+
+// NewRIB returns an empty RIB. Addresses, connected subnets and neighbour
+// host routes go to localTable.
+func NewRIB(ports Ports, localTable uint32) *RIB {
+	return &RIB{
+		ports:      ports,
+		localTable: localTable,
+		routes:     map[tp][]Route{},
+		addrs:      map[ribAddr]struct{}{},
+		neigh:      map[nkey][6]byte{},
+		onlink:     map[dpdk.PortID]map[tp]int{},
+		users:      map[nkey]map[tp]struct{}{},
+		deps:       map[tp][]nkey{},
+		devless:    map[tp]struct{}{},
+		dirty:      map[tp]struct{}{},
+		out:        Desired{},
+	}
+}
+
+// Resolve computes the FIB content for a complete state (see RIB).
+func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
+	r := NewRIB(ports, localTable)
+	for _, a := range st.Addrs {
+		r.AddAddr(a)
+	}
+	for _, n := range st.Neighs {
+		r.SetNeigh(n)
+	}
+	for _, rt := range st.Routes {
+		r.AddRoute(rt)
+	}
+	r.Flush()
+	return r.Desired(), r.Problems
+}
+
+// Desired is the RIB's current resolution. It is the RIB's own map: do not
+// modify it.
+func (r *RIB) Desired() Desired { return r.out }
+
+// Routes counts the routes held (all candidates).
+func (r *RIB) Routes() int {
+	n := 0
+	for _, c := range r.routes {
+		n += len(c)
+	}
+	return n
+}
+
+// Neighbours counts the neighbours held.
+func (r *RIB) Neighbours() int { return len(r.neigh) }
+
+func (r *RIB) mark(k tp) { r.dirty[k] = struct{}{} }
+
+// Routes of one table and prefix are told apart by metric, as in the kernel.
+func sameRoute(a, b *Route) bool { return a.Metric == b.Metric }
+
+// AddRoute adds or replaces (same table, prefix and metric) a route.
+func (r *RIB) AddRoute(rt Route) {
+	rt.Prefix = rt.Prefix.Masked()
+	k := tp{rt.Table, rt.Prefix}
+	c := r.routes[k]
+	i := slices.IndexFunc(c, func(x Route) bool { return sameRoute(&x, &rt) })
+	if i >= 0 {
+		r.onlinkRoute(&c[i], -1)
+		c[i] = rt
+	} else {
+		c = append(c, rt)
+		slices.SortStableFunc(c, func(a, b Route) int { return cmp.Compare(a.Metric, b.Metric) })
+	}
+	r.routes[k] = c
+	r.onlinkRoute(&rt, +1)
+	r.mark(k)
+}
+
+// DelRoute removes the route of rt's table, prefix and metric. It reports
+// whether there was one.
+func (r *RIB) DelRoute(rt Route) bool {
+	rt.Prefix = rt.Prefix.Masked()
+	k := tp{rt.Table, rt.Prefix}
+	c := r.routes[k]
+	i := slices.IndexFunc(c, func(x Route) bool { return sameRoute(&x, &rt) })
+	if i < 0 {
+		return false
+	}
+	r.onlinkRoute(&c[i], -1)
+	c = slices.Delete(c, i, i+1)
+	if len(c) == 0 {
+		delete(r.routes, k)
+	} else {
+		r.routes[k] = c
+	}
+	r.mark(k)
+	return true
+}
+
+// onlinkRoute counts a dev-only unicast route as an on-link prefix.
+func (r *RIB) onlinkRoute(rt *Route, delta int) {
+	if rt.Type != Unicast || len(rt.Nexthops) != 1 || rt.Nexthops[0].Gateway.IsValid() {
+		return
+	}
+	if p, ok := r.ports.PortOf(rt.Nexthops[0].Dev); ok {
+		r.onlinkAdd(p, tp{rt.Table, rt.Prefix.Masked()}, delta)
+	}
+}
+
+func (r *RIB) onlinkAdd(p dpdk.PortID, k tp, delta int) {
+	m := r.onlink[p]
+	if m == nil {
+		m = map[tp]int{}
+		r.onlink[p] = m
+	}
+	m[k] += delta
+	if m[k] <= 0 {
+		delete(m, k)
+	}
+	// Neighbours inside the prefix gain or lose their host routes.
+	for nk := range r.neigh {
+		if nk.port == p && k.prefix.Contains(nk.addr) {
+			r.mark(tp{k.table, host(nk.addr)})
+		}
+	}
+	// Gateways without dev may now resolve elsewhere (or not at all).
+	for w := range r.devless {
+		r.mark(w)
+	}
+}
+
+func host(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+// AddAddr adds an interface address (its local address and subnet).
+func (r *RIB) AddAddr(a Addr) {
+	p, ok := r.ports.PortOf(a.Dev)
+	if !ok {
+		r.Problems = append(r.Problems, fmt.Errorf("address %s: dev %q is not a fibd port", a.Prefix, a.Dev))
+		return
+	}
+	k := ribAddr{a.Prefix, p}
+	if _, ok := r.addrs[k]; ok {
+		return
+	}
+	r.addrs[k] = struct{}{}
+	r.mark(tp{r.localTable, host(a.Prefix.Addr())})
+	sub := tp{r.localTable, a.Prefix.Masked()}
+	r.mark(sub)
+	r.onlinkAdd(p, sub, +1)
+}
+
+// DelAddr removes an interface address.
+func (r *RIB) DelAddr(a Addr) {
+	p, ok := r.ports.PortOf(a.Dev)
+	if !ok {
+		return
+	}
+	k := ribAddr{a.Prefix, p}
+	if _, ok := r.addrs[k]; !ok {
+		return
+	}
+	delete(r.addrs, k)
+	r.mark(tp{r.localTable, host(a.Prefix.Addr())})
+	sub := tp{r.localTable, a.Prefix.Masked()}
+	r.mark(sub)
+	r.onlinkAdd(p, sub, -1)
+}
+
+// SetNeigh adds or updates a resolved neighbour.
+func (r *RIB) SetNeigh(n Neigh) error {
+	p, ok := r.ports.PortOf(n.Dev)
+	if !ok {
+		return fmt.Errorf("neighbour %s: dev %q is not a fibd port", n.Addr, n.Dev)
+	}
+	if len(n.MAC) != 6 {
+		return fmt.Errorf("neighbour %s: MAC %s is not Ethernet", n.Addr, n.MAC)
+	}
+	k := nkey{n.Addr.Unmap(), p}
+	mac := [6]byte(n.MAC)
+	if old, ok := r.neigh[k]; ok && old == mac {
+		return nil
+	}
+	r.neigh[k] = mac
+	r.neighChanged(k)
+	return nil
+}
+
+// DelNeigh forgets a neighbour (failed, deleted, or its link went down).
+func (r *RIB) DelNeigh(n Neigh) {
+	p, ok := r.ports.PortOf(n.Dev)
+	if !ok {
+		return
+	}
+	k := nkey{n.Addr.Unmap(), p}
+	if _, ok := r.neigh[k]; !ok {
+		return
+	}
+	delete(r.neigh, k)
+	r.neighChanged(k)
+}
+
+// HasNeigh reports whether addr is resolved on dev's port.
+func (r *RIB) HasNeigh(addr netip.Addr, dev string) bool {
+	p, ok := r.ports.PortOf(dev)
+	if !ok {
+		return false
+	}
+	_, ok = r.neigh[nkey{addr.Unmap(), p}]
+	return ok
+}
+
+// NeighboursOf counts the neighbours of one family.
+func (r *RIB) NeighboursOf(v6 bool) int {
+	n := 0
+	for k := range r.neigh {
+		if k.addr.Is6() == v6 {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *RIB) neighChanged(k nkey) {
+	for u := range r.users[k] {
+		r.mark(u)
+	}
+	for o := range r.onlink[k.port] {
+		if o.prefix.Contains(k.addr) {
+			r.mark(tp{o.table, host(k.addr)})
+		}
+	}
+}
+
+// Unresolved lists gateways that routes use but that have no neighbour
+// entry: the kernel should be asked to resolve them.
+func (r *RIB) Unresolved() []nkey {
+	var out []nkey
+	for k, us := range r.users {
+		if _, ok := r.neigh[k]; !ok && len(us) > 0 && k.addr.IsValid() {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Change is one resolved FIB change: Target nil means delete.
+type Change struct {
+	Table  uint32
+	Prefix netip.Prefix
+	Target *Target
+}
+
+// Flush recomputes every prefix marked since the last Flush and returns
+// the changes to the FIB.
+func (r *RIB) Flush() []Change {
+	r.Problems = r.Problems[:0:0]
+	var out []Change
+	for k := range r.dirty {
+		t, ok, err := r.compute(k)
+		if err != nil {
+			r.Problems = append(r.Problems, err)
+		}
+		cur, had := r.out[k.table][k.prefix]
+		switch {
+		case ok && had && cur.key() == t.key():
+		case ok:
+			r.out.set(k.table, k.prefix, t)
+			tt := t
+			out = append(out, Change{k.table, k.prefix, &tt})
+		case had:
+			delete(r.out[k.table], k.prefix)
+			if len(r.out[k.table]) == 0 {
+				delete(r.out, k.table)
+			}
+			out = append(out, Change{k.table, k.prefix, nil})
+		}
+	}
+	clear(r.dirty)
+	return out
+}
+
+// compute resolves one table/prefix from scratch, updating dependencies.
+func (r *RIB) compute(k tp) (Target, bool, error) {
+	for _, d := range r.deps[k] {
+		if us := r.users[d]; us != nil {
+			delete(us, k)
+			if len(us) == 0 {
+				delete(r.users, d)
+			}
+		}
+	}
+	delete(r.deps, k)
+	delete(r.devless, k)
+
+	// The kernel's local table comes first: our own addresses.
+	if k.table == r.localTable && k.prefix.IsSingleIP() {
+		for a := range r.addrs {
+			if a.prefix.Addr() == k.prefix.Addr() {
+				return Target{Type: dpdk.NexthopLocal}, true, nil
+			}
+		}
+	}
+	if c := r.routes[k]; len(c) > 0 {
+		t, err := r.routeTarget(k, &c[0])
+		if err != nil {
+			return Target{}, false, fmt.Errorf("route %s table %d: %w", k.prefix, k.table, err)
+		}
+		return t, true, nil
+	}
+	if k.table == r.localTable {
+		for a := range r.addrs {
+			if a.prefix.Masked() == k.prefix {
+				return Target{Type: dpdk.NexthopUnresolved, Hop: Hop{Type: dpdk.NexthopUnresolved, Port: a.port}}, true, nil
+			}
+		}
+	}
+	if k.prefix.IsSingleIP() {
+		a := k.prefix.Addr()
+		for p, ons := range r.onlink {
+			mac, ok := r.neigh[nkey{a, p}]
+			if !ok {
+				continue
+			}
+			for o := range ons {
+				if o.table == k.table && o.prefix.Contains(a) {
+					return Target{Type: dpdk.NexthopForward, Hop: Hop{Type: dpdk.NexthopForward, Port: p, MAC: mac}}, true, nil
+				}
+			}
+		}
+	}
+	return Target{}, false, nil
+}
+
+var errNoSubnet = errors.New("gateway is on no connected subnet")
+
+func (r *RIB) hop(k tp, gw netip.Addr, dev string) (Hop, error) {
+	var port dpdk.PortID
+	if dev != "" {
+		p, ok := r.ports.PortOf(dev)
+		if !ok {
+			return Hop{}, fmt.Errorf("dev %q is not a fibd port", dev)
+		}
+		port = p
+	} else {
+		r.devless[k] = struct{}{}
+		found := false
+		for p, ons := range r.onlink {
+			for o := range ons {
+				if o.prefix.Contains(gw) {
+					port, found = p, true
+					break
+				}
+			}
+			if found {
+				break
+			}
+		}
+		if !found {
+			return Hop{}, fmt.Errorf("%w: %s", errNoSubnet, gw)
+		}
+	}
+	if !gw.IsValid() { // on-link: host routes of neighbours carry the MACs
+		return Hop{Type: dpdk.NexthopUnresolved, Port: port}, nil
+	}
+	nk := nkey{gw.Unmap(), port}
+	r.depend(k, nk)
+	if mac, ok := r.neigh[nk]; ok {
+		return Hop{Type: dpdk.NexthopForward, Port: port, MAC: mac}, nil
+	}
+	return Hop{Type: dpdk.NexthopUnresolved, Port: port}, nil
+}
+
+func (r *RIB) depend(k tp, d nkey) {
+	us := r.users[d]
+	if us == nil {
+		us = map[tp]struct{}{}
+		r.users[d] = us
+	}
+	us[k] = struct{}{}
+	r.deps[k] = append(r.deps[k], d)
+}
+
+func (r *RIB) routeTarget(k tp, rt *Route) (Target, error) {
+	switch rt.Type {
+	case Blackhole:
+		return Target{Type: dpdk.NexthopBlackhole}, nil
+	case Unreachable:
+		return Target{Type: dpdk.NexthopUnreachable}, nil
+	case Prohibit:
+		return Target{Type: dpdk.NexthopProhibit}, nil
+	case Local:
+		return Target{Type: dpdk.NexthopLocal}, nil
+	}
+	if len(rt.Nexthops) == 0 {
+		return Target{}, errors.New("unicast route without nexthop")
+	}
+	if len(rt.Nexthops) == 1 {
+		h, err := r.hop(k, rt.Nexthops[0].Gateway, rt.Nexthops[0].Dev)
+		if err != nil {
+			return Target{}, err
+		}
+		return Target{Type: h.Type, Hop: h}, nil
+	}
+	var all, resolved []Member
+	for _, nh := range rt.Nexthops {
+		h, err := r.hop(k, nh.Gateway, nh.Dev)
+		if err != nil {
+			return Target{}, err
+		}
+		m := Member{Hop: h, Weight: max(nh.Weight, 1)}
+		all = append(all, m)
+		if h.Type == dpdk.NexthopForward {
+			resolved = append(resolved, m)
+		}
+	}
+	members := all
+	if len(resolved) > 0 {
+		members = resolved // unresolved members leave the group meanwhile
+	}
+	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.Hop.String(), b.Hop.String()) })
+	// The same neighbour listed twice adds its weights.
+	merged := members[:0:0]
+	for _, m := range members {
+		if n := len(merged); n > 0 && merged[n-1].Hop == m.Hop {
+			merged[n-1].Weight += m.Weight
+			continue
+		}
+		merged = append(merged, m)
+	}
+	if len(merged) == 1 {
+		return Target{Type: merged[0].Hop.Type, Hop: merged[0].Hop}, nil
+	}
+	return Target{Type: dpdk.NexthopECMP, Members: merged}, nil
+}
