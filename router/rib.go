@@ -368,28 +368,38 @@ func (r *RIB) compute(k tp) (Target, bool, error) {
 		}
 		return t, true, nil
 	}
+	// A subnet or neighbour present on several ports resolves to the lowest
+	// one, so the answer never depends on map order.
+	found := false
+	var best Target
 	if k.table == r.localTable {
 		for a := range r.addrs {
-			if a.prefix.Masked() == k.prefix {
-				return Target{Type: dpdk.NexthopUnresolved, Hop: Hop{Type: dpdk.NexthopUnresolved, Port: a.port}}, true, nil
+			if a.prefix.Masked() == k.prefix && (!found || a.port < best.Hop.Port) {
+				best = Target{Type: dpdk.NexthopUnresolved, Hop: Hop{Type: dpdk.NexthopUnresolved, Port: a.port}}
+				found = true
 			}
+		}
+		if found {
+			return best, true, nil
 		}
 	}
 	if k.prefix.IsSingleIP() {
 		a := k.prefix.Addr()
 		for p, ons := range r.onlink {
 			mac, ok := r.neigh[nkey{a, p}]
-			if !ok {
+			if !ok || (found && p > best.Hop.Port) {
 				continue
 			}
 			for o := range ons {
 				if o.table == k.table && o.prefix.Contains(a) {
-					return Target{Type: dpdk.NexthopForward, Hop: Hop{Type: dpdk.NexthopForward, Port: p, MAC: mac}}, true, nil
+					best = Target{Type: dpdk.NexthopForward, Hop: Hop{Type: dpdk.NexthopForward, Port: p, MAC: mac}}
+					found = true
+					break
 				}
 			}
 		}
 	}
-	return Target{}, false, nil
+	return best, found, nil
 }
 
 var errNoSubnet = errors.New("gateway is on no connected subnet")
@@ -404,16 +414,14 @@ func (r *RIB) hop(k tp, gw netip.Addr, dev string) (Hop, error) {
 		port = p
 	} else {
 		r.devless[k] = struct{}{}
-		found := false
+		// As the kernel: the longest on-link prefix holding the gateway
+		// (lowest port on a tie, so the answer never depends on map order).
+		found, best := false, -1
 		for p, ons := range r.onlink {
 			for o := range ons {
-				if o.prefix.Contains(gw) {
-					port, found = p, true
-					break
+				if o.prefix.Contains(gw) && (o.prefix.Bits() > best || o.prefix.Bits() == best && p < port) {
+					port, found, best = p, true, o.prefix.Bits()
 				}
-			}
-			if found {
-				break
 			}
 		}
 		if !found {

@@ -1,0 +1,163 @@
+package router
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	dpdk "fibd/cgo"
+)
+
+type fakePorts map[string]dpdk.PortID
+
+func (f fakePorts) PortOf(dev string) (dpdk.PortID, bool) { p, ok := f[dev]; return p, ok }
+
+var ribPorts = fakePorts{"a": 0, "b": 1, "c": 2}
+
+// TestRIBIncrementalEqualsFull: after any sequence of changes, the
+// incrementally maintained resolution equals resolving the whole state
+// from scratch.
+func TestRIBIncrementalEqualsFull(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	devs := []string{"a", "b", "c", ""}
+	subnets := []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.1/24"), netip.MustParsePrefix("10.0.1.1/24"),
+		netip.MustParsePrefix("10.0.2.1/24"), netip.MustParsePrefix("2001:db8::1/64"),
+	}
+	gw := func() netip.Addr {
+		if rng.IntN(4) == 0 {
+			return netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", 2+rng.IntN(6)))
+		}
+		return netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(3)), byte(2 + rng.IntN(6))})
+	}
+	pfx := func(v6 bool) netip.Prefix {
+		if v6 {
+			p, _ := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb9, byte(rng.IntN(4))}).Prefix(32 + 8*rng.IntN(3))
+			return p
+		}
+		p, _ := netip.AddrFrom4([4]byte{20, byte(rng.IntN(4)), byte(rng.IntN(4)), byte(rng.IntN(4))}).Prefix(8 + 8*rng.IntN(4))
+		return p
+	}
+
+	st := &State{}
+	rib := NewRIB(ribPorts, MainTable)
+	for step := range 3000 {
+		switch op := rng.IntN(10); {
+		case op < 4: // route add/replace
+			g := gw()
+			rt := Route{Table: MainTable + uint32(rng.IntN(2)), Prefix: pfx(g.Is6()), Metric: uint32(rng.IntN(3))}
+			switch rng.IntN(6) {
+			case 0:
+				rt.Type = Blackhole
+			case 1: // on-link
+				rt.Nexthops = []Nexthop{{Dev: devs[rng.IntN(3)]}}
+			case 2: // ECMP
+				rt.Nexthops = []Nexthop{{Gateway: g, Dev: devs[rng.IntN(4)], Weight: 1 + rng.IntN(3)},
+					{Gateway: gw(), Dev: devs[rng.IntN(4)]}}
+				if rt.Nexthops[1].Gateway.Is6() != g.Is6() {
+					rt.Nexthops = rt.Nexthops[:1]
+				}
+			default:
+				rt.Nexthops = []Nexthop{{Gateway: g, Dev: devs[rng.IntN(4)]}}
+			}
+			st.Routes = upsertRoute(st.Routes, rt)
+			rib.AddRoute(rt)
+		case op < 5 && len(st.Routes) > 0: // route del
+			i := rng.IntN(len(st.Routes))
+			rib.DelRoute(st.Routes[i])
+			st.Routes = append(st.Routes[:i], st.Routes[i+1:]...)
+		case op < 8: // neighbour set/del
+			n := Neigh{Addr: gw(), Dev: devs[rng.IntN(3)], MAC: net.HardwareAddr{2, 0, 0, 0, byte(rng.IntN(3)), byte(rng.IntN(256))}}
+			if rng.IntN(3) == 0 {
+				st.Neighs = delNeigh(st.Neighs, n)
+				rib.DelNeigh(n)
+			} else {
+				st.Neighs = append(delNeigh(st.Neighs, n), n)
+				rib.SetNeigh(n)
+			}
+		default: // address add/del
+			a := Addr{Prefix: subnets[rng.IntN(len(subnets))], Dev: devs[rng.IntN(3)]}
+			if i := addrIndex(st.Addrs, a); i >= 0 {
+				st.Addrs = append(st.Addrs[:i], st.Addrs[i+1:]...)
+				rib.DelAddr(a)
+			} else {
+				st.Addrs = append(st.Addrs, a)
+				rib.AddAddr(a)
+			}
+		}
+		if rng.IntN(5) == 0 || step == 2999 {
+			rib.Flush()
+			full, _ := Resolve(st, ribPorts, MainTable)
+			if !reflect.DeepEqual(normal(rib.Desired()), normal(full)) {
+				t.Fatalf("step %d: incremental\n%v\nfull\n%v", step, rib.Desired(), full)
+			}
+		}
+	}
+}
+
+func normal(d Desired) map[string]string {
+	out := map[string]string{}
+	for t, m := range d {
+		for p, x := range m {
+			out[fmt.Sprintf("%d %s", t, p)] = x.key()
+		}
+	}
+	return out
+}
+
+func upsertRoute(rs []Route, rt Route) []Route {
+	for i := range rs {
+		if rs[i].Table == rt.Table && rs[i].Prefix == rt.Prefix && rs[i].Metric == rt.Metric {
+			rs[i] = rt
+			return rs
+		}
+	}
+	return append(rs, rt)
+}
+
+func delNeigh(ns []Neigh, n Neigh) []Neigh {
+	out := ns[:0]
+	for _, x := range ns {
+		if !(x.Addr == n.Addr && ribPorts[x.Dev] == ribPorts[n.Dev]) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func addrIndex(as []Addr, a Addr) int {
+	for i, x := range as {
+		if x.Prefix == a.Prefix && ribPorts[x.Dev] == ribPorts[a.Dev] {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestBuckets(t *testing.T) {
+	for _, c := range []struct {
+		w    []int
+		n    int
+		want []int
+	}{
+		{[]int{1, 1}, 64, []int{32, 32}},
+		{[]int{1, 3}, 64, []int{16, 48}},
+		{[]int{1, 1, 1}, 64, []int{22, 21, 21}},
+		{[]int{1, 255}, 64, []int{1, 63}},
+	} {
+		got := make([]int, len(c.w))
+		b := Buckets(c.w, c.n)
+		if len(b) != c.n {
+			t.Fatalf("%v: %d buckets", c.w, len(b))
+		}
+		for _, i := range b {
+			got[i]++
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("weights %v: buckets per member %v, want %v", c.w, got, c.want)
+		}
+	}
+}
