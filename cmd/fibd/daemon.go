@@ -24,10 +24,11 @@ type daemon struct {
 	opt    *options
 	stdout io.Writer
 
-	eal   *dpdk.EAL
-	ports *ports.Set
-	fib   *lpm.FIB
-	prog  *router.Programmer
+	eal    *dpdk.EAL
+	ports  *ports.Set
+	fib    *lpm.FIB
+	prog   *router.Programmer // static state
+	router *router.Router     // router=1: the netlink mirror
 }
 
 // kernelTable is the table whose routes feed FIB slot 0: router_kernel_table,
@@ -77,8 +78,6 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		if st, err = d.loadStatic(); err != nil {
 			return err
 		}
-	} else if d.cfg.Router {
-		return errors.New("router=1 mirrors router_netns over rtnetlink, which this build does not do yet; use --static FILE")
 	}
 	var drain map[string]int
 	if d.opt.lab {
@@ -128,8 +127,8 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if _, err := d.fib.Table(d.kernelTable(), 0); err != nil {
 		return err
 	}
-	d.prog = router.NewProgrammer(d.log, d.fib)
 	if st != nil {
+		d.prog = router.NewProgrammer(d.log, d.fib)
 		if err := d.program(st); err != nil {
 			return err
 		}
@@ -153,7 +152,30 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	}
 	d.log.Info().Int("workers", len(lcores)).Dur("idle_sleep", d.cfg.WorkerIdleSleep).Msg("forwarding")
 
+	// The router goroutine is the FIB's writer from now on; it must be
+	// gone before the workers stop and the EAL is cleaned up.
+	routerDone := make(chan struct{})
+	rctx, stopRouter := context.WithCancel(ctx)
+	if st == nil && d.cfg.Router {
+		d.router = router.New(d.log, router.Config{
+			Netns:        d.cfg.RouterNetns,
+			KernelTable:  d.kernelTable(),
+			ARPCacheSize: d.cfg.RouterARPCacheSize,
+			Refresh:      d.cfg.RouterFIBRefresh,
+			BindCore:     d.cfg.RouterBindCore,
+			SchedAddPrio: d.cfg.RouterSchedAddPrio,
+		}, d.ports, d.fib)
+		go func() {
+			defer close(routerDone)
+			d.router.Run(rctx)
+		}()
+	} else {
+		close(routerDone)
+	}
+
 	d.wait(ctx, drain)
+	stopRouter()
+	<-routerDone
 
 	if err := d.eal.StopWorkers(); err != nil {
 		d.log.Warn().Err(err).Msg("stopping workers")

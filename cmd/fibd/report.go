@@ -23,6 +23,16 @@ type report struct {
 	Routes6   uint64            `json:"routes6"`
 	Nexthops  int               `json:"nexthops"`
 	Refused   uint64            `json:"routes_refused"`
+	Router    *routerReport     `json:"router,omitempty"`
+}
+
+type routerReport struct {
+	Events       uint64 `json:"events"`
+	Batches      uint64 `json:"batches"`
+	Resyncs      uint64 `json:"resyncs"`
+	Overruns     uint64 `json:"overruns"`
+	NeighRefused uint64 `json:"neigh_refused"`
+	NeighProbes  uint64 `json:"neigh_probes"`
 }
 
 type portReport struct {
@@ -93,6 +103,13 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 		r.Routes6 += v6
 	}
 	r.Nexthops = d.fib.NH.Live()
+	if rt := d.router; rt != nil {
+		r.Router = &routerReport{
+			Events: rt.Stats.Events.Load(), Batches: rt.Stats.Batches.Load(),
+			Resyncs: rt.Stats.Resyncs.Load(), Overruns: rt.Stats.Overruns.Load(),
+			NeighRefused: rt.Stats.NeighRefused.Load(), NeighProbes: rt.Stats.NeighProbes.Load(),
+		}
+	}
 	r.Refused = d.fib.Refused.Load()
 	return r, nil
 }

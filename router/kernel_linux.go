@@ -1,0 +1,407 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Kernel reads routing state from router_netns over rtnetlink.
+//
+// What is mirrored: unicast, blackhole, unreachable and prohibit routes of
+// the configured tables (other route types — local, broadcast, multicast,
+// anycast — live in the kernel's local table and are the exception path's
+// business; cloned/cached routes are skipped); addresses of the interfaces
+// that are fibd's (their connected subnets and local addresses), except
+// IPv6 link-local ones (every interface has fe80::/64); neighbours in a
+// usable state (reachable, stale, delay, probe, permanent, noarp) with an
+// Ethernet address; and link names, to map ifindexes to ports.
+//
+// Subscriptions come first, with a large forced receive buffer; readers
+// only queue. Then a dump; queued events are applied after it. Any socket
+// error (ENOBUFS: the kernel dropped messages) or a closed subscription
+// asks the router for a resync.
+type Kernel struct {
+	Netns  string   // router_netns; "" = fibd's own namespace
+	Tables []uint32 // kernel tables to mirror
+	RcvBuf int      // forced receive buffer of each subscription, bytes
+
+	ns   netns.NsHandle
+	h    *netlink.Handle
+	done chan struct{}
+	wg   sync.WaitGroup
+	q    queue
+}
+
+// Event is one queued notification, or a subscription failure (Err).
+type Event struct {
+	Route *netlink.RouteUpdate
+	Addr  *netlink.AddrUpdate
+	Neigh *netlink.NeighUpdate
+	Link  *netlink.LinkUpdate
+	Err   error
+}
+
+// queue is unbounded: the netlink readers must never block, or the kernel
+// drops messages (ENOBUFS). Its memory is the price of a burst.
+type queue struct {
+	mu     sync.Mutex
+	items  []Event
+	signal chan struct{}
+}
+
+func (q *queue) push(e Event) {
+	q.mu.Lock()
+	q.items = append(q.items, e)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// drain takes up to max queued events.
+func (q *queue) drain(max int) []Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(len(q.items), max)
+	out := make([]Event, n)
+	copy(out, q.items[:n])
+	q.items = q.items[n:]
+	if len(q.items) == 0 {
+		q.items = nil // let a burst's backing array go
+	} else {
+		select {
+		case q.signal <- struct{}{}:
+		default:
+		}
+	}
+	return out
+}
+
+// ErrNoNetns means router_netns does not exist (yet, or any more).
+var ErrNoNetns = errors.New("router netns does not exist")
+
+// Open enters the namespace and subscribes. Close undoes it.
+func (k *Kernel) Open() error {
+	ns := netns.None()
+	if k.Netns != "" {
+		var err error
+		ns, err = netns.GetFromName(k.Netns)
+		if err != nil {
+			if errors.Is(err, syscall.ENOENT) {
+				return fmt.Errorf("%w: %s", ErrNoNetns, k.Netns)
+			}
+			return fmt.Errorf("netns %s: %w", k.Netns, err)
+		}
+	} else {
+		var err error
+		if ns, err = netns.Get(); err != nil {
+			return err
+		}
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return fmt.Errorf("netlink in netns %s: %w", k.Netns, err)
+	}
+	k.ns, k.h = ns, h
+	k.done = make(chan struct{})
+	if k.q.signal == nil {
+		k.q.signal = make(chan struct{}, 1)
+	}
+	if err := k.subscribe(); err != nil {
+		k.Close()
+		return err
+	}
+	return nil
+}
+
+// Close ends the subscriptions and leaves the namespace. Queued events are
+// dropped: the next Open dumps anew.
+func (k *Kernel) Close() {
+	if k.done != nil {
+		close(k.done)
+		k.wg.Wait()
+		k.done = nil
+	}
+	if k.h != nil {
+		k.h.Close()
+		k.h = nil
+	}
+	if k.ns.IsOpen() {
+		k.ns.Close()
+	}
+	k.q.mu.Lock()
+	k.q.items = nil
+	k.q.mu.Unlock()
+}
+
+// Signal fires when events are queued.
+func (k *Kernel) Signal() <-chan struct{} { return k.q.signal }
+
+// Drain takes up to max queued events.
+func (k *Kernel) Drain(max int) []Event { return k.q.drain(max) }
+
+func (k *Kernel) subscribe() error {
+	fail := func(what string) func(error) {
+		return func(err error) { k.q.push(Event{Err: fmt.Errorf("%s subscription: %w", what, err)}) }
+	}
+	ns := k.ns
+	// Each reader forwards into the queue; a closed channel means the
+	// library gave up on the socket: resync.
+	start := func(what string, fwd func() bool) {
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			for fwd() {
+			}
+			select {
+			case <-k.done:
+			default:
+				k.q.push(Event{Err: fmt.Errorf("%s subscription closed", what)})
+			}
+		}()
+	}
+	routes := make(chan netlink.RouteUpdate, 4096)
+	if err := netlink.RouteSubscribeWithOptions(routes, k.done, netlink.RouteSubscribeOptions{
+		Namespace: &ns, ErrorCallback: fail("route"),
+		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
+	}); err != nil {
+		return fmt.Errorf("route subscription: %w", err)
+	}
+	start("route", func() bool {
+		u, ok := <-routes
+		if ok {
+			k.q.push(Event{Route: &u})
+		}
+		return ok
+	})
+	addrs := make(chan netlink.AddrUpdate, 256)
+	if err := netlink.AddrSubscribeWithOptions(addrs, k.done, netlink.AddrSubscribeOptions{
+		Namespace: &ns, ErrorCallback: fail("address"),
+		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
+	}); err != nil {
+		return fmt.Errorf("address subscription: %w", err)
+	}
+	start("address", func() bool {
+		u, ok := <-addrs
+		if ok {
+			k.q.push(Event{Addr: &u})
+		}
+		return ok
+	})
+	neighs := make(chan netlink.NeighUpdate, 1024)
+	if err := netlink.NeighSubscribeWithOptions(neighs, k.done, netlink.NeighSubscribeOptions{
+		Namespace: &ns, ErrorCallback: fail("neighbour"),
+		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
+	}); err != nil {
+		return fmt.Errorf("neighbour subscription: %w", err)
+	}
+	start("neighbour", func() bool {
+		u, ok := <-neighs
+		if ok {
+			k.q.push(Event{Neigh: &u})
+		}
+		return ok
+	})
+	links := make(chan netlink.LinkUpdate, 256)
+	if err := netlink.LinkSubscribeWithOptions(links, k.done, netlink.LinkSubscribeOptions{
+		Namespace: &ns, ErrorCallback: fail("link"),
+		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
+	}); err != nil {
+		return fmt.Errorf("link subscription: %w", err)
+	}
+	start("link", func() bool {
+		u, ok := <-links
+		if ok {
+			k.q.push(Event{Link: &u})
+		}
+		return ok
+	})
+	return nil
+}
+
+// Links maps ifindex to interface name.
+type Links map[int]string
+
+// Dump reads the complete state: links, addresses, neighbours and the
+// routes of the mirrored tables. A dump the kernel marks as interrupted
+// (NLM_F_DUMP_INTR: the tables changed under it) is retried.
+func (k *Kernel) Dump() (*State, Links, error) {
+	var err error
+	for range 10 {
+		var st *State
+		var links Links
+		st, links, err = k.dumpOnce()
+		if err == nil {
+			return st, links, nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, fmt.Errorf("dump interrupted 10 times in a row: %w", err)
+}
+
+func (k *Kernel) dumpOnce() (*State, Links, error) {
+	ll, err := k.h.LinkList()
+	if err != nil {
+		return nil, nil, fmt.Errorf("link dump: %w", err)
+	}
+	links := Links{}
+	for _, l := range ll {
+		links[l.Attrs().Index] = l.Attrs().Name
+	}
+	st := &State{}
+	al, err := k.h.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("address dump: %w", err)
+	}
+	for _, a := range al {
+		if x, ok := ConvertAddr(a, links); ok {
+			st.Addrs = append(st.Addrs, x)
+		}
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		nl, err := k.h.NeighList(0, fam)
+		if err != nil {
+			return nil, nil, fmt.Errorf("neighbour dump: %w", err)
+		}
+		for _, n := range nl {
+			if x, ok := ConvertNeigh(&n, links); ok {
+				st.Neighs = append(st.Neighs, x)
+			}
+		}
+	}
+	want := map[uint32]bool{}
+	for _, t := range k.Tables {
+		want[t] = true
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		err := k.h.RouteListFilteredIter(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE,
+			func(r netlink.Route) bool {
+				if want[uint32(r.Table)] {
+					if x, ok := ConvertRoute(&r, links); ok {
+						st.Routes = append(st.Routes, x)
+					}
+				}
+				return true
+			})
+		if err != nil {
+			return nil, nil, fmt.Errorf("route dump: %w", err)
+		}
+	}
+	return st, links, nil
+}
+
+// ResolveNeigh asks the kernel to resolve addr on ifindex (ARP or NDP), as
+// a packet to it would: NTF_USE triggers the neighbour state machine.
+func (k *Kernel) ResolveNeigh(ifindex int, addr netip.Addr) error {
+	fam := netlink.FAMILY_V4
+	if addr.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	return k.h.NeighSet(&netlink.Neigh{LinkIndex: ifindex, Family: fam, IP: addr.AsSlice(),
+		State: netlink.NUD_NONE, Flags: netlink.NTF_USE})
+}
+
+func prefixOf(n *net.IPNet, v6 bool) (netip.Prefix, bool) {
+	if n == nil {
+		if v6 {
+			return netip.PrefixFrom(netip.IPv6Unspecified(), 0), true
+		}
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones).Masked(), true
+}
+
+// ConvertRoute turns a kernel route into a RIB route; ok is false for
+// routes fibd does not mirror.
+func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
+	if r.Flags&unix.RTM_F_CLONED != 0 {
+		return Route{}, false
+	}
+	v6 := r.Family == netlink.FAMILY_V6
+	if r.Dst != nil {
+		v6 = r.Dst.IP.To4() == nil
+	}
+	p, ok := prefixOf(r.Dst, v6)
+	if !ok {
+		return Route{}, false
+	}
+	out := Route{Table: uint32(r.Table), Prefix: p, Metric: uint32(r.Priority)}
+	switch r.Type {
+	case unix.RTN_UNICAST:
+		out.Type = Unicast
+	case unix.RTN_BLACKHOLE:
+		out.Type = Blackhole
+		return out, true
+	case unix.RTN_UNREACHABLE:
+		out.Type = Unreachable
+		return out, true
+	case unix.RTN_PROHIBIT:
+		out.Type = Prohibit
+		return out, true
+	default:
+		return Route{}, false
+	}
+	hop := func(gw net.IP, ifindex, weight int) Nexthop {
+		nh := Nexthop{Dev: links[ifindex], Weight: weight}
+		if g, ok := netip.AddrFromSlice(gw); ok {
+			nh.Gateway = g.Unmap()
+		}
+		return nh
+	}
+	if len(r.MultiPath) > 0 {
+		for _, m := range r.MultiPath {
+			out.Nexthops = append(out.Nexthops, hop(m.Gw, m.LinkIndex, m.Hops+1))
+		}
+	} else {
+		out.Nexthops = []Nexthop{hop(r.Gw, r.LinkIndex, 0)}
+	}
+	return out, true
+}
+
+// ConvertAddr turns a kernel address into a RIB address.
+func ConvertAddr(a netlink.Addr, links Links) (Addr, bool) {
+	if a.IPNet == nil {
+		return Addr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return Addr{}, false
+	}
+	ip = ip.Unmap()
+	if ip.IsLinkLocalUnicast() && ip.Is6() {
+		return Addr{}, false
+	}
+	ones, _ := a.Mask.Size()
+	return Addr{Prefix: netip.PrefixFrom(ip, ones), Dev: links[a.LinkIndex]}, true
+}
+
+// usableNUD are the neighbour states whose MAC can be used.
+const usableNUD = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY |
+	netlink.NUD_PROBE | netlink.NUD_PERMANENT | netlink.NUD_NOARP
+
+// ConvertNeigh turns a kernel neighbour into a RIB neighbour; ok is false
+// for entries without a usable Ethernet address (incomplete, failed).
+func ConvertNeigh(n *netlink.Neigh, links Links) (Neigh, bool) {
+	ip, ok := netip.AddrFromSlice(n.IP)
+	if !ok || n.State&usableNUD == 0 || len(n.HardwareAddr) != 6 {
+		return Neigh{}, false
+	}
+	return Neigh{Addr: ip.Unmap(), MAC: n.HardwareAddr, Dev: links[n.LinkIndex]}, true
+}

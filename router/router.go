@@ -1,0 +1,354 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"fibd/lpm"
+)
+
+// Config of the router goroutine.
+type Config struct {
+	Netns        string        // router_netns
+	KernelTable  uint32        // router_kernel_table: feeds FIB slot 0 and holds connected/local routes
+	Tables       []uint32      // further kernel tables to mirror
+	ARPCacheSize int           // router_arp_cache_size, per family
+	Refresh      time.Duration // router_fib_refresh: longest a change may wait; also the netns retry period
+	RcvBuf       int           // netlink receive buffer per subscription (default 64 MiB)
+	BindCore     int           // router_bind_core: CPU for the router thread, -1 = any
+	SchedAddPrio int           // router_sched_add_prio: the thread's nice value is lowered by this
+}
+
+// Stats are the router's counters (read from any goroutine).
+type Stats struct {
+	Events        atomic.Uint64 // netlink notifications applied
+	Batches       atomic.Uint64 // FIB updates applied
+	Resyncs       atomic.Uint64 // dumps followed by mark-and-sweep
+	Overruns      atomic.Uint64 // subscription failures (ENOBUFS, closed socket)
+	NeighRefused  atomic.Uint64 // neighbours beyond router_arp_cache_size
+	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
+	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
+	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
+	Connected     atomic.Bool   // mirroring the netns right now
+}
+
+// Router mirrors router_netns into the FIB. Run owns the RIB and the
+// programmer: it is the FIB's single writer.
+type Router struct {
+	cfg   Config
+	log   zerolog.Logger
+	ports Ports
+	rib   *RIB
+	prog  *Programmer
+	k     *Kernel
+	links Links
+	// ifindex per port (the rib interface), for neighbour probes.
+	portIf map[uint16]int
+	// mu is held while the RIB or the programmer change, so that Do can
+	// look at them from another goroutine.
+	mu sync.Mutex
+
+	Stats Stats
+}
+
+// New returns a router over fib; nothing runs until Run.
+func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
+	if cfg.RcvBuf == 0 {
+		cfg.RcvBuf = 64 << 20
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = 15 * time.Second
+	}
+	tables := append([]uint32{cfg.KernelTable}, cfg.Tables...)
+	return &Router{
+		cfg:    cfg,
+		log:    log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
+		ports:  ports,
+		rib:    NewRIB(ports, cfg.KernelTable),
+		prog:   NewProgrammer(log, fib),
+		k:      &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
+		portIf: map[uint16]int{},
+	}
+}
+
+// Do runs f with the router's programmer while no change is being applied
+// (tests, CLI).
+func (r *Router) Do(f func(p *Programmer, rib *RIB)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(r.prog, r.rib)
+}
+
+// Run mirrors until ctx ends. A missing or vanished netns, a dead routing
+// daemon or a netlink overrun never empties the FIB: forwarding goes on
+// with the last state while Run waits, retries and resynchronises.
+func (r *Router) Run(ctx context.Context) error {
+	runtime.LockOSThread() // the thread is pinned and prioritised as configured
+	defer runtime.UnlockOSThread()
+	r.pinThread()
+	missingLogged := false
+	for ctx.Err() == nil {
+		err := r.k.Open()
+		if errors.Is(err, ErrNoNetns) {
+			r.Stats.NetnsMissing.Add(1)
+			if !missingLogged {
+				r.log.Warn().Err(err).Msg("waiting for the router netns; the FIB keeps its last state")
+				missingLogged = true
+			}
+			sleep(ctx, min(r.cfg.Refresh, time.Second))
+			continue
+		}
+		if err != nil {
+			r.log.Error().Err(err).Msg("cannot mirror the router netns; retrying")
+			sleep(ctx, time.Second)
+			continue
+		}
+		missingLogged = false
+		err = r.mirror(ctx)
+		r.k.Close()
+		r.Stats.Connected.Store(false)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("netlink mirror interrupted; resynchronising")
+		}
+	}
+	return nil
+}
+
+// mirror dumps, resyncs, then applies events until a subscription fails.
+func (r *Router) mirror(ctx context.Context) error {
+	if err := r.resync(); err != nil {
+		return err
+	}
+	r.Stats.Connected.Store(true)
+	tick := time.NewTicker(min(r.cfg.Refresh, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.k.Signal():
+		case <-tick.C:
+			if _, err := netnsAlive(r.cfg.Netns); err != nil {
+				return err
+			}
+			r.probeUnresolved()
+			continue
+		}
+		if err := r.batch(); err != nil {
+			return err
+		}
+	}
+}
+
+// batch applies what the subscriptions queued, in one FIB update.
+func (r *Router) batch() error {
+	evs := r.k.Drain(50000)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t0 := time.Now()
+	for _, e := range evs {
+		if e.Err != nil {
+			r.Stats.Overruns.Add(1)
+			return e.Err
+		}
+		r.apply(e)
+	}
+	r.Stats.Events.Add(uint64(len(evs)))
+	if err := r.flush(); err != nil {
+		r.log.Error().Err(err).Msg("FIB update")
+	}
+	r.Stats.LastChangeLag.Store(int64(time.Since(t0)))
+	return nil
+}
+
+func netnsAlive(name string) (bool, error) {
+	if name == "" {
+		return true, nil
+	}
+	if err := unix.Access("/run/netns/"+name, unix.F_OK); err != nil {
+		return false, fmt.Errorf("%w: %s", ErrNoNetns, name)
+	}
+	return true, nil
+}
+
+// resync replaces the RIB by a fresh dump and programs only differences.
+func (r *Router) resync() error {
+	t0 := time.Now()
+	st, links, err := r.k.Dump()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.links = links
+	r.indexPorts()
+	rib := NewRIB(r.ports, r.cfg.KernelTable)
+	for _, a := range st.Addrs {
+		if _, ok := r.ports.PortOf(a.Dev); ok {
+			rib.AddAddr(a)
+		}
+	}
+	for _, n := range st.Neighs {
+		r.setNeigh(rib, n)
+	}
+	for _, rt := range st.Routes {
+		rib.AddRoute(rt)
+	}
+	rib.Flush()
+	r.rib = rib
+	ss, err := r.prog.Sync(rib.Desired())
+	r.Stats.Resyncs.Add(1)
+	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", rib.Neighbours()).
+		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
+		Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
+	r.probeUnresolved()
+	return err
+}
+
+func (r *Router) indexPorts() {
+	clear(r.portIf)
+	for idx, name := range r.links {
+		if p, ok := r.ports.PortOf(name); ok {
+			r.portIf[uint16(p)] = idx
+		}
+	}
+}
+
+func (r *Router) flush() error {
+	ch := r.rib.Flush()
+	if len(ch) == 0 {
+		return nil
+	}
+	r.Stats.Batches.Add(1)
+	ss, err := r.prog.Update(ch)
+	r.log.Debug().Int("changes", len(ch)).Int("added", ss.Added).Int("replaced", ss.Replaced).
+		Int("deleted", ss.Deleted).Int("refused", ss.Refused).Msg("FIB updated")
+	return err
+}
+
+// setNeigh adds a neighbour within router_arp_cache_size.
+func (r *Router) setNeigh(rib *RIB, n Neigh) {
+	if _, ok := r.ports.PortOf(n.Dev); !ok {
+		return
+	}
+	if r.cfg.ARPCacheSize > 0 && !rib.HasNeigh(n.Addr, n.Dev) && rib.NeighboursOf(n.Addr.Is6()) >= r.cfg.ARPCacheSize {
+		if r.Stats.NeighRefused.Add(1) == 1 {
+			r.log.Error().Stringer("neighbour", n.Addr).Int("router_arp_cache_size", r.cfg.ARPCacheSize).
+				Msg("neighbour cache full: further neighbours are refused and their routes stay unresolved")
+		}
+		return
+	}
+	rib.SetNeigh(n)
+}
+
+func (r *Router) apply(e Event) {
+	switch {
+	case e.Link != nil:
+		a := e.Link.Link.Attrs()
+		if e.Link.Header.Type == unix.RTM_DELLINK {
+			delete(r.links, a.Index)
+		} else {
+			r.links[a.Index] = a.Name
+		}
+		r.indexPorts()
+	case e.Addr != nil:
+		a, ok := ConvertAddr(netlink.Addr{IPNet: &e.Addr.LinkAddress}, r.links)
+		if !ok {
+			return
+		}
+		a.Dev = r.links[e.Addr.LinkIndex]
+		if _, ok := r.ports.PortOf(a.Dev); !ok {
+			return
+		}
+		if e.Addr.NewAddr {
+			r.rib.AddAddr(a)
+		} else {
+			r.rib.DelAddr(a)
+		}
+	case e.Neigh != nil:
+		n := e.Neigh.Neigh
+		if n.Family == unix.AF_BRIDGE {
+			return
+		}
+		x, ok := ConvertNeigh(&n, r.links)
+		if ok && e.Neigh.Type == unix.RTM_NEWNEIGH {
+			r.setNeigh(r.rib, x)
+			return
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if ok {
+			r.rib.DelNeigh(Neigh{Addr: ip.Unmap(), Dev: r.links[n.LinkIndex]})
+		}
+	case e.Route != nil:
+		want := false
+		for _, t := range r.k.Tables {
+			if uint32(e.Route.Route.Table) == t {
+				want = true
+			}
+		}
+		if !want {
+			return
+		}
+		rt, ok := ConvertRoute(&e.Route.Route, r.links)
+		if !ok {
+			return
+		}
+		if e.Route.Type == unix.RTM_DELROUTE {
+			r.rib.DelRoute(rt)
+		} else {
+			r.rib.AddRoute(rt) // NLM_F_REPLACE or not: same table/prefix/metric is an update
+		}
+	}
+}
+
+// probeUnresolved asks the kernel to resolve gateways routes use but the
+// neighbour table lacks, so no operator has to ping them.
+func (r *Router) probeUnresolved() {
+	for _, k := range r.rib.Unresolved() {
+		idx, ok := r.portIf[uint16(k.port)]
+		if !ok {
+			continue
+		}
+		if err := r.k.ResolveNeigh(idx, k.addr); err == nil {
+			r.Stats.NeighProbes.Add(1)
+		}
+	}
+}
+
+// pinThread applies router_bind_core and router_sched_add_prio to the
+// locked OS thread of Run. Go has no thread priorities: the nice value of
+// this thread (Linux nices threads individually) stands in for them.
+func (r *Router) pinThread() {
+	tid := unix.Gettid()
+	if r.cfg.BindCore >= 0 {
+		var set unix.CPUSet
+		set.Set(r.cfg.BindCore)
+		if err := unix.SchedSetaffinity(tid, &set); err != nil {
+			r.log.Warn().Err(err).Int("router_bind_core", r.cfg.BindCore).Msg("cannot pin the router thread")
+		}
+	}
+	if r.cfg.SchedAddPrio != 0 {
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, -r.cfg.SchedAddPrio); err != nil {
+			r.log.Warn().Err(err).Int("router_sched_add_prio", r.cfg.SchedAddPrio).Msg("cannot set the router thread's priority")
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

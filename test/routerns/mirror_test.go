@@ -1,0 +1,511 @@
+// Package routerns tests the netlink mirror against a real kernel: a
+// scratch network namespace plays router_netns, routes change there with
+// `ip`, and fibd's FIB (its own lookup, in-process, on an EAL with net_null
+// ports) must take the same decision as the kernel's route lookup for many
+// random destinations. Root only; every test removes its namespaces.
+package routerns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	dpdk "fibd/cgo"
+	"fibd/lpm"
+	"fibd/router"
+	"fibd/test/fullview"
+)
+
+const table = 100
+
+var env struct {
+	skip  string
+	ports [2]dpdk.PortID
+}
+
+// ribPorts: rib0 and rib1 in the namespace are fibd's two ports.
+type ribPorts struct{}
+
+func (ribPorts) PortOf(dev string) (dpdk.PortID, bool) {
+	switch dev {
+	case "rib0":
+		return env.ports[0], true
+	case "rib1":
+		return env.ports[1], true
+	}
+	return 0, false
+}
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		env.skip = "needs root (netns, DPDK EAL)"
+		os.Exit(m.Run())
+	}
+	prefix := fmt.Sprintf("fibdns%d", os.Getpid())
+	code := 1
+	func() {
+		defer os.RemoveAll(filepath.Join("/var/run/dpdk", prefix))
+		eal, err := dpdk.Init([]string{"routerns.test", "--no-huge", "-m", "1024", "--no-pci", "-l", "0",
+			"--file-prefix", prefix, "--log-level", "lib.eal:warning",
+			"--vdev", "net_null0,no-rx=1", "--vdev", "net_null1,no-rx=1"})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return
+		}
+		defer eal.Cleanup()
+		if err := dpdk.CreatePool("ns_mbufs", 2048, -1); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return
+		}
+		for i := range 2 {
+			id, err := dpdk.PortByName(fmt.Sprintf("net_null%d", i))
+			if err == nil {
+				err = id.Setup(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, RxDesc: 64, TxDesc: 64})
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return
+			}
+			env.ports[i] = id
+			defer id.Close()
+		}
+		code = m.Run()
+	}()
+	os.Exit(code)
+}
+
+// scratch is a namespace with two veth pairs: rib0/nbr0 and rib1/nbr1.
+type scratch struct {
+	name string
+	h    *netlink.Handle
+}
+
+func ipCmd(t testing.TB, args ...string) {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func ipBatch(t testing.TB, ns string, lines []string) {
+	t.Helper()
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v\n%s", err, out)
+	}
+}
+
+var (
+	macA = "02:00:00:00:0a:02"
+	macB = "02:00:00:00:0b:02"
+	macC = "02:00:00:00:0c:02"
+)
+
+func newScratch(t *testing.T) *scratch {
+	t.Helper()
+	name := fmt.Sprintf("fibdt%d", os.Getpid())
+	exec.Command("ip", "netns", "del", name).Run()
+	ipCmd(t, "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ipBatch(t, name, []string{
+		"link set lo up",
+		"link add rib0 type veth peer name nbr0",
+		"link add rib1 type veth peer name nbr1",
+		"link set rib0 up", "link set nbr0 up", "link set rib1 up", "link set nbr1 up",
+		"address add 192.0.2.1/24 dev rib0",
+		"address add 198.51.100.1/24 dev rib1",
+		"address add 2001:db8:0::1/64 dev rib0 nodad",
+		"address add 2001:db8:1::1/64 dev rib1 nodad",
+		"neigh add 192.0.2.2 lladdr " + macA + " dev rib0 nud permanent",
+		"neigh add 198.51.100.2 lladdr " + macB + " dev rib1 nud permanent",
+		"neigh add 198.51.100.3 lladdr " + macC + " dev rib1 nud permanent",
+		"neigh add 2001:db8:0::2 lladdr " + macA + " dev rib0 nud permanent",
+		"neigh add 2001:db8:1::2 lladdr " + macB + " dev rib1 nud permanent",
+		fmt.Sprintf("rule add lookup %d pref 100", table),
+	})
+	ipCmd(t, "-n", name, "-6", "rule", "add", "lookup", fmt.Sprint(table), "pref", "100")
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	ns.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return &scratch{name: name, h: h}
+}
+
+// startRouter runs the mirror on a fresh FIB until the test ends.
+func startRouter(t *testing.T, ns string, rcvBuf int) (*router.Router, *lpm.FIB) {
+	t.Helper()
+	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000})
+	slot := 0
+	for ; slot < dpdk.MaxTables; slot++ {
+		if _, err := dpdk.ReadTableInfo(uint16(slot)); err != nil {
+			break
+		}
+	}
+	tb, err := fib.Table(table, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	r := router.New(log, router.Config{Netns: ns, KernelTable: table, Refresh: time.Second, RcvBuf: rcvBuf, BindCore: -1}, ribPorts{}, fib)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		// Empty the FIB and free its table for the next test.
+		r.Do(func(p *router.Programmer, _ *router.RIB) { p.Sync(router.Desired{}) })
+		dpdk.DestroyTable(tb.Slot)
+	})
+	return r, fib
+}
+
+type gwInfo struct {
+	gw   string
+	dev  string
+	port int
+	mac  string
+}
+
+var gws4 = []gwInfo{{"192.0.2.2", "rib0", 0, macA}, {"198.51.100.2", "rib1", 1, macB}, {"198.51.100.3", "rib1", 1, macC}}
+var gws6 = []gwInfo{{"2001:db8:0::2", "rib0", 0, macA}, {"2001:db8:1::2", "rib1", 1, macB}}
+
+// routeLines makes `ip route` batch lines for prefixes: single paths,
+// ECMP, on-link, blackhole and unreachable, into the mirrored table.
+func routeLines(rng *rand.Rand, verb string, ps []netip.Prefix) []string {
+	var out []string
+	for _, p := range ps {
+		gws := gws4
+		if p.Addr().Is6() {
+			gws = gws6
+		}
+		g := gws[rng.IntN(len(gws))]
+		var l string
+		switch x := rng.IntN(20); {
+		case x == 0:
+			l = fmt.Sprintf("route %s blackhole %s table %d", verb, p, table)
+		case x == 1:
+			l = fmt.Sprintf("route %s unreachable %s table %d", verb, p, table)
+		case x == 2:
+			l = fmt.Sprintf("route %s %s dev %s table %d", verb, p, g.dev, table)
+		case x < 6:
+			g2 := gws[(rng.IntN(len(gws)-1)+1+indexOf(gws, g))%len(gws)]
+			l = fmt.Sprintf("route %s %s table %d nexthop via %s dev %s nexthop via %s dev %s",
+				verb, p, table, g.gw, g.dev, g2.gw, g2.dev)
+		default:
+			l = fmt.Sprintf("route %s %s via %s dev %s table %d", verb, p, g.gw, g.dev, table)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func indexOf(gs []gwInfo, g gwInfo) int {
+	for i := range gs {
+		if gs[i] == g {
+			return i
+		}
+	}
+	return 0
+}
+
+// kernelDecision is what the kernel does with a packet to a.
+type decision struct {
+	drop string   // "no_route", "blackhole", "unreachable", "prohibit"
+	hops []string // allowed "port/mac" (several for ECMP, the kernel picks one)
+	via  string   // the one the kernel picked, for ECMP membership
+}
+
+func (s *scratch) kernel(a netip.Addr) (decision, error) {
+	rs, err := s.h.RouteGet(a.AsSlice())
+	switch {
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return decision{drop: "unreachable"}, nil
+	case errors.Is(err, syscall.EINVAL):
+		return decision{drop: "blackhole"}, nil
+	case errors.Is(err, syscall.EACCES):
+		return decision{drop: "prohibit"}, nil
+	case err != nil:
+		return decision{}, err
+	}
+	r := rs[0]
+	link, err := s.h.LinkByIndex(r.LinkIndex)
+	if err != nil {
+		return decision{}, err
+	}
+	next := a
+	if r.Gw != nil {
+		next, _ = netip.AddrFromSlice(r.Gw)
+		next = next.Unmap()
+	}
+	port := map[string]int{"rib0": 0, "rib1": 1}[link.Attrs().Name]
+	mac := ""
+	for _, g := range append(gws4, gws6...) {
+		if netip.MustParseAddr(g.gw) == next {
+			mac = g.mac
+		}
+	}
+	return decision{via: fmt.Sprintf("%d/%s", port, mac)}, nil
+}
+
+// fibd is the FIB's decision for a, from the fast path's own lookup.
+func fibd(r *router.Router, fib *lpm.FIB, a netip.Addr) decision {
+	var d decision
+	r.Do(func(p *router.Programmer, _ *router.RIB) {
+		t := fib.Tables()[table]
+		idx := fib.Lookup(t, a)
+		if idx == dpdk.NexthopMiss {
+			d.drop = "unreachable" // the kernel answers ENETUNREACH for no route
+			return
+		}
+		tg, ok := p.Nexthop(idx)
+		if !ok {
+			d.drop = "nexthop not known to the programmer"
+			return
+		}
+		hop := func(h router.Hop) string {
+			if h.Type != dpdk.NexthopForward {
+				return fmt.Sprintf("%d/", h.Port)
+			}
+			return fmt.Sprintf("%d/%s", h.Port, net.HardwareAddr(h.MAC[:]))
+		}
+		switch tg.Type {
+		case dpdk.NexthopBlackhole:
+			d.drop = "blackhole"
+		case dpdk.NexthopUnreachable:
+			d.drop = "unreachable"
+		case dpdk.NexthopProhibit:
+			d.drop = "prohibit"
+		case dpdk.NexthopECMP:
+			for _, m := range tg.Members {
+				d.hops = append(d.hops, hop(m.Hop))
+			}
+		default:
+			d.hops = []string{hop(tg.Hop)}
+		}
+	})
+	return d
+}
+
+func agree(k, f decision) bool {
+	if k.drop != "" || f.drop != "" {
+		return k.drop == f.drop
+	}
+	for _, h := range f.hops {
+		if h == k.via {
+			return true
+		}
+	}
+	return false
+}
+
+// converge waits until fibd agrees with the kernel on n destinations drawn
+// inside prefixes (and at random), or fails after the deadline.
+func converge(t *testing.T, s *scratch, r *router.Router, fib *lpm.FIB, rng *rand.Rand, ps []netip.Prefix, n int) time.Duration {
+	t.Helper()
+	addrs := make([]netip.Addr, n)
+	for i := range addrs {
+		addrs[i] = fullview.AddrIn(rng, ps[rng.IntN(len(ps))])
+	}
+	t0 := time.Now()
+	deadline := t0.Add(30 * time.Second)
+	for {
+		bad := 0
+		var first string
+		for _, a := range addrs {
+			k, err := s.kernel(a)
+			if err != nil {
+				t.Fatalf("kernel lookup %s: %v", a, err)
+			}
+			f := fibd(r, fib, a)
+			if !agree(k, f) {
+				if bad == 0 {
+					first = fmt.Sprintf("%s: kernel %+v, fibd %+v", a, k, f)
+				}
+				bad++
+			}
+		}
+		if bad == 0 {
+			return time.Since(t0)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d destinations disagree after 30s; first %s (stats: resyncs %d overruns %d events %d)",
+				bad, n, first, r.Stats.Resyncs.Load(), r.Stats.Overruns.Load(), r.Stats.Events.Load())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func need(t *testing.T) {
+	if env.skip != "" {
+		t.Skip(env.skip)
+	}
+}
+
+// TestMirrorFollowsKernel adds, replaces and deletes thousands of IPv4 and
+// IPv6 routes (single path, ECMP, on-link, blackhole, unreachable) and
+// after each step compares fibd's decision with the kernel's.
+func TestMirrorFollowsKernel(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	rng := rand.New(rand.NewPCG(1, 1))
+	v4 := fullview.IPv4(10, 4000)
+	v6 := fullview.IPv6(11, 1500)
+	all := append(append([]netip.Prefix{}, v4...), v6...)
+
+	ipBatch(t, s.name, routeLines(rng, "add", all))
+	took := converge(t, s, r, fib, rng, all, 3000)
+	t.Logf("added %d routes: fibd agreed within %s", len(all), took)
+
+	// Replace a third with other nexthops, delete a third.
+	var repl, del []netip.Prefix
+	for _, p := range all {
+		switch rng.IntN(3) {
+		case 0:
+			repl = append(repl, p)
+		case 1:
+			del = append(del, p)
+		}
+	}
+	ipBatch(t, s.name, routeLines(rng, "replace", repl))
+	var lines []string
+	for _, p := range del {
+		lines = append(lines, fmt.Sprintf("route del %s table %d", p, table))
+	}
+	ipBatch(t, s.name, lines)
+	took = converge(t, s, r, fib, rng, all, 3000)
+	t.Logf("replaced %d, deleted %d: agreed within %s", len(repl), len(del), took)
+
+	// Neighbour change: a gateway's MAC moves; its routes follow.
+	ipBatch(t, s.name, []string{"neigh replace 198.51.100.2 lladdr 02:00:00:00:0b:99 dev rib1 nud permanent"})
+	gws4[1].mac = "02:00:00:00:0b:99"
+	defer func() { gws4[1].mac = macB }()
+	took = converge(t, s, r, fib, rng, all, 2000)
+	t.Logf("neighbour MAC change: agreed within %s", took)
+	if r.Stats.Resyncs.Load() != 1 || r.Stats.Overruns.Load() != 0 {
+		t.Errorf("resyncs %d overruns %d, want 1 and 0", r.Stats.Resyncs.Load(), r.Stats.Overruns.Load())
+	}
+}
+
+// TestOverrunResyncs: a receive buffer far too small for a burst makes the
+// kernel drop notifications (ENOBUFS); the router resynchronises by
+// mark-and-sweep and ends equal to the kernel.
+func TestOverrunResyncs(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 4096)
+	rng := rand.New(rand.NewPCG(2, 2))
+	v4 := fullview.IPv4(20, 20000)
+	ipBatch(t, s.name, routeLines(rng, "add", v4))
+	converge(t, s, r, fib, rng, v4, 2000)
+	if r.Stats.Overruns.Load() == 0 || r.Stats.Resyncs.Load() < 2 {
+		t.Fatalf("overruns %d resyncs %d: the burst should have overrun a 4 KiB buffer",
+			r.Stats.Overruns.Load(), r.Stats.Resyncs.Load())
+	}
+	t.Logf("overruns %d, resyncs %d", r.Stats.Overruns.Load(), r.Stats.Resyncs.Load())
+}
+
+// TestNetnsVanishes: the namespace goes away; the FIB keeps forwarding on
+// the last state; a new namespace of the same name is mirrored again.
+func TestNetnsVanishes(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	rng := rand.New(rand.NewPCG(3, 3))
+	v4 := fullview.IPv4(30, 3000)[:500]
+	ipBatch(t, s.name, routeLines(rng, "add", v4))
+	converge(t, s, r, fib, rng, v4, 500)
+	before := r.Stats.Resyncs.Load()
+	probe := fullview.AddrIn(rng, v4[0])
+	want := fibd(r, fib, probe)
+
+	ipCmd(t, "netns", "del", s.name)
+	time.Sleep(2500 * time.Millisecond)
+	if got := fibd(r, fib, probe); !agreeExact(got, want) {
+		t.Fatalf("after the netns vanished %s -> %+v, was %+v", probe, got, want)
+	}
+	if r.Stats.Connected.Load() {
+		t.Fatal("router still claims to mirror a deleted netns")
+	}
+	s2 := newScratch(t) // same name
+	v4b := fullview.IPv4(31, 3000)[:300]
+	ipBatch(t, s2.name, routeLines(rng, "add", v4b))
+	converge(t, s2, r, fib, rng, v4b, 500)
+	if r.Stats.Resyncs.Load() <= before {
+		t.Fatal("no resync after the netns came back")
+	}
+	// Routes of the old namespace are gone (mark and sweep).
+	if d := fibd(r, fib, probe); d.drop == "" && !covered(v4b, probe) {
+		t.Fatalf("%s still routed (%+v) after the new netns replaced the old", probe, d)
+	}
+}
+
+func agreeExact(a, b decision) bool {
+	return a.drop == b.drop && strings.Join(a.hops, ",") == strings.Join(b.hops, ",")
+}
+
+func covered(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestUnresolvedGatewayGetsResolved: a route via a gateway nobody has
+// ARPed for is Unresolved at first; fibd asks the kernel to resolve it
+// and, once the neighbour answers, forwards to its MAC.
+func TestUnresolvedGatewayGetsResolved(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	// The gateway lives behind nbr0, in its own namespace.
+	host := s.name + "h"
+	exec.Command("ip", "netns", "del", host).Run()
+	ipCmd(t, "netns", "add", host)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", host).Run() })
+	ipCmd(t, "-n", s.name, "link", "set", "nbr0", "netns", host)
+	ipBatch(t, host, []string{"link set nbr0 address 02:00:00:00:0d:0d", "link set nbr0 up",
+		"address add 192.0.2.50/24 dev nbr0"})
+	r, fib := startRouter(t, s.name, 0)
+	ipCmd(t, "-n", s.name, "route", "add", "203.0.113.0/24", "via", "192.0.2.50", "dev", "rib0", "table", fmt.Sprint(table))
+	dst := netip.MustParseAddr("203.0.113.7")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		d := fibd(r, fib, dst)
+		if len(d.hops) == 1 && d.hops[0] == "0/02:00:00:00:0d:0d" {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := exec.Command("ip", "-n", s.name, "neigh").CombinedOutput()
+			t.Fatalf("gateway never resolved: fibd %+v, probes %d; kernel neighbours:\n%s", d, r.Stats.NeighProbes.Load(), out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r.Stats.NeighProbes.Load() == 0 {
+		t.Error("resolved without fibd asking: the test proves nothing")
+	}
+}
