@@ -19,9 +19,10 @@ import (
 // lcores must happen there, so Init dedicates one locked OS thread to it
 // and Do runs functions on that thread.
 type EAL struct {
-	calls chan func()
-	once  sync.Once
-	done  chan struct{}
+	calls  chan func()
+	done   chan struct{}
+	mu     sync.Mutex // serialises Do and Cleanup
+	closed bool
 }
 
 var initialised bool
@@ -36,7 +37,11 @@ func Init(args []string) (*EAL, error) {
 	res := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: this thread is the main lcore
-		res <- ealInit(args)
+		err := ealInit(args)
+		res <- err
+		if err != nil {
+			return // the thread exits with its goroutine
+		}
 		for f := range e.calls {
 			f()
 		}
@@ -65,8 +70,16 @@ func ealInit(args []string) error {
 	return nil
 }
 
+// ErrCleanedUp is returned by Do after Cleanup.
+var ErrCleanedUp = errors.New("EAL already cleaned up")
+
 // Do runs f on the main lcore thread and returns its error.
 func (e *EAL) Do(f func() error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrCleanedUp
+	}
 	var err error
 	ran := make(chan struct{})
 	e.calls <- func() { err = f(); close(ran) }
@@ -93,12 +106,15 @@ func (e *EAL) WorkerLcores() []uint {
 // Cleanup releases EAL resources (hugepage files, vdevs). Ports should be
 // closed first. The EAL cannot be used afterwards.
 func (e *EAL) Cleanup() error {
-	var err error
-	e.once.Do(func() {
-		err = e.Do(func() error { return errno(C.fp_eal_cleanup(), "rte_eal_cleanup") })
-		close(e.calls)
-		<-e.done
-	})
+	err := e.Do(func() error { return errno(C.fp_eal_cleanup(), "rte_eal_cleanup") })
+	if errors.Is(err, ErrCleanedUp) {
+		return nil
+	}
+	e.mu.Lock()
+	e.closed = true
+	close(e.calls)
+	e.mu.Unlock()
+	<-e.done
 	return err
 }
 

@@ -7,6 +7,7 @@ package dpdk
 import "C"
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"unsafe"
@@ -183,6 +184,9 @@ func Lookup(idx uint16, addr netip.Addr) uint32 {
 // LookupBulk4 looks up host-order IPv4 addresses in table idx, as the fast
 // path does (benchmarks).
 func LookupBulk4(idx uint16, addrs []uint32, nh []uint32) error {
+	if len(nh) < len(addrs) {
+		return fmt.Errorf("lookup: %d results for %d addresses", len(nh), len(addrs))
+	}
 	if len(addrs) == 0 {
 		return nil
 	}
@@ -192,6 +196,9 @@ func LookupBulk4(idx uint16, addrs []uint32, nh []uint32) error {
 
 // LookupBulk6 looks up IPv6 addresses in table idx (benchmarks).
 func LookupBulk6(idx uint16, addrs [][16]byte, nh []uint32) error {
+	if len(nh) < len(addrs) {
+		return fmt.Errorf("lookup: %d results for %d addresses", len(nh), len(addrs))
+	}
 	if len(addrs) == 0 {
 		return nil
 	}

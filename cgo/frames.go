@@ -8,6 +8,7 @@ package dpdk
 import "C"
 
 import (
+	"fmt"
 	"unsafe"
 )
 
@@ -19,10 +20,11 @@ type Verdict struct {
 }
 
 // ProcessFrames runs the complete per-packet pipeline of a worker (checks,
-// lookup in table idx, nexthop, ECMP, rewrite) over raw frames without any
-// port: for tests and fuzzing. Forwarded frames are rewritten in place.
-// A packet pool must exist (CreatePool).
-func ProcessFrames(idx uint16, frames [][]byte) ([]Verdict, error) {
+// lookup in table idx, nexthop, ECMP, rewrite) over raw frames as if
+// received on port in, without polling any port: for tests and fuzzing.
+// Forwarded frames are rewritten in place (and shortened when trimmed to
+// their IP length). A packet pool must exist (CreatePool).
+func ProcessFrames(idx uint16, in PortID, frames [][]byte) ([]Verdict, error) {
 	n := len(frames)
 	if n == 0 {
 		return nil, nil
@@ -33,6 +35,9 @@ func ProcessFrames(idx uint16, frames [][]byte) ([]Verdict, error) {
 	defer C.free(unsafe.Pointer(&ptrs[0]))
 	lens := make([]C.uint16_t, n)
 	for i, f := range frames {
+		if len(f) > 0xffff {
+			return nil, fmt.Errorf("frame %d: %d bytes", i, len(f))
+		}
 		ptrs[i] = (*C.uint8_t)(C.malloc(C.size_t(max(len(f), 1))))
 		if len(f) > 0 {
 			C.memcpy(unsafe.Pointer(ptrs[i]), unsafe.Pointer(&f[0]), C.size_t(len(f)))
@@ -46,7 +51,7 @@ func ProcessFrames(idx uint16, frames [][]byte) ([]Verdict, error) {
 	}()
 	verd := make([]C.uint32_t, n)
 	ports := make([]C.uint16_t, n)
-	if rc := C.fp_process_frames(C.uint16_t(idx), &ptrs[0], &lens[0], C.uint32_t(n),
+	if rc := C.fp_process_frames(C.uint16_t(idx), C.uint16_t(in), &ptrs[0], &lens[0], C.uint32_t(n),
 		&verd[0], &ports[0]); rc < 0 {
 		return nil, errno(rc, "process %d frames", n)
 	}
@@ -54,6 +59,7 @@ func ProcessFrames(idx uint16, frames [][]byte) ([]Verdict, error) {
 	for i := range out {
 		if verd[i] == C.FP_VERDICT_FORWARD {
 			out[i] = Verdict{Forward: true, Port: PortID(ports[i])}
+			frames[i] = frames[i][:int(lens[i])]
 			copy(frames[i], unsafe.Slice((*byte)(ptrs[i]), len(frames[i])))
 		} else {
 			out[i] = Verdict{Drop: int(verd[i]) - verdictDrops}

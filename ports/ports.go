@@ -60,8 +60,13 @@ func EALArgs(cfg *conf.Config) ([]string, error) {
 
 // Open finds every configured device among the probed DPDK ports and sets
 // it up with the queue layout. Ports are not started.
-func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (*Set, error) {
+func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (_ *Set, err error) {
 	s := &Set{byName: map[string]*Port{}}
+	defer func() {
+		if err != nil { // leave nothing half set up
+			s.Close()
+		}
+	}()
 	for _, d := range cfg.Devices {
 		n, err := ParseName(d.Name)
 		if err != nil {
@@ -85,14 +90,13 @@ func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (*Set, error) {
 		if p.RxQueues == 0 {
 			return nil, fmt.Errorf("device %s: no rx queue", d.Name)
 		}
-		err = id.Setup(dpdk.PortConfig{
+		if err := id.Setup(dpdk.PortConfig{
 			RxQueues: p.RxQueues, TxQueues: p.TxQueues,
 			RxDesc: l.RxDesc, TxDesc: l.TxDesc,
 			RSS:         p.RxQueues > 1,
 			Promiscuous: true, // routers receive frames for the MACs of the exception interfaces too
 			Scatter:     true,
-		})
-		if err != nil {
+		}); err != nil {
 			return nil, fmt.Errorf("device %s: %w", d.Name, err)
 		}
 		s.Ports = append(s.Ports, p)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"syscall"
 
 	"github.com/rs/zerolog"
 
@@ -70,8 +71,10 @@ func (p *Programmer) Sync(want Desired) (SyncStats, error) {
 	return p.Update(changes)
 }
 
-// Update applies changes. Routes a table refuses (full) stay out, or keep
-// their previous target, and are counted; a later change retries them.
+// Update applies changes, at most one per table and prefix. Routes a table
+// refuses (full) stay out, or keep their previous target, and are counted;
+// the next Sync (the router runs one every router_fib_refresh) retries
+// them.
 func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	var st SyncStats
 	var errs []error
@@ -142,7 +145,11 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 		}
 		st.Refused += res.Full
 		for _, c := range order {
-			if err := failed[c.Prefix]; err != nil {
+			err := failed[c.Prefix]
+			if c.Target == nil && errors.Is(err, syscall.ENOENT) {
+				err = nil // already absent: the goal of a delete
+			}
+			if err != nil {
 				if !errors.Is(err, lpm.ErrFull) {
 					errs = append(errs, fmt.Errorf("table %d: %w", table, err))
 				}
@@ -175,7 +182,8 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 				continue
 			}
 			if err := p.fib.NH.Release(e.idx); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, err) // kept, released next time
+				continue
 			}
 			delete(p.nh, k)
 		}

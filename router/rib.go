@@ -364,7 +364,11 @@ func (r *RIB) compute(k tp) (Target, bool, error) {
 	if c := r.routes[k]; len(c) > 0 {
 		t, err := r.routeTarget(k, &c[0])
 		if err != nil {
-			return Target{}, false, fmt.Errorf("route %s table %d: %w", k.prefix, k.table, err)
+			// The kernel's best route cannot be followed (its interface is
+			// not fibd's, its gateway unreachable): drop and count rather
+			// than let a less specific route carry the traffic.
+			return Target{Type: dpdk.NexthopUnreachable}, true,
+				fmt.Errorf("route %s table %d: %w (installed as unreachable)", k.prefix, k.table, err)
 		}
 		return t, true, nil
 	}
@@ -471,16 +475,24 @@ func (r *RIB) routeTarget(k tp, rt *Route) (Target, error) {
 		return Target{Type: h.Type, Hop: h}, nil
 	}
 	var all, resolved []Member
+	var bad []error
 	for _, nh := range rt.Nexthops {
 		h, err := r.hop(k, nh.Gateway, nh.Dev)
-		if err != nil {
-			return Target{}, err
+		if err != nil { // this path is unusable; the others still carry traffic
+			bad = append(bad, err)
+			continue
 		}
 		m := Member{Hop: h, Weight: max(nh.Weight, 1)}
 		all = append(all, m)
 		if h.Type == dpdk.NexthopForward {
 			resolved = append(resolved, m)
 		}
+	}
+	if len(all) == 0 {
+		return Target{}, errors.Join(bad...)
+	}
+	if len(bad) > 0 {
+		r.Problems = append(r.Problems, fmt.Errorf("route %s table %d: paths left out: %w", k.prefix, k.table, errors.Join(bad...)))
 	}
 	members := all
 	if len(resolved) > 0 {

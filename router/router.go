@@ -132,6 +132,7 @@ func (r *Router) mirror(ctx context.Context) error {
 	r.Stats.Connected.Store(true)
 	tick := time.NewTicker(min(r.cfg.Refresh, time.Second))
 	defer tick.Stop()
+	lastSync := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -142,11 +143,31 @@ func (r *Router) mirror(ctx context.Context) error {
 				return err
 			}
 			r.probeUnresolved()
+			if time.Since(lastSync) >= r.cfg.Refresh {
+				// router_fib_refresh: whatever a table refused or a failed
+				// publish left behind is retried against the RIB.
+				r.syncAll()
+				lastSync = time.Now()
+			}
 			continue
 		}
 		if err := r.batch(); err != nil {
 			return err
 		}
+	}
+}
+
+// syncAll programs the difference between the RIB and the FIB, if any.
+func (r *Router) syncAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ss, err := r.prog.Sync(r.rib.Desired())
+	if err != nil {
+		r.log.Error().Err(err).Msg("periodic FIB sync")
+	}
+	if ss.Added+ss.Replaced+ss.Deleted > 0 {
+		r.log.Info().Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
+			Int("refused", ss.Refused).Msg("periodic sync repaired the FIB")
 	}
 }
 

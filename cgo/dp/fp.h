@@ -191,6 +191,7 @@ int fp_workers_launch(void);
 /* Ask workers to stop (they flush tx buffers and go offline) and wait. Must
  * run on the main lcore. */
 int fp_workers_stop(void);
+bool fp_workers_running(void);
 /* Idle back-off: 0 = busy poll; else sleep this long after idle polls. */
 void fp_set_idle_sleep_us(uint32_t us);
 /* Port MTU and MAC as the fast path uses them (set by fp_port_setup). */
@@ -213,13 +214,14 @@ unsigned int fp_worker_count(void);
 
 /* ---- Packet path without ports (tests, fuzzing) ----------------------------- */
 
-/* Run the complete per-packet pipeline over raw frames in a private worker
- * context: verdict per frame (FP_VERDICT_FORWARD or a drop reason + 1000),
- * egress port, and the frame as it would leave (rewritten in place; len
- * unchanged). The table is tidx. Returns 0 or -errno. */
+/* Run the complete per-packet pipeline over raw frames received on in_port,
+ * in a private worker context: verdict per frame (FP_VERDICT_FORWARD or a
+ * drop reason + 1000), egress port, and the frame as it would leave
+ * (rewritten in place, lens[] updated when trimmed). The table is tidx.
+ * Returns 0 or -errno. */
 #define FP_VERDICT_FORWARD 0
 #define FP_VERDICT_DROP_BASE 1000
-int fp_process_frames(uint16_t tidx, uint8_t **frames, const uint16_t *lens,
+int fp_process_frames(uint16_t tidx, uint16_t in_port, uint8_t **frames, uint16_t *lens,
 		      uint32_t n, uint32_t *verdict, uint16_t *port);
 
 #ifdef __cplusplus

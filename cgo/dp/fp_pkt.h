@@ -3,6 +3,9 @@
 #ifndef FP_PKT_H
 #define FP_PKT_H
 
+#include <stdbool.h>
+#include <string.h>
+
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
@@ -62,6 +65,14 @@ fp_ip4_check(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
 	return FP_OK;
 }
 
+/* ::ffff:0:0/96 */
+static inline bool
+fp_ip6_mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	return memcmp(a, prefix, 12) == 0;
+}
+
 /* RFC 8200 section 3 checks and RFC 4291 address rules. */
 static inline int
 fp_ip6_check(const struct rte_mbuf *m, const struct rte_ipv6_hdr *ip)
@@ -92,11 +103,17 @@ fp_ip6_check(const struct rte_mbuf *m, const struct rte_ipv6_hdr *ip)
 		if (memcmp(d, zero15, 15) == 0 && d[15] <= 1)
 			return FP_DROP_IP6_MARTIAN_DST;
 	}
+	/* 2.5.2, 2.5.3: :: and ::1 are never a source either; 2.5.5.2:
+	 * IPv4-mapped addresses never appear on the wire. */
 	if (unlikely(s[0] == 0)) {
 		static const uint8_t zero15[15];
-		if (memcmp(s, zero15, 15) == 0 && s[15] == 1)
+		if (memcmp(s, zero15, 15) == 0 && s[15] <= 1)
+			return FP_DROP_IP6_MARTIAN_SRC;
+		if (fp_ip6_mapped(s))
 			return FP_DROP_IP6_MARTIAN_SRC;
 	}
+	if (unlikely(d[0] == 0 && fp_ip6_mapped(d)))
+		return FP_DROP_IP6_MARTIAN_DST;
 	return FP_OK;
 }
 
@@ -117,8 +134,8 @@ fp_ip4_ttl_dec(struct rte_ipv4_hdr *ip)
 }
 
 /* Flow hash for ECMP: the same 5-tuple always gives the same value. Ports
- * are used for first fragments and unfragmented TCP/UDP/SCTP only, so all
- * fragments of a datagram and all packets of a flow stay together. */
+ * are used for unfragmented TCP/UDP/SCTP only, so all fragments of a
+ * datagram and all packets of a flow stay together. */
 static inline uint32_t
 fp_l4_ports(const struct rte_mbuf *m, uint32_t l4off, uint8_t proto)
 {
@@ -135,7 +152,9 @@ fp_hash4(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
 	uint32_t h = rte_hash_crc_4byte(ip->src_addr, 0x9e3779b9);
 	h = rte_hash_crc_4byte(ip->dst_addr, h);
 	h = rte_hash_crc_4byte(ip->next_proto_id, h);
-	if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0) {
+	/* Unfragmented only: a first fragment (MF set, offset 0) carries ports
+	 * the later ones lack, and all fragments must take the same path. */
+	if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) == 0) {
 		uint32_t off = RTE_ETHER_HDR_LEN + (ip->version_ihl & 0xf) * 4u;
 		h = rte_hash_crc_4byte(fp_l4_ports(m, off, ip->next_proto_id), h);
 	}

@@ -104,6 +104,9 @@ fp_port_setup(const struct fp_port_conf *c, char *errbuf, int errlen)
 		conf.rxmode.offloads |= di.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER;
 	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	/* Chains received with scatter must be transmittable as chains. */
+	if (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER)
+		conf.txmode.offloads |= di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 
 	rc = rte_eth_dev_configure(pid, c->n_rxq, c->n_txq, &conf);
 	if (rc < 0) {

@@ -2,6 +2,7 @@
 #ifndef FP_PRIV_H
 #define FP_PRIV_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <rte_common.h>
@@ -10,7 +11,6 @@
 #include <rte_fib6.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
-#include <rte_spinlock.h>
 
 #include "fp.h"
 
@@ -32,15 +32,19 @@ struct fp_nh {
 extern struct fp_nh *_Atomic *fp_nh_tbl;
 
 struct fp_table {
-	bool used;
-	uint32_t id;
+	/* read by workers on every burst */
 	struct rte_fib *v4[2];
 	struct rte_fib6 *v6[2];
 	_Atomic uint32_t active;      /* copy workers read */
-	uint64_t routes4, routes6;    /* writer's count */
+	bool used;
+	uint32_t id;
+	/* the writer's own, on another cache line */
+	uint64_t routes4 __rte_cache_aligned;
+	uint64_t routes6;
 	uint64_t rebuilds, clone_failures;
+	int stale;                    /* copy that missed changes (-1: none) */
 	struct fp_table_conf conf;
-};
+} __rte_cache_aligned;
 
 extern struct fp_table fp_tables[FP_MAX_TABLES];
 
@@ -54,8 +58,22 @@ struct fp_port_state {
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];
 
-/* Control-plane serialisation: one writer at a time. */
-extern rte_spinlock_t fp_ctl_lock;
+/* Control-plane serialisation: one writer at a time. A mutex, not a
+ * spinlock: it is held across grace periods and table rebuilds (seconds),
+ * and waiters must sleep, not spin a core. Workers never take it. */
+extern pthread_mutex_t fp_ctl_lock;
+
+static inline void
+fp_ctl_lock_take(void)
+{
+	pthread_mutex_lock(&fp_ctl_lock);
+}
+
+static inline void
+fp_ctl_lock_give(void)
+{
+	pthread_mutex_unlock(&fp_ctl_lock);
+}
 
 /* QSBR variable that workers report to (NULL before fp_dp_init). */
 extern struct rte_rcu_qsbr *fp_qs;

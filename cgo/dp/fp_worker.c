@@ -100,6 +100,27 @@ l2_rewrite(struct rte_ether_hdr *eth, const struct fp_nh *nh)
 	rte_ether_addr_copy(&fp_ports[nh->port].mac, &eth->src_addr);
 }
 
+/* RFC 1812 5.3.4: only frames sent to the port's own MAC are forwarded. */
+static inline uint16_t
+l2_check(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
+{
+	if (likely(rte_is_same_ether_addr(&eth->dst_addr, &fp_ports[m->port].mac)))
+		return FP_V_FORWARD;
+	if (rte_is_multicast_ether_addr(&eth->dst_addr))
+		return FP_DROP_L2_BROADCAST;
+	return FP_DROP_L2_OTHER_HOST;
+}
+
+/* Frames may carry Ethernet padding or trailing bytes beyond the IP
+ * datagram: they leave without them. */
+static inline void
+trim_to(struct rte_mbuf *m, uint32_t l3len)
+{
+	uint32_t want = RTE_ETHER_HDR_LEN + l3len;
+	if (unlikely(rte_pktmbuf_pkt_len(m) > want))
+		rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - want);
+}
+
 static inline uint16_t
 forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 {
@@ -110,13 +131,17 @@ forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	uint16_t v = nh_route_verdict(idx, &nh);
 	if (v != FP_V_FORWARD)
 		return v;
+	if (unlikely((v = l2_check(m, eth)) != FP_V_FORWARD))
+		return v;
 	if (unlikely(ip->time_to_live <= 1))
 		return FP_DROP_IP4_TTL_EXCEEDED;
 	v = nh_neighbour(&nh, nh->type == FP_NH_ECMP ? fp_hash4(m, ip) : 0);
 	if (v != FP_V_FORWARD)
 		return v;
-	if (unlikely(rte_be_to_cpu_16(ip->total_length) > fp_ports[nh->port].mtu))
+	uint16_t l3len = rte_be_to_cpu_16(ip->total_length);
+	if (unlikely(l3len > fp_ports[nh->port].mtu))
 		return FP_DROP_MTU_EXCEEDED;
+	trim_to(m, l3len);
 	l2_rewrite(eth, nh);
 	fp_ip4_ttl_dec(ip);
 	*oport = nh->port;
@@ -133,13 +158,17 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	uint16_t v = nh_route_verdict(idx, &nh);
 	if (v != FP_V_FORWARD)
 		return v;
+	if (unlikely((v = l2_check(m, eth)) != FP_V_FORWARD))
+		return v;
 	if (unlikely(ip->hop_limits <= 1))
 		return FP_DROP_IP6_HOP_LIMIT_EXCEEDED;
 	v = nh_neighbour(&nh, nh->type == FP_NH_ECMP ? fp_hash6(m, ip) : 0);
 	if (v != FP_V_FORWARD)
 		return v;
-	if (unlikely(rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip) > fp_ports[nh->port].mtu))
+	uint32_t l3len = rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip);
+	if (unlikely(l3len > fp_ports[nh->port].mtu))
 		return FP_DROP_MTU_EXCEEDED;
+	trim_to(m, l3len);
 	l2_rewrite(eth, nh);
 	ip->hop_limits--;
 	*oport = nh->port;
@@ -324,9 +353,9 @@ fp_dp_init(unsigned int nw)
 		rte_free(qs);
 		return rc;
 	}
-	rte_spinlock_lock(&fp_ctl_lock);
+	fp_ctl_lock_take();
 	fp_qs = qs;
-	rte_spinlock_unlock(&fp_ctl_lock);
+	fp_ctl_lock_give();
 	n_workers = nw;
 	return 0;
 }
@@ -381,6 +410,12 @@ fp_workers_launch(void)
 	return 0;
 }
 
+bool
+fp_workers_running(void)
+{
+	return atomic_load(&running);
+}
+
 int
 fp_workers_stop(void)
 {
@@ -424,18 +459,22 @@ fp_stats_reset(void)
 }
 
 int
-fp_process_frames(uint16_t tidx, uint8_t **frames, const uint16_t *lens, uint32_t n,
+fp_process_frames(uint16_t tidx, uint16_t in_port, uint8_t **frames, uint16_t *lens, uint32_t n,
 		  uint32_t *verdict, uint16_t *port)
 {
 	static struct fp_wctx w;
 	struct rte_mbuf *pkts[FP_BURST];
 	uint16_t v[FP_BURST], op[FP_BURST];
 
-	if (fp_pool == NULL)
+	if (fp_pool == NULL || in_port >= FP_MAX_PORTS)
 		return -ENODEV;
-	if (tidx >= FP_MAX_TABLES || !fp_tables[tidx].used)
+	if (tidx >= FP_MAX_TABLES)
 		return -ENOENT;
-	rte_spinlock_lock(&fp_ctl_lock);
+	fp_ctl_lock_take();
+	if (!fp_tables[tidx].used) {
+		fp_ctl_lock_give();
+		return -ENOENT;
+	}
 	w.tidx = tidx;
 	int rc = 0;
 	for (uint32_t i = 0; i < n && rc == 0; i += FP_BURST) {
@@ -451,6 +490,7 @@ fp_process_frames(uint16_t tidx, uint8_t **frames, const uint16_t *lens, uint32_
 				break;
 			}
 			memcpy(d, frames[i + j], lens[i + j]);
+			pkts[j]->port = in_port;
 		}
 		if (rc == 0) {
 			fp_route_burst(&w, pkts, k, v, op);
@@ -458,6 +498,7 @@ fp_process_frames(uint16_t tidx, uint8_t **frames, const uint16_t *lens, uint32_
 				if (v[j] == FP_V_FORWARD) {
 					verdict[i + j] = FP_VERDICT_FORWARD;
 					port[i + j] = op[j];
+					lens[i + j] = rte_pktmbuf_data_len(pkts[j]);
 					memcpy(frames[i + j], rte_pktmbuf_mtod(pkts[j], void *),
 					       lens[i + j]);
 				} else {
@@ -468,6 +509,6 @@ fp_process_frames(uint16_t tidx, uint8_t **frames, const uint16_t *lens, uint32_
 		}
 		rte_pktmbuf_free_bulk(pkts, k);
 	}
-	rte_spinlock_unlock(&fp_ctl_lock);
+	fp_ctl_lock_give();
 	return rc;
 }

@@ -84,6 +84,11 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		if drain, err = labInputs(d.cfg.Vdevs); err != nil {
 			return err
 		}
+		for name := range drain {
+			if _, ok := d.cfg.DeviceByName(name); !ok {
+				return fmt.Errorf("--lab: %s has an rx_pcap but is not in in_dev/out_dev: its input would never be read", name)
+			}
+		}
 	}
 
 	args := append([]string{prog}, ealArgs...)

@@ -94,7 +94,7 @@ func TestMalformedFrames(t *testing.T) {
 		frames[i] = bytes.Clone(c.frame)
 		orig[i] = c.frame
 	}
-	verdicts, err := dpdk.ProcessFrames(env.table.Slot, frames)
+	verdicts, err := dpdk.ProcessFrames(env.table.Slot, env.ports[0], frames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestIPv4OptionsForwarded(t *testing.T) {
 	binary.BigEndian.PutUint16(withOpt[16:], binary.BigEndian.Uint16(withOpt[16:])+4)
 	fix4(withOpt)
 	frames := [][]byte{bytes.Clone(withOpt)}
-	v, err := dpdk.ProcessFrames(env.table.Slot, frames)
+	v, err := dpdk.ProcessFrames(env.table.Slot, env.ports[0], frames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestECMPFlowsStick(t *testing.T) {
 		var first string
 		for rep := range 4 {
 			f := [][]byte{pcap.EthIPv4UDP(env.macs[0], inMAC, src4, netip.MustParseAddr("10.20.30.40"), 64, sport, 80, []byte("x"))}
-			v, err := dpdk.ProcessFrames(env.table.Slot, f)
+			v, err := dpdk.ProcessFrames(env.table.Slot, env.ports[0], f)
 			if err != nil || !v[0].Forward {
 				t.Fatalf("flow %d not forwarded: %v %+v", sport, err, v)
 			}

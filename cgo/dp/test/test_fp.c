@@ -110,7 +110,12 @@ verdict_of(uint8_t *frame, uint16_t len, uint16_t *oport)
 	uint32_t v = 0;
 	uint16_t p = 0;
 	uint8_t *f[1] = {frame};
-	int rc = fp_process_frames(0, f, &len, 1, &v, &p);
+	if (len >= 6) { /* addressed to the receiving port, as a router expects */
+		struct rte_ether_addr pm;
+		rte_eth_macaddr_get(port, &pm);
+		memcpy(frame, pm.addr_bytes, 6);
+	}
+	int rc = fp_process_frames(0, port, f, &len, 1, &v, &p);
 	CHECK(rc == 0, "fp_process_frames: %d", rc);
 	if (oport)
 		*oport = p;
@@ -213,6 +218,18 @@ test_pipeline(void)
 	CHECK(verdict_of(f, len, NULL) == DROP(IP4_MULTICAST), "multicast dst");
 	len = mk4(f, 0xc0000201, 0xffffffff, 64, 1000);
 	CHECK(verdict_of(f, len, NULL) == DROP(IP4_BROADCAST), "broadcast dst");
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	memset(eth->dst_addr.addr_bytes, 0xff, 6);
+	{ /* verdict_of addresses frames to the port: broadcast is tested by hand */
+		uint32_t v = 0;
+		uint16_t p = 0, l = len;
+		uint8_t *fr[1] = {f};
+		fp_process_frames(0, port, fr, &l, 1, &v, &p);
+		CHECK(v == DROP(L2_BROADCAST), "RFC 1812 5.3.4: link-layer broadcast is not forwarded");
+		eth->dst_addr.addr_bytes[0] = 0x02;
+		fp_process_frames(0, port, fr, &l, 1, &v, &p);
+		CHECK(v == DROP(L2_OTHER_HOST), "another host's frame is not forwarded");
+	}
 	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
 	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
 	CHECK(verdict_of(f, len, NULL) == DROP(NON_IP), "arp is not routed");
