@@ -56,7 +56,9 @@ type Router struct {
 	portIf map[uint16]int
 	// mu is held while the RIB or the programmer change, so that Do can
 	// look at them from another goroutine.
-	mu sync.Mutex
+	mu        sync.Mutex
+	ready     chan struct{} // closed after the first resync
+	readyOnce sync.Once
 
 	Stats Stats
 }
@@ -78,8 +80,12 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		prog:   NewProgrammer(log, fib),
 		k:      &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf: map[uint16]int{},
+		ready:  make(chan struct{}),
 	}
 }
+
+// Ready is closed once the FIB first mirrors the kernel.
+func (r *Router) Ready() <-chan struct{} { return r.ready }
 
 // Do runs f with the router's programmer while no change is being applied
 // (tests, CLI).
@@ -130,6 +136,7 @@ func (r *Router) mirror(ctx context.Context) error {
 		return err
 	}
 	r.Stats.Connected.Store(true)
+	r.readyOnce.Do(func() { close(r.ready) })
 	tick := time.NewTicker(min(r.cfg.Refresh, time.Second))
 	defer tick.Stop()
 	lastSync := time.Now()

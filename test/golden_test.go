@@ -86,18 +86,26 @@ type stats struct {
 // run runs fibd over the lab's in.pcap until it is drained.
 func (l *lab) run(t *testing.T, bin string, static string) *stats {
 	t.Helper()
-	if err := os.WriteFile(l.path("static.routes"), []byte(static), 0o644); err != nil {
-		t.Fatal(err)
+	args := []string{"-c", l.path("fastdpi.conf"), "--lab", "-q", "--stats-json", l.path("stats.json"), "--log-level", "warn"}
+	if static != "" { // else the configuration decides (router=1: the netns)
+		if err := os.WriteFile(l.path("static.routes"), []byte(static), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--static", l.path("static.routes"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-c", l.path("fastdpi.conf"), "--static", l.path("static.routes"),
-		"--lab", "-q", "--stats-json", l.path("stats.json"), "--log-level", "warn")
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("fibd: %v\n%s", err, out.String())
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("fibd's output:\n%s", out.String())
+		}
+	})
 	b, err := os.ReadFile(l.path("stats.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -139,6 +139,36 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		}
 	}
 
+	// In router mode the router goroutine is the FIB's writer. Forwarding
+	// starts once the FIB mirrors the kernel, or after router_fib_refresh
+	// at most (router_netns may not exist yet: forwarding starts anyway).
+	routerDone := make(chan struct{})
+	rctx, stopRouter := context.WithCancel(ctx)
+	defer func() { stopRouter(); <-routerDone }() // before the EAL goes, on every path
+	if st == nil && d.cfg.Router {
+		d.router = router.New(d.log, router.Config{
+			Netns:        d.cfg.RouterNetns,
+			KernelTable:  d.kernelTable(),
+			ARPCacheSize: d.cfg.RouterARPCacheSize,
+			Refresh:      d.cfg.RouterFIBRefresh,
+			BindCore:     d.cfg.RouterBindCore,
+			SchedAddPrio: d.cfg.RouterSchedAddPrio,
+		}, d.ports, d.fib)
+		go func() {
+			defer close(routerDone)
+			d.router.Run(rctx)
+		}()
+		select {
+		case <-d.router.Ready():
+		case <-time.After(d.cfg.RouterFIBRefresh):
+			d.log.Warn().Dur("router_fib_refresh", d.cfg.RouterFIBRefresh).
+				Msg("FIB not mirrored yet; forwarding starts anyway")
+		case <-ctx.Done():
+		}
+	} else {
+		close(routerDone)
+	}
+
 	if err := dpdk.InitDataplane(len(lcores)); err != nil {
 		return err
 	}
@@ -157,28 +187,8 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	}
 	d.log.Info().Int("workers", len(lcores)).Dur("idle_sleep", d.cfg.WorkerIdleSleep).Msg("forwarding")
 
-	// The router goroutine is the FIB's writer from now on; it must be
-	// gone before the workers stop and the EAL is cleaned up.
-	routerDone := make(chan struct{})
-	rctx, stopRouter := context.WithCancel(ctx)
-	if st == nil && d.cfg.Router {
-		d.router = router.New(d.log, router.Config{
-			Netns:        d.cfg.RouterNetns,
-			KernelTable:  d.kernelTable(),
-			ARPCacheSize: d.cfg.RouterARPCacheSize,
-			Refresh:      d.cfg.RouterFIBRefresh,
-			BindCore:     d.cfg.RouterBindCore,
-			SchedAddPrio: d.cfg.RouterSchedAddPrio,
-		}, d.ports, d.fib)
-		go func() {
-			defer close(routerDone)
-			d.router.Run(rctx)
-		}()
-	} else {
-		close(routerDone)
-	}
-
 	d.wait(ctx, drain)
+	// The router must be gone before the workers stop and the EAL goes.
 	stopRouter()
 	<-routerDone
 
