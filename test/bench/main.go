@@ -55,7 +55,7 @@ func main() {
 	flag.DurationVar(&o.window, "window", 5*time.Second, "forwarding measurement window")
 	flag.BoolVar(&o.noL3fwd, "no-l3fwd", false, "skip the l3fwd peer")
 	flag.BoolVar(&o.noFwd, "no-fwd", false, "skip the forwarding benchmarks")
-	flag.IntVar(&o.hugepage, "hugepages", 2048, "2 MiB hugepages to reserve (0: run on --no-huge)")
+	flag.IntVar(&o.hugepage, "hugepages", 3072, "2 MiB hugepages to reserve (0: run on --no-huge)")
 	flag.Parse()
 	if err := run(&o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

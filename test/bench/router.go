@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	dpdk "fibd/cgo"
+	"fibd/lpm"
+	"fibd/router"
+	"fibd/test/fullview"
+)
+
+// benchPorts: the namespace's rib0 is fibd's port 0.
+type benchPorts struct{ port dpdk.PortID }
+
+func (b benchPorts) PortOf(dev string) (dpdk.PortID, bool) { return b.port, dev == "rib0" }
+
+const benchTable = 100
+
+// routerBench measures the netlink mirror on a full view: the time from
+// the full view being in the kernel table to fibd's FIB equalling it, and
+// the latency of single route changes under it, from the kernel's change
+// to the FIB's lookup seeing it.
+func routerBench(v4, v6 []netip.Prefix) error {
+	ns := fmt.Sprintf("fibdbench%d", os.Getpid())
+	exec.Command("ip", "netns", "del", ns).Run()
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip netns add: %v %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", ns).Run()
+	if err := ipBatch(ns, func(w *bufio.Writer) {
+		fmt.Fprintln(w, "link add rib0 type veth peer name nbr0")
+		fmt.Fprintln(w, "link set rib0 up")
+		fmt.Fprintln(w, "link set nbr0 up")
+		fmt.Fprintln(w, "address add 198.51.100.1/24 dev rib0")
+		fmt.Fprintln(w, "address add 2001:db8:1::1/64 dev rib0 nodad")
+		for i := 2; i < 6; i++ {
+			fmt.Fprintf(w, "neigh add 198.51.100.%d lladdr 02:00:00:00:00:%02x dev rib0 nud permanent\n", i, i)
+			fmt.Fprintf(w, "neigh add 2001:db8:1::%d lladdr 02:00:00:00:00:%02x dev rib0 nud permanent\n", i, i)
+		}
+	}); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := ipBatch(ns, func(w *bufio.Writer) {
+		for i, p := range v4 {
+			fmt.Fprintf(w, "route add %s via 198.51.100.%d table %d\n", p, 2+i%4, benchTable)
+		}
+		for i, p := range v6 {
+			fmt.Fprintf(w, "route add %s via 2001:db8:1::%d table %d\n", p, 2+i%4, benchTable)
+		}
+	}); err != nil {
+		return err
+	}
+	kernelLoad := time.Since(t0)
+
+	id, err := dpdk.PortByName("net_null0")
+	if err != nil {
+		return err
+	}
+	if err := id.Setup(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, RxDesc: 64, TxDesc: 64}); err != nil {
+		return err
+	}
+	defer id.Close()
+	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4) + 1024), MaxRoutes6: uint32(len(v6) + 1024)})
+	tbl, err := fib.Table(benchTable, 1)
+	if err != nil {
+		return err
+	}
+	var ms0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	r := router.New(zerolog.Nop(), router.Config{Netns: ns, KernelTable: benchTable, Refresh: 15 * time.Second, BindCore: -1},
+		benchPorts{id}, fib)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t0 = time.Now()
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-r.Ready():
+	case <-time.After(5 * time.Minute):
+		return fmt.Errorf("router never mirrored the full view")
+	}
+	mirror := time.Since(t0)
+	info, _ := fib.Info(tbl)
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+
+	// Single changes: move a random route to another gateway and wait
+	// until the FIB's lookup answers with the new neighbour.
+	nsh, err := netns.GetFromName(ns)
+	if err != nil {
+		return err
+	}
+	h, err := netlink.NewHandleAt(nsh)
+	nsh.Close()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	rng := rand.New(rand.NewPCG(8, 8))
+	var lat []time.Duration
+	moved := map[int]int{} // route index -> its gateway now (2..5)
+	have := make(map[netip.Prefix]bool, len(v4))
+	for _, p := range v4 {
+		have[p] = true
+	}
+	covered := func(a netip.Addr, bits int) bool { // by a more specific route
+		for l := bits + 1; l <= 32; l++ {
+			if q, _ := a.Prefix(l); have[q] {
+				return true
+			}
+		}
+		return false
+	}
+	for len(lat) < 300 {
+		i := rng.IntN(len(v4))
+		p := v4[i]
+		dst := fullview.AddrIn(rng, p)
+		if covered(dst, p.Bits()) {
+			continue
+		}
+		cur, ok := moved[i]
+		if !ok {
+			cur = 2 + i%4
+		}
+		next := 2 + (cur-2+1)%4
+		moved[i] = next
+		gw := netip.AddrFrom4([4]byte{198, 51, 100, byte(next)})
+		before := fib.Lookup(tbl, dst)
+		_, ipn, _ := net.ParseCIDR(p.String())
+		rt := &netlink.Route{Dst: ipn, Gw: gw.AsSlice(), Table: benchTable}
+		start := time.Now()
+		if err := h.RouteReplace(rt); err != nil {
+			return fmt.Errorf("route replace %s: %w", p, err)
+		}
+		for {
+			idx := fib.Lookup(tbl, dst)
+			if idx != before {
+				lat = append(lat, time.Since(start))
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				return fmt.Errorf("change of %s never reached the FIB", p)
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	p50, p99 := percentiles(lat)
+	fmt.Printf("Router (netlink mirror of a netns kernel table, %d IPv4 + %d IPv6 routes via 4 neighbours)\n", len(v4), len(v6))
+	fmt.Printf("  kernel load by ip -batch (not fibd)  %8.1f s\n", kernelLoad.Seconds())
+	fmt.Printf("  kernel table -> FIB equal (dump, resolve, program both copies) %8.2f s  (routes held %d + %d)\n",
+		mirror.Seconds(), info.Routes4, info.Routes6)
+	fmt.Printf("  Go heap of the router after the mirror %8.1f MiB\n", mib(ms1.HeapInuse))
+	fmt.Printf("  single route change, kernel replace -> FIB lookup sees it: p50 %.2f ms, p99 %.2f ms (%d changes)\n",
+		float64(p50.Microseconds())/1e3, float64(p99.Microseconds())/1e3, len(lat))
+	fmt.Printf("  netlink events %d, resyncs %d, overruns %d\n", r.Stats.Events.Load(), r.Stats.Resyncs.Load(), r.Stats.Overruns.Load())
+	return nil
+}
+
+func ipBatch(ns string, write func(w *bufio.Writer)) error {
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	out, err := os.CreateTemp("", "ipbatch")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(out.Name())
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(in, 1<<20)
+	write(w)
+	w.Flush()
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		b, _ := os.ReadFile(out.Name())
+		return fmt.Errorf("ip -batch: %v: %.500s", err, b)
+	}
+	return nil
+}
