@@ -20,15 +20,22 @@ import (
 type Programmer struct {
 	log zerolog.Logger
 	fib *lpm.FIB
-	nh  map[string]*nhEntry                // by Target.key()
-	cur map[uint32]map[netip.Prefix]string // programmed: table -> prefix -> key
+	nh  map[nhKey]*nhEntry
+	cur map[uint32]map[netip.Prefix]programmed
+	gen uint32 // mark-and-sweep generation of Sync
+}
+
+// programmed is what the FIB holds for one prefix.
+type programmed struct {
+	nh  *nhEntry
+	gen uint32
 }
 
 type nhEntry struct {
 	idx     uint32
 	target  Target
-	members []string // ECMP: member keys (each holds its own entry)
-	refs    int      // routes programmed on it, plus groups using it
+	members []*nhEntry // ECMP
+	refs    int        // routes programmed on it, plus groups using it
 }
 
 // NewProgrammer returns a Programmer over fib, which it then owns.
@@ -36,8 +43,8 @@ func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 	return &Programmer{
 		log: log.With().Str("component", "router").Logger(),
 		fib: fib,
-		nh:  map[string]*nhEntry{},
-		cur: map[uint32]map[netip.Prefix]string{},
+		nh:  map[nhKey]*nhEntry{},
+		cur: map[uint32]map[netip.Prefix]programmed{},
 	}
 }
 
@@ -47,28 +54,51 @@ type SyncStats struct {
 	Nexthops                          int // live nexthop indices afterwards
 }
 
-// Sync makes the FIB equal to want, whatever it held before: the
-// mark-and-sweep of a resync. Only differences are applied, so the FIB is
-// never emptied on the way.
+// Sync makes the FIB equal to want, whatever it held before.
 func (p *Programmer) Sync(want Desired) (SyncStats, error) {
+	return p.SyncEach(func(f func(uint32, netip.Prefix, *Target)) {
+		for table, routes := range want {
+			for pfx, t := range routes {
+				f(table, pfx, &t)
+			}
+		}
+	})
+}
+
+// SyncEach is Sync over an iteration (RIB.Each): the mark-and-sweep of a
+// resync. Every prefix the iteration yields is marked (and changed if its
+// target differs); whatever stays unmarked is deleted. Only differences
+// are applied, so the FIB is never emptied on the way.
+func (p *Programmer) SyncEach(each func(func(uint32, netip.Prefix, *Target))) (SyncStats, error) {
+	p.gen++
 	var changes []Change
-	for table, routes := range want {
+	each(func(table uint32, pfx netip.Prefix, t *Target) {
 		cur := p.cur[table]
-		for pfx, t := range routes {
-			if cur[pfx] != t.key() {
-				tt := t
-				changes = append(changes, Change{table, pfx, &tt})
+		if c, ok := cur[pfx]; ok {
+			c.gen = p.gen
+			cur[pfx] = c
+			if c.nh.target.Equal(t) {
+				return
 			}
 		}
-	}
+		changes = append(changes, Change{Table: table, Prefix: pfx, Target: *t})
+	})
 	for table, cur := range p.cur {
-		for pfx := range cur {
-			if _, ok := want[table][pfx]; !ok {
-				changes = append(changes, Change{table, pfx, nil})
+		for pfx, c := range cur {
+			if c.gen != p.gen {
+				changes = append(changes, Change{Table: table, Prefix: pfx, Del: true})
 			}
 		}
 	}
-	return p.Update(changes)
+	st, err := p.Update(changes)
+	// Changed prefixes were not marked above; Update stamps nothing.
+	for _, c := range changes {
+		if x, ok := p.cur[c.Table][c.Prefix]; ok {
+			x.gen = p.gen
+			p.cur[c.Table][c.Prefix] = x
+		}
+	}
+	return st, err
 }
 
 // Update applies changes, at most one per table and prefix. Routes a table
@@ -80,15 +110,19 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	var errs []error
 
 	// 1. publish the nexthops the changes need
-	byTable := map[uint32][]Change{}
-	for _, c := range changes {
-		if c.Target != nil {
-			if _, err := p.ensure(*c.Target); err != nil {
+	nhs := make([]*nhEntry, len(changes))
+	byTable := map[uint32][]int{}
+	for i := range changes {
+		c := &changes[i]
+		if !c.Del {
+			e, err := p.ensure(&c.Target)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
 				continue
 			}
+			nhs[i] = e
 		}
-		byTable[c.Table] = append(byTable[c.Table], c)
+		byTable[c.Table] = append(byTable[c.Table], i)
 	}
 
 	// 2. one batch per table: deletes first (they make room in a table
@@ -96,7 +130,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	// (local addresses, on-link subnets, host routes), then the rest, so
 	// that a full table refuses ordinary routes before those.
 	var b lpm.Batch
-	for table, cs := range byTable {
+	for table, idx := range byTable {
 		t, err := p.fib.Table(table, -1)
 		if err != nil {
 			errs = append(errs, err)
@@ -104,34 +138,30 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 		}
 		cur := p.cur[table]
 		if cur == nil {
-			cur = map[netip.Prefix]string{}
+			cur = map[netip.Prefix]programmed{}
 			p.cur[table] = cur
 		}
 		b.Reset()
-		var order []Change
-		for _, c := range cs {
-			if c.Target == nil {
-				if _, ok := cur[c.Prefix]; ok {
-					b.Del(c.Prefix)
-					order = append(order, c)
+		order := make([]int, 0, len(idx))
+		for _, i := range idx {
+			if changes[i].Del {
+				if _, ok := cur[changes[i].Prefix]; ok {
+					b.Del(changes[i].Prefix)
+					order = append(order, i)
 				}
 			}
 		}
 		for pass := range 2 {
-			for _, c := range cs {
-				if c.Target == nil || essential(c.Prefix, *c.Target) != (pass == 0) {
+			for _, i := range idx {
+				c := &changes[i]
+				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
 					continue
 				}
-				k := c.Target.key()
-				if cur[c.Prefix] == k {
+				if x, ok := cur[c.Prefix]; ok && x.nh == nhs[i] {
 					continue
 				}
-				e := p.nh[k]
-				if e == nil { // its nexthop could not be published
-					continue
-				}
-				b.Add(c.Prefix, e.idx)
-				order = append(order, c)
+				b.Add(c.Prefix, nhs[i].idx)
+				order = append(order, i)
 			}
 		}
 		res, err := p.fib.Apply(t, &b)
@@ -139,14 +169,18 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 			errs = append(errs, err)
 			continue
 		}
-		failed := map[netip.Prefix]error{}
-		for _, f := range res.Failed {
-			failed[f.Prefix] = f.Err
+		var failed map[netip.Prefix]error
+		if len(res.Failed) > 0 {
+			failed = make(map[netip.Prefix]error, len(res.Failed))
+			for _, f := range res.Failed {
+				failed[f.Prefix] = f.Err
+			}
 		}
 		st.Refused += res.Full
-		for _, c := range order {
+		for _, i := range order {
+			c := &changes[i]
 			err := failed[c.Prefix]
-			if c.Target == nil && errors.Is(err, syscall.ENOENT) {
+			if c.Del && errors.Is(err, syscall.ENOENT) {
 				err = nil // already absent: the goal of a delete
 			}
 			if err != nil {
@@ -157,16 +191,15 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 			}
 			old, had := cur[c.Prefix]
 			if had {
-				p.unref(old)
+				p.unref(old.nh)
 			}
-			if c.Target == nil {
+			if c.Del {
 				delete(cur, c.Prefix)
 				st.Deleted++
 				continue
 			}
-			k := c.Target.key()
-			cur[c.Prefix] = k
-			p.ref(k)
+			cur[c.Prefix] = programmed{nh: nhs[i], gen: old.gen}
+			p.ref(nhs[i])
 			if had {
 				st.Replaced++
 			} else {
@@ -195,12 +228,11 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 
 // essential routes keep the router itself reachable: local addresses,
 // on-link subnets and host routes.
-func essential(p netip.Prefix, t Target) bool {
+func essential(p netip.Prefix, t *Target) bool {
 	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopUnresolved || p.IsSingleIP()
 }
 
-func (p *Programmer) ref(k string) {
-	e := p.nh[k]
+func (p *Programmer) ref(e *nhEntry) {
 	e.refs++
 	if e.refs == 1 {
 		for _, m := range e.members {
@@ -209,8 +241,7 @@ func (p *Programmer) ref(k string) {
 	}
 }
 
-func (p *Programmer) unref(k string) {
-	e := p.nh[k]
+func (p *Programmer) unref(e *nhEntry) {
 	e.refs--
 	if e.refs == 0 {
 		for _, m := range e.members {
@@ -219,50 +250,48 @@ func (p *Programmer) unref(k string) {
 	}
 }
 
-// ensure returns the nexthop index for t, publishing it (and ECMP
-// members) if new.
-func (p *Programmer) ensure(t Target) (uint32, error) {
+// ensure returns the nexthop for t, publishing it (and ECMP members) if
+// new.
+func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
 	k := t.key()
 	if e, ok := p.nh[k]; ok {
-		return e.idx, nil
+		return e, nil
 	}
 	nh := dpdk.Nexthop{Type: t.Type}
-	var members []string
+	var members []*nhEntry
 	switch t.Type {
 	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
 		nh.Port = t.Hop.Port
 		nh.MAC = t.Hop.MAC[:]
 	case dpdk.NexthopECMP:
 		if len(t.Members) > dpdk.ECMPBuckets {
-			return 0, fmt.Errorf("ECMP group of %d paths exceeds %d buckets (meson option ecmp_buckets)",
+			return nil, fmt.Errorf("ECMP group of %d paths exceeds %d buckets (meson option ecmp_buckets)",
 				len(t.Members), dpdk.ECMPBuckets)
 		}
-		idx := make([]uint32, len(t.Members))
 		weights := make([]int, len(t.Members))
 		for i, m := range t.Members {
-			mt := Target{Type: m.Hop.Type, Hop: m.Hop}
-			mi, err := p.ensure(mt)
+			me, err := p.ensure(&Target{Type: m.Hop.Type, Hop: m.Hop})
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
-			idx[i] = mi
+			members = append(members, me)
 			weights[i] = m.Weight
-			members = append(members, mt.key())
 		}
 		for _, b := range Buckets(weights, dpdk.ECMPBuckets) {
-			nh.Buckets = append(nh.Buckets, idx[b])
+			nh.Buckets = append(nh.Buckets, members[b].idx)
 		}
 	}
 	i, err := p.fib.NH.Alloc()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := p.fib.NH.Set(i, nh); err != nil {
 		p.fib.NH.Unalloc(i)
-		return 0, fmt.Errorf("publish nexthop for %s: %w", k, err)
+		return nil, fmt.Errorf("publish nexthop %s: %w", t.Hop, err)
 	}
-	p.nh[k] = &nhEntry{idx: i, target: t, members: members}
-	return i, nil
+	e := &nhEntry{idx: i, target: *t, members: members}
+	p.nh[k] = e
+	return e, nil
 }
 
 // Nexthop describes nexthop index idx as the router sees it.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	dpdk "fibd/cgo"
@@ -44,20 +45,32 @@ type Member struct {
 	Weight int
 }
 
-// key identifies a target so equal targets share one nexthop index.
-func (t Target) key() string {
+// nhKey identifies a target so that equal targets share one nexthop index.
+// It is comparable and, but for ECMP groups, built without allocating.
+type nhKey struct {
+	typ   dpdk.NexthopType
+	port  dpdk.PortID
+	mac   [6]byte
+	group string // ECMP: the members and weights
+}
+
+func (t *Target) key() nhKey {
 	switch t.Type {
 	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
-		return t.Hop.String()
+		return nhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
 	case dpdk.NexthopECMP:
 		var b strings.Builder
-		b.WriteString("ecmp")
 		for _, m := range t.Members {
-			fmt.Fprintf(&b, "|%s*%d", m.Hop, m.Weight)
+			fmt.Fprintf(&b, "%s*%d|", m.Hop, m.Weight)
 		}
-		return b.String()
+		return nhKey{typ: t.Type, group: b.String()}
 	}
-	return fmt.Sprintf("special %d", t.Type)
+	return nhKey{typ: t.Type}
+}
+
+// Equal reports whether t and o send packets the same way.
+func (t *Target) Equal(o *Target) bool {
+	return t.Type == o.Type && t.Hop == o.Hop && slices.Equal(t.Members, o.Members)
 }
 
 // Desired is the FIB content a state calls for: kernel table -> prefix ->

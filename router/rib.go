@@ -34,17 +34,19 @@ type RIB struct {
 	ports      Ports
 	localTable uint32
 
-	routes map[tp][]Route // candidates per table/prefix, by metric
-	addrs  map[ribAddr]struct{}
-	neigh  map[nkey][6]byte
-	onlink map[dpdk.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
+	entries map[tp]*entry // every table/prefix that has routes or a resolution
+	addrs   map[ribAddr]struct{}
+	neigh   map[nkey][6]byte
+	onlink  map[dpdk.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
 
-	users   map[nkey]map[tp]struct{} // prefixes resolved through a gateway
-	deps    map[tp][]nkey            // inverse of users
-	devless map[tp]struct{}          // routes with a gateway but no dev: resolved via on-link prefixes
+	// users lists, per gateway, the prefixes resolved through it. Lists
+	// only grow between compactions; an entry whose deps no longer name
+	// the gateway is skipped (a full view has 10^6 users on a handful of
+	// gateways: a set per gateway costs more than it saves).
+	users   map[nkey][]tp
+	devless map[tp]struct{} // routes with a gateway but no dev: resolved via on-link prefixes
 
-	dirty map[tp]struct{}
-	out   Desired
+	dirty []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
 	// Problems found by the last Flush (unusable entries), for logging.
 	Problems []error
 }
@@ -64,27 +66,42 @@ type ribAddr struct {
 	port   dpdk.PortID
 }
 
+type dirtyEntry struct {
+	k tp
+	e *entry
+}
+
+// entry is one table/prefix.
+type entry struct {
+	routes []Route // candidates, by metric
+	out    Target  // current resolution, if has
+	has    bool
+	dirty  bool
+	deps   []nkey // gateways out was resolved through
+}
+
 // NewRIB returns an empty RIB. Addresses, connected subnets and neighbour
-// host routes go to localTable.
-func NewRIB(ports Ports, localTable uint32) *RIB {
+// host routes go to localTable. routes is a size hint.
+func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
+	hint := 0
+	if len(routes) > 0 {
+		hint = routes[0]
+	}
 	return &RIB{
 		ports:      ports,
 		localTable: localTable,
-		routes:     map[tp][]Route{},
+		entries:    make(map[tp]*entry, hint),
 		addrs:      map[ribAddr]struct{}{},
 		neigh:      map[nkey][6]byte{},
 		onlink:     map[dpdk.PortID]map[tp]int{},
-		users:      map[nkey]map[tp]struct{}{},
-		deps:       map[tp][]nkey{},
+		users:      map[nkey][]tp{},
 		devless:    map[tp]struct{}{},
-		dirty:      map[tp]struct{}{},
-		out:        Desired{},
 	}
 }
 
 // Resolve computes the FIB content for a complete state (see RIB).
 func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
-	r := NewRIB(ports, localTable)
+	r := NewRIB(ports, localTable, len(st.Routes))
 	for _, a := range st.Addrs {
 		r.AddAddr(a)
 	}
@@ -94,19 +111,35 @@ func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
 	for _, rt := range st.Routes {
 		r.AddRoute(rt)
 	}
-	r.Flush()
+	r.Settle()
 	return r.Desired(), r.Problems
 }
 
-// Desired is the RIB's current resolution. It is the RIB's own map: do not
-// modify it.
-func (r *RIB) Desired() Desired { return r.out }
+// Desired is the RIB's current resolution, as a new map.
+func (r *RIB) Desired() Desired {
+	d := Desired{}
+	for k, e := range r.entries {
+		if e.has {
+			d.set(k.table, k.prefix, e.out)
+		}
+	}
+	return d
+}
+
+// Each calls f for every resolved table/prefix (no copy of the RIB).
+func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
+	for k, e := range r.entries {
+		if e.has {
+			f(k.table, k.prefix, &e.out)
+		}
+	}
+}
 
 // Routes counts the routes held (all candidates).
 func (r *RIB) Routes() int {
 	n := 0
-	for _, c := range r.routes {
-		n += len(c)
+	for _, e := range r.entries {
+		n += len(e.routes)
 	}
 	return n
 }
@@ -114,7 +147,23 @@ func (r *RIB) Routes() int {
 // Neighbours counts the neighbours held.
 func (r *RIB) Neighbours() int { return len(r.neigh) }
 
-func (r *RIB) mark(k tp) { r.dirty[k] = struct{}{} }
+func (r *RIB) entry(k tp) *entry {
+	e := r.entries[k]
+	if e == nil {
+		e = &entry{}
+		r.entries[k] = e
+	}
+	return e
+}
+
+func (r *RIB) mark(k tp) { r.markEntry(k, r.entry(k)) }
+
+func (r *RIB) markEntry(k tp, e *entry) {
+	if !e.dirty {
+		e.dirty = true
+		r.dirty = append(r.dirty, dirtyEntry{k, e})
+	}
+}
 
 // Routes of one table and prefix are told apart by metric, as in the kernel.
 func sameRoute(a, b *Route) bool { return a.Metric == b.Metric }
@@ -123,18 +172,19 @@ func sameRoute(a, b *Route) bool { return a.Metric == b.Metric }
 func (r *RIB) AddRoute(rt Route) {
 	rt.Prefix = rt.Prefix.Masked()
 	k := tp{rt.Table, rt.Prefix}
-	c := r.routes[k]
-	i := slices.IndexFunc(c, func(x Route) bool { return sameRoute(&x, &rt) })
+	e := r.entry(k)
+	i := slices.IndexFunc(e.routes, func(x Route) bool { return sameRoute(&x, &rt) })
 	if i >= 0 {
-		r.onlinkRoute(&c[i], -1)
-		c[i] = rt
+		r.onlinkRoute(&e.routes[i], -1)
+		e.routes[i] = rt
 	} else {
-		c = append(c, rt)
-		slices.SortStableFunc(c, func(a, b Route) int { return cmp.Compare(a.Metric, b.Metric) })
+		e.routes = append(e.routes, rt)
+		if len(e.routes) > 1 {
+			slices.SortStableFunc(e.routes, func(a, b Route) int { return cmp.Compare(a.Metric, b.Metric) })
+		}
 	}
-	r.routes[k] = c
 	r.onlinkRoute(&rt, +1)
-	r.mark(k)
+	r.markEntry(k, e)
 }
 
 // DelRoute removes the route of rt's table, prefix and metric. It reports
@@ -142,19 +192,17 @@ func (r *RIB) AddRoute(rt Route) {
 func (r *RIB) DelRoute(rt Route) bool {
 	rt.Prefix = rt.Prefix.Masked()
 	k := tp{rt.Table, rt.Prefix}
-	c := r.routes[k]
-	i := slices.IndexFunc(c, func(x Route) bool { return sameRoute(&x, &rt) })
+	e := r.entries[k]
+	if e == nil {
+		return false
+	}
+	i := slices.IndexFunc(e.routes, func(x Route) bool { return sameRoute(&x, &rt) })
 	if i < 0 {
 		return false
 	}
-	r.onlinkRoute(&c[i], -1)
-	c = slices.Delete(c, i, i+1)
-	if len(c) == 0 {
-		delete(r.routes, k)
-	} else {
-		r.routes[k] = c
-	}
-	r.mark(k)
+	r.onlinkRoute(&e.routes[i], -1)
+	e.routes = slices.Delete(e.routes, i, i+1)
+	r.markEntry(k, e)
 	return true
 }
 
@@ -282,9 +330,14 @@ func (r *RIB) NeighboursOf(v6 bool) int {
 }
 
 func (r *RIB) neighChanged(k nkey) {
-	for u := range r.users[k] {
-		r.mark(u)
+	us := r.users[k][:0]
+	for _, u := range r.users[k] { // compact: keep only real users
+		if e := r.entries[u]; e != nil && slices.Contains(e.deps, k) {
+			us = append(us, u)
+			r.mark(u)
+		}
 	}
+	r.users[k] = us
 	for o := range r.onlink[k.port] {
 		if o.prefix.Contains(k.addr) {
 			r.mark(tp{o.table, host(k.addr)})
@@ -304,53 +357,57 @@ func (r *RIB) Unresolved() []nkey {
 	return out
 }
 
-// Change is one resolved FIB change: Target nil means delete.
+// Change is one resolved FIB change; Del means the prefix goes.
 type Change struct {
 	Table  uint32
 	Prefix netip.Prefix
-	Target *Target
+	Del    bool
+	Target Target
 }
 
 // Flush recomputes every prefix marked since the last Flush and returns
 // the changes to the FIB.
-func (r *RIB) Flush() []Change {
+func (r *RIB) Flush() []Change { return r.flush(true) }
+
+// Settle recomputes like Flush but collects no changes: for a RIB built
+// from a dump, whose FIB is then programmed by SyncEach(r.Each).
+func (r *RIB) Settle() { r.flush(false) }
+
+func (r *RIB) flush(collect bool) []Change {
 	r.Problems = r.Problems[:0:0]
 	var out []Change
-	for k := range r.dirty {
-		t, ok, err := r.compute(k)
+	for _, d := range r.dirty {
+		k, e := d.k, d.e
+		e.dirty = false
+		t, ok, err := r.compute(k, e)
 		if err != nil {
 			r.Problems = append(r.Problems, err)
 		}
-		cur, had := r.out[k.table][k.prefix]
 		switch {
-		case ok && had && cur.key() == t.key():
+		case ok && e.has && e.out.Equal(&t):
 		case ok:
-			r.out.set(k.table, k.prefix, t)
-			tt := t
-			out = append(out, Change{k.table, k.prefix, &tt})
-		case had:
-			delete(r.out[k.table], k.prefix)
-			if len(r.out[k.table]) == 0 {
-				delete(r.out, k.table)
+			e.out, e.has = t, true
+			if collect {
+				out = append(out, Change{Table: k.table, Prefix: k.prefix, Target: t})
 			}
-			out = append(out, Change{k.table, k.prefix, nil})
+		case e.has:
+			e.out, e.has = Target{}, false
+			if collect {
+				out = append(out, Change{Table: k.table, Prefix: k.prefix, Del: true})
+			}
+		}
+		if !e.has && len(e.routes) == 0 && len(e.deps) == 0 {
+			delete(r.entries, k)
 		}
 	}
 	clear(r.dirty)
+	r.dirty = r.dirty[:0]
 	return out
 }
 
 // compute resolves one table/prefix from scratch, updating dependencies.
-func (r *RIB) compute(k tp) (Target, bool, error) {
-	for _, d := range r.deps[k] {
-		if us := r.users[d]; us != nil {
-			delete(us, k)
-			if len(us) == 0 {
-				delete(r.users, d)
-			}
-		}
-	}
-	delete(r.deps, k)
+func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
+	e.deps = e.deps[:0] // users lists drop k lazily
 	delete(r.devless, k)
 
 	// The kernel's local table comes first: our own addresses.
@@ -361,8 +418,8 @@ func (r *RIB) compute(k tp) (Target, bool, error) {
 			}
 		}
 	}
-	if c := r.routes[k]; len(c) > 0 {
-		t, err := r.routeTarget(k, &c[0])
+	if len(e.routes) > 0 {
+		t, err := r.routeTarget(k, e, &e.routes[0])
 		if err != nil {
 			// The kernel's best route cannot be followed (its interface is
 			// not fibd's, its gateway unreachable): drop and count rather
@@ -408,7 +465,7 @@ func (r *RIB) compute(k tp) (Target, bool, error) {
 
 var errNoSubnet = errors.New("gateway is on no connected subnet")
 
-func (r *RIB) hop(k tp, gw netip.Addr, dev string) (Hop, error) {
+func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 	var port dpdk.PortID
 	if dev != "" {
 		p, ok := r.ports.PortOf(dev)
@@ -436,24 +493,17 @@ func (r *RIB) hop(k tp, gw netip.Addr, dev string) (Hop, error) {
 		return Hop{Type: dpdk.NexthopUnresolved, Port: port}, nil
 	}
 	nk := nkey{gw.Unmap(), port}
-	r.depend(k, nk)
+	if !slices.Contains(e.deps, nk) {
+		e.deps = append(e.deps, nk)
+		r.users[nk] = append(r.users[nk], k)
+	}
 	if mac, ok := r.neigh[nk]; ok {
 		return Hop{Type: dpdk.NexthopForward, Port: port, MAC: mac}, nil
 	}
 	return Hop{Type: dpdk.NexthopUnresolved, Port: port}, nil
 }
 
-func (r *RIB) depend(k tp, d nkey) {
-	us := r.users[d]
-	if us == nil {
-		us = map[tp]struct{}{}
-		r.users[d] = us
-	}
-	us[k] = struct{}{}
-	r.deps[k] = append(r.deps[k], d)
-}
-
-func (r *RIB) routeTarget(k tp, rt *Route) (Target, error) {
+func (r *RIB) routeTarget(k tp, e *entry, rt *Route) (Target, error) {
 	switch rt.Type {
 	case Blackhole:
 		return Target{Type: dpdk.NexthopBlackhole}, nil
@@ -468,7 +518,7 @@ func (r *RIB) routeTarget(k tp, rt *Route) (Target, error) {
 		return Target{}, errors.New("unicast route without nexthop")
 	}
 	if len(rt.Nexthops) == 1 {
-		h, err := r.hop(k, rt.Nexthops[0].Gateway, rt.Nexthops[0].Dev)
+		h, err := r.hop(k, e, rt.Nexthops[0].Gateway, rt.Nexthops[0].Dev)
 		if err != nil {
 			return Target{}, err
 		}
@@ -477,7 +527,7 @@ func (r *RIB) routeTarget(k tp, rt *Route) (Target, error) {
 	var all, resolved []Member
 	var bad []error
 	for _, nh := range rt.Nexthops {
-		h, err := r.hop(k, nh.Gateway, nh.Dev)
+		h, err := r.hop(k, e, nh.Gateway, nh.Dev)
 		if err != nil { // this path is unusable; the others still carry traffic
 			bad = append(bad, err)
 			continue

@@ -98,8 +98,8 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 	}
 }
 
-func normal(d Desired) map[string]string {
-	out := map[string]string{}
+func normal(d Desired) map[string]nhKey {
+	out := map[string]nhKey{}
 	for t, m := range d {
 		for p, x := range m {
 			out[fmt.Sprintf("%d %s", t, p)] = x.key()

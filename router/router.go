@@ -168,7 +168,7 @@ func (r *Router) mirror(ctx context.Context) error {
 func (r *Router) syncAll() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ss, err := r.prog.Sync(r.rib.Desired())
+	ss, err := r.prog.SyncEach(r.rib.Each)
 	if err != nil {
 		r.log.Error().Err(err).Msg("periodic FIB sync")
 	}
@@ -216,11 +216,12 @@ func (r *Router) resync() error {
 	if err != nil {
 		return err
 	}
+	tDump := time.Since(t0)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.links = links
 	r.indexPorts()
-	rib := NewRIB(r.ports, r.cfg.KernelTable)
+	rib := NewRIB(r.ports, r.cfg.KernelTable, len(st.Routes))
 	for _, a := range st.Addrs {
 		if _, ok := r.ports.PortOf(a.Dev); ok {
 			rib.AddAddr(a)
@@ -232,13 +233,14 @@ func (r *Router) resync() error {
 	for _, rt := range st.Routes {
 		rib.AddRoute(rt)
 	}
-	rib.Flush()
+	rib.Settle()
 	r.rib = rib
-	ss, err := r.prog.Sync(rib.Desired())
+	tResolve := time.Since(t0) - tDump
+	ss, err := r.prog.SyncEach(rib.Each)
 	r.Stats.Resyncs.Add(1)
 	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", rib.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
-		Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
+		Dur("dump", tDump).Dur("resolve", tResolve).Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
 	r.probeUnresolved()
 	return err
 }

@@ -82,7 +82,11 @@ func routerBench(v4, v6 []netip.Prefix) error {
 	var ms0 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	r := router.New(zerolog.Nop(), router.Config{Netns: ns, KernelTable: benchTable, Refresh: 15 * time.Second, BindCore: -1},
+	log := zerolog.Nop()
+	if os.Getenv("FIBD_BENCH_LOG") != "" {
+		log = zerolog.New(os.Stderr).Level(zerolog.InfoLevel)
+	}
+	r := router.New(log, router.Config{Netns: ns, KernelTable: benchTable, Refresh: 15 * time.Second, BindCore: -1},
 		benchPorts{id}, fib)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
