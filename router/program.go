@@ -138,7 +138,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 		}
 		cur := p.cur[table]
 		if cur == nil {
-			cur = map[netip.Prefix]programmed{}
+			cur = make(map[netip.Prefix]programmed, len(idx))
 			p.cur[table] = cur
 		}
 		b.Reset()

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -179,8 +180,9 @@ rib_nodes(uint32_t max_routes)
 	return (int)RTE_MIN((uint64_t)max_routes + 1024, (uint64_t)INT32_MAX / 2);
 }
 
-/* Every rte_fib needs a unique name; rebuilt copies get a new one. */
-static uint32_t fib_generation;
+/* Every rte_fib needs a unique name; rebuilt copies get a new one. Two
+ * passes of a batch may rebuild at the same time (parallel apply). */
+static _Atomic uint32_t fib_generation;
 
 static struct rte_fib *
 create4(uint16_t tidx, int copy, const struct fp_table_conf *conf)
@@ -195,7 +197,7 @@ create4(uint16_t tidx, int copy, const struct fp_table_conf *conf)
 			.num_tbl8 = tbl8_v4(conf),
 		},
 	};
-	snprintf(name, sizeof(name), "fp4_%u_%d_%u", tidx, copy, fib_generation++);
+	snprintf(name, sizeof(name), "fp4_%u_%d_%u", tidx, copy, atomic_fetch_add(&fib_generation, 1));
 	return rte_fib_create(name, SOCKET_ID_ANY, &c);
 }
 
@@ -212,7 +214,7 @@ create6(uint16_t tidx, int copy, const struct fp_table_conf *conf)
 			.num_tbl8 = tbl8_v6(conf),
 		},
 	};
-	snprintf(name, sizeof(name), "fp6_%u_%d_%u", tidx, copy, fib_generation++);
+	snprintf(name, sizeof(name), "fp6_%u_%d_%u", tidx, copy, atomic_fetch_add(&fib_generation, 1));
 	return rte_fib6_create(name, SOCKET_ID_ANY, &c);
 }
 
@@ -275,7 +277,7 @@ rebuild_copy(uint16_t tidx, struct fp_table *t, int copy, int src)
 	rte_fib6_free(t->v6[copy]);
 	t->v4[copy] = n4;
 	t->v6[copy] = n6;
-	t->rebuilds++;
+	__atomic_fetch_add(&t->rebuilds, 1, __ATOMIC_RELAXED);
 	return 0;
 fail:
 	rte_fib_free(n4);
@@ -379,10 +381,10 @@ apply_one(struct fp_table *t, int copy, const struct fp_route_op *op)
  * for a nexthop change of an existing prefix even when it could not get
  * the tbl8 groups to write it; its RIB then keeps the old nexthop. */
 static int
-apply_checked(struct fp_table *t, int copy, const struct fp_route_op *op)
+apply_checked(struct fp_table *t, int copy, const struct fp_route_op *op, bool had)
 {
 	int rc = apply_one(t, copy, op);
-	if (rc != 0 || op->op != FP_ROUTE_ADD)
+	if (rc != 0 || op->op != FP_ROUTE_ADD || !had)
 		return rc;
 	uint64_t nh = FP_NH_MISS;
 	if (op->family == 4) {
@@ -426,6 +428,71 @@ valid_op(const struct fp_route_op *op)
 	return (op->family == 4 && op->depth <= 32) || (op->family == 6 && op->depth <= 128);
 }
 
+/* One pass of a batch over one copy. counts are the route counts the
+ * max_routes limit checks against (the table's own for the pass that
+ * counts, a private copy for a parallel twin). */
+struct apply_pass {
+	uint16_t tidx;
+	struct fp_table *t;
+	int copy;
+	const struct fp_route_op *ops;
+	uint32_t n;
+	int32_t *result;
+	uint64_t routes4, routes6;
+	int failed;
+	bool rebuilt;
+};
+
+static void
+apply_pass_run(struct apply_pass *p)
+{
+	struct fp_table *t = p->t;
+	for (uint32_t i = 0; i < p->n; i++) {
+		const struct fp_route_op *op = &p->ops[i];
+		if (!valid_op(op)) {
+			p->result[i] = -EINVAL;
+			p->failed++;
+			continue;
+		}
+		bool had = exists(t, p->copy, op);
+		uint64_t *held = op->family == 4 ? &p->routes4 : &p->routes6;
+		uint64_t max = op->family == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
+		int rc;
+		if (op->op == FP_ROUTE_ADD && !had && *held >= max)
+			rc = -ENOSPC; /* router_max_ip*_route_count reached */
+		else
+			rc = apply_checked(t, p->copy, op, had);
+		if (rc == -ENOSPC && *held < max && !p->rebuilt) {
+			/* Room by our count: maybe DPDK's tbl8 accounting drifted
+			 * (see rebuild_copy). A fresh copy settles it; if it still
+			 * refuses, the groups are really used up. */
+			p->rebuilt = true;
+			if (rebuild_copy(p->tidx, t, p->copy, p->copy) == 0)
+				rc = apply_checked(t, p->copy, op, had);
+		}
+		if (rc == -ENOMEM)
+			rc = -ENOSPC; /* RIB node pool or tbl8 groups exhausted */
+		p->result[i] = rc;
+		if (rc < 0) {
+			p->failed++;
+			continue;
+		}
+		*held += (op->op == FP_ROUTE_ADD) ? !had : -1;
+	}
+}
+
+static void *
+apply_pass_thread(void *arg)
+{
+	apply_pass_run(arg);
+	return NULL;
+}
+
+/* Batches this large are applied to both copies at once when no worker
+ * reads the table (the initial load of a full view, before forwarding
+ * starts): the copies are independent and the machine has a spare core. */
+#define FP_PARALLEL_BATCH 16384
+
 int
 fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t *result)
 {
@@ -439,8 +506,6 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	}
 	uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
 	int standby = !act;
-	int failed = 0;
-	bool rebuilt = false;
 
 	/* 0. a copy that missed changes (its rebuild failed last time) is made
 	 * equal to the active one before anything is published from it */
@@ -452,61 +517,56 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 		t->stale = -1;
 	}
 
-	/* 1. the copy nobody reads */
-	for (uint32_t i = 0; i < n; i++) {
-		const struct fp_route_op *op = &ops[i];
-		if (!valid_op(op)) {
-			result[i] = -EINVAL;
-			failed++;
-			continue;
+	struct apply_pass main = {
+		.tidx = tidx, .t = t, .copy = standby, .ops = ops, .n = n, .result = result,
+		.routes4 = t->routes4, .routes6 = t->routes6,
+	};
+	bool diverged = false;
+	if (n >= FP_PARALLEL_BATCH && !fp_workers_running()) {
+		/* Nobody reads either copy: both at once, then compare. */
+		int32_t *twin_res = malloc(sizeof(*twin_res) * n);
+		struct apply_pass twin = main;
+		twin.copy = act;
+		twin.result = twin_res;
+		pthread_t th;
+		if (twin_res != NULL && pthread_create(&th, NULL, apply_pass_thread, &twin) == 0) {
+			apply_pass_run(&main);
+			pthread_join(th, NULL);
+			diverged = main.rebuilt || twin.rebuilt ||
+				   memcmp(main.result, twin_res, sizeof(*twin_res) * n) != 0;
+			free(twin_res);
+			t->routes4 = main.routes4;
+			t->routes6 = main.routes6;
+			atomic_store_explicit(&t->active, standby, memory_order_release);
+			grace_period(); /* frees what the batch retired */
+			goto check;
 		}
-		bool had = exists(t, standby, op);
-		uint64_t held = op->family == 4 ? t->routes4 : t->routes6;
-		uint64_t max = op->family == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
-		int rc;
-		if (op->op == FP_ROUTE_ADD && !had && held >= max)
-			rc = -ENOSPC; /* router_max_ip*_route_count reached */
-		else
-			rc = apply_checked(t, standby, op);
-		if (rc == -ENOSPC && held < max && !rebuilt) {
-			/* Room by our count: maybe DPDK's tbl8 accounting drifted
-			 * (see rebuild_copy). A fresh copy settles it; if it still
-			 * refuses, the groups are really used up. */
-			rebuilt = true;
-			if (rebuild_copy(tidx, t, standby, standby) == 0)
-				rc = apply_checked(t, standby, op);
-		}
-		if (rc == -ENOMEM)
-			rc = -ENOSPC; /* RIB node pool or tbl8 groups exhausted */
-		result[i] = rc;
-		if (rc < 0) {
-			failed++;
-			continue;
-		}
-		int64_t d = (op->op == FP_ROUTE_ADD) ? !had : -1;
-		if (op->family == 4)
-			t->routes4 += d;
-		else
-			t->routes6 += d;
+		free(twin_res);
 	}
+
+	/* 1. the copy nobody reads */
+	apply_pass_run(&main);
+	t->routes4 = main.routes4;
+	t->routes6 = main.routes6;
 	/* 2. publish it, 3. wait until no worker is inside the old copy */
 	atomic_store_explicit(&t->active, standby, memory_order_release);
 	grace_period();
 	/* 4. replay on the old copy. Identical input normally gives identical
 	 * results; should the copies disagree anywhere (or the standby was
-	 * rebuilt), the old one is rebuilt as a clone of the new. If even that
-	 * fails (memory), the copy is marked stale and is repaired before it
-	 * is ever published again. */
-	bool diverged = rebuilt;
+	 * rebuilt), the old one is rebuilt as a clone of the new. */
+	diverged = main.rebuilt;
 	for (uint32_t i = 0; i < n; i++)
-		if (result[i] == 0 && apply_checked(t, act, &ops[i]) != 0)
+		if (result[i] == 0 && apply_checked(t, act, &ops[i], true) != 0)
 			diverged = true;
+check:
+	/* If even the clone fails (memory), the copy is marked stale and is
+	 * repaired before it is ever published again. */
 	if (diverged && rebuild_copy(tidx, t, act, standby) != 0) {
 		t->clone_failures++;
 		t->stale = act;
 	}
 	fp_ctl_lock_give();
-	return failed;
+	return main.failed;
 }
 
 int
