@@ -143,7 +143,7 @@ func (f *FIB) Apply(t *Table, b *Batch) (Result, error) {
 		}
 		op := b.ops[i]
 		r.Failed = append(r.Failed, Failure{Prefix: op.Prefix, Del: op.Del, Err: e})
-		if errors.Is(e, ErrFull) {
+		if !op.Del && errors.Is(e, ErrFull) {
 			r.Full++
 		}
 	}

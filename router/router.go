@@ -59,6 +59,7 @@ type Router struct {
 	mu        sync.Mutex
 	ready     chan struct{} // closed after the first resync
 	readyOnce sync.Once
+	resyncReq chan struct{}
 
 	Stats Stats
 }
@@ -73,14 +74,23 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 	}
 	tables := append([]uint32{cfg.KernelTable}, cfg.Tables...)
 	return &Router{
-		cfg:    cfg,
-		log:    log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
-		ports:  ports,
-		rib:    NewRIB(ports, cfg.KernelTable),
-		prog:   NewProgrammer(log, fib),
-		k:      &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
-		portIf: map[uint16]int{},
-		ready:  make(chan struct{}),
+		cfg:       cfg,
+		log:       log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
+		ports:     ports,
+		rib:       NewRIB(ports, cfg.KernelTable),
+		prog:      NewProgrammer(log, fib),
+		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
+		portIf:    map[uint16]int{},
+		ready:     make(chan struct{}),
+		resyncReq: make(chan struct{}, 1),
+	}
+}
+
+// RequestResync asks for a full dump and mark-and-sweep (operator command).
+func (r *Router) RequestResync() {
+	select {
+	case r.resyncReq <- struct{}{}:
+	default:
 	}
 }
 
@@ -145,6 +155,11 @@ func (r *Router) mirror(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.k.Signal():
+		case <-r.resyncReq:
+			if err := r.resync(); err != nil {
+				return err
+			}
+			continue
 		case <-tick.C:
 			if _, err := netnsAlive(r.cfg.Netns); err != nil {
 				return err
