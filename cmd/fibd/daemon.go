@@ -102,6 +102,11 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 			d.log.Warn().Err(err).Msg("EAL cleanup")
 		}
 	}()
+	if control, err := dpdk.KeepOffWorkerCPUs(); err != nil {
+		d.log.Warn().Err(err).Msg("control-plane threads may preempt workers")
+	} else {
+		d.log.Debug().Int("control_cpus", control.Count()).Msg("control plane kept off worker CPUs")
+	}
 	lcores := d.eal.WorkerLcores()
 	if len(lcores) == 0 {
 		return fmt.Errorf("no worker lcore: give the EAL at least two lcores (e.g. -l 0-1); lcore %d runs the control plane", d.eal.MainLcore())

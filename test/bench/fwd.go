@@ -82,6 +82,10 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	if err := row(fmt.Sprintf("IPv6 62B, table %dk+%dk", n4/1000, n6/1000), files["cmp6.pcap"], files["cmp.routes"], 65536, 65536, true); err != nil {
 		return err
 	}
+	if o.noFull {
+		fmt.Println()
+		return nil
+	}
 	if err := row(fmt.Sprintf("IPv4 64B, full view %dk+%dk", len(v4)/1000, len(v6)/1000), files["full4.pcap"], files["full.routes"], len(v4)+16, len(v6)+16, false); err != nil {
 		return err
 	}

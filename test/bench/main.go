@@ -39,6 +39,8 @@ type options struct {
 	window   time.Duration
 	noL3fwd  bool
 	noFwd    bool
+	noFull   bool
+	noFIB    bool
 	hugepage int
 }
 
@@ -55,6 +57,8 @@ func main() {
 	flag.DurationVar(&o.window, "window", 5*time.Second, "forwarding measurement window")
 	flag.BoolVar(&o.noL3fwd, "no-l3fwd", false, "skip the l3fwd peer")
 	flag.BoolVar(&o.noFwd, "no-fwd", false, "skip the forwarding benchmarks")
+	flag.BoolVar(&o.noFull, "no-full", false, "forward on the small table only (skip the full-view rows)")
+	flag.BoolVar(&o.noFIB, "no-fib", false, "skip the FIB and router benchmarks")
 	flag.IntVar(&o.hugepage, "hugepages", 3072, "2 MiB hugepages to reserve (0: run on --no-huge)")
 	flag.Parse()
 	if err := run(&o); err != nil {
@@ -83,6 +87,9 @@ func run(o *options) error {
 		if err := forwarding(o, huge, v4, v6); err != nil {
 			return err
 		}
+	}
+	if o.noFIB {
+		return nil
 	}
 	return fibBench(o, huge, v4, v6)
 }
