@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"syscall"
 
@@ -87,6 +88,16 @@ func (f *FIB) Table(id uint32, slot int) (*Table, error) {
 	return t, nil
 }
 
+// Destroy frees table t (no worker may be running).
+func (f *FIB) Destroy(t *Table) error {
+	if err := dpdk.DestroyTable(t.Slot); err != nil {
+		return err
+	}
+	f.slots[t.Slot] = false
+	delete(f.tables, t.ID)
+	return nil
+}
+
 // Tables lists the tables by kernel id.
 func (f *FIB) Tables() map[uint32]*Table { return f.tables }
 
@@ -104,6 +115,9 @@ func (b *Batch) Add(p netip.Prefix, nh uint32) {
 func (b *Batch) Del(p netip.Prefix) {
 	b.ops = append(b.ops, dpdk.RouteOp{Del: true, Prefix: p.Masked()})
 }
+
+// Grow makes room for n more changes.
+func (b *Batch) Grow(n int) { b.ops = slices.Grow(b.ops, n) }
 
 // Len is the number of changes queued.
 func (b *Batch) Len() int { return len(b.ops) }

@@ -56,7 +56,11 @@ type SyncStats struct {
 
 // Sync makes the FIB equal to want, whatever it held before.
 func (p *Programmer) Sync(want Desired) (SyncStats, error) {
-	return p.SyncEach(func(f func(uint32, netip.Prefix, *Target)) {
+	n := 0
+	for _, routes := range want {
+		n += len(routes)
+	}
+	return p.SyncEach(n, func(f func(uint32, netip.Prefix, *Target)) {
 		for table, routes := range want {
 			for pfx, t := range routes {
 				f(table, pfx, &t)
@@ -69,9 +73,15 @@ func (p *Programmer) Sync(want Desired) (SyncStats, error) {
 // resync. Every prefix the iteration yields is marked (and changed if its
 // target differs); whatever stays unmarked is deleted. Only differences
 // are applied, so the FIB is never emptied on the way.
-func (p *Programmer) SyncEach(each func(func(uint32, netip.Prefix, *Target))) (SyncStats, error) {
+// hint is the number of prefixes each will yield, for sizing.
+func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *Target))) (SyncStats, error) {
 	p.gen++
-	var changes []Change
+	programmed := 0
+	for _, cur := range p.cur {
+		programmed += len(cur)
+	}
+	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
+	changes := make([]Change, 0, max(hint-programmed, 0)+64)
 	each(func(table uint32, pfx netip.Prefix, t *Target) {
 		cur := p.cur[table]
 		if c, ok := cur[pfx]; ok {
@@ -142,6 +152,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 			p.cur[table] = cur
 		}
 		b.Reset()
+		b.Grow(len(idx))
 		order := make([]int, 0, len(idx))
 		for _, i := range idx {
 			if changes[i].Del {

@@ -91,6 +91,7 @@ func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
 		ports:      ports,
 		localTable: localTable,
 		entries:    make(map[tp]*entry, hint),
+		dirty:      make([]dirtyEntry, 0, hint),
 		addrs:      map[ribAddr]struct{}{},
 		neigh:      map[nkey][6]byte{},
 		onlink:     map[dpdk.PortID]map[tp]int{},
@@ -143,6 +144,10 @@ func (r *RIB) Routes() int {
 	}
 	return n
 }
+
+// Len is the number of table/prefix entries (an upper bound of what Each
+// yields).
+func (r *RIB) Len() int { return len(r.entries) }
 
 // Neighbours counts the neighbours held.
 func (r *RIB) Neighbours() int { return len(r.neigh) }
@@ -402,6 +407,9 @@ func (r *RIB) flush(collect bool) []Change {
 	}
 	clear(r.dirty)
 	r.dirty = r.dirty[:0]
+	if cap(r.dirty) > 1<<16 { // a resync's worth: do not keep it
+		r.dirty = nil
+	}
 	return out
 }
 

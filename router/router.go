@@ -183,7 +183,7 @@ func (r *Router) mirror(ctx context.Context) error {
 func (r *Router) syncAll() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ss, err := r.prog.SyncEach(r.rib.Each)
+	ss, err := r.prog.SyncEach(r.rib.Len(), r.rib.Each)
 	if err != nil {
 		r.log.Error().Err(err).Msg("periodic FIB sync")
 	}
@@ -251,7 +251,7 @@ func (r *Router) resync() error {
 	rib.Settle()
 	r.rib = rib
 	tResolve := time.Since(t0) - tDump
-	ss, err := r.prog.SyncEach(rib.Each)
+	ss, err := r.prog.SyncEach(rib.Len(), rib.Each)
 	r.Stats.Resyncs.Add(1)
 	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", rib.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).

@@ -454,7 +454,8 @@ apply_pass_run(struct apply_pass *p)
 			p->failed++;
 			continue;
 		}
-		bool had = exists(t, p->copy, op);
+		/* A delete tells by its result whether the route was there. */
+		bool had = op->op == FP_ROUTE_DEL || exists(t, p->copy, op);
 		uint64_t *held = op->family == 4 ? &p->routes4 : &p->routes6;
 		uint64_t max = op->family == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
 		int rc;

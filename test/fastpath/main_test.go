@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 	code := 1
 	func() {
 		defer os.RemoveAll(filepath.Join("/var/run/dpdk", env.prefix))
-		args := []string{"fastpath.test", "--no-huge", "-m", "2048", "--no-pci", "-l", "0",
+		args := []string{"fastpath.test", "--no-huge", "-m", "4096", "--no-pci", "-l", "0",
 			"--file-prefix", env.prefix, "--log-level", "lib.eal:warning", "--log-level", "lib.fib:error"}
 		for i := range nPorts {
 			args = append(args, "--vdev", fmt.Sprintf("net_null%d,no-rx=1", i))
