@@ -23,6 +23,14 @@ type Programmer struct {
 	nh  map[nhKey]*nhEntry
 	cur map[uint32]map[netip.Prefix]programmed
 	gen uint32 // mark-and-sweep generation of Sync
+	// retry holds changes the FIB refused (table full, nexthop not
+	// publishable), retried by Retry every router_fib_refresh.
+	retry map[retryKey]Change
+}
+
+type retryKey struct {
+	table  uint32
+	prefix netip.Prefix
 }
 
 // programmed is what the FIB holds for one prefix.
@@ -41,11 +49,29 @@ type nhEntry struct {
 // NewProgrammer returns a Programmer over fib, which it then owns.
 func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 	return &Programmer{
-		log: log.With().Str("component", "router").Logger(),
-		fib: fib,
-		nh:  map[nhKey]*nhEntry{},
-		cur: map[uint32]map[netip.Prefix]programmed{},
+		log:   log.With().Str("component", "router").Logger(),
+		fib:   fib,
+		nh:    map[nhKey]*nhEntry{},
+		cur:   map[uint32]map[netip.Prefix]programmed{},
+		retry: map[retryKey]Change{},
 	}
+}
+
+// Pending is the number of changes waiting for a retry.
+func (p *Programmer) Pending() int { return len(p.retry) }
+
+// Retry applies again the changes the FIB refused before. It costs
+// nothing when there are none: unlike a full Sync, it can run often.
+func (p *Programmer) Retry() (SyncStats, error) {
+	if len(p.retry) == 0 {
+		return SyncStats{}, nil
+	}
+	changes := make([]Change, 0, len(p.retry))
+	for _, c := range p.retry {
+		changes = append(changes, c)
+	}
+	clear(p.retry)
+	return p.Update(changes)
 }
 
 // SyncStats counts what one Update or Sync did.
@@ -100,6 +126,7 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *Ta
 			}
 		}
 	}
+	clear(p.retry) // a Sync supersedes every pending change
 	st, err := p.Update(changes)
 	// Changed prefixes were not marked above; Update stamps nothing.
 	for _, c := range changes {
@@ -113,8 +140,8 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *Ta
 
 // Update applies changes, at most one per table and prefix. Routes a table
 // refuses (full) stay out, or keep their previous target, and are counted;
-// the next Sync (the router runs one every router_fib_refresh) retries
-// them.
+// Retry (the router runs it every router_fib_refresh) or a later change of
+// the same prefix tries them again.
 func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	var st SyncStats
 	var errs []error
@@ -124,10 +151,12 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	byTable := map[uint32][]int{}
 	for i := range changes {
 		c := &changes[i]
+		delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
 		if !c.Del {
 			e, err := p.ensure(&c.Target)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
+				p.retry[retryKey{c.Table, c.Prefix}] = *c
 				continue
 			}
 			nhs[i] = e
@@ -144,6 +173,9 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 		t, err := p.fib.Table(table, -1)
 		if err != nil {
 			errs = append(errs, err)
+			for _, i := range idx {
+				p.retry[retryKey{table, changes[i].Prefix}] = changes[i]
+			}
 			continue
 		}
 		cur := p.cur[table]
@@ -198,6 +230,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 				if !errors.Is(err, lpm.ErrFull) {
 					errs = append(errs, fmt.Errorf("table %d: %w", table, err))
 				}
+				p.retry[retryKey{table, c.Prefix}] = *c
 				continue // the FIB keeps what it had
 			}
 			old, had := cur[c.Prefix]

@@ -167,8 +167,8 @@ func (r *Router) mirror(ctx context.Context) error {
 			r.probeUnresolved()
 			if time.Since(lastSync) >= r.cfg.Refresh {
 				// router_fib_refresh: whatever a table refused or a failed
-				// publish left behind is retried against the RIB.
-				r.syncAll()
+				// publish left behind is tried again.
+				r.retry()
 				lastSync = time.Now()
 			}
 			continue
@@ -179,18 +179,20 @@ func (r *Router) mirror(ctx context.Context) error {
 	}
 }
 
-// syncAll programs the difference between the RIB and the FIB, if any.
-func (r *Router) syncAll() {
+// retry applies again the changes the FIB refused.
+func (r *Router) retry() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ss, err := r.prog.SyncEach(r.rib.Len(), r.rib.Each)
+	n := r.prog.Pending()
+	if n == 0 {
+		return
+	}
+	ss, err := r.prog.Retry()
 	if err != nil {
-		r.log.Error().Err(err).Msg("periodic FIB sync")
+		r.log.Error().Err(err).Msg("retrying refused FIB changes")
 	}
-	if ss.Added+ss.Replaced+ss.Deleted > 0 {
-		r.log.Info().Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
-			Int("refused", ss.Refused).Msg("periodic sync repaired the FIB")
-	}
+	r.log.Info().Int("retried", n).Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
+		Int("still_refused", r.prog.Pending()).Msg("refused FIB changes retried")
 }
 
 // batch applies what the subscriptions queued, in one FIB update.

@@ -239,6 +239,30 @@ func TestTableFull(t *testing.T) {
 	if idx := env.fib.Lookup(env.table, netip.MustParseAddr("192.0.2.2")); idx == dpdk.NexthopMiss {
 		t.Error("connected route lost")
 	}
+	// Refused routes wait for a retry; once room is made, Retry puts
+	// them in without a full sync.
+	if env.prog.Pending() != ss.Refused {
+		t.Fatalf("%d changes pending, %d refused", env.prog.Pending(), ss.Refused)
+	}
+	var dels []router.Change
+	for p, tg := range want[router.MainTable] {
+		if len(dels) == ss.Refused {
+			break
+		}
+		if tg.Type == dpdk.NexthopForward && !p.IsSingleIP() && env.fib.Lookup(env.table, p.Addr()) != dpdk.NexthopMiss {
+			dels = append(dels, router.Change{Table: router.MainTable, Prefix: p, Del: true})
+		}
+	}
+	if _, err := env.prog.Update(dels); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := env.prog.Retry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Added != ss.Refused || env.prog.Pending() != 0 {
+		t.Errorf("retry added %d of %d refused, %d still pending", rs.Added, ss.Refused, env.prog.Pending())
+	}
 	program(t, &router.State{})
 }
 
