@@ -285,19 +285,8 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 	for _, t := range k.Tables {
 		want[t] = true
 	}
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		err := k.h.RouteListFilteredIter(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE,
-			func(r netlink.Route) bool {
-				if want[uint32(r.Table)] {
-					if x, ok := ConvertRoute(&r, links); ok {
-						st.Routes = append(st.Routes, x)
-					}
-				}
-				return true
-			})
-		if err != nil {
-			return nil, nil, fmt.Errorf("route dump: %w", err)
-		}
+	if st.Routes, err = dumpRoutes(k.ns, want, links, st.Routes); err != nil {
+		return nil, nil, err
 	}
 	return st, links, nil
 }
