@@ -109,8 +109,10 @@ func (r *Router) Do(f func(p *Programmer, rib *RIB)) {
 // daemon or a netlink overrun never empties the FIB: forwarding goes on
 // with the last state while Run waits, retries and resynchronises.
 func (r *Router) Run(ctx context.Context) error {
-	runtime.LockOSThread() // the thread is pinned and prioritised as configured
-	defer runtime.UnlockOSThread()
+	// The thread is pinned and prioritised as configured. It is never
+	// unlocked: it ends with Run instead of going back to the Go scheduler
+	// with the router's affinity and nice value.
+	runtime.LockOSThread()
 	r.pinThread()
 	missingLogged := false
 	for ctx.Err() == nil {
