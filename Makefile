@@ -36,6 +36,7 @@ $(FP_STAMP): $(FP_LIB)
 $(BIN)/fibd: $(FP_STAMP) $(GO_SRC) go.mod go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/fibd ./cmd/fibd
+	$(GO) build -o $(BIN)/fdpi_cli ./cmd/fdpi_cli
 
 # Every test: C unit tests, Go tests (root-only ones skip without root),
 # and the packet-path fuzz target for a bounded time.
@@ -50,6 +51,7 @@ test-go: $(BIN)/fibd
 	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz: $(FP_STAMP)
+	$(GO) test -run '^$$' -fuzz '^FuzzCommand$$' -fuzztime 10s ./cmd/internal/ctl/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -parallel 1 ./test/fastpath/
 	@# the fuzz worker is killed at the deadline, before its own cleanup
 	@rm -rf /var/run/dpdk/fibdtest*

@@ -130,6 +130,7 @@ type Config struct {
 	WorkerIdleSleep time.Duration // fibd_idle_sleep_us: sleep of an idle worker, 0 = busy poll
 	Mbufs           int           // fibd_mbufs: mbufs in each port's pool, 0 = automatic
 	LogLevel        string        // fibd_log_level: debug, info, warn or error
+	CLIListen       string        // fibd_cli_listen: control server address (fdpi_cli)
 
 	Ignored []Ignored // unknown keys outside fibd's namespaces, in file order
 }
@@ -158,6 +159,7 @@ const (
 	// incident is still available soon after it.
 	DefaultAjbUdpiFtimeout = 10 * time.Minute
 	DefaultLogLevel        = "info"
+	DefaultCLIListen       = "127.0.0.1:29000" // fdpi_cli's default
 )
 
 // Default returns a configuration with every parameter at its default: the
@@ -173,6 +175,7 @@ func Default() *Config {
 		AjbUdpiPath:        DefaultAjbUdpiPath,
 		AjbUdpiFtimeout:    DefaultAjbUdpiFtimeout,
 		LogLevel:           DefaultLogLevel,
+		CLIListen:          DefaultCLIListen,
 	}
 }
 

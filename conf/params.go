@@ -153,6 +153,20 @@ var topParams = []param[Config]{
 	intParam(Param{Name: "fibd_mbufs", Doc: "mbufs in the pool of each port, 0 = sized automatically (default)"},
 		func(c *Config) *int { return &c.Mbufs }, 0, 1<<24, nil),
 	logLevelParam(Param{Name: "fibd_log_level", Hot: true, Doc: "log level: debug, info (default), warn or error"}),
+	stringParam(Param{Name: "fibd_cli_listen", Doc: "address:port of the control server fdpi_cli talks to (default 127.0.0.1:29000); non-loopback addresses only when set here"},
+		func(c *Config) *string { return &c.CLIListen }, checkListen),
+}
+
+// checkListen accepts host:port with a literal IP address.
+func checkListen(s string) error {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return fmt.Errorf("want address:port (e.g. 127.0.0.1:29000): %w", err)
+	}
+	if ap.Port() == 0 {
+		return fmt.Errorf("port 0")
+	}
+	return nil
 }
 
 // routerDeviceParams are the parameters of a router_device section.

@@ -127,6 +127,13 @@ func (r *RIB) Desired() Desired {
 	return d
 }
 
+// EachNeigh calls f for every neighbour, with its port.
+func (r *RIB) EachNeigh(f func(addr netip.Addr, port dpdk.PortID, mac [6]byte)) {
+	for k, mac := range r.neigh {
+		f(k.addr, k.port, mac)
+	}
+}
+
 // Each calls f for every resolved table/prefix (no copy of the RIB).
 func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 	for k, e := range r.entries {

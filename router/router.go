@@ -60,6 +60,7 @@ type Router struct {
 	ready     chan struct{} // closed after the first resync
 	readyOnce sync.Once
 	resyncReq chan struct{}
+	refresh   atomic.Int64 // router_fib_refresh (hot), ns
 
 	Stats Stats
 }
@@ -73,7 +74,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		cfg.Refresh = 15 * time.Second
 	}
 	tables := append([]uint32{cfg.KernelTable}, cfg.Tables...)
-	return &Router{
+	r := &Router{
 		cfg:       cfg,
 		log:       log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
 		ports:     ports,
@@ -84,7 +85,18 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		ready:     make(chan struct{}),
 		resyncReq: make(chan struct{}, 1),
 	}
+	r.refresh.Store(int64(cfg.Refresh))
+	return r
 }
+
+// SetRefresh changes router_fib_refresh (a hot parameter).
+func (r *Router) SetRefresh(d time.Duration) {
+	if d > 0 {
+		r.refresh.Store(int64(d))
+	}
+}
+
+func (r *Router) refreshEvery() time.Duration { return time.Duration(r.refresh.Load()) }
 
 // RequestResync asks for a full dump and mark-and-sweep (operator command).
 func (r *Router) RequestResync() {
@@ -123,7 +135,7 @@ func (r *Router) Run(ctx context.Context) error {
 				r.log.Warn().Err(err).Msg("waiting for the router netns; the FIB keeps its last state")
 				missingLogged = true
 			}
-			sleep(ctx, min(r.cfg.Refresh, time.Second))
+			sleep(ctx, min(r.refreshEvery(), time.Second))
 			continue
 		}
 		if err != nil {
@@ -149,7 +161,7 @@ func (r *Router) mirror(ctx context.Context) error {
 	}
 	r.Stats.Connected.Store(true)
 	r.readyOnce.Do(func() { close(r.ready) })
-	tick := time.NewTicker(min(r.cfg.Refresh, time.Second))
+	tick := time.NewTicker(min(r.refreshEvery(), time.Second))
 	defer tick.Stop()
 	lastSync := time.Now()
 	for {
@@ -167,7 +179,7 @@ func (r *Router) mirror(ctx context.Context) error {
 				return err
 			}
 			r.probeUnresolved()
-			if time.Since(lastSync) >= r.cfg.Refresh {
+			if time.Since(lastSync) >= r.refreshEvery() {
 				// router_fib_refresh: whatever a table refused or a failed
 				// publish left behind is tried again.
 				r.retry()

@@ -45,10 +45,11 @@ func fibdBin(t *testing.T) string {
 type lab struct {
 	dir    string
 	prefix string
+	port   int // control server
 }
 
 func newLab(t *testing.T, extra string) *lab {
-	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdgold%d", os.Getpid())}
+	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdgold%d", os.Getpid()), port: 20000 + os.Getpid()%20000}
 	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", l.prefix)) })
 	cfg := fmt.Sprintf(`in_dev=net_pcap0
 out_dev=net_pcap1:net_pcap2
@@ -59,8 +60,9 @@ fibd_eal_args=-l 0-1 --no-huge -m 1024 --file-prefix %[2]s --log-level lib.eal:w
 fibd_idle_sleep_us=50
 router_max_ip4_route_count=65536
 router_max_ip6_route_count=16384
+fibd_cli_listen=127.0.0.1:%[4]d
 %[3]s
-`, l.dir, l.prefix, extra)
+`, l.dir, l.prefix, extra, l.port)
 	if err := os.WriteFile(l.path("fastdpi.conf"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

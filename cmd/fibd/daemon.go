@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +33,10 @@ type daemon struct {
 	fib    *lpm.FIB
 	prog   *router.Programmer // static state
 	router *router.Router     // router=1: the netlink mirror
+
+	mu        sync.Mutex  // guards prog, staticRIB and cfg against the control server
+	staticRIB *router.RIB // --static: the resolved state
+	started   time.Time
 }
 
 // kernelTable is the table whose routes feed FIB slot 0: router_kernel_table,
@@ -187,9 +195,33 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		return err
 	}
 	start := time.Now()
+	d.started = start
 	if err := d.eal.Launch(); err != nil {
 		return err
 	}
+	// The control server (fdpi_cli) and SIGHUP reloads.
+	ln, err := listenCtl(d.cfg.CLIListen)
+	if err != nil {
+		return err
+	}
+	go d.serveCtl(rctx, ln)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-hup:
+				if hot, err := d.reload(); err != nil {
+					d.log.Error().Err(err).Msg("SIGHUP")
+				} else {
+					d.log.Info().Strs("applied", hot).Msg("SIGHUP: configuration reloaded")
+				}
+			}
+		}
+	}()
 	d.log.Info().Int("workers", len(lcores)).Dur("idle_sleep", d.cfg.WorkerIdleSleep).Msg("forwarding")
 
 	d.wait(ctx, drain)
@@ -219,11 +251,26 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 // program resolves a state and applies it to the FIB.
 func (d *daemon) program(st *router.State) error {
 	t0 := time.Now()
-	want, problems := router.Resolve(st, d.ports, d.kernelTable())
-	for _, p := range problems {
+	rib := router.NewRIB(d.ports, d.kernelTable(), len(st.Routes))
+	for _, a := range st.Addrs {
+		rib.AddAddr(a)
+	}
+	for _, n := range st.Neighs {
+		if err := rib.SetNeigh(n); err != nil {
+			d.log.Warn().Err(err).Msg("static state: neighbour not usable")
+		}
+	}
+	for _, r := range st.Routes {
+		rib.AddRoute(r)
+	}
+	rib.Settle()
+	for _, p := range rib.Problems {
 		d.log.Warn().Err(p).Msg("static state: entry not usable")
 	}
-	ss, err := d.prog.Sync(want)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ss, err := d.prog.SyncEach(rib.Len(), rib.Each)
+	d.staticRIB = rib
 	if err != nil {
 		return err
 	}

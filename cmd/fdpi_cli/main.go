@@ -1,0 +1,146 @@
+// Command fdpi_cli talks to a running fibd, with the conventions of the
+// gateway's own fdpi_cli:
+//
+//	fdpi_cli [-r ip%dev[:port]] [-t seconds] [-v] [--json [--strict]] <command>
+//	fdpi_cli help
+//	fdpi_cli help router
+//	fdpi_cli router fib lookup 192.0.2.7 table=100
+//
+// Exit status: 0 done, 1 the command failed, 2 usage, 3 no answer.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"fibd/cmd/internal/ctl"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fdpi_cli", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	remote := fs.String("r", ctl.DefaultAddr, "fibd's control address: ip[%dev][:port]")
+	timeout := fs.Int("t", 5, "seconds to wait for the answer")
+	var verbose int
+	fs.Func("v", "verbose (repeatable)", func(string) error { verbose++; return nil })
+	asJSON := fs.Bool("json", false, "JSON output (list commands: one object per line)")
+	strict := fs.Bool("strict", false, "with --json: fail unless every output line is valid JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: fdpi_cli [-r ip%%dev[:port]] [-t N] [-v] [--json [--strict]] <command>\n")
+		fmt.Fprintln(stderr, "       fdpi_cli help | fdpi_cli help router")
+		fs.PrintDefaults()
+	}
+	// -v may be given as -v, -vv, -vvv.
+	var norm []string
+	for _, a := range args {
+		if len(a) > 2 && strings.Trim(a, "v") == "-" {
+			for range len(a) - 1 {
+				norm = append(norm, "-v=")
+			}
+			continue
+		}
+		if a == "-v" {
+			a = "-v="
+		}
+		norm = append(norm, a)
+	}
+	if err := fs.Parse(norm); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	addr, err := parseRemote(*remote)
+	if err != nil {
+		fmt.Fprintln(stderr, "fdpi_cli:", err)
+		return 2
+	}
+	req := ctl.Request{Args: fs.Args(), JSON: *asJSON}
+	if verbose > 0 {
+		fmt.Fprintf(stderr, "fdpi_cli: %s <- %q\n", addr, req.Args)
+	}
+	deadline := time.Now().Add(time.Duration(*timeout) * time.Second)
+	conn, err := net.DialTimeout("tcp", addr, time.Until(deadline))
+	if err != nil {
+		fmt.Fprintf(stderr, "fdpi_cli: cannot reach fibd at %s: %v\n", addr, err)
+		return 3
+	}
+	defer conn.Close()
+	conn.SetDeadline(deadline)
+	if err := ctl.WriteRequest(conn, req); err != nil {
+		fmt.Fprintln(stderr, "fdpi_cli:", err)
+		return 3
+	}
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		fmt.Fprintln(stderr, "fdpi_cli: no answer:", err)
+		return 3
+	}
+	status = strings.TrimSuffix(status, "\n")
+	if msg, ok := strings.CutPrefix(status, "error "); ok {
+		io.Copy(stderr, br)
+		fmt.Fprintln(stderr, "fdpi_cli:", msg)
+		return 1
+	}
+	if status != "ok" {
+		fmt.Fprintf(stderr, "fdpi_cli: unexpected answer %q\n", status)
+		return 3
+	}
+	if !*strict {
+		if _, err := io.Copy(stdout, br); err != nil {
+			fmt.Fprintln(stderr, "fdpi_cli:", err)
+			return 3
+		}
+		return 0
+	}
+	// --strict: every line must be JSON.
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) > 0 && !json.Valid(line) {
+			fmt.Fprintf(stderr, "fdpi_cli: --strict: not JSON: %.80q\n", line)
+			return 1
+		}
+		stdout.Write(append(line, '\n'))
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintln(stderr, "fdpi_cli:", err)
+		return 3
+	}
+	return 0
+}
+
+// parseRemote accepts ip, ip:port, ip%dev, ip%dev:port and [v6%dev]:port.
+func parseRemote(s string) (string, error) {
+	host, port := s, "29000"
+	if strings.HasPrefix(s, "[") {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return "", fmt.Errorf("-r %q: %w", s, err)
+		}
+		host, port = h, p
+	} else if i := strings.LastIndex(s, ":"); i >= 0 && strings.Count(s, ":") == 1 {
+		host, port = s[:i], s[i+1:]
+	}
+	ip, _, _ := strings.Cut(host, "%")
+	if net.ParseIP(ip) == nil {
+		return "", fmt.Errorf("-r %q: want ip%%dev[:port]", s)
+	}
+	return net.JoinHostPort(host, port), nil
+}

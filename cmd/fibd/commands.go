@@ -1,0 +1,429 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	dpdk "fibd/cgo"
+	"fibd/cmd/internal/ctl"
+	"fibd/conf"
+	"fibd/router"
+)
+
+// withState runs f on the FIB writer's state, whichever mode fibd runs in.
+func (d *daemon) withState(f func(p *router.Programmer, rib *router.RIB)) error {
+	if d.router != nil {
+		d.router.Do(f)
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.prog == nil || d.staticRIB == nil {
+		return errors.New("no routing state (neither router=1 nor --static)")
+	}
+	f(d.prog, d.staticRIB)
+	return nil
+}
+
+func (d *daemon) device(p dpdk.PortID) string {
+	for _, x := range d.ports.Ports {
+		if x.ID == p {
+			return x.Dev.Name
+		}
+	}
+	return fmt.Sprintf("port%d", p)
+}
+
+// nexthopJSON is the JSON form of a FIB decision. Field names are stable.
+type nexthopJSON struct {
+	Type    string        `json:"type"`
+	Device  string        `json:"device,omitempty"`
+	MAC     string        `json:"mac,omitempty"`
+	Members []nexthopJSON `json:"members,omitempty"`
+	Weight  int           `json:"weight,omitempty"`
+}
+
+func typeName(t dpdk.NexthopType) string {
+	switch t {
+	case dpdk.NexthopForward:
+		return "forward"
+	case dpdk.NexthopECMP:
+		return "ecmp"
+	case dpdk.NexthopUnresolved:
+		return "unresolved"
+	case dpdk.NexthopLocal:
+		return "local"
+	case dpdk.NexthopBlackhole:
+		return "blackhole"
+	case dpdk.NexthopUnreachable:
+		return "unreachable"
+	case dpdk.NexthopProhibit:
+		return "prohibit"
+	}
+	return "none"
+}
+
+func (d *daemon) nexthop(t *router.Target) nexthopJSON {
+	hop := func(h router.Hop) nexthopJSON {
+		n := nexthopJSON{Type: typeName(h.Type), Device: d.device(h.Port)}
+		if h.Type == dpdk.NexthopForward {
+			n.MAC = net.HardwareAddr(h.MAC[:]).String()
+		}
+		return n
+	}
+	switch t.Type {
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
+		return hop(t.Hop)
+	case dpdk.NexthopECMP:
+		n := nexthopJSON{Type: "ecmp"}
+		for _, m := range t.Members {
+			x := hop(m.Hop)
+			x.Weight = m.Weight
+			n.Members = append(n.Members, x)
+		}
+		return n
+	}
+	return nexthopJSON{Type: typeName(t.Type)}
+}
+
+func (n nexthopJSON) String() string {
+	switch n.Type {
+	case "forward":
+		return fmt.Sprintf("via %s dev %s", n.MAC, n.Device)
+	case "unresolved":
+		return fmt.Sprintf("dev %s (neighbour unresolved)", n.Device)
+	case "ecmp":
+		s := "ecmp"
+		for _, m := range n.Members {
+			s += fmt.Sprintf(" [%s weight %d]", m, m.Weight)
+		}
+		return s
+	}
+	return n.Type
+}
+
+func (d *daemon) tableOpt(c *ctl.Command) (uint32, error) {
+	t := d.kernelTable()
+	if s, ok := c.Opts["table"]; ok {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("table=%q: %w", s, err)
+		}
+		t = uint32(n)
+	}
+	if _, ok := d.fib.Tables()[t]; !ok {
+		return 0, fmt.Errorf("%w: %d", errNoTable, t)
+	}
+	return t, nil
+}
+
+func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
+	type status struct {
+		Mode        string  `json:"mode"`
+		Config      string  `json:"config"`
+		Netns       string  `json:"netns,omitempty"`
+		KernelTable uint32  `json:"kernel_table"`
+		Mirroring   bool    `json:"mirroring"`
+		Routes4     uint64  `json:"routes4"`
+		Routes6     uint64  `json:"routes6"`
+		Nexthops    int     `json:"nexthops"`
+		Refused     uint64  `json:"routes_refused"`
+		Rebuilds    uint64  `json:"fib_rebuilds"`
+		Resyncs     uint64  `json:"resyncs"`
+		Overruns    uint64  `json:"overruns"`
+		Events      uint64  `json:"netlink_events"`
+		Workers     int     `json:"workers"`
+		Ports       int     `json:"ports"`
+		Uptime      float64 `json:"uptime_seconds"`
+	}
+	s := status{Mode: "static", Config: d.cfg.File, KernelTable: d.kernelTable(),
+		Nexthops: d.fib.NH.Live(), Refused: d.fib.Refused.Load(), Workers: dpdk.WorkerCount(),
+		Ports: len(d.ports.Ports), Uptime: time.Since(d.started).Seconds()}
+	if d.router != nil {
+		s.Mode, s.Netns = "router", d.cfg.RouterNetns
+		s.Mirroring = d.router.Stats.Connected.Load()
+		s.Resyncs, s.Overruns, s.Events = d.router.Stats.Resyncs.Load(), d.router.Stats.Overruns.Load(), d.router.Stats.Events.Load()
+	}
+	for _, t := range d.fib.Tables() {
+		if i, err := d.fib.Info(t); err == nil {
+			s.Routes4 += i.Routes4
+			s.Routes6 += i.Routes6
+			s.Rebuilds += i.Rebuilds
+		}
+	}
+	if o.json {
+		return o.record(s)
+	}
+	tw := o.table()
+	fmt.Fprintf(tw, "mode\t%s\nconfig\t%s\n", s.Mode, s.Config)
+	if s.Mode == "router" {
+		fmt.Fprintf(tw, "netns\t%s (mirroring: %v)\nresyncs / overruns / events\t%d / %d / %d\n", s.Netns, s.Mirroring, s.Resyncs, s.Overruns, s.Events)
+	}
+	fmt.Fprintf(tw, "kernel table\t%d\nroutes\t%d IPv4, %d IPv6\nnexthops\t%d\nroutes refused\t%d\nFIB rebuilds\t%d\nworkers\t%d\nports\t%d\nuptime\t%s\n",
+		s.KernelTable, s.Routes4, s.Routes6, s.Nexthops, s.Refused, s.Rebuilds, s.Workers, s.Ports,
+		time.Duration(s.Uptime*float64(time.Second)).Round(time.Second))
+	return tw.Flush()
+}
+
+func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
+	table, err := d.tableOpt(c)
+	if err != nil {
+		fmt.Fprintf(o.w, "error: %v\n", err)
+		return err
+	}
+	match := func(p netip.Prefix) bool {
+		t := c.Target
+		switch {
+		case t.Prefix.IsValid():
+			return t.Prefix.Overlaps(p) && p.Bits() >= t.Prefix.Bits()
+		case t.Addr.IsValid():
+			return p.Contains(t.Addr)
+		case t.From.IsValid():
+			return p.Contains(t.From) || p.Contains(t.To) || (t.From.Less(p.Addr()) && p.Addr().Less(t.To))
+		}
+		return true
+	}
+	type ribJSON struct {
+		Table  uint32      `json:"table"`
+		Prefix string      `json:"prefix"`
+		Nextop nexthopJSON `json:"nexthop"`
+	}
+	return d.withState(func(_ *router.Programmer, rib *router.RIB) {
+		rib.Each(func(t uint32, p netip.Prefix, tg *router.Target) {
+			if t != table || !match(p) {
+				return
+			}
+			n := d.nexthop(tg)
+			if o.json {
+				o.record(ribJSON{t, p.String(), n})
+			} else {
+				fmt.Fprintf(o.w, "%s %s\n", p, n)
+			}
+		})
+	})
+}
+
+func cmdFIBLookup(d *daemon, c *ctl.Command, o *output) error {
+	if !c.Target.Addr.IsValid() {
+		return errors.New("router fib lookup IP [table=N]")
+	}
+	table, err := d.tableOpt(c)
+	if err != nil {
+		return err
+	}
+	t := d.fib.Tables()[table]
+	idx := d.fib.Lookup(t, c.Target.Addr)
+	type lookupJSON struct {
+		Addr    string      `json:"address"`
+		Table   uint32      `json:"table"`
+		Index   uint32      `json:"nexthop_index"`
+		Nexthop nexthopJSON `json:"nexthop"`
+	}
+	res := lookupJSON{Addr: c.Target.Addr.String(), Table: table, Index: idx, Nexthop: nexthopJSON{Type: "no_route"}}
+	if idx != dpdk.NexthopMiss {
+		d.withState(func(p *router.Programmer, _ *router.RIB) {
+			if tg, ok := p.Nexthop(idx); ok {
+				res.Nexthop = d.nexthop(&tg)
+			}
+		})
+	}
+	if o.json {
+		return o.record(res)
+	}
+	_, err = fmt.Fprintf(o.w, "%s table %d: %s (nexthop %d)\n", res.Addr, table, res.Nexthop, idx)
+	return err
+}
+
+func cmdNeighShow(v6 bool) func(*daemon, *ctl.Command, *output) error {
+	return func(d *daemon, c *ctl.Command, o *output) error {
+		type neighJSON struct {
+			Addr   string `json:"address"`
+			MAC    string `json:"mac"`
+			Device string `json:"device"`
+		}
+		var ns []neighJSON
+		err := d.withState(func(_ *router.Programmer, rib *router.RIB) {
+			rib.EachNeigh(func(a netip.Addr, p dpdk.PortID, mac [6]byte) {
+				if a.Is6() == v6 {
+					ns = append(ns, neighJSON{a.String(), net.HardwareAddr(mac[:]).String(), d.device(p)})
+				}
+			})
+		})
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(ns, func(a, b neighJSON) int {
+			return netip.MustParseAddr(a.Addr).Compare(netip.MustParseAddr(b.Addr))
+		})
+		tw := o.table()
+		for _, n := range ns {
+			if o.json {
+				o.record(n)
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Addr, n.MAC, n.Device)
+			}
+		}
+		return tw.Flush()
+	}
+}
+
+func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
+	type devJSON struct {
+		Device   string   `json:"device"`
+		Dir      string   `json:"dir"`
+		Port     uint16   `json:"port"`
+		Driver   string   `json:"driver"`
+		MAC      string   `json:"mac"`
+		Link     bool     `json:"link_up"`
+		Speed    uint32   `json:"speed_mbps"`
+		Tap      string   `json:"tap,omitempty"`
+		Peer     string   `json:"peer,omitempty"`
+		Subnets  []string `json:"subnets,omitempty"`
+		RxPkts   uint64   `json:"rx_packets"`
+		TxPkts   uint64   `json:"tx_packets"`
+		RxMissed uint64   `json:"rx_missed"`
+	}
+	tw := o.table()
+	if !o.json {
+		fmt.Fprintf(tw, "device\tdir\tport\tdriver\tmac\tlink\tpeer\trx\ttx\tsubnets\n")
+	}
+	for _, p := range d.ports.Ports {
+		x := devJSON{Device: p.Dev.Name, Dir: p.Dev.Dir.String(), Port: uint16(p.ID), Driver: p.Driver, MAC: p.MAC.String()}
+		if l, err := p.ID.Link(); err == nil {
+			x.Link, x.Speed = l.Up, l.SpeedMbps
+		}
+		if s, err := p.ID.Stats(); err == nil {
+			x.RxPkts, x.TxPkts, x.RxMissed = s.IPackets, s.OPackets, s.IMissed
+		}
+		if rd, ok := d.cfg.RouterDeviceFor(p.Dev.Name); ok {
+			x.Tap, x.Peer = rd.Tap, rd.Peer
+			for _, s := range append(append([]netip.Prefix{}, rd.Subnets...), rd.Subnets6...) {
+				x.Subnets = append(x.Subnets, s.String())
+			}
+		}
+		if o.json {
+			o.record(x)
+			continue
+		}
+		link := "down"
+		if x.Link {
+			link = "up"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%v\n", x.Device, x.Dir, x.Port, x.Driver, x.MAC, link, x.Peer, x.RxPkts, x.TxPkts, x.Subnets)
+	}
+	return tw.Flush()
+}
+
+func cmdLagShow(d *daemon, c *ctl.Command, o *output) error {
+	type lagJSON struct {
+		Name    string   `json:"name"`
+		Dir     string   `json:"dir"`
+		Devices []string `json:"devices"`
+	}
+	for _, l := range d.cfg.Lags {
+		x := lagJSON{l.Name, l.Dir.String(), l.Devices}
+		if o.json {
+			o.record(x)
+		} else {
+			fmt.Fprintf(o.w, "%s (%s): %v\n", x.Name, x.Dir, x.Devices)
+		}
+	}
+	if len(d.cfg.Lags) == 0 && !o.json {
+		fmt.Fprintln(o.w, "no lag sections")
+	}
+	return nil
+}
+
+func cmdStatsShow(d *daemon, c *ctl.Command, o *output) error {
+	r, err := d.report(time.Since(d.started))
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return o.record(r)
+	}
+	r.writeText(o.w)
+	return nil
+}
+
+func cmdStatsReset(d *daemon, c *ctl.Command, o *output) error {
+	dpdk.ResetWorkerStats()
+	for _, p := range d.ports.Ports {
+		if err := p.ID.ResetStats(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(o.w, "counters reset")
+	return err
+}
+
+func cmdFIBRefresh(d *daemon, c *ctl.Command, o *output) error {
+	if d.router != nil {
+		d.router.RequestResync()
+		_, err := fmt.Fprintln(o.w, "resync requested")
+		return err
+	}
+	if d.opt.static == "" {
+		return errors.New("nothing to refresh from")
+	}
+	st, err := d.loadStatic()
+	if err != nil {
+		return err
+	}
+	if err := d.program(st); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(o.w, "static state reprogrammed from %s\n", d.opt.static)
+	return err
+}
+
+func cmdReload(d *daemon, c *ctl.Command, o *output) error {
+	hot, err := d.reload()
+	if err != nil {
+		return err
+	}
+	if len(hot) == 0 {
+		_, err = fmt.Fprintln(o.w, "configuration unchanged")
+		return err
+	}
+	_, err = fmt.Fprintf(o.w, "applied: %v\n", hot)
+	return err
+}
+
+// reload re-reads the configuration. Hot parameters apply now; a changed
+// cold parameter refuses the whole reload, naming it, and the running
+// configuration stays.
+func (d *daemon) reload() (hot []string, err error) {
+	nc, err := conf.Load(d.opt.config)
+	if err != nil {
+		return nil, fmt.Errorf("reload refused, running configuration kept: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	hot, cold := nc.Changed(d.cfg)
+	if len(cold) > 0 {
+		return nil, fmt.Errorf("reload refused: cold parameter(s) %v changed (restart fibd to apply them); running configuration kept", cold)
+	}
+	if d.opt.idleSleep >= 0 { // the command line wins over the file
+		nc.WorkerIdleSleep = d.cfg.WorkerIdleSleep
+	}
+	dpdk.SetIdleSleep(nc.WorkerIdleSleep)
+	if d.opt.logLevel == "" {
+		if lv, err := zerolog.ParseLevel(nc.LogLevel); err == nil {
+			zerolog.SetGlobalLevel(lv)
+		}
+	}
+	if d.router != nil {
+		d.router.SetRefresh(nc.RouterFIBRefresh)
+	}
+	d.cfg = nc
+	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")
+	return hot, nil
+}

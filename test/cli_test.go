@@ -1,0 +1,322 @@
+package test
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// running is a fibd started for the duration of a test, with fdpi_cli.
+type running struct {
+	cmd  *exec.Cmd
+	cli  string
+	addr string
+	out  *syncBuffer
+	conf string
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startFibd runs fibd on the three-port pcap lab with static routes until
+// the test ends, and waits for its control server.
+func startFibd(t *testing.T, extra, static string) *running {
+	t.Helper()
+	bin := fibdBin(t)
+	cli := filepath.Join(filepath.Dir(bin), "fdpi_cli")
+	if _, err := os.Stat(cli); err != nil {
+		t.Skipf("fdpi_cli not built: %v", err)
+	}
+	l := newLab(t, extra)
+	writePcap(t, l.path("in.pcap"), nil)
+	if err := os.WriteFile(l.path("static.routes"), []byte(static), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &running{cli: cli, addr: fmt.Sprintf("127.0.0.1:%d", l.port), out: &syncBuffer{}, conf: l.path("fastdpi.conf")}
+	r.cmd = exec.Command(bin, "-c", r.conf, "--static", l.path("static.routes"), "--duration", "2m", "-q", "--log-level", "info")
+	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { r.cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		r.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			r.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("fibd's output:\n%s", r.out.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", r.addr)
+		if err == nil {
+			c.Close()
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("control server never came up: %v\n%s", err, r.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// fdpi runs fdpi_cli and returns stdout, stderr and the exit status.
+func (r *running) fdpi(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(r.cli, append([]string{"-r", r.addr}, args...)...)
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return so.String(), se.String(), code
+}
+
+const cliStatic = `address add 198.51.100.1/24 dev net_pcap1
+address add 203.0.113.1/24 dev net_pcap2
+address add 2001:db8:1::1/64 dev net_pcap1
+neigh add 198.51.100.2 lladdr 02:00:00:00:01:02 dev net_pcap1
+neigh add 203.0.113.2 lladdr 02:00:00:00:02:02 dev net_pcap2
+neigh add 2001:db8:1::2 lladdr 02:00:00:00:01:02 dev net_pcap1
+route add default via 198.51.100.2
+route add 8.8.8.0/24 via 203.0.113.2
+route add 1.1.1.0/24 nexthop via 198.51.100.2 dev net_pcap1 nexthop via 203.0.113.2 dev net_pcap2
+route add blackhole 9.9.9.0/24
+route add 2001:db8:100::/48 via 2001:db8:1::2
+`
+
+// TestCLI drives every router command through the real fdpi_cli against a
+// running fibd and checks text and JSON answers.
+func TestCLI(t *testing.T) {
+	r := startFibd(t, "", cliStatic)
+
+	out, _, code := r.fdpi(t, "help", "router")
+	if code != 0 || !strings.Contains(out, "router fib lookup IP [table=N]") {
+		t.Fatalf("help router: %d %q", code, out)
+	}
+	out, _, _ = r.fdpi(t, "router", "status")
+	for _, want := range []string{"mode            static", "routes          ", "workers         1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+
+	// fib lookup, text and JSON
+	out, _, code = r.fdpi(t, "router", "fib", "lookup", "8.8.8.8")
+	if code != 0 || !strings.Contains(out, "via 02:00:00:00:02:02 dev net_pcap2") {
+		t.Errorf("lookup 8.8.8.8: %d %q", code, out)
+	}
+	out, _, _ = r.fdpi(t, "--json", "--strict", "router", "fib", "lookup", "1.1.1.1")
+	var lk struct {
+		Address string `json:"address"`
+		Table   uint32 `json:"table"`
+		Nexthop struct {
+			Type    string `json:"type"`
+			Members []struct {
+				Device string `json:"device"`
+				MAC    string `json:"mac"`
+			} `json:"members"`
+		} `json:"nexthop"`
+	}
+	if err := json.Unmarshal([]byte(out), &lk); err != nil || lk.Nexthop.Type != "ecmp" || len(lk.Nexthop.Members) != 2 {
+		t.Errorf("lookup 1.1.1.1 JSON: %v %q", err, out)
+	}
+	out, _, _ = r.fdpi(t, "--json", "router", "fib", "lookup", "9.9.9.9")
+	if !strings.Contains(out, `"type":"blackhole"`) {
+		t.Errorf("blackhole lookup: %q", out)
+	}
+	out, _, _ = r.fdpi(t, "--json", "router", "fib", "lookup", "2001:db8:100::7")
+	if !strings.Contains(out, `"mac":"02:00:00:00:01:02"`) {
+		t.Errorf("IPv6 lookup: %q", out)
+	}
+
+	// rib show streams one JSON object per line; a CIDR filters
+	out, _, _ = r.fdpi(t, "--json", "--strict", "router", "rib", "show")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 10 {
+		t.Errorf("rib show: %d lines", len(lines))
+	}
+	out, _, _ = r.fdpi(t, "router", "rib", "show", "8.0.0.0/8")
+	if strings.TrimSpace(out) != "8.8.8.0/24 via 02:00:00:00:02:02 dev net_pcap2" {
+		t.Errorf("rib show 8.0.0.0/8: %q", out)
+	}
+
+	// neighbours
+	out, _, _ = r.fdpi(t, "router", "arp", "show")
+	if !strings.Contains(out, "198.51.100.2") || !strings.Contains(out, "203.0.113.2") || strings.Contains(out, "2001:") {
+		t.Errorf("arp show: %q", out)
+	}
+	out, _, _ = r.fdpi(t, "router", "ndp", "show")
+	if !strings.Contains(out, "2001:db8:1::2") || strings.Contains(out, "198.51") {
+		t.Errorf("ndp show: %q", out)
+	}
+
+	// devices, lags, stats
+	out, _, _ = r.fdpi(t, "--json", "--strict", "router", "device", "show")
+	if strings.Count(out, `"device":`) != 3 || !strings.Contains(out, `"link_up":true`) {
+		t.Errorf("device show: %q", out)
+	}
+	out, _, _ = r.fdpi(t, "router", "lag", "show")
+	if !strings.Contains(out, "no lag sections") {
+		t.Errorf("lag show: %q", out)
+	}
+	out, _, _ = r.fdpi(t, "--json", "router", "stats", "show")
+	var st stats
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Ports) != 3 {
+		t.Errorf("stats show JSON: %v %q", err, out)
+	}
+	if _, _, code := r.fdpi(t, "router", "stats", "reset"); code != 0 {
+		t.Errorf("stats reset: %d", code)
+	}
+	out, _, code = r.fdpi(t, "router", "fib", "refresh")
+	if code != 0 || !strings.Contains(out, "reprogrammed") {
+		t.Errorf("fib refresh: %d %q", code, out)
+	}
+
+	// errors: unknown command, bad target, bad table; fibd keeps serving
+	if _, se, code := r.fdpi(t, "router", "bogus"); code != 1 || !strings.Contains(se, "unknown command") {
+		t.Errorf("bogus: %d %q", code, se)
+	}
+	if _, se, code := r.fdpi(t, "router", "fib", "lookup", "not-an-ip"); code != 1 || !strings.Contains(se, "bad target") {
+		t.Errorf("bad target: %d %q", code, se)
+	}
+	if _, se, code := r.fdpi(t, "router", "fib", "lookup", "1.2.3.4", "table=77"); code != 1 || !strings.Contains(se, "no such table") {
+		t.Errorf("bad table: %d %q", code, se)
+	}
+	// raw garbage and an oversized request get an error line, not a crash
+	for _, raw := range []string{"garbage\n", `{"args":["` + strings.Repeat("x", 20000) + `"]}` + "\n"} {
+		c, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(raw))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if !strings.HasPrefix(line, "error ") {
+			t.Errorf("raw %.20q: answer %q", raw, line)
+		}
+	}
+	if _, _, code := r.fdpi(t, "router", "status"); code != 0 {
+		t.Fatal("fibd stopped answering after bad requests")
+	}
+}
+
+// TestCLIJSONFields pins the JSON field names of every command's answer:
+// scripts rely on them, so a change must be deliberate.
+func TestCLIJSONFields(t *testing.T) {
+	r := startFibd(t, "", cliStatic)
+	want := map[string][]string{
+		"router status":             {"config", "fib_rebuilds", "kernel_table", "mirroring", "mode", "netlink_events", "nexthops", "overruns", "ports", "resyncs", "routes4", "routes6", "routes_refused", "uptime_seconds", "workers"},
+		"router fib lookup 8.8.8.8": {"address", "nexthop", "nexthop_index", "table"},
+		"router rib show 8.0.0.0/8": {"nexthop", "prefix", "table"},
+		"router arp show":           {"address", "device", "mac"},
+		"router device show":        {"device", "dir", "driver", "link_up", "mac", "port", "rx_missed", "rx_packets", "speed_mbps", "tx_packets"},
+		"router stats show":         {"drops", "forwarded", "nexthops", "ports", "routes4", "routes6", "routes_refused", "seconds", "workers"},
+	}
+	for cmd, fields := range want {
+		out, se, code := r.fdpi(t, append([]string{"--json", "--strict"}, strings.Fields(cmd)...)...)
+		if code != 0 {
+			t.Errorf("%s: %d %s", cmd, code, se)
+			continue
+		}
+		first := strings.SplitN(strings.TrimSpace(out), "\n", 2)[0]
+		var m map[string]any
+		if err := json.Unmarshal([]byte(first), &m); err != nil {
+			t.Errorf("%s: %v", cmd, err)
+			continue
+		}
+		var got []string
+		for k := range m {
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, fields) {
+			t.Errorf("%s: fields %v, want %v", cmd, got, fields)
+		}
+	}
+}
+
+// TestReloadHotAndCold: SIGHUP applies a changed hot parameter and refuses
+// a changed cold one, naming it, keeping the running configuration.
+func TestReloadHotAndCold(t *testing.T) {
+	r := startFibd(t, "", cliStatic)
+	conf, err := os.ReadFile(r.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// hot: the idle back-off
+	hot := strings.Replace(string(conf), "fibd_idle_sleep_us=50", "fibd_idle_sleep_us=500", 1)
+	if hot == string(conf) {
+		t.Fatal("lab config has no fibd_idle_sleep_us=50")
+	}
+	os.WriteFile(r.conf, []byte(hot), 0o644)
+	r.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, r, "SIGHUP: configuration reloaded")
+	if !strings.Contains(r.out.String(), "fibd_idle_sleep_us") {
+		t.Errorf("hot parameter not reported as applied:\n%s", r.out.String())
+	}
+	// cold: the route limit, refused
+	cold := strings.Replace(hot, "router_max_ip4_route_count=65536", "router_max_ip4_route_count=70000", 1)
+	os.WriteFile(r.conf, []byte(cold), 0o644)
+	r.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, r, "cold parameter(s) [router_max_ip4_route_count] changed")
+	// The same through fdpi_cli: refused, exit status 1, fibd still fine.
+	_, se, code := r.fdpi(t, "router", "reload")
+	if code != 1 || !strings.Contains(se, "router_max_ip4_route_count") {
+		t.Errorf("router reload with a cold change: %d %q", code, se)
+	}
+	os.WriteFile(r.conf, []byte(hot), 0o644)
+	out, _, code := r.fdpi(t, "router", "reload")
+	if code != 0 || !strings.Contains(out, "unchanged") {
+		t.Errorf("router reload back to the running config: %d %q", code, out)
+	}
+}
+
+func waitLog(t *testing.T, r *running, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(r.out.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("fibd never logged %q:\n%s", s, r.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
