@@ -131,6 +131,7 @@ type Config struct {
 	Mbufs           int           // fibd_mbufs: mbufs in each port's pool, 0 = automatic
 	LogLevel        string        // fibd_log_level: debug, info, warn or error
 	CLIListen       string        // fibd_cli_listen: control server address (fdpi_cli)
+	MetricsListen   string        // fibd_metrics_listen: Prometheus endpoint address
 
 	Ignored []Ignored // unknown keys outside fibd's namespaces, in file order
 }
@@ -160,6 +161,7 @@ const (
 	DefaultAjbUdpiFtimeout = 10 * time.Minute
 	DefaultLogLevel        = "info"
 	DefaultCLIListen       = "127.0.0.1:29000" // fdpi_cli's default
+	DefaultMetricsListen   = "127.0.0.1:29001"
 )
 
 // Default returns a configuration with every parameter at its default: the
@@ -176,6 +178,7 @@ func Default() *Config {
 		AjbUdpiFtimeout:    DefaultAjbUdpiFtimeout,
 		LogLevel:           DefaultLogLevel,
 		CLIListen:          DefaultCLIListen,
+		MetricsListen:      DefaultMetricsListen,
 	}
 }
 

@@ -153,6 +153,8 @@ var topParams = []param[Config]{
 	intParam(Param{Name: "fibd_mbufs", Doc: "mbufs in the pool of each port, 0 = sized automatically (default)"},
 		func(c *Config) *int { return &c.Mbufs }, 0, 1<<24, nil),
 	logLevelParam(Param{Name: "fibd_log_level", Hot: true, Doc: "log level: debug, info (default), warn or error"}),
+	stringParam(Param{Name: "fibd_metrics_listen", Doc: "address:port of the Prometheus /metrics endpoint (default 127.0.0.1:29001); non-loopback addresses only when set here"},
+		func(c *Config) *string { return &c.MetricsListen }, checkListen),
 	stringParam(Param{Name: "fibd_cli_listen", Doc: "address:port of the control server fdpi_cli talks to (default 127.0.0.1:29000); non-loopback addresses only when set here"},
 		func(c *Config) *string { return &c.CLIListen }, checkListen),
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -318,5 +321,49 @@ func waitLog(t *testing.T, r *running, s string) {
 			t.Fatalf("fibd never logged %q:\n%s", s, r.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMetrics scrapes /metrics of a running fibd after it forwarded the
+// lab's capture and checks counters against what fdpi_cli reports.
+func TestMetrics(t *testing.T) {
+	r := startFibd(t, "", cliStatic)
+	port := strings.TrimPrefix(r.addr, "127.0.0.1:")
+	p, _ := strconv.Atoi(port)
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", p+1)
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no /metrics: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`fibd_fib_routes{family="ipv4"} `,
+		`fibd_port_rx_packets_total{device="net_pcap0"} `,
+		`fibd_drops_total{reason="no_route"} `,
+		`fibd_port_link_up{device="net_pcap1"} 1`,
+		`fibd_worker_forwarded_packets_total{worker="0"} `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// The route count agrees with fdpi_cli.
+	out, _, _ := r.fdpi(t, "--json", "router", "status")
+	var st struct {
+		Routes4 uint64 `json:"routes4"`
+	}
+	json.Unmarshal([]byte(out), &st)
+	if !strings.Contains(body, fmt.Sprintf(`fibd_fib_routes{family="ipv4"} %d`, st.Routes4)) {
+		t.Errorf("fibd_fib_routes ipv4 != %d (fdpi_cli)", st.Routes4)
 	}
 }

@@ -61,8 +61,9 @@ fibd_idle_sleep_us=50
 router_max_ip4_route_count=65536
 router_max_ip6_route_count=16384
 fibd_cli_listen=127.0.0.1:%[4]d
+fibd_metrics_listen=127.0.0.1:%[5]d
 %[3]s
-`, l.dir, l.prefix, extra, l.port)
+`, l.dir, l.prefix, extra, l.port, l.port+1)
 	if err := os.WriteFile(l.path("fastdpi.conf"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -205,6 +205,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		return err
 	}
 	go d.serveCtl(rctx, ln)
+	go d.serveMetrics(rctx, d.cfg.MetricsListen)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	dpdk "fibd/cgo"
+)
+
+// metrics exports fibd's counters to Prometheus. Nothing is kept in Go:
+// every scrape reads the data plane's counters, as fdpi_cli does.
+type metrics struct{ d *daemon }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("fibd_"+name, help, labels, nil)
+}
+
+var (
+	mPortCounters = []struct {
+		d   *prometheus.Desc
+		get func(dpdk.PortStats) uint64
+	}{
+		{desc("port_rx_packets_total", "Packets received by the port.", "device"), func(s dpdk.PortStats) uint64 { return s.IPackets }},
+		{desc("port_tx_packets_total", "Packets sent by the port.", "device"), func(s dpdk.PortStats) uint64 { return s.OPackets }},
+		{desc("port_rx_bytes_total", "Bytes received by the port.", "device"), func(s dpdk.PortStats) uint64 { return s.IBytes }},
+		{desc("port_tx_bytes_total", "Bytes sent by the port.", "device"), func(s dpdk.PortStats) uint64 { return s.OBytes }},
+		{desc("port_rx_missed_total", "Packets the port dropped for lack of rx descriptors.", "device"), func(s dpdk.PortStats) uint64 { return s.IMissed }},
+		{desc("port_rx_errors_total", "Erroneous packets received.", "device"), func(s dpdk.PortStats) uint64 { return s.IErrors }},
+		{desc("port_tx_errors_total", "Packets the port failed to send.", "device"), func(s dpdk.PortStats) uint64 { return s.OErrors }},
+		{desc("port_rx_nombuf_total", "Receive failures for lack of mbufs.", "device"), func(s dpdk.PortStats) uint64 { return s.RxNoMbuf }},
+	}
+	mPortLink       = desc("port_link_up", "1 when the port's link is up.", "device")
+	mWorkerRx       = desc("worker_rx_packets_total", "Packets a worker received.", "worker")
+	mWorkerFwd      = desc("worker_forwarded_packets_total", "Packets a worker routed.", "worker")
+	mWorkerTx       = desc("worker_tx_packets_total", "Packets a worker's tx accepted.", "worker")
+	mWorkerIdle     = desc("worker_idle_polls_total", "Loop passes that received nothing.", "worker")
+	mDrops          = desc("drops_total", "Packets not forwarded, by reason (see fdpi_cli router stats show).", "reason")
+	mRoutes         = desc("fib_routes", "Routes in the FIB tables.", "family")
+	mNexthops       = desc("fib_nexthops", "Nexthop indices in use.")
+	mRefused        = desc("fib_routes_refused_total", "Routes refused because a table was full.")
+	mRebuilds       = desc("fib_rebuilds_total", "FIB copies rebuilt from scratch.")
+	mRouterEvents   = desc("router_netlink_events_total", "Netlink notifications applied.")
+	mRouterResyncs  = desc("router_resyncs_total", "Dumps followed by mark-and-sweep.")
+	mRouterOverruns = desc("router_overruns_total", "Netlink subscription failures (ENOBUFS, closed).")
+	mNeighRefused   = desc("router_neighbours_refused_total", "Neighbours beyond router_arp_cache_size.")
+	mNeighProbes    = desc("router_neighbour_probes_total", "Resolutions asked of the kernel.")
+	mMirroring      = desc("router_mirroring", "1 while the router netns is mirrored.")
+)
+
+func (m metrics) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(m, ch)
+}
+
+func (m metrics) Collect(ch chan<- prometheus.Metric) {
+	d := m.d
+	counter := func(ds *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(ds, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(ds *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(ds, prometheus.GaugeValue, v, labels...)
+	}
+	for _, p := range d.ports.Ports {
+		if s, err := p.ID.Stats(); err == nil {
+			for _, c := range mPortCounters {
+				counter(c.d, c.get(s), p.Dev.Name)
+			}
+		}
+		if l, err := p.ID.Link(); err == nil {
+			gauge(mPortLink, b2f(l.Up), p.Dev.Name)
+		}
+	}
+	names := dpdk.DropReasons()
+	drops := make([]uint64, len(names))
+	for i := range dpdk.WorkerCount() {
+		s, err := dpdk.ReadWorkerStats(i)
+		if err != nil {
+			continue
+		}
+		w := strconv.Itoa(i)
+		counter(mWorkerRx, s.Rx, w)
+		counter(mWorkerFwd, s.Forwarded, w)
+		counter(mWorkerTx, s.Tx, w)
+		counter(mWorkerIdle, s.IdlePolls, w)
+		for r, n := range s.Drops {
+			drops[r] += n
+		}
+	}
+	for r, n := range drops {
+		counter(mDrops, n, names[r])
+	}
+	var v4, v6, rebuilds uint64
+	for _, t := range d.fib.Tables() {
+		if i, err := d.fib.Info(t); err == nil {
+			v4, v6, rebuilds = v4+i.Routes4, v6+i.Routes6, rebuilds+i.Rebuilds
+		}
+	}
+	gauge(mRoutes, float64(v4), "ipv4")
+	gauge(mRoutes, float64(v6), "ipv6")
+	gauge(mNexthops, float64(d.fib.NH.Live()))
+	counter(mRefused, d.fib.Refused.Load())
+	counter(mRebuilds, rebuilds)
+	if r := d.router; r != nil {
+		counter(mRouterEvents, r.Stats.Events.Load())
+		counter(mRouterResyncs, r.Stats.Resyncs.Load())
+		counter(mRouterOverruns, r.Stats.Overruns.Load())
+		counter(mNeighRefused, r.Stats.NeighRefused.Load())
+		counter(mNeighProbes, r.Stats.NeighProbes.Load())
+		gauge(mMirroring, b2f(r.Stats.Connected.Load()))
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// serveMetrics runs the /metrics endpoint until ctx ends. A busy port is
+// logged, not fatal: forwarding does not depend on it.
+func (d *daemon) serveMetrics(ctx context.Context, addr string) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics{d})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		d.log.Error().Err(err).Str("fibd_metrics_listen", addr).Msg("metrics endpoint not available")
+		return
+	}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		d.log.Error().Err(err).Msg("metrics endpoint")
+	}
+}
