@@ -12,7 +12,7 @@ FP_LIB   := $(BUILD)/cgo/dp/libfibdp.a
 GO_SRC   := $(shell find cgo cmd conf kni lpm ports router test -name '*.go' 2>/dev/null)
 C_SRC    := $(wildcard cgo/dp/*.c cgo/dp/*.h cgo/dp/test/*.c) meson.build cgo/dp/meson.build meson_options.txt
 
-.PHONY: all deps test test-c test-go fuzz bench lab clean install-deps-check
+.PHONY: all deps test test-c test-go fuzz bench lab clean install
 
 all: $(BIN)/fibd
 
@@ -65,6 +65,17 @@ bench: deps all
 # test/lab into one capture per port, then prints the counters.
 lab: deps all
 	./test/lab/run.sh $(BIN)/fibd
+
+# Bare metal: binaries, fibd-prepare (hugepages, NIC binding), the systemd
+# unit, and an example configuration if none exists.
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(BIN)/fibd $(DESTDIR)$(PREFIX)/bin/fibd
+	install -D -m 0755 $(BIN)/fdpi_cli $(DESTDIR)$(PREFIX)/bin/fdpi_cli
+	install -D -m 0755 conf/deploy/fibd-prepare $(DESTDIR)$(PREFIX)/sbin/fibd-prepare
+	install -D -m 0644 conf/deploy/fibd.service $(DESTDIR)/etc/systemd/system/fibd.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/fibd/README.md
+	@[ -e $(DESTDIR)/etc/dpi/fastdpi.conf ] || install -D -m 0644 conf/deploy/fastdpi.conf.example $(DESTDIR)/etc/dpi/fastdpi.conf
 
 clean:
 	rm -rf $(BUILD) $(BIN)

@@ -132,6 +132,7 @@ type Config struct {
 	LogLevel        string        // fibd_log_level: debug, info, warn or error
 	CLIListen       string        // fibd_cli_listen: control server address (fdpi_cli)
 	MetricsListen   string        // fibd_metrics_listen: Prometheus endpoint address
+	Hugepages       string        // fibd_hugepages: what fibd-prepare reserves (4G)
 
 	Ignored []Ignored // unknown keys outside fibd's namespaces, in file order
 }

@@ -153,10 +153,24 @@ var topParams = []param[Config]{
 	intParam(Param{Name: "fibd_mbufs", Doc: "mbufs in the pool of each port, 0 = sized automatically (default)"},
 		func(c *Config) *int { return &c.Mbufs }, 0, 1<<24, nil),
 	logLevelParam(Param{Name: "fibd_log_level", Hot: true, Doc: "log level: debug, info (default), warn or error"}),
+	stringParam(Param{Name: "fibd_hugepages", Doc: "hugepage memory fibd-prepare reserves before fibd starts, e.g. 4G (default 4G)"},
+		func(c *Config) *string { return &c.Hugepages }, checkSize),
 	stringParam(Param{Name: "fibd_metrics_listen", Doc: "address:port of the Prometheus /metrics endpoint (default 127.0.0.1:29001); non-loopback addresses only when set here"},
 		func(c *Config) *string { return &c.MetricsListen }, checkListen),
 	stringParam(Param{Name: "fibd_cli_listen", Doc: "address:port of the control server fdpi_cli talks to (default 127.0.0.1:29000); non-loopback addresses only when set here"},
 		func(c *Config) *string { return &c.CLIListen }, checkListen),
+}
+
+// checkSize accepts a memory size as dpdk-hugepages.py does: 512M, 4G.
+func checkSize(s string) error {
+	n := strings.TrimRight(s, "KMGkmg")
+	if len(n) == len(s) || len(s)-len(n) != 1 {
+		return fmt.Errorf("want a size with a unit, e.g. 4G")
+	}
+	if v, err := strconv.ParseUint(n, 10, 32); err != nil || v == 0 {
+		return fmt.Errorf("want a size with a unit, e.g. 4G")
+	}
+	return nil
 }
 
 // checkListen accepts host:port with a literal IP address.
