@@ -153,6 +153,7 @@ var topParams = []param[Config]{
 	intParam(Param{Name: "fibd_mbufs", Doc: "mbufs in the pool of each port, 0 = sized automatically (default)"},
 		func(c *Config) *int { return &c.Mbufs }, 0, 1<<24, nil),
 	logLevelParam(Param{Name: "fibd_log_level", Hot: true, Doc: "log level: debug, info (default), warn or error"}),
+	natPoolParam(Param{Name: "fibd_nat_pool", Doc: "a NAT pool's public subnet (CIDR), announced towards inet with router_subs_announce bit 4; repeatable"}),
 	stringParam(Param{Name: "fibd_hugepages", Doc: "hugepage memory fibd-prepare reserves before fibd starts, e.g. 4G (default 4G)"},
 		func(c *Config) *string { return &c.Hugepages }, checkSize),
 	stringParam(Param{Name: "fibd_metrics_listen", Doc: "address:port of the Prometheus /metrics endpoint (default 127.0.0.1:29001); non-loopback addresses only when set here"},
@@ -543,6 +544,30 @@ func vdevParam(p Param) param[Config] {
 			return nil
 		},
 		text: func(c *Config) []string { return c.Vdevs },
+	}
+}
+
+// natPoolParam: fibd_nat_pool=CIDR, repeatable (the NAT profiles' public
+// subnets, announced towards inet with router_subs_announce bit 4).
+func natPoolParam(p Param) param[Config] {
+	return param[Config]{
+		Param: p,
+		spec:  spec{list: true},
+		set: func(c *Config, v string) error {
+			pfx, err := netip.ParsePrefix(v)
+			if err != nil {
+				return fmt.Errorf("want a CIDR: %w", err)
+			}
+			c.NATPools = append(c.NATPools, pfx.Masked())
+			return nil
+		},
+		text: func(c *Config) []string {
+			out := make([]string, len(c.NATPools))
+			for i, x := range c.NATPools {
+				out[i] = x.String()
+			}
+			return out
+		},
 	}
 }
 

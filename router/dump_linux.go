@@ -141,8 +141,8 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 	family, dstLen := m[0], int(m[1])
 	table := uint32(m[4])
 	rtype := m[7]
-	if binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 {
-		return Route{}, false
+	if binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 || m[5] == ProtoFibd {
+		return Route{}, false // cached, or fibd's own announcement
 	}
 	r := Route{Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
 	if family == unix.AF_INET6 {

@@ -320,7 +320,7 @@ func prefixOf(n *net.IPNet, v6 bool) (netip.Prefix, bool) {
 // ConvertRoute turns a kernel route into a RIB route; ok is false for
 // routes fibd does not mirror.
 func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
-	if r.Flags&unix.RTM_F_CLONED != 0 {
+	if r.Flags&unix.RTM_F_CLONED != 0 || r.Protocol == ProtoFibd { // fibd's own announcements
 		return Route{}, false
 	}
 	v6 := r.Family == netlink.FAMILY_V6

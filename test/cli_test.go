@@ -63,7 +63,11 @@ func startFibd(t *testing.T, extra, static string) *running {
 		t.Fatal(err)
 	}
 	r := &running{cli: cli, addr: fmt.Sprintf("127.0.0.1:%d", l.port), out: &syncBuffer{}, conf: l.path("fastdpi.conf")}
-	r.cmd = exec.Command(bin, "-c", r.conf, "--static", l.path("static.routes"), "--duration", "2m", "-q", "--log-level", "info")
+	args := []string{"-c", r.conf, "--duration", "2m", "-q", "--log-level", "info"}
+	if static != "" { // else router=1 in extra
+		args = append(args, "--static", l.path("static.routes"))
+	}
+	r.cmd = exec.Command(bin, args...)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

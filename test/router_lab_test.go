@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -165,5 +166,107 @@ peer=rib2
 	}
 	if st.Routes4+st.Routes6 < uint64(len(routes)) {
 		t.Errorf("FIB holds %d+%d routes, kernel table %d", st.Routes4, st.Routes6, len(routes))
+	}
+}
+
+// TestAnnouncements: subscriber addresses and NAT pools become kernel
+// routes (protocol 252) in router_netns towards the exception interface of
+// each allowed direction, as router_subs_announce, auth_announce_reject and
+// per-subscriber overrides say; fibd does not forward along them; all are
+// withdrawn when fibd stops.
+func TestAnnouncements(t *testing.T) {
+	fibdBin(t)
+	ns := fmt.Sprintf("fibda%d", os.Getpid())
+	exec.Command("ip", "netns", "del", ns).Run()
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	setup := "link add rib0 type veth peer name nbr0\nlink add rib1 type veth peer name nbr1\n" +
+		"link set rib0 up\nlink set rib1 up\nlink set nbr0 up\nlink set nbr1 up\n" +
+		"address add 192.0.2.1/24 dev rib0\naddress add 198.51.100.1/24 dev rib1\n"
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(setup)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v\n%s", err, out)
+	}
+	announced := func() string {
+		out, err := exec.Command("ip", "-n", ns, "route", "show", "table", "100", "proto", "252").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip route show: %v %s", err, out)
+		}
+		return string(out)
+	}
+	r := startFibd(t, fmt.Sprintf(`router=1
+router_netns=%s
+router_kernel_table=100
+router_fib_refresh=5
+router_subs_announce=7
+router_subs_metrics=32
+auth_announce_reject=0
+fibd_nat_pool=203.0.113.128/25
+bras_arp_mac=02:00:00:00:00:fe
+bras_arp_ip=192.0.2.254
+router_device {
+device=net_pcap0
+peer=rib0
+}
+router_device {
+device=net_pcap1
+peer=rib1
+}`, ns), "")
+
+	if a := announced(); !strings.Contains(a, "203.0.113.128/25 dev rib1") || strings.Contains(a, "203.0.113.128/25 dev rib0") {
+		t.Errorf("NAT pool not announced towards inet only:\n%s", a)
+	}
+	for _, c := range []struct {
+		args     []string
+		subs     bool
+		inet     bool
+		addr     string
+		response string
+	}{
+		{[]string{"100.64.1.7"}, true, true, "100.64.1.7", "announced to subs,inet"},
+		{[]string{"10.1.1.1", "nat=1"}, true, false, "10.1.1.1", "announced to subs"},
+		{[]string{"100.64.1.8", "reject=1"}, false, false, "100.64.1.8", "not announced"},
+		{[]string{"100.64.1.9", "reject=1", "announce=1"}, true, true, "100.64.1.9", "announced"},
+		{[]string{"100.64.1.10", "announce=0"}, false, false, "100.64.1.10", "not announced"},
+		{[]string{"100.64.2.0/24", "dir=inet"}, false, true, "100.64.2.0/24", "announced to inet"},
+	} {
+		out, se, code := r.fdpi(t, append([]string{"router", "announce", "add"}, c.args...)...)
+		if code != 0 || !strings.Contains(out, c.response) {
+			t.Errorf("announce add %v: %d %q %q", c.args, code, out, se)
+		}
+		a := announced()
+		if got := strings.Contains(a, c.addr+" dev rib0"); got != c.subs {
+			t.Errorf("%v: towards subs %v, want %v:\n%s", c.args, got, c.subs, a)
+		}
+		if got := strings.Contains(a, c.addr+" dev rib1"); got != c.inet {
+			t.Errorf("%v: towards inet %v, want %v:\n%s", c.args, got, c.inet, a)
+		}
+	}
+	if a := announced(); !strings.Contains(a, "100.64.1.7 dev rib0 scope link metric 32") || !strings.Contains(a, "100.64.1.7 dev rib1 scope link metric 33") {
+		t.Errorf("router_subs_metrics not used:\n%s", a)
+	}
+	// fibd does not forward along its own announcements.
+	out, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", "100.64.1.7", "table=100")
+	if !strings.Contains(out, `"type":"no_route"`) {
+		t.Errorf("an announcement reached the FIB: %s", out)
+	}
+	out, _, _ = r.fdpi(t, "router", "announce", "show")
+	if !strings.Contains(out, "100.64.1.7/32\tsubs,inet") || !strings.Contains(out, "203.0.113.128/25\tinet") {
+		t.Errorf("announce show:\n%s", out)
+	}
+	if _, _, code := r.fdpi(t, "router", "announce", "del", "100.64.1.7"); code != 0 || strings.Contains(announced(), "100.64.1.7 ") {
+		t.Errorf("announce del: %d\n%s", code, announced())
+	}
+	// Stopping fibd withdraws everything.
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.TrimSpace(announced()) != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("announcements left after fibd stopped:\n%s", announced())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

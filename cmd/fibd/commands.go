@@ -423,7 +423,96 @@ func (d *daemon) reload() (hot []string, err error) {
 	if d.router != nil {
 		d.router.SetRefresh(nc.RouterFIBRefresh)
 	}
+	if d.announcer != nil { // router_subs_metrics and auth_announce_reject are hot
+		d.policy.AnnounceRejected = nc.AuthAnnounceReject
+		d.announcer.SetMetric(nc.RouterSubsMetrics)
+	}
 	d.cfg = nc
 	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")
 	return hot, nil
+}
+
+func (d *daemon) announceTarget(c *ctl.Command) (netip.Prefix, error) {
+	if d.announcer == nil {
+		return netip.Prefix{}, errors.New("announcements need router=1 (a router netns to announce into)")
+	}
+	switch {
+	case c.Target.Prefix.IsValid():
+		return c.Target.Prefix, nil
+	case c.Target.Addr.IsValid():
+		return netip.PrefixFrom(c.Target.Addr, c.Target.Addr.BitLen()), nil
+	}
+	return netip.Prefix{}, errors.New("want IP or CIDR")
+}
+
+func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
+	p, err := d.announceTarget(c)
+	if err != nil {
+		return err
+	}
+	s := router.Subscriber{Prefix: p, Override: -1}
+	for k, v := range c.Opts {
+		switch {
+		case k == "dir" && v == "inet":
+			s.Dir = router.DirInet
+		case k == "dir" && v == "subs":
+			s.Dir = router.DirSubs
+		case k == "announce" && (v == "0" || v == "1"):
+			s.Override = int(v[0] - '0')
+		case k == "reject" && (v == "0" || v == "1"):
+			s.Rejected = v == "1"
+		case k == "nat" && (v == "0" || v == "1"):
+			s.NAT = v == "1"
+		default:
+			return fmt.Errorf("option %s=%s: want dir=inet|subs, announce=0|1, reject=0|1, nat=0|1", k, v)
+		}
+	}
+	d.mu.Lock()
+	dirs := d.policy.Dirs(s)
+	d.mu.Unlock()
+	if err := d.announcer.Set(p, dirs); err != nil {
+		return err
+	}
+	if dirs == 0 {
+		_, err = fmt.Fprintf(o.w, "%s not announced (router_subs_announce=%d, auth_announce_reject, announce=)\n", p, d.policy.Bits)
+		return err
+	}
+	_, err = fmt.Fprintf(o.w, "%s announced to %s\n", p, dirs)
+	return err
+}
+
+func cmdAnnounceDel(d *daemon, c *ctl.Command, o *output) error {
+	p, err := d.announceTarget(c)
+	if err != nil {
+		return err
+	}
+	if err := d.announcer.Set(p, 0); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(o.w, "%s withdrawn\n", p)
+	return err
+}
+
+func cmdAnnounceShow(d *daemon, c *ctl.Command, o *output) error {
+	if d.announcer == nil {
+		return errors.New("announcements need router=1")
+	}
+	type annJSON struct {
+		Prefix string `json:"prefix"`
+		Dir    string `json:"dir"`
+	}
+	var ps []netip.Prefix
+	ann := d.announcer.Announced()
+	for p := range ann {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	for _, p := range ps {
+		if o.json {
+			o.record(annJSON{p.String(), ann[p].String()})
+		} else {
+			fmt.Fprintf(o.w, "%s\t%s\n", p, ann[p])
+		}
+	}
+	return nil
 }

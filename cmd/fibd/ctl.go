@@ -52,6 +52,9 @@ func init() {
 		{"router stats reset", "", "zero the counters", cmdStatsReset},
 		{"router fib refresh", "", "resynchronise the FIB with the kernel (or the static file)", cmdFIBRefresh},
 		{"router reload", "", "re-read the configuration: hot parameters apply, cold ones are refused", cmdReload},
+		{"router announce show", "", "announced subscriber addresses and NAT pools", cmdAnnounceShow},
+		{"router announce add", "IP | CIDR [dir=inet|subs] [announce=0|1] [reject=1] [nat=1]", "announce a subscriber address (router_subs_announce decides where)", cmdAnnounceAdd},
+		{"router announce del", "IP | CIDR", "withdraw an announcement", cmdAnnounceDel},
 	}
 }
 

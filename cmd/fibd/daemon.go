@@ -34,6 +34,9 @@ type daemon struct {
 	prog   *router.Programmer // static state
 	router *router.Router     // router=1: the netlink mirror
 
+	announcer *router.Announcer // router=1: subscriber and NAT pool announcements
+	policy    router.Policy
+
 	mu        sync.Mutex  // guards prog, staticRIB and cfg against the control server
 	staticRIB *router.RIB // --static: the resolved state
 	started   time.Time
@@ -199,6 +202,14 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if err := d.eal.Launch(); err != nil {
 		return err
 	}
+	if d.cfg.Router {
+		d.startAnnouncer()
+		defer func() {
+			if err := d.announcer.WithdrawAll(); err != nil {
+				d.log.Warn().Err(err).Msg("withdrawing announcements")
+			}
+		}()
+	}
 	// The control server (fdpi_cli) and SIGHUP reloads.
 	ln, err := listenCtl(d.cfg.CLIListen)
 	if err != nil {
@@ -247,6 +258,31 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		}
 	}
 	return nil
+}
+
+// startAnnouncer prepares announcements towards the exception interfaces
+// of each direction and announces the NAT pools.
+func (d *daemon) startAnnouncer() {
+	devs := map[router.Dir]string{}
+	for _, rd := range d.cfg.RouterDevices {
+		dev, _ := d.cfg.DeviceByName(rd.Device)
+		dir := router.DirSubs
+		if dev.Dir == conf.DirInet {
+			dir = router.DirInet
+		}
+		if _, ok := devs[dir]; !ok {
+			devs[dir] = rd.Peer
+		}
+	}
+	d.announcer = router.NewAnnouncer(d.cfg.RouterNetns, d.kernelTable(), d.cfg.RouterSubsMetrics, devs)
+	d.policy = router.Policy{Bits: d.cfg.RouterSubsAnnounce, AnnounceRejected: d.cfg.AuthAnnounceReject}
+	for _, p := range d.cfg.NATPools {
+		if dirs := d.policy.Dirs(router.Subscriber{Prefix: p, Override: -1, Pool: true}); dirs != 0 {
+			if err := d.announcer.Set(p, dirs); err != nil {
+				d.log.Error().Err(err).Stringer("pool", p).Msg("NAT pool not announced")
+			}
+		}
+	}
 }
 
 // program resolves a state and applies it to the FIB.
