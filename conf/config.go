@@ -125,15 +125,17 @@ type Config struct {
 	Lags          []Lag          // lag sections, in file order
 
 	// fibd's own parameters (not fastdpi's), all named fibd_*, follow.
-	EALArgs         []string       // fibd_eal_args: extra EAL arguments
-	Vdevs           []string       // fibd_vdev: "net_xxxN,k=v,..." each becomes an EAL --vdev
-	WorkerIdleSleep time.Duration  // fibd_idle_sleep_us: sleep of an idle worker, 0 = busy poll
-	Mbufs           int            // fibd_mbufs: mbufs in each port's pool, 0 = automatic
-	LogLevel        string         // fibd_log_level: debug, info, warn or error
-	CLIListen       string         // fibd_cli_listen: control server address (fdpi_cli)
-	MetricsListen   string         // fibd_metrics_listen: Prometheus endpoint address
-	Hugepages       string         // fibd_hugepages: what fibd-prepare reserves (4G)
-	NATPools        []netip.Prefix // fibd_nat_pool: NAT pools to announce
+	EALArgs           []string       // fibd_eal_args: extra EAL arguments
+	Vdevs             []string       // fibd_vdev: "net_xxxN,k=v,..." each becomes an EAL --vdev
+	WorkerIdleSleep   time.Duration  // fibd_idle_sleep_us: sleep of an idle worker, 0 = busy poll
+	Mbufs             int            // fibd_mbufs: mbufs in each port's pool, 0 = automatic
+	LogLevel          string         // fibd_log_level: debug, info, warn or error
+	CLIListen         string         // fibd_cli_listen: control server address (fdpi_cli)
+	MetricsListen     string         // fibd_metrics_listen: Prometheus endpoint address
+	Hugepages         string         // fibd_hugepages: what fibd-prepare reserves (4G)
+	NATPools          []netip.Prefix // fibd_nat_pool: NAT pools to announce
+	AnnounceTableInet uint32         // fibd_announce_table_inet: 0 = router_kernel_table
+	AnnounceTableSubs uint32         // fibd_announce_table_subs: 0 = router_kernel_table + 1
 
 	Ignored []Ignored // unknown keys outside fibd's namespaces, in file order
 }

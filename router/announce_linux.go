@@ -15,16 +15,8 @@ import (
 // ProtoFibd is the rtm_protocol of the routes fibd installs in
 // router_netns to announce subscribers and NAT pools. The mirror skips
 // them (they are announcements, not forwarding state); the routing daemon
-// picks them up, e.g. BIRD 2:
-//
-//	protocol kernel announce4 {
-//		kernel table 100;         # router_kernel_table
-//		learn;                    # import routes other programs put there
-//		ipv4 { import where krt_source = 252; export none; };
-//	}
-//
-// and exports them to the peers of one direction by the interface the
-// route points at: `export where ifname = "rib41-00.1"`.
+// learns them (BIRD 2: a kernel protocol with `learn` and `import where
+// krt_source = 252`, one per direction's table; see README).
 const ProtoFibd = 252
 
 // Dir is an announcement direction.
@@ -48,12 +40,11 @@ func (d Dir) String() string {
 }
 
 // Announcer keeps the announcement routes in router_netns: one route per
-// prefix and direction, pointing at the exception interface of that
-// direction, with metric router_subs_metrics (+1 for the inet copy, so the
-// kernel keeps both).
+// prefix and direction, in that direction's table, pointing at the
+// exception interface of that direction, with metric router_subs_metrics.
 type Announcer struct {
 	Netns   string
-	Table   uint32
+	Tables  map[Dir]uint32 // announcement table per direction
 	Metric  uint32
 	Devs    map[Dir]string // exception interface (rib peer) per direction
 	mu      sync.Mutex
@@ -61,8 +52,8 @@ type Announcer struct {
 }
 
 // NewAnnouncer returns an announcer; nothing is installed until Set.
-func NewAnnouncer(ns string, table, metric uint32, devs map[Dir]string) *Announcer {
-	return &Announcer{Netns: ns, Table: table, Metric: metric, Devs: devs, current: map[netip.Prefix]Dir{}}
+func NewAnnouncer(ns string, tables map[Dir]uint32, metric uint32, devs map[Dir]string) *Announcer {
+	return &Announcer{Netns: ns, Tables: tables, Metric: metric, Devs: devs, current: map[netip.Prefix]Dir{}}
 }
 
 func (a *Announcer) handle() (*netlink.Handle, error) {
@@ -86,13 +77,9 @@ func (a *Announcer) route(h *netlink.Handle, p netip.Prefix, d Dir) (*netlink.Ro
 	if err != nil {
 		return nil, fmt.Errorf("exception interface %s: %w", dev, err)
 	}
-	metric := a.Metric
-	if d == DirInet {
-		metric++
-	}
 	return &netlink.Route{
 		LinkIndex: l.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
-		Table: int(a.Table), Protocol: ProtoFibd, Priority: int(metric), Scope: unix.RT_SCOPE_LINK,
+		Table: int(a.Tables[d]), Protocol: ProtoFibd, Priority: int(a.Metric), Scope: unix.RT_SCOPE_LINK,
 	}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"fibd/ports/pcap"
 	"fibd/test/fullview"
+	"fibd/test/testbird"
 )
 
 // TestRouterModePcap runs fibd with router=1: it mirrors a kernel table of
@@ -170,8 +171,8 @@ peer=rib2
 }
 
 // TestAnnouncements: subscriber addresses and NAT pools become kernel
-// routes (protocol 252) in router_netns towards the exception interface of
-// each allowed direction, as router_subs_announce, auth_announce_reject and
+// routes (protocol 252) in router_netns, in one table per direction,
+// towards the exception interface of each allowed direction, as router_subs_announce, auth_announce_reject and
 // per-subscriber overrides say; fibd does not forward along them; all are
 // withdrawn when fibd stops.
 func TestAnnouncements(t *testing.T) {
@@ -190,12 +191,18 @@ func TestAnnouncements(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ip -batch: %v\n%s", err, out)
 	}
-	announced := func() string {
-		out, err := exec.Command("ip", "-n", ns, "route", "show", "table", "100", "proto", "252").CombinedOutput()
-		if err != nil {
-			t.Fatalf("ip route show: %v %s", err, out)
+	announced := func() string { // inet announcements in table 100, subs in 101
+		var all string
+		for _, table := range []string{"100", "101"} {
+			out, err := exec.Command("ip", "-n", ns, "route", "show", "table", table, "proto", "252").CombinedOutput()
+			if err != nil && !strings.Contains(string(out), "does not exist") { // empty table
+				t.Fatalf("ip route show: %v %s", err, out)
+			}
+			if err == nil {
+				all += string(out)
+			}
 		}
-		return string(out)
+		return all
 	}
 	r := startFibd(t, fmt.Sprintf(`router=1
 router_netns=%s
@@ -219,6 +226,54 @@ peer=rib1
 	if a := announced(); !strings.Contains(a, "203.0.113.128/25 dev rib1") || strings.Contains(a, "203.0.113.128/25 dev rib0") {
 		t.Errorf("NAT pool not announced towards inet only:\n%s", a)
 	}
+	// BIRD in router_netns learns the announcements and exports the inet
+	// ones to an eBGP peer behind rib1 (in its own namespace, with BIRD).
+	peerNS := ns + "p"
+	exec.Command("ip", "netns", "del", peerNS).Run()
+	if out, err := exec.Command("ip", "netns", "add", peerNS).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", peerNS).Run() })
+	for _, c := range [][]string{
+		{"-n", ns, "link", "set", "nbr1", "netns", peerNS},
+		{"-n", peerNS, "address", "add", "198.51.100.2/24", "dev", "nbr1"},
+		{"-n", peerNS, "link", "set", "nbr1", "up"},
+		{"-n", peerNS, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", c, err, out)
+		}
+	}
+	testbird.Start(t, ns, `router id 198.51.100.1;
+protocol device { scan time 1; }
+ipv4 table subs4;
+protocol kernel announce_inet {
+	kernel table 100;
+	learn;
+	scan time 1;
+	ipv4 { import where krt_source = 252; export none; };
+}
+protocol kernel announce_subs {
+	kernel table 101;
+	learn;
+	scan time 1;
+	ipv4 { table subs4; import where krt_source = 252; export none; };
+}
+protocol bgp upstream {
+	local 198.51.100.1 as 65001;
+	neighbor 198.51.100.2 as 65002;
+	ipv4 { import none; export where proto = "announce_inet"; };
+}
+`)
+	peer := testbird.Start(t, peerNS, `router id 198.51.100.2;
+protocol device { scan time 1; }
+protocol bgp fibd {
+	local 198.51.100.2 as 65002;
+	neighbor 198.51.100.1 as 65001;
+	ipv4 { import all; export none; };
+}
+`)
+	peer.Eventually(t, 30*time.Second, "203.0.113.128/25", "show", "route")
 	for _, c := range []struct {
 		args     []string
 		subs     bool
@@ -245,11 +300,17 @@ peer=rib1
 			t.Errorf("%v: towards inet %v, want %v:\n%s", c.args, got, c.inet, a)
 		}
 	}
-	if a := announced(); !strings.Contains(a, "100.64.1.7 dev rib0 scope link metric 32") || !strings.Contains(a, "100.64.1.7 dev rib1 scope link metric 33") {
+	if a := announced(); !strings.Contains(a, "100.64.1.7 dev rib0 scope link metric 32") || !strings.Contains(a, "100.64.1.7 dev rib1 scope link metric 32") {
 		t.Errorf("router_subs_metrics not used:\n%s", a)
 	}
+	// The peer hears the inet announcements, not the subs-only ones.
+	out := peer.Eventually(t, 30*time.Second, "100.64.2.0/24", "show", "route")
+	peer.Eventually(t, 30*time.Second, "100.64.1.7/32", "show", "route")
+	if strings.Contains(out, "10.1.1.1/32") || strings.Contains(out, "100.64.1.8/32") {
+		t.Errorf("the inet peer heard a subs-only or unannounced address:\n%s", out)
+	}
 	// fibd does not forward along its own announcements.
-	out, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", "100.64.1.7", "table=100")
+	out, _, _ = r.fdpi(t, "--json", "router", "fib", "lookup", "100.64.1.7", "table=100")
 	if !strings.Contains(out, `"type":"no_route"`) {
 		t.Errorf("an announcement reached the FIB: %s", out)
 	}

@@ -274,7 +274,14 @@ func (d *daemon) startAnnouncer() {
 			devs[dir] = rd.Peer
 		}
 	}
-	d.announcer = router.NewAnnouncer(d.cfg.RouterNetns, d.kernelTable(), d.cfg.RouterSubsMetrics, devs)
+	tables := map[router.Dir]uint32{router.DirInet: d.cfg.AnnounceTableInet, router.DirSubs: d.cfg.AnnounceTableSubs}
+	if tables[router.DirInet] == 0 {
+		tables[router.DirInet] = d.kernelTable()
+	}
+	if tables[router.DirSubs] == 0 {
+		tables[router.DirSubs] = d.kernelTable() + 1
+	}
+	d.announcer = router.NewAnnouncer(d.cfg.RouterNetns, tables, d.cfg.RouterSubsMetrics, devs)
 	d.policy = router.Policy{Bits: d.cfg.RouterSubsAnnounce, AnnounceRejected: d.cfg.AuthAnnounceReject}
 	for _, p := range d.cfg.NATPools {
 		if dirs := d.policy.Dirs(router.Subscriber{Prefix: p, Override: -1, Pool: true}); dirs != 0 {

@@ -4,23 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"fibd/test/fullview"
+	"fibd/test/testbird"
 )
-
-// bird runs BIRD 2 in a namespace with static routes exported to the
-// mirrored kernel table.
-type bird struct {
-	ns, dir string
-	cmd     *exec.Cmd
-}
 
 func birdConf(static4, static6 []string) string {
 	var b strings.Builder
@@ -50,52 +41,6 @@ protocol static s4 {
 	}
 	b.WriteString("}\n")
 	return b.String()
-}
-
-func startBird(t *testing.T, ns string, conf string) *bird {
-	t.Helper()
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("bird2 is not installed (make deps)")
-	}
-	b := &bird{ns: ns, dir: t.TempDir()}
-	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b.cmd = exec.Command("ip", "netns", "exec", ns, "bird", "-f", "-c", filepath.Join(b.dir, "bird.conf"),
-		"-s", filepath.Join(b.dir, "bird.ctl"), "-P", filepath.Join(b.dir, "bird.pid"))
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out, err := os.Create(filepath.Join(b.dir, "bird.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.cmd.Stdout, b.cmd.Stderr = out, out
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-b.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { b.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		out.Close()
-	})
-	return b
-}
-
-func (b *bird) reconfigure(t *testing.T, conf string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("birdc", "-s", filepath.Join(b.dir, "bird.ctl"), "configure").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Reconfigured") {
-		t.Fatalf("birdc configure: %v\n%s", err, out)
-	}
 }
 
 // kernelRoutes counts the routes BIRD put into the table.
@@ -157,7 +102,7 @@ func TestBIRD(t *testing.T) {
 	v4 := fullview.IPv4(40, 3000)
 	v6 := fullview.IPv6(41, 1000)
 	all := append(append([]netip.Prefix{}, v4...), v6...)
-	b := startBird(t, s.name, birdConf(birdStatics(rng, v4), birdStatics(rng, v6)))
+	b := testbird.Start(t, s.name, birdConf(birdStatics(rng, v4), birdStatics(rng, v6)))
 	r, fib := startRouter(t, s.name, 0)
 	waitKernel(t, s.name, len(all))
 	took := converge(t, s, r, fib, rng, all, 2000)
@@ -165,14 +110,13 @@ func TestBIRD(t *testing.T) {
 
 	// Change half, withdraw a quarter.
 	keep4, keep6 := v4[:len(v4)*3/4], v6[:len(v6)*3/4]
-	b.reconfigure(t, birdConf(birdStatics(rng, keep4), birdStatics(rng, keep6)))
+	b.Reconfigure(t, birdConf(birdStatics(rng, keep4), birdStatics(rng, keep6)))
 	waitKernel(t, s.name, len(keep4)+len(keep6))
 	took = converge(t, s, r, fib, rng, all, 2000)
 	t.Logf("after reconfiguration (%d routes): agreed within %s", len(keep4)+len(keep6), took)
 
 	// BIRD stops: it withdraws its routes; fibd follows the kernel.
-	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGTERM)
-	b.cmd.Wait()
+	b.Stop()
 	waitKernel(t, s.name, 0)
 	converge(t, s, r, fib, rng, all, 1000)
 }
