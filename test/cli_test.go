@@ -52,6 +52,13 @@ func (s *syncBuffer) String() string {
 // the test ends, and waits for its control server.
 func startFibd(t *testing.T, extra, static string) *running {
 	t.Helper()
+	return startFibdAt(t, extra, static, "")
+}
+
+// startFibdAt is startFibd with the control server at addr ("" = the
+// lab's loopback port).
+func startFibdAt(t *testing.T, extra, static, addr string) *running {
+	t.Helper()
 	bin := fibdBin(t)
 	cli := filepath.Join(filepath.Dir(bin), "fdpi_cli")
 	if _, err := os.Stat(cli); err != nil {
@@ -62,7 +69,10 @@ func startFibd(t *testing.T, extra, static string) *running {
 	if err := os.WriteFile(l.path("static.routes"), []byte(static), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := &running{cli: cli, addr: fmt.Sprintf("127.0.0.1:%d", l.port), out: &syncBuffer{}, conf: l.path("fastdpi.conf")}
+	if addr == "" {
+		addr = fmt.Sprintf("127.0.0.1:%d", l.port)
+	}
+	r := &running{cli: cli, addr: addr, out: &syncBuffer{}, conf: l.path("fastdpi.conf")}
 	args := []string{"-c", r.conf, "--duration", "2m", "-q", "--log-level", "info"}
 	if static != "" { // else router=1 in extra
 		args = append(args, "--static", l.path("static.routes"))
@@ -356,6 +366,8 @@ func TestMetrics(t *testing.T) {
 		`fibd_drops_total{reason="no_route"} `,
 		`fibd_port_link_up{device="net_pcap1"} 1`,
 		`fibd_worker_forwarded_packets_total{worker="0"} `,
+		`fibd_router_neighbours{family="ipv4"} 2`,
+		`fibd_router_neighbours{family="ipv6"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -369,5 +381,53 @@ func TestMetrics(t *testing.T) {
 	json.Unmarshal([]byte(out), &st)
 	if !strings.Contains(body, fmt.Sprintf(`fibd_fib_routes{family="ipv4"} %d`, st.Routes4)) {
 		t.Errorf("fibd_fib_routes ipv4 != %d (fdpi_cli)", st.Routes4)
+	}
+}
+
+// TestCLIRemoteOnlyWhenConfigured: by default the control server answers
+// on loopback only; another host (a namespace behind a veth) reaches it
+// only when fibd_cli_listen names an address it can reach.
+func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
+	fibdBin(t)
+	ns := fmt.Sprintf("fibdc%d", os.Getpid())
+	exec.Command("ip", "netns", "del", ns).Run()
+	for _, c := range [][]string{
+		{"netns", "add", ns},
+		{"link", "add", "fibdc0", "type", "veth", "peer", "name", "fibdc1", "netns", ns},
+		{"address", "add", "198.51.100.77/30", "dev", "fibdc0"},
+		{"link", "set", "fibdc0", "up"},
+		{"-n", ns, "address", "add", "198.51.100.78/30", "dev", "fibdc1"},
+		{"-n", ns, "link", "set", "fibdc1", "up"},
+	} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", c, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", "fibdc0").Run()
+		exec.Command("ip", "netns", "del", ns).Run()
+	})
+	remote := func(r *running, addr string) (string, int) {
+		cmd := exec.Command("ip", "netns", "exec", ns, r.cli, "-r", addr, "-t", "2", "router", "status")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		return string(out), 0
+	}
+
+	r := startFibd(t, "", cliStatic) // default: loopback
+	port := strings.TrimPrefix(r.addr, "127.0.0.1:")
+	if out, code := remote(r, "198.51.100.77:"+port); code == 0 {
+		t.Fatalf("a remote host reached the loopback-only control server:\n%s", out)
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	r.cmd.Wait()
+
+	p, _ := strconv.Atoi(port)
+	r2 := startFibdAt(t, fmt.Sprintf("fibd_cli_listen=198.51.100.77:%d", p+2), cliStatic, fmt.Sprintf("198.51.100.77:%d", p+2))
+	if out, code := remote(r2, r2.addr); code != 0 || !strings.Contains(out, "mode") {
+		t.Fatalf("configured address not reachable: %d\n%s", code, out)
 	}
 }

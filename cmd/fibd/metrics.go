@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	dpdk "fibd/cgo"
+	"fibd/router"
 )
 
 // metrics exports fibd's counters to Prometheus. Nothing is kept in Go:
@@ -52,6 +53,8 @@ var (
 	mNeighRefused   = desc("router_neighbours_refused_total", "Neighbours beyond router_arp_cache_size.")
 	mNeighProbes    = desc("router_neighbour_probes_total", "Resolutions asked of the kernel.")
 	mMirroring      = desc("router_mirroring", "1 while the router netns is mirrored.")
+	mNeighbours     = desc("router_neighbours", "Neighbours in fibd's cache.", "family")
+	mAnnounced      = desc("announcements", "Prefixes announced into router_netns.")
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
@@ -113,6 +116,13 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(mNeighRefused, r.Stats.NeighRefused.Load())
 		counter(mNeighProbes, r.Stats.NeighProbes.Load())
 		gauge(mMirroring, b2f(r.Stats.Connected.Load()))
+	}
+	d.withState(func(_ *router.Programmer, rib *router.RIB) {
+		gauge(mNeighbours, float64(rib.NeighboursOf(false)), "ipv4")
+		gauge(mNeighbours, float64(rib.NeighboursOf(true)), "ipv6")
+	})
+	if d.announcer != nil {
+		gauge(mAnnounced, float64(len(d.announcer.Announced())))
 	}
 }
 
