@@ -56,3 +56,32 @@ func TestBadConfigStopsFibd(t *testing.T) {
 		t.Fatalf("good config refused: %v\n%s", err, out)
 	}
 }
+
+// TestPeeringAddrCommand: `fibd peering addr` prints the seed's address
+// plan and refuses out-of-range identifiers with status 2.
+func TestPeeringAddrCommand(t *testing.T) {
+	bin, err := filepath.Abs("../bin/fibd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("fibd binary not built (%v): run make", err)
+	}
+	out, err := exec.Command(bin, "peering", "addr", "-mux", "3", "-upstream", "42", "-container", "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"100.67.0.42", "2804:269c:ffff:3::2a", "100.67.128.0/17", "100.125.24.8/30", "100.125.24.10"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	for _, args := range [][]string{{"-mux", "3", "-upstream", "32768"}, {"-mux", "32", "-container", "0"}, {"-al2s", "256"}} {
+		cmd := exec.Command(bin, append([]string{"peering", "addr"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "out of range") {
+			t.Errorf("%v: %v %s", args, err, out)
+		}
+	}
+}

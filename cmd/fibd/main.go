@@ -6,6 +6,7 @@
 //
 //	fibd [EAL options] -- [fibd options]
 //	fibd [fibd options]          (EAL options from fibd_eal_args)
+//	fibd peering addr -mux M ... (the PEERING testbed's address plan)
 //
 // The devices (in_dev/out_dev, fibd_vdev) always come from the
 // configuration; EAL options select lcores, memory and the like.
@@ -101,6 +102,9 @@ func newLogger(o *options, cfg *conf.Config, w io.Writer) zerolog.Logger {
 }
 
 func run(argv []string, stdout, stderr io.Writer) int {
+	if len(argv) > 1 && argv[1] == "peering" {
+		return runPeering(argv[2:], stdout, stderr)
+	}
 	ealArgs, own, hasEAL := splitArgs(argv[1:])
 	o, err := parseOptions(own, stderr)
 	if err != nil {
