@@ -173,9 +173,8 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 }
 
 func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
-	table, err := d.tableOpt(c)
+	table, err := d.tableOpt(c) // checked before the status line went out
 	if err != nil {
-		fmt.Fprintf(o.w, "error: %v\n", err)
 		return err
 	}
 	match := func(p netip.Prefix) bool {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -67,8 +68,20 @@ func verbs() map[string][]string {
 	return v
 }
 
-// serveCtl runs the control server until ctx ends.
+// serveCtl runs the control server until ctx ends. It returns once every
+// answer in progress has ended: nothing may touch DPDK after shutdown.
 func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
+	var mu sync.Mutex
+	conns := map[net.Conn]struct{}{}
+	var wg sync.WaitGroup
+	defer func() {
+		mu.Lock()
+		for c := range conns { // unblock answers still writing
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
 	go func() { <-ctx.Done(); ln.Close() }()
 	listenLoopback := true
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
@@ -88,7 +101,17 @@ func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
 			conn.Close()
 			continue
 		}
-		go d.handleCtl(conn)
+		mu.Lock()
+		conns[conn] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.handleCtl(conn)
+			mu.Lock()
+			delete(conns, conn)
+			mu.Unlock()
+		}()
 	}
 }
 
@@ -121,6 +144,10 @@ func (d *daemon) handleCtl(conn net.Conn) {
 			bw := bufio.NewWriter(body)
 			bo := &output{json: o.json, w: bw, enc: json.NewEncoder(bw)}
 			if cmd.name == "router rib show" { // big: stream
+				if _, err := d.tableOpt(c); err != nil {
+					fmt.Fprintf(w, "error %s\n", err)
+					return
+				}
 				fmt.Fprintln(w, "ok")
 				if err := cmd.run(d, c, o); err != nil {
 					d.log.Warn().Err(err).Msg("control: rib show")

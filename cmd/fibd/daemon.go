@@ -215,8 +215,11 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if err != nil {
 		return err
 	}
-	go d.serveCtl(rctx, ln)
-	go d.serveMetrics(rctx, d.cfg.MetricsListen)
+	ctlDone, metricsDone := make(chan struct{}), make(chan struct{})
+	go func() { defer close(ctlDone); d.serveCtl(rctx, ln) }()
+	go func() { defer close(metricsDone); d.serveMetrics(rctx, d.cfg.MetricsListen) }()
+	// Both servers read DPDK: they end before ports close and the EAL goes.
+	defer func() { stopRouter(); <-ctlDone; <-metricsDone }()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -133,8 +133,9 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// serveMetrics runs the /metrics endpoint until ctx ends. A busy port is
-// logged, not fatal: forwarding does not depend on it.
+// serveMetrics runs the /metrics endpoint until ctx ends, and returns once
+// no scrape is in progress. A busy port is logged, not fatal: forwarding
+// does not depend on it.
 func (d *daemon) serveMetrics(ctx context.Context, addr string) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics{d})
@@ -146,8 +147,20 @@ func (d *daemon) serveMetrics(ctx context.Context, addr string) {
 		d.log.Error().Err(err).Str("fibd_metrics_listen", addr).Msg("metrics endpoint not available")
 		return
 	}
-	go func() { <-ctx.Done(); srv.Close() }()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		// Let scrapes in progress finish: they read DPDK counters, which
+		// must not happen once the ports close.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		d.log.Error().Err(err).Msg("metrics endpoint")
 	}
+	<-stopped
 }
