@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 	"unsafe"
 )
@@ -63,6 +64,7 @@ func SetIdleSleep(d time.Duration) { C.fp_set_idle_sleep_us(C.uint32_t(d.Microse
 // WorkerStats are one worker's counters.
 type WorkerStats struct {
 	Rx, Tx, Forwarded, Polls, IdlePolls, Sleeps uint64
+	ICMPSent, ICMPRateLimited                   uint64   // ICMP errors sent / held back
 	Drops                                       []uint64 // by reason, see DropReasons
 }
 
@@ -79,12 +81,30 @@ func ReadWorkerStats(i int) (WorkerStats, error) {
 	return WorkerStats{
 		Rx: uint64(s.rx), Tx: uint64(s.tx), Forwarded: uint64(s.forwarded),
 		Polls: uint64(s.polls), IdlePolls: uint64(s.idle_polls), Sleeps: uint64(s.sleeps),
+		ICMPSent: uint64(s.icmp_sent), ICMPRateLimited: uint64(s.icmp_ratelimited),
 		Drops: append([]uint64(nil), d...),
 	}, nil
 }
 
 // ResetWorkerStats zeroes all worker counters.
 func ResetWorkerStats() { C.fp_stats_reset() }
+
+// SetAddrs gives the fast path fibd's addresses on port p: the source of
+// the ICMP errors it sends there. An invalid address clears that family.
+func (p PortID) SetAddrs(v4, v6 netip.Addr) {
+	var b4 [4]byte
+	var b16 [16]byte
+	var p4, p6 *C.uint8_t
+	if v4.Is4() {
+		b4 = v4.As4()
+		p4 = (*C.uint8_t)(unsafe.Pointer(&b4[0]))
+	}
+	if v6.Is6() {
+		b16 = v6.As16()
+		p6 = (*C.uint8_t)(unsafe.Pointer(&b16[0]))
+	}
+	C.fp_port_set_addrs(C.uint16_t(p), p4, p6)
+}
 
 // SetPortMTU overrides the MTU the fast path enforces on egress.
 func SetPortMTU(p PortID, mtu int) { C.fp_port_set_mtu(C.uint16_t(p), C.uint16_t(mtu)) }

@@ -127,6 +127,13 @@ func (r *RIB) Desired() Desired {
 	return d
 }
 
+// EachAddr calls f for every interface address, with its port.
+func (r *RIB) EachAddr(f func(addr netip.Prefix, port dpdk.PortID)) {
+	for a := range r.addrs {
+		f(a.prefix, a.port)
+	}
+}
+
 // EachNeigh calls f for every neighbour, with its port.
 func (r *RIB) EachNeigh(f func(addr netip.Addr, port dpdk.PortID, mac [6]byte)) {
 	for k, mac := range r.neigh {

@@ -84,6 +84,10 @@ type stats struct {
 	Forwarded uint64            `json:"forwarded"`
 	Routes4   uint64            `json:"routes4"`
 	Routes6   uint64            `json:"routes6"`
+	Workers   []struct {
+		ICMPSent    uint64 `json:"icmp_sent"`
+		ICMPLimited uint64 `json:"icmp_ratelimited"`
+	} `json:"workers"`
 }
 
 // run runs fibd over the lab's in.pcap until it is drained.
@@ -415,12 +419,29 @@ func TestGoldenPcap(t *testing.T) {
 		}
 	}
 
-	got := make([]int, len(pkts)) // times each packet came out
-	member := map[int]string{}    // ECMP flow -> neighbour it took
+	got := make([]int, len(pkts))  // times each packet came out
+	icmp := make([]int, len(pkts)) // ICMP errors about each packet
+	member := map[int]string{}     // ECMP flow -> neighbour it took
 	routeMembers := map[*refRoute]map[string]bool{}
 	for port := range 3 {
 		for _, f := range readPcap(t, l.path(fmt.Sprintf("out%d.pcap", port))) {
+			if seq, ok := icmpError(t, f, port, portMAC[port], pkts); ok {
+				icmp[seq]++
+				continue
+			}
 			checkOutput(t, f, port, portMAC[port], pkts, got, member, routeMembers)
+		}
+	}
+	// RFC 1812 / RFC 4443: expiring and unroutable packets get an ICMP
+	// error back out of the ingress port; blackholed and martian ones not.
+	for i, p := range pkts {
+		want := 0
+		switch p.drop {
+		case "ip4_ttl_exceeded", "ip6_hop_limit_exceeded", "no_route", "unreachable":
+			want = 1
+		}
+		if icmp[i] != want {
+			t.Errorf("packet %d to %s (%s): %d ICMP errors, want %d", i, p.dst, p.drop, icmp[i], want)
 		}
 	}
 	missing := 0
@@ -460,6 +481,67 @@ func TestGoldenPcap(t *testing.T) {
 	}
 	t.Logf("%d routes, %d packets: %d forwarded, drops %v; %d ECMP groups, %d spread",
 		len(routes), len(pkts), st.Forwarded, st.Drops, groups, spread)
+}
+
+// icmpError recognises an ICMP or ICMPv6 error fibd sent back to the
+// sender (out of the ingress port 0, from fibd's address there), checks it
+// against the packet it quotes, and returns that packet's number.
+func icmpError(t *testing.T, f []byte, port int, portMAC string, pkts []sent) (int, bool) {
+	t.Helper()
+	info, err := pcap.ParseEth(f)
+	if err != nil || (info.Proto != 1 && info.Proto != 58) {
+		return 0, false
+	}
+	if port != 0 || info.DstMAC.String() != srcMAC || info.SrcMAC.String() != portMAC {
+		t.Errorf("ICMP error out of port %d to %s from %s", port, info.DstMAC, info.SrcMAC)
+	}
+	var typ, code byte
+	var quoted []byte
+	if info.IPVersion == 4 {
+		ihl := int(f[14]&0xf) * 4
+		msg := f[14+ihl:]
+		if pcap.IPv4Checksum(msg) != 0 {
+			t.Errorf("ICMP error with a bad checksum")
+		}
+		typ, code, quoted = msg[0], msg[1], msg[8:]
+		if info.SrcIP != netip.MustParseAddr("192.0.2.1") {
+			t.Errorf("ICMP error from %s, not fibd's address on the ingress port", info.SrcIP)
+		}
+	} else {
+		msg := f[54:]
+		typ, code, quoted = msg[0], msg[1], msg[8:]
+		if info.SrcIP != netip.MustParseAddr("2001:db8::1") {
+			t.Errorf("ICMPv6 error from %s, not fibd's address on the ingress port", info.SrcIP)
+		}
+	}
+	// the quoted original: its IP header, then UDP, then our sequence number
+	var off int
+	if quoted[0]>>4 == 4 {
+		off = int(quoted[0]&0xf)*4 + 8
+	} else {
+		off = 40 + 8
+	}
+	if len(quoted) < off+8 {
+		t.Errorf("ICMP error quotes only %d bytes", len(quoted))
+		return 0, true
+	}
+	seq := int(binary.BigEndian.Uint64(quoted[off:]))
+	if seq < 0 || seq >= len(pkts) {
+		t.Errorf("ICMP error about unknown packet %d", seq)
+		return 0, true
+	}
+	want := map[string][2]byte{
+		"ip4_ttl_exceeded": {11, 0}, "ip6_hop_limit_exceeded": {3, 0},
+		"no_route/4": {3, 0}, "no_route/6": {1, 0}, "unreachable/4": {3, 1}, "unreachable/6": {1, 3},
+	}
+	k := pkts[seq].drop
+	if k == "no_route" || k == "unreachable" {
+		k += fmt.Sprintf("/%d", info.IPVersion)
+	}
+	if w, ok := want[k]; !ok || w != [2]byte{typ, code} {
+		t.Errorf("packet %d (%s): ICMP type %d code %d", seq, pkts[seq].drop, typ, code)
+	}
+	return seq, true
 }
 
 func checkOutput(t *testing.T, f []byte, port int, portMAC string, pkts []sent, got []int,
@@ -596,5 +678,35 @@ route add ::/0 via 2001:db8:0:1::2 dev net_pcap1
 	}
 	if st.Ports[0].Rx != uint64(len(frames)) {
 		t.Errorf("received %d of %d frames", st.Ports[0].Rx, len(frames))
+	}
+}
+
+// TestICMPRateLimit: a flood of expiring packets gets ICMP errors only up
+// to the per-worker rate (1000/s); the rest are counted, not answered.
+func TestICMPRateLimit(t *testing.T) {
+	bin := fibdBin(t)
+	smac, _ := net.ParseMAC(srcMAC)
+	dmac, _ := net.ParseMAC("02:70:63:61:70:00")
+	var frames [][]byte
+	for i := range 5000 {
+		frames = append(frames, pcap.EthIPv4UDP(dmac, smac, netip.MustParseAddr("192.0.2.2"),
+			netip.MustParseAddr("8.8.8.8"), 1, uint16(i), 9, nil))
+	}
+	l := newLab(t, "")
+	writePcap(t, l.path("in.pcap"), frames)
+	st := l.run(t, bin, "address add 192.0.2.1/24 dev net_pcap0\nroute add default via 192.0.2.2\nneigh add 192.0.2.2 lladdr 02:00:00:00:00:02 dev net_pcap0\n")
+	if st.Drops["ip4_ttl_exceeded"] != 5000 {
+		t.Fatalf("ttl drops %d, want 5000", st.Drops["ip4_ttl_exceeded"])
+	}
+	sent := uint64(len(readPcap(t, l.path("out0.pcap"))))
+	// The bucket holds 1000 and refills at 1000/s: at least the first 1000
+	// are answered, and unless reading 5000 packets took 4 seconds, not all.
+	if sent < 1000 || sent >= 5000 {
+		t.Errorf("%d ICMP errors for 5000 expiring packets, want 1000 or a few more", sent)
+	}
+	w := st.Workers[0]
+	if w.ICMPSent != sent || w.ICMPSent+w.ICMPLimited != 5000 || st.Ports[0].Tx != sent {
+		t.Errorf("counters: icmp_sent %d, icmp_ratelimited %d, port 0 tx %d; capture %d",
+			w.ICMPSent, w.ICMPLimited, st.Ports[0].Tx, sent)
 	}
 }

@@ -196,6 +196,9 @@ bool fp_workers_running(void);
 void fp_set_idle_sleep_us(uint32_t us);
 /* Port MTU and MAC as the fast path uses them (set by fp_port_setup). */
 void fp_port_set_mtu(uint16_t port_id, uint16_t mtu);
+/* fibd's own addresses on a port (network order), the source of the ICMP
+ * errors it sends there; NULL clears one. */
+void fp_port_set_addrs(uint16_t port_id, const uint8_t *ip4, const uint8_t *ip6);
 
 /* Per-worker counters. */
 struct fp_worker_stats {
@@ -205,6 +208,8 @@ struct fp_worker_stats {
 	uint64_t polls;         /* loop passes */
 	uint64_t idle_polls;    /* passes that received nothing */
 	uint64_t sleeps;        /* back-off sleeps */
+	uint64_t icmp_sent;     /* ICMP errors sent */
+	uint64_t icmp_ratelimited; /* ICMP errors the rate limit held back */
 	uint64_t drop[FP_DROP_MAX];
 };
 int fp_worker_stats(unsigned int widx, struct fp_worker_stats *st);

@@ -165,6 +165,26 @@ fp_port_set_mtu(uint16_t pid, uint16_t mtu)
 		fp_ports[pid].mtu = mtu;
 }
 
+void
+fp_port_set_addrs(uint16_t pid, const uint8_t *ip4, const uint8_t *ip6)
+{
+	if (pid >= FP_MAX_PORTS)
+		return;
+	struct fp_port_state *ps = &fp_ports[pid];
+	/* Workers may read these while they change: an error sent meanwhile
+	 * may carry a mixed source address, never a crash. */
+	ps->has4 = false;
+	ps->has6 = false;
+	if (ip4 != NULL) {
+		memcpy(&ps->ip4, ip4, 4);
+		ps->has4 = true;
+	}
+	if (ip6 != NULL) {
+		memcpy(ps->ip6, ip6, 16);
+		ps->has6 = true;
+	}
+}
+
 int
 fp_port_start(uint16_t pid)
 {

@@ -54,6 +54,10 @@ struct fp_port_state {
 	uint16_t mtu;
 	bool configured;
 	uint16_t n_txq;
+	/* fibd's addresses on the port: the source of ICMP errors */
+	bool has4, has6;
+	rte_be32_t ip4;
+	uint8_t ip6[16];
 } __rte_cache_aligned;
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];
@@ -94,6 +98,7 @@ struct fp_wctx {
 	struct fp_rxq rxq[FP_MAX_PORTS * 4];
 	uint16_t tidx;                /* FIB table used for lookups */
 	struct fp_worker_stats st;
+	uint64_t icmp_tokens, icmp_last; /* ICMP rate limit */
 	uint64_t dirty_ports;         /* bitmap of ports with buffered tx (first 64) */
 	struct fp_txbuf tx[FP_MAX_PORTS];
 } __rte_cache_aligned;

@@ -11,6 +11,7 @@
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#include "fp_icmp.h"
 #include "fp_pkt.h"
 #include "fp_priv.h"
 
@@ -139,6 +140,7 @@ forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	if (v != FP_V_FORWARD)
 		return v;
 	uint16_t l3len = rte_be_to_cpu_16(ip->total_length);
+	*oport = nh->port; /* also tells an MTU error which MTU to report */
 	if (unlikely(l3len > fp_ports[nh->port].mtu))
 		return FP_DROP_MTU_EXCEEDED;
 	trim_to(m, l3len);
@@ -166,6 +168,7 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	if (v != FP_V_FORWARD)
 		return v;
 	uint32_t l3len = rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip);
+	*oport = nh->port;
 	if (unlikely(l3len > fp_ports[nh->port].mtu))
 		return FP_DROP_MTU_EXCEEDED;
 	trim_to(m, l3len);
@@ -279,10 +282,20 @@ dispose(struct fp_wctx *w, struct rte_mbuf *m, uint16_t verdict, uint16_t port)
 			tx_flush(w, port);
 		break;
 	}
-	default:
+	default: {
 		w->st.drop[verdict]++;
+		/* port: the egress port when known (MTU), else unset */
+		struct rte_mbuf *r = fp_icmp_error(w, m, verdict, port);
+		uint16_t in = m->port;
 		rte_pktmbuf_free(m);
+		if (r != NULL) {
+			struct fp_txbuf *b = &w->tx[in];
+			b->pkts[b->n++] = r;
+			if (b->n >= FP_BURST)
+				tx_flush(w, in);
+		}
 		break;
+	}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -185,6 +186,20 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		close(routerDone)
 	}
 
+	d.syncPortAddrs()
+	go func() { // addresses change with the router netns
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+				d.syncPortAddrs()
+			}
+		}
+	}()
+
 	if err := dpdk.InitDataplane(len(lcores)); err != nil {
 		return err
 	}
@@ -261,6 +276,30 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		}
 	}
 	return nil
+}
+
+// syncPortAddrs tells the fast path fibd's address on each port (the first
+// of each family, link-local excluded): the source of its ICMP errors.
+func (d *daemon) syncPortAddrs() {
+	type pair struct{ v4, v6 netip.Addr }
+	want := map[dpdk.PortID]pair{}
+	d.withState(func(_ *router.Programmer, rib *router.RIB) {
+		rib.EachAddr(func(a netip.Prefix, p dpdk.PortID) {
+			x := want[p]
+			ad := a.Addr()
+			switch {
+			case ad.Is4() && (!x.v4.IsValid() || ad.Less(x.v4)):
+				x.v4 = ad
+			case ad.Is6() && !ad.IsLinkLocalUnicast() && (!x.v6.IsValid() || ad.Less(x.v6)):
+				x.v6 = ad
+			}
+			want[p] = x
+		})
+	})
+	for _, p := range d.ports.Ports {
+		x := want[p.ID]
+		p.ID.SetAddrs(x.v4, x.v6)
+	}
 }
 
 // startAnnouncer prepares announcements towards the exception interfaces

@@ -60,6 +60,8 @@ type workerReport struct {
 	Polls     uint64            `json:"polls"`
 	IdlePolls uint64            `json:"idle_polls"`
 	Sleeps    uint64            `json:"sleeps"`
+	ICMPSent  uint64            `json:"icmp_sent"`
+	ICMPLimit uint64            `json:"icmp_ratelimited"`
 	Drops     map[string]uint64 `json:"drops"`
 }
 
@@ -84,7 +86,8 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 			return nil, err
 		}
 		w := workerReport{Lcore: i, Rx: s.Rx, Tx: s.Tx, Forwarded: s.Forwarded, Polls: s.Polls,
-			IdlePolls: s.IdlePolls, Sleeps: s.Sleeps, Drops: map[string]uint64{}}
+			IdlePolls: s.IdlePolls, Sleeps: s.Sleeps, ICMPSent: s.ICMPSent, ICMPLimit: s.ICMPRateLimited,
+			Drops: map[string]uint64{}}
 		for reason, n := range s.Drops {
 			if n > 0 {
 				w.Drops[names[reason]] = n
@@ -124,14 +127,14 @@ func (r *report) writeText(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "worker\trx\tforwarded\ttx\tdropped\tidle_polls\tsleeps\t\n")
+	fmt.Fprintf(tw, "worker\trx\tforwarded\ttx\tdropped\ticmp_sent\tidle_polls\tsleeps\t\n")
 	for _, wr := range r.Workers {
 		var dropped uint64
 		for _, n := range wr.Drops {
 			dropped += n
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", wr.Lcore, wr.Rx, wr.Forwarded, wr.Tx, dropped,
-			wr.IdlePolls, wr.Sleeps)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", wr.Lcore, wr.Rx, wr.Forwarded, wr.Tx, dropped,
+			wr.ICMPSent, wr.IdlePolls, wr.Sleeps)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
