@@ -517,6 +517,10 @@ fp_process_frames(uint16_t tidx, uint16_t in_port, uint8_t **frames, uint16_t *l
 				} else {
 					verdict[i + j] = FP_VERDICT_DROP_BASE + v[j];
 					port[i + j] = UINT16_MAX;
+					/* build (and drop) the ICMP error a worker would
+					 * send, so tests and the fuzzer exercise it */
+					w.icmp_tokens = 1000;
+					rte_pktmbuf_free(fp_icmp_error(&w, pkts[j], v[j], op[j]));
 				}
 			}
 		}

@@ -19,12 +19,17 @@ func FuzzPacketPath(f *testing.F) {
 		f.Skip(env.skip)
 	}
 	program(f, baseState())
+	// An address on the ingress port: drops then build ICMP errors too.
+	env.ports[0].SetAddrs(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"))
+	defer env.ports[0].SetAddrs(netip.Addr{}, netip.Addr{})
 	smac := mac("02:00:00:00:99:99")
 	f.Add(pcap.EthIPv4UDP(env.macs[0], smac, src4, netip.MustParseAddr("10.1.2.3"), 64, 1, 2, []byte("x")))
 	f.Add(pcap.EthIPv4UDP(env.macs[0], smac, src4, netip.MustParseAddr("192.0.2.2"), 2, 1, 2, nil))
 	f.Add(pcap.EthIPv6UDP(env.macs[0], smac, src6, netip.MustParseAddr("2001:db8:1::2"), 2, 1, 2, []byte("y")))
 	f.Add([]byte{})
 	f.Add(make([]byte, 60))
+	f.Add(pcap.EthIPv4UDP(env.macs[0], smac, src4, netip.MustParseAddr("10.1.2.3"), 1, 1, 2, []byte("ttl")))
+	f.Add(pcap.EthIPv6UDP(env.macs[0], smac, src6, netip.MustParseAddr("2001:db8:99::1"), 1, 1, 2, []byte("hl")))
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		if len(frame) > 1900 { // one mbuf's room; jumbo frames are tested through pcap
 			frame = frame[:1900]
