@@ -76,6 +76,27 @@ fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
+/* A new frame of l3len bytes back to m's sender, out of m's port: the
+ * Ethernet header is filled in, the rest is the caller's. */
+static struct rte_ether_hdr *
+reply_frame(const struct rte_mbuf *m, uint16_t ethertype, uint32_t l3len, struct rte_mbuf **out)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	struct rte_mbuf *r = rte_pktmbuf_alloc(fp_pool);
+	if (r == NULL)
+		return NULL;
+	struct rte_ether_hdr *re = (void *)rte_pktmbuf_append(r, sizeof(*re) + l3len);
+	if (re == NULL) {
+		rte_pktmbuf_free(r);
+		return NULL;
+	}
+	rte_ether_addr_copy(&eth->src_addr, &re->dst_addr);
+	rte_ether_addr_copy(&fp_ports[m->port].mac, &re->src_addr);
+	re->ether_type = rte_cpu_to_be_16(ethertype);
+	*out = r;
+	return re;
+}
+
 static struct rte_mbuf *
 reply4(struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu)
 {
@@ -105,19 +126,10 @@ reply4(struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu)
 		return NULL;
 	uint32_t quote = RTE_MIN(avail, RTE_MIN((uint32_t)rte_be_to_cpu_16(ip->total_length),
 						(uint32_t)ICMP4_MAX_QUOTE));
-	struct rte_mbuf *r = rte_pktmbuf_alloc(fp_pool);
-	if (r == NULL)
+	struct rte_mbuf *r;
+	struct rte_ether_hdr *re = reply_frame(m, RTE_ETHER_TYPE_IPV4, 20 + 8 + quote, &r);
+	if (re == NULL)
 		return NULL;
-	uint32_t len = sizeof(struct rte_ether_hdr) + 20 + 8 + quote;
-	uint8_t *p = (uint8_t *)rte_pktmbuf_append(r, len);
-	if (p == NULL) {
-		rte_pktmbuf_free(r);
-		return NULL;
-	}
-	struct rte_ether_hdr *re = (void *)p;
-	rte_ether_addr_copy(&eth->src_addr, &re->dst_addr);
-	rte_ether_addr_copy(&fp_ports[in].mac, &re->src_addr);
-	re->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
 	struct rte_ipv4_hdr *ri = (void *)(re + 1);
 	memset(ri, 0, sizeof(*ri));
 	ri->version_ihl = 0x45;
@@ -159,19 +171,10 @@ reply6(struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu)
 		return NULL;
 	uint32_t quote = RTE_MIN(avail, RTE_MIN((uint32_t)rte_be_to_cpu_16(ip->payload_len) + 40,
 						(uint32_t)ICMP6_MAX_QUOTE));
-	struct rte_mbuf *r = rte_pktmbuf_alloc(fp_pool);
-	if (r == NULL)
+	struct rte_mbuf *r;
+	struct rte_ether_hdr *re = reply_frame(m, RTE_ETHER_TYPE_IPV6, 40 + 8 + quote, &r);
+	if (re == NULL)
 		return NULL;
-	uint32_t len = sizeof(struct rte_ether_hdr) + 40 + 8 + quote;
-	uint8_t *p = (uint8_t *)rte_pktmbuf_append(r, len);
-	if (p == NULL) {
-		rte_pktmbuf_free(r);
-		return NULL;
-	}
-	struct rte_ether_hdr *re = (void *)p;
-	rte_ether_addr_copy(&eth->src_addr, &re->dst_addr);
-	rte_ether_addr_copy(&fp_ports[in].mac, &re->src_addr);
-	re->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
 	struct rte_ipv6_hdr *ri = (void *)(re + 1);
 	memset(ri, 0, sizeof(*ri));
 	ri->vtc_flow = RTE_BE32(6u << 28);
