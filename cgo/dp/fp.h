@@ -49,6 +49,7 @@ enum fp_nh_type {
 	FP_NH_BLACKHOLE,
 	FP_NH_UNREACHABLE,
 	FP_NH_PROHIBIT,
+	FP_NH_PUNT,          /* to the exception interface of port (router_device subnet) */
 };
 
 /* The FIB's miss value. rte_fib stores nexthops in 31 bits (the low bit of a
@@ -57,7 +58,7 @@ enum fp_nh_type {
 
 struct fp_nh_conf {
 	uint8_t type;            /* enum fp_nh_type */
-	uint16_t port;           /* FORWARD, UNRESOLVED */
+	uint16_t port;           /* FORWARD, UNRESOLVED, PUNT */
 	uint8_t dst_mac[6];      /* FORWARD */
 	uint16_t n_buckets;      /* ECMP: entries used in buckets[] */
 	uint32_t buckets[FP_ECMP_BUCKETS]; /* ECMP: member nexthop indices */
@@ -210,6 +211,8 @@ struct fp_worker_stats {
 	uint64_t sleeps;        /* back-off sleeps */
 	uint64_t icmp_sent;     /* ICMP errors sent */
 	uint64_t icmp_ratelimited; /* ICMP errors the rate limit held back */
+	uint64_t punted;        /* packets handed to the exception thread */
+	uint64_t injected;      /* packets from exception interfaces sent out */
 	uint64_t drop[FP_DROP_MAX];
 };
 int fp_worker_stats(unsigned int widx, struct fp_worker_stats *st);
@@ -217,14 +220,58 @@ void fp_stats_reset(void);
 const char *fp_drop_name(unsigned int reason);
 unsigned int fp_worker_count(void);
 
+/* ---- Exception path ---------------------------------------------------------
+ *
+ * Frames for the routing daemon (the router_device's subnets, the kernel's
+ * own addresses, ARP/NDP, listed multicast, link-local, packets whose
+ * neighbour is not resolved yet) leave the workers through one ring per
+ * worker to the exception thread, which writes them as they are to the
+ * port's exception interface (a TAP in router_netns, or the fibd end of an
+ * operator's veth). What the routing daemon sends there goes back through
+ * one ring per worker and leaves the port as it is. Workers police punts
+ * per class, so a flood towards a punted address cannot crowd out the
+ * routing protocols, the exception thread or forwarding. */
+
+enum fp_punt_class {
+	FP_PUNT_PROTO = 0,  /* BGP, OSPF, BFD, LDP, RIP, VRRP */
+	FP_PUNT_ND,         /* ARP and IPv6 neighbour discovery */
+	FP_PUNT_OTHER,      /* everything else (ping, traffic to unresolved neighbours, ...) */
+	FP_PUNT_CLASSES
+};
+
+/* Attach exception interface port exc_port (a started port the workers do
+ * not poll) to data port port. Returns the exception index or -errno.
+ * Must be called before the workers are launched. */
+int fp_exc_attach(uint16_t port, uint16_t exc_port);
+/* Punt policer: rate (packets/s, all workers together) and burst of one
+ * class; rate 0 punts nothing of that class. Safe while running. */
+int fp_punt_set_rate(unsigned int cls, uint32_t pps, uint32_t burst);
+/* Start/stop the exception thread (after fp_workers_launch / before
+ * fp_workers_stop). The thread inherits the caller's CPU affinity. */
+int fp_exc_start(void);
+int fp_exc_stop(void);
+
+struct fp_exc_stats {
+	uint16_t port, exc_port;
+	uint64_t to_exc;        /* punted frames written to the exception interface */
+	uint64_t to_exc_drop;   /* ... that it did not accept */
+	uint64_t from_exc;      /* frames the exception interface sent */
+	uint64_t from_exc_drop; /* ... lost because the inject ring was full */
+	uint64_t policed[FP_PUNT_CLASSES]; /* punts held back by the policer, per class */
+};
+/* Counters of exception idx (0..fp_exc_count()-1). */
+int fp_exc_stats(unsigned int idx, struct fp_exc_stats *st);
+unsigned int fp_exc_count(void);
+
 /* ---- Packet path without ports (tests, fuzzing) ----------------------------- */
 
 /* Run the complete per-packet pipeline over raw frames received on in_port,
- * in a private worker context: verdict per frame (FP_VERDICT_FORWARD or a
- * drop reason + 1000), egress port, and the frame as it would leave
+ * in a private worker context: verdict per frame (FP_VERDICT_FORWARD,
+ * FP_VERDICT_PUNT or a drop reason + 1000), egress port or exception, and the frame as it would leave
  * (rewritten in place, lens[] updated when trimmed). The table is tidx.
  * Returns 0 or -errno. */
 #define FP_VERDICT_FORWARD 0
+#define FP_VERDICT_PUNT 1          /* port[] gets the exception index */
 #define FP_VERDICT_DROP_BASE 1000
 int fp_process_frames(uint16_t tidx, uint16_t in_port, uint8_t **frames, uint16_t *lens,
 		      uint32_t n, uint32_t *verdict, uint16_t *port);

@@ -1,6 +1,6 @@
 /* Why the fast path did not forward a packet: every reason is a named
  * counter, so an operator can ask "why was this dropped" and get a name.
- * The exception path turns some of these into punts (see fp_dispose()).
+ * On ports with an exception interface some of these become punts instead.
  *
  * X(enum suffix, counter name, explanation)
  */
@@ -9,8 +9,10 @@
 
 #define FP_DROP_REASONS(X)                                                        \
 	X(ETH_RUNT, "eth_runt", "frame shorter than an Ethernet header")             \
-	X(VLAN, "vlan", "802.1Q/802.1ad tagged frame (not forwarded yet)")           \
-	X(NON_IP, "non_ip", "ethertype is neither IPv4 nor IPv6 (ARP, LLDP, ...)")   \
+	X(VLAN, "vlan", "802.1Q/802.1ad tagged frame on a port without exception interface") \
+	X(NON_IP, "non_ip", "ethertype is neither IPv4 nor IPv6 (nor ARP on a port with an exception interface)") \
+	X(ARP_INVALID, "arp_invalid", "ARP that is not Ethernet/IPv4 or is too short")   \
+	X(ARP_OTHER, "arp_other", "ARP for an address that is neither the router's nor punted") \
 	X(IP4_RUNT, "ip4_runt", "RFC 1812 5.2.2: frame too short for an IPv4 header") \
 	X(IP4_VERSION, "ip4_version", "RFC 1812 5.2.2: IP version is not 4")         \
 	X(IP4_IHL, "ip4_ihl", "RFC 1812 5.2.2: header length below 5 words")         \
@@ -37,7 +39,9 @@
 	X(UNREACHABLE, "unreachable", "route of type unreachable")                  \
 	X(PROHIBIT, "prohibit", "route of type prohibit")                           \
 	X(NEIGH_UNRESOLVED, "neigh_unresolved", "nexthop's neighbour MAC is not known yet") \
-	X(LOCAL, "local", "addressed to the router itself (exception path)")        \
+	X(LOCAL, "local", "addressed to the router, but the port has no exception interface") \
+	X(PUNT_POLICED, "punt_policed", "exception traffic above the punt rate of its class") \
+	X(PUNT_QUEUE_FULL, "punt_queue_full", "the exception thread's ring was full")       \
 	X(MTU_EXCEEDED, "mtu_exceeded", "packet larger than the egress port's MTU") \
 	X(NH_INVALID, "nh_invalid", "FIB pointed at a free nexthop (control-plane bug)") \
 	X(TX_FULL, "tx_full", "egress queue did not accept the packet")

@@ -58,6 +58,10 @@ struct fp_port_state {
 	bool has4, has6;
 	rte_be32_t ip4;
 	uint8_t ip6[16];
+	/* the exception path */
+	bool has_exc;                 /* punts go to exception exc */
+	bool is_exc;                  /* this port is an exception interface */
+	uint16_t exc;
 } __rte_cache_aligned;
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];
@@ -90,6 +94,11 @@ struct fp_txbuf {
 	struct rte_mbuf *pkts[FP_BURST * 2];
 };
 
+/* A token bucket: a packet costs hz tokens, rate tokens arrive per cycle. */
+struct fp_bucket {
+	uint64_t tokens, last;
+};
+
 struct fp_wctx {
 	unsigned int idx;             /* worker index, QSBR thread id */
 	unsigned int lcore;
@@ -100,6 +109,10 @@ struct fp_wctx {
 	struct fp_worker_stats st;
 	uint64_t icmp_tokens, icmp_last; /* ICMP rate limit */
 	uint64_t dirty_ports;         /* bitmap of ports with buffered tx (first 64) */
+	/* exception path: punts out, frames of the exception interfaces in */
+	struct rte_ring *punt, *inject;
+	struct fp_bucket police[FP_PUNT_CLASSES];
+	uint64_t policed[FP_MAX_PORTS][FP_PUNT_CLASSES]; /* per exception */
 	struct fp_txbuf tx[FP_MAX_PORTS];
 } __rte_cache_aligned;
 
@@ -108,8 +121,34 @@ struct fp_wctx {
 void fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		    uint16_t *verdict, uint16_t *oport);
 
-/* Verdict values: FP_V_FORWARD or a drop reason. */
+/* Verdict values: FP_V_FORWARD, FP_V_PUNT (oport = exception index) or a
+ * drop reason. */
 #define FP_V_FORWARD 0xffff
+#define FP_V_PUNT 0xfffe
+
+/* Workers, for the exception thread (fp_worker.c). */
+extern struct fp_wctx *fp_workers[FP_MAX_WORKERS];
+extern unsigned int fp_n_workers;     /* added */
+extern unsigned int fp_workers_cap;   /* fp_dp_init's count */
+
+/* Exception interfaces (fp_exc.c). */
+struct fp_exc {
+	uint16_t port, exc_port;
+	uint64_t to_exc, to_exc_drop, from_exc, from_exc_drop;
+};
+extern struct fp_exc fp_excs[FP_MAX_PORTS];
+extern unsigned int fp_n_excs;
+/* Per-class policer parameters, in the units of struct fp_bucket. */
+struct fp_police_conf {
+	_Atomic uint64_t rate;        /* tokens per TSC cycle, << FP_POLICE_SHIFT */
+	_Atomic uint64_t depth;       /* bucket size in tokens */
+};
+extern struct fp_police_conf fp_police[FP_PUNT_CLASSES];
+#define FP_POLICE_SHIFT 32
+/* Create the punt and inject rings of worker w. */
+int fp_exc_worker_init(struct fp_wctx *w);
+/* Which policer class a punted frame belongs to. */
+unsigned int fp_punt_class(const struct rte_mbuf *m);
 
 void fp_retire(void *obj);
 /* Allocate the nexthop pointer array (idempotent; under fp_ctl_lock). */

@@ -10,6 +10,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <rte_arp.h>
 
 #include "fp_icmp.h"
 #include "fp_pkt.h"
@@ -20,8 +22,8 @@
 /* Empty polls in a row before an idle worker may sleep. */
 #define FP_IDLE_POLLS 256
 
-static struct fp_wctx *workers[FP_MAX_WORKERS];
-static unsigned int n_workers, n_added;
+struct fp_wctx *fp_workers[FP_MAX_WORKERS];
+unsigned int fp_n_workers, fp_workers_cap;
 static _Atomic bool running;
 static _Atomic uint32_t idle_sleep_us;
 /* Ports every worker may transmit on. */
@@ -46,11 +48,22 @@ nh_load(uint32_t idx)
 	return atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
 }
 
+/* Punt to the exception interface of port, if it has one. */
+static inline uint16_t
+punt_to(uint16_t port, uint16_t *exc, uint16_t otherwise)
+{
+	const struct fp_port_state *ps = &fp_ports[port];
+	if (!ps->has_exc)
+		return otherwise;
+	*exc = ps->exc;
+	return FP_V_PUNT;
+}
+
 /* First half of the nexthop decision, before TTL: is this a route we
  * forward on at all? Order follows RFC 1812 5.3.1: packets for the router
  * itself are delivered whatever their TTL. */
 static inline uint16_t
-nh_route_verdict(uint32_t idx, const struct fp_nh **out)
+nh_route_verdict(const struct rte_mbuf *m, uint32_t idx, const struct fp_nh **out, uint16_t *oport)
 {
 	if (idx == FP_NH_MISS)
 		return FP_DROP_NO_ROUTE;
@@ -63,8 +76,10 @@ nh_route_verdict(uint32_t idx, const struct fp_nh **out)
 	case FP_NH_ECMP:
 	case FP_NH_UNRESOLVED:
 		return FP_V_FORWARD;
-	case FP_NH_LOCAL:
-		return FP_DROP_LOCAL;
+	case FP_NH_LOCAL: /* the kernel's own address: in by the port it came from */
+		return punt_to(m->port, oport, FP_DROP_LOCAL);
+	case FP_NH_PUNT:  /* a router_device's subnet */
+		return punt_to(nh->port, oport, FP_DROP_LOCAL);
 	case FP_NH_BLACKHOLE:
 		return FP_DROP_BLACKHOLE;
 	case FP_NH_UNREACHABLE:
@@ -76,9 +91,11 @@ nh_route_verdict(uint32_t idx, const struct fp_nh **out)
 }
 
 /* Second half: the neighbour to send to. ECMP members are chosen by flow
- * hash, computed only for ECMP routes. */
+ * hash, computed only for ECMP routes. A packet whose neighbour is not
+ * resolved yet goes to the kernel, which resolves it, queues the packet
+ * and sends it through the exception interface: none is lost meanwhile. */
 static inline uint16_t
-nh_neighbour(const struct fp_nh **nhp, uint32_t hash)
+nh_neighbour(const struct rte_mbuf *m, const struct fp_nh **nhp, uint32_t hash, uint16_t *oport)
 {
 	const struct fp_nh *nh = *nhp;
 	if (nh->type == FP_NH_ECMP) {
@@ -88,7 +105,8 @@ nh_neighbour(const struct fp_nh **nhp, uint32_t hash)
 		*nhp = nh;
 	}
 	if (nh->type == FP_NH_UNRESOLVED)
-		return FP_DROP_NEIGH_UNRESOLVED;
+		return fp_ports[m->port].has_exc ? punt_to(m->port, oport, 0)
+						  : punt_to(nh->port, oport, FP_DROP_NEIGH_UNRESOLVED);
 	if (unlikely(nh->type != FP_NH_FORWARD))
 		return FP_DROP_NH_INVALID;
 	return FP_V_FORWARD;
@@ -129,14 +147,18 @@ forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	const struct fp_nh *nh = NULL;
 
-	uint16_t v = nh_route_verdict(idx, &nh);
+	uint16_t v = nh_route_verdict(m, idx, &nh, oport);
+	/* Multicast reaches the lookup only on ports with an exception
+	 * interface, and only a punt route (OSPF's 224.0.0.5/6) takes it. */
+	if (unlikely(((const uint8_t *)&ip->dst_addr)[0] >= 224) && v != FP_V_PUNT)
+		return FP_DROP_IP4_MULTICAST;
 	if (v != FP_V_FORWARD)
 		return v;
 	if (unlikely((v = l2_check(m, eth)) != FP_V_FORWARD))
 		return v;
 	if (unlikely(ip->time_to_live <= 1))
 		return FP_DROP_IP4_TTL_EXCEEDED;
-	v = nh_neighbour(&nh, nh->type == FP_NH_ECMP ? fp_hash4(m, ip) : 0);
+	v = nh_neighbour(m, &nh, nh->type == FP_NH_ECMP ? fp_hash4(m, ip) : 0, oport);
 	if (v != FP_V_FORWARD)
 		return v;
 	uint16_t l3len = rte_be_to_cpu_16(ip->total_length);
@@ -157,14 +179,16 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
 	const struct fp_nh *nh = NULL;
 
-	uint16_t v = nh_route_verdict(idx, &nh);
+	uint16_t v = nh_route_verdict(m, idx, &nh, oport);
+	if (unlikely(ip->dst_addr[0] == 0xff) && v != FP_V_PUNT)
+		return FP_DROP_IP6_MULTICAST;
 	if (v != FP_V_FORWARD)
 		return v;
 	if (unlikely((v = l2_check(m, eth)) != FP_V_FORWARD))
 		return v;
 	if (unlikely(ip->hop_limits <= 1))
 		return FP_DROP_IP6_HOP_LIMIT_EXCEEDED;
-	v = nh_neighbour(&nh, nh->type == FP_NH_ECMP ? fp_hash6(m, ip) : 0);
+	v = nh_neighbour(m, &nh, nh->type == FP_NH_ECMP ? fp_hash6(m, ip) : 0, oport);
 	if (v != FP_V_FORWARD)
 		return v;
 	uint32_t l3len = rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip);
@@ -176,6 +200,60 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	ip->hop_limits--;
 	*oport = nh->port;
 	return FP_V_FORWARD;
+}
+
+/* ARP is punted when it asks for (or answers) an address of the router or
+ * of a punted subnet, or announces its sender (gratuitous ARP); the kernel
+ * behind the exception interface answers it and learns from it. */
+static uint16_t
+arp_verdict(const struct fp_wctx *w, const struct rte_mbuf *m, uint16_t *exc)
+{
+	const struct fp_port_state *ps = &fp_ports[m->port];
+	if (!ps->has_exc)
+		return FP_DROP_NON_IP;
+	if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + sizeof(struct rte_arp_hdr))
+		return FP_DROP_ARP_INVALID;
+	const struct rte_arp_hdr *a = rte_pktmbuf_mtod_offset(m, const void *, RTE_ETHER_HDR_LEN);
+	if (a->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+	    a->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) || a->arp_hlen != 6 || a->arp_plen != 4)
+		return FP_DROP_ARP_INVALID;
+	if (a->arp_data.arp_tip == a->arp_data.arp_sip)
+		return punt_to(m->port, exc, FP_DROP_ARP_OTHER);
+	const struct fp_table *t = &fp_tables[w->tidx];
+	uint32_t act = atomic_load_explicit(&t->active, memory_order_acquire);
+	uint32_t tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
+	uint64_t idx;
+	rte_fib_lookup_bulk(t->v4[act], &tip, &idx, 1);
+	const struct fp_nh *nh = idx == FP_NH_MISS ? NULL : nh_load((uint32_t)idx);
+	if (nh != NULL && nh->type == FP_NH_LOCAL)
+		return punt_to(m->port, exc, FP_DROP_ARP_OTHER);
+	if (nh != NULL && nh->type == FP_NH_PUNT)
+		return punt_to(nh->port, exc, FP_DROP_ARP_OTHER);
+	return FP_DROP_ARP_OTHER;
+}
+
+/* An IPv6 packet of link-local or multicast scope (r says which check
+ * stopped it), on a port with an exception interface: neighbour discovery
+ * is punted, multicast is looked up (only a punt route such as OSPFv3's
+ * ff02::5 takes it), link-local unicast to the port's MAC is for the
+ * routing daemon. Returns FP_OK to look the packet up. */
+static inline int
+ip6_scoped(const struct rte_mbuf *m, const struct rte_ether_hdr *eth,
+	   const struct rte_ipv6_hdr *ip, int r, uint16_t *exc)
+{
+	const struct fp_port_state *ps = &fp_ports[m->port];
+	/* RFC 4861: RS, RA, NS, NA, redirect, with hop limit 255 */
+	if (ip->proto == IPPROTO_ICMPV6 && ip->hop_limits == 255 &&
+	    rte_pktmbuf_data_len(m) > RTE_ETHER_HDR_LEN + sizeof(*ip)) {
+		uint8_t type = *(const uint8_t *)(ip + 1);
+		if (type >= 133 && type <= 137)
+			return punt_to(m->port, exc, r);
+	}
+	if (ip->dst_addr[0] == 0xff)
+		return FP_OK;
+	if (rte_is_same_ether_addr(&eth->dst_addr, &ps->mac))
+		return punt_to(m->port, exc, r);
+	return r;
 }
 
 void
@@ -206,6 +284,8 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		case RTE_BE16(RTE_ETHER_TYPE_IPV4): {
 			const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
 			r = fp_ip4_check(m, ip);
+			if (unlikely(r == FP_DROP_IP4_MULTICAST) && fp_ports[m->port].has_exc)
+				r = FP_OK; /* forward4 punts it or drops it */
 			if (r == FP_OK) {
 				ip4[n4] = rte_be_to_cpu_32(ip->dst_addr);
 				at4[n4++] = i;
@@ -215,15 +295,23 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		case RTE_BE16(RTE_ETHER_TYPE_IPV6): {
 			const struct rte_ipv6_hdr *ip = (const void *)(eth + 1);
 			r = fp_ip6_check(m, ip);
+			if (unlikely(r == FP_DROP_IP6_LINK_LOCAL || r == FP_DROP_IP6_MULTICAST) &&
+			    fp_ports[m->port].has_exc)
+				r = ip6_scoped(m, eth, ip, r, &oport[i]);
 			if (r == FP_OK) {
 				memcpy(ip6[n6], ip->dst_addr, 16);
 				at6[n6++] = i;
 			}
 			break;
 		}
+		case RTE_BE16(RTE_ETHER_TYPE_ARP):
+			r = arp_verdict(w, m, &oport[i]);
+			break;
 		case RTE_BE16(RTE_ETHER_TYPE_VLAN):
 		case RTE_BE16(RTE_ETHER_TYPE_QINQ):
-			r = FP_DROP_VLAN;
+			/* the manual: tagged frames reach the rib interface as they
+			 * are, where the operator's VLAN interfaces take them */
+			r = punt_to(m->port, &oport[i], FP_DROP_VLAN);
 			break;
 		default:
 			r = FP_DROP_NON_IP;
@@ -268,12 +356,69 @@ tx_flush_all(struct fp_wctx *w)
 			tx_flush(w, tx_ports[i]);
 }
 
-/* The one place that acts on a verdict. The exception path adds its punt
- * cases here (local, ARP/NDP, unresolved neighbours, ICMP errors). */
+/* Token bucket of one punt class: may one more packet pass? */
+static inline bool
+police(struct fp_wctx *w, unsigned int cls)
+{
+	const uint64_t one = 1ull << FP_POLICE_SHIFT;
+	uint64_t rate = atomic_load_explicit(&fp_police[cls].rate, memory_order_relaxed);
+	uint64_t depth = atomic_load_explicit(&fp_police[cls].depth, memory_order_relaxed);
+	struct fp_bucket *b = &w->police[cls];
+	uint64_t now = rte_rdtsc();
+	uint64_t elapsed = RTE_MIN(now - b->last, rte_get_tsc_hz());
+	b->last = now;
+	uint64_t tokens = RTE_MIN(b->tokens + elapsed * rate, depth);
+	if (tokens < one) {
+		b->tokens = tokens;
+		return false;
+	}
+	b->tokens = tokens - one;
+	return true;
+}
+
+static inline void
+punt(struct fp_wctx *w, struct rte_mbuf *m, uint16_t exc)
+{
+	unsigned int cls = fp_punt_class(m);
+	if (unlikely(!police(w, cls))) {
+		w->st.drop[FP_DROP_PUNT_POLICED]++;
+		w->policed[exc][cls]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->hash.usr = exc;
+	if (unlikely(rte_ring_sp_enqueue(w->punt, m) != 0)) {
+		w->st.drop[FP_DROP_PUNT_QUEUE_FULL]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	w->st.punted++;
+}
+
+/* Frames the exception thread took from the exception interfaces leave
+ * their port (m->port) as they are, from this worker's tx queue. */
+static inline void
+inject(struct fp_wctx *w)
+{
+	struct rte_mbuf *pkts[FP_BURST];
+	unsigned int n = rte_ring_sc_dequeue_burst(w->inject, (void **)pkts, FP_BURST, NULL);
+	for (unsigned int i = 0; i < n; i++) {
+		struct fp_txbuf *b = &w->tx[pkts[i]->port];
+		b->pkts[b->n++] = pkts[i];
+		if (b->n >= FP_BURST)
+			tx_flush(w, pkts[i]->port);
+	}
+	w->st.injected += n;
+}
+
+/* The one place that acts on a verdict. */
 static inline void
 dispose(struct fp_wctx *w, struct rte_mbuf *m, uint16_t verdict, uint16_t port)
 {
 	switch (verdict) {
+	case FP_V_PUNT:
+		punt(w, m, port);
+		break;
 	case FP_V_FORWARD: {
 		struct fp_txbuf *b = &w->tx[port];
 		w->st.forwarded++;
@@ -326,6 +471,7 @@ worker_main(void *arg)
 
 	while (atomic_load_explicit(&running, memory_order_relaxed)) {
 		uint32_t got = 0;
+		inject(w);
 		for (uint16_t q = 0; q < w->n_rxq; q++) {
 			uint16_t n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, pkts, FP_BURST);
 			if (n == 0)
@@ -369,7 +515,13 @@ fp_dp_init(unsigned int nw)
 	fp_ctl_lock_take();
 	fp_qs = qs;
 	fp_ctl_lock_give();
-	n_workers = nw;
+	fp_workers_cap = nw;
+	/* Defaults (fibd_punt_rate_*): a full view arrives at BGP speed; ARP
+	 * and NDP need little; the rest (ping, first packets to unresolved
+	 * neighbours) is the first to be held back in a flood. */
+	fp_punt_set_rate(FP_PUNT_PROTO, 100000, 2048);
+	fp_punt_set_rate(FP_PUNT_ND, 10000, 512);
+	fp_punt_set_rate(FP_PUNT_OTHER, 10000, 512);
 	return 0;
 }
 
@@ -378,7 +530,7 @@ fp_worker_add(const struct fp_worker_conf *c)
 {
 	if (fp_qs == NULL)
 		return -EINVAL;
-	if (n_added >= n_workers || c->n_rxq > RTE_DIM(c->rxq))
+	if (fp_n_workers >= fp_workers_cap || c->n_rxq > RTE_DIM(c->rxq))
 		return -ENOSPC;
 	if (atomic_load(&running))
 		return -EBUSY;
@@ -386,35 +538,40 @@ fp_worker_add(const struct fp_worker_conf *c)
 					       rte_lcore_to_socket_id(c->lcore));
 	if (w == NULL)
 		return -ENOMEM;
-	w->idx = n_added;
+	w->idx = fp_n_workers;
 	w->lcore = c->lcore;
 	w->txq = c->txq;
 	w->n_rxq = c->n_rxq;
 	memcpy(w->rxq, c->rxq, sizeof(c->rxq[0]) * c->n_rxq);
 	w->tidx = 0;
-	workers[n_added++] = w;
+	int rc = fp_exc_worker_init(w);
+	if (rc < 0) {
+		rte_free(w);
+		return rc;
+	}
+	fp_workers[fp_n_workers++] = w;
 	return 0;
 }
 
 int
 fp_workers_launch(void)
 {
-	if (n_added == 0)
+	if (fp_n_workers == 0)
 		return -EINVAL;
 	if (atomic_load(&running))
 		return -EBUSY;
 	n_tx_ports = 0;
 	for (uint16_t p = 0; p < FP_MAX_PORTS; p++)
-		if (fp_ports[p].configured)
+		if (fp_ports[p].configured && !fp_ports[p].is_exc)
 			tx_ports[n_tx_ports++] = p;
 	/* Every worker owns its tx queue on every port it may send to. */
-	for (unsigned int i = 0; i < n_added; i++)
+	for (unsigned int i = 0; i < fp_n_workers; i++)
 		for (uint16_t p = 0; p < n_tx_ports; p++)
-			if (workers[i]->txq >= fp_ports[tx_ports[p]].n_txq)
+			if (fp_workers[i]->txq >= fp_ports[tx_ports[p]].n_txq)
 				return -ERANGE;
 	atomic_store(&running, true);
-	for (unsigned int i = 0; i < n_added; i++) {
-		int rc = rte_eal_remote_launch(worker_main, workers[i], workers[i]->lcore);
+	for (unsigned int i = 0; i < fp_n_workers; i++) {
+		int rc = rte_eal_remote_launch(worker_main, fp_workers[i], fp_workers[i]->lcore);
 		if (rc < 0) {
 			fp_workers_stop();
 			return rc;
@@ -434,8 +591,8 @@ fp_workers_stop(void)
 {
 	atomic_store(&running, false);
 	int rc = 0;
-	for (unsigned int i = 0; i < n_added; i++) {
-		int r = rte_eal_wait_lcore(workers[i]->lcore);
+	for (unsigned int i = 0; i < fp_n_workers; i++) {
+		int r = rte_eal_wait_lcore(fp_workers[i]->lcore);
 		if (r < 0 && rc == 0)
 			rc = r;
 	}
@@ -451,24 +608,24 @@ fp_set_idle_sleep_us(uint32_t us)
 unsigned int
 fp_worker_count(void)
 {
-	return n_added;
+	return fp_n_workers;
 }
 
 int
 fp_worker_stats(unsigned int widx, struct fp_worker_stats *st)
 {
-	if (widx >= n_added)
+	if (widx >= fp_n_workers)
 		return -ENOENT;
 	/* 64-bit counters written by one lcore: aligned loads never tear. */
-	memcpy(st, &workers[widx]->st, sizeof(*st));
+	memcpy(st, &fp_workers[widx]->st, sizeof(*st));
 	return 0;
 }
 
 void
 fp_stats_reset(void)
 {
-	for (unsigned int i = 0; i < n_added; i++)
-		memset(&workers[i]->st, 0, sizeof(workers[i]->st));
+	for (unsigned int i = 0; i < fp_n_workers; i++)
+		memset(&fp_workers[i]->st, 0, sizeof(fp_workers[i]->st));
 }
 
 int
@@ -508,7 +665,10 @@ fp_process_frames(uint16_t tidx, uint16_t in_port, uint8_t **frames, uint16_t *l
 		if (rc == 0) {
 			fp_route_burst(&w, pkts, k, v, op);
 			for (uint16_t j = 0; j < k; j++) {
-				if (v[j] == FP_V_FORWARD) {
+				if (v[j] == FP_V_PUNT) {
+					verdict[i + j] = FP_VERDICT_PUNT;
+					port[i + j] = op[j];
+				} else if (v[j] == FP_V_FORWARD) {
 					verdict[i + j] = FP_VERDICT_FORWARD;
 					port[i + j] = op[j];
 					lens[i + j] = rte_pktmbuf_data_len(pkts[j]);

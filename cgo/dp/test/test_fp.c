@@ -9,6 +9,7 @@
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_arp.h>
 #include <rte_ip.h>
 
 #include "fp.h"
@@ -295,12 +296,117 @@ test_pipeline(void)
 	CHECK(fp_table_destroy(0) == 0, "destroy");
 }
 
+/* Build an ARP request (or reply) for tip from sip into buf. */
+static uint16_t
+mk_arp(uint8_t *buf, uint32_t sip, uint32_t tip)
+{
+	memset(buf, 0, 64);
+	struct rte_ether_hdr *eth = (void *)buf;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+	struct rte_arp_hdr *a = (void *)(eth + 1);
+	a->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+	a->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	a->arp_hlen = 6;
+	a->arp_plen = 4;
+	a->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+	a->arp_data.arp_sip = rte_cpu_to_be_32(sip);
+	a->arp_data.arp_tip = rte_cpu_to_be_32(tip);
+	return 60;
+}
+
+/* With an exception interface on the port: what goes to the routing
+ * daemon, and what still does not. */
+static void
+test_exception(uint16_t exc_port)
+{
+	struct fp_table_conf tc = {.id = 254, .max_routes4 = 64, .max_routes6 = 64};
+	CHECK(fp_table_create(0, &tc) == 0, "table create");
+	CHECK(fp_exc_attach(port, port) == -EINVAL, "a port is not its own exception interface");
+	int x = fp_exc_attach(port, exc_port);
+	CHECK(x == 0, "attach: %d", x);
+	CHECK(fp_exc_attach(port, exc_port) == -EEXIST, "one exception interface per port");
+
+	struct fp_nh_conf fwd = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, 1}};
+	struct fp_nh_conf local = {.type = FP_NH_LOCAL};
+	struct fp_nh_conf unres = {.type = FP_NH_UNRESOLVED, .port = port};
+	struct fp_nh_conf pnt = {.type = FP_NH_PUNT, .port = port};
+	CHECK(fp_nh_set(1, &fwd) == 0 && fp_nh_set(3, &local) == 0 && fp_nh_set(5, &unres) == 0 &&
+		      fp_nh_set(8, &pnt) == 0,
+	      "nexthops");
+	struct fp_route_op ops[] = {
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 0, .nh = 1},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 32, .nh = 3, .addr = {10, 1, 1, 1}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 5, .addr = {10, 3}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 30, .nh = 8, .addr = {10, 0, 2, 0}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 32, .nh = 8, .addr = {224, 0, 0, 5}},
+		{.op = FP_ROUTE_ADD, .family = 6, .depth = 0, .nh = 1},
+		{.op = FP_ROUTE_ADD, .family = 6, .depth = 128, .nh = 8, .addr = {0xff, 0x02, [15] = 5}},
+	};
+	int32_t res[RTE_DIM(ops)];
+	CHECK(fp_table_apply(0, ops, RTE_DIM(ops), res) == 0, "routes");
+
+	uint8_t f[256];
+	uint16_t len, op = 99;
+	len = mk4(f, 0xc0000201, 0x0a010101, 1, 1000);
+	CHECK(verdict_of(f, len, &op) == FP_VERDICT_PUNT && op == 0,
+	      "the router's own address goes to the daemon, whatever the TTL");
+	len = mk4(f, 0xc0000201, 0x0a000202, 64, 1000);
+	CHECK(verdict_of(f, len, &op) == FP_VERDICT_PUNT && op == 0, "router_device subnet is punted");
+	len = mk4(f, 0xc0000201, 0x0a030101, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "unresolved neighbour: through the kernel");
+	len = mk4(f, 0xc0000201, 0x0a030101, 1, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_TTL_EXCEEDED), "but not once its TTL is out");
+	len = mk4(f, 0xc0000201, 0x0b000001, 64, 1000);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_FORWARD, "transit still forwards");
+	len = mk4(f, 0xc0000201, 0xe0000005, 1, 1000);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "listed multicast (OSPF) is punted");
+	len = mk4(f, 0xc0000201, 0xe0000009, 1, 1000);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP4_MULTICAST), "other multicast is not, default route or not");
+	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
+	struct rte_ether_hdr *eth = (void *)f;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "802.1Q reaches the rib interface as is");
+
+	len = mk_arp(f, 0x0a010102, 0x0a010101);
+	CHECK(verdict_of(f, len, &op) == FP_VERDICT_PUNT && op == 0, "ARP for the router's address");
+	len = mk_arp(f, 0x0a000201, 0x0a000202);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "ARP in a punted subnet");
+	len = mk_arp(f, 0x0a050501, 0x0a050505);
+	CHECK(verdict_of(f, len, NULL) == DROP(ARP_OTHER), "ARP for someone else");
+	len = mk_arp(f, 0x0a050501, 0x0a050501);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "gratuitous ARP");
+	CHECK(verdict_of(f, 20, NULL) == DROP(ARP_INVALID), "short ARP");
+	len = mk_arp(f, 0x0a010102, 0x0a010101);
+	f[14 + 4] = 16;
+	CHECK(verdict_of(f, len, NULL) == DROP(ARP_INVALID), "ARP with 16-byte hardware addresses");
+
+	/* IPv6: neighbour discovery, link-local, listed multicast */
+	uint8_t sn[16] = {0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 1};
+	len = mk6(f, sn, 255);
+	struct rte_ipv6_hdr *ip6 = (void *)(eth + 1);
+	ip6->proto = IPPROTO_ICMPV6;
+	f[14 + 40] = 135;
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "neighbour solicitation");
+	ip6->hop_limits = 64;
+	CHECK(verdict_of(f, len, NULL) == DROP(IP6_MULTICAST), "NDP with hop limit below 255 is forged");
+	uint8_t ll[16] = {0xfe, 0x80, [15] = 1};
+	len = mk6(f, ll, 64);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "link-local to the port's MAC");
+	uint8_t o5[16] = {0xff, 0x02, [15] = 5};
+	len = mk6(f, o5, 1);
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "OSPFv3 multicast, listed");
+	uint8_t all[16] = {0xff, 0x02, [15] = 1};
+	len = mk6(f, all, 1);
+	CHECK(verdict_of(f, len, NULL) == DROP(IP6_MULTICAST), "ff02::1 is not listed");
+	CHECK(fp_table_destroy(0) == 0, "destroy");
+}
+
 int
 main(int argc, char **argv)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fptest%d", getpid());
-	char *eal[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--vdev", "net_null0",
+	char *eal[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--vdev", "net_null0", "--vdev", "net_null1",
 		       prefix, "--log-level", "lib.eal:warning", "-l", "0"};
 	char err[256];
 	(void)argc;
@@ -317,6 +423,11 @@ main(int argc, char **argv)
 	test_ttl_checksum();
 	test_bucket();
 	test_pipeline();
+	uint16_t exc_port;
+	CHECK(fp_port_by_name("net_null1", &exc_port) == 0, "net_null1");
+	pc.port_id = exc_port;
+	CHECK(fp_port_setup(&pc, err, sizeof(err)) == 0, "exception port setup: %s", err);
+	test_exception(exc_port);
 
 	fp_port_close(port);
 	fp_eal_cleanup();

@@ -1,0 +1,322 @@
+#define _GNU_SOURCE
+/* The exception thread: moves punted frames from the workers' punt rings
+ * to the exception interfaces, and what the routing daemon sends on those
+ * interfaces to the workers' inject rings. One thread serves all
+ * exception interfaces; it is not an lcore (it shares the main lcore's CPU
+ * with the control plane) and sleeps when there is nothing to move. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "fp_priv.h"
+
+/* Ring sizes: a punt ring absorbs a burst of every class's policer depth,
+ * an inject ring a burst of what the kernel may send at once. */
+#define FP_PUNT_RING 2048
+#define FP_INJECT_RING 1024
+/* Idle passes before the exception thread naps, and the nap. */
+#define FP_EXC_IDLE_PASSES 64
+#define FP_EXC_NAP_US 100
+
+struct fp_exc fp_excs[FP_MAX_PORTS];
+unsigned int fp_n_excs;
+struct fp_police_conf fp_police[FP_PUNT_CLASSES];
+
+static pthread_t exc_thread;
+static _Atomic bool exc_running;
+
+int
+fp_exc_attach(uint16_t port, uint16_t exc_port)
+{
+	if (port >= FP_MAX_PORTS || exc_port >= FP_MAX_PORTS || port == exc_port)
+		return -EINVAL;
+	if (!fp_ports[port].configured || !fp_ports[exc_port].configured)
+		return -ENODEV;
+	if (fp_ports[port].has_exc)
+		return -EEXIST;
+	if (fp_ports[port].is_exc || fp_ports[exc_port].has_exc || fp_ports[exc_port].is_exc)
+		return -EINVAL;
+	if (fp_workers_running() || atomic_load(&exc_running))
+		return -EBUSY;
+	unsigned int idx = fp_n_excs;
+	struct fp_exc *e = &fp_excs[idx];
+	memset(e, 0, sizeof(*e));
+	e->port = port;
+	e->exc_port = exc_port;
+	fp_ports[exc_port].is_exc = true;
+	fp_ports[port].exc = (uint16_t)idx;
+	fp_ports[port].has_exc = true;
+	fp_n_excs = idx + 1;
+	return (int)idx;
+}
+
+int
+fp_punt_set_rate(unsigned int cls, uint32_t pps, uint32_t burst)
+{
+	if (cls >= FP_PUNT_CLASSES)
+		return -EINVAL;
+	uint64_t hz = rte_get_tsc_hz();
+	/* Each worker polices its own share of the rate. */
+	unsigned int nw = fp_workers_cap ? fp_workers_cap : 1;
+	uint64_t rate = ((uint64_t)pps << FP_POLICE_SHIFT) / hz / nw;
+	if (pps != 0 && rate == 0)
+		rate = 1;
+	uint64_t depth = (uint64_t)RTE_MAX(burst / nw, 1u) << FP_POLICE_SHIFT;
+	atomic_store(&fp_police[cls].rate, rate);
+	atomic_store(&fp_police[cls].depth, pps ? depth : 0);
+	return 0;
+}
+
+int
+fp_exc_worker_init(struct fp_wctx *w)
+{
+	char name[RTE_RING_NAMESIZE];
+	int socket = (int)rte_lcore_to_socket_id(w->lcore);
+
+	snprintf(name, sizeof(name), "fp_punt_%u", w->idx);
+	w->punt = rte_ring_create(name, FP_PUNT_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "fp_inject_%u", w->idx);
+	w->inject = rte_ring_create(name, FP_INJECT_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (w->punt == NULL || w->inject == NULL) {
+		rte_ring_free(w->punt);
+		rte_ring_free(w->inject);
+		w->punt = w->inject = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- classes -------------------------------------------------------------- */
+
+static inline bool
+proto_port(uint16_t p)
+{
+	switch (p) {
+	case 179:  /* BGP */
+	case 646:  /* LDP */
+	case 520:  /* RIP */
+	case 521:  /* RIPng */
+	case 3784: /* BFD single hop */
+	case 3785: /* BFD echo */
+	case 4784: /* BFD multihop */
+		return true;
+	}
+	return false;
+}
+
+static unsigned int
+l4_class(const struct rte_mbuf *m, uint32_t off, uint8_t proto)
+{
+	switch (proto) {
+	case 89:  /* OSPF */
+	case 112: /* VRRP */
+		return FP_PUNT_PROTO;
+	case IPPROTO_TCP:
+	case IPPROTO_UDP: {
+		if (off + 4 > rte_pktmbuf_data_len(m))
+			return FP_PUNT_OTHER;
+		const uint16_t *p = rte_pktmbuf_mtod_offset(m, const uint16_t *, off);
+		return proto_port(rte_be_to_cpu_16(p[0])) || proto_port(rte_be_to_cpu_16(p[1]))
+			       ? FP_PUNT_PROTO
+			       : FP_PUNT_OTHER;
+	}
+	}
+	return FP_PUNT_OTHER;
+}
+
+unsigned int
+fp_punt_class(const struct rte_mbuf *m)
+{
+	uint32_t off = RTE_ETHER_HDR_LEN;
+	uint32_t len = rte_pktmbuf_data_len(m);
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	rte_be16_t type = eth->ether_type;
+
+	if (type == RTE_BE16(RTE_ETHER_TYPE_VLAN) && len >= off + 4) {
+		type = *rte_pktmbuf_mtod_offset(m, const rte_be16_t *, off + 2);
+		off += 4;
+	}
+	switch (type) {
+	case RTE_BE16(RTE_ETHER_TYPE_ARP):
+		return FP_PUNT_ND;
+	case RTE_BE16(RTE_ETHER_TYPE_IPV4): {
+		if (len < off + sizeof(struct rte_ipv4_hdr))
+			return FP_PUNT_OTHER;
+		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const void *, off);
+		if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK))
+			return FP_PUNT_OTHER;
+		return l4_class(m, off + (ip->version_ihl & 0xf) * 4u, ip->next_proto_id);
+	}
+	case RTE_BE16(RTE_ETHER_TYPE_IPV6): {
+		if (len < off + sizeof(struct rte_ipv6_hdr) + 1)
+			return FP_PUNT_OTHER;
+		const struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, const void *, off);
+		off += sizeof(*ip);
+		if (ip->proto == IPPROTO_ICMPV6) {
+			uint8_t t = *rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
+			return t >= 133 && t <= 137 ? FP_PUNT_ND : FP_PUNT_OTHER;
+		}
+		return l4_class(m, off, ip->proto);
+	}
+	}
+	return FP_PUNT_OTHER;
+}
+
+/* ---- the thread ------------------------------------------------------------ */
+
+struct exc_buf {
+	uint16_t n;
+	struct rte_mbuf *pkts[FP_BURST];
+};
+
+static void
+to_exc_flush(struct fp_exc *e, struct exc_buf *b)
+{
+	uint16_t sent = rte_eth_tx_burst(e->exc_port, 0, b->pkts, b->n);
+	e->to_exc += sent;
+	if (sent < b->n) {
+		e->to_exc_drop += b->n - sent;
+		rte_pktmbuf_free_bulk(&b->pkts[sent], b->n - sent);
+	}
+	b->n = 0;
+}
+
+/* Punted frames, from every worker, to their exception interfaces. */
+static uint32_t
+drain_punts(struct exc_buf *bufs)
+{
+	struct rte_mbuf *pkts[FP_BURST];
+	uint32_t moved = 0;
+
+	for (unsigned int w = 0; w < fp_n_workers; w++) {
+		struct rte_ring *r = fp_workers[w]->punt;
+		unsigned int n = rte_ring_sc_dequeue_burst(r, (void **)pkts, FP_BURST, NULL);
+		moved += n;
+		for (unsigned int i = 0; i < n; i++) {
+			uint32_t x = pkts[i]->hash.usr;
+			if (unlikely(x >= fp_n_excs)) { /* cannot happen: workers check */
+				rte_pktmbuf_free(pkts[i]);
+				continue;
+			}
+			struct exc_buf *b = &bufs[x];
+			b->pkts[b->n++] = pkts[i];
+			if (b->n == FP_BURST)
+				to_exc_flush(&fp_excs[x], b);
+		}
+	}
+	for (unsigned int x = 0; x < fp_n_excs; x++)
+		if (bufs[x].n)
+			to_exc_flush(&fp_excs[x], &bufs[x]);
+	return moved;
+}
+
+/* What the routing daemon sent, to the workers that transmit it. An
+ * exception interface always hands its frames to the same worker, so they
+ * leave in the order the daemon sent them. */
+static uint32_t
+drain_exceptions(void)
+{
+	struct rte_mbuf *pkts[FP_BURST];
+	uint32_t moved = 0;
+
+	for (unsigned int x = 0; x < fp_n_excs; x++) {
+		struct fp_exc *e = &fp_excs[x];
+		uint16_t n = rte_eth_rx_burst(e->exc_port, 0, pkts, FP_BURST);
+		if (n == 0)
+			continue;
+		moved += n;
+		e->from_exc += n;
+		for (uint16_t i = 0; i < n; i++)
+			pkts[i]->port = e->port;
+		struct rte_ring *r = fp_workers[x % fp_n_workers]->inject;
+		unsigned int q = rte_ring_sp_enqueue_burst(r, (void **)pkts, n, NULL);
+		if (q < n) {
+			e->from_exc_drop += n - q;
+			rte_pktmbuf_free_bulk(&pkts[q], n - q);
+		}
+	}
+	return moved;
+}
+
+static void *
+exc_main(void *arg)
+{
+	static struct exc_buf bufs[FP_MAX_PORTS];
+	uint32_t idle = 0;
+	(void)arg;
+
+	while (atomic_load_explicit(&exc_running, memory_order_relaxed)) {
+		uint32_t moved = drain_punts(bufs) + drain_exceptions();
+		if (moved) {
+			idle = 0;
+			continue;
+		}
+		if (++idle >= FP_EXC_IDLE_PASSES) {
+			struct timespec ts = {0, FP_EXC_NAP_US * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+int
+fp_exc_start(void)
+{
+	if (fp_n_excs == 0 || fp_n_workers == 0)
+		return 0;
+	if (atomic_exchange(&exc_running, true))
+		return -EBUSY;
+	int rc = pthread_create(&exc_thread, NULL, exc_main, NULL);
+	if (rc != 0) {
+		atomic_store(&exc_running, false);
+		return -rc;
+	}
+	pthread_setname_np(exc_thread, "fibd-exc");
+	return 0;
+}
+
+int
+fp_exc_stop(void)
+{
+	if (!atomic_exchange(&exc_running, false))
+		return 0;
+	pthread_join(exc_thread, NULL);
+	/* Frames still in the rings are freed by the workers' last drain or
+	 * here; nothing is sent after stop. */
+	struct rte_mbuf *m;
+	for (unsigned int w = 0; w < fp_n_workers; w++)
+		while (rte_ring_sc_dequeue(fp_workers[w]->punt, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	return 0;
+}
+
+unsigned int
+fp_exc_count(void)
+{
+	return fp_n_excs;
+}
+
+int
+fp_exc_stats(unsigned int idx, struct fp_exc_stats *st)
+{
+	if (idx >= fp_n_excs)
+		return -ENOENT;
+	const struct fp_exc *e = &fp_excs[idx];
+	memset(st, 0, sizeof(*st));
+	st->port = e->port;
+	st->exc_port = e->exc_port;
+	st->to_exc = e->to_exc;
+	st->to_exc_drop = e->to_exc_drop;
+	st->from_exc = e->from_exc;
+	st->from_exc_drop = e->from_exc_drop;
+	for (unsigned int w = 0; w < fp_n_workers; w++)
+		for (unsigned int c = 0; c < FP_PUNT_CLASSES; c++)
+			st->policed[c] += fp_workers[w]->policed[idx][c];
+	return 0;
+}
