@@ -26,12 +26,13 @@ const (
 	NexthopBlackhole   NexthopType = C.FP_NH_BLACKHOLE
 	NexthopUnreachable NexthopType = C.FP_NH_UNREACHABLE
 	NexthopProhibit    NexthopType = C.FP_NH_PROHIBIT
+	NexthopPunt        NexthopType = C.FP_NH_PUNT // to Port's exception interface
 )
 
 // Nexthop is the fast path's view of one nexthop.
 type Nexthop struct {
 	Type    NexthopType
-	Port    PortID           // Forward, Unresolved
+	Port    PortID           // Forward, Unresolved, Punt
 	MAC     net.HardwareAddr // Forward
 	Buckets []uint32         // ECMP: member nexthop indices, by hash bucket
 }

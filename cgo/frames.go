@@ -14,9 +14,11 @@ import (
 
 // Verdict is what the fast path decided for one frame.
 type Verdict struct {
-	Forward bool
-	Port    PortID // egress port when Forward
-	Drop    int    // drop reason index (DropReasons) when not Forward
+	Forward   bool
+	Port      PortID // egress port when Forward
+	Punt      bool
+	Exception int // exception index (AttachException) when Punt
+	Drop      int // drop reason index (DropReasons) when neither
 }
 
 // ProcessFrames runs the complete per-packet pipeline of a worker (checks,
@@ -57,11 +59,14 @@ func ProcessFrames(idx uint16, in PortID, frames [][]byte) ([]Verdict, error) {
 	}
 	out := make([]Verdict, n)
 	for i := range out {
-		if verd[i] == C.FP_VERDICT_FORWARD {
+		switch verd[i] {
+		case C.FP_VERDICT_PUNT:
+			out[i] = Verdict{Punt: true, Exception: int(ports[i])}
+		case C.FP_VERDICT_FORWARD:
 			out[i] = Verdict{Forward: true, Port: PortID(ports[i])}
 			frames[i] = frames[i][:int(lens[i])]
 			copy(frames[i], unsafe.Slice((*byte)(ptrs[i]), len(frames[i])))
-		} else {
+		default:
 			out[i] = Verdict{Drop: int(verd[i]) - verdictDrops}
 		}
 	}

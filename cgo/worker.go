@@ -65,6 +65,7 @@ func SetIdleSleep(d time.Duration) { C.fp_set_idle_sleep_us(C.uint32_t(d.Microse
 type WorkerStats struct {
 	Rx, Tx, Forwarded, Polls, IdlePolls, Sleeps uint64
 	ICMPSent, ICMPRateLimited                   uint64   // ICMP errors sent / held back
+	Punted, Injected                            uint64   // to / from the exception thread
 	Drops                                       []uint64 // by reason, see DropReasons
 }
 
@@ -82,6 +83,7 @@ func ReadWorkerStats(i int) (WorkerStats, error) {
 		Rx: uint64(s.rx), Tx: uint64(s.tx), Forwarded: uint64(s.forwarded),
 		Polls: uint64(s.polls), IdlePolls: uint64(s.idle_polls), Sleeps: uint64(s.sleeps),
 		ICMPSent: uint64(s.icmp_sent), ICMPRateLimited: uint64(s.icmp_ratelimited),
+		Punted: uint64(s.punted), Injected: uint64(s.injected),
 		Drops: append([]uint64(nil), d...),
 	}, nil
 }

@@ -136,6 +136,10 @@ type Config struct {
 	NATPools          []netip.Prefix // fibd_nat_pool: NAT pools to announce
 	AnnounceTableInet uint32         // fibd_announce_table_inet: 0 = router_kernel_table
 	AnnounceTableSubs uint32         // fibd_announce_table_subs: 0 = router_kernel_table + 1
+	Exception         string         // fibd_exception: auto, tap, veth or none
+	PuntRateProto     uint32         // fibd_punt_rate_proto: routing protocol punts per second
+	PuntRateND        uint32         // fibd_punt_rate_nd: ARP/NDP punts per second
+	PuntRateOther     uint32         // fibd_punt_rate_other: other punts per second
 
 	Ignored []Ignored // unknown keys outside fibd's namespaces, in file order
 }
@@ -166,6 +170,22 @@ const (
 	DefaultLogLevel        = "info"
 	DefaultCLIListen       = "127.0.0.1:29000" // fdpi_cli's default
 	DefaultMetricsListen   = "127.0.0.1:29001"
+	DefaultException       = "auto"
+	// Punt policer defaults: a full view arrives at BGP's own pace (a
+	// segment carries a few dozen routes), ARP and NDP need little, and the
+	// rest (ping, the first packets towards unresolved neighbours) is what
+	// a flood is made of.
+	DefaultPuntRateProto = 100000
+	DefaultPuntRateND    = 10000
+	DefaultPuntRateOther = 10000
+)
+
+// Exception interface modes (fibd_exception).
+const (
+	ExceptionAuto = "auto" // veth when the tap= interface exists, else tap
+	ExceptionTap  = "tap"  // fibd creates a TAP named peer= in router_netns
+	ExceptionVeth = "veth" // the manual's layout: fibd attaches to the operator's tap= veth end
+	ExceptionNone = "none" // no exception path: local traffic is dropped and counted
 )
 
 // Default returns a configuration with every parameter at its default: the
@@ -183,6 +203,10 @@ func Default() *Config {
 		LogLevel:           DefaultLogLevel,
 		CLIListen:          DefaultCLIListen,
 		MetricsListen:      DefaultMetricsListen,
+		Exception:          DefaultException,
+		PuntRateProto:      DefaultPuntRateProto,
+		PuntRateND:         DefaultPuntRateND,
+		PuntRateOther:      DefaultPuntRateOther,
 	}
 }
 

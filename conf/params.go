@@ -162,8 +162,24 @@ var topParams = []param[Config]{
 		func(c *Config) *string { return &c.Hugepages }, checkSize),
 	stringParam(Param{Name: "fibd_metrics_listen", Doc: "address:port of the Prometheus /metrics endpoint (default 127.0.0.1:29001); non-loopback addresses only when set here"},
 		func(c *Config) *string { return &c.MetricsListen }, checkListen),
+	stringParam(Param{Name: "fibd_exception", Doc: "exception interfaces: auto (default: veth when the tap= interface exists, else tap), tap (fibd creates a TAP named peer= in router_netns), veth (attach to the operator's tap= veth end) or none"},
+		func(c *Config) *string { return &c.Exception }, checkException),
+	intParam(Param{Name: "fibd_punt_rate_proto", Hot: true, Doc: "routing protocol packets (BGP, OSPF, BFD, ...) punted per second to the routing daemon, all ports together (default 100000)"},
+		func(c *Config) *uint32 { return &c.PuntRateProto }, 0, 10000000, nil),
+	intParam(Param{Name: "fibd_punt_rate_nd", Hot: true, Doc: "ARP and NDP packets punted per second (default 10000)"},
+		func(c *Config) *uint32 { return &c.PuntRateND }, 0, 10000000, nil),
+	intParam(Param{Name: "fibd_punt_rate_other", Hot: true, Doc: "other packets punted per second: ping, traffic to the router's addresses and to unresolved neighbours (default 10000)"},
+		func(c *Config) *uint32 { return &c.PuntRateOther }, 0, 10000000, nil),
 	stringParam(Param{Name: "fibd_cli_listen", Doc: "address:port of the control server fdpi_cli talks to (default 127.0.0.1:29000); non-loopback addresses only when set here"},
 		func(c *Config) *string { return &c.CLIListen }, checkListen),
+}
+
+func checkException(s string) error {
+	switch s {
+	case ExceptionAuto, ExceptionTap, ExceptionVeth, ExceptionNone:
+		return nil
+	}
+	return fmt.Errorf("%q: want auto, tap, veth or none", s)
 }
 
 // checkSize accepts a memory size as dpdk-hugepages.py does: 512M, 4G.

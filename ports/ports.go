@@ -130,6 +130,12 @@ func (s *Set) PortOf(dev string) (dpdk.PortID, bool) {
 	return p.ID, true
 }
 
+// ByName returns the port of a device (or exception interface) name.
+func (s *Set) ByName(dev string) (*Port, bool) {
+	p, ok := s.byName[dev]
+	return p, ok
+}
+
 // Workers is the rx/tx assignment for n workers on lcores: worker w polls
 // rx queue w of every port that has one and owns tx queue w everywhere.
 func (s *Set) Workers(lcores []uint) []dpdk.Worker {

@@ -273,7 +273,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 // essential routes keep the router itself reachable: local addresses,
 // on-link subnets and host routes.
 func essential(p netip.Prefix, t *Target) bool {
-	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopUnresolved || p.IsSingleIP()
+	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopPunt || t.Type == dpdk.NexthopUnresolved || p.IsSingleIP()
 }
 
 func (p *Programmer) ref(e *nhEntry) {
@@ -304,7 +304,7 @@ func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
 	nh := dpdk.Nexthop{Type: t.Type}
 	var members []*nhEntry
 	switch t.Type {
-	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
 		nh.Port = t.Hop.Port
 		nh.MAC = t.Hop.MAC[:]
 	case dpdk.NexthopECMP:

@@ -25,8 +25,11 @@ type Hop struct {
 }
 
 func (h Hop) String() string {
-	if h.Type == dpdk.NexthopForward {
+	switch h.Type {
+	case dpdk.NexthopForward:
 		return fmt.Sprintf("port %d -> %s", h.Port, net.HardwareAddr(h.MAC[:]))
+	case dpdk.NexthopPunt:
+		return fmt.Sprintf("port %d exception interface", h.Port)
 	}
 	return fmt.Sprintf("port %d (unresolved)", h.Port)
 }
@@ -34,8 +37,8 @@ func (h Hop) String() string {
 // Target is what the FIB should do for one prefix: a single hop, a
 // special action (local, blackhole, ...), or an ECMP set of weighted hops.
 type Target struct {
-	Type    dpdk.NexthopType // Forward, Unresolved, ECMP, Local, Blackhole, ...
-	Hop     Hop              // Forward/Unresolved
+	Type    dpdk.NexthopType // Forward, Unresolved, ECMP, Local, Punt, Blackhole, ...
+	Hop     Hop              // Forward/Unresolved; Punt: the port whose exception interface takes it
 	Members []Member         // ECMP, sorted
 }
 
@@ -56,7 +59,7 @@ type nhKey struct {
 
 func (t *Target) key() nhKey {
 	switch t.Type {
-	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
 		return nhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
 	case dpdk.NexthopECMP:
 		var b strings.Builder

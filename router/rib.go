@@ -25,6 +25,8 @@ import (
 //   - multipath routes become ECMP groups over their resolved members; a
 //     member whose neighbour is unknown leaves the group while another
 //     member is resolved;
+//   - the router_device subnets (config) are punted to their port's
+//     exception interface, and so is every kernel prefix inside them;
 //   - addresses give their Local /32 or /128 and their connected subnet
 //     (on-link, Unresolved) in the local table; a neighbour inside an
 //     on-link prefix of its interface gets a host route to its MAC.
@@ -45,6 +47,7 @@ type RIB struct {
 	// gateways: a set per gateway costs more than it saves).
 	users   map[nkey][]tp
 	devless map[tp]struct{} // routes with a gateway but no dev: resolved via on-link prefixes
+	punts   []Punt          // router_device subnets, in localTable
 
 	dirty []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
 	// Problems found by the last Flush (unusable entries), for logging.
@@ -98,6 +101,42 @@ func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
 		users:      map[nkey][]tp{},
 		devless:    map[tp]struct{}{},
 	}
+}
+
+// Punt is a router_device subnet: traffic to it goes to the exception
+// interface of Port.
+type Punt struct {
+	Prefix netip.Prefix
+	Port   dpdk.PortID
+}
+
+// SetPunts replaces the punted subnets.
+func (r *RIB) SetPunts(ps []Punt) {
+	for _, p := range r.punts {
+		r.mark(tp{r.localTable, p.Prefix})
+	}
+	r.punts = make([]Punt, len(ps))
+	for i, p := range ps {
+		r.punts[i] = Punt{p.Prefix.Masked(), p.Port}
+		r.mark(tp{r.localTable, r.punts[i].Prefix})
+	}
+	// Kernel prefixes inside a punted subnet change too.
+	for k := range r.entries {
+		if k.table == r.localTable {
+			r.mark(k)
+		}
+	}
+}
+
+// puntOf is the punted subnet holding prefix p (the longest).
+func (r *RIB) puntOf(p netip.Prefix) (Punt, bool) {
+	best, found := Punt{}, false
+	for _, x := range r.punts {
+		if x.Prefix.Bits() <= p.Bits() && x.Prefix.Contains(p.Addr()) && (!found || x.Prefix.Bits() > best.Prefix.Bits()) {
+			best, found = x, true
+		}
+	}
+	return best, found
 }
 
 // Resolve computes the FIB content for a complete state (see RIB).
@@ -432,6 +471,13 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	e.deps = e.deps[:0] // users lists drop k lazily
 	delete(r.devless, k)
 
+	// The manual: the router_device subnets go to the routing daemon, all
+	// of them, whatever the kernel routes inside.
+	if len(r.punts) > 0 && k.table == r.localTable {
+		if p, ok := r.puntOf(k.prefix); ok {
+			return Target{Type: dpdk.NexthopPunt, Hop: Hop{Type: dpdk.NexthopPunt, Port: p.Port}}, true, nil
+		}
+	}
 	// The kernel's local table comes first: our own addresses.
 	if k.table == r.localTable && k.prefix.IsSingleIP() {
 		for a := range r.addrs {

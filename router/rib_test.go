@@ -161,3 +161,41 @@ func TestBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestRIBPunts: a router_device subnet goes to its port's exception
+// interface, and so does every kernel prefix inside it (the local address,
+// the connected subnet, a neighbour's host route); routes around it stay.
+func TestRIBPunts(t *testing.T) {
+	rib := NewRIB(ribPorts, MainTable)
+	rib.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.2.1/30"), Dev: "b"})
+	rib.SetNeigh(Neigh{Addr: netip.MustParseAddr("10.0.2.2"), Dev: "b", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}})
+	rib.AddRoute(Route{Table: MainTable, Prefix: netip.MustParsePrefix("0.0.0.0/0"),
+		Nexthops: []Nexthop{{Gateway: netip.MustParseAddr("10.0.2.2"), Dev: "b"}}})
+	rib.SetPunts([]Punt{{netip.MustParsePrefix("10.0.2.0/30"), 1}, {netip.MustParsePrefix("224.0.0.5/32"), 1}})
+	rib.Settle()
+	want := map[string]dpdk.NexthopType{
+		"10.0.2.0/30":  dpdk.NexthopPunt, // the subnet itself
+		"10.0.2.1/32":  dpdk.NexthopPunt, // the local address inside it
+		"10.0.2.2/32":  dpdk.NexthopPunt, // the neighbour's host route inside it
+		"224.0.0.5/32": dpdk.NexthopPunt, // OSPF, listed
+		"0.0.0.0/0":    dpdk.NexthopForward,
+	}
+	got := map[string]Target{}
+	rib.Each(func(table uint32, p netip.Prefix, tg *Target) { got[p.String()] = *tg })
+	for p, typ := range want {
+		if g, ok := got[p]; !ok || g.Type != typ || typ == dpdk.NexthopPunt && g.Hop.Port != 1 {
+			t.Errorf("%s: %+v, want type %d", p, g, typ)
+		}
+	}
+	// Without the subnet, the kernel's own view comes back.
+	rib.SetPunts(nil)
+	changes := rib.Flush()
+	got = map[string]Target{}
+	rib.Each(func(table uint32, p netip.Prefix, tg *Target) { got[p.String()] = *tg })
+	if got["10.0.2.1/32"].Type != dpdk.NexthopLocal || got["10.0.2.2/32"].Type != dpdk.NexthopForward {
+		t.Errorf("after removing the punts: %+v (changes %+v)", got, changes)
+	}
+	if _, ok := got["224.0.0.5/32"]; ok {
+		t.Error("224.0.0.5/32 stayed after its punt went")
+	}
+}

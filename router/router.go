@@ -22,6 +22,7 @@ type Config struct {
 	Netns        string        // router_netns
 	KernelTable  uint32        // router_kernel_table: feeds FIB slot 0 and holds connected/local routes
 	Tables       []uint32      // further kernel tables to mirror
+	Punts        []Punt        // router_device subnets (in KernelTable)
 	ARPCacheSize int           // router_arp_cache_size, per family
 	Refresh      time.Duration // router_fib_refresh: longest a change may wait; also the netns retry period
 	RcvBuf       int           // netlink receive buffer per subscription (default 64 MiB)
@@ -78,7 +79,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		cfg:       cfg,
 		log:       log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
 		ports:     ports,
-		rib:       NewRIB(ports, cfg.KernelTable),
+		rib:       newRIB(ports, cfg, 0),
 		prog:      NewProgrammer(log, fib),
 		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
@@ -230,6 +231,12 @@ func (r *Router) batch() error {
 	return nil
 }
 
+func newRIB(ports Ports, cfg Config, routes int) *RIB {
+	rib := NewRIB(ports, cfg.KernelTable, routes)
+	rib.SetPunts(cfg.Punts)
+	return rib
+}
+
 func netnsAlive(name string) (bool, error) {
 	if name == "" {
 		return true, nil
@@ -252,7 +259,7 @@ func (r *Router) resync() error {
 	defer r.mu.Unlock()
 	r.links = links
 	r.indexPorts()
-	rib := NewRIB(r.ports, r.cfg.KernelTable, len(st.Routes))
+	rib := newRIB(r.ports, r.cfg, len(st.Routes))
 	for _, a := range st.Addrs {
 		if _, ok := r.ports.PortOf(a.Dev); ok {
 			rib.AddAddr(a)

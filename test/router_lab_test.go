@@ -121,6 +121,7 @@ func TestRouterModePcap(t *testing.T) {
 	}
 
 	l := newLab(t, fmt.Sprintf(`router=1
+fibd_exception=none
 router_netns=%s
 router_kernel_table=100
 router_fib_refresh=5
@@ -205,6 +206,7 @@ func TestAnnouncements(t *testing.T) {
 		return all
 	}
 	r := startFibd(t, fmt.Sprintf(`router=1
+fibd_exception=none
 router_netns=%s
 router_kernel_table=100
 router_fib_refresh=5

@@ -60,6 +60,8 @@ func typeName(t dpdk.NexthopType) string {
 		return "unresolved"
 	case dpdk.NexthopLocal:
 		return "local"
+	case dpdk.NexthopPunt:
+		return "punt"
 	case dpdk.NexthopBlackhole:
 		return "blackhole"
 	case dpdk.NexthopUnreachable:
@@ -79,7 +81,7 @@ func (d *daemon) nexthop(t *router.Target) nexthopJSON {
 		return n
 	}
 	switch t.Type {
-	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
 		return hop(t.Hop)
 	case dpdk.NexthopECMP:
 		n := nexthopJSON{Type: "ecmp"}
@@ -99,6 +101,8 @@ func (n nexthopJSON) String() string {
 		return fmt.Sprintf("via %s dev %s", n.MAC, n.Device)
 	case "unresolved":
 		return fmt.Sprintf("dev %s (neighbour unresolved)", n.Device)
+	case "punt":
+		return fmt.Sprintf("punt to the exception interface of %s", n.Device)
 	case "ecmp":
 		s := "ecmp"
 		for _, m := range n.Members {
@@ -414,6 +418,9 @@ func (d *daemon) reload() (hot []string, err error) {
 		nc.WorkerIdleSleep = d.cfg.WorkerIdleSleep
 	}
 	dpdk.SetIdleSleep(nc.WorkerIdleSleep)
+	if err := d.setPuntRates(nc); err != nil {
+		return nil, err
+	}
 	if d.opt.logLevel == "" {
 		if lv, err := zerolog.ParseLevel(nc.LogLevel); err == nil {
 			zerolog.SetGlobalLevel(lv)

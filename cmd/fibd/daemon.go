@@ -17,6 +17,7 @@ import (
 
 	dpdk "fibd/cgo"
 	"fibd/conf"
+	"fibd/kni"
 	"fibd/lpm"
 	"fibd/ports"
 	"fibd/ports/pcap"
@@ -35,6 +36,7 @@ type daemon struct {
 	prog   *router.Programmer // static state
 	router *router.Router     // router=1: the netlink mirror
 
+	exc       *kni.Set          // router=1: the exception interfaces
 	announcer *router.Announcer // router=1: subscriber and NAT pool announcements
 	policy    router.Policy
 
@@ -170,6 +172,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 			Refresh:      d.cfg.RouterFIBRefresh,
 			BindCore:     d.cfg.RouterBindCore,
 			SchedAddPrio: d.cfg.RouterSchedAddPrio,
+			Punts:        d.punts(),
 		}, d.ports, d.fib)
 		go func() {
 			defer close(routerDone)
@@ -186,6 +189,29 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		close(routerDone)
 	}
 
+	if err := dpdk.InitDataplane(len(lcores)); err != nil {
+		return err
+	}
+	for _, w := range d.ports.Workers(lcores) {
+		if err := dpdk.AddWorker(w); err != nil {
+			return err
+		}
+	}
+	dpdk.SetIdleSleep(d.cfg.WorkerIdleSleep)
+	if err := d.setPuntRates(d.cfg); err != nil {
+		return err
+	}
+	if d.cfg.Router && st == nil {
+		if d.exc, err = kni.Open(d.log, d.cfg, d.ports); err != nil {
+			return err
+		}
+		defer func() {
+			if err := d.exc.Close(); err != nil {
+				d.log.Warn().Err(err).Msg("closing exception interfaces")
+			}
+		}()
+	}
+
 	d.syncPortAddrs()
 	go func() { // addresses change with the router netns
 		t := time.NewTicker(time.Second)
@@ -196,19 +222,13 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 				return
 			case <-t.C:
 				d.syncPortAddrs()
+				if d.exc != nil {
+					d.exc.SyncLinks()
+				}
 			}
 		}
 	}()
 
-	if err := dpdk.InitDataplane(len(lcores)); err != nil {
-		return err
-	}
-	for _, w := range d.ports.Workers(lcores) {
-		if err := dpdk.AddWorker(w); err != nil {
-			return err
-		}
-	}
-	dpdk.SetIdleSleep(d.cfg.WorkerIdleSleep)
 	if err := d.ports.Start(); err != nil {
 		return err
 	}
@@ -216,6 +236,14 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	d.started = start
 	if err := d.eal.Launch(); err != nil {
 		return err
+	}
+	// The exception thread runs where the main lcore does (off the workers').
+	if err := d.eal.Do(dpdk.StartExceptions); err != nil {
+		return err
+	}
+	defer dpdk.StopExceptions() // before the workers stop: they drain its rings
+	if d.exc != nil {
+		d.exc.SyncLinks()
 	}
 	if d.cfg.Router {
 		d.startAnnouncer()
@@ -259,6 +287,9 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	stopRouter()
 	<-routerDone
 
+	if err := dpdk.StopExceptions(); err != nil {
+		d.log.Warn().Err(err).Msg("stopping the exception thread")
+	}
 	if err := d.eal.StopWorkers(); err != nil {
 		d.log.Warn().Err(err).Msg("stopping workers")
 	}
@@ -272,6 +303,38 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	}
 	if d.opt.statsJSON != "" {
 		if err := rep.writeJSON(d.opt.statsJSON); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// punts lists the router_device subnets with their ports: the FIB sends
+// them to the exception interfaces.
+func (d *daemon) punts() []router.Punt {
+	if d.cfg.Exception == conf.ExceptionNone {
+		return nil
+	}
+	var out []router.Punt
+	for _, it := range kni.Plan(d.cfg) {
+		p, ok := d.ports.PortOf(it.Device)
+		if !ok {
+			continue
+		}
+		for _, s := range it.Subnets {
+			out = append(out, router.Punt{Prefix: s, Port: p})
+		}
+	}
+	return out
+}
+
+// setPuntRates applies the fibd_punt_rate_* policers (burst: a tenth of a
+// second's worth, at least 64).
+func (d *daemon) setPuntRates(c *conf.Config) error {
+	for cls, pps := range map[dpdk.PuntClass]uint32{
+		dpdk.PuntProto: c.PuntRateProto, dpdk.PuntND: c.PuntRateND, dpdk.PuntOther: c.PuntRateOther,
+	} {
+		if err := dpdk.SetPuntRate(cls, pps, max(pps/10, 64)); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,305 @@
+package kni
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/rs/zerolog"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	dpdk "fibd/cgo"
+	"fibd/conf"
+	"fibd/ports"
+)
+
+// Modes of an exception interface.
+const (
+	ModeTap  = conf.ExceptionTap  // fibd's own TAP, created in router_netns
+	ModeVeth = conf.ExceptionVeth // the operator's veth pair, fibd on the tap= end
+)
+
+// Exception is one exception interface in service.
+type Exception struct {
+	Interface
+	Mode  string
+	Port  *ports.Port // the data port it serves
+	Exc   dpdk.PortID // the DPDK port of the exception interface
+	Index int         // the fast path's exception index
+
+	vdev   string
+	linked bool // link state mirrored at least once
+	up     bool // last mirrored link state
+}
+
+// Set is every exception interface of fibd.
+type Set struct {
+	log   zerolog.Logger
+	netns string
+	List  []*Exception
+}
+
+// Open brings up the exception interface of every router_device: a TAP
+// that fibd creates inside router_netns (named peer=, with the port's MAC
+// and MTU), or, in the manual's layout, the tap= end of an operator's veth
+// pair whose peer= end is in router_netns. The interfaces are attached to
+// their ports in the fast path; call before the workers are launched.
+func Open(log zerolog.Logger, cfg *conf.Config, ps *ports.Set) (_ *Set, err error) {
+	s := &Set{log: log.With().Str("component", "kni").Logger(), netns: cfg.RouterNetns}
+	if cfg.Exception == conf.ExceptionNone {
+		return s, nil
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	for i, it := range Plan(cfg) {
+		p, ok := ps.ByName(it.Device)
+		if !ok {
+			return nil, fmt.Errorf("router_device %s: not a port", it.Device)
+		}
+		if len(it.Members) > 1 {
+			s.log.Warn().Str("device", it.Device).Strs("members", it.Members).
+				Msg("lag: only the router_device's own port punts to its exception interface (net_bonding is not wired yet)")
+		}
+		e := &Exception{Interface: it, Port: p}
+		e.Mode = cfg.Exception
+		if e.Mode == conf.ExceptionAuto {
+			e.Mode = ModeTap
+			if _, err := netlink.LinkByName(it.Tap); err == nil {
+				e.Mode = ModeVeth
+			}
+		}
+		s.List = append(s.List, e) // from here on, Close cleans it up
+		switch e.Mode {
+		case ModeTap:
+			err = s.openTap(e, i)
+		default:
+			err = s.openVeth(e, i)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("router_device %s: %w", it.Device, err)
+		}
+		if e.Index, err = dpdk.AttachException(p.ID, e.Exc); err != nil {
+			return nil, fmt.Errorf("router_device %s: %w", it.Device, err)
+		}
+		s.log.Info().Str("device", it.Device).Str("mode", e.Mode).Str("tap", it.Tap).Str("peer", it.Peer).
+			Str("netns", s.netns).Uint16("port", uint16(e.Exc)).Msg("exception interface ready")
+	}
+	return s, nil
+}
+
+// excPort sets up an exception interface's DPDK port: one queue pair,
+// polled by the exception thread only.
+func excPort(id dpdk.PortID) error {
+	if err := id.Setup(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, RxDesc: 512, TxDesc: 512, Scatter: true}); err != nil {
+		return err
+	}
+	return id.Start()
+}
+
+// openTap creates the TAP inside router_netns: a TAP moved there later
+// loses its link state and cannot restart (DESIGN.md). The TAP goes away
+// when fibd closes its port.
+func (s *Set) openTap(e *Exception, i int) error {
+	if err := withHandle(s.netns, func(h *netlink.Handle) error {
+		if l, err := h.LinkByName(e.Peer); err == nil {
+			return fmt.Errorf("peer %s already exists in netns %s (%s) and tap %s does not: make the manual's veth pair, remove %s, or set fibd_exception=none",
+				e.Peer, s.netns, l.Type(), e.Tap, e.Peer)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	e.vdev = fmt.Sprintf("net_tap_fibd%d", i)
+	args := fmt.Sprintf("iface=%s,mac=%s", e.Peer, e.Port.MAC)
+	return inNetns(s.netns, func() error {
+		id, err := dpdk.CreateVdev(e.vdev, args)
+		if err != nil {
+			e.vdev = ""
+			return err
+		}
+		e.Exc = id
+		if err := excPort(id); err != nil {
+			return err
+		}
+		if err := id.SetMTU(e.Port.MTU); err != nil {
+			s.log.Warn().Err(err).Str("peer", e.Peer).Msg("TAP keeps its default MTU")
+		}
+		// Link mirroring sets the TAP administratively down with its
+		// port: the routing daemon's IPv6 addresses must survive that.
+		return os.WriteFile("/proc/sys/net/ipv6/conf/"+e.Peer+"/keep_addr_on_down", []byte("1"), 0)
+	})
+}
+
+// openVeth attaches to the tap= end of the operator's veth pair (af_packet)
+// and prepares both ends as the manual says: the tap end up, without
+// addresses of its own; the peer end in router_netns with the port's MAC,
+// so that the kernel takes the frames sent to the port as its own.
+func (s *Set) openVeth(e *Exception, i int) error {
+	tap, err := netlink.LinkByName(e.Tap)
+	if err != nil {
+		return fmt.Errorf("tap %s: %w (create the veth pair, or set fibd_exception=tap)", e.Tap, err)
+	}
+	// Whatever the tap end sends itself would leave the port: nothing.
+	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+e.Tap+"/disable_ipv6", []byte("1"), 0); err != nil {
+		s.log.Warn().Err(err).Str("tap", e.Tap).Msg("IPv6 stays on on the tap end")
+	}
+	if err := netlink.LinkSetARPOff(tap); err != nil {
+		return fmt.Errorf("tap %s: arp off: %w", e.Tap, err)
+	}
+	if err := netlink.LinkSetUp(tap); err != nil {
+		return fmt.Errorf("tap %s: up: %w", e.Tap, err)
+	}
+	if err := withHandle(s.netns, func(h *netlink.Handle) error {
+		peer, err := h.LinkByName(e.Peer)
+		if err != nil {
+			return fmt.Errorf("peer %s in netns %s: %w", e.Peer, s.netns, err)
+		}
+		if peer.Attrs().HardwareAddr.String() != e.Port.MAC.String() {
+			s.log.Info().Str("peer", e.Peer).Stringer("mac", e.Port.MAC).Msg("peer takes the port's MAC")
+			if err := h.LinkSetHardwareAddr(peer, e.Port.MAC); err != nil {
+				return fmt.Errorf("peer %s: set MAC %s: %w", e.Peer, e.Port.MAC, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	e.vdev = fmt.Sprintf("net_af_packet_fibd%d", i)
+	id, err := dpdk.CreateVdev(e.vdev, "iface="+e.Tap+",qpairs=1")
+	if err != nil {
+		e.vdev = ""
+		return err
+	}
+	e.Exc = id
+	return excPort(id)
+}
+
+// SyncLinks mirrors each port's link state on its exception interface:
+// link down on the port, the routing daemon's interface goes down (its
+// sessions and routes with it); up, up.
+func (s *Set) SyncLinks() {
+	for _, e := range s.List {
+		l, err := e.Port.ID.Link()
+		if err != nil || (e.linked && l.Up == e.up) {
+			continue
+		}
+		if err := s.setLink(e, l.Up); err != nil {
+			s.log.Warn().Err(err).Str("device", e.Device).Msg("link state not mirrored")
+			continue
+		}
+		if e.linked || !l.Up {
+			s.log.Info().Str("device", e.Device).Str("peer", e.Peer).Bool("up", l.Up).Msg("link mirrored")
+		}
+		e.linked, e.up = true, l.Up
+	}
+}
+
+func (s *Set) setLink(e *Exception, up bool) error {
+	if e.Mode == ModeTap {
+		return e.Exc.SetLink(up)
+	}
+	tap, err := netlink.LinkByName(e.Tap)
+	if err != nil {
+		return err
+	}
+	if up { // the peer end sees carrier when the tap end is up
+		return netlink.LinkSetUp(tap)
+	}
+	return netlink.LinkSetDown(tap)
+}
+
+// Close stops and removes the exception interfaces (a managed TAP
+// disappears from router_netns). Call after the exception thread stopped.
+func (s *Set) Close() error {
+	var errs []error
+	for _, e := range s.List {
+		if e.vdev == "" {
+			continue
+		}
+		if err := e.Exc.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := e.Exc.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := dpdk.RemoveVdev(e.vdev); err != nil {
+			errs = append(errs, err)
+		}
+		e.vdev = ""
+	}
+	return errors.Join(errs...)
+}
+
+// inNetns runs f on an OS thread inside network namespace name: what f
+// creates (a TAP, its queues' file descriptors) belongs to that namespace.
+func inNetns(name string, f func() error) error {
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", name, err)
+	}
+	defer ns.Close()
+	res := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			res <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread()
+			res <- fmt.Errorf("enter netns %s: %w", name, err)
+			return
+		}
+		ferr := f()
+		if err := netns.Set(orig); err != nil {
+			// The thread stays locked and ends with this goroutine: it is
+			// never reused in the wrong namespace.
+			res <- errors.Join(ferr, fmt.Errorf("leave netns %s: %w", name, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		res <- ferr
+	}()
+	return <-res
+}
+
+func withHandle(name string, f func(*netlink.Handle) error) error {
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", name, err)
+	}
+	defer h.Close()
+	return f(h)
+}
+
+// Stats are one exception interface's counters.
+type Stats struct {
+	*Exception
+	dpdk.ExceptionStats
+}
+
+// Stats reads the counters of every exception interface.
+func (s *Set) Stats() []Stats {
+	out := make([]Stats, 0, len(s.List))
+	for _, e := range s.List {
+		st, err := dpdk.ReadExceptionStats(e.Index)
+		if err != nil {
+			continue
+		}
+		out = append(out, Stats{e, st})
+	}
+	return out
+}
