@@ -184,7 +184,7 @@ func (s *Set) openVeth(e *Exception, i int) error {
 // sessions and routes with it); up, up.
 func (s *Set) SyncLinks() {
 	for _, e := range s.List {
-		l, err := e.Port.ID.Link()
+		l, err := e.Port.Link()
 		if err != nil || (e.linked && l.Up == e.up) {
 			continue
 		}
@@ -287,7 +287,7 @@ func withHandle(name string, f func(*netlink.Handle) error) error {
 
 // Stats are one exception interface's counters.
 type Stats struct {
-	*Exception
+	Exception *Exception
 	dpdk.ExceptionStats
 }
 

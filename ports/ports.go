@@ -24,6 +24,9 @@ type Port struct {
 	Driver   string
 	RxQueues int // queues 0..RxQueues-1, queue w polled by worker w
 	TxQueues int // queue w owned by worker w
+	// KernelIface is the kernel interface an af_packet/af_xdp vdev sits
+	// on: its link state is the port's.
+	KernelIface string
 }
 
 // Set is every port of fibd, in configuration order.
@@ -80,7 +83,8 @@ func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (_ *Set, err error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &Port{Dev: d, Name: n, ID: id, MAC: info.MAC, MTU: info.MTU, Driver: info.Driver}
+		p := &Port{Dev: d, Name: n, ID: id, MAC: info.MAC, MTU: info.MTU, Driver: info.Driver,
+			KernelIface: kernelIface(n.DPDK, cfg.Vdevs)}
 		p.RxQueues = min(l.Workers, info.MaxRxQueues)
 		p.TxQueues = l.Workers
 		if info.MaxTxQueues < l.Workers {

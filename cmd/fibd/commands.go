@@ -14,6 +14,7 @@ import (
 	dpdk "fibd/cgo"
 	"fibd/cmd/internal/ctl"
 	"fibd/conf"
+	"fibd/kni"
 	"fibd/router"
 )
 
@@ -292,14 +293,27 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		RxPkts   uint64   `json:"rx_packets"`
 		TxPkts   uint64   `json:"tx_packets"`
 		RxMissed uint64   `json:"rx_missed"`
+		// the exception interface
+		Exception string            `json:"exception,omitempty"` // tap or veth
+		Punted    uint64            `json:"punted"`              // frames written to it
+		PuntDrop  uint64            `json:"punt_dropped"`        // ... it refused
+		Policed   map[string]uint64 `json:"policed,omitempty"`   // held back, by class
+		FromRib   uint64            `json:"from_rib"`            // frames the routing daemon sent
+		FromDrop  uint64            `json:"from_rib_dropped"`
+	}
+	exc := map[dpdk.PortID]kni.Stats{}
+	if d.exc != nil {
+		for _, s := range d.exc.Stats() {
+			exc[s.Exception.Port.ID] = s
+		}
 	}
 	tw := o.table()
 	if !o.json {
-		fmt.Fprintf(tw, "device\tdir\tport\tdriver\tmac\tlink\tpeer\trx\ttx\tsubnets\n")
+		fmt.Fprintf(tw, "device\tdir\tport\tdriver\tmac\tlink\tpeer\trx\ttx\tpunted\tpoliced\tfrom_rib\tsubnets\n")
 	}
 	for _, p := range d.ports.Ports {
 		x := devJSON{Device: p.Dev.Name, Dir: p.Dev.Dir.String(), Port: uint16(p.ID), Driver: p.Driver, MAC: p.MAC.String()}
-		if l, err := p.ID.Link(); err == nil {
+		if l, err := p.Link(); err == nil {
 			x.Link, x.Speed = l.Up, l.SpeedMbps
 		}
 		if s, err := p.ID.Stats(); err == nil {
@@ -311,6 +325,15 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 				x.Subnets = append(x.Subnets, s.String())
 			}
 		}
+		var policed uint64
+		if e, ok := exc[p.ID]; ok {
+			x.Exception, x.Punted, x.PuntDrop, x.FromRib, x.FromDrop = e.Exception.Mode, e.ToExc, e.ToExcDrop, e.FromExc, e.FromExcDrop
+			x.Policed = map[string]uint64{}
+			for c, n := range e.Policed {
+				x.Policed[dpdk.PuntClasses[c]] = n
+				policed += n
+			}
+		}
 		if o.json {
 			o.record(x)
 			continue
@@ -319,7 +342,8 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		if x.Link {
 			link = "up"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%v\n", x.Device, x.Dir, x.Port, x.Driver, x.MAC, link, x.Peer, x.RxPkts, x.TxPkts, x.Subnets)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%v\n", x.Device, x.Dir, x.Port, x.Driver, x.MAC, link,
+			x.Peer, x.RxPkts, x.TxPkts, x.Punted, policed, x.FromRib, x.Subnets)
 	}
 	return tw.Flush()
 }

@@ -55,6 +55,11 @@ var (
 	mMirroring      = desc("router_mirroring", "1 while the router netns is mirrored.")
 	mNeighbours     = desc("router_neighbours", "Neighbours in fibd's cache.", "family")
 	mAnnounced      = desc("announcements", "Prefixes announced into router_netns.")
+	mPunted         = desc("exception_punted_packets_total", "Packets written to the device's exception interface.", "device")
+	mPuntDrop       = desc("exception_punt_dropped_total", "Punted packets the exception interface did not accept.", "device")
+	mPoliced        = desc("exception_policed_packets_total", "Punts held back by the policer.", "device", "class")
+	mFromRib        = desc("exception_injected_packets_total", "Packets the routing daemon sent through the exception interface.", "device")
+	mFromRibDrop    = desc("exception_inject_dropped_total", "Packets from the exception interface lost to a full ring.", "device")
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
@@ -75,8 +80,20 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 				counter(c.d, c.get(s), p.Dev.Name)
 			}
 		}
-		if l, err := p.ID.Link(); err == nil {
+		if l, err := p.Link(); err == nil {
 			gauge(mPortLink, b2f(l.Up), p.Dev.Name)
+		}
+	}
+	if d.exc != nil {
+		for _, e := range d.exc.Stats() {
+			dev := e.Exception.Device
+			counter(mPunted, e.ToExc, dev)
+			counter(mPuntDrop, e.ToExcDrop, dev)
+			counter(mFromRib, e.FromExc, dev)
+			counter(mFromRibDrop, e.FromExcDrop, dev)
+			for c, n := range e.Policed {
+				counter(mPoliced, n, dev, dpdk.PuntClasses[c])
+			}
 		}
 	}
 	names := dpdk.DropReasons()

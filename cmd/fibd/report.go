@@ -62,6 +62,8 @@ type workerReport struct {
 	Sleeps    uint64            `json:"sleeps"`
 	ICMPSent  uint64            `json:"icmp_sent"`
 	ICMPLimit uint64            `json:"icmp_ratelimited"`
+	Punted    uint64            `json:"punted"`   // to the exception interfaces
+	Injected  uint64            `json:"injected"` // from them, sent out
 	Drops     map[string]uint64 `json:"drops"`
 }
 
@@ -87,7 +89,7 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 		}
 		w := workerReport{Lcore: i, Rx: s.Rx, Tx: s.Tx, Forwarded: s.Forwarded, Polls: s.Polls,
 			IdlePolls: s.IdlePolls, Sleeps: s.Sleeps, ICMPSent: s.ICMPSent, ICMPLimit: s.ICMPRateLimited,
-			Drops: map[string]uint64{}}
+			Punted: s.Punted, Injected: s.Injected, Drops: map[string]uint64{}}
 		for reason, n := range s.Drops {
 			if n > 0 {
 				w.Drops[names[reason]] = n
@@ -127,14 +129,14 @@ func (r *report) writeText(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "worker\trx\tforwarded\ttx\tdropped\ticmp_sent\tidle_polls\tsleeps\t\n")
+	fmt.Fprintf(tw, "worker\trx\tforwarded\ttx\tdropped\ticmp_sent\tpunted\tinjected\tidle_polls\tsleeps\t\n")
 	for _, wr := range r.Workers {
 		var dropped uint64
 		for _, n := range wr.Drops {
 			dropped += n
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", wr.Lcore, wr.Rx, wr.Forwarded, wr.Tx, dropped,
-			wr.ICMPSent, wr.IdlePolls, wr.Sleeps)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", wr.Lcore, wr.Rx, wr.Forwarded, wr.Tx, dropped,
+			wr.ICMPSent, wr.Punted, wr.Injected, wr.IdlePolls, wr.Sleeps)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
