@@ -1,6 +1,8 @@
 package ports
 
 import (
+	"fmt"
+	"os"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -43,4 +45,22 @@ func kernelIface(dpdkName string, vdevs []string) string {
 		}
 	}
 	return ""
+}
+
+// quietKernelIface stops the kernel from talking on the interface under an
+// af_packet/af_xdp port: such a port also receives what the kernel itself
+// sends there (its IPv6 DAD and router solicitations, ARP), which would
+// reach the routing daemon as if a neighbour had sent them.
+func quietKernelIface(name string) error {
+	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0); err != nil {
+		return fmt.Errorf("%s: disable IPv6: %w", name, err)
+	}
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := netlink.LinkSetARPOff(l); err != nil {
+		return fmt.Errorf("%s: arp off: %w", name, err)
+	}
+	return nil
 }

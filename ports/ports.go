@@ -103,6 +103,11 @@ func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (_ *Set, err error) {
 		}); err != nil {
 			return nil, fmt.Errorf("device %s: %w", d.Name, err)
 		}
+		if p.KernelIface != "" {
+			if err := quietKernelIface(p.KernelIface); err != nil {
+				log.Warn().Err(err).Str("device", d.Name).Msg("the kernel may talk on the port's interface")
+			}
+		}
 		s.Ports = append(s.Ports, p)
 		s.byName[d.Name] = p
 		if n.DPDK != d.Name {

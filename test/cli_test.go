@@ -59,13 +59,26 @@ func startFibd(t *testing.T, extra, static string) *running {
 // lab's loopback port).
 func startFibdAt(t *testing.T, extra, static, addr string) *running {
 	t.Helper()
+	fibdBin(t)
+	l := newLab(t, extra)
+	writePcap(t, l.path("in.pcap"), nil)
+	return l.startAt(t, static, addr)
+}
+
+// start runs fibd on the lab's configuration (router=1 in it) until the
+// test ends.
+func (l *lab) start(t *testing.T) *running {
+	t.Helper()
+	return l.startAt(t, "", "")
+}
+
+func (l *lab) startAt(t *testing.T, static, addr string) *running {
+	t.Helper()
 	bin := fibdBin(t)
 	cli := filepath.Join(filepath.Dir(bin), "fdpi_cli")
 	if _, err := os.Stat(cli); err != nil {
 		t.Skipf("fdpi_cli not built: %v", err)
 	}
-	l := newLab(t, extra)
-	writePcap(t, l.path("in.pcap"), nil)
 	if err := os.WriteFile(l.path("static.routes"), []byte(static), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +86,13 @@ func startFibdAt(t *testing.T, extra, static, addr string) *running {
 		addr = fmt.Sprintf("127.0.0.1:%d", l.port)
 	}
 	r := &running{cli: cli, addr: addr, out: &syncBuffer{}, conf: l.path("fastdpi.conf")}
-	args := []string{"-c", r.conf, "--duration", "2m", "-q", "--log-level", "info"}
-	if static != "" { // else router=1 in extra
+	args := []string{"-c", r.conf, "--duration", "10m", "-q", "--log-level", "info"}
+	if static != "" { // else router=1 in the configuration
 		args = append(args, "--static", l.path("static.routes"))
 	}
 	r.cmd = exec.Command(bin, args...)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +120,11 @@ func startFibdAt(t *testing.T, extra, static, addr string) *running {
 		if time.Now().After(deadline) {
 			t.Fatalf("control server never came up: %v\n%s", err, r.out.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-done:
+			t.Fatalf("fibd exited: %s", r.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ type Bird struct {
 	NS, Dir string
 	Cmd     *exec.Cmd
 	log     *os.File
+	done    chan struct{} // closed when BIRD has exited and been waited for
 }
 
 // Start runs BIRD with conf in netns ns; it skips the test when BIRD is
@@ -41,8 +42,27 @@ func Start(t *testing.T, ns, conf string) *Bird {
 	if err := b.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	b.done = make(chan struct{})
+	go func() { b.Cmd.Wait(); close(b.done) }()
 	t.Cleanup(func() { b.Stop() })
-	return b
+	// A configuration error ends BIRD at once: say so here, not as a
+	// protocol that never comes up.
+	exited := b.done
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(b.Socket()); err == nil {
+			return b
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(b.Dir, "bird.log"))
+			t.Fatalf("bird in %s exited at start:\n%s", ns, log)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bird in %s: no control socket after 10s", ns)
+		}
+	}
 }
 
 // Socket is the control socket birdc talks to.
@@ -50,17 +70,17 @@ func (b *Bird) Socket() string { return filepath.Join(b.Dir, "bird.ctl") }
 
 // Stop ends BIRD (TERM, then KILL) and waits for it; calling it twice is fine.
 func (b *Bird) Stop() {
-	if b.Cmd.ProcessState != nil {
+	select {
+	case <-b.done:
 		return
+	default:
 	}
 	syscall.Kill(-b.Cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { b.Cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-b.done:
 	case <-time.After(5 * time.Second):
 		syscall.Kill(-b.Cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		<-b.done
 	}
 	b.log.Close()
 }
