@@ -513,6 +513,39 @@ func TestExceptionPath(t *testing.T) {
 	if d := osRx() - rx0; d < 19 {
 		t.Errorf("the OSPF neighbour received %d packets after the move, want the pings", d)
 	}
+	// a neighbour the kernel forgets: packets go through the kernel, which
+	// resolves it again, and none is lost meanwhile
+	punted := func() uint64 {
+		out, _, _ := x.r.fdpi(t, "--json", "router", "stats", "show")
+		var st struct {
+			Workers []struct {
+				Punted uint64 `json:"punted"`
+			} `json:"workers"`
+		}
+		json.Unmarshal([]byte(out), &st)
+		var n uint64
+		for _, w := range st.Workers {
+			n += w.Punted
+		}
+		return n
+	}
+	p0 := punted()
+	ipBatch(t, x.rt, "neigh flush dev ribc")
+	waitUntil(t, 5*time.Second, "fibd sees the neighbour go", func() bool {
+		typ, _ := x.fibLookup(t, "198.18.0.1")
+		return typ == "unresolved"
+	})
+	if s, g := x.ping(t, "-c", "10", "-i", "0.05", "198.18.0.1"); g != s || s != 10 {
+		t.Errorf("towards a forgotten neighbour: %d of %d pings", g, s)
+	}
+	if d := punted() - p0; d == 0 {
+		t.Error("no packet went through the kernel while the neighbour was unresolved")
+	} else {
+		t.Logf("%d packets went through the kernel until the neighbour was resolved", d)
+	}
+	if typ, _ := x.fibLookup(t, "198.18.0.1"); typ != "forward" {
+		t.Errorf("neighbour not resolved again: %s", typ)
+	}
 	x.upBird.C("enable", "moving")
 
 	// a flood towards a punted address: BGP survives (hold time 3 s) and
@@ -546,11 +579,13 @@ func TestExceptionPath(t *testing.T) {
 	var policed uint64
 	for _, l := range strings.Split(devs, "\n") {
 		var d struct {
-			Device  string            `json:"device"`
-			Policed map[string]uint64 `json:"policed"`
+			Device    string `json:"device"`
+			Exception struct {
+				Policed map[string]uint64 `json:"policed"`
+			} `json:"exception"`
 		}
 		if json.Unmarshal([]byte(l), &d) == nil && d.Device == "net_af_packet1" {
-			policed = d.Policed["other"]
+			policed = d.Exception.Policed["other"]
 		}
 	}
 	if policed == 0 || int64(policed) > sent.Load() {

@@ -278,6 +278,16 @@ func cmdNeighShow(v6 bool) func(*daemon, *ctl.Command, *output) error {
 	}
 }
 
+// excJSON is a device's exception interface.
+type excJSON struct {
+	Mode     string            `json:"mode"`             // tap or veth
+	Punted   uint64            `json:"punted"`           // frames written to it
+	PuntDrop uint64            `json:"punt_dropped"`     // ... it refused
+	Policed  map[string]uint64 `json:"policed"`          // held back, by class
+	FromRib  uint64            `json:"from_rib"`         // frames the routing daemon sent
+	FromDrop uint64            `json:"from_rib_dropped"` // ... lost to a full ring
+}
+
 func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 	type devJSON struct {
 		Device   string   `json:"device"`
@@ -293,13 +303,7 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		RxPkts   uint64   `json:"rx_packets"`
 		TxPkts   uint64   `json:"tx_packets"`
 		RxMissed uint64   `json:"rx_missed"`
-		// the exception interface
-		Exception string            `json:"exception,omitempty"` // tap or veth
-		Punted    uint64            `json:"punted"`              // frames written to it
-		PuntDrop  uint64            `json:"punt_dropped"`        // ... it refused
-		Policed   map[string]uint64 `json:"policed,omitempty"`   // held back, by class
-		FromRib   uint64            `json:"from_rib"`            // frames the routing daemon sent
-		FromDrop  uint64            `json:"from_rib_dropped"`
+		Exception *excJSON `json:"exception,omitempty"`
 	}
 	exc := map[dpdk.PortID]kni.Stats{}
 	if d.exc != nil {
@@ -325,14 +329,15 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 				x.Subnets = append(x.Subnets, s.String())
 			}
 		}
-		var policed uint64
+		var punted, policed, fromRib uint64
 		if e, ok := exc[p.ID]; ok {
-			x.Exception, x.Punted, x.PuntDrop, x.FromRib, x.FromDrop = e.Exception.Mode, e.ToExc, e.ToExcDrop, e.FromExc, e.FromExcDrop
-			x.Policed = map[string]uint64{}
+			x.Exception = &excJSON{Mode: e.Exception.Mode, Punted: e.ToExc, PuntDrop: e.ToExcDrop,
+				FromRib: e.FromExc, FromDrop: e.FromExcDrop, Policed: map[string]uint64{}}
 			for c, n := range e.Policed {
-				x.Policed[dpdk.PuntClasses[c]] = n
+				x.Exception.Policed[dpdk.PuntClasses[c]] = n
 				policed += n
 			}
+			punted, fromRib = e.ToExc, e.FromExc
 		}
 		if o.json {
 			o.record(x)
@@ -343,7 +348,7 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 			link = "up"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%v\n", x.Device, x.Dir, x.Port, x.Driver, x.MAC, link,
-			x.Peer, x.RxPkts, x.TxPkts, x.Punted, policed, x.FromRib, x.Subnets)
+			x.Peer, x.RxPkts, x.TxPkts, punted, policed, fromRib, x.Subnets)
 	}
 	return tw.Flush()
 }
