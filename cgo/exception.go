@@ -8,7 +8,11 @@ package dpdk
 */
 import "C"
 
-import "unsafe"
+import (
+	"os"
+	"syscall"
+	"unsafe"
+)
 
 // PuntClass is a policer class of the exception path.
 type PuntClass int
@@ -54,6 +58,8 @@ type ExceptionStats struct {
 	ToExcDrop     uint64   // ... it did not accept
 	FromExc       uint64   // frames the routing daemon sent
 	FromExcDrop   uint64   // ... lost to a full inject ring
+	Captured      uint64   // frames written to the capture file
+	CaptureErrors uint64   // ... that could not be (capture stopped)
 	Policed       []uint64 // punts the policer held back, by PuntClass
 }
 
@@ -71,6 +77,7 @@ func ReadExceptionStats(i int) (ExceptionStats, error) {
 		Port: PortID(s.port), ExcPort: PortID(s.exc_port),
 		ToExc: uint64(s.to_exc), ToExcDrop: uint64(s.to_exc_drop),
 		FromExc: uint64(s.from_exc), FromExcDrop: uint64(s.from_exc_drop),
+		Captured: uint64(s.captured), CaptureErrors: uint64(s.cap_errors),
 		Policed: append([]uint64(nil), pol...),
 	}, nil
 }
@@ -113,4 +120,32 @@ func (p PortID) SetLink(up bool) error {
 // SetMTU sets port p's MTU (for a TAP: its kernel interface's).
 func (p PortID) SetMTU(mtu int) error {
 	return errno(C.rte_eth_dev_set_mtu(C.uint16_t(p), C.uint16_t(mtu)), "set port %d mtu %d", p, mtu)
+}
+
+// Capture directions of an exception interface.
+const (
+	CaptureFromExc = C.FP_CAP_FROM_EXC // what the routing daemon sends
+	CaptureToExc   = C.FP_CAP_TO_EXC   // what is punted to it
+)
+
+// CaptureException makes the exception thread append the frames of
+// exception i (dirs: CaptureFromExc|CaptureToExc) to f as pcap records; f
+// must hold a pcap file header already. The thread writes through its own
+// duplicate of f's descriptor: the caller may close f. A nil f stops.
+func CaptureException(i int, f *os.File, dirs uint) error {
+	fd := -1
+	if f != nil {
+		var err error
+		if fd, err = syscall.Dup(int(f.Fd())); err != nil {
+			return err
+		}
+		syscall.CloseOnExec(fd)
+	}
+	if rc := C.fp_exc_capture(C.uint(i), C.int(fd), C.uint(dirs)); rc < 0 {
+		if fd >= 0 {
+			syscall.Close(fd)
+		}
+		return errno(rc, "capture of exception %d", i)
+	}
+	return nil
 }

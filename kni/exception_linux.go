@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netlink"
@@ -32,13 +34,18 @@ type Exception struct {
 	vdev   string
 	linked bool // link state mirrored at least once
 	up     bool // last mirrored link state
+
+	capFile  string // current capture file, "" when not capturing
+	capSince time.Time
 }
 
 // Set is every exception interface of fibd.
 type Set struct {
-	log   zerolog.Logger
-	netns string
-	List  []*Exception
+	log     zerolog.Logger
+	netns   string
+	List    []*Exception
+	capMu   sync.Mutex // capture state: reloads and the rotation ticker
+	capture CaptureConfig
 }
 
 // Open brings up the exception interface of every router_device: a TAP

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -39,6 +40,7 @@ type xlab struct {
 	rt, cl, up, os string // namespaces
 	fa, fb, fc, xb string // root-namespace interfaces
 	r              *running
+	dump           string // ajb_udpi_path: the TAP captures
 	routerBird     *testbird.Bird
 	upBird         *testbird.Bird
 	osBird         *testbird.Bird
@@ -111,6 +113,7 @@ func newXlab(t *testing.T) *xlab {
 		run(t, "ip", "netns", "exec", x.rt, "sysctl", "-qw", k)
 	}
 
+	x.dump = t.TempDir()
 	l := newLabAt(t, fmt.Sprintf(`in_dev=net_af_packet0
 out_dev=net_af_packet1:net_af_packet2
 fibd_vdev=net_af_packet0,iface=%[1]s
@@ -119,6 +122,8 @@ fibd_vdev=net_af_packet2,iface=%[3]s
 router=1
 router_netns=%[4]s
 router_kernel_table=254
+router_tap_pcap=all
+ajb_udpi_path=%[7]s
 bras_arp_mac=02:00:00:00:00:fe
 bras_arp_ip=192.0.2.254
 bras_ipv6_address=2001:db8:fe::1
@@ -140,7 +145,7 @@ tap=xtc%[5]s
 peer=ribc
 subnet=224.0.0.5/32
 subnet=224.0.0.6/32
-}`, x.fa, x.fb, x.fc, x.rt, s, x.xb))
+}`, x.fa, x.fb, x.fc, x.rt, s, x.xb, x.dump))
 	x.r = l.start(t)
 	// fibd made the TAPs of ports A and C in the router netns.
 	deadline := time.Now().Add(20 * time.Second)
@@ -590,6 +595,35 @@ func TestExceptionPath(t *testing.T) {
 	}
 	if policed == 0 || int64(policed) > sent.Load() {
 		t.Errorf("policed %d of %d flood frames:\n%s", policed, sent.Load(), devs)
+	}
+
+	// router_tap_pcap=all: the BGP session, both ways, in port B's capture
+	caps, _ := filepath.Glob(filepath.Join(x.dump, "tap_"+x.xb+"_*.pcap"))
+	if len(caps) != 1 {
+		t.Fatalf("captures of %s: %v", x.xb, caps)
+	}
+	var fromRib, toRib int
+	for _, f := range readPcap(t, caps[0]) {
+		e, err := pcap.ParseEth(f)
+		if err != nil || e.Proto != 6 || len(f) < 14+e.HeaderLen+4 {
+			continue
+		}
+		l4 := f[14+e.HeaderLen:]
+		if binary.BigEndian.Uint16(l4) != 179 && binary.BigEndian.Uint16(l4[2:]) != 179 {
+			continue
+		}
+		switch {
+		case e.SrcIP == netip.MustParseAddr("10.2.0.1"):
+			fromRib++
+		case e.DstIP == netip.MustParseAddr("10.2.0.1"):
+			toRib++
+		}
+	}
+	if fromRib == 0 || toRib == 0 {
+		t.Errorf("BGP in %s: %d segments from the rib interface, %d to it", caps[0], fromRib, toRib)
+	}
+	if out, err := exec.Command("tcpdump", "-n", "-r", caps[0], "-c", "1").CombinedOutput(); err != nil {
+		t.Errorf("tcpdump cannot read %s: %v\n%s", caps[0], err, out)
 	}
 
 	// link state: port A down -> its TAP goes down; port B down -> the

@@ -251,8 +251,18 @@ int fp_punt_set_rate(unsigned int cls, uint32_t pps, uint32_t burst);
 int fp_exc_start(void);
 int fp_exc_stop(void);
 
+/* Capture (router_tap_pcap): frames from the exception interface
+ * (FP_CAP_FROM_EXC) and to it (FP_CAP_TO_EXC) are appended to fd as pcap
+ * records; the caller wrote the file header. The exception thread takes
+ * fd over (and closes the previous one); fd -1 stops capturing. */
+#define FP_CAP_FROM_EXC 1u
+#define FP_CAP_TO_EXC 2u
+int fp_exc_capture(unsigned int idx, int fd, unsigned int dirs);
+
 struct fp_exc_stats {
 	uint16_t port, exc_port;
+	uint64_t captured;      /* frames written to the capture file */
+	uint64_t cap_errors;    /* ... that could not be */
 	uint64_t to_exc;        /* punted frames written to the exception interface */
 	uint64_t to_exc_drop;   /* ... that it did not accept */
 	uint64_t from_exc;      /* frames the exception interface sent */

@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -49,6 +51,8 @@ fp_exc_attach(uint16_t port, uint16_t exc_port)
 	memset(e, 0, sizeof(*e));
 	e->port = port;
 	e->exc_port = exc_port;
+	e->cap_fd = -1;
+	atomic_store(&e->cap_next_fd, -1);
 	fp_ports[exc_port].is_exc = true;
 	fp_ports[port].exc = (uint16_t)idx;
 	fp_ports[port].has_exc = true;
@@ -168,6 +172,71 @@ fp_punt_class(const struct rte_mbuf *m)
 	return FP_PUNT_OTHER;
 }
 
+/* ---- capture --------------------------------------------------------------- */
+
+int
+fp_exc_capture(unsigned int idx, int fd, unsigned int dirs)
+{
+	if (idx >= fp_n_excs)
+		return -ENOENT;
+	struct fp_exc *e = &fp_excs[idx];
+	/* A handover the thread has not taken yet is replaced: close its fd. */
+	if (atomic_exchange(&e->cap_pending, false)) {
+		int old = atomic_exchange(&e->cap_next_fd, -1);
+		if (old >= 0)
+			close(old);
+	}
+	atomic_store(&e->cap_next_fd, fd);
+	atomic_store(&e->cap_next_dirs, fd >= 0 ? dirs : 0);
+	atomic_store(&e->cap_pending, true);
+	if (!atomic_load(&exc_running)) { /* nobody else to take it */
+		atomic_store(&e->cap_pending, false);
+		if (e->cap_fd >= 0)
+			close(e->cap_fd);
+		e->cap_fd = atomic_exchange(&e->cap_next_fd, -1);
+		e->cap_dirs = atomic_load(&e->cap_next_dirs);
+	}
+	return 0;
+}
+
+static void
+capture_take(struct fp_exc *e)
+{
+	if (!atomic_exchange(&e->cap_pending, false))
+		return;
+	if (e->cap_fd >= 0)
+		close(e->cap_fd);
+	e->cap_fd = atomic_exchange(&e->cap_next_fd, -1);
+	e->cap_dirs = atomic_load(&e->cap_next_dirs);
+}
+
+/* One pcap record (microsecond timestamps, little endian like the header
+ * the control plane wrote), gathered from the mbuf's segments. */
+static void
+capture(struct fp_exc *e, const struct rte_mbuf *m, const struct timespec *ts)
+{
+	struct iovec iov[1 + 16];
+	uint32_t hdr[4] = {(uint32_t)ts->tv_sec, (uint32_t)(ts->tv_nsec / 1000), 0, rte_pktmbuf_pkt_len(m)};
+	int n = 1;
+	uint32_t len = 0;
+	for (const struct rte_mbuf *s = m; s != NULL && n < (int)RTE_DIM(iov); s = s->next) {
+		iov[n].iov_base = rte_pktmbuf_mtod(s, void *);
+		iov[n].iov_len = rte_pktmbuf_data_len(s);
+		len += rte_pktmbuf_data_len(s);
+		n++;
+	}
+	hdr[2] = len;
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	if (writev(e->cap_fd, iov, n) == (ssize_t)(sizeof(hdr) + len))
+		e->captured++;
+	else {
+		/* a short write leaves the rest of the file unreadable: stop */
+		e->cap_errors++;
+		e->cap_dirs = 0;
+	}
+}
+
 /* ---- the thread ------------------------------------------------------------ */
 
 struct exc_buf {
@@ -204,6 +273,11 @@ drain_punts(struct exc_buf *bufs)
 				rte_pktmbuf_free(pkts[i]);
 				continue;
 			}
+			if (unlikely(fp_excs[x].cap_dirs & FP_CAP_TO_EXC)) {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				capture(&fp_excs[x], pkts[i], &ts);
+			}
 			struct exc_buf *b = &bufs[x];
 			b->pkts[b->n++] = pkts[i];
 			if (b->n == FP_BURST)
@@ -232,6 +306,12 @@ drain_exceptions(void)
 			continue;
 		moved += n;
 		e->from_exc += n;
+		if (unlikely(e->cap_dirs & FP_CAP_FROM_EXC)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			for (uint16_t i = 0; i < n; i++)
+				capture(e, pkts[i], &ts);
+		}
 		for (uint16_t i = 0; i < n; i++)
 			pkts[i]->port = e->port;
 		struct rte_ring *r = fp_workers[x % fp_n_workers]->inject;
@@ -252,6 +332,8 @@ exc_main(void *arg)
 	(void)arg;
 
 	while (atomic_load_explicit(&exc_running, memory_order_relaxed)) {
+		for (unsigned int x = 0; x < fp_n_excs; x++)
+			capture_take(&fp_excs[x]);
 		uint32_t moved = drain_punts(bufs) + drain_exceptions();
 		if (moved) {
 			idle = 0;
@@ -287,6 +369,13 @@ fp_exc_stop(void)
 	if (!atomic_exchange(&exc_running, false))
 		return 0;
 	pthread_join(exc_thread, NULL);
+	for (unsigned int x = 0; x < fp_n_excs; x++) {
+		capture_take(&fp_excs[x]);
+		if (fp_excs[x].cap_fd >= 0)
+			close(fp_excs[x].cap_fd);
+		fp_excs[x].cap_fd = -1;
+		fp_excs[x].cap_dirs = 0;
+	}
 	/* Frames still in the rings are freed by the workers' last drain or
 	 * here; nothing is sent after stop. */
 	struct rte_mbuf *m;
@@ -315,6 +404,8 @@ fp_exc_stats(unsigned int idx, struct fp_exc_stats *st)
 	st->to_exc_drop = e->to_exc_drop;
 	st->from_exc = e->from_exc;
 	st->from_exc_drop = e->from_exc_drop;
+	st->captured = e->captured;
+	st->cap_errors = e->cap_errors;
 	for (unsigned int w = 0; w < fp_n_workers; w++)
 		for (unsigned int c = 0; c < FP_PUNT_CLASSES; c++)
 			st->policed[c] += fp_workers[w]->policed[idx][c];

@@ -135,6 +135,13 @@ extern unsigned int fp_workers_cap;   /* fp_dp_init's count */
 struct fp_exc {
 	uint16_t port, exc_port;
 	uint64_t to_exc, to_exc_drop, from_exc, from_exc_drop;
+	/* capture: the exception thread's own file, and the one handed over */
+	int cap_fd;
+	unsigned int cap_dirs;
+	uint64_t captured, cap_errors;
+	_Atomic bool cap_pending;
+	_Atomic int cap_next_fd;
+	_Atomic unsigned int cap_next_dirs;
 };
 extern struct fp_exc fp_excs[FP_MAX_PORTS];
 extern unsigned int fp_n_excs;

@@ -458,6 +458,11 @@ func (d *daemon) reload() (hot []string, err error) {
 	if d.router != nil {
 		d.router.SetRefresh(nc.RouterFIBRefresh)
 	}
+	if d.exc != nil { // router_tap_pcap* are hot
+		if err := d.exc.SetCapture(kni.CaptureConfigOf(nc)); err != nil {
+			d.log.Error().Err(err).Msg("router_tap_pcap")
+		}
+	}
 	if d.announcer != nil { // router_subs_metrics and auth_announce_reject are hot
 		d.policy.AnnounceRejected = nc.AuthAnnounceReject
 		d.announcer.SetMetric(nc.RouterSubsMetrics)

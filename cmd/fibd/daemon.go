@@ -224,6 +224,9 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 				d.syncPortAddrs()
 				if d.exc != nil {
 					d.exc.SyncLinks()
+					if err := d.exc.TickCapture(time.Now()); err != nil {
+						d.log.Error().Err(err).Msg("router_tap_pcap rotation")
+					}
 				}
 			}
 		}
@@ -244,6 +247,9 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	defer dpdk.StopExceptions() // before the workers stop: they drain its rings
 	if d.exc != nil {
 		d.exc.SyncLinks()
+		if err := d.exc.SetCapture(kni.CaptureConfigOf(d.cfg)); err != nil {
+			d.log.Error().Err(err).Msg("router_tap_pcap")
+		}
 	}
 	if d.cfg.Router {
 		d.startAnnouncer()
