@@ -123,6 +123,7 @@ router=1
 router_netns=%[4]s
 router_kernel_table=254
 router_tap_pcap=all
+router_rtnl_pcap=1
 ajb_udpi_path=%[7]s
 bras_arp_mac=02:00:00:00:00:fe
 bras_arp_ip=192.0.2.254
@@ -624,6 +625,33 @@ func TestExceptionPath(t *testing.T) {
 	}
 	if out, err := exec.Command("tcpdump", "-n", "-r", caps[0], "-c", "1").CombinedOutput(); err != nil {
 		t.Errorf("tcpdump cannot read %s: %v\n%s", caps[0], err, out)
+	}
+
+	// router_rtnl_pcap=1: the kernel's notifications of BIRD's routes
+	rtnl, _ := filepath.Glob(filepath.Join(x.dump, "rtnl_*.pcap"))
+	newRoutes := 0
+	for _, name := range rtnl {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := pcap.NewReader(f)
+		if err != nil || r.LinkType() != 253 {
+			t.Fatalf("%s: %v, link type %d", name, err, r.LinkType())
+		}
+		for {
+			_, m, _, err := r.Next()
+			if err != nil {
+				break
+			}
+			if len(m) >= 16 && binary.NativeEndian.Uint16(m[4:]) == unix.RTM_NEWROUTE {
+				newRoutes++
+			}
+		}
+		f.Close()
+	}
+	if newRoutes < 11000 {
+		t.Errorf("rtnetlink recording %v: %d RTM_NEWROUTE, want the 11,000 BIRD installed", rtnl, newRoutes)
 	}
 
 	// link state: port A down -> its TAP goes down; port B down -> the

@@ -458,6 +458,7 @@ func (d *daemon) reload() (hot []string, err error) {
 	if d.router != nil {
 		d.router.SetRefresh(nc.RouterFIBRefresh)
 	}
+	d.setRtnlPcap(nc)
 	if d.exc != nil { // router_tap_pcap* are hot
 		if err := d.exc.SetCapture(kni.CaptureConfigOf(nc)); err != nil {
 			d.log.Error().Err(err).Msg("router_tap_pcap")

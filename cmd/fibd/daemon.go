@@ -40,6 +40,9 @@ type daemon struct {
 	announcer *router.Announcer // router=1: subscriber and NAT pool announcements
 	policy    router.Policy
 
+	rtnlStop  context.CancelFunc // router_rtnl_pcap recording, when on
+	rctx      context.Context    // lives as long as the router
+
 	mu        sync.Mutex  // guards prog, staticRIB and cfg against the control server
 	staticRIB *router.RIB // --static: the resolved state
 	started   time.Time
@@ -163,6 +166,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	// at most (router_netns may not exist yet: forwarding starts anyway).
 	routerDone := make(chan struct{})
 	rctx, stopRouter := context.WithCancel(ctx)
+	d.rctx = rctx
 	defer func() { stopRouter(); <-routerDone }() // before the EAL goes, on every path
 	if st == nil && d.cfg.Router {
 		d.router = router.New(d.log, router.Config{
@@ -251,6 +255,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 			d.log.Error().Err(err).Msg("router_tap_pcap")
 		}
 	}
+	d.setRtnlPcap(d.cfg)
 	if d.cfg.Router {
 		d.startAnnouncer()
 		defer func() {
@@ -313,6 +318,31 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		}
 	}
 	return nil
+}
+
+// setRtnlPcap starts or stops the recording of rtnetlink messages
+// (router_rtnl_pcap, hot).
+func (d *daemon) setRtnlPcap(c *conf.Config) {
+	on := c.Router && c.RouterRtnlPcap && d.opt.static == ""
+	if on == (d.rtnlStop != nil) {
+		return
+	}
+	if !on {
+		d.rtnlStop()
+		d.rtnlStop = nil
+		return
+	}
+	ctx, stop := context.WithCancel(d.rctx)
+	d.rtnlStop = stop
+	rotate := c.RouterTapPcapRotate
+	if rotate == 0 {
+		rotate = c.AjbUdpiFtimeout
+	}
+	go func() {
+		if err := router.RecordRtnl(ctx, d.log, c.RouterNetns, c.AjbUdpiPath, rotate); err != nil {
+			d.log.Error().Err(err).Msg("router_rtnl_pcap stopped")
+		}
+	}()
 }
 
 // punts lists the router_device subnets with their ports: the FIB sends
