@@ -33,6 +33,7 @@ const (
 type Nexthop struct {
 	Type    NexthopType
 	Port    PortID           // Forward, Unresolved, Punt
+	VLAN    uint16           // Forward, Unresolved: 802.1Q VID on egress, 0 = untagged
 	MAC     net.HardwareAddr // Forward
 	Buckets []uint32         // ECMP: member nexthop indices, by hash bucket
 }
@@ -44,6 +45,7 @@ func SetNexthop(idx uint32, nh Nexthop) error {
 	var c C.struct_fp_nh_conf
 	c._type = C.uint8_t(nh.Type)
 	c.port = C.uint16_t(nh.Port)
+	c.vlan = C.uint16_t(nh.VLAN)
 	copy(unsafe.Slice((*byte)(&c.dst_mac[0]), 6), nh.MAC)
 	if len(nh.Buckets) > len(c.buckets) {
 		return errno(-C.int(22), "nexthop %d: %d ECMP buckets", idx, len(nh.Buckets))
@@ -61,7 +63,7 @@ func GetNexthop(idx uint32) (Nexthop, error) {
 	if rc := C.fp_nh_get(C.uint32_t(idx), &c); rc < 0 {
 		return Nexthop{}, errno(rc, "nexthop %d", idx)
 	}
-	nh := Nexthop{Type: NexthopType(c._type), Port: PortID(c.port)}
+	nh := Nexthop{Type: NexthopType(c._type), Port: PortID(c.port), VLAN: uint16(c.vlan)}
 	if nh.Type == NexthopForward {
 		nh.MAC = C.GoBytes(unsafe.Pointer(&c.dst_mac[0]), 6)
 	}

@@ -24,8 +24,8 @@ type Verdict struct {
 // ProcessFrames runs the complete per-packet pipeline of a worker (checks,
 // lookup in table idx, nexthop, ECMP, rewrite) over raw frames as if
 // received on port in, without polling any port: for tests and fuzzing.
-// Forwarded frames are rewritten in place (and shortened when trimmed to
-// their IP length). A packet pool must exist (CreatePool).
+// Forwarded frames are rewritten in place (shortened when trimmed to
+// their IP length, 4 bytes longer when tagged for a VLAN). A packet pool must exist (CreatePool).
 func ProcessFrames(idx uint16, in PortID, frames [][]byte) ([]Verdict, error) {
 	n := len(frames)
 	if n == 0 {
@@ -40,7 +40,7 @@ func ProcessFrames(idx uint16, in PortID, frames [][]byte) ([]Verdict, error) {
 		if len(f) > 0xffff {
 			return nil, fmt.Errorf("frame %d: %d bytes", i, len(f))
 		}
-		ptrs[i] = (*C.uint8_t)(C.malloc(C.size_t(max(len(f), 1))))
+		ptrs[i] = (*C.uint8_t)(C.malloc(C.size_t(len(f) + 4))) // room for a VLAN tag
 		if len(f) > 0 {
 			C.memcpy(unsafe.Pointer(ptrs[i]), unsafe.Pointer(&f[0]), C.size_t(len(f)))
 		}
@@ -64,8 +64,7 @@ func ProcessFrames(idx uint16, in PortID, frames [][]byte) ([]Verdict, error) {
 			out[i] = Verdict{Punt: true, Exception: int(ports[i])}
 		case C.FP_VERDICT_FORWARD:
 			out[i] = Verdict{Forward: true, Port: PortID(ports[i])}
-			frames[i] = frames[i][:int(lens[i])]
-			copy(frames[i], unsafe.Slice((*byte)(ptrs[i]), len(frames[i])))
+			frames[i] = append(frames[i][:0], unsafe.Slice((*byte)(ptrs[i]), int(lens[i]))...)
 		default:
 			out[i] = Verdict{Drop: int(verd[i]) - verdictDrops}
 		}

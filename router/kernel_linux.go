@@ -257,10 +257,13 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		return nil, nil, fmt.Errorf("link dump: %w", err)
 	}
 	links := Links{}
+	st := &State{VLANs: map[int]VLAN{}}
 	for _, l := range ll {
 		links[l.Attrs().Index] = l.Attrs().Name
+		if v, ok := l.(*netlink.Vlan); ok {
+			st.VLANs[l.Attrs().Index] = VLAN{Parent: l.Attrs().ParentIndex, ID: uint16(v.VlanId)}
+		}
 	}
-	st := &State{}
 	al, err := k.h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("address dump: %w", err)

@@ -26,6 +26,9 @@ type Programmer struct {
 	// retry holds changes the FIB refused (table full, nexthop not
 	// publishable), retried by Retry every router_fib_refresh.
 	retry map[retryKey]Change
+	// resolve maps an interface id (a port, or a VLAN sub-interface) to
+	// the port and VID of a nexthop; nil: ids are ports.
+	resolve func(dpdk.PortID) (dpdk.PortID, uint16)
 }
 
 type retryKey struct {
@@ -55,6 +58,14 @@ func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 		cur:   map[uint32]map[netip.Prefix]programmed{},
 		retry: map[retryKey]Change{},
 	}
+}
+
+// Resolve maps an interface id of a Hop to its port and VLAN (0: none).
+func (p *Programmer) Resolve(id dpdk.PortID) (dpdk.PortID, uint16) {
+	if p.resolve == nil {
+		return id, 0
+	}
+	return p.resolve(id)
 }
 
 // Pending is the number of changes waiting for a retry.
@@ -306,6 +317,9 @@ func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
 	switch t.Type {
 	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
 		nh.Port = t.Hop.Port
+		if p.resolve != nil {
+			nh.Port, nh.VLAN = p.resolve(t.Hop.Port)
+		}
 		nh.MAC = t.Hop.MAC[:]
 	case dpdk.NexthopECMP:
 		if len(t.Members) > dpdk.ECMPBuckets {

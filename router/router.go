@@ -48,7 +48,8 @@ type Stats struct {
 type Router struct {
 	cfg   Config
 	log   zerolog.Logger
-	ports Ports
+	ports *ifaces // fibd's ports and the VLAN sub-interfaces of their exception interfaces
+	vlans map[int]VLAN
 	rib   *RIB
 	prog  *Programmer
 	k     *Kernel
@@ -75,17 +76,20 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		cfg.Refresh = 15 * time.Second
 	}
 	tables := append([]uint32{cfg.KernelTable}, cfg.Tables...)
+	ifs := newIfaces(ports)
 	r := &Router{
 		cfg:       cfg,
 		log:       log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
-		ports:     ports,
-		rib:       newRIB(ports, cfg, 0),
+		ports:     ifs,
+		vlans:     map[int]VLAN{},
+		rib:       newRIB(ifs, cfg, 0),
 		prog:      NewProgrammer(log, fib),
 		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
 		ready:     make(chan struct{}),
 		resyncReq: make(chan struct{}, 1),
 	}
+	r.prog.resolve = ifs.Resolve
 	r.refresh.Store(int64(cfg.Refresh))
 	return r
 }
@@ -258,6 +262,8 @@ func (r *Router) resync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.links = links
+	r.vlans = st.VLANs
+	r.ports.sync(r.links, r.vlans)
 	r.indexPorts()
 	rib := newRIB(r.ports, r.cfg, len(st.Routes))
 	for _, a := range st.Addrs {
@@ -325,8 +331,18 @@ func (r *Router) apply(e Event) {
 		a := e.Link.Link.Attrs()
 		if e.Link.Header.Type == unix.RTM_DELLINK {
 			delete(r.links, a.Index)
+			delete(r.vlans, a.Index)
 		} else {
 			r.links[a.Index] = a.Name
+			if v, ok := e.Link.Link.(*netlink.Vlan); ok {
+				r.vlans[a.Index] = VLAN{Parent: a.ParentIndex, ID: uint16(v.VlanId)}
+			}
+		}
+		// A VLAN sub-interface that comes or goes changes how routes on it
+		// resolve: resynchronise (rare, and never empties the FIB).
+		if r.ports.sync(r.links, r.vlans) {
+			r.log.Info().Int("subinterfaces", len(r.ports.subs)).Msg("VLAN sub-interfaces changed")
+			r.RequestResync()
 		}
 		r.indexPorts()
 	case e.Addr != nil:

@@ -78,4 +78,5 @@ type State struct {
 	Addrs  []Addr
 	Routes []Route
 	Neighs []Neigh
+	VLANs  map[int]VLAN // by ifindex
 }

@@ -598,6 +598,8 @@ func TestExceptionPath(t *testing.T) {
 		t.Errorf("policed %d of %d flood frames:\n%s", policed, sent.Load(), devs)
 	}
 
+	x.checkVLAN(t)
+
 	// router_tap_pcap=all: the BGP session, both ways, in port B's capture
 	caps, _ := filepath.Glob(filepath.Join(x.dump, "tap_"+x.xb+"_*.pcap"))
 	if len(caps) != 1 {
@@ -669,6 +671,42 @@ func TestExceptionPath(t *testing.T) {
 	if s, g := x.ping(t, "-c", "3", "-i", "0.2", "10.1.0.1"); g != s {
 		t.Errorf("ping of the router after the link came back: %d of %d", g, s)
 	}
+}
+
+// checkVLAN: tagged frames reach ribb as they are, the operator's
+// ribb.100 takes them; fibd mirrors it, so a route via ribb.100 leaves
+// port B tagged and the router answers on it.
+func (x *xlab) checkVLAN(t *testing.T) {
+	if out, err := exec.Command("ip", "-n", x.up, "link", "add", "link", "pb", "name", "pb.100", "type", "vlan", "id", "100").CombinedOutput(); err != nil {
+		t.Logf("VLAN sub-interfaces not checked end to end: this kernel cannot make VLAN interfaces (%s)", strings.TrimSpace(string(out)))
+		return
+	}
+	ipBatch(t, x.up, "link set pb.100 up",
+		"address add 10.20.0.2/24 dev pb.100", "address add 198.19.0.1/32 dev lo")
+	ipBatch(t, x.rt, "link add link ribb name ribb.100 type vlan id 100", "link set ribb.100 up",
+		"address add 10.20.0.1/24 dev ribb.100")
+	out, err := exec.Command("ip", "netns", "exec", x.up, "ping", "-c", "3", "-i", "0.1", "-W", "2", "10.20.0.1").CombinedOutput()
+	if err != nil {
+		t.Errorf("ping of the router on VLAN 100: %v\n%s", err, out)
+	}
+	ipBatch(t, x.rt, "route add 198.19.0.0/24 via 10.20.0.2 dev ribb.100")
+	waitUntil(t, 5*time.Second, "198.19.0.1 via VLAN 100 in the FIB", func() bool {
+		o, _, _ := x.r.fdpi(t, "--json", "router", "fib", "lookup", "198.19.0.1")
+		return strings.Contains(o, `"vlan":100`) && strings.Contains(o, `"type":"forward"`)
+	})
+	vlanRx := func() int {
+		b, _ := exec.Command("ip", "netns", "exec", x.up, "cat", "/sys/class/net/pb.100/statistics/rx_packets").Output()
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	v0 := vlanRx()
+	if s, g := x.ping(t, "-c", "10", "-i", "0.05", "198.19.0.1"); g != s || s != 10 {
+		t.Errorf("ping via VLAN 100: %d of %d", g, s)
+	}
+	if d := vlanRx() - v0; d < 10 {
+		t.Errorf("pb.100 received %d frames, want the 10 pings tagged", d)
+	}
+
 }
 
 func macOfNS(t *testing.T, ns, dev string) net.HardwareAddr {

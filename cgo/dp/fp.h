@@ -60,6 +60,7 @@ struct fp_nh_conf {
 	uint8_t type;            /* enum fp_nh_type */
 	uint16_t port;           /* FORWARD, UNRESOLVED, PUNT */
 	uint8_t dst_mac[6];      /* FORWARD */
+	uint16_t vlan;           /* FORWARD, UNRESOLVED: 802.1Q VID to tag with, 0 = none */
 	uint16_t n_buckets;      /* ECMP: entries used in buckets[] */
 	uint32_t buckets[FP_ECMP_BUCKETS]; /* ECMP: member nexthop indices */
 };
@@ -197,6 +198,10 @@ bool fp_workers_running(void);
 void fp_set_idle_sleep_us(uint32_t us);
 /* Port MTU and MAC as the fast path uses them (set by fp_port_setup). */
 void fp_port_set_mtu(uint16_t port_id, uint16_t mtu);
+/* A VLAN sub-interface of the port's exception interface exists (on) or
+ * not: frames tagged with vid are routed (untagged) instead of punted as
+ * they are. */
+void fp_port_set_vlan(uint16_t port_id, uint16_t vid, bool on);
 /* fibd's own addresses on a port (network order), the source of the ICMP
  * errors it sends there; NULL clears one. */
 void fp_port_set_addrs(uint16_t port_id, const uint8_t *ip4, const uint8_t *ip6);
@@ -278,7 +283,8 @@ unsigned int fp_exc_count(void);
 /* Run the complete per-packet pipeline over raw frames received on in_port,
  * in a private worker context: verdict per frame (FP_VERDICT_FORWARD,
  * FP_VERDICT_PUNT or a drop reason + 1000), egress port or exception, and the frame as it would leave
- * (rewritten in place, lens[] updated when trimmed). The table is tidx.
+ * (rewritten in place, lens[] updated when trimmed or tagged: each frame
+ * needs room for 4 more bytes). The table is tidx.
  * Returns 0 or -errno. */
 #define FP_VERDICT_FORWARD 0
 #define FP_VERDICT_PUNT 1          /* port[] gets the exception index */

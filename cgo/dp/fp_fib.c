@@ -93,9 +93,11 @@ fp_nh_set(uint32_t idx, const struct fp_nh_conf *c)
 			if (c->buckets[i] == FP_NH_MISS || c->buckets[i] >= FP_MAX_NEXTHOPS ||
 			    c->buckets[i] == idx)
 				return -EINVAL;
-	if ((c->type == FP_NH_FORWARD || c->type == FP_NH_UNRESOLVED) &&
+	if ((c->type == FP_NH_FORWARD || c->type == FP_NH_UNRESOLVED || c->type == FP_NH_PUNT) &&
 	    (c->port >= FP_MAX_PORTS || !fp_ports[c->port].configured))
 		return -ENODEV;
+	if (c->vlan > 4094)
+		return -EINVAL;
 
 	fp_ctl_lock_take();
 	int rc = fp_nh_table_init();
@@ -114,6 +116,7 @@ fp_nh_set(uint32_t idx, const struct fp_nh_conf *c)
 		}
 		o->type = c->type;
 		o->port = c->port;
+		o->vlan = c->vlan;
 		memcpy(&o->dst, c->dst_mac, sizeof(o->dst));
 		if (c->type == FP_NH_ECMP) {
 			o->n_buckets = c->n_buckets;
@@ -139,6 +142,7 @@ fp_nh_get(uint32_t idx, struct fp_nh_conf *c)
 	if (o != NULL) {
 		c->type = o->type;
 		c->port = o->port;
+		c->vlan = o->vlan;
 		memcpy(c->dst_mac, &o->dst, 6);
 		c->n_buckets = o->n_buckets;
 		memcpy(c->buckets, o->buckets, sizeof(o->buckets[0]) * o->n_buckets);

@@ -166,6 +166,18 @@ fp_port_set_mtu(uint16_t pid, uint16_t mtu)
 }
 
 void
+fp_port_set_vlan(uint16_t pid, uint16_t vid, bool on)
+{
+	if (pid >= FP_MAX_PORTS || vid >= 4096)
+		return;
+	uint64_t bit = 1ull << (vid % 64);
+	if (on)
+		atomic_fetch_or(&fp_ports[pid].vlans[vid / 64], bit);
+	else
+		atomic_fetch_and(&fp_ports[pid].vlans[vid / 64], ~bit);
+}
+
+void
 fp_port_set_addrs(uint16_t pid, const uint8_t *ip4, const uint8_t *ip6)
 {
 	if (pid >= FP_MAX_PORTS)

@@ -23,6 +23,7 @@
 struct fp_nh {
 	uint8_t type;                 /* enum fp_nh_type */
 	uint16_t port;
+	uint16_t vlan;                /* 802.1Q VID on egress, 0 = untagged */
 	struct rte_ether_addr dst;
 	uint16_t n_buckets;           /* ECMP */
 	uint32_t buckets[];           /* ECMP member indices */
@@ -62,6 +63,8 @@ struct fp_port_state {
 	bool has_exc;                 /* punts go to exception exc */
 	bool is_exc;                  /* this port is an exception interface */
 	uint16_t exc;
+	/* VIDs of the mirrored VLAN sub-interfaces: routed, not punted */
+	_Atomic uint64_t vlans[4096 / 64];
 } __rte_cache_aligned;
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];

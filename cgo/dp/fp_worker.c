@@ -140,6 +140,16 @@ trim_to(struct rte_mbuf *m, uint32_t l3len)
 		rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - want);
 }
 
+/* A nexthop on a VLAN sub-interface tags the frame on its way out. */
+static inline uint16_t
+vlan_tag(struct rte_mbuf *m, uint16_t vid)
+{
+	if (likely(vid == 0))
+		return FP_V_FORWARD;
+	m->vlan_tci = vid;
+	return rte_vlan_insert(&m) == 0 ? FP_V_FORWARD : FP_DROP_NH_INVALID;
+}
+
 static inline uint16_t
 forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 {
@@ -169,7 +179,7 @@ forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	l2_rewrite(eth, nh);
 	fp_ip4_ttl_dec(ip);
 	*oport = nh->port;
-	return FP_V_FORWARD;
+	return vlan_tag(m, nh->vlan);
 }
 
 static inline uint16_t
@@ -199,7 +209,19 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	l2_rewrite(eth, nh);
 	ip->hop_limits--;
 	*oport = nh->port;
-	return FP_V_FORWARD;
+	return vlan_tag(m, nh->vlan);
+}
+
+/* A tagged frame of a mirrored VLAN sub-interface? */
+static inline bool
+vlan_known(const struct rte_mbuf *m)
+{
+	const struct fp_port_state *ps = &fp_ports[m->port];
+	if (!ps->has_exc || rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + 4 + 2)
+		return false;
+	const struct rte_vlan_hdr *v = rte_pktmbuf_mtod_offset(m, const void *, RTE_ETHER_HDR_LEN);
+	uint16_t vid = rte_be_to_cpu_16(v->vlan_tci) & 0xfff;
+	return (atomic_load_explicit(&ps->vlans[vid / 64], memory_order_relaxed) >> (vid % 64)) & 1;
 }
 
 /* ARP is punted when it asks for (or answers) an address of the router or
@@ -280,6 +302,10 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		}
 		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		int r;
+		if (unlikely(eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN)) && vlan_known(m)) {
+			rte_vlan_strip(m); /* routed on its sub-interface; re-tagged if punted */
+			eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		}
 		switch (eth->ether_type) {
 		case RTE_BE16(RTE_ETHER_TYPE_IPV4): {
 			const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
@@ -386,6 +412,12 @@ punt(struct fp_wctx *w, struct rte_mbuf *m, uint16_t exc)
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* the kernel takes it on the VLAN sub-interface it came for */
+	if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
+		w->st.drop[FP_DROP_NH_INVALID]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	m->hash.usr = exc;
 	if (unlikely(rte_ring_sp_enqueue(w->punt, m) != 0)) {
 		w->st.drop[FP_DROP_PUNT_QUEUE_FULL]++;
@@ -432,6 +464,13 @@ dispose(struct fp_wctx *w, struct rte_mbuf *m, uint16_t verdict, uint16_t port)
 		/* port: the egress port when known (MTU), else unset */
 		struct rte_mbuf *r = fp_icmp_error(w, m, verdict, port);
 		uint16_t in = m->port;
+		if (r != NULL && (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)) {
+			r->vlan_tci = m->vlan_tci; /* back on the sub-interface */
+			if (rte_vlan_insert(&r) != 0) {
+				rte_pktmbuf_free(r);
+				r = NULL;
+			}
+		}
 		rte_pktmbuf_free(m);
 		if (r != NULL) {
 			struct fp_txbuf *b = &w->tx[in];

@@ -46,6 +46,7 @@ func (d *daemon) device(p dpdk.PortID) string {
 type nexthopJSON struct {
 	Type    string        `json:"type"`
 	Device  string        `json:"device,omitempty"`
+	VLAN    uint16        `json:"vlan,omitempty"` // 802.1Q VID of a sub-interface
 	MAC     string        `json:"mac,omitempty"`
 	Members []nexthopJSON `json:"members,omitempty"`
 	Weight  int           `json:"weight,omitempty"`
@@ -73,9 +74,10 @@ func typeName(t dpdk.NexthopType) string {
 	return "none"
 }
 
-func (d *daemon) nexthop(t *router.Target) nexthopJSON {
+func (d *daemon) nexthop(p *router.Programmer, t *router.Target) nexthopJSON {
 	hop := func(h router.Hop) nexthopJSON {
-		n := nexthopJSON{Type: typeName(h.Type), Device: d.device(h.Port)}
+		port, vid := p.Resolve(h.Port)
+		n := nexthopJSON{Type: typeName(h.Type), Device: d.device(port), VLAN: vid}
 		if h.Type == dpdk.NexthopForward {
 			n.MAC = net.HardwareAddr(h.MAC[:]).String()
 		}
@@ -99,6 +101,9 @@ func (d *daemon) nexthop(t *router.Target) nexthopJSON {
 func (n nexthopJSON) String() string {
 	switch n.Type {
 	case "forward":
+		if n.VLAN != 0 {
+			return fmt.Sprintf("via %s dev %s vlan %d", n.MAC, n.Device, n.VLAN)
+		}
 		return fmt.Sprintf("via %s dev %s", n.MAC, n.Device)
 	case "unresolved":
 		return fmt.Sprintf("dev %s (neighbour unresolved)", n.Device)
@@ -199,12 +204,12 @@ func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
 		Prefix string      `json:"prefix"`
 		Nextop nexthopJSON `json:"nexthop"`
 	}
-	return d.withState(func(_ *router.Programmer, rib *router.RIB) {
+	return d.withState(func(prog *router.Programmer, rib *router.RIB) {
 		rib.Each(func(t uint32, p netip.Prefix, tg *router.Target) {
 			if t != table || !match(p) {
 				return
 			}
-			n := d.nexthop(tg)
+			n := d.nexthop(prog, tg)
 			if o.json {
 				o.record(ribJSON{t, p.String(), n})
 			} else {
@@ -234,7 +239,7 @@ func cmdFIBLookup(d *daemon, c *ctl.Command, o *output) error {
 	if idx != dpdk.NexthopMiss {
 		d.withState(func(p *router.Programmer, _ *router.RIB) {
 			if tg, ok := p.Nexthop(idx); ok {
-				res.Nexthop = d.nexthop(&tg)
+				res.Nexthop = d.nexthop(p, &tg)
 			}
 		})
 	}

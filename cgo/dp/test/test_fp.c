@@ -398,6 +398,61 @@ test_exception(uint16_t exc_port)
 	uint8_t all[16] = {0xff, 0x02, [15] = 1};
 	len = mk6(f, all, 1);
 	CHECK(verdict_of(f, len, NULL) == DROP(IP6_MULTICAST), "ff02::1 is not listed");
+
+	/* VLAN sub-interfaces: VID 100 is mirrored, VID 200 is not */
+	fp_port_set_vlan(port, 100, true);
+	struct fp_nh_conf tagged = {.type = FP_NH_FORWARD, .port = port, .vlan = 100,
+				    .dst_mac = {2, 0, 0, 0, 0, 7}};
+	CHECK(fp_nh_set(9, &tagged) == 0, "nexthop on a VLAN");
+	struct fp_nh_conf bad = tagged;
+	bad.vlan = 4095;
+	CHECK(fp_nh_set(10, &bad) == -EINVAL, "VID 4095 is reserved");
+	struct fp_route_op vop[] = {{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 9, .addr = {10, 7}}};
+	CHECK(fp_table_apply(0, vop, 1, res) == 0, "route via the VLAN");
+	len = mk4(f, 0xc0000201, 0x0a070001, 64, 1000);
+	uint16_t olen = len;
+	{
+		uint32_t v = 0;
+		uint16_t p = 0, l = len;
+		uint8_t *fr[1] = {f};
+		struct rte_ether_addr pm0;
+		rte_eth_macaddr_get(port, &pm0);
+		memcpy(f, pm0.addr_bytes, 6);
+		fp_process_frames(0, port, fr, &l, 1, &v, &p);
+		CHECK(v == FP_VERDICT_FORWARD && l == olen + 4 && f[12] == 0x81 && f[13] == 0 && f[14] == 0 &&
+			      f[15] == 100 && f[16] == 0x08 && f[17] == 0 && f[5] == 7,
+		      "tagged with VID 100 on egress (len %u)", l);
+		/* back in from the VLAN, to an untagged route: the tag goes */
+		struct rte_ether_addr pm;
+		rte_eth_macaddr_get(port, &pm);
+		memcpy(f, pm.addr_bytes, 6);
+		struct rte_ipv4_hdr *ip = (void *)(f + 18);
+		ip->dst_addr = rte_cpu_to_be_32(0x0a050505);
+		ip->time_to_live = 64;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		l = olen + 4;
+		fp_process_frames(0, port, fr, &l, 1, &v, &p);
+		CHECK(v == FP_VERDICT_FORWARD && l == olen && f[12] == 0x08 && f[13] == 0,
+		      "from VID 100 to an untagged route: %u, len %u", v, l);
+		/* tagged, for the router: punted (re-tagged for the kernel's sub-interface) */
+		memmove(f + 16, f + 12, olen - 12);
+		f[12] = 0x81, f[13] = 0, f[14] = 0, f[15] = 100;
+		ip = (void *)(f + 18);
+		ip->dst_addr = rte_cpu_to_be_32(0x0a010101);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		l = olen + 4;
+		fp_process_frames(0, port, fr, &l, 1, &v, &p);
+		CHECK(v == FP_VERDICT_PUNT, "tagged frame for the router: %u", v);
+		f[15] = 200;
+		ip->dst_addr = rte_cpu_to_be_32(0x0a050505);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		fp_process_frames(0, port, fr, &l, 1, &v, &p);
+		CHECK(v == FP_VERDICT_PUNT, "unknown VID: to the rib interface as is: %u", v);
+	}
+	fp_port_set_vlan(port, 100, false);
 	CHECK(fp_table_destroy(0) == 0, "destroy");
 }
 
