@@ -153,4 +153,6 @@ func CaptureException(i int, f *os.File, dirs uint) error {
 // SetVLAN tells the fast path that VLAN vid of port p's exception
 // interface has a sub-interface (on) or not: its tagged frames are routed
 // instead of punted as they are.
-func (p PortID) SetVLAN(vid uint16, on bool) { C.fp_port_set_vlan(C.uint16_t(p), C.uint16_t(vid), C.bool(on)) }
+func (p PortID) SetVLAN(vid uint16, on bool) {
+	C.fp_port_set_vlan(C.uint16_t(p), C.uint16_t(vid), C.bool(on))
+}

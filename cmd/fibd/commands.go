@@ -295,19 +295,19 @@ type excJSON struct {
 
 func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 	type devJSON struct {
-		Device   string   `json:"device"`
-		Dir      string   `json:"dir"`
-		Port     uint16   `json:"port"`
-		Driver   string   `json:"driver"`
-		MAC      string   `json:"mac"`
-		Link     bool     `json:"link_up"`
-		Speed    uint32   `json:"speed_mbps"`
-		Tap      string   `json:"tap,omitempty"`
-		Peer     string   `json:"peer,omitempty"`
-		Subnets  []string `json:"subnets,omitempty"`
-		RxPkts   uint64   `json:"rx_packets"`
-		TxPkts   uint64   `json:"tx_packets"`
-		RxMissed uint64   `json:"rx_missed"`
+		Device    string   `json:"device"`
+		Dir       string   `json:"dir"`
+		Port      uint16   `json:"port"`
+		Driver    string   `json:"driver"`
+		MAC       string   `json:"mac"`
+		Link      bool     `json:"link_up"`
+		Speed     uint32   `json:"speed_mbps"`
+		Tap       string   `json:"tap,omitempty"`
+		Peer      string   `json:"peer,omitempty"`
+		Subnets   []string `json:"subnets,omitempty"`
+		RxPkts    uint64   `json:"rx_packets"`
+		TxPkts    uint64   `json:"tx_packets"`
+		RxMissed  uint64   `json:"rx_missed"`
 		Exception *excJSON `json:"exception,omitempty"`
 	}
 	exc := map[dpdk.PortID]kni.Stats{}

@@ -40,8 +40,8 @@ type daemon struct {
 	announcer *router.Announcer // router=1: subscriber and NAT pool announcements
 	policy    router.Policy
 
-	rtnlStop  context.CancelFunc // router_rtnl_pcap recording, when on
-	rctx      context.Context    // lives as long as the router
+	rtnlStop context.CancelFunc // router_rtnl_pcap recording, when on
+	rctx     context.Context    // lives as long as the router
 
 	mu        sync.Mutex  // guards prog, staticRIB and cfg against the control server
 	staticRIB *router.RIB // --static: the resolved state
