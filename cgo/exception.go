@@ -9,6 +9,7 @@ package dpdk
 import "C"
 
 import (
+	"net"
 	"os"
 	"syscall"
 	"unsafe"
@@ -155,4 +156,16 @@ func CaptureException(i int, f *os.File, dirs uint) error {
 // instead of punted as they are.
 func (p PortID) SetVLAN(vid uint16, on bool) {
 	C.fp_port_set_vlan(C.uint16_t(p), C.uint16_t(vid), C.bool(on))
+}
+
+// SetMAC sets port p's MAC address (a bond's: its members take it).
+func (p PortID) SetMAC(mac net.HardwareAddr) error {
+	var a C.struct_rte_ether_addr
+	if len(mac) != 6 {
+		return errno(-C.int(syscall.EINVAL), "port %d mac %s", p, mac)
+	}
+	for i := range 6 {
+		a.addr_bytes[i] = C.uint8_t(mac[i])
+	}
+	return errno(C.rte_eth_dev_default_mac_addr_set(C.uint16_t(p), &a), "port %d mac %s", p, mac)
 }

@@ -73,6 +73,8 @@ type PortConfig struct {
 	RSS                bool // spread rx over RxQueues by flow hash
 	Promiscuous        bool
 	Scatter            bool // receive frames larger than an mbuf as chains
+	TxPoll             bool // the driver needs tx bursts even when idle (802.3ad bonding)
+	Bond               bool // a net_bonding port: received frames carry the member's port id
 }
 
 // Setup configures the device, its queues and the fast path's view of it.
@@ -86,6 +88,8 @@ func (p PortID) Setup(c PortConfig) error {
 		rss:     cbool(c.RSS),
 		promisc: cbool(c.Promiscuous),
 		scatter: cbool(c.Scatter),
+		tx_poll: cbool(c.TxPoll),
+		bond:    cbool(c.Bond),
 	}
 	var ebuf [256]C.char
 	if rc := C.fp_port_setup(&cc, &ebuf[0], C.int(len(ebuf))); rc < 0 {

@@ -284,6 +284,9 @@ func (b *builder) buildLags() {
 			continue
 		}
 		l := s.lag
+		if l.Mode == "" {
+			l.Mode = LagLACP
+		}
 		l.Line = s.line
 		if l.Name == "" {
 			l.Name = fmt.Sprintf("lag%d", i)

@@ -106,7 +106,7 @@ func TestManualExamples(t *testing.T) {
 			}
 		}},
 		{"manual_lag.conf", func(t *testing.T, c *Config) {
-			want := []Lag{{Name: "inet", Devices: []string{"01-00.1", "02-00.1"}, Dir: DirInet, Line: 6}}
+			want := []Lag{{Name: "inet", Mode: LagLACP, Devices: []string{"01-00.1", "02-00.1"}, Dir: DirInet, Line: 6}}
 			if !reflect.DeepEqual(c.Lags, want) {
 				t.Errorf("lags = %+v, want %+v", c.Lags, want)
 			}

@@ -72,10 +72,17 @@ type RouterDevice struct {
 // member it arrives on.
 type Lag struct {
 	Name    string    // for logs only; default "lag0", "lag1", ... by position
+	Mode    string    // fibd's: LagLACP (default) or LagBalance
 	Devices []string  // at least two, all of one direction, spelt as in in_dev/out_dev
 	Dir     Direction // the direction all members share
 	Line    int       // line of "lag {"
 }
+
+// LAG modes (the lag section's mode=, fibd's own key).
+const (
+	LagLACP    = "802.3ad" // IEEE 802.3ad with LACP (DPDK bonding mode 4)
+	LagBalance = "balance" // static, no LACP (DPDK bonding mode 2)
+)
 
 // Ignored is a parameter fibd does not know and skipped: fastdpi.conf holds
 // hundreds of DPI and BRAS parameters that are no business of a router.

@@ -174,6 +174,13 @@ var topParams = []param[Config]{
 		func(c *Config) *string { return &c.CLIListen }, checkListen),
 }
 
+func checkLagMode(s string) error {
+	if s != LagLACP && s != LagBalance {
+		return fmt.Errorf("%q: want 802.3ad or balance", s)
+	}
+	return nil
+}
+
 func checkException(s string) error {
 	switch s {
 	case ExceptionAuto, ExceptionTap, ExceptionVeth, ExceptionNone:
@@ -224,6 +231,8 @@ var routerDeviceParams = []param[RouterDevice]{
 var lagParams = []param[Lag]{
 	stringParam(Param{Name: "name", Section: "lag", Doc: "name of the LAG, for logs only"},
 		func(l *Lag) *string { return &l.Name }, nil),
+	stringParam(Param{Name: "mode", Section: "lag", Doc: "fibd's: 802.3ad (default, LACP) or balance (static); either sends a flow by the hash of its addresses and ports"},
+		func(l *Lag) *string { return &l.Mode }, checkLagMode),
 	{
 		Param: Param{Name: "device", Section: "lag", Doc: "a device of the LAG, from in_dev/out_dev; one per member, at least two"},
 		spec:  spec{list: true},

@@ -63,14 +63,11 @@ func Open(log zerolog.Logger, cfg *conf.Config, ps *ports.Set) (_ *Set, err erro
 			s.Close()
 		}
 	}()
+	s.checkForwarding()
 	for i, it := range Plan(cfg) {
 		p, ok := ps.ByName(it.Device)
 		if !ok {
 			return nil, fmt.Errorf("router_device %s: not a port", it.Device)
-		}
-		if len(it.Members) > 1 {
-			s.log.Warn().Str("device", it.Device).Strs("members", it.Members).
-				Msg("lag: only the router_device's own port punts to its exception interface (net_bonding is not wired yet)")
 		}
 		e := &Exception{Interface: it, Port: p}
 		e.Mode = cfg.Exception
@@ -97,6 +94,21 @@ func Open(log zerolog.Logger, cfg *conf.Config, ps *ports.Set) (_ *Set, err erro
 			Str("netns", s.netns).Uint16("port", uint16(e.Exc)).Msg("exception interface ready")
 	}
 	return s, nil
+}
+
+// checkForwarding warns when router_netns does not forward: the packets
+// fibd hands to its kernel for a neighbour not resolved yet would be
+// dropped there, and on-link neighbours would never be resolved.
+func (s *Set) checkForwarding() {
+	inNetns(s.netns, func() error {
+		for _, k := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+			if b, err := os.ReadFile(k); err == nil && len(b) > 0 && b[0] == '0' {
+				s.log.Warn().Str("sysctl", k).Str("netns", s.netns).
+					Msg("router netns does not forward: packets towards unresolved neighbours will be lost (set it to 1)")
+			}
+		}
+		return nil
+	})
 }
 
 // excPort sets up an exception interface's DPDK port: one queue pair,

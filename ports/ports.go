@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/rs/zerolog"
 
@@ -27,6 +28,18 @@ type Port struct {
 	// KernelIface is the kernel interface an af_packet/af_xdp vdev sits
 	// on: its link state is the port's.
 	KernelIface string
+	// Lag: the port is a net_bonding device over these members (in_dev /
+	// out_dev devices, which are not ports of their own).
+	Lag     *conf.Lag
+	Members []Member
+	vdev    string // a bond fibd created
+}
+
+// Member is a device of a LAG.
+type Member struct {
+	Dev  conf.Device
+	Name Name
+	ID   dpdk.PortID
 }
 
 // Set is every port of fibd, in configuration order.
@@ -70,6 +83,7 @@ func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (_ *Set, err error) {
 			s.Close()
 		}
 	}()
+	members := map[string][]Member{} // lag name -> its devices
 	for _, d := range cfg.Devices {
 		n, err := ParseName(d.Name)
 		if err != nil {
@@ -79,43 +93,36 @@ func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (_ *Set, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("device %s (%s): %w", d.Name, d.Dir, err)
 		}
-		info, err := id.Info()
-		if err != nil {
-			return nil, err
-		}
-		p := &Port{Dev: d, Name: n, ID: id, MAC: info.MAC, MTU: info.MTU, Driver: info.Driver,
-			KernelIface: kernelIface(n.DPDK, cfg.Vdevs)}
-		p.RxQueues = min(l.Workers, info.MaxRxQueues)
-		p.TxQueues = l.Workers
-		if info.MaxTxQueues < l.Workers {
-			return nil, fmt.Errorf("device %s: %d workers need %d tx queues, %s offers %d (net_pcap: give one tx_pcap per queue)",
-				d.Name, l.Workers, l.Workers, info.Driver, info.MaxTxQueues)
-		}
-		if p.RxQueues == 0 {
-			return nil, fmt.Errorf("device %s: no rx queue", d.Name)
-		}
-		if err := id.Setup(dpdk.PortConfig{
-			RxQueues: p.RxQueues, TxQueues: p.TxQueues,
-			RxDesc: l.RxDesc, TxDesc: l.TxDesc,
-			RSS:         p.RxQueues > 1,
-			Promiscuous: true, // routers receive frames for the MACs of the exception interfaces too
-			Scatter:     true,
-		}); err != nil {
-			return nil, fmt.Errorf("device %s: %w", d.Name, err)
-		}
-		if p.KernelIface != "" {
-			if err := quietKernelIface(p.KernelIface); err != nil {
+		kif := kernelIface(n.DPDK, cfg.Vdevs)
+		if kif != "" {
+			if err := quietKernelIface(kif); err != nil {
 				log.Warn().Err(err).Str("device", d.Name).Msg("the kernel may talk on the port's interface")
 			}
 		}
-		s.Ports = append(s.Ports, p)
+		if lag, ok := cfg.LagOf(d.Name); ok {
+			members[lag.Name] = append(members[lag.Name], Member{Dev: d, Name: n, ID: id})
+			continue
+		}
+		p := &Port{Dev: d, Name: n, ID: id, KernelIface: kif}
+		if err := s.setup(log, p, l, false); err != nil {
+			return nil, err
+		}
 		s.byName[d.Name] = p
 		if n.DPDK != d.Name {
 			s.byName[n.DPDK] = p
 		}
-		log.Info().Str("device", d.Name).Stringer("dir", d.Dir).Uint16("port", uint16(id)).
-			Str("driver", info.Driver).Str("mac", info.MAC.String()).Int("mtu", info.MTU).
-			Int("rxq", p.RxQueues).Int("txq", p.TxQueues).Msg("port ready")
+	}
+	for i := range cfg.Lags {
+		lag := &cfg.Lags[i]
+		p, err := s.openLag(log, lag, i, members[lag.Name], l)
+		if err != nil {
+			return nil, err
+		}
+		s.byName[lag.Name] = p
+		for _, m := range p.Members {
+			s.byName[m.Dev.Name] = p
+			s.byName[m.Name.DPDK] = p
+		}
 	}
 	// Exception interface names answer for their device (routes in the
 	// router netns name rib<dev>; the manual's TAP side is dpi<dev>).
@@ -128,6 +135,85 @@ func Open(log zerolog.Logger, cfg *conf.Config, l Layout) (_ *Set, err error) {
 		s.byName[rd.Tap] = p
 	}
 	return s, nil
+}
+
+// setup configures p's queues for the workers and adds it to the set.
+func (s *Set) setup(log zerolog.Logger, p *Port, l Layout, txPoll bool) error {
+	info, err := p.ID.Info()
+	if err != nil {
+		return err
+	}
+	p.MAC, p.MTU, p.Driver = info.MAC, info.MTU, info.Driver
+	p.RxQueues = min(l.Workers, info.MaxRxQueues)
+	p.TxQueues = l.Workers
+	if info.MaxTxQueues < l.Workers {
+		return fmt.Errorf("device %s: %d workers need %d tx queues, %s offers %d (net_pcap: give one tx_pcap per queue)",
+			p.Dev.Name, l.Workers, l.Workers, info.Driver, info.MaxTxQueues)
+	}
+	if p.RxQueues == 0 {
+		return fmt.Errorf("device %s: no rx queue", p.Dev.Name)
+	}
+	if err := p.ID.Setup(dpdk.PortConfig{
+		RxQueues: p.RxQueues, TxQueues: p.TxQueues,
+		RxDesc: l.RxDesc, TxDesc: l.TxDesc,
+		RSS:         p.RxQueues > 1,
+		Promiscuous: true, // routers receive frames for the MACs of the exception interfaces too
+		Scatter:     true,
+		TxPoll:      txPoll,
+		Bond:        p.Lag != nil,
+	}); err != nil {
+		return fmt.Errorf("device %s: %w", p.Dev.Name, err)
+	}
+	s.Ports = append(s.Ports, p)
+	log.Info().Str("device", p.Dev.Name).Stringer("dir", p.Dev.Dir).Uint16("port", uint16(p.ID)).
+		Str("driver", info.Driver).Str("mac", info.MAC.String()).Int("mtu", info.MTU).
+		Int("rxq", p.RxQueues).Int("txq", p.TxQueues).Msg("port ready")
+	return nil
+}
+
+// openLag bonds a lag section's devices with DPDK's net_bonding: 802.3ad
+// (LACP) or static balance, a flow's frames on the member its addresses
+// and ports hash to. The bond is the port; its members are not.
+func (s *Set) openLag(log zerolog.Logger, lag *conf.Lag, i int, members []Member, l Layout) (_ *Port, err error) {
+	if len(members) < 2 {
+		return nil, fmt.Errorf("lag %s: %d of its devices are ports, need 2", lag.Name, len(members))
+	}
+	mode := 4
+	if lag.Mode == conf.LagBalance {
+		mode = 2
+	}
+	args := fmt.Sprintf("mode=%d,xmit_policy=l34", mode)
+	var names []string
+	for _, m := range members {
+		args += ",slave=" + m.Name.DPDK
+		names = append(names, m.Dev.Name)
+	}
+	vdev := fmt.Sprintf("net_bonding_fibd%d", i)
+	id, err := dpdk.CreateVdev(vdev, args)
+	if err != nil {
+		return nil, fmt.Errorf("lag %s: %w", lag.Name, err)
+	}
+	defer func() {
+		if err != nil && !slices.ContainsFunc(s.Ports, func(p *Port) bool { return p.ID == id }) {
+			dpdk.RemoveVdev(vdev)
+		}
+	}()
+	p := &Port{Dev: conf.Device{Name: lag.Name, Dir: lag.Dir, Index: members[0].Dev.Index},
+		Name: Name{DPDK: vdev}, ID: id, Lag: lag, Members: members, vdev: vdev}
+	// The bond takes its first member's MAC now, not at start: the
+	// exception interface is made with it before.
+	first, err := members[0].ID.Info()
+	if err == nil {
+		err = id.SetMAC(first.MAC)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lag %s: %w", lag.Name, err)
+	}
+	if err := s.setup(log, p, l, mode == 4); err != nil {
+		return nil, fmt.Errorf("lag %s: %w", lag.Name, err)
+	}
+	log.Info().Str("lag", lag.Name).Str("mode", lag.Mode).Strs("members", names).Msg("lag bonded")
+	return p, nil
 }
 
 // PortOf maps an interface name to its port (router.Ports).
@@ -179,6 +265,17 @@ func (s *Set) Close() error {
 		}
 		if err := p.ID.Close(); err != nil {
 			errs = append(errs, err)
+		}
+		if p.vdev != "" {
+			if err := dpdk.RemoveVdev(p.vdev); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, m := range p.Members { // net_pcap members flush their files here
+			m.ID.Stop()
+			if err := m.ID.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

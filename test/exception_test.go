@@ -432,7 +432,7 @@ func TestExceptionPath(t *testing.T) {
 
 	// a capture at the upstream: routed by fibd (its MAC, TTL decremented)
 	capFile := filepath.Join(t.TempDir(), "up.pcap")
-	tcpdump := exec.Command("ip", "netns", "exec", x.up, "tcpdump", "-U", "-n", "-i", "pb", "-c", "3", "-w", capFile,
+	tcpdump := exec.Command("ip", "netns", "exec", x.up, "tcpdump", "-Z", "root", "--immediate-mode", "-U", "-n", "-i", "pb", "-c", "3", "-w", capFile,
 		"icmp[icmptype] == icmp-echo")
 	if err := tcpdump.Start(); err != nil {
 		t.Fatal(err)

@@ -132,7 +132,9 @@ struct fp_port_conf {
 	uint8_t rss;           /* enable RSS over n_rxq */
 	uint8_t promisc;
 	uint8_t scatter;       /* accept multi-segment rx (jumbo) if supported */
-	uint8_t pad;
+	uint8_t tx_poll;       /* call tx burst every 10 ms even with nothing to send
+				* (802.3ad bonding sends its LACPDUs from there) */
+	uint8_t bond;          /* a bond: received frames name their member port */
 };
 
 struct fp_port_info {

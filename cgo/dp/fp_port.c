@@ -154,6 +154,8 @@ fp_port_setup(const struct fp_port_conf *c, char *errbuf, int errlen)
 	rte_eth_dev_get_mtu(pid, &mtu);
 	ps->mtu = mtu;
 	ps->n_txq = c->n_txq;
+	ps->tx_poll = c->tx_poll;
+	ps->bond = c->bond;
 	ps->configured = true;
 	return 0;
 }

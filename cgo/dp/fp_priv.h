@@ -54,6 +54,8 @@ struct fp_port_state {
 	struct rte_ether_addr mac;
 	uint16_t mtu;
 	bool configured;
+	bool tx_poll;                 /* see fp_port_conf */
+	bool bond;
 	uint16_t n_txq;
 	/* fibd's addresses on the port: the source of ICMP errors */
 	bool has4, has6;
@@ -111,6 +113,7 @@ struct fp_wctx {
 	uint16_t tidx;                /* FIB table used for lookups */
 	struct fp_worker_stats st;
 	uint64_t icmp_tokens, icmp_last; /* ICMP rate limit */
+	uint64_t tx_polled;           /* TSC of the last tx_poll pass */
 	uint64_t dirty_ports;         /* bitmap of ports with buffered tx (first 64) */
 	/* exception path: punts out, frames of the exception interfaces in */
 	struct rte_ring *punt, *inject;

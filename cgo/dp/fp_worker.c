@@ -26,9 +26,11 @@ struct fp_wctx *fp_workers[FP_MAX_WORKERS];
 unsigned int fp_n_workers, fp_workers_cap;
 static _Atomic bool running;
 static _Atomic uint32_t idle_sleep_us;
-/* Ports every worker may transmit on. */
+/* Ports every worker may transmit on, and those among them to tx_poll(). */
 static uint16_t tx_ports[FP_MAX_PORTS];
 static uint16_t n_tx_ports;
+static uint16_t poll_ports[FP_MAX_PORTS];
+static uint16_t n_poll_ports;
 
 static const char *const drop_names[] = {
 #define FP_X_NAME(e, name, doc) [FP_DROP_##e] = name,
@@ -382,6 +384,19 @@ tx_flush_all(struct fp_wctx *w)
 			tx_flush(w, tx_ports[i]);
 }
 
+/* Ports whose driver works inside tx bursts (802.3ad bonding sends its
+ * LACPDUs there) get an empty burst every 10 ms. */
+static inline void
+tx_poll(struct fp_wctx *w)
+{
+	uint64_t now = rte_rdtsc();
+	if (likely(now - w->tx_polled < rte_get_tsc_hz() / 100))
+		return;
+	w->tx_polled = now;
+	for (uint16_t i = 0; i < n_poll_ports; i++)
+		rte_eth_tx_burst(poll_ports[i], w->txq, NULL, 0);
+}
+
 /* Token bucket of one punt class: may one more packet pass? */
 static inline bool
 police(struct fp_wctx *w, unsigned int cls)
@@ -517,11 +532,16 @@ worker_main(void *arg)
 				continue;
 			got += n;
 			w->st.rx += n;
+			if (unlikely(fp_ports[w->rxq[q].port].bond)) /* frames of the LAG, not its member */
+				for (uint16_t i = 0; i < n; i++)
+					pkts[i]->port = w->rxq[q].port;
 			fp_route_burst(w, pkts, n, verdict, oport);
 			for (uint16_t i = 0; i < n; i++)
 				dispose(w, pkts[i], verdict[i], oport[i]);
 		}
 		tx_flush_all(w);
+		if (unlikely(n_poll_ports))
+			tx_poll(w);
 		w->st.polls++;
 		rte_rcu_qsbr_quiescent(fp_qs, w->idx);
 		if (got == 0)
@@ -599,10 +619,13 @@ fp_workers_launch(void)
 		return -EINVAL;
 	if (atomic_load(&running))
 		return -EBUSY;
-	n_tx_ports = 0;
-	for (uint16_t p = 0; p < FP_MAX_PORTS; p++)
+	n_tx_ports = n_poll_ports = 0;
+	for (uint16_t p = 0; p < FP_MAX_PORTS; p++) {
 		if (fp_ports[p].configured && !fp_ports[p].is_exc)
 			tx_ports[n_tx_ports++] = p;
+		if (fp_ports[p].configured && !fp_ports[p].is_exc && fp_ports[p].tx_poll)
+			poll_ports[n_poll_ports++] = p;
+	}
 	/* Every worker owns its tx queue on every port it may send to. */
 	for (unsigned int i = 0; i < fp_n_workers; i++)
 		for (uint16_t p = 0; p < n_tx_ports; p++)

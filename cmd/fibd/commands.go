@@ -328,7 +328,11 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		if s, err := p.ID.Stats(); err == nil {
 			x.RxPkts, x.TxPkts, x.RxMissed = s.IPackets, s.OPackets, s.IMissed
 		}
-		if rd, ok := d.cfg.RouterDeviceFor(p.Dev.Name); ok {
+		dev := p.Dev.Name
+		if p.Lag != nil { // the LAG's router_device names one of its members
+			dev = p.Members[0].Dev.Name
+		}
+		if rd, ok := d.cfg.RouterDeviceFor(dev); ok {
 			x.Tap, x.Peer = rd.Tap, rd.Peer
 			for _, s := range append(append([]netip.Prefix{}, rd.Subnets...), rd.Subnets6...) {
 				x.Subnets = append(x.Subnets, s.String())
