@@ -133,15 +133,28 @@ func (s *Set) openTap(e *Exception, i int) error {
 	}); err != nil {
 		return err
 	}
-	e.vdev = fmt.Sprintf("net_tap_fibd%d", i)
-	args := fmt.Sprintf("iface=%s,mac=%s", e.Peer, e.Port.MAC)
+	// virtio-user over vhost-net is the faster TAP where the kernel
+	// offers it; net_tap everywhere else (and when virtio-user fails).
+	if _, err := os.Stat("/dev/vhost-net"); err == nil {
+		err := s.createTap(e, fmt.Sprintf("virtio_user_fibd%d", i),
+			fmt.Sprintf("path=/dev/vhost-net,iface=%s,mac=%s,queues=1", e.Peer, e.Port.MAC))
+		if err == nil {
+			return nil
+		}
+		s.log.Warn().Err(err).Str("peer", e.Peer).Msg("virtio-user exception interface failed: using net_tap")
+		s.removeVdev(e)
+	}
+	return s.createTap(e, fmt.Sprintf("net_tap_fibd%d", i), fmt.Sprintf("iface=%s,mac=%s", e.Peer, e.Port.MAC))
+}
+
+// createTap probes vdev (a TAP-making driver) inside router_netns.
+func (s *Set) createTap(e *Exception, vdev, args string) error {
 	return inNetns(s.netns, func() error {
-		id, err := dpdk.CreateVdev(e.vdev, args)
+		id, err := dpdk.CreateVdev(vdev, args)
 		if err != nil {
-			e.vdev = ""
 			return err
 		}
-		e.Exc = id
+		e.vdev, e.Exc = vdev, id
 		if err := excPort(id); err != nil {
 			return err
 		}
@@ -152,6 +165,25 @@ func (s *Set) openTap(e *Exception, i int) error {
 		// port: the routing daemon's IPv6 addresses must survive that.
 		return os.WriteFile("/proc/sys/net/ipv6/conf/"+e.Peer+"/keep_addr_on_down", []byte("1"), 0)
 	})
+}
+
+// removeVdev closes and removes e's DPDK device, if it has one.
+func (s *Set) removeVdev(e *Exception) error {
+	if e.vdev == "" {
+		return nil
+	}
+	var errs []error
+	if err := e.Exc.Stop(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.Exc.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := dpdk.RemoveVdev(e.vdev); err != nil {
+		errs = append(errs, err)
+	}
+	e.vdev = ""
+	return errors.Join(errs...)
 }
 
 // openVeth attaches to the tap= end of the operator's veth pair (af_packet)
@@ -188,13 +220,12 @@ func (s *Set) openVeth(e *Exception, i int) error {
 	}); err != nil {
 		return err
 	}
-	e.vdev = fmt.Sprintf("net_af_packet_fibd%d", i)
-	id, err := dpdk.CreateVdev(e.vdev, "iface="+e.Tap+",qpairs=1")
+	vdev := fmt.Sprintf("net_af_packet_fibd%d", i)
+	id, err := dpdk.CreateVdev(vdev, "iface="+e.Tap+",qpairs=1")
 	if err != nil {
-		e.vdev = ""
 		return err
 	}
-	e.Exc = id
+	e.vdev, e.Exc = vdev, id
 	return excPort(id)
 }
 
@@ -237,19 +268,7 @@ func (s *Set) setLink(e *Exception, up bool) error {
 func (s *Set) Close() error {
 	var errs []error
 	for _, e := range s.List {
-		if e.vdev == "" {
-			continue
-		}
-		if err := e.Exc.Stop(); err != nil {
-			errs = append(errs, err)
-		}
-		if err := e.Exc.Close(); err != nil {
-			errs = append(errs, err)
-		}
-		if err := dpdk.RemoveVdev(e.vdev); err != nil {
-			errs = append(errs, err)
-		}
-		e.vdev = ""
+		errs = append(errs, s.removeVdev(e))
 	}
 	return errors.Join(errs...)
 }

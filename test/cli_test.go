@@ -28,6 +28,18 @@ type running struct {
 	addr string
 	out  *syncBuffer
 	conf string
+	done chan struct{} // closed when fibd has exited
+}
+
+// stop ends fibd with SIGTERM and waits for it.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("fibd did not stop within 20s of SIGTERM")
+	}
 }
 
 // syncBuffer collects a process's output while the test reads it.
@@ -97,6 +109,7 @@ func (l *lab) startAt(t *testing.T, static, addr string) *running {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
+	r.done = done
 	go func() { r.cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		r.cmd.Process.Signal(syscall.SIGTERM)

@@ -671,6 +671,13 @@ func TestExceptionPath(t *testing.T) {
 	if s, g := x.ping(t, "-c", "3", "-i", "0.2", "10.1.0.1"); g != s {
 		t.Errorf("ping of the router after the link came back: %d of %d", g, s)
 	}
+
+	// fibd stops: its TAPs leave the router netns, the operator's veth stays
+	x.r.stop(t)
+	out, _ = exec.Command("ip", "-n", x.rt, "-o", "link").CombinedOutput()
+	if strings.Contains(string(out), "riba") || strings.Contains(string(out), "ribc") || !strings.Contains(string(out), "ribb") {
+		t.Errorf("after fibd stopped:\n%s", out)
+	}
 }
 
 // checkVLAN: tagged frames reach ribb as they are, the operator's
