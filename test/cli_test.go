@@ -453,8 +453,7 @@ func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
 	if out, code := remote(r, "198.51.100.77:"+port); code == 0 {
 		t.Fatalf("a remote host reached the loopback-only control server:\n%s", out)
 	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	r.cmd.Wait()
+	r.stop(t)
 
 	p, _ := strconv.Atoi(port)
 	r2 := startFibdAt(t, fmt.Sprintf("fibd_cli_listen=198.51.100.77:%d", p+2), cliStatic, fmt.Sprintf("198.51.100.77:%d", p+2))

@@ -114,39 +114,30 @@ func newXlab(t *testing.T) *xlab {
 	}
 
 	x.dump = t.TempDir()
-	l := newLabAt(t, fmt.Sprintf(`in_dev=net_af_packet0
-out_dev=net_af_packet1:net_af_packet2
-fibd_vdev=net_af_packet0,iface=%[1]s
-fibd_vdev=net_af_packet1,iface=%[2]s
-fibd_vdev=net_af_packet2,iface=%[3]s
-router=1
-router_netns=%[4]s
-router_kernel_table=254
+	l := newLabAt(t, routerConf(x.rt, []string{x.fa}, []string{x.fb, x.fc})+fmt.Sprintf(`
 router_tap_pcap=all
 router_rtnl_pcap=1
-ajb_udpi_path=%[7]s
-bras_arp_mac=02:00:00:00:00:fe
-bras_arp_ip=192.0.2.254
+ajb_udpi_path=%[3]s
 bras_ipv6_address=2001:db8:fe::1
 router_device {
 device=net_af_packet0
-tap=xta%[5]s
+tap=xta%[1]s
 peer=riba
 }
 router_device {
 device=net_af_packet1
-tap=%[6]s
+tap=%[2]s
 peer=ribb
 subnet=10.2.0.0/24
 subnet6=2001:db8:2::/64
 }
 router_device {
 device=net_af_packet2
-tap=xtc%[5]s
+tap=xtc%[1]s
 peer=ribc
 subnet=224.0.0.5/32
 subnet=224.0.0.6/32
-}`, x.fa, x.fb, x.fc, x.rt, s, x.xb, x.dump))
+}`, s, x.xb, x.dump))
 	x.r = l.start(t)
 	// fibd made the TAPs of ports A and C in the router netns.
 	deadline := time.Now().Add(20 * time.Second)
@@ -165,23 +156,22 @@ subnet=224.0.0.6/32
 	return x
 }
 
-// newLabAt writes a fastdpi.conf around extra with fibd's own settings
-// (EAL on no hugepages, per-process control ports) and starts nothing.
-func newLabAt(t *testing.T, extra string) *lab {
-	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdx%d", os.Getpid()), port: 20000 + os.Getpid()%20000}
-	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", l.prefix)) })
-	cfg := fmt.Sprintf(`%[1]s
-fibd_eal_args=-l 0-1 --no-huge -m 1024 --file-prefix %[2]s --log-level lib.eal:warning
-fibd_idle_sleep_us=50
-router_max_ip4_route_count=65536
-router_max_ip6_route_count=16384
-fibd_cli_listen=127.0.0.1:%[3]d
-fibd_metrics_listen=127.0.0.1:%[4]d
-`, extra, l.prefix, l.port, l.port+1)
-	if err := os.WriteFile(l.path("fastdpi.conf"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+// routerConf is the start of a router=1 configuration whose ports are
+// af_packet vdevs on the given kernel interfaces.
+func routerConf(netns string, in, out []string) string {
+	var b strings.Builder
+	var names [2][]string
+	for d, ifs := range [][]string{in, out} {
+		for _, i := range ifs {
+			n := fmt.Sprintf("net_af_packet%d", len(names[0])+len(names[1]))
+			names[d] = append(names[d], n)
+			fmt.Fprintf(&b, "fibd_vdev=%s,iface=%s\n", n, i)
+		}
 	}
-	return l
+	fmt.Fprintf(&b, "in_dev=%s\nout_dev=%s\nrouter=1\nrouter_netns=%s\nrouter_kernel_table=254\n",
+		strings.Join(names[0], ":"), strings.Join(names[1], ":"), netns)
+	b.WriteString("bras_arp_mac=02:00:00:00:00:fe\nbras_arp_ip=192.0.2.254\n")
+	return b.String()
 }
 
 func (x *xlab) fibLookup(t *testing.T, addr string) (typ, dev string) {

@@ -49,21 +49,36 @@ type lab struct {
 }
 
 func newLab(t *testing.T, extra string) *lab {
-	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdgold%d", os.Getpid()), port: 20000 + os.Getpid()%20000}
-	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", l.prefix)) })
-	cfg := fmt.Sprintf(`in_dev=net_pcap0
+	return newLabWith(t, func(dir string) string {
+		return fmt.Sprintf(`in_dev=net_pcap0
 out_dev=net_pcap1:net_pcap2
 fibd_vdev=net_pcap0,rx_pcap=%[1]s/in.pcap,tx_pcap=%[1]s/out0.pcap
 fibd_vdev=net_pcap1,tx_pcap=%[1]s/out1.pcap
 fibd_vdev=net_pcap2,tx_pcap=%[1]s/out2.pcap
-fibd_eal_args=-l 0-1 --no-huge -m 1024 --file-prefix %[2]s --log-level lib.eal:warning
+%[2]s`, dir, extra)
+	})
+}
+
+// newLabAt is a lab whose devices and the rest are in extra.
+func newLabAt(t *testing.T, extra string) *lab {
+	return newLabWith(t, func(string) string { return extra })
+}
+
+// newLabWith writes a fastdpi.conf of conf(the lab's directory) and fibd's
+// own settings (EAL on no hugepages, per-process control ports); it starts
+// nothing.
+func newLabWith(t *testing.T, conf func(dir string) string) *lab {
+	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdlab%d", os.Getpid()), port: 20000 + os.Getpid()%20000}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", l.prefix)) })
+	// the lab's settings first: conf may override them
+	cfg := fmt.Sprintf(`fibd_eal_args=-l 0-1 --no-huge -m 1024 --file-prefix %[2]s --log-level lib.eal:warning
 fibd_idle_sleep_us=50
 router_max_ip4_route_count=65536
 router_max_ip6_route_count=16384
-fibd_cli_listen=127.0.0.1:%[4]d
-fibd_metrics_listen=127.0.0.1:%[5]d
-%[3]s
-`, l.dir, l.prefix, extra, l.port, l.port+1)
+fibd_cli_listen=127.0.0.1:%[3]d
+fibd_metrics_listen=127.0.0.1:%[4]d
+%[1]s
+`, conf(l.dir), l.prefix, l.port, l.port+1)
 	if err := os.WriteFile(l.path("fastdpi.conf"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

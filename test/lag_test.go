@@ -69,32 +69,23 @@ func testLAG(t *testing.T, mode, partnerMode string) {
 	}
 	run(t, "ip", "netns", "exec", rt, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 
-	l := newLabAt(t, fmt.Sprintf(`in_dev=net_af_packet0:net_af_packet1
-out_dev=net_af_packet2
-fibd_vdev=net_af_packet0,iface=%[1]s
-fibd_vdev=net_af_packet1,iface=%[2]s
-fibd_vdev=net_af_packet2,iface=%[3]s
-router=1
-router_netns=%[4]s
-router_kernel_table=254
-bras_arp_mac=02:00:00:00:00:fe
-bras_arp_ip=192.0.2.254
+	l := newLabAt(t, routerConf(rt, []string{la0, la1}, []string{lk})+fmt.Sprintf(`
 lag {
 name=down
-mode=%[5]s
+mode=%[1]s
 device=net_af_packet0
 device=net_af_packet1
 }
 router_device {
 device=net_af_packet1
-tap=xtl%[6]s
+tap=xtl%[2]s
 peer=ribl
 }
 router_device {
 device=net_af_packet2
-tap=xtk%[6]s
+tap=xtk%[2]s
 peer=ribk
-}`, la0, la1, lk, rt, mode, s))
+}`, mode, s))
 	r := l.start(t)
 	waitUntil(t, 20*time.Second, "ribl and ribk in the router netns", func() bool {
 		out, _ := exec.Command("ip", "-n", rt, "link").CombinedOutput()
