@@ -280,6 +280,59 @@ struct fp_exc_stats {
 int fp_exc_stats(unsigned int idx, struct fp_exc_stats *st);
 unsigned int fp_exc_count(void);
 
+/* ---- Policy routing (ip rules) ------------------------------------------------
+ *
+ * With a rule set published for a family, each packet's table is chosen
+ * as the kernel does: the rules are tried in order; the first whose
+ * selectors match decides; a "lookup" rule whose table has no route for
+ * the destination passes the packet to the next rule. Without a rule set,
+ * every packet is looked up in the worker's table (the fast, usual case).
+ *
+ * The ingress interface of a packet (the rules' iif) is its port, or the
+ * macvlan interface whose MAC it was sent to, or the VLAN sub-interface
+ * its tag names: ids from FP_MAX_PORTS up, given by fp_port_set_iifs(). */
+
+#define FP_IIF_ANY 0xffff
+
+enum fp_rule_action {
+	FP_RULE_LOOKUP = 1,     /* look up table tidx; no route: next rule */
+	FP_RULE_LOCAL,          /* the kernel's local table: tidx, but only its local and punt routes */
+	FP_RULE_BLACKHOLE,
+	FP_RULE_UNREACHABLE,
+	FP_RULE_PROHIBIT,
+};
+
+struct fp_rule {
+	uint32_t prio;          /* informative: rules are given in order */
+	uint16_t iif;           /* FP_IIF_ANY, a port or an interface id */
+	uint16_t tidx;          /* LOOKUP, LOCAL */
+	uint8_t action;         /* enum fp_rule_action */
+	uint8_t src_len, dst_len;
+	uint8_t pad;
+	uint8_t src[16], dst[16]; /* network order, IPv4 in the first 4 bytes */
+};
+
+/* Publish the rules of family 4 or 6 (n = 0 removes them: one table). */
+int fp_rules_set(uint8_t family, const struct fp_rule *rules, uint32_t n);
+
+/* Ingress interfaces of a port's frames: sent to mac (kind FP_IIF_MAC), or
+ * tagged with vid (FP_IIF_VLAN), they arrive on interface iif. */
+enum fp_iif_kind { FP_IIF_MAC = 1, FP_IIF_VLAN };
+struct fp_iif {
+	uint8_t kind;
+	uint8_t mac[6];
+	uint16_t vid;
+	uint16_t iif;
+};
+int fp_port_set_iifs(uint16_t port_id, const struct fp_iif *iifs, uint32_t n);
+
+/* Control-plane lookups through the rules (CLI, tests, benchmarks): the
+ * nexthop index each (iif, src, dst) gets, FP_NH_MISS for none, or a drop
+ * reason + FP_VERDICT_DROP_BASE for a rule that drops. Addresses are in
+ * network order, 16 bytes each (IPv4 in the first 4). */
+int fp_rules_lookup(uint8_t family, const uint16_t *iif, const uint8_t (*src)[16],
+		    const uint8_t (*dst)[16], uint32_t *nh, uint32_t n);
+
 /* ---- Packet path without ports (tests, fuzzing) ----------------------------- */
 
 /* Run the complete per-packet pipeline over raw frames received on in_port,

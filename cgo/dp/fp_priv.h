@@ -49,6 +49,25 @@ struct fp_table {
 
 extern struct fp_table fp_tables[FP_MAX_TABLES];
 
+/* Ingress interface identities of a port (immutable, RCU). */
+struct fp_iif_map {
+	uint32_t n;
+	struct fp_iif e[];
+};
+
+/* A published rule set (immutable, RCU). */
+struct fp_ruleset {
+	uint32_t n;
+	struct fp_rule r[];
+};
+extern struct fp_ruleset *_Atomic fp_rules4, *_Atomic fp_rules6;
+
+/* Decide n (<= FP_BURST) packets of one family through rule set rs: nh[]
+ * gets each nexthop index (FP_NH_MISS: no route), drop[] 0 or the drop
+ * reason of a rule that drops. Addresses in network order, 16 bytes. */
+void fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_t *iif,
+		   const uint8_t (*src)[16], const uint8_t (*dst)[16], uint64_t *nh, uint16_t *drop);
+
 /* Per-port facts the fast path needs on every packet. */
 struct fp_port_state {
 	struct rte_ether_addr mac;
@@ -67,6 +86,8 @@ struct fp_port_state {
 	uint16_t exc;
 	/* VIDs of the mirrored VLAN sub-interfaces: routed, not punted */
 	_Atomic uint64_t vlans[4096 / 64];
+	/* macvlan MACs and VLAN sub-interfaces: the ingress interface ids */
+	struct fp_iif_map *_Atomic iifs;
 } __rte_cache_aligned;
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];

@@ -121,7 +121,26 @@ l2_rewrite(struct rte_ether_hdr *eth, const struct fp_nh *nh)
 	rte_ether_addr_copy(&fp_ports[nh->port].mac, &eth->src_addr);
 }
 
-/* RFC 1812 5.3.4: only frames sent to the port's own MAC are forwarded. */
+/* The ingress interface entry of m: the macvlan it was sent to, or the
+ * VLAN sub-interface of its (stripped) tag; NULL: the port itself. */
+static inline const struct fp_iif *
+iif_entry(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
+{
+	const struct fp_iif_map *im = atomic_load_explicit(&fp_ports[m->port].iifs, memory_order_acquire);
+	if (im == NULL)
+		return NULL;
+	bool tagged = m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED;
+	uint16_t vid = m->vlan_tci & 0xfff;
+	for (uint32_t i = 0; i < im->n; i++) {
+		const struct fp_iif *e = &im->e[i];
+		if (e->kind == FP_IIF_MAC ? memcmp(e->mac, &eth->dst_addr, 6) == 0 : tagged && e->vid == vid)
+			return e;
+	}
+	return NULL;
+}
+
+/* RFC 1812 5.3.4: only frames sent to the port's own MAC (or to one of its
+ * macvlan interfaces') are forwarded. */
 static inline uint16_t
 l2_check(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
 {
@@ -129,7 +148,18 @@ l2_check(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
 		return FP_V_FORWARD;
 	if (rte_is_multicast_ether_addr(&eth->dst_addr))
 		return FP_DROP_L2_BROADCAST;
+	const struct fp_iif *e = iif_entry(m, eth);
+	if (e != NULL && e->kind == FP_IIF_MAC)
+		return FP_V_FORWARD;
 	return FP_DROP_L2_OTHER_HOST;
+}
+
+/* The rules' iif of m: its port, or the interface iif_entry() names. */
+static inline uint16_t
+iif_of(const struct rte_mbuf *m)
+{
+	const struct fp_iif *e = iif_entry(m, rte_pktmbuf_mtod(m, const struct rte_ether_hdr *));
+	return e != NULL ? e->iif : m->port;
 }
 
 /* Frames may carry Ethernet padding or trailing bytes beyond the IP
@@ -280,6 +310,34 @@ ip6_scoped(const struct rte_mbuf *m, const struct rte_ether_hdr *eth,
 	return r;
 }
 
+/* The ip rules pick each packet's table: gather its iif and addresses and
+ * let fp_rules_eval() decide; a rule that drops sets the verdict. */
+static void
+rules_lookup(const struct fp_ruleset *rs, int family, struct rte_mbuf **pkts, const uint16_t *at,
+	     uint16_t n, uint64_t *nh, uint16_t *verdict)
+{
+	uint16_t iif[FP_BURST], drop[FP_BURST];
+	uint8_t src[FP_BURST][16], dst[FP_BURST][16];
+	for (uint16_t k = 0; k < n; k++) {
+		const struct rte_mbuf *m = pkts[at[k]];
+		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		iif[k] = iif_of(m);
+		if (family == 4) {
+			const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
+			memcpy(src[k], &ip->src_addr, 4);
+			memcpy(dst[k], &ip->dst_addr, 4);
+		} else {
+			const struct rte_ipv6_hdr *ip = (const void *)(eth + 1);
+			memcpy(src[k], ip->src_addr, 16);
+			memcpy(dst[k], ip->dst_addr, 16);
+		}
+	}
+	fp_rules_eval(rs, family, n, iif, (const uint8_t (*)[16])src, (const uint8_t (*)[16])dst, nh, drop);
+	for (uint16_t k = 0; k < n; k++)
+		if (drop[k])
+			verdict[at[k]] = drop[k];
+}
+
 void
 fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 	       uint16_t *verdict, uint16_t *oport)
@@ -348,19 +406,28 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		verdict[i] = r == FP_OK ? FP_V_FORWARD : (uint16_t)r;
 	}
 
-	/* 2. one bulk lookup per family, in the copy that is active now */
+	/* 2. one bulk lookup per family, in the copy that is active now; or,
+	 * with ip rules, the rules' lookups */
 	struct fp_table *t = &fp_tables[w->tidx];
 	uint32_t a = atomic_load_explicit(&t->active, memory_order_acquire);
-	if (n4)
+	const struct fp_ruleset *rs4 = atomic_load_explicit(&fp_rules4, memory_order_acquire);
+	const struct fp_ruleset *rs6 = atomic_load_explicit(&fp_rules6, memory_order_acquire);
+	if (n4 && likely(rs4 == NULL))
 		rte_fib_lookup_bulk(t->v4[a], ip4, nh4, n4);
-	if (n6)
+	else if (n4)
+		rules_lookup(rs4, 4, pkts, at4, n4, nh4, verdict);
+	if (n6 && likely(rs6 == NULL))
 		rte_fib6_lookup_bulk(t->v6[a], ip6, nh6, n6);
+	else if (n6)
+		rules_lookup(rs6, 6, pkts, at6, n6, nh6, verdict);
 
-	/* 3. nexthop, TTL, rewrite */
+	/* 3. nexthop, TTL, rewrite (a rule may have dropped some already) */
 	for (uint16_t k = 0; k < n4; k++)
-		verdict[at4[k]] = forward4(pkts[at4[k]], (uint32_t)nh4[k], &oport[at4[k]]);
+		if (likely(verdict[at4[k]] == FP_V_FORWARD))
+			verdict[at4[k]] = forward4(pkts[at4[k]], (uint32_t)nh4[k], &oport[at4[k]]);
 	for (uint16_t k = 0; k < n6; k++)
-		verdict[at6[k]] = forward6(pkts[at6[k]], (uint32_t)nh6[k], &oport[at6[k]]);
+		if (likely(verdict[at6[k]] == FP_V_FORWARD))
+			verdict[at6[k]] = forward6(pkts[at6[k]], (uint32_t)nh6[k], &oport[at6[k]]);
 }
 
 static inline void

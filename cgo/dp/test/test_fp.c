@@ -456,12 +456,94 @@ test_exception(uint16_t exc_port)
 	CHECK(fp_table_destroy(0) == 0, "destroy");
 }
 
+/* ip rules: the table of each packet by iif (a macvlan's MAC), prefixes
+ * and order; a table without a route passes the packet on. */
+static void
+test_rules(void)
+{
+	struct fp_table_conf tc = {.id = 254, .max_routes4 = 64, .max_routes6 = 64};
+	struct fp_table_conf tc1 = {.id = 10001, .max_routes4 = 64, .max_routes6 = 64};
+	int rc0 = fp_table_create(0, &tc), rc1 = fp_table_create(1, &tc1);
+	CHECK(rc0 == 0 && rc1 == 0, "tables: %d %d", rc0, rc1);
+	struct fp_nh_conf main_nh = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, 0x54}};
+	struct fp_nh_conf up_nh = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, 0x01}};
+	struct fp_nh_conf local = {.type = FP_NH_LOCAL};
+	CHECK(fp_nh_set(1, &main_nh) == 0 && fp_nh_set(2, &up_nh) == 0 && fp_nh_set(3, &local) == 0, "nexthops");
+	struct fp_route_op t0[] = {
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 0, .nh = 1},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 32, .nh = 3, .addr = {100, 64, 0, 1}},
+	};
+	struct fp_route_op t1[] = {{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 2, .addr = {198, 18}}};
+	int32_t res[2];
+	CHECK(fp_table_apply(0, t0, 2, res) == 0 && fp_table_apply(1, t1, 1, res) == 0, "routes");
+
+	/* frames to 02:00:00:00:aa:01 arrive on interface 40, a macvlan */
+	struct fp_iif mv = {.kind = FP_IIF_MAC, .mac = {2, 0, 0, 0, 0xaa, 1}, .iif = 40};
+	CHECK(fp_port_set_iifs(port, &mv, 1) == 0, "iifs");
+	struct fp_rule rules[] = {
+		{.prio = 0, .iif = FP_IIF_ANY, .action = FP_RULE_LOCAL, .tidx = 0},
+		{.prio = 100, .iif = 40, .action = FP_RULE_LOOKUP, .tidx = 1},
+		{.prio = 200, .iif = FP_IIF_ANY, .action = FP_RULE_BLACKHOLE, .dst_len = 16, .dst = {10, 9}},
+		{.prio = 300, .iif = FP_IIF_ANY, .action = FP_RULE_UNREACHABLE, .src_len = 24, .src = {192, 0, 2}},
+		{.prio = 32766, .iif = FP_IIF_ANY, .action = FP_RULE_LOOKUP, .tidx = 0},
+	};
+	CHECK(fp_rules_set(4, rules, RTE_DIM(rules)) == 0, "rules");
+	struct fp_rule bad = {.iif = FP_IIF_ANY, .action = FP_RULE_LOOKUP, .tidx = FP_MAX_TABLES};
+	CHECK(fp_rules_set(4, &bad, 1) == -EINVAL, "a rule naming no table");
+
+	uint8_t f[256];
+	uint16_t len;
+	uint32_t v;
+	uint16_t p;
+	uint8_t *fr[1] = {f};
+	struct rte_ether_hdr *eth = (void *)f;
+	const uint8_t macvlan[6] = {2, 0, 0, 0, 0xaa, 1};
+#define SEND(dmac, src, dst)                                                  \
+	do {                                                                  \
+		len = mk4(f, src, dst, 64, 1000);                             \
+		memcpy(eth->dst_addr.addr_bytes, dmac, 6);                    \
+		fp_process_frames(0, port, fr, &len, 1, &v, &p);              \
+	} while (0)
+	struct rte_ether_addr pm;
+	rte_eth_macaddr_get(port, &pm);
+	SEND(macvlan, 0x0a000001, 0xc6120001);
+	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x01, "via the macvlan: table 10001");
+	SEND(pm.addr_bytes, 0x0a000001, 0xc6120001);
+	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x54, "via the port: the main table");
+	SEND(macvlan, 0x0a000001, 0x0b000001);
+	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x54,
+	      "no route in 10001: on to the next rules, the main table");
+	SEND(macvlan, 0x0a000001, 0x64400001);
+	CHECK(v == FP_VERDICT_PUNT, "the local rule comes first, whatever the iif: %u", v);
+	SEND(pm.addr_bytes, 0x0a000001, 0x0a090001);
+	CHECK(v == DROP(BLACKHOLE), "blackhole rule: %u", v);
+	SEND(pm.addr_bytes, 0xc0000207, 0x0b000001);
+	CHECK(v == DROP(UNREACHABLE), "unreachable rule by source: %u", v);
+	SEND(((uint8_t[]){2, 0, 0, 0, 0xaa, 2}), 0x0a000001, 0x0b000001);
+	CHECK(v == DROP(L2_OTHER_HOST), "a MAC nobody has");
+
+	/* the same decisions from the control plane's lookup */
+	uint16_t iifs[2] = {40, port};
+	uint8_t src[2][16] = {{10, 0, 0, 1}, {10, 0, 0, 1}}, dst[2][16] = {{198, 18, 0, 1}, {198, 18, 0, 1}};
+	uint32_t nh[2];
+	CHECK(fp_rules_lookup(4, iifs, src, dst, nh, 2) == 0 && nh[0] == 2 && nh[1] == 1,
+	      "rules lookup: %u %u", nh[0], nh[1]);
+
+	CHECK(fp_rules_set(4, NULL, 0) == 0, "rules removed");
+	SEND(macvlan, 0x0a000001, 0xc6120001);
+	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x54, "without rules: one table");
+#undef SEND
+	fp_port_set_iifs(port, NULL, 0);
+	fp_sync();
+	CHECK(fp_table_destroy(0) == 0 && fp_table_destroy(1) == 0, "destroy");
+}
+
 int
 main(int argc, char **argv)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fptest%d", getpid());
-	char *eal[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--vdev", "net_null0", "--vdev", "net_null1",
+	char *eal[] = {argv[0], "--no-huge", "-m", "1024", "--no-pci", "--vdev", "net_null0", "--vdev", "net_null1",
 		       prefix, "--log-level", "lib.eal:warning", "-l", "0"};
 	char err[256];
 	(void)argc;
@@ -483,6 +565,7 @@ main(int argc, char **argv)
 	pc.port_id = exc_port;
 	CHECK(fp_port_setup(&pc, err, sizeof(err)) == 0, "exception port setup: %s", err);
 	test_exception(exc_port);
+	test_rules();
 
 	fp_port_close(port);
 	fp_eal_cleanup();

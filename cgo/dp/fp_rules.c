@@ -1,0 +1,204 @@
+/* Policy routing: the router netns's ip rules, evaluated per packet to pick
+ * the FIB table, and the ingress interface identities (macvlan MACs, VLAN
+ * sub-interfaces) that the rules' iif selectors name. Rule sets and
+ * identity maps are immutable RCU objects, replaced whole by the control
+ * plane. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+
+#include "fp_priv.h"
+
+struct fp_ruleset *_Atomic fp_rules4, *_Atomic fp_rules6;
+
+int
+fp_rules_set(uint8_t family, const struct fp_rule *rules, uint32_t n)
+{
+	if (family != 4 && family != 6)
+		return -EINVAL;
+	uint8_t max = family == 4 ? 32 : 128;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fp_rule *r = &rules[i];
+		if (r->src_len > max || r->dst_len > max || r->action < FP_RULE_LOOKUP ||
+		    r->action > FP_RULE_PROHIBIT)
+			return -EINVAL;
+		if ((r->action == FP_RULE_LOOKUP || r->action == FP_RULE_LOCAL) && r->tidx >= FP_MAX_TABLES)
+			return -EINVAL;
+	}
+	struct fp_ruleset *rs = NULL;
+	if (n > 0) {
+		rs = rte_zmalloc("fp_rules", sizeof(*rs) + n * sizeof(rs->r[0]), RTE_CACHE_LINE_SIZE);
+		if (rs == NULL)
+			return -ENOMEM;
+		rs->n = n;
+		memcpy(rs->r, rules, n * sizeof(rs->r[0]));
+	}
+	fp_ctl_lock_take();
+	struct fp_ruleset *_Atomic *slot = family == 4 ? &fp_rules4 : &fp_rules6;
+	fp_retire(atomic_exchange_explicit(slot, rs, memory_order_release));
+	fp_ctl_lock_give();
+	return 0;
+}
+
+int
+fp_port_set_iifs(uint16_t pid, const struct fp_iif *iifs, uint32_t n)
+{
+	if (pid >= FP_MAX_PORTS)
+		return -EINVAL;
+	struct fp_iif_map *m = NULL;
+	if (n > 0) {
+		m = rte_zmalloc("fp_iifs", sizeof(*m) + n * sizeof(m->e[0]), RTE_CACHE_LINE_SIZE);
+		if (m == NULL)
+			return -ENOMEM;
+		m->n = n;
+		memcpy(m->e, iifs, n * sizeof(m->e[0]));
+	}
+	fp_ctl_lock_take();
+	fp_retire(atomic_exchange_explicit(&fp_ports[pid].iifs, m, memory_order_release));
+	fp_ctl_lock_give();
+	return 0;
+}
+
+static inline bool
+prefix_match(const uint8_t *a, const uint8_t *p, uint8_t len)
+{
+	uint8_t whole = len / 8, rest = len % 8;
+	if (memcmp(a, p, whole) != 0)
+		return false;
+	return rest == 0 || ((a[whole] ^ p[whole]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+static inline bool
+rule_match(const struct fp_rule *r, uint16_t iif, const uint8_t *src, const uint8_t *dst)
+{
+	return (r->iif == FP_IIF_ANY || r->iif == iif) &&
+	       (r->src_len == 0 || prefix_match(src, r->src, r->src_len)) &&
+	       (r->dst_len == 0 || prefix_match(dst, r->dst, r->dst_len));
+}
+
+/* Look up the n packets at idx[] in table tidx; res[] gets the nexthop
+ * index of each (FP_NH_MISS when the table is gone). */
+static void
+table_lookup(uint16_t tidx, int family, const uint8_t (*dst)[16], const uint16_t *idx, uint16_t n,
+	     uint64_t *res)
+{
+	const struct fp_table *t = &fp_tables[tidx];
+	if (!t->used) {
+		for (uint16_t k = 0; k < n; k++)
+			res[k] = FP_NH_MISS;
+		return;
+	}
+	uint32_t a = atomic_load_explicit(&t->active, memory_order_acquire);
+	if (family == 4) {
+		uint32_t ip[FP_BURST];
+		for (uint16_t k = 0; k < n; k++) {
+			uint32_t be;
+			memcpy(&be, dst[idx[k]], 4);
+			ip[k] = rte_be_to_cpu_32(be);
+		}
+		rte_fib_lookup_bulk(t->v4[a], ip, res, n);
+	} else {
+		uint8_t ip[FP_BURST][16];
+		for (uint16_t k = 0; k < n; k++)
+			memcpy(ip[k], dst[idx[k]], 16);
+		rte_fib6_lookup_bulk(t->v6[a], ip, res, n);
+	}
+}
+
+static inline bool
+is_local(uint64_t idx)
+{
+	if (idx == FP_NH_MISS)
+		return false;
+	const struct fp_nh *nh = atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
+	return nh != NULL && (nh->type == FP_NH_LOCAL || nh->type == FP_NH_PUNT);
+}
+
+void
+fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_t *iif,
+	      const uint8_t (*src)[16], const uint8_t (*dst)[16], uint64_t *nh, uint16_t *drop)
+{
+	uint16_t pos[FP_BURST], pend[FP_BURST], np = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		pos[i] = 0;
+		nh[i] = FP_NH_MISS;
+		drop[i] = 0;
+		pend[np++] = i;
+	}
+	while (np > 0) {
+		/* each pending packet to its next matching rule */
+		uint16_t look[FP_BURST], nl = 0;
+		for (uint16_t k = 0; k < np; k++) {
+			uint16_t i = pend[k], p = pos[i];
+			while (p < rs->n && !rule_match(&rs->r[p], iif[i], src[i], dst[i]))
+				p++;
+			pos[i] = p;
+			if (p == rs->n)
+				continue; /* no rule left: no route */
+			switch (rs->r[p].action) {
+			case FP_RULE_BLACKHOLE:
+				drop[i] = FP_DROP_BLACKHOLE;
+				break;
+			case FP_RULE_UNREACHABLE:
+				drop[i] = FP_DROP_UNREACHABLE;
+				break;
+			case FP_RULE_PROHIBIT:
+				drop[i] = FP_DROP_PROHIBIT;
+				break;
+			default:
+				look[nl++] = i;
+			}
+		}
+		/* one bulk lookup per table among them */
+		np = 0;
+		while (nl > 0) {
+			uint16_t tidx = rs->r[pos[look[0]]].tidx;
+			uint16_t same[FP_BURST], ns = 0, other = 0;
+			for (uint16_t k = 0; k < nl; k++) {
+				if (rs->r[pos[look[k]]].tidx == tidx)
+					same[ns++] = look[k];
+				else
+					look[other++] = look[k];
+			}
+			nl = other;
+			uint64_t res[FP_BURST];
+			table_lookup(tidx, family, dst, same, ns, res);
+			for (uint16_t k = 0; k < ns; k++) {
+				uint16_t i = same[k];
+				bool local = rs->r[pos[i]].action == FP_RULE_LOCAL;
+				if (res[k] == FP_NH_MISS || (local && !is_local(res[k]))) {
+					pos[i]++; /* the kernel goes on with the next rule */
+					pend[np++] = i;
+				} else {
+					nh[i] = res[k];
+				}
+			}
+		}
+	}
+}
+
+int
+fp_rules_lookup(uint8_t family, const uint16_t *iif, const uint8_t (*src)[16], const uint8_t (*dst)[16],
+		uint32_t *nh, uint32_t n)
+{
+	if (family != 4 && family != 6)
+		return -EINVAL;
+	fp_ctl_lock_take();
+	const struct fp_ruleset *rs = atomic_load(family == 4 ? &fp_rules4 : &fp_rules6);
+	if (rs == NULL) {
+		fp_ctl_lock_give();
+		return -ENOENT;
+	}
+	for (uint32_t i = 0; i < n; i += FP_BURST) {
+		uint16_t k = (uint16_t)RTE_MIN(n - i, (uint32_t)FP_BURST);
+		uint64_t res[FP_BURST];
+		uint16_t drop[FP_BURST];
+		fp_rules_eval(rs, family, k, &iif[i], &src[i], &dst[i], res, drop);
+		for (uint16_t j = 0; j < k; j++)
+			nh[i + j] = drop[j] ? (uint32_t)(FP_VERDICT_DROP_BASE + drop[j]) : (uint32_t)res[j];
+	}
+	fp_ctl_lock_give();
+	return 0;
+}
