@@ -229,6 +229,20 @@ func (k *Kernel) subscribe() error {
 	return nil
 }
 
+// subLink records l in vlans or macvlans if it is one.
+func subLink(l netlink.Link, vlans map[int]VLAN, macvlans map[int]Macvlan) {
+	a := l.Attrs()
+	switch v := l.(type) {
+	case *netlink.Vlan:
+		vlans[a.Index] = VLAN{Parent: a.ParentIndex, ID: uint16(v.VlanId)}
+	case *netlink.Macvlan:
+		var m Macvlan
+		m.Parent = a.ParentIndex
+		copy(m.MAC[:], a.HardwareAddr)
+		macvlans[a.Index] = m
+	}
+}
+
 // Links maps ifindex to interface name.
 type Links map[int]string
 
@@ -257,12 +271,10 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		return nil, nil, fmt.Errorf("link dump: %w", err)
 	}
 	links := Links{}
-	st := &State{VLANs: map[int]VLAN{}}
+	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}}
 	for _, l := range ll {
 		links[l.Attrs().Index] = l.Attrs().Name
-		if v, ok := l.(*netlink.Vlan); ok {
-			st.VLANs[l.Attrs().Index] = VLAN{Parent: l.Attrs().ParentIndex, ID: uint16(v.VlanId)}
-		}
+		subLink(l, st.VLANs, st.Macvlans)
 	}
 	al, err := k.h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {

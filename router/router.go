@@ -46,14 +46,19 @@ type Stats struct {
 // Router mirrors router_netns into the FIB. Run owns the RIB and the
 // programmer: it is the FIB's single writer.
 type Router struct {
-	cfg   Config
-	log   zerolog.Logger
-	ports *ifaces // fibd's ports and the VLAN sub-interfaces of their exception interfaces
-	vlans map[int]VLAN
-	rib   *RIB
-	prog  *Programmer
-	k     *Kernel
-	links Links
+	cfg      Config
+	log      zerolog.Logger
+	ports    *ifaces // fibd's ports and the VLAN and macvlan interfaces of their exception interfaces
+	vlans    map[int]VLAN
+	macvlans map[int]Macvlan
+	rules    RulePlan // the netns's ip rules, as the fast path follows them
+	// rulesTables is the number of FIB tables when the rules were last
+	// published with a table missing (it had no route yet); -1: none missing.
+	rulesTables int
+	rib         *RIB
+	prog        *Programmer
+	k           *Kernel
+	links       Links
 	// ifindex per port (the rib interface), for neighbour probes.
 	portIf map[uint16]int
 	// mu is held while the RIB or the programmer change, so that Do can
@@ -78,16 +83,18 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 	tables := append([]uint32{cfg.KernelTable}, cfg.Tables...)
 	ifs := newIfaces(ports)
 	r := &Router{
-		cfg:       cfg,
-		log:       log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
-		ports:     ifs,
-		vlans:     map[int]VLAN{},
-		rib:       newRIB(ifs, cfg, 0),
-		prog:      NewProgrammer(log, fib),
-		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
-		portIf:    map[uint16]int{},
-		ready:     make(chan struct{}),
-		resyncReq: make(chan struct{}, 1),
+		cfg:         cfg,
+		log:         log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
+		ports:       ifs,
+		vlans:       map[int]VLAN{},
+		macvlans:    map[int]Macvlan{},
+		rulesTables: -1,
+		rib:         newRIB(ifs, cfg, 0),
+		prog:        NewProgrammer(log, fib),
+		k:           &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
+		portIf:      map[uint16]int{},
+		ready:       make(chan struct{}),
+		resyncReq:   make(chan struct{}, 1),
 	}
 	r.prog.resolve = ifs.Resolve
 	r.refresh.Store(int64(cfg.Refresh))
@@ -164,6 +171,9 @@ func (r *Router) mirror(ctx context.Context) error {
 	if err := r.resync(); err != nil {
 		return err
 	}
+	if err := r.followRules(); err != nil {
+		return err
+	}
 	r.Stats.Connected.Store(true)
 	r.readyOnce.Do(func() { close(r.ready) })
 	tick := time.NewTicker(min(r.refreshEvery(), time.Second))
@@ -184,6 +194,9 @@ func (r *Router) mirror(ctx context.Context) error {
 				return err
 			}
 			r.probeUnresolved()
+			if err := r.followRules(); err != nil {
+				return err
+			}
 			if time.Since(lastSync) >= r.refreshEvery() {
 				// router_fib_refresh: whatever a table refused or a failed
 				// publish left behind is tried again.
@@ -196,6 +209,24 @@ func (r *Router) mirror(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// rulesAfterProgram publishes the rules again when a table they name got
+// its first routes (and so its FIB slot). r.mu is held.
+func (r *Router) rulesAfterProgram() {
+	if r.rulesTables >= 0 && len(r.prog.fib.Tables()) != r.rulesTables {
+		r.pushRules()
+	}
+}
+
+// followRules applies a change of the ip rules; a new table to mirror
+// means a resync, which dumps its routes.
+func (r *Router) followRules() error {
+	tablesChanged, err := r.syncRules()
+	if err != nil || !tablesChanged {
+		return err
+	}
+	return r.resync()
 }
 
 // retry applies again the changes the FIB refused.
@@ -231,8 +262,21 @@ func (r *Router) batch() error {
 	if err := r.flush(); err != nil {
 		r.log.Error().Err(err).Msg("FIB update")
 	}
+	r.rulesAfterProgram()
 	r.Stats.LastChangeLag.Store(int64(time.Since(t0)))
 	return nil
+}
+
+// syncIfaces updates the VLAN and macvlan interfaces; true when they changed.
+func (r *Router) syncIfaces() bool {
+	changed, err := r.ports.sync(r.links, r.vlans, r.macvlans)
+	if err != nil {
+		r.log.Error().Err(err).Msg("the fast path refused interfaces")
+	}
+	if changed {
+		r.log.Info().Int("interfaces", len(r.ports.subs)).Msg("VLAN and macvlan interfaces changed")
+	}
+	return changed
 }
 
 func newRIB(ports Ports, cfg Config, routes int) *RIB {
@@ -262,8 +306,8 @@ func (r *Router) resync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.links = links
-	r.vlans = st.VLANs
-	r.ports.sync(r.links, r.vlans)
+	r.vlans, r.macvlans = st.VLANs, st.Macvlans
+	r.syncIfaces()
 	r.indexPorts()
 	rib := newRIB(r.ports, r.cfg, len(st.Routes))
 	for _, a := range st.Addrs {
@@ -281,6 +325,7 @@ func (r *Router) resync() error {
 	r.rib = rib
 	tResolve := time.Since(t0) - tDump
 	ss, err := r.prog.SyncEach(rib.Len(), rib.Each)
+	r.rulesAfterProgram()
 	r.Stats.Resyncs.Add(1)
 	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", rib.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
@@ -329,19 +374,18 @@ func (r *Router) apply(e Event) {
 	switch {
 	case e.Link != nil:
 		a := e.Link.Link.Attrs()
+		delete(r.vlans, a.Index)
+		delete(r.macvlans, a.Index)
 		if e.Link.Header.Type == unix.RTM_DELLINK {
 			delete(r.links, a.Index)
-			delete(r.vlans, a.Index)
 		} else {
 			r.links[a.Index] = a.Name
-			if v, ok := e.Link.Link.(*netlink.Vlan); ok {
-				r.vlans[a.Index] = VLAN{Parent: a.ParentIndex, ID: uint16(v.VlanId)}
-			}
+			subLink(e.Link.Link, r.vlans, r.macvlans)
 		}
-		// A VLAN sub-interface that comes or goes changes how routes on it
-		// resolve: resynchronise (rare, and never empties the FIB).
-		if r.ports.sync(r.links, r.vlans) {
-			r.log.Info().Int("subinterfaces", len(r.ports.subs)).Msg("VLAN sub-interfaces changed")
+		// An interface that comes or goes changes how routes on it resolve
+		// and what the rules' iif names: resynchronise (rare, and never
+		// empties the FIB).
+		if r.syncIfaces() {
 			r.RequestResync()
 		}
 		r.indexPorts()

@@ -78,5 +78,6 @@ type State struct {
 	Addrs  []Addr
 	Routes []Route
 	Neighs []Neigh
-	VLANs  map[int]VLAN // by ifindex
+	VLANs    map[int]VLAN    // by ifindex
+	Macvlans map[int]Macvlan // by ifindex
 }

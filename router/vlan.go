@@ -1,6 +1,10 @@
 package router
 
 import (
+	"cmp"
+	"errors"
+	"slices"
+
 	dpdk "fibd/cgo"
 )
 
@@ -10,23 +14,35 @@ type VLAN struct {
 	ID     uint16 // VID
 }
 
-// subif is a VLAN sub-interface of a port's exception interface.
+// Macvlan is a macvlan interface of the router netns.
+type Macvlan struct {
+	Parent int // ifindex of the interface it sits on
+	MAC    [6]byte
+}
+
+// subif is an interface on a port's exception interface: a VLAN (vid) or
+// a macvlan (mac), which the fast path tells apart on ingress.
 type subif struct {
 	port dpdk.PortID
 	vid  uint16
+	mac  [6]byte
 }
 
 // ifaces resolves interface names for the RIB: fibd's ports by their
-// names, and the VLAN interfaces the operator makes on exception
-// interfaces (the manual's way to use VLANs), as interfaces of their own.
-// A sub-interface gets an id above the ports' (from dpdk.MaxPorts), kept
-// while it exists; Resolve turns it into the port and VID a nexthop uses.
+// names, and the interfaces the operator makes on exception interfaces:
+// VLANs (the manual's way to use VLANs) and macvlans (the PEERING mux's
+// upstreams, told apart by destination MAC). Each gets an id above the
+// ports' (from dpdk.MaxPorts), kept while it exists: the ingress
+// interface of ip rules, and, through Resolve, the port and VID of a
+// nexthop.
 type ifaces struct {
 	base   Ports
 	byName map[string]dpdk.PortID
 	subs   map[dpdk.PortID]subif
 	ids    map[subif]dpdk.PortID
 	next   dpdk.PortID
+	// what the fast path was last told, per port
+	published map[dpdk.PortID][]dpdk.IIF
 }
 
 func newIfaces(base Ports) *ifaces {
@@ -52,19 +68,23 @@ func (f *ifaces) Resolve(id dpdk.PortID) (dpdk.PortID, uint16) {
 	return id, 0
 }
 
-// sync takes the netns's links and VLANs: VLAN interfaces on an exception
-// interface become sub-interfaces, and the fast path routes their tagged
-// frames. It reports whether the set of sub-interfaces changed.
-func (f *ifaces) sync(links Links, vlans map[int]VLAN) bool {
+// sync takes the netns's links, VLANs and macvlans: those on an exception
+// interface become interfaces of fibd, and the fast path learns their
+// VIDs and MACs. It reports whether the set changed, and what the fast
+// path refused.
+func (f *ifaces) sync(links Links, vlans map[int]VLAN, macvlans map[int]Macvlan) (bool, error) {
 	want := map[string]subif{}
 	for idx, v := range vlans {
-		p, ok := f.base.PortOf(links[v.Parent])
-		if !ok || v.ID == 0 || v.ID > 4094 {
-			continue
+		if p, ok := f.base.PortOf(links[v.Parent]); ok && v.ID > 0 && v.ID < 4095 {
+			want[links[idx]] = subif{port: p, vid: v.ID}
 		}
-		want[links[idx]] = subif{p, v.ID}
 	}
-	changed := false
+	for idx, m := range macvlans {
+		if p, ok := f.base.PortOf(links[m.Parent]); ok {
+			want[links[idx]] = subif{port: p, mac: m.MAC}
+		}
+	}
+	changed := len(want) != len(f.byName)
 	live := map[subif]bool{}
 	byName := make(map[string]dpdk.PortID, len(want))
 	for name, s := range want {
@@ -73,7 +93,6 @@ func (f *ifaces) sync(links Links, vlans map[int]VLAN) bool {
 			id = f.next
 			f.next++
 			f.ids[s], f.subs[id] = id, s
-			s.port.SetVLAN(s.vid, true)
 			changed = true
 		}
 		if f.byName[name] != id {
@@ -84,15 +103,45 @@ func (f *ifaces) sync(links Links, vlans map[int]VLAN) bool {
 	}
 	for s, id := range f.ids {
 		if !live[s] {
-			s.port.SetVLAN(s.vid, false)
 			delete(f.ids, s)
 			delete(f.subs, id)
 			changed = true
 		}
 	}
-	if len(byName) != len(f.byName) {
-		changed = true
-	}
 	f.byName = byName
-	return changed
+	if !changed {
+		return false, nil
+	}
+	return true, f.publish()
+}
+
+// publish tells the fast path, per port, which VIDs are routed and which
+// VIDs and MACs name which ingress interface.
+func (f *ifaces) publish() error {
+	next := map[dpdk.PortID][]dpdk.IIF{}
+	for id, s := range f.subs {
+		next[s.port] = append(next[s.port], dpdk.IIF{MAC: s.mac, VID: s.vid, ID: id})
+	}
+	var errs []error
+	for p, old := range f.published {
+		for _, x := range old {
+			if x.VID != 0 {
+				p.SetVLAN(x.VID, false)
+			}
+		}
+		if _, ok := next[p]; !ok {
+			errs = append(errs, p.SetIIFs(nil))
+		}
+	}
+	for p, l := range next {
+		slices.SortFunc(l, func(a, b dpdk.IIF) int { return cmp.Compare(a.ID, b.ID) })
+		for _, x := range l {
+			if x.VID != 0 {
+				p.SetVLAN(x.VID, true)
+			}
+		}
+		errs = append(errs, p.SetIIFs(l))
+	}
+	f.published = next
+	return errors.Join(errs...)
 }

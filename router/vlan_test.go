@@ -13,7 +13,7 @@ func TestIfacesVLANs(t *testing.T) {
 	f := newIfaces(fakePorts{"rib1": 1, "rib2": 2})
 	links := Links{10: "rib1", 11: "rib1.100", 12: "x.5", 13: "rib2", 14: "rib2.7"}
 	vlans := map[int]VLAN{11: {10, 100}, 12: {99, 5}, 14: {13, 7}}
-	if !f.sync(links, vlans) {
+	if ch, _ := f.sync(links, vlans, nil); !ch {
 		t.Fatal("first sync reports no change")
 	}
 	id, ok := f.PortOf("rib1.100")
@@ -29,11 +29,11 @@ func TestIfacesVLANs(t *testing.T) {
 	if _, ok := f.PortOf("x.5"); ok {
 		t.Error("a VLAN on a foreign interface became a sub-interface")
 	}
-	if f.sync(links, vlans) {
+	if ch, _ := f.sync(links, vlans, nil); ch {
 		t.Error("an unchanged netns reports a change")
 	}
 	delete(vlans, 14)
-	if !f.sync(links, vlans) {
+	if ch, _ := f.sync(links, vlans, nil); !ch {
 		t.Error("a removed VLAN is no change")
 	}
 	if _, ok := f.PortOf("rib2.7"); ok {
