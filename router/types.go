@@ -75,9 +75,9 @@ type Addr struct {
 
 // State is a complete snapshot of routing state from one source.
 type State struct {
-	Addrs  []Addr
-	Routes []Route
-	Neighs []Neigh
+	Addrs    []Addr
+	Routes   []Route
+	Neighs   []Neigh
 	VLANs    map[int]VLAN    // by ifindex
 	Macvlans map[int]Macvlan // by ifindex
 }
