@@ -61,7 +61,14 @@ func SetRules(family int, rules []Rule) error {
 }
 
 func putAddr(dst []C.uint8_t, a netip.Addr) {
-	b := a.AsSlice()
+	if a.Is4() {
+		b := a.As4()
+		for i := range b {
+			dst[i] = C.uint8_t(b[i])
+		}
+		return
+	}
+	b := a.As16()
 	for i := range b {
 		dst[i] = C.uint8_t(b[i])
 	}
@@ -103,33 +110,49 @@ type RuleQuery struct {
 	Src, Dst netip.Addr
 }
 
-// LookupRules decides packets through the published rules of their
-// family (all of one family): the nexthop index of each, NexthopMiss for
-// none, or VerdictDropBase + a drop reason for a rule that drops.
-func LookupRules(family int, q []RuleQuery) ([]uint32, error) {
-	n := len(q)
-	if n == 0 {
-		return nil, nil
-	}
-	iif := make([]C.uint16_t, n)
-	src := make([][16]C.uint8_t, n)
-	dst := make([][16]C.uint8_t, n)
+// RuleBatch is a set of queries ready for the fast path's rule lookup.
+type RuleBatch struct {
+	family   int
+	iif      []C.uint16_t
+	src, dst [][16]C.uint8_t
+	nh       []C.uint32_t
+}
+
+// NewRuleBatch prepares queries of one family.
+func NewRuleBatch(family int, q []RuleQuery) *RuleBatch {
+	b := &RuleBatch{family: family, iif: make([]C.uint16_t, len(q)), src: make([][16]C.uint8_t, len(q)),
+		dst: make([][16]C.uint8_t, len(q)), nh: make([]C.uint32_t, len(q))}
 	for i, x := range q {
-		iif[i] = C.uint16_t(x.IIF)
-		putAddr(src[i][:], x.Src)
-		putAddr(dst[i][:], x.Dst)
+		b.iif[i] = C.uint16_t(x.IIF)
+		putAddr(b.src[i][:], x.Src)
+		putAddr(b.dst[i][:], x.Dst)
 	}
-	nh := make([]C.uint32_t, n)
-	rc := C.fp_rules_lookup(C.uint8_t(family), &iif[0], (*[16]C.uint8_t)(unsafe.Pointer(&src[0])),
-		(*[16]C.uint8_t)(unsafe.Pointer(&dst[0])), &nh[0], C.uint32_t(n))
+	return b
+}
+
+// Run decides every query through the published rules: out gets the
+// nexthop index of each, NexthopMiss for none, or VerdictDropBase + a
+// drop reason for a rule that drops.
+func (b *RuleBatch) Run(out []uint32) error {
+	n := len(b.iif)
+	if n == 0 {
+		return nil
+	}
+	rc := C.fp_rules_lookup(C.uint8_t(b.family), &b.iif[0], (*[16]C.uint8_t)(unsafe.Pointer(&b.src[0])),
+		(*[16]C.uint8_t)(unsafe.Pointer(&b.dst[0])), &b.nh[0], C.uint32_t(n))
 	if rc < 0 {
-		return nil, errno(rc, "rules lookup (IPv%d)", family)
+		return errno(rc, "rules lookup (IPv%d)", b.family)
 	}
-	out := make([]uint32, n)
-	for i := range nh {
-		out[i] = uint32(nh[i])
+	for i := range min(n, len(out)) {
+		out[i] = uint32(b.nh[i])
 	}
-	return out, nil
+	return nil
+}
+
+// LookupRules is NewRuleBatch and Run in one.
+func LookupRules(family int, q []RuleQuery) ([]uint32, error) {
+	out := make([]uint32, len(q))
+	return out, NewRuleBatch(family, q).Run(out)
 }
 
 // VerdictDropBase is added to a drop reason in LookupRules' answers.

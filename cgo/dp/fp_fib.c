@@ -324,7 +324,9 @@ fp_table_create(uint16_t tidx, const struct fp_table_conf *conf)
 		t->v4[k] = create4(tidx, k, &t->conf);
 		t->v6[k] = create6(tidx, k, &t->conf);
 		if (t->v4[k] == NULL || t->v6[k] == NULL) {
-			rc = -rte_errno;
+			/* the parameters were checked: what fails is the allocation
+			 * (rte_fib reports it as EINVAL at times) */
+			rc = rte_errno == EEXIST ? -EEXIST : -ENOMEM;
 			goto fail;
 		}
 	}

@@ -53,7 +53,7 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	build := func(routes []netip.Prefix) (time.Duration, error) {
+	build := func(tbl *lpm.Table, routes []netip.Prefix) (time.Duration, error) {
 		const batch = 65536
 		var b lpm.Batch
 		start := time.Now()
@@ -72,11 +72,11 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 		}
 		return time.Since(start), nil
 	}
-	d4, err := build(v4)
+	d4, err := build(tbl, v4)
 	if err != nil {
 		return err
 	}
-	d6, err := build(v6)
+	d6, err := build(tbl, v6)
 	if err != nil {
 		return err
 	}
@@ -129,6 +129,9 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	}
 	fmt.Printf("  IPv4 lookup, bulk of 64, random hits  %8.1f ns/lookup  (%d lookups)\n", float64(l4.Nanoseconds())/n, n)
 	fmt.Printf("  IPv6 lookup, bulk of 64, random hits  %8.1f ns/lookup  (%d lookups, misses %d)\n", float64(l6.Nanoseconds())/n, n, miss)
+	if err := rulesBench(fib, tbl, nhs, v4, v6, build, heapFull); err != nil {
+		return err
+	}
 
 	// Single-route changes under the full view: one batch each.
 	var b lpm.Batch
@@ -160,3 +163,64 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 func mib(b uint64) float64       { return float64(b) / (1 << 20) }
+
+// rulesBench mirrors a second full view (a PEERING upstream's table),
+// publishes rules as the mux has them (local first, the upstream's table
+// for its macvlan, then main) and measures the memory per mirrored table
+// and the lookups through the rules.
+func rulesBench(fib *lpm.FIB, main *lpm.Table, nhs []uint32, v4, v6 []netip.Prefix,
+	build func(*lpm.Table, []netip.Prefix) (time.Duration, error), heapOne uint64) error {
+	heap0 := dpdk.HeapUsed()
+	up, err := fib.Table(10001, 1)
+	if err != nil {
+		return err
+	}
+	defer fib.Destroy(up) // after the rules go (deferred later, run first)
+	if _, err := build(up, v4); err != nil {
+		return err
+	}
+	if _, err := build(up, v6); err != nil {
+		return err
+	}
+	perTable := dpdk.HeapUsed() - heap0
+	const macvlan = dpdk.PortID(40)
+	for _, fam := range []int{4, 6} {
+		err := dpdk.SetRules(fam, []dpdk.Rule{
+			{Prio: 0, IIF: dpdk.IIFAny, Action: dpdk.RuleLocal, Table: uint16(main.Slot)},
+			{Prio: 10001, IIF: macvlan, Action: dpdk.RuleLookup, Table: uint16(up.Slot)},
+			{Prio: 32766, IIF: dpdk.IIFAny, Action: dpdk.RuleLookup, Table: uint16(main.Slot)},
+		})
+		if err != nil {
+			return err
+		}
+		defer dpdk.SetRules(fam, nil)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	const n = 1 << 20
+	src4, src6 := netip.MustParseAddr("100.64.128.2"), netip.MustParseAddr("2804:269c:ffff:0:0:1::2")
+	q4, q6 := make([]dpdk.RuleQuery, n), make([]dpdk.RuleQuery, n)
+	for i := range n {
+		iif := dpdk.PortID(0)
+		if i%2 == 0 {
+			iif = macvlan
+		}
+		q4[i] = dpdk.RuleQuery{IIF: iif, Src: src4, Dst: fullview.AddrIn(rng, v4[rng.IntN(len(v4))])}
+		q6[i] = dpdk.RuleQuery{IIF: iif, Src: src6, Dst: fullview.AddrIn(rng, v6[rng.IntN(len(v6))])}
+	}
+	out := make([]uint32, n)
+	var d [2]time.Duration
+	for k, q := range [][]dpdk.RuleQuery{q4, q6} {
+		b := dpdk.NewRuleBatch(4+2*k, q)
+		t0 := time.Now()
+		if err := b.Run(out); err != nil {
+			return err
+		}
+		d[k] = time.Since(t0)
+	}
+	fmt.Printf("  a second full view (PEERING upstream) %8.1f MiB of DPDK heap (first table %.1f MiB): %d full views in 16 GiB\n",
+		mib(perTable), mib(heapOne), (16<<30)/perTable)
+	fmt.Printf("  IPv4 lookup through 3 ip rules         %8.1f ns/lookup  (%d lookups, half by iif to the upstream's table)\n",
+		float64(d[0].Nanoseconds())/n, n)
+	fmt.Printf("  IPv6 lookup through 3 ip rules         %8.1f ns/lookup  (%d lookups)\n", float64(d[1].Nanoseconds())/n, n)
+	return nil
+}

@@ -1,0 +1,357 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"fibd/ports/pcap"
+	"fibd/router/peering"
+	"fibd/test/fullview"
+	"fibd/test/testbird"
+)
+
+// TestPeeringMux runs the PEERING mux of the seed through fibd, with its
+// BIRD configuration unchanged:
+//
+//	mcl (client) ─ kca ─ ma  port A  managed TAP riba ┐  upstream1, upstream2: macvlans on riba
+//	mu1 (AS 65001) ─ kb ─ mb  port B  managed TAP ribb ├ mrt: BIRD, tables 10001, 10002, 20000
+//	mu2 (AS 65002) ─ kc ─ mc  port C  managed TAP ribc ┘
+//
+// Both upstreams announce overlapping prefixes over eBGP into one table
+// each (10000+i); the client's prefix is in table 20000; ip rules pick the
+// table by the incoming interface: the macvlan a client frame was sent to
+// (its destination MAC), or the upstream's interface. Probes of every kind
+// are sent through fibd and must come out where the kernel's own route
+// lookup in the mux netns (ip route get ... iif ...) says.
+func TestPeeringMux(t *testing.T) {
+	fibdBin(t)
+	if _, err := exec.LookPath("bird"); err != nil {
+		t.Skip("bird2 is not installed (make deps)")
+	}
+	s := strconv.Itoa(os.Getpid() % 100000)
+	rt, cl, u1, u2 := "mrt"+s, "mcl"+s, "mu1"+s, "mu2"+s
+	ma, mb, mc := "ma"+s, "mb"+s, "mc"+s
+	cleanup := func() {
+		for _, ns := range []string{rt, cl, u1, u2} {
+			exec.Command("ip", "netns", "del", ns).Run()
+		}
+		for _, l := range []string{ma, mb, mc} {
+			exec.Command("ip", "link", "del", l).Run()
+		}
+	}
+	cleanup()
+	t.Cleanup(cleanup)
+	for _, ns := range []string{rt, cl, u1, u2} {
+		run(t, "ip", "netns", "add", ns)
+		ipBatch(t, ns, "link set lo up")
+	}
+	ipBatch(t, "", "link add "+ma+" type veth peer name kca netns "+cl,
+		"link add "+mb+" type veth peer name kb netns "+u1, "link add "+mc+" type veth peer name kc netns "+u2,
+		"link set "+ma+" up", "link set "+mb+" up", "link set "+mc+" up")
+
+	// The seed's address plan, mux 0: upstream i's macvlan at
+	// 100.64.0.i, the mux at 100.64.128.1, the client after it.
+	const mux = 0
+	up1Addr, _, err := peering.Upstream(mux, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up2Addr, _, _ := peering.Upstream(mux, 2)
+	muxAddr, _, muxNet, _, _ := peering.Mux(mux)
+	client, _, _ := peering.Client(mux, 1)
+	clientPfx := netip.MustParsePrefix("184.164.224.0/24")
+
+	ipBatch(t, cl, "link set kca up", fmt.Sprintf("address add %s/16 dev kca", client),
+		"address add 184.164.224.1/32 dev lo",
+		fmt.Sprintf("route add 198.18.0.0/15 via %s", up1Addr), // upstream 1 by its macvlan
+		fmt.Sprintf("route add 203.0.113.0/24 via %s", up2Addr))
+	ipBatch(t, u1, "link set kb up", "address add 10.11.0.2/24 dev kb", "address add 198.18.0.1/32 dev lo",
+		"route add 184.164.224.0/24 via 10.11.0.1")
+	ipBatch(t, u2, "link set kc up", "address add 10.12.0.2/24 dev kc", "address add 198.18.0.1/32 dev lo",
+		"route add 184.164.224.0/24 via 10.12.0.1")
+	for _, c := range [][2]string{{cl, "kca"}, {u1, "kb"}, {u2, "kc"}} {
+		run(t, "ip", "netns", "exec", c[0], "ethtool", "-K", c[1], "tx", "off")
+	}
+	for _, k := range []string{"net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+		"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.default.arp_ignore=1",
+		"net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.default.arp_announce=2"} {
+		run(t, "ip", "netns", "exec", rt, "sysctl", "-qw", k)
+	}
+
+	l := newLabAt(t, routerConf(rt, []string{ma}, []string{mb, mc})+fmt.Sprintf(`
+router_device {
+device=net_af_packet0
+tap=xma%[1]s
+peer=riba
+}
+router_device {
+device=net_af_packet1
+tap=xmb%[1]s
+peer=ribb
+}
+router_device {
+device=net_af_packet2
+tap=xmc%[1]s
+peer=ribc
+}`, s))
+	// five FIB tables (main, 10001, 10002, 20000 and the default) of 256 MiB
+	// each at least: more DPDK memory than the other labs
+	cf, _ := os.ReadFile(l.path("fastdpi.conf"))
+	os.WriteFile(l.path("fastdpi.conf"), []byte(strings.Replace(string(cf), "-m 1024", "-m 3072", 1)), 0o644)
+	r := l.start(t)
+	waitUntil(t, 20*time.Second, "the TAPs in the mux netns", func() bool {
+		out, _ := exec.Command("ip", "-n", rt, "link").CombinedOutput()
+		return strings.Contains(string(out), "riba") && strings.Contains(string(out), "ribc")
+	})
+	ipBatch(t, rt, fmt.Sprintf("address add %s/%d dev riba", muxAddr, muxNet.Bits()),
+		"address add 10.11.0.1/24 dev ribb", "address add 10.12.0.1/24 dev ribc",
+		"link add upstream1 link riba type macvlan mode bridge", "link set upstream1 up",
+		"link add upstream2 link riba type macvlan mode bridge", "link set upstream2 up",
+		fmt.Sprintf("address add %s/17 dev upstream1", up1Addr), fmt.Sprintf("address add %s/17 dev upstream2", up2Addr),
+		fmt.Sprintf("route add %s via %s dev riba table 20000", clientPfx, client),
+		"rule add iif upstream1 lookup 10001 pref 10001", "rule add iif upstream2 lookup 10002 pref 10002",
+		"rule add iif ribb lookup 20000 pref 20000", "rule add iif ribc lookup 20000 pref 20001")
+
+	// Each upstream announces 1,500 prefixes, 1,000 of them the same,
+	// plus 198.18.0.0/16; upstream 1 alone 203.0.113.0/24.
+	common := avoid(fullview.IPv4(21, 4000), 1000, "10.0.0.0/8", "100.64.0.0/10", "184.164.224.0/24", "198.18.0.0/15", "203.0.113.0/24")
+	own := avoid(fullview.IPv4(22, 4000), 1000, "10.0.0.0/8", "100.64.0.0/10", "184.164.224.0/24", "198.18.0.0/15", "203.0.113.0/24")
+	bird := func(ns, id, as, nbr string, ps []netip.Prefix, extra string) *testbird.Bird {
+		return testbird.Start(t, ns, fmt.Sprintf(`router id %s;
+protocol device { scan time 1; }
+protocol static s4 { ipv4;
+%s	route 198.18.0.0/16 blackhole;
+%s}
+protocol bgp mux {
+	local %s as %s; neighbor %s as 47065;
+	hold time 3; keepalive time 1; connect retry time 2; error wait time 1, 5;
+	ipv4 { import none; export where source = RTS_STATIC; };
+}
+`, id, staticRoutes(ps), extra, id, as, nbr))
+	}
+	bird(u1, "10.11.0.2", "65001", "10.11.0.1", append(common, own[:500]...), "\troute 203.0.113.0/24 blackhole;\n")
+	bird(u2, "10.12.0.2", "65002", "10.12.0.1", append(common, own[500:]...), "")
+	// The mux's BIRD, as PEERING runs it: one table per upstream, exported
+	// to kernel table 10000+i.
+	muxBird := testbird.Start(t, rt, `router id 10.11.0.1;
+protocol device { scan time 1; }
+ipv4 table up1;
+ipv4 table up2;
+protocol kernel k1 { kernel table 10001; scan time 1; ipv4 { table up1; import none; export all; }; }
+protocol kernel k2 { kernel table 10002; scan time 1; ipv4 { table up2; import none; export all; }; }
+protocol bgp upstream1 {
+	local 10.11.0.1 as 47065; neighbor 10.11.0.2 as 65001;
+	hold time 3; keepalive time 1; connect retry time 2; error wait time 1, 5;
+	ipv4 { table up1; import all; export none; };
+}
+protocol bgp upstream2 {
+	local 10.12.0.1 as 47065; neighbor 10.12.0.2 as 65002;
+	hold time 3; keepalive time 1; connect retry time 2; error wait time 1, 5;
+	ipv4 { table up2; import all; export none; };
+}
+`)
+	muxBird.Eventually(t, 60*time.Second, "Established", "show", "protocols", "upstream1")
+	muxBird.Eventually(t, 30*time.Second, "Established", "show", "protocols", "upstream2")
+	waitUntil(t, 30*time.Second, "1,501 routes in each upstream table", func() bool {
+		for _, tb := range []string{"10001", "10002"} {
+			out, _ := exec.Command("ip", "-n", rt, "route", "show", "table", tb).Output()
+			if strings.Count(string(out), "\n") < 1501 {
+				return false
+			}
+		}
+		return true
+	})
+	// the client learns the macvlans' MACs (and the mux the client's)
+	for _, a := range []netip.Addr{up1Addr, up2Addr, muxAddr} {
+		run(t, "ip", "netns", "exec", cl, "ping", "-c", "1", "-W", "2", a.String())
+	}
+	// the FIB has every table, and a rule-routed ping works both ways
+	waitUntil(t, 30*time.Second, "fibd mirrors the upstream tables", func() bool {
+		o1, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", own[0].Addr().String(), "table=10001")
+		o2, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", own[600].Addr().String(), "table=10002")
+		return strings.Contains(o1, `"forward"`) && strings.Contains(o2, `"forward"`)
+	})
+	if out, err := exec.Command("ip", "netns", "exec", cl, "ping", "-c", "3", "-i", "0.2", "-I", "184.164.224.1", "198.18.0.1").CombinedOutput(); err != nil {
+		t.Errorf("client -> upstream 1 -> client: %v\n%s", err, out)
+	}
+
+	macs := map[string]net.HardwareAddr{}
+	for _, dev := range []string{"upstream1", "upstream2", "riba", "ribb", "ribc"} {
+		macs[dev] = macOfNS(t, rt, dev)
+	}
+	ports := map[string]string{"ribb": "kb", "ribc": "kc", "riba": "kca"} // mux interface -> host interface behind it
+	clientMAC, u1MAC := macOfNS(t, cl, "kca"), macOfNS(t, u1, "kb")
+
+	// The probes: from the client to each macvlan and to the mux itself,
+	// and from upstream 1 to the client, for destinations of every kind.
+	type probe struct {
+		id       uint16
+		iif      string // the mux interface the kernel sees it arrive on
+		from     string // host namespace and interface that sends it
+		src, dst netip.Addr
+		want     string // host interface it must reach, "" for none
+	}
+	var dsts []netip.Addr
+	for i := 0; i < 40; i++ {
+		dsts = append(dsts, common[i*20].Addr().Next(), own[i*20].Addr().Next(), own[500+i*10].Addr().Next())
+	}
+	dsts = append(dsts, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("203.0.113.9"),
+		netip.MustParseAddr("192.0.2.99"), netip.MustParseAddr("184.164.224.1"), client)
+	nsH, err := netns.GetFromName(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsH.Close()
+	h, err := netlink.NewHandleAt(nsH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var probes []probe
+	add := func(iif, from string, src, dst netip.Addr) {
+		p := probe{id: uint16(1000 + len(probes)), iif: iif, from: from, src: src, dst: dst}
+		rs, err := h.RouteGetWithOptions(dst.AsSlice(), &netlink.RouteGetOptions{Iif: iif, SrcAddr: src.AsSlice()})
+		if err == nil && len(rs) == 1 && rs[0].Type == unix.RTN_UNICAST {
+			if l, err := h.LinkByIndex(rs[0].LinkIndex); err == nil {
+				p.want = ports[l.Attrs().Name]
+			}
+		}
+		probes = append(probes, p)
+	}
+	for _, d := range dsts {
+		for _, iif := range []string{"upstream1", "upstream2", "riba"} {
+			add(iif, cl+"/kca", client, d)
+		}
+		add("ribb", u1+"/kb", netip.MustParseAddr("198.18.0.1"), d)
+	}
+	kinds := map[string]int{}
+	for _, p := range probes {
+		kinds[p.iif+" -> "+p.want]++
+	}
+	t.Logf("%d probes; the kernel's decisions: %v", len(probes), kinds)
+	for _, k := range []string{"upstream1 -> kb", "upstream2 -> kc", "upstream2 -> ", "riba -> ", "ribb -> kca", "upstream1 -> kca"} {
+		if kinds[k] == 0 {
+			t.Fatalf("no probe where the kernel decides %q: the lab does not test it", k)
+		}
+	}
+
+	// capture at every host, send, and compare
+	dir := t.TempDir()
+	var dumps []*exec.Cmd
+	for _, c := range [][2]string{{cl, "kca"}, {u1, "kb"}, {u2, "kc"}} {
+		cmd := exec.Command("ip", "netns", "exec", c[0], "tcpdump", "-Z", "root", "--immediate-mode", "-U", "-n",
+			"-i", c[1], "-w", filepath.Join(dir, c[1]+".pcap"), "udp and dst port 7")
+		errs := &syncBuffer{}
+		cmd.Stderr = errs
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		dumps = append(dumps, cmd)
+		waitUntil(t, 10*time.Second, "tcpdump in "+c[0], func() bool { return strings.Contains(errs.String(), "listening on") })
+	}
+	frames := map[string][][]byte{}
+	for _, p := range probes {
+		var dmac, smac net.HardwareAddr
+		switch p.iif {
+		case "ribb":
+			dmac, smac = macs["ribb"], u1MAC
+		default:
+			dmac, smac = macs[p.iif], clientMAC
+		}
+		frames[p.from] = append(frames[p.from], pcap.EthIPv4UDP(dmac, smac, p.src, p.dst, 64, p.id, 7, []byte("mux probe")))
+	}
+	for from, fs := range frames {
+		ns, ifname, _ := strings.Cut(from, "/")
+		if err := sendFrames(ns, ifname, fs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second)
+	for _, c := range dumps {
+		c.Process.Signal(syscall.SIGTERM)
+		c.Wait()
+	}
+	got := map[uint16]string{}
+	for _, host := range []string{"kca", "kb", "kc"} {
+		hostMAC := map[string]net.HardwareAddr{"kca": clientMAC, "kb": u1MAC, "kc": macOfNS(t, u2, "kc")}[host]
+		for _, f := range readPcap(t, filepath.Join(dir, host+".pcap")) {
+			e, err := pcap.ParseEth(f)
+			if err != nil || !e.UDP || e.DstPort != 7 || e.DstMAC.String() != hostMAC.String() {
+				continue // the probes themselves, seen leaving the client
+			}
+			if prev, ok := got[e.SrcPort]; ok && prev != host {
+				t.Errorf("probe %d arrived at %s and %s", e.SrcPort, prev, host)
+			}
+			got[e.SrcPort] = host
+		}
+	}
+	bad := 0
+	for _, p := range probes {
+		if got[p.id] != p.want {
+			bad++
+			if bad <= 10 {
+				t.Errorf("probe %d, %s -> %s in by %s: fibd sent it to %q, the kernel to %q", p.id, p.src, p.dst, p.iif, got[p.id], p.want)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d probes differ from the kernel", bad, len(probes))
+	}
+}
+
+// sendFrames writes frames out of ifname in namespace ns, paced a little
+// so that no queue on the way overflows.
+func sendFrames(ns, ifname string, frames [][]byte) error {
+	res := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies in the namespace
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			res <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			res <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
+			res <- err
+			return
+		}
+		defer unix.Close(fd)
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			res <- err
+			return
+		}
+		sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
+		for i, f := range frames {
+			if err := unix.Sendto(fd, f, 0, sa); err != nil {
+				res <- fmt.Errorf("frame %d: %w", i, err)
+				return
+			}
+			if i%16 == 15 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		res <- nil
+	}()
+	return <-res
+}
