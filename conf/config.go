@@ -78,6 +78,12 @@ type Lag struct {
 	Line    int       // line of "lag {"
 }
 
+// TableSize is one fibd_table_size: the capacity of one kernel table's FIB.
+type TableSize struct {
+	Table            uint32
+	Routes4, Routes6 uint32
+}
+
 // LAG modes (the lag section's mode=, fibd's own key).
 const (
 	LagLACP    = "802.3ad" // IEEE 802.3ad with LACP (DPDK bonding mode 4)
@@ -143,6 +149,7 @@ type Config struct {
 	NATPools          []netip.Prefix // fibd_nat_pool: NAT pools to announce
 	AnnounceTableInet uint32         // fibd_announce_table_inet: 0 = router_kernel_table
 	AnnounceTableSubs uint32         // fibd_announce_table_subs: 0 = router_kernel_table + 1
+	TableSizes        []TableSize    // fibd_table_size: per-table capacities
 	Exception         string         // fibd_exception: auto, tap, veth or none
 	PuntRateProto     uint32         // fibd_punt_rate_proto: routing protocol punts per second
 	PuntRateND        uint32         // fibd_punt_rate_nd: ARP/NDP punts per second

@@ -158,6 +158,7 @@ var topParams = []param[Config]{
 	intParam(Param{Name: "fibd_announce_table_subs", Doc: "kernel table of the announcements towards subs (default router_kernel_table + 1)"},
 		func(c *Config) *uint32 { return &c.AnnounceTableSubs }, 0, 0xffffffff, nil),
 	natPoolParam(Param{Name: "fibd_nat_pool", Doc: "a NAT pool's public subnet (CIDR), announced towards inet with router_subs_announce bit 4; repeatable"}),
+	tableSizeParam(Param{Name: "fibd_table_size", Doc: "TABLE:IPV4:IPV6, the route capacity of one kernel table's FIB (default router_max_ip4/ip6_route_count); repeatable"}),
 	stringParam(Param{Name: "fibd_hugepages", Doc: "hugepage memory fibd-prepare reserves before fibd starts, e.g. 4G (default 4G)"},
 		func(c *Config) *string { return &c.Hugepages }, checkSize),
 	stringParam(Param{Name: "fibd_metrics_listen", Doc: "address:port of the Prometheus /metrics endpoint (default 127.0.0.1:29001); non-loopback addresses only when set here"},
@@ -594,6 +595,42 @@ func natPoolParam(p Param) param[Config] {
 			out := make([]string, len(c.NATPools))
 			for i, x := range c.NATPools {
 				out[i] = x.String()
+			}
+			return out
+		},
+	}
+}
+
+// tableSizeParam: fibd_table_size=TABLE:V4:V6, repeatable.
+func tableSizeParam(p Param) param[Config] {
+	return param[Config]{
+		Param: p,
+		spec:  spec{list: true},
+		set: func(c *Config, v string) error {
+			f := strings.Split(v, ":")
+			if len(f) != 3 {
+				return fmt.Errorf("%q: want TABLE:IPV4_ROUTES:IPV6_ROUTES", v)
+			}
+			var n [3]int64
+			for i, x := range f {
+				var err error
+				lo := int64(1)
+				if n[i], err = parseInt(x, lo, 1<<32-1); err != nil {
+					return fmt.Errorf("%q: %w", v, err)
+				}
+			}
+			for _, ts := range c.TableSizes {
+				if ts.Table == uint32(n[0]) {
+					return fmt.Errorf("table %d is sized twice", n[0])
+				}
+			}
+			c.TableSizes = append(c.TableSizes, TableSize{uint32(n[0]), uint32(n[1]), uint32(n[2])})
+			return nil
+		},
+		text: func(c *Config) []string {
+			out := make([]string, len(c.TableSizes))
+			for i, x := range c.TableSizes {
+				out[i] = fmt.Sprintf("%d:%d:%d", x.Table, x.Routes4, x.Routes6)
 			}
 			return out
 		},

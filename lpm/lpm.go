@@ -22,10 +22,25 @@ import (
 	dpdk "fibd/cgo"
 )
 
-// Config sizes every table the FIB creates.
+// Config sizes the tables the FIB creates.
 type Config struct {
 	MaxRoutes4 uint32 // router_max_ip4_route_count
 	MaxRoutes6 uint32 // router_max_ip6_route_count
+	// Sizes overrides the size of some kernel tables (fibd_table_size):
+	// a mux's client table or an upstream's partial view need not be
+	// sized, and cost the memory of, a full view.
+	Sizes map[uint32]TableSize
+}
+
+// TableSize is the capacity of one table.
+type TableSize struct{ Routes4, Routes6 uint32 }
+
+// size is the capacity of kernel table id.
+func (c *Config) size(id uint32) TableSize {
+	if s, ok := c.Sizes[id]; ok {
+		return s
+	}
+	return TableSize{c.MaxRoutes4, c.MaxRoutes6}
 }
 
 // FIB is the set of tables and the nexthop table. It is not safe for
@@ -74,17 +89,17 @@ func (f *FIB) Table(id uint32, slot int) (*Table, error) {
 	if slot < 0 || slot >= len(f.slots) || f.slots[slot] {
 		return nil, fmt.Errorf("no free FIB table slot for kernel table %d (max_tables %d)", id, dpdk.MaxTables)
 	}
-	err := dpdk.CreateTable(uint16(slot), dpdk.TableConfig{
-		ID: id, MaxRoutes4: f.cfg.MaxRoutes4, MaxRoutes6: f.cfg.MaxRoutes6,
-	})
+	sz := f.cfg.size(id)
+	heap := dpdk.HeapUsed()
+	err := dpdk.CreateTable(uint16(slot), dpdk.TableConfig{ID: id, MaxRoutes4: sz.Routes4, MaxRoutes6: sz.Routes6})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (%d + %d routes; fibd_table_size sizes a table alone)", err, sz.Routes4, sz.Routes6)
 	}
 	f.slots[slot] = true
 	t := &Table{ID: id, Slot: uint16(slot)}
 	f.tables[id] = t
-	f.log.Debug().Uint32("table", id).Int("slot", slot).
-		Uint32("max_ip4", f.cfg.MaxRoutes4).Uint32("max_ip6", f.cfg.MaxRoutes6).Msg("FIB table created")
+	f.log.Info().Uint32("table", id).Int("slot", slot).Uint32("max_ip4", sz.Routes4).Uint32("max_ip6", sz.Routes6).
+		Uint64("heap_mib", (dpdk.HeapUsed()-heap)>>20).Msg("FIB table created")
 	return t, nil
 }
 
