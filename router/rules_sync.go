@@ -7,6 +7,13 @@ import (
 	dpdk "fibd/cgo"
 )
 
+// Rules is the netns's ip rules as the fast path follows them.
+func (r *Router) Rules() RulePlan {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rules
+}
+
 // syncRules reads the netns's ip rules and, when they changed, mirrors
 // the tables they look up and publishes them to the fast path. It
 // reports whether the set of mirrored tables changed (a resync follows).

@@ -192,6 +192,10 @@ protocol bgp upstream2 {
 		t.Errorf("client -> upstream 1 -> client: %v\n%s", err, out)
 	}
 
+	if out, _, _ := r.fdpi(t, "router", "rule", "show"); !strings.Contains(out, "iif upstream1 lookup 10001") ||
+		!strings.Contains(out, "evaluates") {
+		t.Errorf("router rule show:\n%s", out)
+	}
 	macs := map[string]net.HardwareAddr{}
 	for _, dev := range []string{"upstream1", "upstream2", "riba", "ribb", "ribc"} {
 		macs[dev] = macOfNS(t, rt, dev)

@@ -382,6 +382,40 @@ func cmdLagShow(d *daemon, c *ctl.Command, o *output) error {
 	return nil
 }
 
+func cmdRuleShow(d *daemon, c *ctl.Command, o *output) error {
+	if d.router == nil {
+		return errors.New("ip rules are mirrored with router=1")
+	}
+	plan := d.router.Rules()
+	type ruleJSON struct {
+		Rule      string `json:"rule"`
+		Evaluated bool   `json:"evaluated"` // false: the kernel table alone decides (the usual chain)
+		Problem   string `json:"problem,omitempty"`
+	}
+	if !o.json {
+		if plan.Active {
+			fmt.Fprintf(o.w, "the fast path evaluates %d rules, tables %v\n", len(plan.Rules), plan.Tables)
+		} else {
+			fmt.Fprintln(o.w, "the usual rules: every packet is looked up in the kernel table")
+		}
+	}
+	for _, r := range plan.Rules {
+		if o.json {
+			o.record(ruleJSON{Rule: r.String(), Evaluated: plan.Active})
+		} else {
+			fmt.Fprintf(o.w, "  %s\n", r)
+		}
+	}
+	for _, p := range plan.Problems {
+		if o.json {
+			o.record(ruleJSON{Rule: p, Problem: "unsupported"})
+		} else {
+			fmt.Fprintf(o.w, "  not evaluated: %s\n", p)
+		}
+	}
+	return nil
+}
+
 func cmdStatsShow(d *daemon, c *ctl.Command, o *output) error {
 	r, err := d.report(time.Since(d.started))
 	if err != nil {

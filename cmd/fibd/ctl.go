@@ -49,6 +49,7 @@ func init() {
 		{"router ndp show", "", "IPv6 neighbour cache", cmdNeighShow(true)},
 		{"router device show", "", "ports, links, exception interfaces and their subnets", cmdDeviceShow},
 		{"router lag show", "", "lag sections", cmdLagShow},
+		{"router rule show", "", "the router netns's ip rules as the fast path follows them, and those it cannot", cmdRuleShow},
 		{"router stats show", "", "counters per port, per worker and per drop reason", cmdStatsShow},
 		{"router stats reset", "", "zero the counters", cmdStatsReset},
 		{"router fib refresh", "", "resynchronise the FIB with the kernel (or the static file)", cmdFIBRefresh},
