@@ -120,11 +120,16 @@ fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_
 	      const uint8_t (*src)[16], const uint8_t (*dst)[16], uint64_t *nh, uint16_t *drop)
 {
 	uint16_t pos[FP_BURST], pend[FP_BURST], np = 0;
+	/* the last lookup of each packet: the local rule and main look in the
+	 * same table, which then costs one lookup, not two */
+	uint64_t seen[FP_BURST];
+	uint16_t seen_t[FP_BURST];
 
 	for (uint16_t i = 0; i < n; i++) {
 		pos[i] = 0;
 		nh[i] = FP_NH_MISS;
 		drop[i] = 0;
+		seen_t[i] = UINT16_MAX;
 		pend[np++] = i;
 	}
 	while (np > 0) {
@@ -151,11 +156,12 @@ fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_
 				look[nl++] = i;
 			}
 		}
-		/* one bulk lookup per table among them */
+		/* one bulk lookup per table among them (none where the packet's
+		 * last lookup was in the same table) */
 		np = 0;
 		while (nl > 0) {
 			uint16_t tidx = rs->r[pos[look[0]]].tidx;
-			uint16_t same[FP_BURST], ns = 0, other = 0;
+			uint16_t same[FP_BURST], ns = 0, other = 0, fresh[FP_BURST], nf = 0;
 			for (uint16_t k = 0; k < nl; k++) {
 				if (rs->r[pos[look[k]]].tidx == tidx)
 					same[ns++] = look[k];
@@ -163,8 +169,20 @@ fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_
 					look[other++] = look[k];
 			}
 			nl = other;
+			for (uint16_t k = 0; k < ns; k++)
+				if (seen_t[same[k]] != tidx)
+					fresh[nf++] = same[k];
+			if (nf > 0) {
+				uint64_t got[FP_BURST];
+				table_lookup(tidx, family, dst, fresh, nf, got);
+				for (uint16_t k = 0; k < nf; k++) {
+					seen[fresh[k]] = got[k];
+					seen_t[fresh[k]] = tidx;
+				}
+			}
 			uint64_t res[FP_BURST];
-			table_lookup(tidx, family, dst, same, ns, res);
+			for (uint16_t k = 0; k < ns; k++)
+				res[k] = seen[same[k]];
 			for (uint16_t k = 0; k < ns; k++) {
 				uint16_t i = same[k];
 				bool local = rs->r[pos[i]].action == FP_RULE_LOCAL;
