@@ -153,10 +153,6 @@ func (s *Set) setup(log zerolog.Logger, p *Port, l Layout, txPoll bool) error {
 	if p.RxQueues == 0 {
 		return fmt.Errorf("device %s: no rx queue", p.Dev.Name)
 	}
-	// af_packet starts sending with a kick that the kernel may refuse
-	// (EAGAIN); what is left in its ring waits for the next kick, which
-	// an idle port never gets: tx_poll gives it one every 10 ms.
-	txPoll = txPoll || info.Driver == "net_af_packet"
 	if err := p.ID.Setup(dpdk.PortConfig{
 		RxQueues: p.RxQueues, TxQueues: p.TxQueues,
 		RxDesc: l.RxDesc, TxDesc: l.TxDesc,

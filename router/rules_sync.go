@@ -14,6 +14,14 @@ func (r *Router) Rules() RulePlan {
 	return r.rules
 }
 
+// InterfaceID is the id the ip rules know interface name by (a port, or a
+// VLAN or macvlan interface on an exception interface).
+func (r *Router) InterfaceID(name string) (dpdk.PortID, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ports.PortOf(name)
+}
+
 // syncRules reads the netns's ip rules and, when they changed, mirrors
 // the tables they look up and publishes them to the fast path. It
 // reports whether the set of mirrored tables changed (a resync follows).

@@ -342,11 +342,6 @@ exc_main(void *arg)
 		if (++idle >= FP_EXC_IDLE_PASSES) {
 			struct timespec ts = {0, FP_EXC_NAP_US * 1000};
 			nanosleep(&ts, NULL);
-			/* About every 10 ms idle: an empty burst, for the drivers
-			 * that send from their ring only when kicked (af_packet). */
-			if (idle % (10000 / FP_EXC_NAP_US) == 0)
-				for (unsigned int x = 0; x < fp_n_excs; x++)
-					rte_eth_tx_burst(fp_excs[x].exc_port, 0, NULL, 0);
 		}
 	}
 	return NULL;

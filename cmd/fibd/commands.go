@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -221,7 +222,10 @@ func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
 
 func cmdFIBLookup(d *daemon, c *ctl.Command, o *output) error {
 	if !c.Target.Addr.IsValid() {
-		return errors.New("router fib lookup IP [table=N]")
+		return errors.New("router fib lookup IP [table=N | iif=IFACE [from=IP]]")
+	}
+	if _, ok := c.Opts["iif"]; ok {
+		return ruleLookup(d, c, o)
 	}
 	table, err := d.tableOpt(c)
 	if err != nil {
@@ -380,6 +384,66 @@ func cmdLagShow(d *daemon, c *ctl.Command, o *output) error {
 		fmt.Fprintln(o.w, "no lag sections")
 	}
 	return nil
+}
+
+// ruleLookup answers "router fib lookup IP iif=IFACE [from=IP]": what the
+// fast path does with such a packet, through the ip rules.
+func ruleLookup(d *daemon, c *ctl.Command, o *output) error {
+	if d.router == nil {
+		return errors.New("iif= needs router=1 (ip rules)")
+	}
+	dst := c.Target.Addr
+	id, ok := d.router.InterfaceID(c.Opts["iif"])
+	if !ok {
+		return fmt.Errorf("iif=%s: not an interface of fibd", c.Opts["iif"])
+	}
+	src := netip.IPv4Unspecified()
+	if dst.Is6() {
+		src = netip.IPv6Unspecified()
+	}
+	if s, ok := c.Opts["from"]; ok {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Is4() != dst.Is4() {
+			return fmt.Errorf("from=%q: want an address of the destination's family", s)
+		}
+		src = a
+	}
+	fam := 4
+	if dst.Is6() {
+		fam = 6
+	}
+	type lookupJSON struct {
+		Addr    string      `json:"address"`
+		IIF     string      `json:"iif"`
+		Index   uint32      `json:"nexthop_index"`
+		Nexthop nexthopJSON `json:"nexthop"`
+	}
+	res := lookupJSON{Addr: dst.String(), IIF: c.Opts["iif"], Nexthop: nexthopJSON{Type: "no_route"}}
+	nh, err := dpdk.LookupRules(fam, []dpdk.RuleQuery{{IIF: id, Src: src, Dst: dst}})
+	switch {
+	case errors.Is(err, syscall.ENOENT): // no rules evaluated: the kernel table decides
+		t := d.fib.Tables()[d.kernelTable()]
+		res.Index = d.fib.Lookup(t, dst)
+	case err != nil:
+		return err
+	default:
+		res.Index = nh[0]
+	}
+	switch {
+	case res.Index >= dpdk.VerdictDropBase:
+		res.Nexthop = nexthopJSON{Type: dpdk.DropReasons()[res.Index-dpdk.VerdictDropBase]}
+	case res.Index != dpdk.NexthopMiss:
+		d.withState(func(p *router.Programmer, _ *router.RIB) {
+			if tg, ok := p.Nexthop(res.Index); ok {
+				res.Nexthop = d.nexthop(p, &tg)
+			}
+		})
+	}
+	if o.json {
+		return o.record(res)
+	}
+	_, err = fmt.Fprintf(o.w, "%s iif %s: %s (nexthop %d)\n", res.Addr, res.IIF, res.Nexthop, res.Index)
+	return err
 }
 
 func cmdRuleShow(d *daemon, c *ctl.Command, o *output) error {

@@ -44,7 +44,7 @@ func init() {
 	commands = []command{
 		{"router status", "", "mode, FIB size, mirror state, uptime", cmdStatus},
 		{"router rib show", "[IP | CIDR | all] [table=N]", "resolved routes (streamed)", cmdRIBShow},
-		{"router fib lookup", "IP [table=N]", "what the fast path does with a destination", cmdFIBLookup},
+		{"router fib lookup", "IP [table=N | iif=IFACE [from=IP]]", "what the fast path does with a destination (through the ip rules with iif=)", cmdFIBLookup},
 		{"router arp show", "", "IPv4 neighbour cache", cmdNeighShow(false)},
 		{"router ndp show", "", "IPv6 neighbour cache", cmdNeighShow(true)},
 		{"router device show", "", "ports, links, exception interfaces and their subnets", cmdDeviceShow},
