@@ -177,7 +177,7 @@ func TestCLI(t *testing.T) {
 	r := startFibd(t, "", cliStatic)
 
 	out, _, code := r.fdpi(t, "help", "router")
-	if code != 0 || !strings.Contains(out, "router fib lookup IP [table=N]") {
+	if code != 0 || !strings.Contains(out, "router fib lookup IP [table=N | iif=IFACE [from=IP]]") {
 		t.Fatalf("help router: %d %q", code, out)
 	}
 	out, _, _ = r.fdpi(t, "router", "status")
