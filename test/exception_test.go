@@ -55,6 +55,27 @@ func run(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// scratch makes network namespaces (loopback up) for a test and removes
+// them, and the root-namespace interfaces links, when it ends (and any
+// left from an earlier run before it starts).
+func scratch(t *testing.T, namespaces, links []string) {
+	t.Helper()
+	cleanup := func() {
+		for _, ns := range namespaces {
+			exec.Command("ip", "netns", "del", ns).Run()
+		}
+		for _, l := range links {
+			exec.Command("ip", "link", "del", l).Run()
+		}
+	}
+	cleanup()
+	t.Cleanup(cleanup)
+	for _, ns := range namespaces {
+		run(t, "ip", "netns", "add", ns)
+		ipBatch(t, ns, "link set lo up")
+	}
+}
+
 func ipBatch(t *testing.T, ns string, lines ...string) {
 	t.Helper()
 	args := []string{"-batch", "-"}
@@ -76,20 +97,7 @@ func newXlab(t *testing.T) *xlab {
 	s := strconv.Itoa(os.Getpid() % 100000)
 	x := &xlab{sfx: s, rt: "xrt" + s, cl: "xcl" + s, up: "xup" + s, os: "xos" + s,
 		fa: "xfa" + s, fb: "xfb" + s, fc: "xfc" + s, xb: "xxb" + s}
-	cleanup := func() {
-		for _, ns := range []string{x.rt, x.cl, x.up, x.os} {
-			exec.Command("ip", "netns", "del", ns).Run()
-		}
-		for _, l := range []string{x.fa, x.fb, x.fc, x.xb} {
-			exec.Command("ip", "link", "del", l).Run()
-		}
-	}
-	cleanup()
-	t.Cleanup(cleanup)
-	for _, ns := range []string{x.rt, x.cl, x.up, x.os} {
-		run(t, "ip", "netns", "add", ns)
-		ipBatch(t, ns, "link set lo up")
-	}
+	scratch(t, []string{x.rt, x.cl, x.up, x.os}, []string{x.fa, x.fb, x.fc, x.xb})
 	ipBatch(t, "",
 		"link add "+x.fa+" type veth peer name ca netns "+x.cl,
 		"link add "+x.fb+" type veth peer name pb netns "+x.up,
@@ -294,11 +302,13 @@ protocol ospf v2 o4 {
 `)
 }
 
-// flood sends frame out of ifname in namespace ns as fast as one thread
-// can, until stop is closed; it returns the number sent.
-func flood(ns, ifname string, frame []byte, stop <-chan struct{}) (int, error) {
+// packetSocket opens a raw packet socket on interface ifname of namespace
+// ns (a socket keeps its namespace: the caller uses it from any thread).
+// listen binds it to receive every frame of the interface.
+func packetSocket(ns, ifname string, listen bool) (int, *unix.SockaddrLinklayer, error) {
 	type res struct {
-		n   int
+		fd  int
+		sa  *unix.SockaddrLinklayer
 		err error
 	}
 	ch := make(chan res, 1)
@@ -306,43 +316,66 @@ func flood(ns, ifname string, frame []byte, stop <-chan struct{}) (int, error) {
 		runtime.LockOSThread() // never unlocked: the thread dies in the namespace
 		h, err := netns.GetFromName(ns)
 		if err != nil {
-			ch <- res{0, err}
+			ch <- res{err: err}
 			return
 		}
 		defer h.Close()
 		if err := netns.Set(h); err != nil {
-			ch <- res{0, err}
+			ch <- res{err: err}
 			return
 		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
-		if err != nil {
-			ch <- res{0, err}
-			return
-		}
-		defer unix.Close(fd)
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
-			ch <- res{0, err}
+			ch <- res{err: err}
 			return
 		}
-		sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
-		n := 0
-		for {
-			select {
-			case <-stop:
-				ch <- res{n, nil}
-				return
-			default:
-			}
-			for range 256 {
-				if err := unix.Sendto(fd, frame, 0, sa); err == nil {
-					n++
-				}
-			}
+		proto := 0
+		if listen {
+			proto = int(htons(unix.ETH_P_ALL))
 		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, proto)
+		if err != nil {
+			ch <- res{err: err}
+			return
+		}
+		sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6, Protocol: uint16(proto)}
+		if listen {
+			err = unix.Bind(fd, sa)
+		}
+		if err != nil {
+			unix.Close(fd)
+			ch <- res{err: err}
+			return
+		}
+		ch <- res{fd: fd, sa: sa}
 	}()
 	r := <-ch
-	return r.n, r.err
+	return r.fd, r.sa, r.err
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// flood sends frame out of ifname in namespace ns as fast as one thread
+// can, until stop is closed; it returns the number sent.
+func flood(ns, ifname string, frame []byte, stop <-chan struct{}) (int, error) {
+	fd, sa, err := packetSocket(ns, ifname, false)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for {
+		select {
+		case <-stop:
+			return n, nil
+		default:
+		}
+		for range 256 {
+			if err := unix.Sendto(fd, frame, 0, sa); err == nil {
+				n++
+			}
+		}
+	}
 }
 
 func linkFlags(t *testing.T, ns, dev string) string {

@@ -38,20 +38,7 @@ func testLAG(t *testing.T, mode, partnerMode string) {
 	s := strconv.Itoa(os.Getpid() % 100000)
 	rt, lh, lcl := "lrt"+s, "lh"+s, "lcl"+s
 	la0, la1, lb0, lb1, lc, lk := "la0"+s, "la1"+s, "lb0"+s, "lb1"+s, "lc"+s, "lk"+s
-	cleanup := func() {
-		for _, ns := range []string{rt, lh, lcl} {
-			exec.Command("ip", "netns", "del", ns).Run()
-		}
-		for _, l := range []string{la0, la1, lc, lk} {
-			exec.Command("ip", "link", "del", l).Run()
-		}
-	}
-	cleanup()
-	t.Cleanup(cleanup)
-	for _, ns := range []string{rt, lh, lcl} {
-		run(t, "ip", "netns", "add", ns)
-		ipBatch(t, ns, "link set lo up")
-	}
+	scratch(t, []string{rt, lh, lcl}, []string{la0, la1, lc, lk})
 	ipBatch(t, "", "link add "+la0+" type veth peer name "+lb0, "link add "+la1+" type veth peer name "+lb1,
 		"link add "+lc+" type veth peer name lcp netns "+lh, "link add "+lk+" type veth peer name lkp netns "+lcl,
 		"link set "+la0+" up", "link set "+la1+" up", "link set "+lb0+" up", "link set "+lb1+" up",

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,20 +43,7 @@ func TestPeeringMux(t *testing.T) {
 	s := strconv.Itoa(os.Getpid() % 100000)
 	rt, cl, u1, u2 := "mrt"+s, "mcl"+s, "mu1"+s, "mu2"+s
 	ma, mb, mc := "ma"+s, "mb"+s, "mc"+s
-	cleanup := func() {
-		for _, ns := range []string{rt, cl, u1, u2} {
-			exec.Command("ip", "netns", "del", ns).Run()
-		}
-		for _, l := range []string{ma, mb, mc} {
-			exec.Command("ip", "link", "del", l).Run()
-		}
-	}
-	cleanup()
-	t.Cleanup(cleanup)
-	for _, ns := range []string{rt, cl, u1, u2} {
-		run(t, "ip", "netns", "add", ns)
-		ipBatch(t, ns, "link set lo up")
-	}
+	scratch(t, []string{rt, cl, u1, u2}, []string{ma, mb, mc})
 	ipBatch(t, "", "link add "+ma+" type veth peer name kca netns "+cl,
 		"link add "+mb+" type veth peer name kb netns "+u1, "link add "+mc+" type veth peer name kc netns "+u2,
 		"link set "+ma+" up", "link set "+mb+" up", "link set "+mc+" up")
@@ -421,50 +407,29 @@ type capture struct {
 	fd     int
 	mu     sync.Mutex
 	frames [][]byte
-	done   chan struct{}
+	done   chan struct{} // closed by stop
+	closed chan struct{} // closed when the reader has ended
 }
 
 func startCapture(ns, ifname string) (*capture, error) {
-	c := &capture{done: make(chan struct{})}
-	ready := make(chan error, 1)
+	fd, _, err := packetSocket(ns, ifname, true)
+	if err != nil {
+		return nil, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20)
+	tv := unix.Timeval{Usec: 50000} // to see stop in time
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	c := &capture{fd: fd, done: make(chan struct{}), closed: make(chan struct{})}
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies in the namespace
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			ready <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			ready <- err
-			return
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
-		if err != nil {
-			ready <- err
-			return
-		}
-		ifi, err := net.InterfaceByName(ifname)
-		if err == nil {
-			err = unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
-		}
-		if err == nil {
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20)
-			tv := unix.Timeval{Usec: 50000}
-			err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		}
-		if err != nil {
-			unix.Close(fd)
-			ready <- err
-			return
-		}
-		c.fd = fd
-		ready <- nil
+		defer close(c.closed)
+		defer unix.Close(fd)
 		buf := make([]byte, 65536)
 		for {
 			select {
 			case <-c.done:
-				unix.Close(fd)
 				return
 			default:
 			}
@@ -480,7 +445,7 @@ func startCapture(ns, ifname string) (*capture, error) {
 			c.mu.Unlock()
 		}
 	}()
-	return c, <-ready
+	return c, nil
 }
 
 func (c *capture) count() int {
@@ -492,52 +457,27 @@ func (c *capture) count() int {
 // stop ends the capture and returns what arrived.
 func (c *capture) stop() [][]byte {
 	close(c.done)
-	time.Sleep(100 * time.Millisecond)
+	<-c.closed
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.frames
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
 // sendFrames writes frames out of ifname in namespace ns, paced a little
 // so that no queue on the way overflows.
 func sendFrames(ns, ifname string, frames [][]byte) error {
-	res := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies in the namespace
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			res <- err
-			return
+	fd, sa, err := packetSocket(ns, ifname, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for i, f := range frames {
+		if err := unix.Sendto(fd, f, 0, sa); err != nil {
+			return fmt.Errorf("frame %d: %w", i, err)
 		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			res <- err
-			return
+		if i%16 == 15 {
+			time.Sleep(time.Millisecond)
 		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
-		if err != nil {
-			res <- err
-			return
-		}
-		defer unix.Close(fd)
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			res <- err
-			return
-		}
-		sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
-		for i, f := range frames {
-			if err := unix.Sendto(fd, f, 0, sa); err != nil {
-				res <- fmt.Errorf("frame %d: %w", i, err)
-				return
-			}
-			if i%16 == 15 {
-				time.Sleep(time.Millisecond)
-			}
-		}
-		res <- nil
-	}()
-	return <-res
+	}
+	return nil
 }
