@@ -38,6 +38,8 @@ type Kernel struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 	q    queue
+	// rulesChanged fires on ip rule notifications (watchRules).
+	rulesChanged chan struct{}
 }
 
 // Event is one queued notification, or a subscription failure (Err).
@@ -116,8 +118,13 @@ func (k *Kernel) Open() error {
 	k.done = make(chan struct{})
 	if k.q.signal == nil {
 		k.q.signal = make(chan struct{}, 1)
+		k.rulesChanged = make(chan struct{}, 1)
 	}
 	if err := k.subscribe(); err != nil {
+		k.Close()
+		return err
+	}
+	if err := k.watchRules(); err != nil {
 		k.Close()
 		return err
 	}

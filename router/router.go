@@ -189,6 +189,11 @@ func (r *Router) mirror(ctx context.Context) error {
 				return err
 			}
 			continue
+		case <-r.k.RulesChanged():
+			if err := r.followRules(); err != nil {
+				return err
+			}
+			continue
 		case <-tick.C:
 			if _, err := netnsAlive(r.cfg.Netns); err != nil {
 				return err

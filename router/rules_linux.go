@@ -76,3 +76,50 @@ func selector(n *net.IPNet, v6 bool) netip.Prefix {
 	}
 	return p
 }
+
+// watchRules signals on k.rulesChanged whenever the netns's ip rules
+// change (RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE), until k.done closes.
+// The signal carries nothing: the router reads the rules again. A
+// failure only leaves the periodic re-read.
+func (k *Kernel) watchRules() error {
+	fd, err := socketIn(k.ns)
+	if err != nil {
+		return err
+	}
+	for _, g := range []int{unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("rule notifications: %w", err)
+		}
+	}
+	tv := unix.Timeval{Usec: 200000} // to see done in time
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	done := k.done
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		defer unix.Close(fd)
+		buf := make([]byte, 1<<16)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil {
+				continue // timeout, or ENOBUFS: either way nothing to lose
+			}
+			select {
+			case k.rulesChanged <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return nil
+}
+
+// RulesChanged fires when the ip rules changed.
+func (k *Kernel) RulesChanged() <-chan struct{} { return k.rulesChanged }

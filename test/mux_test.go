@@ -390,6 +390,22 @@ protocol bgp upstream2v6 {
 			}
 		}
 	}
+	// a rule change is followed at once (rule notifications)
+	dst := own[600].Addr().Next() // upstream 2's alone
+	if out, _, _ := r.fdpi(t, "router", "fib", "lookup", dst.String(), "iif=upstream2"); !strings.Contains(out, "dev net_af_packet2") {
+		t.Errorf("before the rule goes: %s", out)
+	}
+	t0 := time.Now()
+	run(t, "ip", "-n", rt, "rule", "del", "pref", "10002")
+	waitUntil(t, 5*time.Second, "the deleted rule no longer routes", func() bool {
+		out, _, _ := r.fdpi(t, "router", "fib", "lookup", dst.String(), "iif=upstream2")
+		return strings.Contains(out, "no_route")
+	})
+	if d := time.Since(t0); d > 400*time.Millisecond {
+		t.Errorf("rule deletion followed after %v", d)
+	} else {
+		t.Logf("rule deletion followed after %v", d)
+	}
 	if bad > 0 {
 		st, _, _ := r.fdpi(t, "router", "stats", "show")
 		lk, _, _ := r.fdpi(t, "router", "fib", "lookup", clientPfx.Addr().Next().String(), "table=20000")
