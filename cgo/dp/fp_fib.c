@@ -167,17 +167,12 @@ tbl8_v4(const struct fp_table_conf *c)
 	return RTE_MIN(RTE_MAX(c->max_routes4 / 32, 1024u), 1u << 20);
 }
 
-/* IPv6 tbl8 groups: a full view of the DESIGN.md length mix (200k
- * prefixes, /48 the most common) needs about 145k (measured: 140k refuses
- * 13k routes, 150k none); 1.25 per route leaves a third spare without the
- * 2 per route that cost 300 MiB more per table. A deeper table (many /64
- * or longer) may refuse routes before max_routes6: counted and logged. */
 static uint32_t
 tbl8_v6(const struct fp_table_conf *c)
 {
 	if (c->tbl8_6)
 		return c->tbl8_6;
-	return RTE_MIN(RTE_MAX(c->max_routes6 + c->max_routes6 / 4, 1024u), 1u << 22);
+	return RTE_MIN(RTE_MAX(c->max_routes6 * 2, 1024u), 1u << 22);
 }
 
 /* rte_fib sizes its RIB at twice max_routes (branch points take nodes
