@@ -272,7 +272,8 @@ func (r *Router) batch() error {
 	return nil
 }
 
-// syncIfaces updates the VLAN and macvlan interfaces; true when they changed.
+// syncIfaces updates the VLAN and macvlan interfaces; true when they
+// changed. r.mu is held.
 func (r *Router) syncIfaces() bool {
 	changed, err := r.ports.sync(r.links, r.vlans, r.macvlans)
 	if err != nil {
@@ -280,6 +281,9 @@ func (r *Router) syncIfaces() bool {
 	}
 	if changed {
 		r.log.Info().Int("interfaces", len(r.ports.subs)).Msg("VLAN and macvlan interfaces changed")
+		// the rules name interfaces by id: an iif that was not there
+		// before (or is gone) changes them
+		r.pushRules()
 	}
 	return changed
 }

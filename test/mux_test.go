@@ -390,6 +390,15 @@ protocol bgp upstream2v6 {
 			}
 		}
 	}
+	if bad > 0 {
+		st, _, _ := r.fdpi(t, "router", "stats", "show")
+		lk, _, _ := r.fdpi(t, "router", "fib", "lookup", clientPfx.Addr().Next().String(), "table=20000")
+		arp, _, _ := r.fdpi(t, "router", "arp", "show")
+		kn, _ := exec.Command("ip", "-n", rt, "neigh").CombinedOutput()
+		ks, _ := exec.Command("ip", "-n", cl, "-s", "link", "show", "kca").CombinedOutput()
+		kn = append(kn, ks...)
+		t.Errorf("%d of %d probes differ from the kernel; fibd's counters:\n%s\n%s\n%s\nkernel:\n%s", bad, len(probes), st, lk, arp, kn)
+	}
 	// a rule change is followed at once (rule notifications)
 	dst := own[600].Addr().Next() // upstream 2's alone
 	if out, _, _ := r.fdpi(t, "router", "fib", "lookup", dst.String(), "iif=upstream2"); !strings.Contains(out, "dev net_af_packet2") {
@@ -405,15 +414,6 @@ protocol bgp upstream2v6 {
 		t.Errorf("rule deletion followed after %v", d)
 	} else {
 		t.Logf("rule deletion followed after %v", d)
-	}
-	if bad > 0 {
-		st, _, _ := r.fdpi(t, "router", "stats", "show")
-		lk, _, _ := r.fdpi(t, "router", "fib", "lookup", clientPfx.Addr().Next().String(), "table=20000")
-		arp, _, _ := r.fdpi(t, "router", "arp", "show")
-		kn, _ := exec.Command("ip", "-n", rt, "neigh").CombinedOutput()
-		ks, _ := exec.Command("ip", "-n", cl, "-s", "link", "show", "kca").CombinedOutput()
-		kn = append(kn, ks...)
-		t.Errorf("%d of %d probes differ from the kernel; fibd's counters:\n%s\n%s\n%s\nkernel:\n%s", bad, len(probes), st, lk, arp, kn)
 	}
 }
 
