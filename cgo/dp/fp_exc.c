@@ -25,6 +25,8 @@
 /* Idle passes before the exception thread naps, and the nap. */
 #define FP_EXC_IDLE_PASSES 64
 #define FP_EXC_NAP_US 100
+/* ... and the pause after a pass that moved less than a burst */
+#define FP_EXC_TRICKLE_US 20
 
 struct fp_exc fp_excs[FP_MAX_PORTS];
 unsigned int fp_n_excs;
@@ -335,12 +337,17 @@ exc_main(void *arg)
 		for (unsigned int x = 0; x < fp_n_excs; x++)
 			capture_take(&fp_excs[x]);
 		uint32_t moved = drain_punts(bufs) + drain_exceptions();
-		if (moved) {
+		/* A full burst: more is waiting, go on. Less: the thread shares
+		 * its CPU with the control plane and the routing daemon, so it
+		 * naps and lets frames gather rather than spin on a trickle (a
+		 * punt flood, policed to thousands per second, would otherwise
+		 * keep it busy and starve BIRD's own timers). */
+		if (moved >= FP_BURST) {
 			idle = 0;
 			continue;
 		}
-		if (++idle >= FP_EXC_IDLE_PASSES) {
-			struct timespec ts = {0, FP_EXC_NAP_US * 1000};
+		if (moved > 0 || ++idle >= FP_EXC_IDLE_PASSES) {
+			struct timespec ts = {0, (moved ? FP_EXC_TRICKLE_US : FP_EXC_NAP_US) * 1000};
 			nanosleep(&ts, NULL);
 		}
 	}

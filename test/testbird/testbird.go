@@ -28,6 +28,8 @@ func Start(t *testing.T, ns, conf string) *Bird {
 		t.Skip("bird2 is not installed (make deps)")
 	}
 	b := &Bird{NS: ns, Dir: t.TempDir()}
+	// protocol events to bird.log, for the test's failure messages
+	conf = "log stderr { info, remote, warning, error, auth, fatal, bug };\n" + conf
 	if err := os.WriteFile(filepath.Join(b.Dir, "bird.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
