@@ -3,6 +3,7 @@ package ports
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -63,4 +64,35 @@ func quietKernelIface(name string) error {
 		return fmt.Errorf("%s: arp off: %w", name, err)
 	}
 	return nil
+}
+
+// RaiseAFPacketSendBuffers gives every AF_PACKET socket of the process
+// (those of the af_packet PMD: data ports and exception interfaces) a
+// large send buffer. DPDK 22.11's af_packet transmits by a kick (sendto)
+// that the kernel refuses with EAGAIN when the socket's send buffer is
+// full; the frames stay in the ring, and once the ring is full the PMD's
+// tx waits in poll(-1) for a slot that only another kick would free: the
+// worker hangs. With room for a whole ring in flight, the kick is not
+// refused. It returns how many sockets it changed.
+func RaiseAFPacketSendBuffers(bytes int) (int, error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+		if err != nil || dom != unix.AF_PACKET {
+			continue
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, bytes); err != nil {
+			return n, fmt.Errorf("af_packet socket %d: send buffer: %w", fd, err)
+		}
+		n++
+	}
+	return n, nil
 }

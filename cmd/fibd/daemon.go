@@ -220,6 +220,11 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		}()
 	}
 
+	if n, err := ports.RaiseAFPacketSendBuffers(64 << 20); err != nil {
+		d.log.Warn().Err(err).Msg("af_packet send buffers stay small: a full ring can hang a worker")
+	} else if n > 0 {
+		d.log.Debug().Int("sockets", n).Msg("af_packet send buffers raised")
+	}
 	d.syncPortAddrs()
 	go func() { // addresses change with the router netns
 		t := time.NewTicker(time.Second)
