@@ -309,51 +309,59 @@ protocol ospf v2 o4 {
 // ns (a socket keeps its namespace: the caller uses it from any thread).
 // listen binds it to receive every frame of the interface.
 func packetSocket(ns, ifname string, listen bool) (int, *unix.SockaddrLinklayer, error) {
-	type res struct {
-		fd  int
-		sa  *unix.SockaddrLinklayer
-		err error
+	// The thread goes back to its namespace afterwards: a thread that ends
+	// takes the children it started along (Pdeathsig), BIRD among them.
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return 0, nil, err
 	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies in the namespace
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			ch <- res{err: err}
-			return
-		}
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		proto := 0
-		if listen {
-			proto = int(htons(unix.ETH_P_ALL))
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, proto)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6, Protocol: uint16(proto)}
-		if listen {
-			err = unix.Bind(fd, sa)
-		}
-		if err != nil {
+	defer orig.Close()
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return 0, nil, err
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		runtime.UnlockOSThread()
+		return 0, nil, err
+	}
+	fd, sa, err := openPacketSocket(ifname, listen)
+	if rerr := netns.Set(orig); rerr != nil {
+		// never reused in the wrong namespace: the thread stays locked
+		// and ends with its goroutine
+		if err == nil {
 			unix.Close(fd)
-			ch <- res{err: err}
-			return
 		}
-		ch <- res{fd: fd, sa: sa}
-	}()
-	r := <-ch
-	return r.fd, r.sa, r.err
+		return 0, nil, rerr
+	}
+	runtime.UnlockOSThread()
+	return fd, sa, err
+}
+
+func openPacketSocket(ifname string, listen bool) (int, *unix.SockaddrLinklayer, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return 0, nil, err
+	}
+	proto := 0
+	if listen {
+		proto = int(htons(unix.ETH_P_ALL))
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, proto)
+	if err != nil {
+		return 0, nil, err
+	}
+	sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6, Protocol: uint16(proto)}
+	if listen {
+		if err := unix.Bind(fd, sa); err != nil {
+			unix.Close(fd)
+			return 0, nil, err
+		}
+	}
+	return fd, sa, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -370,10 +378,19 @@ func flood(ns, ifname string, frame []byte, stop <-chan struct{}) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(fd)
-	runtime.LockOSThread() // never unlocked: the thread ends with its nice value
-	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19); err != nil {
+	runtime.LockOSThread()
+	tid := unix.Gettid()
+	if err := unix.Setpriority(unix.PRIO_PROCESS, tid, 19); err != nil {
+		runtime.UnlockOSThread()
 		return 0, err
 	}
+	// the thread goes back to the pool as it was (non-root processes cannot
+	// lower nice again: then it stays locked, and ends with the goroutine)
+	defer func() {
+		if unix.Setpriority(unix.PRIO_PROCESS, tid, 0) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
 	// 100k frames/s: ten times the punt policer's rate for the class, as
 	// much as a thread on these two cores sends without starving the box
 	const rate = 100000
