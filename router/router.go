@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,13 +53,14 @@ type Router struct {
 	vlans    map[int]VLAN
 	macvlans map[int]Macvlan
 	rules    RulePlan // the netns's ip rules, as the fast path follows them
-	// rulesTables is the number of FIB tables when the rules were last
-	// published with a table missing (it had no route yet); -1: none missing.
-	rulesTables int
-	rib         *RIB
-	prog        *Programmer
-	k           *Kernel
-	links       Links
+	// rulesWait lists the tables the published rules name but could not
+	// use yet (no route, so no FIB slot): they are published again when
+	// one of them has its slot.
+	rulesWait []uint32
+	rib       *RIB
+	prog      *Programmer
+	k         *Kernel
+	links     Links
 	// ifindex per port (the rib interface), for neighbour probes.
 	portIf map[uint16]int
 	// mu is held while the RIB or the programmer change, so that Do can
@@ -83,18 +85,17 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 	tables := append([]uint32{cfg.KernelTable}, cfg.Tables...)
 	ifs := newIfaces(ports)
 	r := &Router{
-		cfg:         cfg,
-		log:         log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
-		ports:       ifs,
-		vlans:       map[int]VLAN{},
-		macvlans:    map[int]Macvlan{},
-		rulesTables: -1,
-		rib:         newRIB(ifs, cfg, 0),
-		prog:        NewProgrammer(log, fib),
-		k:           &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
-		portIf:      map[uint16]int{},
-		ready:       make(chan struct{}),
-		resyncReq:   make(chan struct{}, 1),
+		cfg:       cfg,
+		log:       log.With().Str("component", "router").Str("netns", cfg.Netns).Logger(),
+		ports:     ifs,
+		vlans:     map[int]VLAN{},
+		macvlans:  map[int]Macvlan{},
+		rib:       newRIB(ifs, cfg, 0),
+		prog:      NewProgrammer(log, fib),
+		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
+		portIf:    map[uint16]int{},
+		ready:     make(chan struct{}),
+		resyncReq: make(chan struct{}, 1),
 	}
 	r.prog.resolve = ifs.Resolve
 	r.refresh.Store(int64(cfg.Refresh))
@@ -219,7 +220,8 @@ func (r *Router) mirror(ctx context.Context) error {
 // rulesAfterProgram publishes the rules again when a table they name got
 // its first routes (and so its FIB slot). r.mu is held.
 func (r *Router) rulesAfterProgram() {
-	if r.rulesTables >= 0 && len(r.prog.fib.Tables()) != r.rulesTables {
+	tables := r.prog.fib.Tables()
+	if slices.ContainsFunc(r.rulesWait, func(t uint32) bool { return tables[t] != nil }) {
 		r.pushRules()
 	}
 }

@@ -63,7 +63,7 @@ func (r *Router) syncRules() (bool, error) {
 // r.mu is held.
 func (r *Router) pushRules() {
 	tables := r.prog.fib.Tables()
-	r.rulesTables = -1
+	r.rulesWait = r.rulesWait[:0]
 	for _, fam := range []int{4, 6} {
 		var out []dpdk.Rule
 		for _, x := range r.rules.Rules {
@@ -93,7 +93,7 @@ func (r *Router) pushRules() {
 				}
 				t := tables[table]
 				if t == nil {
-					r.rulesTables = len(tables)
+					r.rulesWait = append(r.rulesWait, table)
 					continue
 				}
 				d.Table = uint16(t.Slot)
