@@ -614,8 +614,7 @@ func tableSizeParam(p Param) param[Config] {
 			var n [3]int64
 			for i, x := range f {
 				var err error
-				lo := int64(1)
-				if n[i], err = parseInt(x, lo, 1<<32-1); err != nil {
+				if n[i], err = parseInt(x, 1, 1<<32-1); err != nil {
 					return fmt.Errorf("%q: %w", v, err)
 				}
 			}

@@ -139,19 +139,30 @@ func (r *RIB) puntOf(p netip.Prefix) (Punt, bool) {
 	return best, found
 }
 
-// Resolve computes the FIB content for a complete state (see RIB).
-func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
-	r := NewRIB(ports, localTable, len(st.Routes))
+// Load adds a complete state (addresses, neighbours, routes) and settles:
+// the RIB of a dump or a static file. It returns the neighbours it could
+// not take; Problems holds the entries that do not resolve.
+func (r *RIB) Load(st *State) []error {
+	var errs []error
 	for _, a := range st.Addrs {
 		r.AddAddr(a)
 	}
 	for _, n := range st.Neighs {
-		r.SetNeigh(n)
+		if err := r.SetNeigh(n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, rt := range st.Routes {
 		r.AddRoute(rt)
 	}
 	r.Settle()
+	return errs
+}
+
+// Resolve computes the FIB content for a complete state (see RIB).
+func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
+	r := NewRIB(ports, localTable, len(st.Routes))
+	r.Load(st)
 	return r.Desired(), r.Problems
 }
 

@@ -30,16 +30,7 @@ func BenchmarkResolveFullView(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		r := NewRIB(ribPorts, 100, len(st.Routes))
-		for _, a := range st.Addrs {
-			r.AddAddr(a)
-		}
-		for _, n := range st.Neighs {
-			r.SetNeigh(n)
-		}
-		for _, rt := range st.Routes {
-			r.AddRoute(rt)
-		}
-		r.Settle()
+		r.Load(st)
 		if n := r.Routes(); n < 1200000 {
 			b.Fatal(n)
 		}

@@ -176,6 +176,18 @@ fp_punt_class(const struct rte_mbuf *m)
 
 /* ---- capture --------------------------------------------------------------- */
 
+/* The exception thread takes a file handed over by fp_exc_capture(). */
+static void
+capture_take(struct fp_exc *e)
+{
+	if (!atomic_exchange(&e->cap_pending, false))
+		return;
+	if (e->cap_fd >= 0)
+		close(e->cap_fd);
+	e->cap_fd = atomic_exchange(&e->cap_next_fd, -1);
+	e->cap_dirs = atomic_load(&e->cap_next_dirs);
+}
+
 int
 fp_exc_capture(unsigned int idx, int fd, unsigned int dirs)
 {
@@ -191,25 +203,9 @@ fp_exc_capture(unsigned int idx, int fd, unsigned int dirs)
 	atomic_store(&e->cap_next_fd, fd);
 	atomic_store(&e->cap_next_dirs, fd >= 0 ? dirs : 0);
 	atomic_store(&e->cap_pending, true);
-	if (!atomic_load(&exc_running)) { /* nobody else to take it */
-		atomic_store(&e->cap_pending, false);
-		if (e->cap_fd >= 0)
-			close(e->cap_fd);
-		e->cap_fd = atomic_exchange(&e->cap_next_fd, -1);
-		e->cap_dirs = atomic_load(&e->cap_next_dirs);
-	}
+	if (!atomic_load(&exc_running)) /* nobody else to take it */
+		capture_take(e);
 	return 0;
-}
-
-static void
-capture_take(struct fp_exc *e)
-{
-	if (!atomic_exchange(&e->cap_pending, false))
-		return;
-	if (e->cap_fd >= 0)
-		close(e->cap_fd);
-	e->cap_fd = atomic_exchange(&e->cap_next_fd, -1);
-	e->cap_dirs = atomic_load(&e->cap_next_dirs);
 }
 
 /* One pcap record (microsecond timestamps, little endian like the header

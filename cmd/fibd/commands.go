@@ -99,6 +99,20 @@ func (d *daemon) nexthop(p *router.Programmer, t *router.Target) nexthopJSON {
 	return nexthopJSON{Type: typeName(t.Type)}
 }
 
+// nexthopOf describes nexthop index idx as the programmer knows it.
+func (d *daemon) nexthopOf(idx uint32) nexthopJSON {
+	n := nexthopJSON{Type: "no_route"}
+	if idx == dpdk.NexthopMiss {
+		return n
+	}
+	d.withState(func(p *router.Programmer, _ *router.RIB) {
+		if tg, ok := p.Nexthop(idx); ok {
+			n = d.nexthop(p, &tg)
+		}
+	})
+	return n
+}
+
 func (n nexthopJSON) String() string {
 	switch n.Type {
 	case "forward":
@@ -239,14 +253,7 @@ func cmdFIBLookup(d *daemon, c *ctl.Command, o *output) error {
 		Index   uint32      `json:"nexthop_index"`
 		Nexthop nexthopJSON `json:"nexthop"`
 	}
-	res := lookupJSON{Addr: c.Target.Addr.String(), Table: table, Index: idx, Nexthop: nexthopJSON{Type: "no_route"}}
-	if idx != dpdk.NexthopMiss {
-		d.withState(func(p *router.Programmer, _ *router.RIB) {
-			if tg, ok := p.Nexthop(idx); ok {
-				res.Nexthop = d.nexthop(p, &tg)
-			}
-		})
-	}
+	res := lookupJSON{Addr: c.Target.Addr.String(), Table: table, Index: idx, Nexthop: d.nexthopOf(idx)}
 	if o.json {
 		return o.record(res)
 	}
@@ -418,7 +425,7 @@ func ruleLookup(d *daemon, c *ctl.Command, o *output) error {
 		Index   uint32      `json:"nexthop_index"`
 		Nexthop nexthopJSON `json:"nexthop"`
 	}
-	res := lookupJSON{Addr: dst.String(), IIF: c.Opts["iif"], Nexthop: nexthopJSON{Type: "no_route"}}
+	res := lookupJSON{Addr: dst.String(), IIF: c.Opts["iif"]}
 	nh, err := dpdk.LookupRules(fam, []dpdk.RuleQuery{{IIF: id, Src: src, Dst: dst}})
 	switch {
 	case errors.Is(err, syscall.ENOENT): // no rules evaluated: the kernel table decides
@@ -429,15 +436,10 @@ func ruleLookup(d *daemon, c *ctl.Command, o *output) error {
 	default:
 		res.Index = nh[0]
 	}
-	switch {
-	case res.Index >= dpdk.VerdictDropBase:
+	if res.Index >= dpdk.VerdictDropBase {
 		res.Nexthop = nexthopJSON{Type: dpdk.DropReasons()[res.Index-dpdk.VerdictDropBase]}
-	case res.Index != dpdk.NexthopMiss:
-		d.withState(func(p *router.Programmer, _ *router.RIB) {
-			if tg, ok := p.Nexthop(res.Index); ok {
-				res.Nexthop = d.nexthop(p, &tg)
-			}
-		})
+	} else {
+		res.Nexthop = d.nexthopOf(res.Index)
 	}
 	if o.json {
 		return o.record(res)

@@ -446,18 +446,9 @@ func (d *daemon) startAnnouncer() {
 func (d *daemon) program(st *router.State) error {
 	t0 := time.Now()
 	rib := router.NewRIB(d.ports, d.kernelTable(), len(st.Routes))
-	for _, a := range st.Addrs {
-		rib.AddAddr(a)
+	for _, err := range rib.Load(st) {
+		d.log.Warn().Err(err).Msg("static state: neighbour not usable")
 	}
-	for _, n := range st.Neighs {
-		if err := rib.SetNeigh(n); err != nil {
-			d.log.Warn().Err(err).Msg("static state: neighbour not usable")
-		}
-	}
-	for _, r := range st.Routes {
-		rib.AddRoute(r)
-	}
-	rib.Settle()
 	for _, p := range rib.Problems {
 		d.log.Warn().Err(p).Msg("static state: entry not usable")
 	}
