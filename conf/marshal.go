@@ -82,3 +82,14 @@ func sameParams[T any](table []param[T], a, b *T) bool {
 	}
 	return true
 }
+
+// Value returns the value(s) of the top-level parameter key as Marshal
+// writes them (defaults included), one per occurrence; ok is false when
+// fibd has no such top-level parameter.
+func (c *Config) Value(key string) (values []string, ok bool) {
+	p := lookup(topParams, key)
+	if p == nil {
+		return nil, false
+	}
+	return p.text(c), true
+}

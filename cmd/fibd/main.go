@@ -39,6 +39,7 @@ type options struct {
 	logLevel  string
 	logJSON   bool
 	check     bool
+	print     string
 	quiet     bool
 }
 
@@ -73,12 +74,21 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (overrides fibd_log_level)")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of console text")
 	fs.BoolVar(&o.check, "check", false, "validate the configuration (and static file) and exit")
+	fs.StringVar(&o.print, "print", "", "with -check: print these comma-separated values (parameters, or pci, hugepages_mb, file_prefix, huge_dir), one per line")
 	fs.BoolVar(&o.quiet, "q", false, "do not print the counter report")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (EAL options go before --)", fs.Arg(0))
+	var err error
+	switch {
+	case fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q (EAL options go before --)", fs.Arg(0))
+	case o.print != "" && !o.check:
+		err = fmt.Errorf("-print goes with -check")
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "fibd:", err)
+		return nil, err
 	}
 	return o, nil
 }
@@ -134,6 +144,13 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		if err := d.check(); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2
+		}
+		if o.print != "" {
+			if err := d.printValues(stdout, o.print, ealArgs); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 2
+			}
+			return 0
 		}
 		fmt.Fprintf(stdout, "%s: configuration OK\n", cfg.File)
 		return 0
