@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(libdpdk-dev dpdk dpdk-dev dpdk-doc meson ninja-build pkg-config gcc make
       libpcap-dev libnuma-dev python3-scapy tcpdump iproute2 ethtool bird2
-      iputils-ping traceroute iperf3 procps)
+      iputils-ping traceroute iperf3 procps util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
