@@ -210,5 +210,31 @@ func LookupBulk6(idx uint16, addrs [][16]byte, nh []uint32) error {
 }
 
 // Sync waits for a grace period: afterwards no worker still uses anything
-// unpublished before the call, and retired objects are freed.
-func Sync() { C.fp_sync() }
+// unpublished before the call, and retired objects are freed. The wait is
+// bounded: when a worker does not pass its quiescent point in time (a
+// wedged worker) it fails, wrapping syscall.ETIMEDOUT, and nothing was
+// freed; table writes fail the same way until the worker moves on.
+func Sync() error { return errno(C.fp_sync(), "grace period") }
+
+// RCUInfo tells how grace periods went.
+type RCUInfo struct {
+	GracePeriods   uint64 // completed
+	Stalls         uint64 // waits that timed out
+	Leaked         uint64 // objects never freed because of a stall
+	Stalled        bool   // the last wait timed out
+	StalledWorkers []int  // workers that made no loop pass during it
+}
+
+// ReadRCUInfo reads the grace period counters; it never waits.
+func ReadRCUInfo() RCUInfo {
+	var c C.struct_fp_rcu_info
+	C.fp_rcu_info(&c)
+	r := RCUInfo{GracePeriods: uint64(c.grace_periods), Stalls: uint64(c.stalls),
+		Leaked: uint64(c.leaked), Stalled: bool(c.stalled)}
+	for i := range 64 {
+		if uint64(c.stalled_workers)&(1<<i) != 0 {
+			r.StalledWorkers = append(r.StalledWorkers, i)
+		}
+	}
+	return r
+}

@@ -203,10 +203,16 @@ func (f *FIB) Rebuild(t *Table) error { return dpdk.RebuildTable(t.Slot) }
 func (f *FIB) Lookup(t *Table, addr netip.Addr) uint32 { return dpdk.Lookup(t.Slot, addr) }
 
 // Commit ends a round of changes: it waits for a grace period and makes
-// the nexthop indices released before it reusable.
-func (f *FIB) Commit() {
-	if len(f.NH.pending) > 0 {
-		dpdk.Sync()
-		f.NH.reclaim()
+// the nexthop indices released before it reusable. When the grace period
+// does not end (a stalled worker) the indices stay pending, to be reclaimed
+// by a later Commit.
+func (f *FIB) Commit() error {
+	if len(f.NH.pending) == 0 {
+		return nil
 	}
+	if err := dpdk.Sync(); err != nil {
+		return fmt.Errorf("released nexthops kept: %w", err)
+	}
+	f.NH.reclaim()
+	return nil
 }

@@ -276,7 +276,9 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 			delete(p.nh, k)
 		}
 	}
-	p.fib.Commit()
+	if err := p.fib.Commit(); err != nil {
+		errs = append(errs, err)
+	}
 	st.Nexthops = p.fib.NH.Live()
 	return st, errors.Join(errs...)
 }

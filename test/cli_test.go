@@ -292,7 +292,7 @@ func TestCLI(t *testing.T) {
 func TestCLIJSONFields(t *testing.T) {
 	r := startFibd(t, "", cliStatic)
 	want := map[string][]string{
-		"router status":             {"config", "fib_rebuilds", "kernel_table", "mirroring", "mode", "netlink_events", "nexthops", "overruns", "ports", "resyncs", "routes4", "routes6", "routes_refused", "uptime_seconds", "workers"},
+		"router status":             {"config", "fib_rebuilds", "grace_stalls", "kernel_table", "mirroring", "mode", "netlink_events", "nexthops", "overruns", "ports", "resyncs", "routes4", "routes6", "routes_refused", "stalled_workers", "uptime_seconds", "workers"},
 		"router fib lookup 8.8.8.8": {"address", "nexthop", "nexthop_index", "table"},
 		"router rib show 8.0.0.0/8": {"nexthop", "prefix", "table"},
 		"router arp show":           {"address", "device", "mac"},

@@ -115,8 +115,20 @@ uint32_t fp_lookup6(uint16_t tidx, const uint8_t addr[16]);
 /* Bulk lookup benchmark helper: n lookups in the active copy. */
 int fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs_host, uint32_t *nh, uint32_t n);
 int fp_lookup6_bulk(uint16_t tidx, const uint8_t (*addrs)[16], uint32_t *nh, uint32_t n);
-/* Wait for a grace period and free retired objects. */
-void fp_sync(void);
+/* Wait for a grace period and free retired objects. -ETIMEDOUT when a
+ * worker did not pass its quiescent point within the bound (a wedged
+ * worker): then nothing was freed. While a worker is stalled, table writes
+ * return -ETIMEDOUT too, and nothing that workers may read is changed. */
+int fp_sync(void);
+struct fp_rcu_info {
+	uint64_t grace_periods;   /* completed */
+	uint64_t stalls;          /* waits that timed out */
+	uint64_t leaked;          /* objects never freed because of a stall */
+	bool stalled;             /* the last wait timed out */
+	uint64_t stalled_workers; /* bitmap: workers that made no pass then */
+};
+/* Readable at any time, without waiting for the control lock. */
+void fp_rcu_info(struct fp_rcu_info *info);
 /* Bytes allocated from the DPDK heap (all sockets): tables, nexthops,
  * mempools. Benchmarks compare it before and after building a FIB. */
 uint64_t fp_heap_used(void);

@@ -54,7 +54,7 @@ fp_exc_attach(uint16_t port, uint16_t exc_port)
 	e->port = port;
 	e->exc_port = exc_port;
 	e->cap_fd = -1;
-	atomic_store(&e->cap_next_fd, -1);
+	atomic_store(&e->cap_next, 0);
 	fp_ports[exc_port].is_exc = true;
 	fp_ports[port].exc = (uint16_t)idx;
 	fp_ports[port].has_exc = true;
@@ -176,16 +176,30 @@ fp_punt_class(const struct rte_mbuf *m)
 
 /* ---- capture --------------------------------------------------------------- */
 
-/* The exception thread takes a file handed over by fp_exc_capture(). */
+static inline uint64_t
+cap_pack(int fd, unsigned int dirs)
+{
+	return FP_CAP_PENDING | ((uint64_t)(dirs & 0xff) << 32) | (uint32_t)fd;
+}
+
+static inline int
+cap_fd_of(uint64_t v)
+{
+	return (int)(uint32_t)v;
+}
+
+/* The exception thread (or fp_exc_stop, once the thread has ended) takes a
+ * file handed over by fp_exc_capture(). */
 static void
 capture_take(struct fp_exc *e)
 {
-	if (!atomic_exchange(&e->cap_pending, false))
+	uint64_t v = atomic_exchange(&e->cap_next, 0);
+	if (!(v & FP_CAP_PENDING))
 		return;
 	if (e->cap_fd >= 0)
 		close(e->cap_fd);
-	e->cap_fd = atomic_exchange(&e->cap_next_fd, -1);
-	e->cap_dirs = atomic_load(&e->cap_next_dirs);
+	e->cap_fd = cap_fd_of(v);
+	e->cap_dirs = e->cap_fd >= 0 ? (unsigned int)(v >> 32) & 0xff : 0;
 }
 
 int
@@ -193,18 +207,12 @@ fp_exc_capture(unsigned int idx, int fd, unsigned int dirs)
 {
 	if (idx >= fp_n_excs)
 		return -ENOENT;
-	struct fp_exc *e = &fp_excs[idx];
-	/* A handover the thread has not taken yet is replaced: close its fd. */
-	if (atomic_exchange(&e->cap_pending, false)) {
-		int old = atomic_exchange(&e->cap_next_fd, -1);
-		if (old >= 0)
-			close(old);
-	}
-	atomic_store(&e->cap_next_fd, fd);
-	atomic_store(&e->cap_next_dirs, fd >= 0 ? dirs : 0);
-	atomic_store(&e->cap_pending, true);
-	if (!atomic_load(&exc_running)) /* nobody else to take it */
-		capture_take(e);
+	/* A handover the thread has not taken yet is replaced: its fd is
+	 * closed here. The file in use is closed by the thread when it takes
+	 * the new one. */
+	uint64_t old = atomic_exchange(&fp_excs[idx].cap_next, cap_pack(fd, dirs));
+	if ((old & FP_CAP_PENDING) && cap_fd_of(old) >= 0)
+		close(cap_fd_of(old));
 	return 0;
 }
 
@@ -369,9 +377,9 @@ fp_exc_start(void)
 int
 fp_exc_stop(void)
 {
-	if (!atomic_exchange(&exc_running, false))
-		return 0;
-	pthread_join(exc_thread, NULL);
+	if (atomic_exchange(&exc_running, false))
+		pthread_join(exc_thread, NULL);
+	/* the thread has ended (or never ran): its files are ours to close */
 	for (unsigned int x = 0; x < fp_n_excs; x++) {
 		capture_take(&fp_excs[x]);
 		if (fp_excs[x].cap_fd >= 0)

@@ -30,6 +30,62 @@ struct rte_rcu_qsbr *fp_qs;
 static void **retired;
 static size_t n_retired, cap_retired;
 
+/* Grace periods that did not end in time, and what the last one saw.
+ * Written under fp_ctl_lock, read by fp_rcu_info() without it. */
+static _Atomic uint64_t grace_done, grace_stalls, grace_leaked;
+static _Atomic uint64_t stalled_workers; /* bitmap: online, no pass during the wait */
+static _Atomic bool stalled;             /* the last grace period timed out */
+
+/* How long a grace period may take. A worker passes its quiescent point
+ * every loop (microseconds) and is offline while it sleeps, so a second
+ * means a wedged worker (a PMD stuck in rx or tx). After one stall the
+ * next waits are short: the control plane must keep answering while the
+ * worker is stuck, and the outcome (not freeing, not writing the old copy)
+ * is the same. */
+#define FP_GRACE_TIMEOUT_US 1500000
+#define FP_GRACE_RETRY_US 20000
+
+/* Wait for a grace period, bounded. True: afterwards no worker holds a
+ * pointer read before the call, and the retired objects are freed. False:
+ * some worker did not report in time; nothing is freed and the caller must
+ * not touch what workers may still read. */
+static bool
+grace_period(void)
+{
+	if (fp_qs == NULL)
+		goto done;
+	uint64_t polls[FP_MAX_WORKERS];
+	for (unsigned int i = 0; i < fp_n_workers; i++)
+		polls[i] = __atomic_load_n(&fp_workers[i]->st.polls, __ATOMIC_RELAXED);
+	uint64_t token = rte_rcu_qsbr_start(fp_qs);
+	uint64_t limit = atomic_load(&stalled) ? FP_GRACE_RETRY_US : FP_GRACE_TIMEOUT_US;
+	uint64_t waited = 0, nap = 1;
+	while (rte_rcu_qsbr_check(fp_qs, token, false) != 1) {
+		if (waited >= limit) {
+			uint64_t stuck = 0;
+			for (unsigned int i = 0; i < fp_n_workers && i < 64; i++)
+				if (__atomic_load_n(&fp_workers[i]->st.polls, __ATOMIC_RELAXED) == polls[i])
+					stuck |= UINT64_C(1) << i;
+			atomic_store(&stalled_workers, stuck);
+			atomic_fetch_add(&grace_stalls, 1);
+			atomic_store(&stalled, true);
+			return false;
+		}
+		rte_delay_us_sleep(nap);
+		waited += nap;
+		if (nap < 1000)
+			nap *= 2;
+	}
+done:
+	for (size_t i = 0; i < n_retired; i++)
+		rte_free(retired[i]);
+	n_retired = 0;
+	atomic_fetch_add(&grace_done, 1);
+	atomic_store(&stalled, false);
+	atomic_store(&stalled_workers, 0);
+	return true;
+}
+
 void
 fp_retire(void *obj)
 {
@@ -39,10 +95,12 @@ fp_retire(void *obj)
 		size_t cap = cap_retired ? cap_retired * 2 : 256;
 		void **r = realloc(retired, cap * sizeof(*r));
 		if (r == NULL) {
-			/* Cannot defer: wait here instead, then free. */
-			if (fp_qs != NULL)
-				rte_rcu_qsbr_synchronize(fp_qs, RTE_QSBR_THRID_INVALID);
-			rte_free(obj);
+			/* Cannot defer: wait here instead, then free; an object
+			 * that a stalled worker may still read is leaked. */
+			if (grace_period())
+				rte_free(obj);
+			else
+				atomic_fetch_add(&grace_leaked, 1);
 			return;
 		}
 		retired = r;
@@ -51,23 +109,23 @@ fp_retire(void *obj)
 	retired[n_retired++] = obj;
 }
 
-/* Grace period: afterwards no worker holds a pointer read before the call. */
-static void
-grace_period(void)
-{
-	if (fp_qs != NULL)
-		rte_rcu_qsbr_synchronize(fp_qs, RTE_QSBR_THRID_INVALID);
-	for (size_t i = 0; i < n_retired; i++)
-		rte_free(retired[i]);
-	n_retired = 0;
-}
-
-void
+int
 fp_sync(void)
 {
 	fp_ctl_lock_take();
-	grace_period();
+	bool ok = grace_period();
 	fp_ctl_lock_give();
+	return ok ? 0 : -ETIMEDOUT;
+}
+
+void
+fp_rcu_info(struct fp_rcu_info *info)
+{
+	info->grace_periods = atomic_load(&grace_done);
+	info->stalls = atomic_load(&grace_stalls);
+	info->leaked = atomic_load(&grace_leaked);
+	info->stalled = atomic_load(&stalled);
+	info->stalled_workers = atomic_load(&stalled_workers);
 }
 
 int
@@ -351,14 +409,16 @@ fp_table_destroy(uint16_t tidx)
 {
 	if (tidx >= FP_MAX_TABLES)
 		return -EINVAL;
-	if (fp_workers_running())
-		return -EBUSY; /* workers hold no reference we could wait for */
 	fp_ctl_lock_take();
+	if (fp_workers_running()) { /* workers hold no reference we could wait for */
+		fp_ctl_lock_give();
+		return -EBUSY;
+	}
 	struct fp_table *t = &fp_tables[tidx];
 	int rc = t->used ? 0 : -ENOENT;
 	if (t->used) {
 		t->used = false;
-		grace_period();
+		grace_period(); /* no worker runs: it cannot stall */
 		table_free(t);
 	}
 	fp_ctl_lock_give();
@@ -516,6 +576,12 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 		fp_ctl_lock_give();
 		return -ENOENT;
 	}
+	/* A worker that stalled may still be inside either copy: nothing is
+	 * written until it has passed a quiescent point. */
+	if (atomic_load(&stalled) && !grace_period()) {
+		fp_ctl_lock_give();
+		return -ETIMEDOUT;
+	}
 	uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
 	int standby = !act;
 
@@ -560,9 +626,16 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	apply_pass_run(&main);
 	t->routes4 = main.routes4;
 	t->routes6 = main.routes6;
-	/* 2. publish it, 3. wait until no worker is inside the old copy */
+	/* 2. publish it, 3. wait until no worker is inside the old copy. A
+	 * worker that does not report in time may still read it: the old copy
+	 * stays as it is, marked stale, and is brought up to date once the
+	 * worker has moved on (the next apply waits for that first). */
 	atomic_store_explicit(&t->active, standby, memory_order_release);
-	grace_period();
+	if (!grace_period()) {
+		t->stale = act;
+		fp_ctl_lock_give();
+		return main.failed;
+	}
 	/* 4. replay on the old copy. Identical input normally gives identical
 	 * results; should the copies disagree anywhere (or the standby was
 	 * rebuilt), the old one is rebuilt as a clone of the new. */
@@ -589,16 +662,20 @@ fp_table_rebuild(uint16_t tidx)
 	fp_ctl_lock_take();
 	struct fp_table *t = &fp_tables[tidx];
 	int rc = -ENOENT;
-	if (t->used) {
+	if (t->used && atomic_load(&stalled) && !grace_period())
+		rc = -ETIMEDOUT;
+	else if (t->used) {
 		uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
 		rc = rebuild_copy(tidx, t, !act, act);
 		if (rc == 0) {
 			t->stale = -1;
 			atomic_store_explicit(&t->active, !act, memory_order_release);
-			grace_period();
-			rc = rebuild_copy(tidx, t, act, !act);
-			if (rc != 0)
+			if (!grace_period()) {
 				t->stale = act;
+				rc = -ETIMEDOUT;
+			} else if ((rc = rebuild_copy(tidx, t, act, !act)) != 0) {
+				t->stale = act;
+			}
 		}
 	}
 	fp_ctl_lock_give();

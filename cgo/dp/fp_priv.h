@@ -166,10 +166,12 @@ struct fp_exc {
 	int cap_fd;
 	unsigned int cap_dirs;
 	uint64_t captured, cap_errors;
-	_Atomic bool cap_pending;
-	_Atomic int cap_next_fd;
-	_Atomic unsigned int cap_next_dirs;
+	/* The handover, one word so that it moves with one atomic exchange on
+	 * each side: FP_CAP_PENDING, the directions, and the fd in the low
+	 * 32 bits. */
+	_Atomic uint64_t cap_next;
 };
+#define FP_CAP_PENDING (UINT64_C(1) << 63)
 extern struct fp_exc fp_excs[FP_MAX_PORTS];
 extern unsigned int fp_n_excs;
 /* Per-class policer parameters, in the units of struct fp_bucket. */

@@ -69,6 +69,8 @@ nh_route_verdict(const struct rte_mbuf *m, uint32_t idx, const struct fp_nh **ou
 {
 	if (idx == FP_NH_MISS)
 		return FP_DROP_NO_ROUTE;
+	if (unlikely(idx >= FP_MAX_NEXTHOPS)) /* never stored: a torn or corrupt entry */
+		return FP_DROP_NH_INVALID;
 	const struct fp_nh *nh = nh_load(idx);
 	if (unlikely(nh == NULL))
 		return FP_DROP_NH_INVALID;
@@ -278,7 +280,7 @@ arp_verdict(const struct fp_wctx *w, const struct rte_mbuf *m, uint16_t *exc)
 	uint32_t tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
 	uint64_t idx;
 	rte_fib_lookup_bulk(t->v4[act], &tip, &idx, 1);
-	const struct fp_nh *nh = idx == FP_NH_MISS ? NULL : nh_load((uint32_t)idx);
+	const struct fp_nh *nh = idx >= FP_MAX_NEXTHOPS ? NULL : nh_load((uint32_t)idx);
 	if (nh != NULL && nh->type == FP_NH_LOCAL)
 		return punt_to(m->port, exc, FP_DROP_ARP_OTHER);
 	if (nh != NULL && nh->type == FP_NH_PUNT)
@@ -698,7 +700,12 @@ fp_workers_launch(void)
 		for (uint16_t p = 0; p < n_tx_ports; p++)
 			if (fp_workers[i]->txq >= fp_ports[tx_ports[p]].n_txq)
 				return -ERANGE;
+	/* Under the control lock: a writer decides "nobody reads the table"
+	 * from this flag while it holds the lock (fp_table_apply writes both
+	 * copies at once then), so workers start only between writes. */
+	fp_ctl_lock_take();
 	atomic_store(&running, true);
+	fp_ctl_lock_give();
 	for (unsigned int i = 0; i < fp_n_workers; i++) {
 		int rc = rte_eal_remote_launch(worker_main, fp_workers[i], fp_workers[i]->lcore);
 		if (rc < 0) {

@@ -165,12 +165,19 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 		Overruns    uint64  `json:"overruns"`
 		Events      uint64  `json:"netlink_events"`
 		Workers     int     `json:"workers"`
+		GraceStalls uint64  `json:"grace_stalls"`
+		Stalled     []int   `json:"stalled_workers"`
 		Ports       int     `json:"ports"`
 		Uptime      float64 `json:"uptime_seconds"`
 	}
 	s := status{Mode: "static", Config: d.cfg.File, KernelTable: d.kernelTable(),
 		Nexthops: d.fib.NH.Live(), Refused: d.fib.Refused.Load(), Workers: dpdk.WorkerCount(),
 		Ports: len(d.ports.Ports), Uptime: time.Since(d.started).Seconds()}
+	rcu := dpdk.ReadRCUInfo()
+	s.GraceStalls = rcu.Stalls
+	if rcu.Stalled {
+		s.Stalled = rcu.StalledWorkers
+	}
 	if d.router != nil {
 		s.Mode, s.Netns = "router", d.cfg.RouterNetns
 		s.Mirroring = d.router.Stats.Connected.Load()
@@ -194,6 +201,11 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 	fmt.Fprintf(tw, "kernel table\t%d\nroutes\t%d IPv4, %d IPv6\nnexthops\t%d\nroutes refused\t%d\nFIB rebuilds\t%d\nworkers\t%d\nports\t%d\nuptime\t%s\n",
 		s.KernelTable, s.Routes4, s.Routes6, s.Nexthops, s.Refused, s.Rebuilds, s.Workers, s.Ports,
 		time.Duration(s.Uptime*float64(time.Second)).Round(time.Second))
+	fmt.Fprintf(tw, "grace stalls\t%d", s.GraceStalls)
+	if len(s.Stalled) > 0 {
+		fmt.Fprintf(tw, " (STALLED NOW: workers %v; FIB changes held)", s.Stalled)
+	}
+	fmt.Fprintln(tw)
 	return tw.Flush()
 }
 

@@ -253,6 +253,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if err := d.eal.Launch(); err != nil {
 		return err
 	}
+	go watchWorkers(rctx, d.log)
 	// The exception thread runs where the main lcore does (off the workers').
 	if err := d.eal.Do(dpdk.StartExceptions); err != nil {
 		return err

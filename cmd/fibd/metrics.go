@@ -47,6 +47,8 @@ var (
 	mNexthops       = desc("fib_nexthops", "Nexthop indices in use.")
 	mRefused        = desc("fib_routes_refused_total", "Routes refused because a table was full.")
 	mRebuilds       = desc("fib_rebuilds_total", "FIB copies rebuilt from scratch.")
+	mGraceStalls    = desc("rcu_grace_stalls_total", "Grace periods that timed out because a worker made no pass (a wedged worker).")
+	mGraceStalled   = desc("rcu_stalled", "1 while the last grace period timed out: FIB changes are held.")
 	mRouterEvents   = desc("router_netlink_events_total", "Netlink notifications applied.")
 	mRouterResyncs  = desc("router_resyncs_total", "Dumps followed by mark-and-sweep.")
 	mRouterOverruns = desc("router_overruns_total", "Netlink subscription failures (ENOBUFS, closed).")
@@ -126,6 +128,9 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(mNexthops, float64(d.fib.NH.Live()))
 	counter(mRefused, d.fib.Refused.Load())
 	counter(mRebuilds, rebuilds)
+	rcu := dpdk.ReadRCUInfo()
+	counter(mGraceStalls, rcu.Stalls)
+	gauge(mGraceStalled, b2f(rcu.Stalled))
 	if r := d.router; r != nil {
 		counter(mRouterEvents, r.Stats.Events.Load())
 		counter(mRouterResyncs, r.Stats.Resyncs.Load())

@@ -2,6 +2,8 @@
  * left-right FIB apply, nexthop resolution and ECMP stickiness.
  * Runs under `meson test` with an EAL on no hugepages and a net_null port. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 
 #include "fp.h"
 #include "fp_pkt.h"
+#include "fp_priv.h" /* test_grace_stall plays a worker on the QSBR variable */
 
 static int passed, failed;
 
@@ -538,6 +541,124 @@ test_rules(void)
 	CHECK(fp_table_destroy(0) == 0 && fp_table_destroy(1) == 0, "destroy");
 }
 
+static int32_t
+add4(uint16_t tidx, uint32_t ip, uint8_t depth, uint32_t nh)
+{
+	struct fp_route_op op = {.op = FP_ROUTE_ADD, .family = 4, .depth = depth, .nh = nh};
+	ip = rte_cpu_to_be_32(ip);
+	memcpy(op.addr, &ip, 4);
+	int32_t res = -1;
+	int rc = fp_table_apply(tidx, &op, 1, &res);
+	return rc < 0 ? rc : res;
+}
+
+/* A reader thread on the QSBR variable, standing in for a worker. */
+enum { READER_RUN, READER_HANG, READER_EXIT };
+static _Atomic int reader_mode;
+
+static void *
+reader_main(void *arg)
+{
+	(void)arg;
+	rte_rcu_qsbr_thread_register(fp_qs, 0);
+	rte_rcu_qsbr_thread_online(fp_qs, 0);
+	for (int m; (m = atomic_load(&reader_mode)) != READER_EXIT;) {
+		if (m == READER_RUN)
+			rte_rcu_qsbr_quiescent(fp_qs, 0);
+		rte_pause();
+	}
+	rte_rcu_qsbr_thread_offline(fp_qs, 0);
+	rte_rcu_qsbr_thread_unregister(fp_qs, 0);
+	return NULL;
+}
+
+/* A worker that stops passing its quiescent point (a wedged PMD) must not
+ * hang the control plane: grace periods time out, are counted, and no copy
+ * that the worker may still read is written or freed until it moves on;
+ * then the copy that missed changes is brought up to date. */
+static void
+test_grace_stall(void)
+{
+	CHECK(fp_dp_init(1) == 0, "data plane init");
+	struct fp_table_conf tc = {.id = 300, .max_routes4 = 64, .max_routes6 = 64};
+	CHECK(fp_table_create(3, &tc) == 0, "table create");
+	CHECK(add4(3, 0x0a000000, 8, 1) == 0, "a route while nothing reads");
+
+	atomic_store(&reader_mode, READER_HANG);
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, reader_main, NULL) == 0, "reader thread");
+	rte_delay_ms(10);
+	CHECK(fp_sync() == -ETIMEDOUT, "a stalled reader makes the grace period time out");
+	struct fp_rcu_info ri;
+	fp_rcu_info(&ri);
+	CHECK(ri.stalled && ri.stalls == 1, "stall counted: stalled %d stalls %lu", ri.stalled,
+	      (unsigned long)ri.stalls);
+	uint64_t t0 = rte_get_timer_cycles();
+	CHECK(add4(3, 0x0b000000, 8, 2) == -ETIMEDOUT, "no table write while a reader is stalled");
+	CHECK((rte_get_timer_cycles() - t0) * 10 < rte_get_timer_hz(),
+	      "a write refused during a stall returns at once, not after another full wait");
+	CHECK(fp_lookup4(3, rte_cpu_to_be_32(0x0b000001)) == FP_NH_MISS, "nothing was written");
+
+	/* it moves on: writes resume */
+	atomic_store(&reader_mode, READER_RUN);
+	CHECK(add4(3, 0x0b000000, 8, 2) == 0, "writes resume");
+	fp_rcu_info(&ri);
+	CHECK(!ri.stalled && ri.stalled_workers == 0, "stall cleared");
+
+	/* it hangs while a change is published: the change is in the copy in
+	 * use, the old copy is left stale and repaired once the reader moves
+	 * on, before it is published again */
+	uint64_t stalls = ri.stalls;
+	atomic_store(&reader_mode, READER_HANG);
+	rte_delay_ms(10);
+	CHECK(add4(3, 0x0c000000, 8, 3) == 0, "the write goes to the copy nobody reads");
+	CHECK(fp_lookup4(3, rte_cpu_to_be_32(0x0c000001)) == 3, "and is published");
+	fp_rcu_info(&ri);
+	CHECK(ri.stalled && ri.stalls == stalls + 1, "the wait after publishing stalled");
+	atomic_store(&reader_mode, READER_RUN);
+	CHECK(add4(3, 0x0d000000, 8, 4) == 0, "writes resume, from the stale copy repaired");
+	CHECK(add4(3, 0x0e000000, 8, 5) == 0, "and again, from the other copy");
+	for (uint32_t i = 0; i < 5; i++)
+		CHECK(fp_lookup4(3, rte_cpu_to_be_32(0x0a000001 + (i << 24))) == i + 1,
+		      "route %u.0.0.0/8 in the copy in use", 10 + i);
+	atomic_store(&reader_mode, READER_EXIT);
+	pthread_join(th, NULL);
+	CHECK(fp_sync() == 0, "grace periods end");
+	CHECK(fp_table_destroy(3) == 0, "destroy");
+}
+
+static int
+open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/* Capture files handed to a running exception thread, as fast as the
+ * control plane can, never lose or leak a descriptor: each handover either
+ * becomes the thread's file or is closed by the next one. */
+static void
+test_capture_handover(void)
+{
+	struct fp_worker_conf wc = {.lcore = rte_lcore_id(), .txq = 0};
+	CHECK(fp_worker_add(&wc) == 0, "a worker for the exception thread");
+	int base = open_fds();
+	CHECK(fp_exc_start() == 0, "exception thread");
+	int bad = 0;
+	for (int i = 0; i < 200000; i++) {
+		int fd = open("/dev/null", O_WRONLY);
+		bad += fd < 0 || fp_exc_capture(0, fd, 3) != 0;
+		if (i % 1000 == 0)
+			rte_delay_us_sleep(50); /* let the thread take some */
+	}
+	CHECK(bad == 0, "%d handovers failed", bad);
+	CHECK(fp_exc_capture(0, -1, 0) == 0, "capture off");
+	CHECK(fp_exc_stop() == 0, "exception thread stops");
+	CHECK(open_fds() == base, "every handed-over file closed: %d open, %d before", open_fds(), base);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -566,6 +687,8 @@ main(int argc, char **argv)
 	CHECK(fp_port_setup(&pc, err, sizeof(err)) == 0, "exception port setup: %s", err);
 	test_exception(exc_port);
 	test_rules();
+	test_grace_stall();
+	test_capture_handover();
 
 	fp_port_close(port);
 	fp_eal_cleanup();
