@@ -71,10 +71,15 @@ func TestPeeringAddrCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"100.67.0.42", "2804:269c:ffff:3::2a", "100.67.128.0/17", "100.125.24.8/30", "100.125.24.10"} {
+	for _, want := range []string{"100.67.0.42", "2804:269c:ffff:3::2a", "100.67.128.0/17", "100.125.24.8/30", "100.125.24.10",
+		"100.67.0.0/16", "2804:269c:ffff:3::/64"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %s:\n%s", want, out)
 		}
+	}
+	out, err = exec.Command(bin, "peering", "addr", "-mux", "12", "-upstream", "42", "-v6-decimal").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "2804:269c:ffff:12::42") || !strings.Contains(string(out), "2804:269c:ffff:12::/64") {
+		t.Errorf("-v6-decimal: %v\n%s", err, out)
 	}
 	for _, args := range [][]string{{"-mux", "3", "-upstream", "32768"}, {"-mux", "32", "-container", "0"}, {"-al2s", "256"}} {
 		cmd := exec.Command(bin, append([]string{"peering", "addr"}, args...)...)

@@ -51,13 +51,13 @@ func TestPeeringMux(t *testing.T) {
 	// The seed's address plan, mux 0: upstream i's macvlan at
 	// 100.64.0.i, the mux at 100.64.128.1, the client after it.
 	const mux = 0
-	up1Addr, up1Addr6, err := peering.Upstream(mux, 1)
+	up1Addr, up1Addr6, err := peering.Plan{}.Upstream(mux, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	up2Addr, up2Addr6, _ := peering.Upstream(mux, 2)
-	muxAddr, muxAddr6, muxNet, _, _ := peering.Mux(mux)
-	client, client6, _ := peering.Client(mux, 1)
+	up2Addr, up2Addr6, _ := peering.Plan{}.Upstream(mux, 2)
+	muxAddr, muxAddr6, muxNet, _, _ := peering.Plan{}.Mux(mux)
+	client, client6, _ := peering.Plan{}.Client(mux, 1)
 	clientPfx, clientPfx6 := netip.MustParsePrefix("184.164.224.0/24"), netip.MustParsePrefix("2804:269c:1::/48")
 
 	// the tunnel's routes: the mux's whole /16 and /64 are on the client's link
