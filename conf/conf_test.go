@@ -410,3 +410,21 @@ func TestChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestAdvice: a refresh below the manual's 5 s is warned about, and the
+// keys fibd skips are listed with their lines.
+func TestAdvice(t *testing.T) {
+	c, err := Parse("a.conf", []byte("in_dev=net_null0\nout_dev=net_null1\nrouter_fib_refresh=2\nudpi_rate=10\nbras_dhcp_mode=1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv := c.Advice()
+	if len(adv) != 2 || !adv[0].Warn || !strings.Contains(adv[0].Text, "router_fib_refresh=2") ||
+		adv[1].Warn || !strings.Contains(adv[1].Text, "udpi_rate (line 4), bras_dhcp_mode (line 5)") {
+		t.Errorf("advice: %+v", adv)
+	}
+	c, _ = Parse("b.conf", []byte("in_dev=net_null0\nout_dev=net_null1\n"))
+	if adv := c.Advice(); len(adv) != 0 {
+		t.Errorf("advice on a plain configuration: %+v", adv)
+	}
+}

@@ -467,13 +467,26 @@ func (r *Router) probeUnresolved() {
 // pinThread applies router_bind_core and router_sched_add_prio to the
 // locked OS thread of Run. Go has no thread priorities: the nice value of
 // this thread (Linux nices threads individually) stands in for them.
+// router_bind_core=-1 (the manual's autodetection) picks the least loaded
+// CPU outside the workers'.
 func (r *Router) pinThread() {
 	tid := unix.Gettid()
-	if r.cfg.BindCore >= 0 {
+	core := r.cfg.BindCore
+	if core < 0 {
+		cpu, load, err := autoCore(200 * time.Millisecond)
+		if err != nil {
+			r.log.Warn().Err(err).Msg("router_bind_core=-1: no core chosen, the router thread is not pinned")
+		} else {
+			r.log.Info().Int("cpu", cpu).Float64("load", load).
+				Msg("router_bind_core=-1: the router thread runs on the least loaded CPU outside the workers'")
+			core = cpu
+		}
+	}
+	if core >= 0 {
 		var set unix.CPUSet
-		set.Set(r.cfg.BindCore)
+		set.Set(core)
 		if err := unix.SchedSetaffinity(tid, &set); err != nil {
-			r.log.Warn().Err(err).Int("router_bind_core", r.cfg.BindCore).Msg("cannot pin the router thread")
+			r.log.Warn().Err(err).Int("router_bind_core", core).Msg("cannot pin the router thread")
 		}
 	}
 	if r.cfg.SchedAddPrio != 0 {

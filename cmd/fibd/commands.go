@@ -579,6 +579,7 @@ func (d *daemon) reload() (hot []string, err error) {
 	if d.router != nil {
 		d.router.SetRefresh(nc.RouterFIBRefresh)
 	}
+	logAdvice(d.log, nc)
 	d.setRtnlPcap(nc)
 	if d.exc != nil { // router_tap_pcap* are hot
 		if err := d.exc.SetCapture(kni.CaptureConfigOf(nc)); err != nil {

@@ -111,6 +111,17 @@ func newLogger(o *options, cfg *conf.Config, w io.Writer) zerolog.Logger {
 	return zerolog.New(out).Level(lv).With().Timestamp().Logger()
 }
 
+// logAdvice logs the configuration's remarks (at start and reload).
+func logAdvice(log zerolog.Logger, cfg *conf.Config) {
+	for _, a := range cfg.Advice() {
+		ev := log.Info()
+		if a.Warn {
+			ev = log.Warn()
+		}
+		ev.Str("config", cfg.File).Msg(a.Text)
+	}
+}
+
 func run(argv []string, stdout, stderr io.Writer) int {
 	if len(argv) > 1 && argv[1] == "peering" {
 		return runPeering(argv[2:], stdout, stderr)
@@ -152,10 +163,14 @@ func run(argv []string, stdout, stderr io.Writer) int {
 			}
 			return 0
 		}
+		for _, a := range cfg.Advice() {
+			fmt.Fprintf(stdout, "%s: %s\n", cfg.File, a.Text)
+		}
 		fmt.Fprintf(stdout, "%s: configuration OK\n", cfg.File)
 		return 0
 	}
 
+	logAdvice(log, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := d.run(ctx, argv[0], ealArgs); err != nil {
