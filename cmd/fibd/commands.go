@@ -20,6 +20,8 @@ import (
 )
 
 // withState runs f on the FIB writer's state, whichever mode fibd runs in.
+// The writer waits while f runs: f copies what it needs and returns, and
+// never writes to a client (see cmdRIBShow).
 func (d *daemon) withState(f func(p *router.Programmer, rib *router.RIB)) error {
 	if d.router != nil {
 		d.router.Do(f)

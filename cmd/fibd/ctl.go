@@ -241,10 +241,10 @@ func (d *daemon) handleCtl(conn net.Conn, loopback bool) {
 		if cmd.name == "router rib show" { // big: streamed, the status first
 			begun := false
 			o.begin = func() { begun = true; fmt.Fprintln(w, "ok") }
+			// After the status, an error is the client's connection:
+			// the deferred Flush reports it.
 			if err := cmd.run(d, c, o); err != nil && !begun {
 				fmt.Fprintf(w, "error %s\n", err)
-			} else if err != nil {
-				d.log.Warn().Err(err).Msg("control: rib show")
 			}
 			return
 		}
