@@ -135,27 +135,14 @@ func ReadSecret(path string) ([]byte, error) {
 // others can neither read nor write it (group access is the operator's
 // choice).
 func EnsureSecret(path string) (secret []byte, created bool, err error) {
-	st, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, false, fmt.Errorf("control secret: %w", err)
-		}
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, false, fmt.Errorf("control secret: %w", err)
-		}
-		s := []byte(hex.EncodeToString(raw))
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, false, fmt.Errorf("control secret: %w", err)
-		}
-		_, werr := f.Write(append(s, '\n'))
-		if err := errors.Join(werr, f.Close()); err != nil {
-			os.Remove(path)
-			return nil, false, fmt.Errorf("control secret %s: %w", path, err)
-		}
-		return s, true, nil
+	secret, err = createSecret(path)
+	if err == nil {
+		return secret, true, nil
 	}
+	if !errors.Is(err, fs.ErrExist) { // another fibd may have just made it: use it
+		return nil, false, err
+	}
+	st, err := os.Lstat(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("control secret: %w", err)
 	}
@@ -170,4 +157,29 @@ func EnsureSecret(path string) (secret []byte, created bool, err error) {
 	}
 	s, err := ReadSecret(path)
 	return s, false, err
+}
+
+// createSecret makes a new secret file; fs.ErrExist when there is one.
+func createSecret(path string) ([]byte, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fs.ErrExist
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control secret: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("control secret: %w", err)
+	}
+	s := []byte(hex.EncodeToString(raw))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("control secret: %w", err)
+	}
+	_, werr := f.Write(append(s, '\n'))
+	if err := errors.Join(werr, f.Close()); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("control secret %s: %w", path, err)
+	}
+	return s, nil
 }
