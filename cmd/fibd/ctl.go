@@ -198,6 +198,11 @@ func (d *daemon) handleCtl(conn net.Conn, loopback bool) {
 	defer func() {
 		if err := w.Flush(); err != nil {
 			d.log.Warn().Err(err).Str("from", conn.RemoteAddr().String()).Msg("control client dropped: it did not read its answer")
+			// Reset rather than close: the kernel would otherwise keep
+			// the unsent answer for a client that may never take it.
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
 		}
 	}()
 	var ne net.Error
