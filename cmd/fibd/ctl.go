@@ -107,14 +107,17 @@ func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
 		listenLoopback = ap.Addr().IsLoopback()
 	}
 	var backoff time.Duration
-	var lastLog time.Time
-	logLimited := func() bool { // at most one warning per 10 s per cause
-		if time.Since(lastLog) < 10*time.Second {
-			return false
+	every10s := func() func() bool { // at most one warning per 10 s, per cause
+		var last time.Time
+		return func() bool {
+			if time.Since(last) < 10*time.Second {
+				return false
+			}
+			last = time.Now()
+			return true
 		}
-		lastLog = time.Now()
-		return true
 	}
+	logAccept, logFull := every10s(), every10s()
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -124,7 +127,7 @@ func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
 			// Out of descriptors or memory: the pending connections wait
 			// in the backlog while descriptors come back.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			if logLimited() {
+			if logAccept() {
 				d.log.Error().Err(err).Dur("retry_in", backoff).Msg("control server cannot accept; retrying")
 			}
 			t := time.NewTimer(backoff)
@@ -150,7 +153,7 @@ func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
 		}
 		mu.Unlock()
 		if full {
-			if logLimited() {
+			if logFull() {
 				d.log.Warn().Int("max", ctlMaxConns).Str("from", conn.RemoteAddr().String()).Msg("control connection refused: too many")
 			}
 			conn.SetWriteDeadline(time.Now().Add(time.Second))
