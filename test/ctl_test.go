@@ -300,3 +300,23 @@ func TestCLIAcceptSurvivesEMFILE(t *testing.T) {
 		t.Fatalf("no answer once descriptors came back: %d %q %q", code, out, se)
 	}
 }
+
+// TestCLIUnsafeSecretDisablesChanges: a secret file others can read is no
+// secret. fibd still forwards and answers reads, and refuses every change,
+// even one signed with that file.
+func TestCLIUnsafeSecretDisablesChanges(t *testing.T) {
+	fibdBin(t)
+	unsafe := filepath.Join(t.TempDir(), "cli.secret")
+	if err := os.WriteFile(unsafe, []byte("0123456789abcdef0123456789abcdef\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(unsafe, 0o644)
+	r := startFibd(t, "fibd_cli_secret="+unsafe, cliStatic)
+	if out, se, code := r.fdpiAs(t, unsafe, "router", "status"); code != 0 || !strings.Contains(out, "mode") {
+		t.Errorf("status with an unusable secret: %d %q %q", code, out, se)
+	}
+	if _, se, code := r.fdpiAs(t, unsafe, "router", "fib", "refresh"); code != 1 || !strings.Contains(se, "fibd has none") {
+		t.Errorf("fib refresh signed with a world-readable secret: %d %q, want refused", code, se)
+	}
+	waitLog(t, r, "no control secret")
+}

@@ -274,6 +274,9 @@ func (d *daemon) handleCtl(conn net.Conn, loopback bool) {
 // authorise checks that req is signed with the control secret; what names
 // what needs it, for the refusal.
 func (d *daemon) authorise(req *ctl.Request, conn net.Conn, what string) error {
+	if d.ctlAuth == nil {
+		return fmt.Errorf("%s needs the control secret, and fibd has none: %w (see fibd's log)", what, d.ctlAuthErr)
+	}
 	err := d.ctlAuth.Verify(req, time.Now())
 	switch {
 	case err == nil:
@@ -319,15 +322,19 @@ func help(w io.Writer, args []string) {
 }
 
 // listenCtl loads the control secret (creating it when missing) and
-// opens the control server's socket.
+// opens the control server's socket. Without a usable secret fibd still
+// forwards, and its control server only reads (on loopback).
 func (d *daemon) listenCtl() (net.Listener, error) {
+	d.ribShows = make(chan struct{}, ctlRIBShows)
 	secret, created, err := ctl.EnsureSecret(d.cfg.CLISecret)
 	if err != nil {
-		return nil, fmt.Errorf("%w (fibd_cli_secret)", err)
+		d.ctlAuthErr = err
+		d.log.Error().Err(err).Str("fibd_cli_secret", d.cfg.CLISecret).
+			Msg("no control secret: commands that change state are refused until fibd restarts with one")
+	} else {
+		d.ctlAuth = ctl.NewVerifier(secret)
+		d.log.Info().Str("fibd_cli_secret", d.cfg.CLISecret).Bool("created", created).Msg("control secret")
 	}
-	d.ctlAuth = ctl.NewVerifier(secret)
-	d.ribShows = make(chan struct{}, ctlRIBShows)
-	d.log.Info().Str("fibd_cli_secret", d.cfg.CLISecret).Bool("created", created).Msg("control secret")
 	ln, err := net.Listen("tcp", d.cfg.CLIListen)
 	if err != nil {
 		return nil, fmt.Errorf("control server on %s: %w", d.cfg.CLIListen, err)

@@ -56,8 +56,9 @@ type daemon struct {
 	staticRIB *router.RIB // --static: the resolved state
 	started   time.Time
 
-	ctlAuth  *ctl.Verifier // the control secret (fibd_cli_secret)
-	ribShows chan struct{} // a slot per rib show snapshot in progress
+	ctlAuth    *ctl.Verifier // the control secret (fibd_cli_secret); nil: none usable
+	ctlAuthErr error         // why there is none
+	ribShows   chan struct{} // a slot per rib show snapshot in progress
 }
 
 // config is the running configuration: cfg plus the hot changes of
