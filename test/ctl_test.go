@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,33 +163,76 @@ func TestCLIRequestDeadline(t *testing.T) {
 	}
 }
 
+// dialAs connects to addr from a socket owned by uid: the socket is made
+// on a thread whose effective uid alone is changed (Linux credentials are
+// per thread; the thread ends with its goroutine).
+func dialAs(uid int, addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, ^uintptr(0), uintptr(uid), ^uintptr(0)); e != 0 {
+			ch <- result{nil, e}
+			return
+		}
+		c, err := net.Dial("tcp", addr)
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
 // TestCLIConnectionCap: beyond the cap, a connection is refused at once
-// with a message; once the crowd leaves, fibd answers again.
+// with a message. Other users share a part of the connections, so that
+// they cannot lock root out; once the crowd leaves, fibd answers again.
 func TestCLIConnectionCap(t *testing.T) {
 	r := startFibd(t, "", cliStatic)
-	const cap = 64
+	const total, users, nobody = 64, 48, 65534
 	var idle []net.Conn
 	defer func() {
 		for _, c := range idle {
 			c.Close()
 		}
 	}()
-	for range cap {
+	refused := func(c net.Conn) string {
+		c.SetReadDeadline(time.Now().Add(3 * time.Second)) // the idle ones are dropped after 5 s
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		return line
+	}
+	for range users {
+		c, err := dialAs(nobody, r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	c, err := dialAs(nobody, r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := refused(c); !strings.HasPrefix(line, fmt.Sprintf("error too many control connections (%d", users)) {
+		t.Errorf("user connection %d: %q, want refused with a message", users+1, line)
+	}
+	if out, se, code := r.fdpi(t, "-t", "3", "router", "status"); code != 0 || !strings.Contains(out, "mode") {
+		t.Errorf("root locked out by another user's %d connections: %d %s", users, code, se)
+	}
+	for range total - users {
 		c, err := net.Dial("tcp", r.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		idle = append(idle, c)
 	}
-	c, err := net.Dial("tcp", r.addr)
+	c, err = net.Dial("tcp", r.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.SetReadDeadline(time.Now().Add(4 * time.Second)) // the idle ones are dropped after 5 s
-	line, _ := bufio.NewReader(c).ReadString('\n')
-	c.Close()
-	if !strings.HasPrefix(line, "error too many control connections") {
-		t.Errorf("connection %d: %q, want refused with a message", cap+1, line)
+	if line := refused(c); !strings.HasPrefix(line, fmt.Sprintf("error too many control connections (%d", total)) {
+		t.Errorf("connection %d: %q, want refused with a message", total+1, line)
 	}
 	for _, c := range idle {
 		c.Close()

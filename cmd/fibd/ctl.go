@@ -80,6 +80,7 @@ func verbs() map[string][]string {
 // request, stall an answer by not reading it, or exhaust the server.
 const (
 	ctlMaxConns       = 64               // connections at once; more are refused with a message
+	ctlUserConns      = 48               // ... of users other than local root (and other hosts): root keeps the rest
 	ctlRequestTimeout = 5 * time.Second  // to send the request line
 	ctlWriteTimeout   = 10 * time.Second // a client that takes no byte for this long is dropped
 	ctlMaxAnswer      = 10 * time.Minute // the longest an answer may take
@@ -91,7 +92,8 @@ const (
 // Accept errors (EMFILE, ENFILE, ...) never end it: it waits and retries.
 func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
 	var mu sync.Mutex
-	conns := map[net.Conn]struct{}{}
+	conns := map[net.Conn]bool{} // true: counts in ctlUserConns
+	users := 0
 	var wg sync.WaitGroup
 	defer func() {
 		mu.Lock()
@@ -146,18 +148,30 @@ func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
 			conn.Close()
 			continue
 		}
+		// Local root keeps a share of the connections that other users
+		// cannot take from it.
+		uid, local := peerUID(conn)
+		user := !local || uid != 0
 		mu.Lock()
-		full := len(conns) >= ctlMaxConns
+		full := len(conns) >= ctlMaxConns || (user && users >= ctlUserConns)
 		if !full {
-			conns[conn] = struct{}{}
+			conns[conn] = user
+			if user {
+				users++
+			}
 		}
 		mu.Unlock()
 		if full {
+			limit := ctlMaxConns
+			if user {
+				limit = ctlUserConns
+			}
 			if logFull() {
-				d.log.Warn().Int("max", ctlMaxConns).Str("from", conn.RemoteAddr().String()).Msg("control connection refused: too many")
+				d.log.Warn().Int("max", limit).Str("from", conn.RemoteAddr().String()).Uint32("uid", uid).Bool("local", local).
+					Msg("control connection refused: too many")
 			}
 			conn.SetWriteDeadline(time.Now().Add(time.Second))
-			fmt.Fprintf(conn, "error too many control connections (%d at once); try again\n", ctlMaxConns)
+			fmt.Fprintf(conn, "error too many control connections (%d at once); try again\n", limit)
 			conn.Close()
 			continue
 		}
@@ -166,6 +180,9 @@ func (d *daemon) serveCtl(ctx context.Context, ln net.Listener) {
 			defer wg.Done()
 			d.handleCtl(conn, listenLoopback)
 			mu.Lock()
+			if conns[conn] {
+				users--
+			}
 			delete(conns, conn)
 			mu.Unlock()
 		}()
