@@ -46,9 +46,13 @@ test-c: $(FP_LIB)
 	@# the C tests' EAL runtime directories go, pass or fail
 	meson test -C $(BUILD) --print-errorlogs; rc=$$?; rm -rf /var/run/dpdk/fptest*; exit $$rc
 
+# The race detector runs over the control plane's packages (they link
+# with cgo under -race; the packages under test/ drive the real binaries).
+RACE_PKGS ?= ./cmd/... ./conf/... ./kni/... ./lpm/... ./ports/... ./router/...
 test-go: $(BIN)/fibd
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 -timeout 20m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 10m $(RACE_PKGS)
 
 # Minimising a new input runs the target thousands of times without
 # counting execs (a 2 KB frame takes tens of seconds through cgo); a

@@ -144,6 +144,7 @@ type Config struct {
 	Mbufs             int            // fibd_mbufs: mbufs in each port's pool, 0 = automatic
 	LogLevel          string         // fibd_log_level: debug, info, warn or error
 	CLIListen         string         // fibd_cli_listen: control server address (fdpi_cli)
+	CLISecret         string         // fibd_cli_secret: file of the secret that authenticates fdpi_cli
 	MetricsListen     string         // fibd_metrics_listen: Prometheus endpoint address
 	Hugepages         string         // fibd_hugepages: what fibd-prepare reserves (4G)
 	NATPools          []netip.Prefix // fibd_nat_pool: NAT pools to announce
@@ -182,7 +183,8 @@ const (
 	// incident is still available soon after it.
 	DefaultAjbUdpiFtimeout = 10 * time.Minute
 	DefaultLogLevel        = "info"
-	DefaultCLIListen       = "127.0.0.1:29000" // fdpi_cli's default
+	DefaultCLIListen       = "127.0.0.1:29000"      // fdpi_cli's default
+	DefaultCLISecret       = "/run/fibd/cli.secret" // where fdpi_cli looks for it too
 	DefaultMetricsListen   = "127.0.0.1:29001"
 	DefaultException       = "auto"
 	// Punt policer defaults: a full view arrives at BGP's own pace (a
@@ -216,6 +218,7 @@ func Default() *Config {
 		AjbUdpiFtimeout:    DefaultAjbUdpiFtimeout,
 		LogLevel:           DefaultLogLevel,
 		CLIListen:          DefaultCLIListen,
+		CLISecret:          DefaultCLISecret,
 		MetricsListen:      DefaultMetricsListen,
 		Exception:          DefaultException,
 		PuntRateProto:      DefaultPuntRateProto,

@@ -173,6 +173,8 @@ var topParams = []param[Config]{
 		func(c *Config) *uint32 { return &c.PuntRateOther }, 0, 10000000, nil),
 	stringParam(Param{Name: "fibd_cli_listen", Doc: "address:port of the control server fdpi_cli talks to (default 127.0.0.1:29000); non-loopback addresses only when set here"},
 		func(c *Config) *string { return &c.CLIListen }, checkListen),
+	stringParam(Param{Name: "fibd_cli_secret", Doc: "file of the secret fdpi_cli needs for commands that change state, and for every command on a non-loopback fibd_cli_listen (default /run/fibd/cli.secret; created with mode 0600 when missing)"},
+		func(c *Config) *string { return &c.CLISecret }, checkAbsPath),
 }
 
 func checkLagMode(s string) error {
@@ -203,6 +205,13 @@ func checkSize(s string) error {
 }
 
 // checkListen accepts host:port with a literal IP address.
+func checkAbsPath(s string) error {
+	if !strings.HasPrefix(s, "/") {
+		return fmt.Errorf("%q: want an absolute path", s)
+	}
+	return nil
+}
+
 func checkListen(s string) error {
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {

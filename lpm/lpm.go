@@ -43,30 +43,59 @@ func (c *Config) size(id uint32) TableSize {
 	return TableSize{c.MaxRoutes4, c.MaxRoutes6}
 }
 
-// FIB is the set of tables and the nexthop table. It is not safe for
-// concurrent writers: the router goroutine owns it.
+// FIB is the set of tables and the nexthop table.
+//
+// Concurrency: one writer (the router goroutine, or the static loader under
+// the daemon's lock) calls every method that changes it. Any goroutine may
+// call Tables (an immutable snapshot behind an atomic pointer, replaced
+// whenever a table comes or goes), NH.Live, Refused, and the read-only
+// calls on a Table (Info, Routes, Lookup: the fast path serialises them
+// with its control lock).
 type FIB struct {
 	log    zerolog.Logger
 	cfg    Config
-	tables map[uint32]*Table // by kernel table id
-	slots  []bool            // table slot in use
-	NH     *Nexthops
+	tables map[uint32]*Table // by kernel table id; the writer's own
+	// view is a copy of tables for other goroutines, never modified once
+	// published.
+	view  atomic.Pointer[map[uint32]*Table]
+	slots []bool // table slot in use
+	NH    *Nexthops
 	// Refused counts routes refused because a table was full.
 	Refused atomic.Uint64
+
+	// the fast path's table calls (tests replace them)
+	createTable  func(slot uint16, c dpdk.TableConfig) error
+	destroyTable func(slot uint16) error
+	heapUsed     func() uint64
 }
 
 // New returns an empty FIB.
 func New(log zerolog.Logger, cfg Config) *FIB {
-	return &FIB{
-		log:    log.With().Str("component", "lpm").Logger(),
-		cfg:    cfg,
-		tables: map[uint32]*Table{},
-		slots:  make([]bool, dpdk.MaxTables),
-		NH:     newNexthops(),
+	f := &FIB{
+		log:          log.With().Str("component", "lpm").Logger(),
+		cfg:          cfg,
+		tables:       map[uint32]*Table{},
+		slots:        make([]bool, dpdk.MaxTables),
+		NH:           newNexthops(),
+		createTable:  dpdk.CreateTable,
+		destroyTable: dpdk.DestroyTable,
+		heapUsed:     dpdk.HeapUsed,
 	}
+	f.publish()
+	return f
 }
 
-// Table is one FIB table: a kernel routing table mirrored for workers.
+// publish gives other goroutines a copy of the table map (writer only).
+func (f *FIB) publish() {
+	m := make(map[uint32]*Table, len(f.tables))
+	for id, t := range f.tables {
+		m[id] = t
+	}
+	f.view.Store(&m)
+}
+
+// Table is one FIB table: a kernel routing table mirrored for workers. Its
+// fields never change.
 type Table struct {
 	ID   uint32 // kernel table id
 	Slot uint16 // fast-path table index
@@ -90,31 +119,34 @@ func (f *FIB) Table(id uint32, slot int) (*Table, error) {
 		return nil, fmt.Errorf("no free FIB table slot for kernel table %d (max_tables %d)", id, dpdk.MaxTables)
 	}
 	sz := f.cfg.size(id)
-	heap := dpdk.HeapUsed()
-	err := dpdk.CreateTable(uint16(slot), dpdk.TableConfig{ID: id, MaxRoutes4: sz.Routes4, MaxRoutes6: sz.Routes6})
+	heap := f.heapUsed()
+	err := f.createTable(uint16(slot), dpdk.TableConfig{ID: id, MaxRoutes4: sz.Routes4, MaxRoutes6: sz.Routes6})
 	if err != nil {
 		return nil, fmt.Errorf("%w (%d + %d routes; fibd_table_size sizes a table alone)", err, sz.Routes4, sz.Routes6)
 	}
 	f.slots[slot] = true
 	t := &Table{ID: id, Slot: uint16(slot)}
 	f.tables[id] = t
+	f.publish()
 	f.log.Info().Uint32("table", id).Int("slot", slot).Uint32("max_ip4", sz.Routes4).Uint32("max_ip6", sz.Routes6).
-		Uint64("heap_mib", (dpdk.HeapUsed()-heap)>>20).Msg("FIB table created")
+		Uint64("heap_mib", (f.heapUsed()-heap)>>20).Msg("FIB table created")
 	return t, nil
 }
 
 // Destroy frees table t (no worker may be running).
 func (f *FIB) Destroy(t *Table) error {
-	if err := dpdk.DestroyTable(t.Slot); err != nil {
+	if err := f.destroyTable(t.Slot); err != nil {
 		return err
 	}
 	f.slots[t.Slot] = false
 	delete(f.tables, t.ID)
+	f.publish()
 	return nil
 }
 
-// Tables lists the tables by kernel id.
-func (f *FIB) Tables() map[uint32]*Table { return f.tables }
+// Tables lists the tables by kernel id: a snapshot, safe to read from any
+// goroutine while the writer adds tables, and never to be modified.
+func (f *FIB) Tables() map[uint32]*Table { return *f.view.Load() }
 
 // Batch collects route changes for one table.
 type Batch struct {

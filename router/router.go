@@ -46,6 +46,13 @@ type Stats struct {
 
 // Router mirrors router_netns into the FIB. Run owns the RIB and the
 // programmer: it is the FIB's single writer.
+//
+// Concurrency: the goroutine of Run writes everything here. Others read
+// the RIB, the programmer, the rules and the interfaces only under mu,
+// through Do, Rules and InterfaceID, and only for as long as a copy takes
+// (a client that reads slowly gets a copy, never the lock: RIB.Snapshot);
+// Stats and the refresh period are atomics; the FIB's own rules are in
+// lpm.FIB.
 type Router struct {
 	cfg      Config
 	log      zerolog.Logger
@@ -123,7 +130,8 @@ func (r *Router) RequestResync() {
 func (r *Router) Ready() <-chan struct{} { return r.ready }
 
 // Do runs f with the router's programmer while no change is being applied
-// (tests, CLI).
+// (tests, CLI). f must not keep what it reads nor wait for anything (a
+// client, a channel): the router is stopped while it runs.
 func (r *Router) Do(f func(p *Programmer, rib *RIB)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -23,12 +23,13 @@ import (
 
 // running is a fibd started for the duration of a test, with fdpi_cli.
 type running struct {
-	cmd  *exec.Cmd
-	cli  string
-	addr string
-	out  *syncBuffer
-	conf string
-	done chan struct{} // closed when fibd has exited
+	cmd    *exec.Cmd
+	cli    string
+	addr   string
+	secret string // the control secret's file (fibd_cli_secret)
+	out    *syncBuffer
+	conf   string
+	done   chan struct{} // closed when fibd has exited
 }
 
 // stop ends fibd with SIGTERM and waits for it.
@@ -97,7 +98,7 @@ func (l *lab) startAt(t *testing.T, static, addr string) *running {
 	if addr == "" {
 		addr = fmt.Sprintf("127.0.0.1:%d", l.port)
 	}
-	r := &running{cli: cli, addr: addr, out: &syncBuffer{}, conf: l.path("fastdpi.conf")}
+	r := &running{cli: cli, addr: addr, secret: l.path("cli.secret"), out: &syncBuffer{}, conf: l.path("fastdpi.conf")}
 	args := []string{"-c", r.conf, "--duration", "10m", "-q", "--log-level", "info"}
 	if static != "" { // else router=1 in the configuration
 		args = append(args, "--static", l.path("static.routes"))
@@ -141,10 +142,18 @@ func (l *lab) startAt(t *testing.T, static, addr string) *running {
 	}
 }
 
-// fdpi runs fdpi_cli and returns stdout, stderr and the exit status.
+// fdpi runs fdpi_cli with the control secret, as root would, and returns
+// stdout, stderr and the exit status.
 func (r *running) fdpi(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(r.cli, append([]string{"-r", r.addr}, args...)...)
+	return r.fdpiAs(t, r.secret, args...)
+}
+
+// fdpiAs runs fdpi_cli with the secret in file secret ("": unsigned
+// requests, as a user who cannot read the secret sends them).
+func (r *running) fdpiAs(t *testing.T, secret string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(r.cli, append([]string{"-r", r.addr, "-k", secret}, args...)...)
 	var so, se strings.Builder
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -417,7 +426,8 @@ func TestMetrics(t *testing.T) {
 
 // TestCLIRemoteOnlyWhenConfigured: by default the control server answers
 // on loopback only; another host (a namespace behind a veth) reaches it
-// only when fibd_cli_listen names an address it can reach.
+// only when fibd_cli_listen names an address it can reach, and then only
+// with the control secret, whatever the command.
 func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
 	fibdBin(t)
 	ns := fmt.Sprintf("fibdc%d", os.Getpid())
@@ -438,8 +448,8 @@ func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
 		exec.Command("ip", "link", "del", "fibdc0").Run()
 		exec.Command("ip", "netns", "del", ns).Run()
 	})
-	remote := func(r *running, addr string) (string, int) {
-		cmd := exec.Command("ip", "netns", "exec", ns, r.cli, "-r", addr, "-t", "2", "router", "status")
+	remote := func(r *running, addr, secret string) (string, int) {
+		cmd := exec.Command("ip", "netns", "exec", ns, r.cli, "-r", addr, "-k", secret, "-t", "2", "router", "status")
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -450,14 +460,18 @@ func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
 
 	r := startFibd(t, "", cliStatic) // default: loopback
 	port := strings.TrimPrefix(r.addr, "127.0.0.1:")
-	if out, code := remote(r, "198.51.100.77:"+port); code == 0 {
+	if out, code := remote(r, "198.51.100.77:"+port, r.secret); code == 0 {
 		t.Fatalf("a remote host reached the loopback-only control server:\n%s", out)
 	}
 	r.stop(t)
 
 	p, _ := strconv.Atoi(port)
 	r2 := startFibdAt(t, fmt.Sprintf("fibd_cli_listen=198.51.100.77:%d", p+2), cliStatic, fmt.Sprintf("198.51.100.77:%d", p+2))
-	if out, code := remote(r2, r2.addr); code != 0 || !strings.Contains(out, "mode") {
+	if out, code := remote(r2, r2.addr, r2.secret); code != 0 || !strings.Contains(out, "mode") {
 		t.Fatalf("configured address not reachable: %d\n%s", code, out)
+	}
+	// Another host needs the secret even to read.
+	if out, code := remote(r2, r2.addr, ""); code != 1 || !strings.Contains(out, "needs the control secret") {
+		t.Fatalf("a remote client without the secret: %d\n%s", code, out)
 	}
 }

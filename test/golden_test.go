@@ -76,9 +76,10 @@ fibd_idle_sleep_us=50
 router_max_ip4_route_count=65536
 router_max_ip6_route_count=16384
 fibd_cli_listen=127.0.0.1:%[3]d
+fibd_cli_secret=%[5]s
 fibd_metrics_listen=127.0.0.1:%[4]d
 %[1]s
-`, conf(l.dir), l.prefix, l.port, l.port+1)
+`, conf(l.dir), l.prefix, l.port, l.port+1, l.path("cli.secret"))
 	if err := os.WriteFile(l.path("fastdpi.conf"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

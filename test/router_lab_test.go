@@ -276,6 +276,23 @@ protocol bgp fibd {
 }
 `)
 	peer.Eventually(t, 30*time.Second, "203.0.113.128/25", "show", "route")
+	// Only subscriber addresses and parts of NAT pools, unless forced (and
+	// nothing at all without the control secret).
+	for _, args := range [][]string{{"100.64.2.0/24", "dir=inet"}, {"0.0.0.0/0"}, {"224.0.0.5"}} {
+		if _, se, code := r.fdpi(t, append([]string{"router", "announce", "add"}, args...)...); code != 1 || !strings.Contains(se, "force=1") {
+			t.Errorf("announce add %v: %d %q, want refused", args, code, se)
+		}
+	}
+	if _, se, code := r.fdpiAs(t, "", "router", "announce", "add", "100.64.1.99"); code != 1 || !strings.Contains(se, "needs the control secret") {
+		t.Errorf("unsigned announce add: %d %q, want refused", code, se)
+	}
+	if out, _, code := r.fdpi(t, "router", "announce", "add", "203.0.113.192/26"); code != 0 || !strings.Contains(out, "announced") {
+		t.Errorf("announce add of a part of a NAT pool: %d %q", code, out)
+	}
+	if a := announced(); strings.Contains(a, "100.64.2.0/24") || strings.Contains(a, "default") || strings.Contains(a, "224.0.0.5") || strings.Contains(a, "100.64.1.99") {
+		t.Errorf("refused announcements installed:\n%s", a)
+	}
+	r.fdpi(t, "router", "announce", "del", "203.0.113.192/26")
 	for _, c := range []struct {
 		args     []string
 		subs     bool
@@ -288,7 +305,7 @@ protocol bgp fibd {
 		{[]string{"100.64.1.8", "reject=1"}, false, false, "100.64.1.8", "not announced"},
 		{[]string{"100.64.1.9", "reject=1", "announce=1"}, true, true, "100.64.1.9", "announced"},
 		{[]string{"100.64.1.10", "announce=0"}, false, false, "100.64.1.10", "not announced"},
-		{[]string{"100.64.2.0/24", "dir=inet"}, false, true, "100.64.2.0/24", "announced to inet"},
+		{[]string{"100.64.2.0/24", "dir=inet", "force=1"}, false, true, "100.64.2.0/24", "announced to inet"},
 	} {
 		out, se, code := r.fdpi(t, append([]string{"router", "announce", "add"}, c.args...)...)
 		if code != 0 || !strings.Contains(out, c.response) {

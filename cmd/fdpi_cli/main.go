@@ -1,10 +1,15 @@
 // Command fdpi_cli talks to a running fibd, with the conventions of the
 // gateway's own fdpi_cli:
 //
-//	fdpi_cli [-r ip%dev[:port]] [-t seconds] [-v] [--json [--strict]] <command>
+//	fdpi_cli [-r ip%dev[:port]] [-k secret-file] [-t seconds] [-v] [--json [--strict]] <command>
 //	fdpi_cli help
 //	fdpi_cli help router
 //	fdpi_cli router fib lookup 192.0.2.7 table=100
+//
+// Requests are signed with fibd's control secret when fdpi_cli can read it
+// (-k, by default /run/fibd/cli.secret, root only): fibd runs commands that
+// change its state only when they are, and every command on a
+// non-loopback address.
 //
 // Exit status: 0 done, 1 the command failed, 2 usage, 3 no answer.
 package main
@@ -34,12 +39,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	remote := fs.String("r", ctl.DefaultAddr, "fibd's control address: ip[%dev][:port]")
 	timeout := fs.Int("t", 5, "seconds to wait for the answer")
+	secretFile := fs.String("k", ctl.DefaultSecretFile, "fibd's control secret (fibd_cli_secret), needed by commands that change state; '' sends unsigned requests")
 	var verbose int
 	fs.Func("v", "verbose (repeatable)", func(string) error { verbose++; return nil })
 	asJSON := fs.Bool("json", false, "JSON output (list commands: one object per line)")
 	strict := fs.Bool("strict", false, "with --json: fail unless every output line is valid JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: fdpi_cli [-r ip%%dev[:port]] [-t N] [-v] [--json [--strict]] <command>\n")
+		fmt.Fprintf(stderr, "usage: fdpi_cli [-r ip%%dev[:port]] [-k SECRET_FILE] [-t N] [-v] [--json [--strict]] <command>\n")
 		fmt.Fprintln(stderr, "       fdpi_cli help | fdpi_cli help router")
 		fs.PrintDefaults()
 	}
@@ -70,6 +76,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	req := ctl.Request{Args: fs.Args(), JSON: *asJSON}
+	// The default secret file is read when it can be (root): read-only
+	// commands on loopback need none. A file named with -k must work.
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "k" })
+	secret, err := ctl.ReadSecret(*secretFile)
+	switch {
+	case *secretFile == "": // -k '': unsigned on purpose
+	case err == nil:
+		req.Sign(secret, time.Now())
+	case explicit:
+		fmt.Fprintln(stderr, "fdpi_cli:", err)
+		return 2
+	case verbose > 0:
+		fmt.Fprintf(stderr, "fdpi_cli: unsigned request (%v)\n", err)
+	}
 	if verbose > 0 {
 		fmt.Fprintf(stderr, "fdpi_cli: %s <- %q\n", addr, req.Args)
 	}

@@ -20,6 +20,8 @@ import (
 )
 
 // withState runs f on the FIB writer's state, whichever mode fibd runs in.
+// The writer waits while f runs: f copies what it needs and returns, and
+// never writes to a client (see cmdRIBShow).
 func (d *daemon) withState(f func(p *router.Programmer, rib *router.RIB)) error {
 	if d.router != nil {
 		d.router.Do(f)
@@ -170,7 +172,8 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 		Ports       int     `json:"ports"`
 		Uptime      float64 `json:"uptime_seconds"`
 	}
-	s := status{Mode: "static", Config: d.cfg.File, KernelTable: d.kernelTable(),
+	cfg := d.config()
+	s := status{Mode: "static", Config: cfg.File, KernelTable: d.kernelTable(),
 		Nexthops: d.fib.NH.Live(), Refused: d.fib.Refused.Load(), Workers: dpdk.WorkerCount(),
 		Ports: len(d.ports.Ports), Uptime: time.Since(d.started).Seconds()}
 	rcu := dpdk.ReadRCUInfo()
@@ -179,7 +182,7 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 		s.Stalled = rcu.StalledWorkers
 	}
 	if d.router != nil {
-		s.Mode, s.Netns = "router", d.cfg.RouterNetns
+		s.Mode, s.Netns = "router", cfg.RouterNetns
 		s.Mirroring = d.router.Stats.Connected.Load()
 		s.Resyncs, s.Overruns, s.Events = d.router.Stats.Resyncs.Load(), d.router.Stats.Overruns.Load(), d.router.Stats.Events.Load()
 	}
@@ -209,41 +212,71 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 	return tw.Flush()
 }
 
+// cmdRIBShow streams the RIB's routes, sorted. They are copied while the
+// router waits (a snapshot, about 40 bytes a route), then written as fast
+// as the client reads: a slow client never holds the router.
 func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
-	table, err := d.tableOpt(c) // checked before the status line went out
+	table, err := d.tableOpt(c)
 	if err != nil {
 		return err
 	}
-	match := func(p netip.Prefix) bool {
-		t := c.Target
+	select {
+	case d.ribShows <- struct{}{}:
+		defer func() { <-d.ribShows }()
+	default:
+		return fmt.Errorf("busy: %d rib shows already running; try again", cap(d.ribShows))
+	}
+	match := func(t uint32, p netip.Prefix) bool {
+		if t != table {
+			return false
+		}
+		tg := c.Target
 		switch {
-		case t.Prefix.IsValid():
-			return t.Prefix.Overlaps(p) && p.Bits() >= t.Prefix.Bits()
-		case t.Addr.IsValid():
-			return p.Contains(t.Addr)
-		case t.From.IsValid():
-			return p.Contains(t.From) || p.Contains(t.To) || (t.From.Less(p.Addr()) && p.Addr().Less(t.To))
+		case tg.Prefix.IsValid():
+			return tg.Prefix.Overlaps(p) && p.Bits() >= tg.Prefix.Bits()
+		case tg.Addr.IsValid():
+			return p.Contains(tg.Addr)
+		case tg.From.IsValid():
+			return p.Contains(tg.From) || p.Contains(tg.To) || (tg.From.Less(p.Addr()) && p.Addr().Less(tg.To))
 		}
 		return true
 	}
+	var snap *router.Snapshot
+	var hops []nexthopJSON
+	if err := d.withState(func(prog *router.Programmer, rib *router.RIB) {
+		snap = rib.Snapshot(match)
+		hops = make([]nexthopJSON, len(snap.Targets))
+		for i := range snap.Targets {
+			hops[i] = d.nexthop(prog, &snap.Targets[i])
+		}
+	}); err != nil {
+		return err
+	}
+	// The router runs again from here on.
+	slices.SortFunc(snap.Routes, func(a, b router.RouteView) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.Prefix.Bits() - b.Prefix.Bits()
+	})
 	type ribJSON struct {
 		Table  uint32      `json:"table"`
 		Prefix string      `json:"prefix"`
 		Nextop nexthopJSON `json:"nexthop"`
 	}
-	return d.withState(func(prog *router.Programmer, rib *router.RIB) {
-		rib.Each(func(t uint32, p netip.Prefix, tg *router.Target) {
-			if t != table || !match(p) {
-				return
-			}
-			n := d.nexthop(prog, tg)
-			if o.json {
-				o.record(ribJSON{t, p.String(), n})
-			} else {
-				fmt.Fprintf(o.w, "%s %s\n", p, n)
-			}
-		})
-	})
+	o.begin()
+	for _, r := range snap.Routes {
+		var err error
+		if o.json {
+			err = o.record(ribJSON{r.Table, r.Prefix.String(), hops[r.Target]})
+		} else {
+			_, err = fmt.Fprintf(o.w, "%s %s\n", r.Prefix, hops[r.Target])
+		}
+		if err != nil { // the client is gone or too slow
+			return err
+		}
+	}
+	return nil
 }
 
 func cmdFIBLookup(d *daemon, c *ctl.Command, o *output) error {
@@ -355,7 +388,7 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		if p.Lag != nil { // the LAG's router_device names one of its members
 			dev = p.Members[0].Dev.Name
 		}
-		if rd, ok := d.cfg.RouterDeviceFor(dev); ok {
+		if rd, ok := d.config().RouterDeviceFor(dev); ok {
 			x.Tap, x.Peer = rd.Tap, rd.Peer
 			for _, s := range append(append([]netip.Prefix{}, rd.Subnets...), rd.Subnets6...) {
 				x.Subnets = append(x.Subnets, s.String())
@@ -391,7 +424,8 @@ func cmdLagShow(d *daemon, c *ctl.Command, o *output) error {
 		Dir     string   `json:"dir"`
 		Devices []string `json:"devices"`
 	}
-	for _, l := range d.cfg.Lags {
+	lags := d.config().Lags
+	for _, l := range lags {
 		x := lagJSON{l.Name, l.Dir.String(), l.Devices}
 		if o.json {
 			o.record(x)
@@ -399,7 +433,7 @@ func cmdLagShow(d *daemon, c *ctl.Command, o *output) error {
 			fmt.Fprintf(o.w, "%s (%s): %v\n", x.Name, x.Dir, x.Devices)
 		}
 	}
-	if len(d.cfg.Lags) == 0 && !o.json {
+	if len(lags) == 0 && !o.json {
 		fmt.Fprintln(o.w, "no lag sections")
 	}
 	return nil
@@ -560,12 +594,13 @@ func (d *daemon) reload() (hot []string, err error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	hot, cold := nc.Changed(d.cfg)
+	cur := d.config()
+	hot, cold := nc.Changed(cur)
 	if len(cold) > 0 {
 		return nil, fmt.Errorf("reload refused: cold parameter(s) %v changed (restart fibd to apply them); running configuration kept", cold)
 	}
 	if d.opt.idleSleep >= 0 { // the command line wins over the file
-		nc.WorkerIdleSleep = d.cfg.WorkerIdleSleep
+		nc.WorkerIdleSleep = cur.WorkerIdleSleep
 	}
 	dpdk.SetIdleSleep(nc.WorkerIdleSleep)
 	if err := d.setPuntRates(nc); err != nil {
@@ -590,7 +625,7 @@ func (d *daemon) reload() (hot []string, err error) {
 		d.policy.AnnounceRejected = nc.AuthAnnounceReject
 		d.announcer.SetMetric(nc.RouterSubsMetrics)
 	}
-	d.cfg = nc
+	d.live.Store(nc)
 	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")
 	return hot, nil
 }
@@ -614,6 +649,7 @@ func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
 		return err
 	}
 	s := router.Subscriber{Prefix: p, Override: -1}
+	force := false
 	for k, v := range c.Opts {
 		switch {
 		case k == "dir" && v == "inet":
@@ -626,22 +662,49 @@ func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
 			s.Rejected = v == "1"
 		case k == "nat" && (v == "0" || v == "1"):
 			s.NAT = v == "1"
+		case k == "force" && (v == "0" || v == "1"):
+			force = v == "1"
 		default:
-			return fmt.Errorf("option %s=%s: want dir=inet|subs, announce=0|1, reject=0|1, nat=0|1", k, v)
+			return fmt.Errorf("option %s=%s: want dir=inet|subs, announce=0|1, reject=0|1, nat=0|1, force=0|1", k, v)
+		}
+	}
+	if !force {
+		if err := announceAllowed(p, d.config().NATPools); err != nil {
+			return err
 		}
 	}
 	d.mu.Lock()
-	dirs := d.policy.Dirs(s)
+	pol := d.policy
 	d.mu.Unlock()
+	dirs := pol.Dirs(s)
 	if err := d.announcer.Set(p, dirs); err != nil {
 		return err
 	}
 	if dirs == 0 {
-		_, err = fmt.Fprintf(o.w, "%s not announced (router_subs_announce=%d, auth_announce_reject, announce=)\n", p, d.policy.Bits)
+		_, err = fmt.Fprintf(o.w, "%s not announced (router_subs_announce=%d, auth_announce_reject, announce=)\n", p, pol.Bits)
 		return err
 	}
 	_, err = fmt.Fprintf(o.w, "%s announced to %s\n", p, dirs)
 	return err
+}
+
+// announceAllowed says whether p may be announced without force=1: a
+// subscriber's address (a /32 or /128 host route of a unicast address) or
+// a part of a configured NAT pool. Anything else (a default route, some
+// other network's prefix) would be announced into BGP as if it were ours.
+func announceAllowed(p netip.Prefix, pools []netip.Prefix) error {
+	for _, pool := range pools {
+		if pool.Bits() <= p.Bits() && pool.Contains(p.Addr()) {
+			return nil
+		}
+	}
+	if p.IsSingleIP() {
+		if a := p.Addr(); !a.IsGlobalUnicast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return fmt.Errorf("refused: %s is not a unicast subscriber address (force=1 announces it anyway)", a)
+		}
+		return nil
+	}
+	return fmt.Errorf("refused: %s is neither a subscriber address (/32, /128) nor inside a fibd_nat_pool (force=1 announces it anyway)", p)
 }
 
 func cmdAnnounceDel(d *daemon, c *ctl.Command, o *output) error {

@@ -10,12 +10,14 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	dpdk "fibd/cgo"
+	"fibd/cmd/internal/ctl"
 	"fibd/conf"
 	"fibd/kni"
 	"fibd/lpm"
@@ -24,9 +26,16 @@ import (
 	"fibd/router"
 )
 
+// daemon is fibd. Its control server, metrics and tickers run on their
+// own goroutines while the router goroutine writes the FIB; each shared
+// field says how others read it.
 type daemon struct {
-	log    zerolog.Logger
+	log zerolog.Logger
+	// cfg is the configuration fibd started with. It never changes once run
+	// has begun: run and the components read its cold parameters. The
+	// running configuration, hot changes included, is config().
 	cfg    *conf.Config
+	live   atomic.Pointer[conf.Config] // set by reload (under mu); nil: cfg
 	opt    *options
 	stdout io.Writer
 
@@ -43,9 +52,22 @@ type daemon struct {
 	rtnlStop context.CancelFunc // router_rtnl_pcap recording, when on
 	rctx     context.Context    // lives as long as the router
 
-	mu        sync.Mutex  // guards prog, staticRIB and cfg against the control server
+	mu        sync.Mutex  // guards prog, staticRIB, policy and reloads against the control server
 	staticRIB *router.RIB // --static: the resolved state
 	started   time.Time
+
+	ctlAuth    *ctl.Verifier // the control secret (fibd_cli_secret); nil: none usable
+	ctlAuthErr error         // why there is none
+	ribShows   chan struct{} // a slot per rib show snapshot in progress
+}
+
+// config is the running configuration: cfg plus the hot changes of
+// reloads. Any goroutine may read it; it is never modified, only replaced.
+func (d *daemon) config() *conf.Config {
+	if c := d.live.Load(); c != nil {
+		return c
+	}
+	return d.cfg
 }
 
 // kernelTable is the table whose routes feed FIB slot 0: router_kernel_table,
@@ -275,7 +297,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		}()
 	}
 	// The control server (fdpi_cli) and SIGHUP reloads.
-	ln, err := listenCtl(d.cfg.CLIListen)
+	ln, err := d.listenCtl()
 	if err != nil {
 		return err
 	}

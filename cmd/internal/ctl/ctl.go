@@ -4,7 +4,8 @@
 //	<object> <verb> [IP | CIDR | "IP - IP" | all] [key=value ...]
 //
 // A connection carries one request: a JSON line {"args": [...], "json":
-// bool}. The answer is a status line, "ok" or "error <message>", then the
+// bool}, with "time" and "auth" when it is signed with the control secret
+// (see Sign). The answer is a status line, "ok" or "error <message>", then the
 // body until the server closes the connection. Bodies of list commands in
 // JSON mode are one JSON object per line, so big dumps stream.
 package ctl
@@ -33,6 +34,10 @@ const DefaultAddr = "127.0.0.1:29000"
 type Request struct {
 	Args []string `json:"args"`
 	JSON bool     `json:"json"`
+	// Signed requests: the client's clock (Unix ns) and the HMAC-SHA256
+	// of the request under the control secret, hex (Sign, Verifier).
+	Time int64  `json:"time,omitempty"`
+	Auth string `json:"auth,omitempty"`
 }
 
 // ReadRequest reads and validates one request.

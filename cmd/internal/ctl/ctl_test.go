@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 var testVerbs = map[string][]string{"router": {"status", "fib lookup", "fib refresh", "rib show", "announce add"}}
@@ -75,16 +76,22 @@ func TestReadRequestLimits(t *testing.T) {
 	}
 }
 
-// FuzzCommand: no request line crashes the reader or the parser.
+// FuzzCommand: no request line crashes the reader, the parser or the
+// verifier, and none passes for signed without the secret.
 func FuzzCommand(f *testing.F) {
 	f.Add(`{"args":["router","fib","lookup","10.0.0.1","table=1"]}` + "\n")
 	f.Add(`{"args":["router","announce","add","1.1.1.1","-","1.1.1.9"]}` + "\n")
+	f.Add(`{"args":["router","reload"],"time":1800000000000000000,"auth":"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}` + "\n")
 	f.Add("garbage\n")
+	v := NewVerifier([]byte("fuzz secret, never guessed"))
 	f.Fuzz(func(t *testing.T, s string) {
 		req, err := ReadRequest(bufio.NewReaderSize(strings.NewReader(s), MaxRequest))
 		if err != nil {
 			return
 		}
 		Parse(req.Args, testVerbs)
+		if v.Verify(&req, time.Unix(0, req.Time)) == nil {
+			t.Fatalf("forged request accepted: %q", s)
+		}
 	})
 }
