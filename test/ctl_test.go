@@ -173,12 +173,20 @@ func dialAs(uid int, addr string) (net.Conn, error) {
 	}
 	ch := make(chan result)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+		// Credentials are per thread: this one dials as uid, then is made
+		// root again and handed back. It must not end: a thread that ends
+		// kills the processes it started (fibd's Pdeathsig), and any thread
+		// of the pool may have started fibd.
+		runtime.LockOSThread()
 		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, ^uintptr(0), uintptr(uid), ^uintptr(0)); e != 0 {
+			runtime.UnlockOSThread()
 			ch <- result{nil, e}
 			return
 		}
 		c, err := net.Dial("tcp", addr)
+		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, ^uintptr(0), 0, ^uintptr(0)); e == 0 {
+			runtime.UnlockOSThread()
+		} // else: the thread stays locked and ends with the goroutine
 		ch <- result{c, err}
 	}()
 	r := <-ch

@@ -62,10 +62,11 @@ router_max_ip4_route_count=1024
 router_max_ip6_route_count=1024
 fibd_cli_listen=127.0.0.1:%d
 fibd_metrics_listen=127.0.0.1:%d
+fibd_cli_secret=%s
 router_device {
 device=net_null1
 }
-`, prefix, netnsName, port, port+1)), 0o644)
+`, prefix, netnsName, port, port+1, filepath.Join(root, "cli.secret"))), 0o644)
 	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
 	cmdline := func(key string) []string {
 		v := unit.get(t, key)
