@@ -3,6 +3,7 @@ package router
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 
 	dpdk "fibd/cgo"
@@ -40,7 +41,7 @@ type ifaces struct {
 	byName map[string]dpdk.PortID
 	subs   map[dpdk.PortID]subif
 	ids    map[subif]dpdk.PortID
-	next   dpdk.PortID
+	next   dpdk.PortID // where the search for a free id starts
 	// what the fast path was last told, per port
 	published map[dpdk.PortID][]dpdk.IIF
 }
@@ -85,13 +86,16 @@ func (f *ifaces) sync(links Links, vlans map[int]VLAN, macvlans map[int]Macvlan)
 		}
 	}
 	changed := len(want) != len(f.byName)
+	var errs []error
 	live := map[subif]bool{}
 	byName := make(map[string]dpdk.PortID, len(want))
 	for name, s := range want {
 		id, ok := f.ids[s]
 		if !ok {
-			id = f.next
-			f.next++
+			if id, ok = f.alloc(); !ok {
+				errs = append(errs, fmt.Errorf("%s: no interface id left (%d sub-interfaces)", name, len(f.subs)))
+				continue
+			}
 			f.ids[s], f.subs[id] = id, s
 			changed = true
 		}
@@ -110,9 +114,32 @@ func (f *ifaces) sync(links Links, vlans map[int]VLAN, macvlans map[int]Macvlan)
 	}
 	f.byName = byName
 	if !changed {
-		return false, nil
+		return false, errors.Join(errs...)
 	}
-	return true, f.publish()
+	return true, errors.Join(append(errs, f.publish())...)
+}
+
+// maxIfaceID is the highest interface id: ids are 16 bits in the fast path.
+const maxIfaceID = dpdk.PortID(0xffff)
+
+// alloc finds an id no sub-interface holds, above the ports' ids. Ids are
+// reused once freed, so that they never run past 16 bits into the ports'
+// (the fast path would take a sub-interface for a port); the search goes
+// on from the last id given, so that a freed id rests a while.
+func (f *ifaces) alloc() (dpdk.PortID, bool) {
+	span := int(maxIfaceID) - dpdk.MaxPorts + 1
+	for range span {
+		id := f.next
+		if f.next == maxIfaceID {
+			f.next = dpdk.PortID(dpdk.MaxPorts)
+		} else {
+			f.next++
+		}
+		if _, used := f.subs[id]; !used {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // publish tells the fast path, per port, which VIDs are routed and which

@@ -43,3 +43,32 @@ func TestIfacesVLANs(t *testing.T) {
 		t.Errorf("rib1.100 changed id %d -> %d", id, again)
 	}
 }
+
+// TestIfacesIDsNeverWrap: interfaces that come and go for longer than 16
+// bits of ids last never get an id of a port (they used to wrap to 0).
+func TestIfacesIDsNeverWrap(t *testing.T) {
+	f := newIfaces(fakePorts{"rib1": 1})
+	links := Links{10: "rib1", 11: "up1", 12: "up2"}
+	seen := map[dpdk.PortID]bool{}
+	for i := range 70000 {
+		mv := map[int]Macvlan{11: {Parent: 10, MAC: [6]byte{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}},
+			12: {Parent: 10, MAC: [6]byte{2, 1, 0, 0, 0, 1}}}
+		if _, err := f.sync(links, nil, mv); err != nil && i == 0 {
+			t.Logf("publish without an EAL: %v", err)
+		}
+		id, ok := f.PortOf("up1")
+		if !ok || int(id) < dpdk.MaxPorts {
+			t.Fatalf("round %d: up1 got id %d (ports are below %d)", i, id, dpdk.MaxPorts)
+		}
+		if other, _ := f.PortOf("up2"); other == id {
+			t.Fatalf("round %d: up1 and up2 share id %d", i, id)
+		}
+		seen[id] = true
+	}
+	if len(f.subs) != 2 || len(f.ids) != 2 {
+		t.Errorf("%d sub-interfaces kept, want 2", len(f.subs))
+	}
+	if len(seen) < 1000 {
+		t.Errorf("a freed id was reused at once (%d distinct ids)", len(seen))
+	}
+}
