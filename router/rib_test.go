@@ -199,3 +199,64 @@ func TestRIBPunts(t *testing.T) {
 		t.Error("224.0.0.5/32 stayed after its punt went")
 	}
 }
+
+// TestRIBUsersBounded: every recomputation of a prefix lists its gateway
+// again; under churn (the same routes announced again and again, others
+// moving between gateways) a gateway's users list stays within twice its
+// real users instead of growing with every update.
+func TestRIBUsersBounded(t *testing.T) {
+	rib := NewRIB(ribPorts, MainTable)
+	rib.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
+	gw1, gw2 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	if err := rib.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Dev: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	const prefixes = 300
+	route := func(i int, gw netip.Addr) Route {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{20, byte(i >> 8), byte(i), 0}), 24)
+		return Route{Table: MainTable, Prefix: p, Nexthops: []Nexthop{{Gateway: gw, Dev: "a"}}}
+	}
+	for i := range prefixes {
+		rib.AddRoute(route(i, gw1))
+	}
+	rib.Flush()
+	k1, k2 := nkey{gw1, 0}, nkey{gw2, 0}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for round := range 200 {
+		for range 100 {
+			i := rng.IntN(prefixes)
+			gw := gw1
+			if i%10 == 0 && round%2 == 1 { // a tenth flaps to the other gateway
+				gw = gw2
+			}
+			rib.AddRoute(route(i, gw)) // a BGP update: same route again, or moved
+			if i%7 == 0 {
+				rib.AddRoute(Route{Table: MainTable, Prefix: route(i, gw).Prefix, Metric: 5,
+					Nexthops: []Nexthop{{Gateway: gw, Dev: "a"}}}) // a second candidate
+			}
+		}
+		rib.Flush()
+	}
+	for _, k := range []nkey{k1, k2} {
+		if n := rib.usersLen(k); n > 2*prefixes+minCompact {
+			t.Errorf("gateway %s: users list of %d entries after 20,000 updates of %d prefixes", k.addr, n, prefixes)
+		}
+	}
+	// Still right: a neighbour change reaches every route through it.
+	if err := rib.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	rib.Flush()
+	want := NewRIB(ribPorts, MainTable)
+	want.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
+	want.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"})
+	for _, e := range rib.entries {
+		for _, rt := range e.routes {
+			want.AddRoute(rt)
+		}
+	}
+	want.Settle()
+	if !reflect.DeepEqual(rib.Desired(), want.Desired()) {
+		t.Error("after the churn, the incremental resolution differs from a fresh one")
+	}
+}
