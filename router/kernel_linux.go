@@ -278,9 +278,10 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		return nil, nil, fmt.Errorf("link dump: %w", err)
 	}
 	links := Links{}
-	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}}
+	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}, linkUp: map[int]bool{}}
 	for _, l := range ll {
 		links[l.Attrs().Index] = l.Attrs().Name
+		st.linkUp[l.Attrs().Index] = l.Attrs().RawFlags&unix.IFF_UP != 0
 		subLink(l, st.VLANs, st.Macvlans)
 	}
 	al, err := k.h.AddrList(nil, netlink.FAMILY_ALL)
@@ -311,6 +312,27 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		return nil, nil, err
 	}
 	return st, links, nil
+}
+
+// DumpRoutes4 reads the IPv4 routes of the mirrored tables again: the
+// kernel removes some without a notification (see Router.redump4). A dump
+// the kernel marks as interrupted is retried.
+func (k *Kernel) DumpRoutes4(links Links) ([]Route, error) {
+	want := map[uint32]bool{}
+	for _, t := range k.Tables {
+		want[t] = true
+	}
+	var err error
+	for range 10 {
+		var rs []Route
+		if rs, err = dumpRoutes(k.ns, want, links, nil, unix.AF_INET); err == nil {
+			return rs, nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("IPv4 route dump interrupted 10 times in a row: %w", err)
 }
 
 // ResolveNeigh asks the kernel to resolve addr on ifindex (ARP or NDP), as
@@ -377,8 +399,19 @@ func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
 		return nh
 	}
 	if len(r.MultiPath) > 0 {
+		// A path whose interface went down (or lost its address) is dead:
+		// the kernel keeps it in the route, silently, but forwards on the
+		// others (and revives it, as silently, when the interface is up).
+		var dead []Nexthop
 		for _, m := range r.MultiPath {
+			if m.Flags&unix.RTNH_F_DEAD != 0 {
+				dead = append(dead, hop(m.Gw, m.LinkIndex, m.Hops+1))
+				continue
+			}
 			out.Nexthops = append(out.Nexthops, hop(m.Gw, m.LinkIndex, m.Hops+1))
+		}
+		if len(out.Nexthops) == 0 { // cannot be: the kernel flushes a route whose paths are all dead
+			out.Nexthops = dead
 		}
 	} else {
 		out.Nexthops = []Nexthop{hop(r.Gw, r.LinkIndex, 0)}

@@ -289,6 +289,55 @@ func (r *RIB) DelRoute(rt Route) bool {
 	return true
 }
 
+// SyncRoutes makes the routes of one family in tables equal to routes (a
+// dump of them): the others are removed, the changed ones replaced. The
+// resolution follows at the next Flush. It returns how many routes it
+// removed and how many it added or replaced.
+func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
+	type rkey struct {
+		k      tp
+		metric uint32
+	}
+	want := make(map[rkey]*Route, len(routes))
+	for i := range routes {
+		rt := &routes[i]
+		rt.Prefix = rt.Prefix.Masked()
+		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
+			want[rkey{tp{rt.Table, rt.Prefix}, rt.Metric}] = rt
+		}
+	}
+	for k, e := range r.entries {
+		if k.prefix.Addr().Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
+			continue
+		}
+		for i := 0; i < len(e.routes); {
+			rk := rkey{k, e.routes[i].Metric}
+			w, ok := want[rk]
+			switch {
+			case !ok:
+				r.onlinkRoute(&e.routes[i], -1)
+				e.routes = slices.Delete(e.routes, i, i+1)
+				r.markEntry(k, e)
+				removed++
+				continue
+			case sameContent(&e.routes[i], w):
+				delete(want, rk) // nothing to do
+			}
+			i++
+		}
+	}
+	for _, rt := range want {
+		r.AddRoute(*rt)
+		changed++
+	}
+	return removed, changed
+}
+
+// sameContent: the two routes forward alike (same type and paths).
+func sameContent(a, b *Route) bool {
+	return a.Type == b.Type && slices.Equal(a.Nexthops, b.Nexthops)
+}
+
 // onlinkRoute counts a dev-only unicast route as an on-link prefix.
 func (r *RIB) onlinkRoute(rt *Route, delta int) {
 	if rt.Type != Unicast || len(rt.Nexthops) != 1 || rt.Nexthops[0].Gateway.IsValid() {

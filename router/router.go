@@ -40,6 +40,8 @@ type Stats struct {
 	NeighRefused  atomic.Uint64 // neighbours beyond router_arp_cache_size
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
 	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
+	Redumps       atomic.Uint64 // IPv4 route re-dumps after a link went down or an address went
+	Flushed       atomic.Uint64 // routes the kernel removed without a notification, removed too
 	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
 	Connected     atomic.Bool   // mirroring the netns right now
 }
@@ -61,6 +63,11 @@ type Router struct {
 	prog      *Programmer
 	k         *Kernel
 	links     Links
+	// linkUp is IFF_UP per ifindex, to see an interface go down or up.
+	linkUp map[int]bool
+	// redumpWanted: an event that makes the kernel remove or revive IPv4
+	// routes without a notification was applied; redump4 follows.
+	redumpWanted bool
 	// ifindex per port (the rib interface), for neighbour probes.
 	portIf map[uint16]int
 	// mu is held while the RIB or the programmer change, so that Do can
@@ -94,6 +101,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		prog:      NewProgrammer(log, fib),
 		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
+		linkUp:    map[int]bool{},
 		ready:     make(chan struct{}),
 		resyncReq: make(chan struct{}, 1),
 	}
@@ -179,12 +187,27 @@ func (r *Router) mirror(ctx context.Context) error {
 	r.readyOnce.Do(func() { close(r.ready) })
 	tick := time.NewTicker(min(r.refreshEvery(), time.Second))
 	defer tick.Stop()
+	redump := time.NewTimer(time.Hour)
+	redump.Stop()
+	defer redump.Stop()
 	lastSync := time.Now()
 	for {
+		if r.redumpWanted {
+			// The kernel sends the link's RTM_NEWLINK before it flushes
+			// the routes (and the address's RTM_DELADDR with the flush
+			// under way): the dump waits for the burst to settle.
+			r.redumpWanted = false
+			redump.Reset(redumpDelay)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.k.Signal():
+		case <-redump.C:
+			if err := r.redump4(); err != nil {
+				return err
+			}
+			continue
 		case <-r.resyncReq:
 			if err := r.resync(); err != nil {
 				return err
@@ -215,6 +238,41 @@ func (r *Router) mirror(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// redumpDelay is how long the IPv4 re-dump waits after the event that
+// asked for it (further events push it back).
+const redumpDelay = 50 * time.Millisecond
+
+// redump4 reads the IPv4 routes of the mirrored tables again and removes
+// from the RIB those the kernel removed without telling: IPv4 sends no
+// RTM_DELROUTE for the routes it flushes when their interface goes down,
+// nor for those it drops with an address (a gateway no longer on a
+// connected subnet), and it marks multipath paths dead or alive again in
+// silence. The events queued before the dump are applied first; those
+// queued during it are applied after, as for a resync.
+func (r *Router) redump4() error {
+	if err := r.batch(); err != nil {
+		return err
+	}
+	routes, err := r.k.DumpRoutes4(r.links) // r.links changes on this goroutine only
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	removed, changed := r.rib.SyncRoutes(false, r.k.Tables, routes)
+	r.Stats.Redumps.Add(1)
+	r.Stats.Flushed.Add(uint64(removed))
+	if removed+changed > 0 {
+		r.log.Info().Int("removed", removed).Int("changed", changed).
+			Msg("IPv4 routes the kernel changed without a notification")
+	}
+	if err := r.flush(); err != nil {
+		r.log.Error().Err(err).Msg("FIB update")
+	}
+	r.rulesAfterProgram()
+	return nil
 }
 
 // rulesAfterProgram publishes the rules again when a table they name got
@@ -317,6 +375,7 @@ func (r *Router) resync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.links = links
+	r.linkUp = st.linkUp
 	r.vlans, r.macvlans = st.VLANs, st.Macvlans
 	r.syncIfaces()
 	r.indexPorts()
@@ -387,10 +446,18 @@ func (r *Router) apply(e Event) {
 		a := e.Link.Link.Attrs()
 		delete(r.vlans, a.Index)
 		delete(r.macvlans, a.Index)
+		wasUp, known := r.linkUp[a.Index]
 		if e.Link.Header.Type == unix.RTM_DELLINK {
 			delete(r.links, a.Index)
+			delete(r.linkUp, a.Index)
+			r.redumpWanted = r.redumpWanted || wasUp
 		} else {
 			r.links[a.Index] = a.Name
+			up := e.Link.IfInfomsg.Flags&unix.IFF_UP != 0
+			r.linkUp[a.Index] = up
+			// Down: the kernel flushes the IPv4 routes through it and
+			// kills their multipath paths. Up: it revives those paths.
+			r.redumpWanted = r.redumpWanted || (known && up != wasUp)
 			subLink(e.Link.Link, r.vlans, r.macvlans)
 		}
 		// An interface that comes or goes changes how routes on it resolve
@@ -401,6 +468,11 @@ func (r *Router) apply(e Event) {
 		}
 		r.indexPorts()
 	case e.Addr != nil:
+		if !e.Addr.NewAddr && e.Addr.LinkAddress.IP.To4() != nil {
+			// The kernel drops, silently, the IPv4 routes whose gateway
+			// the address made reachable (on any interface: fibd's or not).
+			r.redumpWanted = true
+		}
 		a, ok := ConvertAddr(netlink.Addr{IPNet: &e.Addr.LinkAddress}, r.links)
 		if !ok {
 			return

@@ -509,3 +509,69 @@ func TestUnresolvedGatewayGetsResolved(t *testing.T) {
 		t.Error("resolved without fibd asking: the test proves nothing")
 	}
 }
+
+// TestSilentFlushes: IPv4 sends no RTM_DELROUTE for the routes it flushes
+// when their interface goes down, nor for those whose gateway an address
+// removal leaves on no connected subnet, and it marks multipath paths
+// dead (and alive again) in silence. fibd must drop what the kernel drops.
+func TestSilentFlushes(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	var v4 []netip.Prefix // apart from each other, so that each answers for itself
+	for i := range 120 {
+		v4 = append(v4, netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24))
+	}
+	var lines []string
+	for i, p := range v4 {
+		switch {
+		case i < 50: // the case: 50 routes via a gateway on rib0
+			lines = append(lines, fmt.Sprintf("route add %s via 192.0.2.2 dev rib0 table %d", p, table))
+		case i < 60:
+			lines = append(lines, fmt.Sprintf("route add %s dev rib0 table %d", p, table))
+		case i < 90:
+			lines = append(lines, fmt.Sprintf("route add %s via 198.51.100.2 dev rib1 table %d", p, table))
+		default:
+			lines = append(lines, fmt.Sprintf("route add %s table %d nexthop via 192.0.2.2 dev rib0 nexthop via 198.51.100.3 dev rib1", p, table))
+		}
+	}
+	ipBatch(t, s.name, lines)
+	rng := rand.New(rand.NewPCG(4, 4))
+	converge(t, s, r, fib, rng, v4, 1000)
+
+	// rib0 down and up: its routes are gone from the kernel, without a word.
+	ipBatch(t, s.name, []string{"link set rib0 down", "link set rib0 up"})
+	// its neighbours went with the link; the ones BIRD's peers would answer for come back
+	ipBatch(t, s.name, []string{"neigh replace 192.0.2.2 lladdr " + macA + " dev rib0 nud permanent"})
+	out, _ := exec.Command("ip", "-n", s.name, "-4", "route", "show", "table", fmt.Sprint(table)).CombinedOutput()
+	if n := strings.Count(string(out), "192.0.2.2 dev rib0 \n") + strings.Count(string(out), "dev rib0 scope link"); n != 0 {
+		t.Fatalf("the kernel kept %d single-path routes on rib0 after down/up: the test's premise is wrong\n%s", n, out)
+	}
+	converge(t, s, r, fib, rng, v4, 1000)
+	for _, p := range v4[:60] {
+		if d := fibd(r, fib, p.Addr()); d.drop != "unreachable" {
+			t.Fatalf("%s: fibd still %+v after the kernel flushed it", p, d)
+		}
+	}
+	if r.Stats.Flushed.Load() < 60 {
+		t.Errorf("flushed %d routes, want at least 60", r.Stats.Flushed.Load())
+	}
+
+	// The address of rib1 goes: the routes via its subnet go too, and the
+	// multipath routes lose their rib1 path.
+	ipCmd(t, "-n", s.name, "address", "del", "198.51.100.1/24", "dev", "rib1")
+	converge(t, s, r, fib, rng, v4, 1000)
+	for _, p := range v4[60:90] {
+		if d := fibd(r, fib, p.Addr()); d.drop != "unreachable" {
+			t.Fatalf("%s: fibd still %+v after its gateway's subnet went", p, d)
+		}
+	}
+	for _, p := range v4[90:] {
+		if d := fibd(r, fib, p.Addr()); len(d.hops) != 1 || d.hops[0] != "0/"+macA {
+			t.Fatalf("%s: fibd %+v, want the rib0 path alone (the rib1 path is dead)", p, d)
+		}
+	}
+	if r.Stats.Resyncs.Load() != 1 {
+		t.Errorf("%d resyncs: the flushes should be followed without a full resync", r.Stats.Resyncs.Load())
+	}
+}
