@@ -34,6 +34,7 @@ type Kernel struct {
 	RcvBuf int      // forced receive buffer of each subscription, bytes
 
 	ns   netns.NsHandle
+	nsID nsID // the namespace ns is (its nsfs inode)
 	h    *netlink.Handle
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -91,6 +92,35 @@ func (q *queue) drain(max int) []Event {
 // ErrNoNetns means router_netns does not exist (yet, or any more).
 var ErrNoNetns = errors.New("router netns does not exist")
 
+// ErrNetnsReplaced means router_netns names another namespace than the one
+// mirrored: it was deleted and made again under the same name.
+var ErrNetnsReplaced = errors.New("router netns was replaced by a new one of the same name")
+
+// nsID tells namespaces apart: the device and inode of their nsfs file.
+type nsID struct{ dev, ino uint64 }
+
+func nsIDOf(st *unix.Stat_t) nsID { return nsID{uint64(st.Dev), st.Ino} }
+
+// Alive checks that router_netns still names the namespace mirrored. A
+// namespace deleted and made again under the same name is another one:
+// the subscriptions would go on listening to the old, dead one (the open
+// handle keeps it alive) while the routing daemon fills the new one.
+func (k *Kernel) Alive() error {
+	if k.Netns == "" {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(netnsPath(k.Netns), &st); err != nil {
+		return fmt.Errorf("%w: %s", ErrNoNetns, k.Netns)
+	}
+	if nsIDOf(&st) != k.nsID {
+		return fmt.Errorf("%w: %s", ErrNetnsReplaced, k.Netns)
+	}
+	return nil
+}
+
+func netnsPath(name string) string { return "/run/netns/" + name }
+
 // Open enters the namespace and subscribes. Close undoes it.
 func (k *Kernel) Open() error {
 	ns := netns.None()
@@ -109,12 +139,17 @@ func (k *Kernel) Open() error {
 			return err
 		}
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ns), &st); err != nil {
+		ns.Close()
+		return fmt.Errorf("netns %s: %w", k.Netns, err)
+	}
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		ns.Close()
 		return fmt.Errorf("netlink in netns %s: %w", k.Netns, err)
 	}
-	k.ns, k.h = ns, h
+	k.ns, k.h, k.nsID = ns, h, nsIDOf(&st)
 	k.done = make(chan struct{})
 	if k.q.signal == nil {
 		k.q.signal = make(chan struct{}, 1)

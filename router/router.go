@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -40,6 +39,7 @@ type Stats struct {
 	NeighRefused  atomic.Uint64 // neighbours beyond router_arp_cache_size
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
 	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
+	NetnsReplaced atomic.Uint64 // router_netns deleted and made again: mirrored anew
 	Redumps       atomic.Uint64 // IPv4 route re-dumps after a link went down or an address went
 	Flushed       atomic.Uint64 // routes the kernel removed without a notification, removed too
 	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
@@ -219,7 +219,10 @@ func (r *Router) mirror(ctx context.Context) error {
 			}
 			continue
 		case <-tick.C:
-			if _, err := netnsAlive(r.cfg.Netns); err != nil {
+			if err := r.k.Alive(); err != nil {
+				if errors.Is(err, ErrNetnsReplaced) {
+					r.Stats.NetnsReplaced.Add(1)
+				}
 				return err
 			}
 			r.probeUnresolved()
@@ -352,16 +355,6 @@ func newRIB(ports Ports, cfg Config, routes int) *RIB {
 	rib := NewRIB(ports, cfg.KernelTable, routes)
 	rib.SetPunts(cfg.Punts)
 	return rib
-}
-
-func netnsAlive(name string) (bool, error) {
-	if name == "" {
-		return true, nil
-	}
-	if err := unix.Access("/run/netns/"+name, unix.F_OK); err != nil {
-		return false, fmt.Errorf("%w: %s", ErrNoNetns, name)
-	}
-	return true, nil
 }
 
 // resync replaces the RIB by a fresh dump and programs only differences.

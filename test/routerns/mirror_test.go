@@ -575,3 +575,26 @@ func TestSilentFlushes(t *testing.T) {
 		t.Errorf("%d resyncs: the flushes should be followed without a full resync", r.Stats.Resyncs.Load())
 	}
 }
+
+// TestNetnsReplaced: the namespace is deleted and made again under the
+// same name at once. fibd must notice that the name now means another
+// namespace (its handle kept the old one alive, quiet forever), subscribe
+// to the new one and mirror it.
+func TestNetnsReplaced(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	rng := rand.New(rand.NewPCG(5, 5))
+	v4 := fullview.IPv4(50, 3000)[:300]
+	ipBatch(t, s.name, routeLines(rng, "add", v4))
+	converge(t, s, r, fib, rng, v4, 300)
+
+	ipCmd(t, "netns", "del", s.name)
+	s2 := newScratch(t) // same name, right away
+	v4b := fullview.IPv4(51, 3000)[:300]
+	ipBatch(t, s2.name, routeLines(rng, "add", v4b))
+	converge(t, s2, r, fib, rng, append(v4b, v4...), 1000)
+	if r.Stats.NetnsReplaced.Load() == 0 {
+		t.Error("NetnsReplaced not counted")
+	}
+}
