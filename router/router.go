@@ -40,6 +40,8 @@ type Stats struct {
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
 	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
 	NetnsReplaced atomic.Uint64 // router_netns deleted and made again: mirrored anew
+	Reconciles    atomic.Uint64 // router_fib_refresh comparisons of the whole RIB with the FIB
+	Repaired      atomic.Uint64 // FIB changes those comparisons had to make
 	Redumps       atomic.Uint64 // IPv4 route re-dumps after a link went down or an address went
 	Flushed       atomic.Uint64 // routes the kernel removed without a notification, removed too
 	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
@@ -230,9 +232,8 @@ func (r *Router) mirror(ctx context.Context) error {
 				return err
 			}
 			if time.Since(lastSync) >= r.refreshEvery() {
-				// router_fib_refresh: whatever a table refused or a failed
-				// publish left behind is tried again.
-				r.retry()
+				// router_fib_refresh: the whole RIB against the FIB.
+				r.reconcile()
 				lastSync = time.Now()
 			}
 			continue
@@ -297,20 +298,44 @@ func (r *Router) followRules() error {
 	return r.resync()
 }
 
-// retry applies again the changes the FIB refused.
-func (r *Router) retry() {
+// reconcile compares the whole RIB with what the FIB holds, every table,
+// and repairs what differs: changes a full table refused, a batch that
+// failed, a table that could not be made, a table whose content drifted.
+// What it had to change is counted (Stats.Repaired).
+func (r *Router) reconcile() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := r.prog.Pending()
-	if n == 0 {
+	pending := r.prog.Pending()
+	ss, err := r.prog.Reconcile(r.rib.Len(), r.rib.Each)
+	if err != nil {
+		r.log.Error().Err(err).Msg("reconciling the FIB with the RIB")
+	}
+	r.rulesAfterProgram()
+	r.Stats.Reconciles.Add(1)
+	n := ss.Added + ss.Replaced + ss.Deleted
+	if n == 0 && pending == 0 {
 		return
 	}
-	ss, err := r.prog.Retry()
-	if err != nil {
-		r.log.Error().Err(err).Msg("retrying refused FIB changes")
+	r.Stats.Repaired.Add(uint64(n))
+	lvl := zerolog.WarnLevel
+	if n == 0 { // only what a full table refuses again
+		lvl = zerolog.DebugLevel
 	}
-	r.log.Info().Int("retried", n).Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
-		Int("still_refused", r.prog.Pending()).Msg("refused FIB changes retried")
+	r.log.WithLevel(lvl).Int("repaired", n).Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
+		Int("were_pending", pending).Int("still_refused", r.prog.Pending()).
+		Msg("FIB reconciled with the RIB")
+}
+
+// TablesRefused counts the FIB tables that could not be made (each
+// refusal once). Any goroutine.
+func (r *Router) TablesRefused() uint64 { return r.prog.TablesRefused.Load() }
+
+// RefusedTables lists the kernel tables that have no FIB table (it could
+// not be made), with why.
+func (r *Router) RefusedTables() map[uint32]error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.prog.RefusedTables()
 }
 
 // batch applies what the subscriptions queued, in one FIB update.

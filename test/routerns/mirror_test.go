@@ -156,7 +156,13 @@ func newScratch(t *testing.T) *scratch {
 // startRouter runs the mirror on a fresh FIB until the test ends.
 func startRouter(t *testing.T, ns string, rcvBuf int) (*router.Router, *lpm.FIB) {
 	t.Helper()
-	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000})
+	return startRouterWith(t, ns, rcvBuf, lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000})
+}
+
+// startRouterWith is startRouter on a FIB of the given sizes.
+func startRouterWith(t *testing.T, ns string, rcvBuf int, cfg lpm.Config) (*router.Router, *lpm.FIB) {
+	t.Helper()
+	fib := lpm.New(zerolog.Nop(), cfg)
 	slot := 0
 	for ; slot < dpdk.MaxTables; slot++ {
 		if _, err := dpdk.ReadTableInfo(uint16(slot)); err != nil {
@@ -175,9 +181,14 @@ func startRouter(t *testing.T, ns string, rcvBuf int) (*router.Router, *lpm.FIB)
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		// Empty the FIB and free its table for the next test.
+		// Empty the FIB and free its tables for the next test.
 		r.Do(func(p *router.Programmer, _ *router.RIB) { p.Sync(router.Desired{}) })
 		dpdk.DestroyTable(tb.Slot)
+		for _, x := range fib.Tables() {
+			if x != tb {
+				dpdk.DestroyTable(x.Slot)
+			}
+		}
 	})
 	return r, fib
 }
@@ -596,5 +607,96 @@ func TestNetnsReplaced(t *testing.T) {
 	converge(t, s2, r, fib, rng, append(v4b, v4...), 1000)
 	if r.Stats.NetnsReplaced.Load() == 0 {
 		t.Error("NetnsReplaced not counted")
+	}
+}
+
+// TestReconcileRepairs: a FIB batch that fails as a whole (here: its table
+// is gone for a moment, then made again empty) loses nothing for good:
+// router_fib_refresh compares the whole RIB with what the FIB holds and
+// writes what is missing.
+func TestReconcileRepairs(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	rng := rand.New(rand.NewPCG(6, 6))
+	v4 := fullview.IPv4(60, 3000)[:400]
+	v6 := fullview.IPv6(61, 1000)[:100]
+	first := append(append([]netip.Prefix{}, v4[:200]...), v6[:50]...)
+	ipBatch(t, s.name, routeLines(rng, "add", first))
+	converge(t, s, r, fib, rng, first, 500)
+
+	tb := fib.Tables()[table]
+	r.Do(func(*router.Programmer, *router.RIB) {
+		if err := dpdk.DestroyTable(tb.Slot); err != nil {
+			t.Fatal(err)
+		}
+	})
+	batches := r.Stats.Batches.Load()
+	second := append(append([]netip.Prefix{}, v4[200:]...), v6[50:]...)
+	ipBatch(t, s.name, routeLines(rng, "add", second))
+	for deadline := time.Now().Add(10 * time.Second); r.Stats.Batches.Load() == batches; {
+		if time.Now().After(deadline) {
+			t.Fatal("the routes never reached the FIB programmer")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The table comes back, empty: the FIB has lost every route, both the
+	// batch that failed and those before it.
+	r.Do(func(*router.Programmer, *router.RIB) {
+		if err := dpdk.CreateTable(tb.Slot, dpdk.TableConfig{ID: table, MaxRoutes4: 100000, MaxRoutes6: 50000}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	all := append(first, second...)
+	converge(t, s, r, fib, rng, all, 1000)
+	if r.Stats.Repaired.Load() < uint64(len(all)) {
+		t.Errorf("repaired %d, want at least %d", r.Stats.Repaired.Load(), len(all))
+	}
+}
+
+// TestTableRefused: an ip rule names a table the FIB cannot make (here:
+// sized beyond the EAL's memory). The table is refused once, counted and
+// reported; the rest is mirrored on, without a resynchronisation loop.
+func TestTableRefused(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	const huge = 200
+	r, fib := startRouterWith(t, s.name, 0, lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000,
+		Sizes: map[uint32]lpm.TableSize{huge: {Routes4: 1 << 26, Routes6: 1 << 26},
+			router.MainTable: {Routes4: 1024, Routes6: 1024}}}) // main: the connected routes
+	rng := rand.New(rand.NewPCG(7, 7))
+	v4 := fullview.IPv4(70, 3000)[:300]
+	ipBatch(t, s.name, routeLines(rng, "add", v4[:100]))
+	converge(t, s, r, fib, rng, v4[:100], 300)
+
+	ipBatch(t, s.name, []string{
+		fmt.Sprintf("rule add iif nbr1 lookup %d pref 50", huge),
+		fmt.Sprintf("route add 10.77.0.0/16 via 198.51.100.2 dev rib1 table %d", huge),
+	})
+	for deadline := time.Now().Add(10 * time.Second); len(r.RefusedTables()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("table %d never refused (FIB tables %v)", huge, fib.Tables())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resyncs := r.Stats.Resyncs.Load()
+	// The rest is mirrored on.
+	ipBatch(t, s.name, routeLines(rng, "add", v4[100:]))
+	converge(t, s, r, fib, rng, v4, 1000)
+	// Three router_fib_refresh periods, each retrying the table.
+	for reconciles := r.Stats.Reconciles.Load(); r.Stats.Reconciles.Load() < reconciles+3; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := r.Stats.Resyncs.Load() - resyncs; n != 0 {
+		t.Errorf("%d resynchronisations since the table was refused, want none", n)
+	}
+	if _, ok := r.RefusedTables()[huge]; !ok {
+		t.Errorf("refused tables %v, want %d", r.RefusedTables(), huge)
+	}
+	if n := r.TablesRefused(); n != 1 {
+		t.Errorf("TablesRefused %d, want 1 (counted once, not per attempt)", n)
+	}
+	if _, ok := fib.Tables()[huge]; ok {
+		t.Errorf("table %d made after all", huge)
 	}
 }
