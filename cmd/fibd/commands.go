@@ -575,7 +575,9 @@ func (d *daemon) reload() (hot []string, err error) {
 	}
 	if d.announcer != nil { // router_subs_metrics and auth_announce_reject are hot
 		d.policy.AnnounceRejected = nc.AuthAnnounceReject
-		d.announcer.SetMetric(nc.RouterSubsMetrics)
+		if err := d.announcer.SetMetric(nc.RouterSubsMetrics); err != nil {
+			d.log.Error().Err(err).Msg("router_subs_metrics: announcing again with the new metric")
+		}
 	}
 	d.cfg = nc
 	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")
