@@ -3,9 +3,12 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -324,6 +327,17 @@ func (r *Router) reconcile() {
 	r.log.WithLevel(lvl).Int("repaired", n).Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
 		Int("were_pending", pending).Int("still_refused", r.prog.Pending()).
 		Msg("FIB reconciled with the RIB")
+}
+
+// RefusedTablesText describes the refused tables in one line ("id: why;
+// …"), in table order; "" when there are none.
+func (r *Router) RefusedTablesText() string {
+	refused := r.RefusedTables()
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(refused)) {
+		out = append(out, fmt.Sprintf("%d: %v", id, refused[id]))
+	}
+	return strings.Join(out, "; ")
 }
 
 // TablesRefused counts the FIB tables that could not be made (each
