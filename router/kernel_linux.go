@@ -349,25 +349,29 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 	return st, links, nil
 }
 
-// DumpRoutes4 reads the IPv4 routes of the mirrored tables again: the
-// kernel removes some without a notification (see Router.redump4). A dump
-// the kernel marks as interrupted is retried.
-func (k *Kernel) DumpRoutes4(links Links) ([]Route, error) {
+// DumpRoutesOf reads the routes of the mirrored tables again, of one
+// family: the kernel changes some without a notification (see
+// Router.redump). A dump the kernel marks as interrupted is retried.
+func (k *Kernel) DumpRoutesOf(v6 bool, links Links) ([]Route, error) {
 	want := map[uint32]bool{}
 	for _, t := range k.Tables {
 		want[t] = true
 	}
+	fam := uint8(unix.AF_INET)
+	if v6 {
+		fam = unix.AF_INET6
+	}
 	var err error
 	for range 10 {
 		var rs []Route
-		if rs, err = dumpRoutes(k.ns, want, links, nil, unix.AF_INET); err == nil {
+		if rs, err = dumpRoutes(k.ns, want, links, nil, fam); err == nil {
 			return rs, nil
 		}
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("IPv4 route dump interrupted 10 times in a row: %w", err)
+	return nil, fmt.Errorf("route dump interrupted 10 times in a row: %w", err)
 }
 
 // ResolveNeigh asks the kernel to resolve addr on ifindex (ARP or NDP), as

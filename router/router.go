@@ -45,7 +45,7 @@ type Stats struct {
 	NetnsReplaced atomic.Uint64 // router_netns deleted and made again: mirrored anew
 	Reconciles    atomic.Uint64 // router_fib_refresh comparisons of the whole RIB with the FIB
 	Repaired      atomic.Uint64 // FIB changes those comparisons had to make
-	Redumps       atomic.Uint64 // IPv4 route re-dumps after a link went down or an address went
+	Redumps       atomic.Uint64 // route re-dumps after a link went down or up, or an IPv4 address went
 	Flushed       atomic.Uint64 // routes the kernel removed without a notification, removed too
 	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
 	Connected     atomic.Bool   // mirroring the netns right now
@@ -70,9 +70,11 @@ type Router struct {
 	links     Links
 	// linkUp is IFF_UP per ifindex, to see an interface go down or up.
 	linkUp map[int]bool
-	// redumpWanted: an event that makes the kernel remove or revive IPv4
-	// routes without a notification was applied; redump4 follows.
-	redumpWanted bool
+	// redumpWanted, per family (0 IPv4, 1 IPv6): an event that makes the
+	// kernel remove or revive routes without a notification was applied;
+	// redump follows. Router goroutine only, as linkUp.
+	redumpWanted [2]bool
+	redumpDue    [2]bool
 	// ifindex per port (the rib interface), for neighbour probes.
 	portIf map[uint16]int
 	// mu is held while the RIB or the programmer change, so that Do can
@@ -197,11 +199,14 @@ func (r *Router) mirror(ctx context.Context) error {
 	defer redump.Stop()
 	lastSync := time.Now()
 	for {
-		if r.redumpWanted {
+		if r.redumpWanted != [2]bool{} {
 			// The kernel sends the link's RTM_NEWLINK before it flushes
 			// the routes (and the address's RTM_DELADDR with the flush
 			// under way): the dump waits for the burst to settle.
-			r.redumpWanted = false
+			for i, w := range r.redumpWanted {
+				r.redumpDue[i] = r.redumpDue[i] || w
+			}
+			r.redumpWanted = [2]bool{}
 			redump.Reset(redumpDelay)
 		}
 		select {
@@ -209,7 +214,7 @@ func (r *Router) mirror(ctx context.Context) error {
 			return nil
 		case <-r.k.Signal():
 		case <-redump.C:
-			if err := r.redump4(); err != nil {
+			if err := r.redump(); err != nil {
 				return err
 			}
 			continue
@@ -247,34 +252,43 @@ func (r *Router) mirror(ctx context.Context) error {
 	}
 }
 
-// redumpDelay is how long the IPv4 re-dump waits after the event that
+// redumpDelay is how long a re-dump waits after the event that
 // asked for it (further events push it back).
 const redumpDelay = 50 * time.Millisecond
 
-// redump4 reads the IPv4 routes of the mirrored tables again and removes
-// from the RIB those the kernel removed without telling: IPv4 sends no
-// RTM_DELROUTE for the routes it flushes when their interface goes down,
-// nor for those it drops with an address (a gateway no longer on a
-// connected subnet), and it marks multipath paths dead or alive again in
-// silence. The events queued before the dump are applied first; those
-// queued during it are applied after, as for a resync.
-func (r *Router) redump4() error {
+// redump reads the routes of the mirrored tables again, of the families
+// due, and makes the RIB's equal to them: IPv4 sends no RTM_DELROUTE for
+// the routes it flushes when their interface goes down, nor for those it
+// drops with an address (a gateway no longer on a connected subnet); both
+// families mark multipath paths dead, or alive again, in silence. The
+// events queued before the dump are applied first; those queued during it
+// are applied after, as for a resync.
+func (r *Router) redump() error {
 	if err := r.batch(); err != nil {
 		return err
 	}
-	routes, err := r.k.DumpRoutes4(r.links) // r.links changes on this goroutine only
-	if err != nil {
-		return err
+	due := r.redumpDue
+	r.redumpDue = [2]bool{}
+	for fam, v6 := range []bool{false, true} {
+		if !due[fam] {
+			continue
+		}
+		routes, err := r.k.DumpRoutesOf(v6, r.links) // r.links changes on this goroutine only
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		removed, changed := r.rib.SyncRoutes(v6, r.k.Tables, routes)
+		r.mu.Unlock()
+		r.Stats.Redumps.Add(1)
+		r.Stats.Flushed.Add(uint64(removed))
+		if removed+changed > 0 {
+			r.log.Info().Bool("ipv6", v6).Int("removed", removed).Int("changed", changed).
+				Msg("routes the kernel changed without a notification")
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	removed, changed := r.rib.SyncRoutes(false, r.k.Tables, routes)
-	r.Stats.Redumps.Add(1)
-	r.Stats.Flushed.Add(uint64(removed))
-	if removed+changed > 0 {
-		r.log.Info().Int("removed", removed).Int("changed", changed).
-			Msg("IPv4 routes the kernel changed without a notification")
-	}
 	if err := r.flush(); err != nil {
 		r.log.Error().Err(err).Msg("FIB update")
 	}
@@ -482,14 +496,18 @@ func (r *Router) apply(e Event) {
 		if e.Link.Header.Type == unix.RTM_DELLINK {
 			delete(r.links, a.Index)
 			delete(r.linkUp, a.Index)
-			r.redumpWanted = r.redumpWanted || wasUp
+			if wasUp {
+				r.redumpWanted = [2]bool{true, true}
+			}
 		} else {
 			r.links[a.Index] = a.Name
 			up := e.Link.IfInfomsg.Flags&unix.IFF_UP != 0
 			r.linkUp[a.Index] = up
 			// Down: the kernel flushes the IPv4 routes through it and
 			// kills their multipath paths. Up: it revives those paths.
-			r.redumpWanted = r.redumpWanted || (known && up != wasUp)
+			if known && up != wasUp {
+				r.redumpWanted = [2]bool{true, true}
+			}
 			subLink(e.Link.Link, r.vlans, r.macvlans)
 		}
 		// An interface that comes or goes changes how routes on it resolve
@@ -503,7 +521,7 @@ func (r *Router) apply(e Event) {
 		if !e.Addr.NewAddr && e.Addr.LinkAddress.IP.To4() != nil {
 			// The kernel drops, silently, the IPv4 routes whose gateway
 			// the address made reachable (on any interface: fibd's or not).
-			r.redumpWanted = true
+			r.redumpWanted[0] = true
 		}
 		a, ok := ConvertAddr(netlink.Addr{IPNet: &e.Addr.LinkAddress}, r.links)
 		if !ok {
