@@ -42,6 +42,13 @@ type Programmer struct {
 	// force lists the tables whose content Reconcile does not trust: every
 	// prefix is written again, even where the record says it is there.
 	force map[uint32]bool
+	// counts is len(cur[table]) per family (0 IPv4, 1 IPv6), kept as cur
+	// changes, to compare with the FIB's own counts at no cost.
+	counts map[uint32]*[2]uint64
+	// suspect: a change failed otherwise than by a full table (a batch
+	// that did not run, a nexthop that could not be published): the next
+	// NeedsReconcile says yes.
+	suspect bool
 	// TablesRefused counts the tables refused (once per refusal, not per
 	// attempt). Read from any goroutine.
 	TablesRefused atomic.Uint64
@@ -75,7 +82,46 @@ func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 		retry:   map[retryKey]Change{},
 		refused: map[uint32]error{},
 		force:   map[uint32]bool{},
+		counts:  map[uint32]*[2]uint64{},
 	}
+}
+
+// NeedsReconcile reports whether the FIB may differ from the RIB's
+// resolution otherwise than by the changes a full table refused (Retry
+// takes those): a table was refused, a change failed, or a table's own
+// route counts differ from what was written to it. It costs a few table
+// reads.
+func (p *Programmer) NeedsReconcile() bool {
+	if p.suspect || len(p.refused) > 0 {
+		return true
+	}
+	return len(p.drifted()) > 0
+}
+
+// drifted lists the tables whose route counts differ from the record.
+func (p *Programmer) drifted() []uint32 {
+	var out []uint32
+	tables := p.fib.Tables()
+	for id, n := range p.counts {
+		t := tables[id]
+		if t == nil {
+			continue
+		}
+		info, err := p.fib.Info(t)
+		if err != nil || info.Routes4 != n[0] || info.Routes6 != n[1] {
+			p.log.Warn().Err(err).Uint32("table", id).Uint64("fib_ip4", info.Routes4).Uint64("fib_ip6", info.Routes6).
+				Uint64("want_ip4", n[0]).Uint64("want_ip6", n[1]).Msg("FIB table differs from what was programmed")
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func famIdx(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 0
+	}
+	return 1
 }
 
 // Reconcile compares the whole resolution (each, the RIB) with what the
@@ -85,28 +131,10 @@ func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 // holds; a table that disagrees gets every prefix written again. It
 // returns what it had to change.
 func (p *Programmer) Reconcile(hint int, each func(func(uint32, netip.Prefix, *Target))) (SyncStats, error) {
-	tables := p.fib.Tables()
-	for id, cur := range p.cur {
-		t := tables[id]
-		if t == nil {
-			continue
-		}
-		var v4, v6 uint64
-		for pfx := range cur {
-			if pfx.Addr().Is4() {
-				v4++
-			} else {
-				v6++
-			}
-		}
-		info, err := p.fib.Info(t)
-		if err != nil || info.Routes4 != v4 || info.Routes6 != v6 {
-			p.log.Warn().Err(err).Uint32("table", id).Uint64("fib_ip4", info.Routes4).Uint64("fib_ip6", info.Routes6).
-				Uint64("want_ip4", v4).Uint64("want_ip6", v6).Msg("FIB table differs from what was programmed: writing it again")
-			p.force[id] = true
-		}
+	for _, id := range p.drifted() {
+		p.force[id] = true // written again in full
 	}
-	p.tryRefused = true
+	p.tryRefused, p.suspect = true, false
 	defer func() {
 		p.tryRefused = false
 		clear(p.force)
@@ -247,6 +275,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 		if cur == nil {
 			cur = make(map[netip.Prefix]programmed, len(idx))
 			p.cur[table] = cur
+			p.counts[table] = &[2]uint64{}
 		}
 		b.Reset()
 		b.Grow(len(idx))
@@ -309,6 +338,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 			}
 			if c.Del {
 				delete(cur, c.Prefix)
+				p.counts[table][famIdx(c.Prefix)]--
 				st.Deleted++
 				continue
 			}
@@ -318,6 +348,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 				st.Replaced++
 			} else {
 				st.Added++
+				p.counts[table][famIdx(c.Prefix)]++
 			}
 		}
 	}
@@ -337,6 +368,9 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	}
 	p.fib.Commit()
 	st.Nexthops = p.fib.NH.Live()
+	if len(errs) > 0 {
+		p.suspect = true
+	}
 	return st, errors.Join(errs...)
 }
 

@@ -43,8 +43,8 @@ type Stats struct {
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
 	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
 	NetnsReplaced atomic.Uint64 // router_netns deleted and made again: mirrored anew
-	Reconciles    atomic.Uint64 // router_fib_refresh comparisons of the whole RIB with the FIB
-	Repaired      atomic.Uint64 // FIB changes those comparisons had to make
+	Reconciles    atomic.Uint64 // comparisons of the whole RIB with the FIB (router_fib_refresh)
+	Repaired      atomic.Uint64 // FIB changes router_fib_refresh had to make
 	Redumps       atomic.Uint64 // route re-dumps after a link went down or up, or an IPv4 address went
 	Flushed       atomic.Uint64 // routes the kernel removed without a notification, removed too
 	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
@@ -75,6 +75,9 @@ type Router struct {
 	// redump follows. Router goroutine only, as linkUp.
 	redumpWanted [2]bool
 	redumpDue    [2]bool
+	// sinceFull counts router_fib_refresh periods since the last full
+	// reconcile. Router goroutine only.
+	sinceFull int
 	// ifindex per port (the rib interface), for neighbour probes.
 	portIf map[uint16]int
 	// mu is held while the RIB or the programmer change, so that Do can
@@ -315,20 +318,39 @@ func (r *Router) followRules() error {
 	return r.resync()
 }
 
-// reconcile compares the whole RIB with what the FIB holds, every table,
-// and repairs what differs: changes a full table refused, a batch that
-// failed, a table that could not be made, a table whose content drifted.
-// What it had to change is counted (Stats.Repaired).
+// fullReconcileEvery: the whole RIB is compared with the FIB at least
+// every this many router_fib_refresh periods, whatever the checks say.
+const fullReconcileEvery = 10
+
+// reconcile is router_fib_refresh's work. Each period it retries what a
+// full table refused and checks each table's route counts against what
+// was written to it; it compares the whole RIB with what the FIB holds,
+// every table, and writes what differs, when anything suggests a
+// difference (a failed batch or nexthop, a refused table, a count that
+// disagrees) and in any case every fullReconcileEvery periods: on a full
+// view the comparison takes about a second of the router goroutine. What
+// it had to change is counted (Stats.Repaired).
 func (r *Router) reconcile() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.sinceFull++
 	pending := r.prog.Pending()
-	ss, err := r.prog.Reconcile(r.rib.Len(), r.rib.Each)
+	var ss SyncStats
+	var err error
+	switch {
+	case r.sinceFull >= fullReconcileEvery || r.prog.NeedsReconcile():
+		ss, err = r.prog.Reconcile(r.rib.Len(), r.rib.Each)
+		r.sinceFull = 0
+		r.Stats.Reconciles.Add(1)
+	case pending > 0:
+		ss, err = r.prog.Retry()
+	default:
+		return
+	}
 	if err != nil {
 		r.log.Error().Err(err).Msg("reconciling the FIB with the RIB")
 	}
 	r.rulesAfterProgram()
-	r.Stats.Reconciles.Add(1)
 	n := ss.Added + ss.Replaced + ss.Deleted
 	if n == 0 && pending == 0 {
 		return
