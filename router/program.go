@@ -88,12 +88,21 @@ func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 
 // NeedsReconcile reports whether the FIB may differ from the RIB's
 // resolution otherwise than by the changes a full table refused (Retry
-// takes those): a table was refused, a change failed, or a table's own
-// route counts differ from what was written to it. It costs a few table
-// reads.
+// takes those): a change failed, a refused table could be made now, or a
+// table's own route counts differ from what was written to it. It costs a
+// few table reads, and an attempt to make each refused table.
 func (p *Programmer) NeedsReconcile() bool {
-	if p.suspect || len(p.refused) > 0 {
+	if p.suspect {
 		return true
+	}
+	// A refused table is tried again; once made, its routes are written.
+	for id := range p.refused {
+		p.tryRefused = true
+		_, err := p.table(id)
+		p.tryRefused = false
+		if err == nil {
+			return true
+		}
 	}
 	return len(p.drifted()) > 0
 }

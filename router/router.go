@@ -43,6 +43,7 @@ type Stats struct {
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
 	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
 	NetnsReplaced atomic.Uint64 // router_netns deleted and made again: mirrored anew
+	Refreshes     atomic.Uint64 // router_fib_refresh periods
 	Reconciles    atomic.Uint64 // comparisons of the whole RIB with the FIB (router_fib_refresh)
 	Repaired      atomic.Uint64 // FIB changes router_fib_refresh had to make
 	Redumps       atomic.Uint64 // route re-dumps after a link went down or up, or an IPv4 address went
@@ -326,13 +327,14 @@ const fullReconcileEvery = 10
 // full table refused and checks each table's route counts against what
 // was written to it; it compares the whole RIB with what the FIB holds,
 // every table, and writes what differs, when anything suggests a
-// difference (a failed batch or nexthop, a refused table, a count that
-// disagrees) and in any case every fullReconcileEvery periods: on a full
+// difference (a failed batch or nexthop, a refused table made at last, a
+// count that disagrees) and in any case every fullReconcileEvery periods: on a full
 // view the comparison takes about a second of the router goroutine. What
 // it had to change is counted (Stats.Repaired).
 func (r *Router) reconcile() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.Stats.Refreshes.Add(1)
 	r.sinceFull++
 	pending := r.prog.Pending()
 	var ss SyncStats

@@ -683,8 +683,8 @@ func TestTableRefused(t *testing.T) {
 	// The rest is mirrored on.
 	ipBatch(t, s.name, routeLines(rng, "add", v4[100:]))
 	converge(t, s, r, fib, rng, v4, 1000)
-	// Three router_fib_refresh periods, each retrying the table.
-	for reconciles := r.Stats.Reconciles.Load(); r.Stats.Reconciles.Load() < reconciles+3; {
+	// Three router_fib_refresh periods, each trying to make the table.
+	for refreshes := r.Stats.Refreshes.Load(); r.Stats.Refreshes.Load() < refreshes+3; {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if n := r.Stats.Resyncs.Load() - resyncs; n != 0 {
