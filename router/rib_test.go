@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	dpdk "fibd/cgo"
@@ -258,5 +259,57 @@ func TestRIBUsersBounded(t *testing.T) {
 	want.Settle()
 	if !reflect.DeepEqual(rib.Desired(), want.Desired()) {
 		t.Error("after the churn, the incremental resolution differs from a fresh one")
+	}
+}
+
+// TestRIBSyncRoutes: a re-dump of one family's routes removes from the
+// RIB what the kernel no longer has, takes what changed, and leaves the
+// other family and the tables not named alone; the resolution is that of
+// a RIB built from the new state.
+func TestRIBSyncRoutes(t *testing.T) {
+	addr := Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"}
+	addr6 := Addr{Prefix: netip.MustParsePrefix("2001:db8::1/64"), Dev: "a"}
+	gw, gw2, gw6 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("2001:db8::2")
+	via := func(table uint32, p string, metric uint32, g netip.Addr) Route {
+		return Route{Table: table, Prefix: netip.MustParsePrefix(p), Metric: metric, Nexthops: []Nexthop{{Gateway: g, Dev: "a"}}}
+	}
+	before := []Route{
+		via(100, "20.0.0.0/8", 0, gw), via(100, "20.0.0.0/8", 10, gw2), // two candidates
+		via(100, "21.0.0.0/8", 0, gw),
+		via(100, "22.0.0.0/8", 0, gw),
+		{Table: 100, Prefix: netip.MustParsePrefix("23.0.0.0/8"), Nexthops: []Nexthop{{Dev: "a"}}},
+		via(200, "24.0.0.0/8", 0, gw), // a table not re-read
+		via(100, "2001:db9::/32", 0, gw6),
+	}
+	dump := []Route{ // what the kernel has now, IPv4 of table 100
+		via(100, "20.0.0.0/8", 10, gw2), // the metric-0 candidate went
+		via(100, "22.0.0.0/8", 0, gw2),  // another gateway
+		via(100, "25.0.0.0/8", 0, gw),   // new
+	}
+	load := func(routes []Route) *RIB {
+		rib := NewRIB(ribPorts, 100)
+		rib.AddAddr(addr)
+		rib.AddAddr(addr6)
+		for _, g := range []netip.Addr{gw, gw2, gw6} {
+			rib.SetNeigh(Neigh{Addr: g, MAC: net.HardwareAddr{2, 0, 0, 0, 0, g.As16()[15]}, Dev: "a"})
+		}
+		for _, rt := range routes {
+			rib.AddRoute(rt)
+		}
+		rib.Settle()
+		return rib
+	}
+	rib := load(before)
+	removed, changed := rib.SyncRoutes(false, []uint32{100}, slices.Clone(dump))
+	rib.Flush()
+	if removed != 3 || changed != 2 {
+		t.Errorf("removed %d changed %d, want 3 and 2", removed, changed)
+	}
+	want := load(append(slices.Clone(dump), before[5], before[6]))
+	if !reflect.DeepEqual(rib.Desired(), want.Desired()) {
+		t.Errorf("after the sync:\n got %v\nwant %v", rib.Desired(), want.Desired())
+	}
+	if n := rib.Routes(); n != want.Routes() {
+		t.Errorf("%d routes held, want %d", n, want.Routes())
 	}
 }
