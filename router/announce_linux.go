@@ -104,6 +104,7 @@ func (a *Announcer) Set(p netip.Prefix, dirs Dir) error {
 				errs = append(errs, fmt.Errorf("announce %s to %s: %w", p, d, err))
 			}
 		case a.current[p]&d != 0 && err == nil:
+			r.Priority = 0 // whatever metric it was announced with
 			if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
 				errs = append(errs, fmt.Errorf("withdraw %s from %s: %w", p, d, err))
 			}
@@ -117,11 +118,98 @@ func (a *Announcer) Set(p netip.Prefix, dirs Dir) error {
 	return errors.Join(errs...)
 }
 
-// SetMetric changes router_subs_metrics for announcements made from now on.
-func (a *Announcer) SetMetric(m uint32) {
+// SetMetric changes router_subs_metrics: every announcement is made again
+// with the new metric (before the old one goes, so that the routing
+// daemon never sees the prefix withdrawn), and later ones use it.
+func (a *Announcer) SetMetric(m uint32) error {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.Metric
+	if m == old {
+		return nil
+	}
 	a.Metric = m
-	a.mu.Unlock()
+	if len(a.current) == 0 {
+		return nil
+	}
+	h, err := a.handle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var errs []error
+	for p, dirs := range a.current {
+		for _, d := range []Dir{DirSubs, DirInet} {
+			if dirs&d == 0 {
+				continue
+			}
+			r, err := a.route(h, p, d)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if err := h.RouteReplace(r); err != nil {
+				errs = append(errs, fmt.Errorf("announce %s to %s with metric %d: %w", p, d, m, err))
+				continue
+			}
+			r.Priority = int(old)
+			if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("withdraw %s from %s with metric %d: %w", p, d, old, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Sweep removes the announcement routes (protocol 252, any table) that
+// are not wanted now: those an earlier run left behind when it crashed,
+// or that carry another table, metric or interface than Set would give
+// them. fibd calls it at start, before announcing anything. It returns
+// how many it removed.
+func (a *Announcer) Sweep() (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h, err := a.handle()
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	rs, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: ProtoFibd, Table: unix.RT_TABLE_UNSPEC},
+		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return 0, fmt.Errorf("list announcements: %w", err)
+	}
+	wanted := func(r *netlink.Route) bool {
+		v6 := r.Family == netlink.FAMILY_V6
+		p, ok := prefixOf(r.Dst, v6)
+		if !ok {
+			return false
+		}
+		for _, d := range []Dir{DirSubs, DirInet} {
+			if a.current[p]&d == 0 {
+				continue
+			}
+			w, err := a.route(h, p, d)
+			if err == nil && w.Table == r.Table && w.Priority == r.Priority && w.LinkIndex == r.LinkIndex {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	var errs []error
+	for i := range rs {
+		r := &rs[i]
+		if wanted(r) {
+			continue
+		}
+		if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("remove stale announcement %s table %d: %w", r.Dst, r.Table, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // Announced lists what is announced, by prefix.

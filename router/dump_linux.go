@@ -21,15 +21,19 @@ import (
 // during the dump, the result may be inconsistent and is taken again.
 var errDumpInterrupted = netlink.ErrDumpInterrupted
 
-// dumpRoutes appends the routes of the wanted tables, both families.
-func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links Links, out []Route) ([]Route, error) {
+// dumpRoutes appends the routes of the wanted tables, of the families
+// given (both when none).
+func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links Links, out []Route, fams ...uint8) ([]Route, error) {
 	fd, err := socketIn(ns)
 	if err != nil {
 		return out, err
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, 1<<20)
-	for seq, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+	if len(fams) == 0 {
+		fams = []uint8{unix.AF_INET, unix.AF_INET6}
+	}
+	for seq, fam := range fams {
 		if err := sendDump(fd, uint32(seq+1), fam); err != nil {
 			return out, err
 		}
@@ -207,11 +211,13 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 		return r, true
 	}
 	// struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex; } + attrs
+	var dead []Nexthop
 	for mp := multipath; len(mp) >= 8; {
 		nl := int(binary.NativeEndian.Uint16(mp[0:]))
 		if nl < 8 || nl > len(mp) {
 			break
 		}
+		isDead := mp[2]&unix.RTNH_F_DEAD != 0
 		nh := Nexthop{Dev: links[int(int32(binary.NativeEndian.Uint32(mp[4:])))], Weight: int(mp[3]) + 1}
 		for a := mp[8:nl]; len(a) >= 4; {
 			al := int(binary.NativeEndian.Uint16(a[0:]))
@@ -225,8 +231,15 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 			}
 			a = a[min(nlmAlign(al), len(a)):]
 		}
-		r.Nexthops = append(r.Nexthops, nh)
+		if isDead {
+			dead = append(dead, nh)
+		} else {
+			r.Nexthops = append(r.Nexthops, nh)
+		}
 		mp = mp[min(nlmAlign(nl), len(mp)):]
+	}
+	if len(r.Nexthops) == 0 { // cannot be: the kernel flushes a route whose paths are all dead
+		r.Nexthops = dead
 	}
 	return r, true
 }

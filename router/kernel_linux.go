@@ -34,6 +34,7 @@ type Kernel struct {
 	RcvBuf int      // forced receive buffer of each subscription, bytes
 
 	ns   netns.NsHandle
+	nsID nsID // the namespace ns is (its nsfs inode)
 	h    *netlink.Handle
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -91,6 +92,35 @@ func (q *queue) drain(max int) []Event {
 // ErrNoNetns means router_netns does not exist (yet, or any more).
 var ErrNoNetns = errors.New("router netns does not exist")
 
+// ErrNetnsReplaced means router_netns names another namespace than the one
+// mirrored: it was deleted and made again under the same name.
+var ErrNetnsReplaced = errors.New("router netns was replaced by a new one of the same name")
+
+// nsID tells namespaces apart: the device and inode of their nsfs file.
+type nsID struct{ dev, ino uint64 }
+
+func nsIDOf(st *unix.Stat_t) nsID { return nsID{uint64(st.Dev), st.Ino} }
+
+// Alive checks that router_netns still names the namespace mirrored. A
+// namespace deleted and made again under the same name is another one:
+// the subscriptions would go on listening to the old, dead one (the open
+// handle keeps it alive) while the routing daemon fills the new one.
+func (k *Kernel) Alive() error {
+	if k.Netns == "" {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(netnsPath(k.Netns), &st); err != nil {
+		return fmt.Errorf("%w: %s", ErrNoNetns, k.Netns)
+	}
+	if nsIDOf(&st) != k.nsID {
+		return fmt.Errorf("%w: %s", ErrNetnsReplaced, k.Netns)
+	}
+	return nil
+}
+
+func netnsPath(name string) string { return "/run/netns/" + name }
+
 // Open enters the namespace and subscribes. Close undoes it.
 func (k *Kernel) Open() error {
 	ns := netns.None()
@@ -109,12 +139,17 @@ func (k *Kernel) Open() error {
 			return err
 		}
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ns), &st); err != nil {
+		ns.Close()
+		return fmt.Errorf("netns %s: %w", k.Netns, err)
+	}
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		ns.Close()
 		return fmt.Errorf("netlink in netns %s: %w", k.Netns, err)
 	}
-	k.ns, k.h = ns, h
+	k.ns, k.h, k.nsID = ns, h, nsIDOf(&st)
 	k.done = make(chan struct{})
 	if k.q.signal == nil {
 		k.q.signal = make(chan struct{}, 1)
@@ -278,9 +313,10 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		return nil, nil, fmt.Errorf("link dump: %w", err)
 	}
 	links := Links{}
-	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}}
+	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}, linkUp: map[int]bool{}}
 	for _, l := range ll {
 		links[l.Attrs().Index] = l.Attrs().Name
+		st.linkUp[l.Attrs().Index] = l.Attrs().RawFlags&unix.IFF_UP != 0
 		subLink(l, st.VLANs, st.Macvlans)
 	}
 	al, err := k.h.AddrList(nil, netlink.FAMILY_ALL)
@@ -311,6 +347,31 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		return nil, nil, err
 	}
 	return st, links, nil
+}
+
+// DumpRoutesOf reads the routes of the mirrored tables again, of one
+// family: the kernel changes some without a notification (see
+// Router.redump). A dump the kernel marks as interrupted is retried.
+func (k *Kernel) DumpRoutesOf(v6 bool, links Links) ([]Route, error) {
+	want := map[uint32]bool{}
+	for _, t := range k.Tables {
+		want[t] = true
+	}
+	fam := uint8(unix.AF_INET)
+	if v6 {
+		fam = unix.AF_INET6
+	}
+	var err error
+	for range 10 {
+		var rs []Route
+		if rs, err = dumpRoutes(k.ns, want, links, nil, fam); err == nil {
+			return rs, nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("route dump interrupted 10 times in a row: %w", err)
 }
 
 // ResolveNeigh asks the kernel to resolve addr on ifindex (ARP or NDP), as
@@ -377,8 +438,19 @@ func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
 		return nh
 	}
 	if len(r.MultiPath) > 0 {
+		// A path whose interface went down (or lost its address) is dead:
+		// the kernel keeps it in the route, silently, but forwards on the
+		// others (and revives it, as silently, when the interface is up).
+		var dead []Nexthop
 		for _, m := range r.MultiPath {
+			if m.Flags&unix.RTNH_F_DEAD != 0 {
+				dead = append(dead, hop(m.Gw, m.LinkIndex, m.Hops+1))
+				continue
+			}
 			out.Nexthops = append(out.Nexthops, hop(m.Gw, m.LinkIndex, m.Hops+1))
+		}
+		if len(out.Nexthops) == 0 { // cannot be: the kernel flushes a route whose paths are all dead
+			out.Nexthops = dead
 		}
 	} else {
 		out.Nexthops = []Nexthop{hop(r.Gw, r.LinkIndex, 0)}

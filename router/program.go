@@ -3,7 +3,9 @@ package router
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -29,6 +31,27 @@ type Programmer struct {
 	// resolve maps an interface id (a port, or a VLAN sub-interface) to
 	// the port and VID of a nexthop; nil: ids are ports.
 	resolve func(dpdk.PortID) (dpdk.PortID, uint16)
+	// refused holds the kernel tables whose FIB table could not be made
+	// (no slot, no memory), with why. Their routes stay out (the RIB keeps
+	// them) and nothing retries them until Reconcile: a failing creation
+	// per batch would cost an allocation attempt each time, and returning
+	// the failure made the mirror resynchronise in a loop.
+	refused map[uint32]error
+	// tryRefused: Update tries the refused tables again (Reconcile).
+	tryRefused bool
+	// force lists the tables whose content Reconcile does not trust: every
+	// prefix is written again, even where the record says it is there.
+	force map[uint32]bool
+	// counts is len(cur[table]) per family (0 IPv4, 1 IPv6), kept as cur
+	// changes, to compare with the FIB's own counts at no cost.
+	counts map[uint32]*[2]uint64
+	// suspect: a change failed otherwise than by a full table (a batch
+	// that did not run, a nexthop that could not be published): the next
+	// NeedsReconcile says yes.
+	suspect bool
+	// TablesRefused counts the tables refused (once per refusal, not per
+	// attempt). Read from any goroutine.
+	TablesRefused atomic.Uint64
 }
 
 type retryKey struct {
@@ -52,13 +75,85 @@ type nhEntry struct {
 // NewProgrammer returns a Programmer over fib, which it then owns.
 func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 	return &Programmer{
-		log:   log.With().Str("component", "router").Logger(),
-		fib:   fib,
-		nh:    map[nhKey]*nhEntry{},
-		cur:   map[uint32]map[netip.Prefix]programmed{},
-		retry: map[retryKey]Change{},
+		log:     log.With().Str("component", "router").Logger(),
+		fib:     fib,
+		nh:      map[nhKey]*nhEntry{},
+		cur:     map[uint32]map[netip.Prefix]programmed{},
+		retry:   map[retryKey]Change{},
+		refused: map[uint32]error{},
+		force:   map[uint32]bool{},
+		counts:  map[uint32]*[2]uint64{},
 	}
 }
+
+// NeedsReconcile reports whether the FIB may differ from the RIB's
+// resolution otherwise than by the changes a full table refused (Retry
+// takes those): a change failed, a refused table could be made now, or a
+// table's own route counts differ from what was written to it. It costs a
+// few table reads, and an attempt to make each refused table.
+func (p *Programmer) NeedsReconcile() bool {
+	if p.suspect {
+		return true
+	}
+	// A refused table is tried again; once made, its routes are written.
+	for id := range p.refused {
+		p.tryRefused = true
+		_, err := p.table(id)
+		p.tryRefused = false
+		if err == nil {
+			return true
+		}
+	}
+	return len(p.drifted()) > 0
+}
+
+// drifted lists the tables whose route counts differ from the record.
+func (p *Programmer) drifted() []uint32 {
+	var out []uint32
+	tables := p.fib.Tables()
+	for id, n := range p.counts {
+		t := tables[id]
+		if t == nil {
+			continue
+		}
+		info, err := p.fib.Info(t)
+		if err != nil || info.Routes4 != n[0] || info.Routes6 != n[1] {
+			p.log.Warn().Err(err).Uint32("table", id).Uint64("fib_ip4", info.Routes4).Uint64("fib_ip6", info.Routes6).
+				Uint64("want_ip4", n[0]).Uint64("want_ip6", n[1]).Msg("FIB table differs from what was programmed")
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func famIdx(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 0
+	}
+	return 1
+}
+
+// Reconcile compares the whole resolution (each, the RIB) with what the
+// FIB holds, every table, and repairs the differences: changes a table
+// refused, a batch that failed as a whole, a table that could not be made.
+// Each table's own route counts are checked against the record of what it
+// holds; a table that disagrees gets every prefix written again. It
+// returns what it had to change.
+func (p *Programmer) Reconcile(hint int, each func(func(uint32, netip.Prefix, *Target))) (SyncStats, error) {
+	for _, id := range p.drifted() {
+		p.force[id] = true // written again in full
+	}
+	p.tryRefused, p.suspect = true, false
+	defer func() {
+		p.tryRefused = false
+		clear(p.force)
+	}()
+	return p.SyncEach(hint, each)
+}
+
+// RefusedTables lists the kernel tables the FIB could not make a table
+// for, with why.
+func (p *Programmer) RefusedTables() map[uint32]error { return maps.Clone(p.refused) }
 
 // Resolve maps an interface id of a Hop to its port and VLAN (0: none).
 func (p *Programmer) Resolve(id dpdk.PortID) (dpdk.PortID, uint16) {
@@ -124,7 +219,7 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *Ta
 		if c, ok := cur[pfx]; ok {
 			c.gen = p.gen
 			cur[pfx] = c
-			if c.nh.target.Equal(t) {
+			if c.nh.target.Equal(t) && !p.force[table] {
 				return
 			}
 		}
@@ -181,18 +276,15 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	// that a full table refuses ordinary routes before those.
 	var b lpm.Batch
 	for table, idx := range byTable {
-		t, err := p.fib.Table(table, -1)
+		t, err := p.table(table)
 		if err != nil {
-			errs = append(errs, err)
-			for _, i := range idx {
-				p.retry[retryKey{table, changes[i].Prefix}] = changes[i]
-			}
-			continue
+			continue // refused: logged once, its routes wait in the RIB
 		}
 		cur := p.cur[table]
 		if cur == nil {
 			cur = make(map[netip.Prefix]programmed, len(idx))
 			p.cur[table] = cur
+			p.counts[table] = &[2]uint64{}
 		}
 		b.Reset()
 		b.Grow(len(idx))
@@ -211,7 +303,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
 					continue
 				}
-				if x, ok := cur[c.Prefix]; ok && x.nh == nhs[i] {
+				if x, ok := cur[c.Prefix]; ok && x.nh == nhs[i] && !p.force[table] {
 					continue
 				}
 				b.Add(c.Prefix, nhs[i].idx)
@@ -220,7 +312,12 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 		}
 		res, err := p.fib.Apply(t, &b)
 		if err != nil {
+			// The batch did not run: the FIB keeps what it had, and the
+			// changes wait for Retry or Reconcile.
 			errs = append(errs, err)
+			for _, i := range order {
+				p.retry[retryKey{table, changes[i].Prefix}] = changes[i]
+			}
 			continue
 		}
 		var failed map[netip.Prefix]error
@@ -250,6 +347,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 			}
 			if c.Del {
 				delete(cur, c.Prefix)
+				p.counts[table][famIdx(c.Prefix)]--
 				st.Deleted++
 				continue
 			}
@@ -259,6 +357,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 				st.Replaced++
 			} else {
 				st.Added++
+				p.counts[table][famIdx(c.Prefix)]++
 			}
 		}
 	}
@@ -280,7 +379,34 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 		errs = append(errs, err)
 	}
 	st.Nexthops = p.fib.NH.Live()
+	if len(errs) > 0 {
+		p.suspect = true
+	}
 	return st, errors.Join(errs...)
+}
+
+// table returns the FIB table of a kernel table, making it if needed. A
+// table that cannot be made is refused (logged and counted once) and not
+// tried again before the next Reconcile.
+func (p *Programmer) table(id uint32) (*lpm.Table, error) {
+	if err, ok := p.refused[id]; ok && !p.tryRefused {
+		return nil, err
+	}
+	t, err := p.fib.Table(id, -1)
+	if err != nil {
+		if _, ok := p.refused[id]; !ok {
+			p.TablesRefused.Add(1)
+			p.log.Error().Err(err).Uint32("table", id).
+				Msg("FIB table refused: its routes are not forwarded; retried every router_fib_refresh")
+		}
+		p.refused[id] = err
+		return nil, err
+	}
+	if _, ok := p.refused[id]; ok {
+		delete(p.refused, id)
+		p.log.Info().Uint32("table", id).Msg("FIB table made after all: its routes follow")
+	}
+	return t, nil
 }
 
 // essential routes keep the router itself reachable: local addresses,

@@ -41,11 +41,15 @@ type RIB struct {
 	neigh   map[nkey][6]byte
 	onlink  map[dpdk.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
 
-	// users lists, per gateway, the prefixes resolved through it. Lists
-	// only grow between compactions; an entry whose deps no longer name
-	// the gateway is skipped (a full view has 10^6 users on a handful of
-	// gateways: a set per gateway costs more than it saves).
-	users   map[nkey][]tp
+	// users lists, per gateway, the prefixes resolved through it. A list
+	// may hold prefixes that no longer use the gateway, or the same one
+	// twice (every recomputation lists its gateways again); a compaction
+	// drops both. A list is compacted when its gateway's neighbour changes
+	// and whenever it has doubled since the last compaction, so it never
+	// holds more than twice its real users (a full view has 10^6 users on
+	// a handful of gateways: a set per gateway costs more than it saves).
+	users   map[nkey]*userList
+	sweep   uint32          // generation of the last compaction (entry.seen)
 	devless map[tp]struct{} // routes with a gateway but no dev: resolved via on-link prefixes
 	punts   []Punt          // router_device subnets, in localTable
 
@@ -80,8 +84,18 @@ type entry struct {
 	out    Target  // current resolution, if has
 	has    bool
 	dirty  bool
+	seen   uint32 // compaction generation that last kept it (dedupe)
 	deps   []nkey // gateways out was resolved through
 }
+
+// userList is the prefixes resolved through one gateway (RIB.users).
+type userList struct {
+	list      []tp
+	compactAt int // length at which the list is compacted next
+}
+
+// minCompact is the shortest list worth compacting on growth.
+const minCompact = 64
 
 // NewRIB returns an empty RIB. Addresses, connected subnets and neighbour
 // host routes go to localTable. routes is a size hint.
@@ -98,7 +112,7 @@ func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
 		addrs:      map[ribAddr]struct{}{},
 		neigh:      map[nkey][6]byte{},
 		onlink:     map[dpdk.PortID]map[tp]int{},
-		users:      map[nkey][]tp{},
+		users:      map[nkey]*userList{},
 		devless:    map[tp]struct{}{},
 	}
 }
@@ -275,6 +289,55 @@ func (r *RIB) DelRoute(rt Route) bool {
 	return true
 }
 
+// SyncRoutes makes the routes of one family in tables equal to routes (a
+// dump of them): the others are removed, the changed ones replaced. The
+// resolution follows at the next Flush. It returns how many routes it
+// removed and how many it added or replaced.
+func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
+	type rkey struct {
+		k      tp
+		metric uint32
+	}
+	want := make(map[rkey]*Route, len(routes))
+	for i := range routes {
+		rt := &routes[i]
+		rt.Prefix = rt.Prefix.Masked()
+		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
+			want[rkey{tp{rt.Table, rt.Prefix}, rt.Metric}] = rt
+		}
+	}
+	for k, e := range r.entries {
+		if k.prefix.Addr().Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
+			continue
+		}
+		for i := 0; i < len(e.routes); {
+			rk := rkey{k, e.routes[i].Metric}
+			w, ok := want[rk]
+			switch {
+			case !ok:
+				r.onlinkRoute(&e.routes[i], -1)
+				e.routes = slices.Delete(e.routes, i, i+1)
+				r.markEntry(k, e)
+				removed++
+				continue
+			case sameContent(&e.routes[i], w):
+				delete(want, rk) // nothing to do
+			}
+			i++
+		}
+	}
+	for _, rt := range want {
+		r.AddRoute(*rt)
+		changed++
+	}
+	return removed, changed
+}
+
+// sameContent: the two routes forward alike (same type and paths).
+func sameContent(a, b *Route) bool {
+	return a.Type == b.Type && slices.Equal(a.Nexthops, b.Nexthops)
+}
+
 // onlinkRoute counts a dev-only unicast route as an on-link prefix.
 func (r *RIB) onlinkRoute(rt *Route, delta int) {
 	if rt.Type != Unicast || len(rt.Nexthops) != 1 || rt.Nexthops[0].Gateway.IsValid() {
@@ -398,15 +461,56 @@ func (r *RIB) NeighboursOf(v6 bool) int {
 	return n
 }
 
-func (r *RIB) neighChanged(k nkey) {
-	us := r.users[k][:0]
-	for _, u := range r.users[k] { // compact: keep only real users
-		if e := r.entries[u]; e != nil && slices.Contains(e.deps, k) {
+// compactUsers drops from k's list the prefixes that no longer use k and
+// the repeated ones, calling f (if set) for each real user. A list left
+// empty goes.
+func (r *RIB) compactUsers(k nkey, f func(tp, *entry)) {
+	ul := r.users[k]
+	if ul == nil {
+		return
+	}
+	r.sweep++
+	us := ul.list[:0]
+	for _, u := range ul.list {
+		if e := r.entries[u]; e != nil && e.seen != r.sweep && slices.Contains(e.deps, k) {
+			e.seen = r.sweep
 			us = append(us, u)
-			r.mark(u)
+			if f != nil {
+				f(u, e)
+			}
 		}
 	}
-	r.users[k] = us
+	clear(ul.list[len(us):]) // let the prefixes' memory go
+	ul.list = us
+	ul.compactAt = max(2*len(us), minCompact)
+	if len(us) == 0 {
+		delete(r.users, k)
+	}
+}
+
+// addUser lists prefix u as resolved through gateway k.
+func (r *RIB) addUser(k nkey, u tp) {
+	ul := r.users[k]
+	if ul == nil {
+		ul = &userList{compactAt: minCompact}
+		r.users[k] = ul
+	}
+	ul.list = append(ul.list, u)
+	if len(ul.list) >= ul.compactAt {
+		r.compactUsers(k, nil)
+	}
+}
+
+// usersLen counts the entries of gateway k's users list (tests).
+func (r *RIB) usersLen(k nkey) int {
+	if ul := r.users[k]; ul != nil {
+		return len(ul.list)
+	}
+	return 0
+}
+
+func (r *RIB) neighChanged(k nkey) {
+	r.compactUsers(k, func(u tp, e *entry) { r.markEntry(u, e) })
 	for o := range r.onlink[k.port] {
 		if o.prefix.Contains(k.addr) {
 			r.mark(tp{o.table, host(k.addr)})
@@ -418,8 +522,8 @@ func (r *RIB) neighChanged(k nkey) {
 // entry: the kernel should be asked to resolve them.
 func (r *RIB) Unresolved() []nkey {
 	var out []nkey
-	for k, us := range r.users {
-		if _, ok := r.neigh[k]; !ok && len(us) > 0 && k.addr.IsValid() {
+	for k, ul := range r.users {
+		if _, ok := r.neigh[k]; !ok && len(ul.list) > 0 && k.addr.IsValid() {
 			out = append(out, k)
 		}
 	}
@@ -574,7 +678,7 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 	nk := nkey{gw.Unmap(), port}
 	if !slices.Contains(e.deps, nk) {
 		e.deps = append(e.deps, nk)
-		r.users[nk] = append(r.users[nk], k)
+		r.addUser(nk, k)
 	}
 	if mac, ok := r.neigh[nk]; ok {
 		return Hop{Type: dpdk.NexthopForward, Port: port, MAC: mac}, nil

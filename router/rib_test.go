@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	dpdk "fibd/cgo"
@@ -197,5 +198,118 @@ func TestRIBPunts(t *testing.T) {
 	}
 	if _, ok := got["224.0.0.5/32"]; ok {
 		t.Error("224.0.0.5/32 stayed after its punt went")
+	}
+}
+
+// TestRIBUsersBounded: every recomputation of a prefix lists its gateway
+// again; under churn (the same routes announced again and again, others
+// moving between gateways) a gateway's users list stays within twice its
+// real users instead of growing with every update.
+func TestRIBUsersBounded(t *testing.T) {
+	rib := NewRIB(ribPorts, MainTable)
+	rib.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
+	gw1, gw2 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	if err := rib.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Dev: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	const prefixes = 300
+	route := func(i int, gw netip.Addr) Route {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{20, byte(i >> 8), byte(i), 0}), 24)
+		return Route{Table: MainTable, Prefix: p, Nexthops: []Nexthop{{Gateway: gw, Dev: "a"}}}
+	}
+	for i := range prefixes {
+		rib.AddRoute(route(i, gw1))
+	}
+	rib.Flush()
+	k1, k2 := nkey{gw1, 0}, nkey{gw2, 0}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for round := range 200 {
+		for range 100 {
+			i := rng.IntN(prefixes)
+			gw := gw1
+			if i%10 == 0 && round%2 == 1 { // a tenth flaps to the other gateway
+				gw = gw2
+			}
+			rib.AddRoute(route(i, gw)) // a BGP update: same route again, or moved
+			if i%7 == 0 {
+				rib.AddRoute(Route{Table: MainTable, Prefix: route(i, gw).Prefix, Metric: 5,
+					Nexthops: []Nexthop{{Gateway: gw, Dev: "a"}}}) // a second candidate
+			}
+		}
+		rib.Flush()
+	}
+	for _, k := range []nkey{k1, k2} {
+		if n := rib.usersLen(k); n > 2*prefixes+minCompact {
+			t.Errorf("gateway %s: users list of %d entries after 20,000 updates of %d prefixes", k.addr, n, prefixes)
+		}
+	}
+	// Still right: a neighbour change reaches every route through it.
+	if err := rib.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	rib.Flush()
+	want := NewRIB(ribPorts, MainTable)
+	want.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
+	want.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"})
+	for _, e := range rib.entries {
+		for _, rt := range e.routes {
+			want.AddRoute(rt)
+		}
+	}
+	want.Settle()
+	if !reflect.DeepEqual(rib.Desired(), want.Desired()) {
+		t.Error("after the churn, the incremental resolution differs from a fresh one")
+	}
+}
+
+// TestRIBSyncRoutes: a re-dump of one family's routes removes from the
+// RIB what the kernel no longer has, takes what changed, and leaves the
+// other family and the tables not named alone; the resolution is that of
+// a RIB built from the new state.
+func TestRIBSyncRoutes(t *testing.T) {
+	addr := Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"}
+	addr6 := Addr{Prefix: netip.MustParsePrefix("2001:db8::1/64"), Dev: "a"}
+	gw, gw2, gw6 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("2001:db8::2")
+	via := func(table uint32, p string, metric uint32, g netip.Addr) Route {
+		return Route{Table: table, Prefix: netip.MustParsePrefix(p), Metric: metric, Nexthops: []Nexthop{{Gateway: g, Dev: "a"}}}
+	}
+	before := []Route{
+		via(100, "20.0.0.0/8", 0, gw), via(100, "20.0.0.0/8", 10, gw2), // two candidates
+		via(100, "21.0.0.0/8", 0, gw),
+		via(100, "22.0.0.0/8", 0, gw),
+		{Table: 100, Prefix: netip.MustParsePrefix("23.0.0.0/8"), Nexthops: []Nexthop{{Dev: "a"}}},
+		via(200, "24.0.0.0/8", 0, gw), // a table not re-read
+		via(100, "2001:db9::/32", 0, gw6),
+	}
+	dump := []Route{ // what the kernel has now, IPv4 of table 100
+		via(100, "20.0.0.0/8", 10, gw2), // the metric-0 candidate went
+		via(100, "22.0.0.0/8", 0, gw2),  // another gateway
+		via(100, "25.0.0.0/8", 0, gw),   // new
+	}
+	load := func(routes []Route) *RIB {
+		rib := NewRIB(ribPorts, 100)
+		rib.AddAddr(addr)
+		rib.AddAddr(addr6)
+		for _, g := range []netip.Addr{gw, gw2, gw6} {
+			rib.SetNeigh(Neigh{Addr: g, MAC: net.HardwareAddr{2, 0, 0, 0, 0, g.As16()[15]}, Dev: "a"})
+		}
+		for _, rt := range routes {
+			rib.AddRoute(rt)
+		}
+		rib.Settle()
+		return rib
+	}
+	rib := load(before)
+	removed, changed := rib.SyncRoutes(false, []uint32{100}, slices.Clone(dump))
+	rib.Flush()
+	if removed != 3 || changed != 2 {
+		t.Errorf("removed %d changed %d, want 3 and 2", removed, changed)
+	}
+	want := load(append(slices.Clone(dump), before[5], before[6]))
+	if !reflect.DeepEqual(rib.Desired(), want.Desired()) {
+		t.Errorf("after the sync:\n got %v\nwant %v", rib.Desired(), want.Desired())
+	}
+	if n := rib.Routes(); n != want.Routes() {
+		t.Errorf("%d routes held, want %d", n, want.Routes())
 	}
 }

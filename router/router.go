@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,12 @@ type Stats struct {
 	NeighRefused  atomic.Uint64 // neighbours beyond router_arp_cache_size
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
 	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
+	NetnsReplaced atomic.Uint64 // router_netns deleted and made again: mirrored anew
+	Refreshes     atomic.Uint64 // router_fib_refresh periods
+	Reconciles    atomic.Uint64 // comparisons of the whole RIB with the FIB (router_fib_refresh)
+	Repaired      atomic.Uint64 // FIB changes router_fib_refresh had to make
+	Redumps       atomic.Uint64 // route re-dumps after a link went down or up, or an IPv4 address went
+	Flushed       atomic.Uint64 // routes the kernel removed without a notification, removed too
 	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
 	Connected     atomic.Bool   // mirroring the netns right now
 }
@@ -68,6 +76,16 @@ type Router struct {
 	prog      *Programmer
 	k         *Kernel
 	links     Links
+	// linkUp is IFF_UP per ifindex, to see an interface go down or up.
+	linkUp map[int]bool
+	// redumpWanted, per family (0 IPv4, 1 IPv6): an event that makes the
+	// kernel remove or revive routes without a notification was applied;
+	// redump follows. Router goroutine only, as linkUp.
+	redumpWanted [2]bool
+	redumpDue    [2]bool
+	// sinceFull counts router_fib_refresh periods since the last full
+	// reconcile. Router goroutine only.
+	sinceFull int
 	// ifindex per port (the rib interface), for neighbour probes.
 	portIf map[uint16]int
 	// mu is held while the RIB or the programmer change, so that Do can
@@ -101,6 +119,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		prog:      NewProgrammer(log, fib),
 		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
+		linkUp:    map[int]bool{},
 		ready:     make(chan struct{}),
 		resyncReq: make(chan struct{}, 1),
 	}
@@ -187,12 +206,30 @@ func (r *Router) mirror(ctx context.Context) error {
 	r.readyOnce.Do(func() { close(r.ready) })
 	tick := time.NewTicker(min(r.refreshEvery(), time.Second))
 	defer tick.Stop()
+	redump := time.NewTimer(time.Hour)
+	redump.Stop()
+	defer redump.Stop()
 	lastSync := time.Now()
 	for {
+		if r.redumpWanted != [2]bool{} {
+			// The kernel sends the link's RTM_NEWLINK before it flushes
+			// the routes (and the address's RTM_DELADDR with the flush
+			// under way): the dump waits for the burst to settle.
+			for i, w := range r.redumpWanted {
+				r.redumpDue[i] = r.redumpDue[i] || w
+			}
+			r.redumpWanted = [2]bool{}
+			redump.Reset(redumpDelay)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.k.Signal():
+		case <-redump.C:
+			if err := r.redump(); err != nil {
+				return err
+			}
+			continue
 		case <-r.resyncReq:
 			if err := r.resync(); err != nil {
 				return err
@@ -204,7 +241,10 @@ func (r *Router) mirror(ctx context.Context) error {
 			}
 			continue
 		case <-tick.C:
-			if _, err := netnsAlive(r.cfg.Netns); err != nil {
+			if err := r.k.Alive(); err != nil {
+				if errors.Is(err, ErrNetnsReplaced) {
+					r.Stats.NetnsReplaced.Add(1)
+				}
 				return err
 			}
 			r.probeUnresolved()
@@ -212,9 +252,8 @@ func (r *Router) mirror(ctx context.Context) error {
 				return err
 			}
 			if time.Since(lastSync) >= r.refreshEvery() {
-				// router_fib_refresh: whatever a table refused or a failed
-				// publish left behind is tried again.
-				r.retry()
+				// router_fib_refresh: the whole RIB against the FIB.
+				r.reconcile()
 				lastSync = time.Now()
 			}
 			continue
@@ -223,6 +262,50 @@ func (r *Router) mirror(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// redumpDelay is how long a re-dump waits after the event that
+// asked for it (further events push it back).
+const redumpDelay = 50 * time.Millisecond
+
+// redump reads the routes of the mirrored tables again, of the families
+// due, and makes the RIB's equal to them: IPv4 sends no RTM_DELROUTE for
+// the routes it flushes when their interface goes down, nor for those it
+// drops with an address (a gateway no longer on a connected subnet); both
+// families mark multipath paths dead, or alive again, in silence. The
+// events queued before the dump are applied first; those queued during it
+// are applied after, as for a resync.
+func (r *Router) redump() error {
+	if err := r.batch(); err != nil {
+		return err
+	}
+	due := r.redumpDue
+	r.redumpDue = [2]bool{}
+	for fam, v6 := range []bool{false, true} {
+		if !due[fam] {
+			continue
+		}
+		routes, err := r.k.DumpRoutesOf(v6, r.links) // r.links changes on this goroutine only
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		removed, changed := r.rib.SyncRoutes(v6, r.k.Tables, routes)
+		r.mu.Unlock()
+		r.Stats.Redumps.Add(1)
+		r.Stats.Flushed.Add(uint64(removed))
+		if removed+changed > 0 {
+			r.log.Info().Bool("ipv6", v6).Int("removed", removed).Int("changed", changed).
+				Msg("routes the kernel changed without a notification")
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.flush(); err != nil {
+		r.log.Error().Err(err).Msg("FIB update")
+	}
+	r.rulesAfterProgram()
+	return nil
 }
 
 // rulesAfterProgram publishes the rules again when a table they name got
@@ -244,20 +327,75 @@ func (r *Router) followRules() error {
 	return r.resync()
 }
 
-// retry applies again the changes the FIB refused.
-func (r *Router) retry() {
+// fullReconcileEvery: the whole RIB is compared with the FIB at least
+// every this many router_fib_refresh periods, whatever the checks say.
+const fullReconcileEvery = 10
+
+// reconcile is router_fib_refresh's work. Each period it retries what a
+// full table refused and checks each table's route counts against what
+// was written to it; it compares the whole RIB with what the FIB holds,
+// every table, and writes what differs, when anything suggests a
+// difference (a failed batch or nexthop, a refused table made at last, a
+// count that disagrees) and in any case every fullReconcileEvery periods: on a full
+// view the comparison takes about a second of the router goroutine. What
+// it had to change is counted (Stats.Repaired).
+func (r *Router) reconcile() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := r.prog.Pending()
-	if n == 0 {
+	r.Stats.Refreshes.Add(1)
+	r.sinceFull++
+	pending := r.prog.Pending()
+	var ss SyncStats
+	var err error
+	switch {
+	case r.sinceFull >= fullReconcileEvery || r.prog.NeedsReconcile():
+		ss, err = r.prog.Reconcile(r.rib.Len(), r.rib.Each)
+		r.sinceFull = 0
+		r.Stats.Reconciles.Add(1)
+	case pending > 0:
+		ss, err = r.prog.Retry()
+	default:
 		return
 	}
-	ss, err := r.prog.Retry()
 	if err != nil {
-		r.log.Error().Err(err).Msg("retrying refused FIB changes")
+		r.log.Error().Err(err).Msg("reconciling the FIB with the RIB")
 	}
-	r.log.Info().Int("retried", n).Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
-		Int("still_refused", r.prog.Pending()).Msg("refused FIB changes retried")
+	r.rulesAfterProgram()
+	n := ss.Added + ss.Replaced + ss.Deleted
+	if n == 0 && pending == 0 {
+		return
+	}
+	r.Stats.Repaired.Add(uint64(n))
+	lvl := zerolog.WarnLevel
+	if n == 0 { // only what a full table refuses again
+		lvl = zerolog.DebugLevel
+	}
+	r.log.WithLevel(lvl).Int("repaired", n).Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).
+		Int("were_pending", pending).Int("still_refused", r.prog.Pending()).
+		Msg("FIB reconciled with the RIB")
+}
+
+// RefusedTablesText describes the refused tables in one line ("id: why;
+// …"), in table order; "" when there are none.
+func (r *Router) RefusedTablesText() string {
+	refused := r.RefusedTables()
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(refused)) {
+		out = append(out, fmt.Sprintf("%d: %v", id, refused[id]))
+	}
+	return strings.Join(out, "; ")
+}
+
+// TablesRefused counts the FIB tables that could not be made (each
+// refusal once). Any goroutine.
+func (r *Router) TablesRefused() uint64 { return r.prog.TablesRefused.Load() }
+
+// RefusedTables lists the kernel tables that have no FIB table (it could
+// not be made), with why.
+func (r *Router) RefusedTables() map[uint32]error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.prog.RefusedTables()
 }
 
 // batch applies what the subscriptions queued, in one FIB update.
@@ -304,16 +442,6 @@ func newRIB(ports Ports, cfg Config, routes int) *RIB {
 	return rib
 }
 
-func netnsAlive(name string) (bool, error) {
-	if name == "" {
-		return true, nil
-	}
-	if err := unix.Access("/run/netns/"+name, unix.F_OK); err != nil {
-		return false, fmt.Errorf("%w: %s", ErrNoNetns, name)
-	}
-	return true, nil
-}
-
 // resync replaces the RIB by a fresh dump and programs only differences.
 func (r *Router) resync() error {
 	t0 := time.Now()
@@ -325,6 +453,7 @@ func (r *Router) resync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.links = links
+	r.linkUp = st.linkUp
 	r.vlans, r.macvlans = st.VLANs, st.Macvlans
 	r.syncIfaces()
 	r.indexPorts()
@@ -395,10 +524,22 @@ func (r *Router) apply(e Event) {
 		a := e.Link.Link.Attrs()
 		delete(r.vlans, a.Index)
 		delete(r.macvlans, a.Index)
+		wasUp, known := r.linkUp[a.Index]
 		if e.Link.Header.Type == unix.RTM_DELLINK {
 			delete(r.links, a.Index)
+			delete(r.linkUp, a.Index)
+			if wasUp {
+				r.redumpWanted = [2]bool{true, true}
+			}
 		} else {
 			r.links[a.Index] = a.Name
+			up := e.Link.IfInfomsg.Flags&unix.IFF_UP != 0
+			r.linkUp[a.Index] = up
+			// Down: the kernel flushes the IPv4 routes through it and
+			// kills their multipath paths. Up: it revives those paths.
+			if known && up != wasUp {
+				r.redumpWanted = [2]bool{true, true}
+			}
 			subLink(e.Link.Link, r.vlans, r.macvlans)
 		}
 		// An interface that comes or goes changes how routes on it resolve
@@ -409,6 +550,11 @@ func (r *Router) apply(e Event) {
 		}
 		r.indexPorts()
 	case e.Addr != nil:
+		if !e.Addr.NewAddr && e.Addr.LinkAddress.IP.To4() != nil {
+			// The kernel drops, silently, the IPv4 routes whose gateway
+			// the address made reachable (on any interface: fibd's or not).
+			r.redumpWanted[0] = true
+		}
 		a, ok := ConvertAddr(netlink.Addr{IPNet: &e.Addr.LinkAddress}, r.links)
 		if !ok {
 			return

@@ -36,6 +36,10 @@ type Rule struct {
 	// LocalOnly: the rule matches only packets the router itself sends
 	// (oif, iif lo): never one it forwards.
 	LocalOnly bool
+	// Implicit: not a rule of the netns, but the lookup of
+	// router_kernel_table fibd adds where the kernel's rules name it
+	// nowhere (see PlanRules).
+	Implicit bool
 }
 
 func (r Rule) String() string {
@@ -59,6 +63,9 @@ func (r Rule) String() string {
 	case RuleProhibit:
 		s += " prohibit"
 	}
+	if r.Implicit {
+		s += " (router_kernel_table, added by fibd: no rule of the netns names it)"
+	}
 	return s
 }
 
@@ -71,10 +78,23 @@ type RulePlan struct {
 	Tables   []uint32 // tables the rules look up, local excepted, sorted
 	Rules    []Rule   // the rules it evaluates, in order
 	Problems []string // rules it cannot evaluate (reported, skipped)
+	// Warnings: where fibd departs from the kernel's rules on purpose.
+	Warnings []string
 }
 
 // PlanRules decides how the fast path follows rules, given the table
 // fibd mirrors in any case (router_kernel_table).
+//
+// The SSG gateway routes by router_kernel_table: the routing daemon
+// exports there, and with the usual rules (local, main, default) the
+// fast path looks up that table alone, although no rule of the netns
+// names it. Once further rules exist they are evaluated as the kernel
+// does; if none of them names router_kernel_table, the kernel would
+// never consult it and a single extra rule would stop all routing. So
+// fibd looks it up where the kernel would reach main (just before the
+// first rule that looks up main, or after the last rule), as if the netns
+// had `ip rule add lookup <router_kernel_table>` there, and warns that the
+// kernel's own rules disagree.
 func PlanRules(rules []Rule, kernelTable uint32) RulePlan {
 	var p RulePlan
 	rules = slices.Clone(rules)
@@ -106,9 +126,45 @@ func PlanRules(rules []Rule, kernelTable uint32) RulePlan {
 		p.Rules = nil
 		return p
 	}
+	p.Rules = implicitKernelTable(p.Rules, kernelTable, &p.Warnings)
+	tables[kernelTable] = true
 	for t := range tables {
 		p.Tables = append(p.Tables, t)
 	}
 	slices.Sort(p.Tables)
 	return p
+}
+
+// implicitKernelTable adds, per family whose rules never look up
+// kernelTable, that lookup before the family's first lookup of main (or
+// after its last rule). rules are sorted by family, then priority.
+func implicitKernelTable(rules []Rule, kernelTable uint32, warnings *[]string) []Rule {
+	var out []Rule
+	for _, fam := range []int{4, 6} {
+		var these []Rule
+		named := false
+		for _, r := range rules {
+			if r.Family == fam {
+				these = append(these, r)
+				named = named || r.Action == RuleLookup && r.Table == kernelTable
+			}
+		}
+		if len(these) == 0 || named {
+			out = append(out, these...)
+			continue
+		}
+		at := slices.IndexFunc(these, func(r Rule) bool { return r.Action == RuleLookup && r.Table == MainTable })
+		x := Rule{Family: fam, Action: RuleLookup, Table: kernelTable, Implicit: true}
+		if at < 0 {
+			at = len(these)
+			x.Prio = these[at-1].Prio
+		} else {
+			x.Prio = these[at].Prio
+		}
+		these = slices.Insert(these, at, x)
+		out = append(out, these...)
+		*warnings = append(*warnings, fmt.Sprintf("IPv%d: no ip rule looks up router_kernel_table %d; fibd looks it up "+
+			"before main (as `ip rule add lookup %d pref %d` would), the kernel does not", fam, kernelTable, kernelTable, x.Prio))
+	}
+	return out
 }

@@ -37,6 +37,9 @@ func (r *Router) syncRules() (bool, error) {
 	for _, p := range plan.Problems {
 		r.log.Error().Str("rule", p).Msg("ip rule the fast path cannot evaluate")
 	}
+	for _, w := range plan.Warnings {
+		r.log.Warn().Str("rules", w).Msg("the ip rules and router_kernel_table disagree")
+	}
 	r.log.Info().Bool("evaluated", plan.Active).Int("rules", len(plan.Rules)).
 		Interface("tables", plan.Tables).Msg("ip rules changed")
 	r.mu.Lock()

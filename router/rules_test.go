@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -47,5 +48,47 @@ func TestPlanRules(t *testing.T) {
 	}
 	if len(p.Problems) != 1 {
 		t.Errorf("problems %v: the fwmark rule is reported", p.Problems)
+	}
+}
+
+// TestPlanRulesKeepsKernelTable: the SSG gateway routes by
+// router_kernel_table although no rule of the netns names it. One extra
+// rule (here an upstream's iif rule) must not make the fast path stop
+// consulting it: fibd looks it up where the kernel would reach main, and
+// says that the kernel's rules disagree. A netns whose rules name the
+// table is followed as it is.
+func TestPlanRulesKeepsKernelTable(t *testing.T) {
+	rules := append(append(defaultRules(4), defaultRules(6)...),
+		Rule{Family: 4, Prio: 1000, IIF: "upstream1", Action: RuleLookup, Table: 10001})
+	p := PlanRules(rules, 100)
+	if !p.Active {
+		t.Fatal("an iif rule needs evaluation")
+	}
+	var got []string
+	for _, r := range p.Rules {
+		got = append(got, fmt.Sprintf("%d:%d:%d", r.Family, r.Prio, r.Table))
+	}
+	want := []string{"4:0:255", "4:1000:10001", "4:32766:100", "4:32766:254", "4:32767:253",
+		"6:0:255", "6:32766:100", "6:32766:254", "6:32767:253"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rules (family:prio:table)\n got %v\nwant %v", got, want)
+	}
+	if !slices.Contains(p.Tables, 100) {
+		t.Errorf("tables %v lack router_kernel_table", p.Tables)
+	}
+	if len(p.Warnings) != 2 {
+		t.Errorf("warnings %q, want one per family", p.Warnings)
+	}
+	// Named by the netns: as the kernel does, nothing added.
+	named := append(rules, Rule{Family: 4, Prio: 2000, Action: RuleLookup, Table: 100},
+		Rule{Family: 6, Prio: 2000, Action: RuleLookup, Table: 100})
+	p = PlanRules(named, 100)
+	for _, r := range p.Rules {
+		if r.Implicit {
+			t.Errorf("rule %s added although the netns names table 100", r)
+		}
+	}
+	if len(p.Warnings) != 0 {
+		t.Errorf("warnings %q for rules that agree", p.Warnings)
 	}
 }

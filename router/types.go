@@ -80,4 +80,5 @@ type State struct {
 	Neighs   []Neigh
 	VLANs    map[int]VLAN    // by ifindex
 	Macvlans map[int]Macvlan // by ifindex
+	linkUp   map[int]bool    // IFF_UP by ifindex (netlink dumps only)
 }

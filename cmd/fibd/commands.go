@@ -166,6 +166,11 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 		Resyncs     uint64  `json:"resyncs"`
 		Overruns    uint64  `json:"overruns"`
 		Events      uint64  `json:"netlink_events"`
+		Reconciles  uint64  `json:"reconciles,omitempty"`
+		Repaired    uint64  `json:"fib_repaired,omitempty"`
+		Flushed     uint64  `json:"silent_flushes,omitempty"`
+		Replaced    uint64  `json:"netns_replaced,omitempty"`
+		TablesOut   string  `json:"tables_refused,omitempty"` // "id: why; …"
 		Workers     int     `json:"workers"`
 		GraceStalls uint64  `json:"grace_stalls"`
 		Stalled     []int   `json:"stalled_workers"`
@@ -185,6 +190,9 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 		s.Mode, s.Netns = "router", cfg.RouterNetns
 		s.Mirroring = d.router.Stats.Connected.Load()
 		s.Resyncs, s.Overruns, s.Events = d.router.Stats.Resyncs.Load(), d.router.Stats.Overruns.Load(), d.router.Stats.Events.Load()
+		s.Reconciles, s.Repaired = d.router.Stats.Reconciles.Load(), d.router.Stats.Repaired.Load()
+		s.Flushed, s.Replaced = d.router.Stats.Flushed.Load(), d.router.Stats.NetnsReplaced.Load()
+		s.TablesOut = d.router.RefusedTablesText()
 	}
 	for _, t := range d.fib.Tables() {
 		if i, err := d.fib.Info(t); err == nil {
@@ -200,6 +208,11 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 	fmt.Fprintf(tw, "mode\t%s\nconfig\t%s\n", s.Mode, s.Config)
 	if s.Mode == "router" {
 		fmt.Fprintf(tw, "netns\t%s (mirroring: %v)\nresyncs / overruns / events\t%d / %d / %d\n", s.Netns, s.Mirroring, s.Resyncs, s.Overruns, s.Events)
+		fmt.Fprintf(tw, "reconciles / FIB changes repaired\t%d / %d\nsilent kernel flushes followed\t%d\nnetns replaced\t%d\n",
+			s.Reconciles, s.Repaired, s.Flushed, s.Replaced)
+		if s.TablesOut != "" {
+			fmt.Fprintf(tw, "tables refused\t%s\n", s.TablesOut)
+		}
 	}
 	fmt.Fprintf(tw, "kernel table\t%d\nroutes\t%d IPv4, %d IPv6\nnexthops\t%d\nroutes refused\t%d\nFIB rebuilds\t%d\nworkers\t%d\nports\t%d\nuptime\t%s\n",
 		s.KernelTable, s.Routes4, s.Routes6, s.Nexthops, s.Refused, s.Rebuilds, s.Workers, s.Ports,
@@ -623,7 +636,9 @@ func (d *daemon) reload() (hot []string, err error) {
 	}
 	if d.announcer != nil { // router_subs_metrics and auth_announce_reject are hot
 		d.policy.AnnounceRejected = nc.AuthAnnounceReject
-		d.announcer.SetMetric(nc.RouterSubsMetrics)
+		if err := d.announcer.SetMetric(nc.RouterSubsMetrics); err != nil {
+			d.log.Error().Err(err).Msg("router_subs_metrics: announcing again with the new metric")
+		}
 	}
 	d.live.Store(nc)
 	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")

@@ -455,6 +455,10 @@ func (d *daemon) startAnnouncer() {
 		tables[router.DirSubs] = d.kernelTable() + 1
 	}
 	d.announcer = router.NewAnnouncer(d.cfg.RouterNetns, tables, d.cfg.RouterSubsMetrics, devs)
+	// What an earlier run announced and never withdrew (a crash) goes.
+	if n, err := d.announcer.Sweep(); err != nil || n > 0 {
+		d.log.Warn().Err(err).Int("removed", n).Msg("announcements left by an earlier run")
+	}
 	d.policy = router.Policy{Bits: d.cfg.RouterSubsAnnounce, AnnounceRejected: d.cfg.AuthAnnounceReject}
 	for _, p := range d.cfg.NATPools {
 		if dirs := d.policy.Dirs(router.Subscriber{Prefix: p, Override: -1, Pool: true}); dirs != 0 {

@@ -55,6 +55,11 @@ var (
 	mNeighRefused   = desc("router_neighbours_refused_total", "Neighbours beyond router_arp_cache_size.")
 	mNeighProbes    = desc("router_neighbour_probes_total", "Resolutions asked of the kernel.")
 	mMirroring      = desc("router_mirroring", "1 while the router netns is mirrored.")
+	mReconciles     = desc("router_reconciles_total", "router_fib_refresh comparisons of the whole RIB with the FIB.")
+	mRepaired       = desc("router_fib_repaired_total", "FIB changes those comparisons had to make.")
+	mFlushed        = desc("router_silent_flushes_total", "Routes the kernel removed without a notification, removed from the FIB too.")
+	mNetnsReplaced  = desc("router_netns_replaced_total", "Times router_netns was deleted and made again under the same name.")
+	mTablesRefused  = desc("router_tables_refused_total", "FIB tables that could not be made (no slot, no memory).")
 	mNeighbours     = desc("router_neighbours", "Neighbours in fibd's cache.", "family")
 	mAnnounced      = desc("announcements", "Prefixes announced into router_netns.")
 	mPunted         = desc("exception_punted_packets_total", "Packets written to the device's exception interface.", "device")
@@ -138,6 +143,11 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(mNeighRefused, r.Stats.NeighRefused.Load())
 		counter(mNeighProbes, r.Stats.NeighProbes.Load())
 		gauge(mMirroring, b2f(r.Stats.Connected.Load()))
+		counter(mReconciles, r.Stats.Reconciles.Load())
+		counter(mRepaired, r.Stats.Repaired.Load())
+		counter(mFlushed, r.Stats.Flushed.Load())
+		counter(mNetnsReplaced, r.Stats.NetnsReplaced.Load())
+		counter(mTablesRefused, r.TablesRefused())
 	}
 	d.withState(func(_ *router.Programmer, rib *router.RIB) {
 		gauge(mNeighbours, float64(rib.NeighboursOf(false)), "ipv4")

@@ -11,10 +11,8 @@ import (
 	"fibd/test/fullview"
 )
 
-// BenchmarkProgramFullView programs a resolved full view (1M IPv4 + 200k
-// IPv6 routes) into an empty FIB, as the first resync does.
-func BenchmarkProgramFullView(b *testing.B) {
-	need(b)
+// fullViewRIB resolves a full view (1M IPv4 + 200k IPv6 routes) in table 99.
+func fullViewRIB() *router.RIB {
 	rib := router.NewRIB(testPorts{}, 99, 1200000)
 	rib.AddAddr(router.Addr{Prefix: netip.MustParsePrefix("198.51.100.1/24"), Dev: "p1"})
 	rib.AddAddr(router.Addr{Prefix: netip.MustParsePrefix("2001:db8:1::1/64"), Dev: "p1"})
@@ -31,6 +29,40 @@ func BenchmarkProgramFullView(b *testing.B) {
 			Nexthops: []router.Nexthop{{Gateway: netip.MustParseAddr("2001:db8:1::2"), Dev: "p1"}}})
 	}
 	rib.Settle()
+	return rib
+}
+
+// BenchmarkReconcileFullView is what router_fib_refresh costs on a full
+// view when nothing differs: the whole RIB compared with the FIB's record
+// and the table's counts.
+func BenchmarkReconcileFullView(b *testing.B) {
+	need(b)
+	rib := fullViewRIB()
+	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: 1001000, MaxRoutes6: 201000})
+	t, err := fib.Table(99, 9)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fib.Destroy(t)
+	prog := router.NewProgrammer(zerolog.Nop(), fib)
+	defer prog.Sync(router.Desired{})
+	if _, err := prog.SyncEach(rib.Len(), rib.Each); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		st, err := prog.Reconcile(rib.Len(), rib.Each)
+		if err != nil || st.Added+st.Replaced+st.Deleted != 0 {
+			b.Fatalf("%+v %v", st, err)
+		}
+	}
+}
+
+// BenchmarkProgramFullView programs a resolved full view (1M IPv4 + 200k
+// IPv6 routes) into an empty FIB, as the first resync does.
+func BenchmarkProgramFullView(b *testing.B) {
+	need(b)
+	rib := fullViewRIB()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()

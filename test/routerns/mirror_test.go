@@ -156,7 +156,13 @@ func newScratch(t *testing.T) *scratch {
 // startRouter runs the mirror on a fresh FIB until the test ends.
 func startRouter(t *testing.T, ns string, rcvBuf int) (*router.Router, *lpm.FIB) {
 	t.Helper()
-	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000})
+	return startRouterWith(t, ns, rcvBuf, lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000})
+}
+
+// startRouterWith is startRouter on a FIB of the given sizes.
+func startRouterWith(t *testing.T, ns string, rcvBuf int, cfg lpm.Config) (*router.Router, *lpm.FIB) {
+	t.Helper()
+	fib := lpm.New(zerolog.Nop(), cfg)
 	slot := 0
 	for ; slot < dpdk.MaxTables; slot++ {
 		if _, err := dpdk.ReadTableInfo(uint16(slot)); err != nil {
@@ -175,9 +181,14 @@ func startRouter(t *testing.T, ns string, rcvBuf int) (*router.Router, *lpm.FIB)
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		// Empty the FIB and free its table for the next test.
+		// Empty the FIB and free its tables for the next test.
 		r.Do(func(p *router.Programmer, _ *router.RIB) { p.Sync(router.Desired{}) })
 		dpdk.DestroyTable(tb.Slot)
+		for _, x := range fib.Tables() {
+			if x != tb {
+				dpdk.DestroyTable(x.Slot)
+			}
+		}
 	})
 	return r, fib
 }
@@ -507,5 +518,185 @@ func TestUnresolvedGatewayGetsResolved(t *testing.T) {
 	}
 	if r.Stats.NeighProbes.Load() == 0 {
 		t.Error("resolved without fibd asking: the test proves nothing")
+	}
+}
+
+// TestSilentFlushes: IPv4 sends no RTM_DELROUTE for the routes it flushes
+// when their interface goes down, nor for those whose gateway an address
+// removal leaves on no connected subnet, and it marks multipath paths
+// dead (and alive again) in silence. fibd must drop what the kernel drops.
+func TestSilentFlushes(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	var v4 []netip.Prefix // apart from each other, so that each answers for itself
+	for i := range 120 {
+		v4 = append(v4, netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24))
+	}
+	var lines []string
+	for i, p := range v4 {
+		switch {
+		case i < 50: // the case: 50 routes via a gateway on rib0
+			lines = append(lines, fmt.Sprintf("route add %s via 192.0.2.2 dev rib0 table %d", p, table))
+		case i < 60:
+			lines = append(lines, fmt.Sprintf("route add %s dev rib0 table %d", p, table))
+		case i < 90:
+			lines = append(lines, fmt.Sprintf("route add %s via 198.51.100.2 dev rib1 table %d", p, table))
+		default:
+			lines = append(lines, fmt.Sprintf("route add %s table %d nexthop via 192.0.2.2 dev rib0 nexthop via 198.51.100.3 dev rib1", p, table))
+		}
+	}
+	ipBatch(t, s.name, lines)
+	rng := rand.New(rand.NewPCG(4, 4))
+	converge(t, s, r, fib, rng, v4, 1000)
+
+	// rib0 down and up: its routes are gone from the kernel, without a word.
+	ipBatch(t, s.name, []string{"link set rib0 down", "link set rib0 up"})
+	// its neighbours went with the link; the ones BIRD's peers would answer for come back
+	ipBatch(t, s.name, []string{"neigh replace 192.0.2.2 lladdr " + macA + " dev rib0 nud permanent"})
+	out, _ := exec.Command("ip", "-n", s.name, "-4", "route", "show", "table", fmt.Sprint(table)).CombinedOutput()
+	if n := strings.Count(string(out), "192.0.2.2 dev rib0 \n") + strings.Count(string(out), "dev rib0 scope link"); n != 0 {
+		t.Fatalf("the kernel kept %d single-path routes on rib0 after down/up: the test's premise is wrong\n%s", n, out)
+	}
+	converge(t, s, r, fib, rng, v4, 1000)
+	for _, p := range v4[:60] {
+		if d := fibd(r, fib, p.Addr()); d.drop != "unreachable" {
+			t.Fatalf("%s: fibd still %+v after the kernel flushed it", p, d)
+		}
+	}
+	if r.Stats.Flushed.Load() < 60 {
+		t.Errorf("flushed %d routes, want at least 60", r.Stats.Flushed.Load())
+	}
+
+	// The address of rib1 goes: the routes via its subnet go too, and the
+	// multipath routes lose their rib1 path.
+	ipCmd(t, "-n", s.name, "address", "del", "198.51.100.1/24", "dev", "rib1")
+	converge(t, s, r, fib, rng, v4, 1000)
+	for _, p := range v4[60:90] {
+		if d := fibd(r, fib, p.Addr()); d.drop != "unreachable" {
+			t.Fatalf("%s: fibd still %+v after its gateway's subnet went", p, d)
+		}
+	}
+	for _, p := range v4[90:] {
+		if d := fibd(r, fib, p.Addr()); len(d.hops) != 1 || d.hops[0] != "0/"+macA {
+			t.Fatalf("%s: fibd %+v, want the rib0 path alone (the rib1 path is dead)", p, d)
+		}
+	}
+	if r.Stats.Resyncs.Load() != 1 {
+		t.Errorf("%d resyncs: the flushes should be followed without a full resync", r.Stats.Resyncs.Load())
+	}
+}
+
+// TestNetnsReplaced: the namespace is deleted and made again under the
+// same name at once. fibd must notice that the name now means another
+// namespace (its handle kept the old one alive, quiet forever), subscribe
+// to the new one and mirror it.
+func TestNetnsReplaced(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	rng := rand.New(rand.NewPCG(5, 5))
+	v4 := fullview.IPv4(50, 3000)[:300]
+	ipBatch(t, s.name, routeLines(rng, "add", v4))
+	converge(t, s, r, fib, rng, v4, 300)
+
+	ipCmd(t, "netns", "del", s.name)
+	s2 := newScratch(t) // same name, right away
+	v4b := fullview.IPv4(51, 3000)[:300]
+	ipBatch(t, s2.name, routeLines(rng, "add", v4b))
+	converge(t, s2, r, fib, rng, append(v4b, v4...), 1000)
+	if r.Stats.NetnsReplaced.Load() == 0 {
+		t.Error("NetnsReplaced not counted")
+	}
+}
+
+// TestReconcileRepairs: a FIB batch that fails as a whole (here: its table
+// is gone for a moment, then made again empty) loses nothing for good:
+// router_fib_refresh compares the whole RIB with what the FIB holds and
+// writes what is missing.
+func TestReconcileRepairs(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	r, fib := startRouter(t, s.name, 0)
+	rng := rand.New(rand.NewPCG(6, 6))
+	v4 := fullview.IPv4(60, 3000)[:400]
+	v6 := fullview.IPv6(61, 1000)[:100]
+	first := append(append([]netip.Prefix{}, v4[:200]...), v6[:50]...)
+	ipBatch(t, s.name, routeLines(rng, "add", first))
+	converge(t, s, r, fib, rng, first, 500)
+
+	tb := fib.Tables()[table]
+	r.Do(func(*router.Programmer, *router.RIB) {
+		if err := dpdk.DestroyTable(tb.Slot); err != nil {
+			t.Fatal(err)
+		}
+	})
+	batches := r.Stats.Batches.Load()
+	second := append(append([]netip.Prefix{}, v4[200:]...), v6[50:]...)
+	ipBatch(t, s.name, routeLines(rng, "add", second))
+	for deadline := time.Now().Add(10 * time.Second); r.Stats.Batches.Load() == batches; {
+		if time.Now().After(deadline) {
+			t.Fatal("the routes never reached the FIB programmer")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The table comes back, empty: the FIB has lost every route, both the
+	// batch that failed and those before it.
+	r.Do(func(*router.Programmer, *router.RIB) {
+		if err := dpdk.CreateTable(tb.Slot, dpdk.TableConfig{ID: table, MaxRoutes4: 100000, MaxRoutes6: 50000}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	all := append(first, second...)
+	converge(t, s, r, fib, rng, all, 1000)
+	if r.Stats.Repaired.Load() < uint64(len(all)) {
+		t.Errorf("repaired %d, want at least %d", r.Stats.Repaired.Load(), len(all))
+	}
+}
+
+// TestTableRefused: an ip rule names a table the FIB cannot make (here:
+// sized beyond the EAL's memory). The table is refused once, counted and
+// reported; the rest is mirrored on, without a resynchronisation loop.
+func TestTableRefused(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	const huge = 200
+	r, fib := startRouterWith(t, s.name, 0, lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000,
+		Sizes: map[uint32]lpm.TableSize{huge: {Routes4: 1 << 26, Routes6: 1 << 26},
+			router.MainTable: {Routes4: 1024, Routes6: 1024}}}) // main: the connected routes
+	rng := rand.New(rand.NewPCG(7, 7))
+	v4 := fullview.IPv4(70, 3000)[:300]
+	ipBatch(t, s.name, routeLines(rng, "add", v4[:100]))
+	converge(t, s, r, fib, rng, v4[:100], 300)
+
+	ipBatch(t, s.name, []string{
+		fmt.Sprintf("rule add iif nbr1 lookup %d pref 50", huge),
+		fmt.Sprintf("route add 10.77.0.0/16 via 198.51.100.2 dev rib1 table %d", huge),
+	})
+	for deadline := time.Now().Add(10 * time.Second); len(r.RefusedTables()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("table %d never refused (FIB tables %v)", huge, fib.Tables())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resyncs := r.Stats.Resyncs.Load()
+	// The rest is mirrored on.
+	ipBatch(t, s.name, routeLines(rng, "add", v4[100:]))
+	converge(t, s, r, fib, rng, v4, 1000)
+	// Three router_fib_refresh periods, each trying to make the table.
+	for refreshes := r.Stats.Refreshes.Load(); r.Stats.Refreshes.Load() < refreshes+3; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := r.Stats.Resyncs.Load() - resyncs; n != 0 {
+		t.Errorf("%d resynchronisations since the table was refused, want none", n)
+	}
+	if _, ok := r.RefusedTables()[huge]; !ok {
+		t.Errorf("refused tables %v, want %d", r.RefusedTables(), huge)
+	}
+	if n := r.TablesRefused(); n != 1 {
+		t.Errorf("TablesRefused %d, want 1 (counted once, not per attempt)", n)
+	}
+	if _, ok := fib.Tables()[huge]; ok {
+		t.Errorf("table %d made after all", huge)
 	}
 }
