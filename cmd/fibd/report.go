@@ -33,6 +33,7 @@ type routerReport struct {
 	Overruns     uint64 `json:"overruns"`
 	NeighRefused uint64 `json:"neigh_refused"`
 	NeighProbes  uint64 `json:"neigh_probes"`
+	NeighConfirm uint64 `json:"neigh_confirms"`
 }
 
 type portReport struct {
@@ -112,7 +113,7 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 		r.Router = &routerReport{
 			Events: rt.Stats.Events.Load(), Batches: rt.Stats.Batches.Load(),
 			Resyncs: rt.Stats.Resyncs.Load(), Overruns: rt.Stats.Overruns.Load(),
-			NeighRefused: rt.Stats.NeighRefused.Load(), NeighProbes: rt.Stats.NeighProbes.Load(),
+			NeighRefused: rt.Stats.NeighRefused.Load(), NeighProbes: rt.Stats.NeighProbes.Load(), NeighConfirm: rt.Stats.NeighConfirms.Load(),
 		}
 	}
 	r.Refused = d.fib.Refused.Load()
