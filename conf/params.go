@@ -169,8 +169,10 @@ var topParams = []param[Config]{
 		func(c *Config) *uint32 { return &c.PuntRateProto }, 0, 10000000, nil),
 	intParam(Param{Name: "fibd_punt_rate_nd", Hot: true, Doc: "ARP and NDP packets punted per second (default 10000)"},
 		func(c *Config) *uint32 { return &c.PuntRateND }, 0, 10000000, nil),
-	intParam(Param{Name: "fibd_punt_rate_other", Hot: true, Doc: "other packets punted per second: ping, traffic to the router's addresses and to unresolved neighbours (default 10000)"},
+	intParam(Param{Name: "fibd_punt_rate_other", Hot: true, Doc: "other packets punted per second: ping, traffic to the router's addresses, protocol ports from non-peers (default 10000)"},
 		func(c *Config) *uint32 { return &c.PuntRateOther }, 0, 10000000, nil),
+	intParam(Param{Name: "fibd_punt_rate_glean", Hot: true, Doc: "packets towards neighbours not resolved yet punted per second, at most 4 per destination (default 250: each may make a kernel neighbour entry that lives ~3 s)"},
+		func(c *Config) *uint32 { return &c.PuntRateGlean }, 0, 10000000, nil),
 	stringParam(Param{Name: "fibd_cli_listen", Doc: "address:port of the control server fdpi_cli talks to (default 127.0.0.1:29000); non-loopback addresses only when set here"},
 		func(c *Config) *string { return &c.CLIListen }, checkListen),
 }
