@@ -310,9 +310,13 @@ rules_lookup(const struct fp_ruleset *rs, int family, struct rte_mbuf **pkts, co
 		}
 	}
 	fp_rules_eval(rs, family, n, iif, (const uint8_t (*)[16])src, (const uint8_t (*)[16])dst, nh, drop);
-	for (uint16_t k = 0; k < n; k++)
-		if (drop[k])
-			verdict[at[k]] = drop[k];
+	for (uint16_t k = 0; k < n; k++) {
+		if (!drop[k])
+			continue;
+		/* link-layer broadcast: neither forwarded nor answered */
+		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkts[at[k]], const struct rte_ether_hdr *);
+		verdict[at[k]] = rte_is_multicast_ether_addr(&eth->dst_addr) ? FP_DROP_L2_BROADCAST : drop[k];
+	}
 }
 
 void

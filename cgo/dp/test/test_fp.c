@@ -581,6 +581,8 @@ test_rules(void)
 	CHECK(v == DROP(L2_OTHER_HOST), "another host's frame meets no unreachable rule: %u", v);
 	SEND(other_mac, 0x0a000001, 0x64400001);
 	CHECK(v == DROP(L2_OTHER_HOST), "another host's frame is not local: %u", v);
+	SEND(bcast_mac, 0x0a000001, 0x0a090001);
+	CHECK(v == DROP(L2_BROADCAST), "link-layer broadcast meets no blackhole rule: %u", v);
 
 	/* the same decisions from the control plane's lookup */
 	uint16_t iifs[2] = {40, port};
