@@ -41,7 +41,9 @@ func (p *Peers) List() ([]netip.Addr, error) {
 			}
 			return nil, fmt.Errorf("netns %s: %w", p.Netns, err)
 		}
-		h, err := netlink.NewHandleAt(ns)
+		// the handle needs its own sock_diag socket in the netns: without
+		// it, the library opens one in the current netns
+		h, err := netlink.NewHandleAt(ns, unix.NETLINK_INET_DIAG)
 		ns.Close()
 		if err != nil {
 			return nil, fmt.Errorf("netlink in netns %s: %w", p.Netns, err)
