@@ -42,6 +42,7 @@ var (
 	mWorkerFwd      = desc("worker_forwarded_packets_total", "Packets a worker routed.", "worker")
 	mWorkerTx       = desc("worker_tx_packets_total", "Packets a worker's tx accepted.", "worker")
 	mWorkerIdle     = desc("worker_idle_polls_total", "Loop passes that received nothing.", "worker")
+	mWorkerICMP     = desc("worker_icmp_errors_total", "ICMP errors: sent, held back by the rate limit (ratelimited), lost for want of an mbuf (alloc_failed).", "worker", "result")
 	mDrops          = desc("drops_total", "Packets not forwarded, by reason (see fdpi_cli router stats show).", "reason")
 	mRoutes         = desc("fib_routes", "Routes in the FIB tables.", "family")
 	mNexthops       = desc("fib_nexthops", "Nexthop indices in use.")
@@ -116,6 +117,9 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(mWorkerFwd, s.Forwarded, w)
 		counter(mWorkerTx, s.Tx, w)
 		counter(mWorkerIdle, s.IdlePolls, w)
+		counter(mWorkerICMP, s.ICMPSent, w, "sent")
+		counter(mWorkerICMP, s.ICMPRateLimited, w, "ratelimited")
+		counter(mWorkerICMP, s.ICMPAllocFailed, w, "alloc_failed")
 		for r, n := range s.Drops {
 			drops[r] += n
 		}
