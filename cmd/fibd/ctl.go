@@ -144,14 +144,14 @@ func (d *daemon) handleCtl(conn net.Conn) {
 			body := &strings.Builder{}
 			bw := bufio.NewWriter(body)
 			bo := &output{json: o.json, w: bw, enc: json.NewEncoder(bw)}
-			if cmd.name == "router rib show" { // big: stream
+			if cmd.name == "router rib show" || cmd.name == "router fib dump" { // big: stream
 				if _, err := d.tableOpt(c); err != nil {
 					fmt.Fprintf(w, "error %s\n", err)
 					return
 				}
 				fmt.Fprintln(w, "ok")
 				if err := cmd.run(d, c, o); err != nil {
-					d.log.Warn().Err(err).Msg("control: rib show")
+					d.log.Warn().Err(err).Str("command", cmd.name).Msg("control: streamed answer")
 				}
 				return
 			}
