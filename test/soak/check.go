@@ -212,9 +212,9 @@ type ftable struct {
 	missing     bool // fibd has no such table
 }
 
-func dumpFibd(addr string, table uint32) (*ftable, error) {
+func dumpFibd(addr string, table uint32, timeout time.Duration) (*ftable, error) {
 	f := &ftable{lpm: newLPM[uint32](), first: map[netip.Prefix]uint32{}, last: map[netip.Prefix]uint32{}, nh: map[uint32]nexthop{}}
-	err := ctlCall(addr, 5*time.Minute, func(l []byte) error {
+	err := ctlCall(addr, timeout, func(l []byte) error {
 		var rec struct {
 			Prefix  string   `json:"prefix"`
 			Index   uint32   `json:"nexthop_index"`

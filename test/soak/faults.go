@@ -12,8 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"fibd/test/fullview"
 )
 
 // A fault kind: run injects it and returns when the fault is over (the
@@ -34,7 +32,7 @@ var allFaults = []faultKind{
 	{"netns", "the router netns deleted and made again with its BIRD", (*soak).netnsRecreate},
 	{"rule", "an ip rule to a new table added (table appears), then removed", (*soak).ruleAddDel},
 	{"cli", "many concurrent fdpi_cli clients and metrics scrapes, one rib show reading slowly, during churn", (*soak).cliStorm},
-	{"mac", "the upstream's MAC changes (no gratuitous ARP)", (*soak).macChange},
+	{"mac", "the upstream's interface gets a new MAC", (*soak).macChange},
 	{"riblink", "the rib interface ribb down and up", (*soak).ribLink},
 	{"addr", "the router's addresses on ribb removed and added again", (*soak).addrDelAdd},
 }
@@ -91,6 +89,9 @@ func (s *soak) churn() (time.Time, error) {
 }
 
 func (s *soak) portLink() (time.Time, error) {
+	if err := s.l.staticRoutes(); err != nil {
+		return time.Time{}, err
+	}
 	if _, err := sh("ip", "link", "set", s.l.fb, "down"); err != nil {
 		return time.Time{}, err
 	}
@@ -100,6 +101,9 @@ func (s *soak) portLink() (time.Time, error) {
 }
 
 func (s *soak) ribLink() (time.Time, error) {
+	if err := s.l.staticRoutes(); err != nil {
+		return time.Time{}, err
+	}
 	if err := ipBatch(s.l.rt, "link set ribb down"); err != nil {
 		return time.Time{}, err
 	}
@@ -109,6 +113,9 @@ func (s *soak) ribLink() (time.Time, error) {
 }
 
 func (s *soak) addrDelAdd() (time.Time, error) {
+	if err := s.l.staticRoutes(); err != nil {
+		return time.Time{}, err
+	}
 	if err := ipBatch(s.l.rt, "address del 10.2.0.1/24 dev ribb", "address del 2001:db8:2::1/64 dev ribb"); err != nil {
 		return time.Time{}, err
 	}
@@ -175,12 +182,23 @@ func (s *soak) netnsRecreate() (time.Time, error) {
 // ruleAddDel: routes into a new table, then a rule that looks it up (the
 // table appears in fibd), checked; then the rule and routes go, checked.
 func (s *soak) ruleAddDel() (time.Time, error) {
+	// 500 IPv4 /24s in 11.0.0.0/8 and 100 IPv6 /48s in 2a00::/16, at
+	// random (some land on prefixes of the view: different tables)
 	var lines []string
-	for _, p := range avoid(fullview.IPv4(s.rng.Int64(), 600), 500) {
-		lines = append(lines, fmt.Sprintf("route add %s via 10.2.0.2 dev ribb table %d", p, tableNew))
+	seen := map[string]bool{}
+	for len(seen) < 500 {
+		p := fmt.Sprintf("11.%d.%d.0/24", s.rng.IntN(256), s.rng.IntN(256))
+		if !seen[p] {
+			seen[p] = true
+			lines = append(lines, fmt.Sprintf("route add %s via 10.2.0.2 dev ribb table %d", p, tableNew))
+		}
 	}
-	for _, p := range avoid(fullview.IPv6(s.rng.Int64(), 150), 100) {
-		lines = append(lines, fmt.Sprintf("route add %s via 2001:db8:2::2 dev ribb table %d", p, tableNew))
+	for len(seen) < 600 {
+		p := fmt.Sprintf("2a00:%x:%x::/48", s.rng.IntN(65536), s.rng.IntN(65536))
+		if !seen[p] {
+			seen[p] = true
+			lines = append(lines, fmt.Sprintf("route add %s via 2001:db8:2::2 dev ribb table %d", p, tableNew))
+		}
 	}
 	lines = append(lines, fmt.Sprintf("route add blackhole 10.1.0.64/26 table %d", tableNew))
 	if err := ipBatch(s.l.rt, lines...); err != nil {
@@ -211,7 +229,12 @@ func (s *soak) ruleAddDel() (time.Time, error) {
 // metrics scrapes while the view churns; a rib show whose reader takes a
 // few bytes at a time stays open through the check that follows.
 func (s *soak) cliStorm() (time.Time, error) {
-	slow, err := net.Dial("tcp", s.l.ctlAddr)
+	// a small receive buffer, so that fibd's answer does not fit in the
+	// sockets' buffers even for a small view: fibd must wait for this reader
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	slow, err := d.Dial("tcp", s.l.ctlAddr)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -332,8 +355,9 @@ func (s *soak) cliStorm() (time.Time, error) {
 	return t, nil
 }
 
-// macChange gives the upstream's interface a new MAC, without telling
-// anyone: the router's kernel finds out when its entry gets stale.
+// macChange gives the upstream's interface a new MAC; the router's
+// kernel learns it from what the upstream's kernel announces, or when its
+// entry gets stale, and fibd must follow.
 func (s *soak) macChange() (time.Time, error) {
 	mac := net.HardwareAddr{0x02, 0x5a, byte(s.rng.Uint32()), byte(s.rng.Uint32()), byte(s.rng.Uint32()), byte(s.rng.Uint32())}
 	if err := ipBatch(s.l.up, "link set pb address "+mac.String()); err != nil {

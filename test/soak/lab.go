@@ -183,6 +183,9 @@ func (l *lab) setupRouterNS() error {
 	if err := l.routerAddrs(); err != nil {
 		return err
 	}
+	if err := l.staticRoutes(); err != nil {
+		return err
+	}
 	for _, i := range []string{"riba", "ribb"} {
 		if _, err := sh("ip", "netns", "exec", l.rt, "ethtool", "-K", i, "tx", "off"); err != nil {
 			return err
@@ -200,6 +203,19 @@ func (l *lab) setupRouterNS() error {
 	}
 	_, err := sh("ip", "-6", "-n", l.rt, "rule", "add", "from", "2001:db8:1::8000/113", "lookup", strconv.Itoa(tableRule), "pref", "1000")
 	return err
+}
+
+// staticRoutes puts routes into table 254 that no daemon owns (proto
+// static, as an operator's): the kernel flushes them silently when ribb
+// goes down or loses its address, and nothing adds them again, so the
+// FIB must drop them on its own. The faults that flush them put them
+// back first.
+func (l *lab) staticRoutes() error {
+	var lines []string
+	for i := range 50 {
+		lines = append(lines, fmt.Sprintf("route replace 100.100.%d.0/24 via 10.2.0.2 dev ribb proto static", i))
+	}
+	return ipBatch(l.rt, lines...)
 }
 
 func (l *lab) routerAddrs() error {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,12 @@ func Run(cfg Config) (err error) {
 	s := &soak{cfg: cfg, l: newLab(&cfg), rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x50a4)), out: cfg.Out,
 		results: map[string]*result{}}
 	s.logf("soak: seed %d, %d IPv4 + %d IPv6 routes, %v of faults; logs in %s", cfg.Seed, cfg.Routes4, cfg.Routes6, cfg.Duration, cfg.Dir)
+	defer func() {
+		// a bug of the soak itself still ends with a verdict
+		if p := recover(); p != nil {
+			err = fmt.Errorf("soak panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
 	defer func() {
 		for _, p := range s.bg {
 			p.stop(syscall.SIGINT, 3*time.Second)
@@ -117,9 +124,6 @@ func Run(cfg Config) (err error) {
 			s.cycles = cycle
 			s.sampleMemory(fmt.Sprintf("cycle %d", cycle))
 		}
-	}
-	if n := len(s.mem); n == 0 || s.mem[n-1].label != fmt.Sprintf("cycle %d", s.cycles) {
-		s.sampleMemory("end")
 	}
 	return s.summary()
 }
@@ -297,6 +301,8 @@ func (s *soak) settle(kind string, t0 time.Time) bool {
 	}
 	deadline := time.Now().Add(s.equalTimeout())
 	var c *comparison
+	var lastErr error
+	var lastLog time.Time
 	for {
 		if !s.l.fibd.alive() {
 			s.fail(kind, "fibd has crashed:\n"+s.l.fibd.tail(60))
@@ -306,11 +312,13 @@ func (s *soak) settle(kind string, t0 time.Time) bool {
 		tc := time.Now()
 		c, err = s.compareOnce()
 		if err != nil {
+			lastErr = err
 			s.logf("%s: comparison: %v", kind, err)
 		} else if c.nbad == 0 {
 			break
-		} else {
-			s.logf("%s: %d addresses differ (comparison took %v), e.g. %s", kind, c.nbad, time.Since(tc).Round(time.Millisecond), c.bad[0])
+		} else if time.Since(lastLog) > 15*time.Second {
+			lastLog = time.Now()
+			s.logf("%s: %d addresses differ yet (comparison took %v), e.g. %s", kind, c.nbad, time.Since(tc).Round(time.Millisecond), c.bad[0])
 		}
 		if time.Now().After(deadline) {
 			break
@@ -319,7 +327,7 @@ func (s *soak) settle(kind string, t0 time.Time) bool {
 	}
 	if c == nil || c.nbad > 0 {
 		if c == nil {
-			s.fail(kind, "no comparison could be made")
+			s.fail(kind, fmt.Sprintf("no comparison could be made within %v: %v", s.equalTimeout(), lastErr))
 			return false
 		}
 		r.mismatches += c.nbad
@@ -355,7 +363,7 @@ func (s *soak) compareOnce() (*comparison, error) {
 	}
 	f := map[uint32]*ftable{}
 	for _, t := range tables {
-		if f[t], err = dumpFibd(s.l.ctlAddr, t); err != nil {
+		if f[t], err = dumpFibd(s.l.ctlAddr, t, 30*time.Second+time.Duration(s.l.want4+s.l.want6)*time.Second/10000); err != nil {
 			return nil, err
 		}
 	}
@@ -491,6 +499,9 @@ func (s *soak) summary() error {
 		fmt.Fprintf(w, "steady traffic (ping every 20 ms, faults included):\n%s", b)
 	}
 	var errs []error
+	if n := len(s.mem); (n == 0 || s.mem[n-1].label != fmt.Sprintf("cycle %d", s.cycles)) && s.l.fibd != nil && s.l.fibd.alive() {
+		s.sampleMemory("end")
+	}
 	if len(s.mem) > 0 {
 		// after the first cycle and the last (the start and the end when
 		// no cycle was complete)
@@ -530,6 +541,9 @@ func (s *soak) summary() error {
 	}
 	for _, f := range s.failed {
 		errs = append(errs, errors.New(f))
+	}
+	if len(errs) > 0 && s.l.fibd != nil {
+		fmt.Fprintf(w, "fibd's log, last lines:\n%s\n", s.l.fibd.tail(15))
 	}
 	if len(errs) > 0 {
 		fmt.Fprintf(w, "RESULT: FAIL, seed %d (%d problems)\n", s.cfg.Seed, len(errs))

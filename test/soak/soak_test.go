@@ -4,7 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,7 +13,8 @@ import (
 // IPv4 + 5,000 IPv6 routes) and about two and a half minutes of faults,
 // every kind at least once when time allows. It fails on any mismatch
 // between the FIB and the kernel, a crash, or traffic that stops.
-// SOAK_SEED replays a run; SOAK_SHORT sets the duration.
+// SOAK_SEED replays a run, SOAK_FAULTS picks the kinds, SOAK_SHORT sets
+// the duration.
 func TestSoakShort(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (DPDK EAL, namespaces)")
@@ -32,11 +33,15 @@ func TestSoakShort(t *testing.T) {
 	}
 	cfg := Config{Duration: 150 * time.Second, Seed: time.Now().UnixNano() % 1000000, Routes4: 20000, Routes6: 5000,
 		Bin: bin, Dir: t.TempDir(), Out: testWriter{t}, Sample: 500}
-	if v := os.Getenv("SOAK_SEED"); v != "" {
-		if cfg.Seed, err = strconv.ParseInt(v, 10, 64); err != nil {
-			t.Fatalf("SOAK_SEED: %v", err)
-		}
+	// SOAK_SEED, SOAK_FAULTS and SOAK_KEEP_GOING as for make soak
+	env, err := configFromEnv()
+	if err != nil {
+		t.Fatal(err)
 	}
+	if os.Getenv("SOAK_SEED") != "" {
+		cfg.Seed = env.Seed
+	}
+	cfg.Faults, cfg.KeepGoing = env.Faults, env.KeepGoing
 	if v := os.Getenv("SOAK_SHORT"); v != "" {
 		if cfg.Duration, err = time.ParseDuration(v); err != nil {
 			t.Fatalf("SOAK_SHORT: %v", err)
@@ -51,6 +56,6 @@ func TestSoakShort(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
+	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
