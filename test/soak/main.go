@@ -37,6 +37,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(2)
 	}
+	if b, aerr := filepath.Abs(cfg.Bin); aerr == nil {
+		cfg.Bin = b
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "soak: needs root (DPDK, namespaces)")
 		os.Exit(2)

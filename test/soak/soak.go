@@ -302,14 +302,14 @@ func (s *soak) settle(kind string, t0 time.Time) bool {
 	deadline := time.Now().Add(s.equalTimeout())
 	var c *comparison
 	var lastErr error
-	var lastLog time.Time
+	var lastLog, tc time.Time
 	for {
 		if !s.l.fibd.alive() {
 			s.fail(kind, "fibd has crashed:\n"+s.l.fibd.tail(60))
 			return false
 		}
 		var err error
-		tc := time.Now()
+		tc = time.Now()
 		c, err = s.compareOnce()
 		if err != nil {
 			lastErr = err
@@ -337,7 +337,8 @@ func (s *soak) settle(kind string, t0 time.Time) bool {
 		s.fail(kind, fmt.Sprintf("%d addresses of %d differ from the kernel %v after BGP was quiet", c.nbad, c.addrs, s.equalTimeout()))
 		return false
 	}
-	took := time.Since(t0)
+	// the dumps of the first equal comparison were taken as it started
+	took := max(0, tc.Sub(t0))
 	r.worst = max(r.worst, took)
 	s.logf("%s: FIB equals the kernel after %v (%d routes, %d addresses compared)", kind, took.Round(time.Millisecond), c.routes, c.addrs)
 	if !s.trafficFlows() {
