@@ -45,7 +45,9 @@ type memSample struct {
 type soak struct {
 	cfg     Config
 	l       *lab
-	rng     *rand.Rand
+	rng     *rand.Rand // the current fault's draws
+	order   *rand.Rand // the order of the faults in each cycle
+	sample  *rand.Rand // random addresses of the comparisons
 	out     io.Writer
 	results map[string]*result
 	mem     []memSample // after the start, each complete cycle, and at the end
@@ -60,8 +62,10 @@ func Run(cfg Config) (err error) {
 	if cfg.Sample == 0 {
 		cfg.Sample = 2000
 	}
-	s := &soak{cfg: cfg, l: newLab(&cfg), rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x50a4)), out: cfg.Out,
-		results: map[string]*result{}}
+	s := &soak{cfg: cfg, l: newLab(&cfg), out: cfg.Out, results: map[string]*result{},
+		rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0)),
+		order:  rand.New(rand.NewPCG(uint64(cfg.Seed), 1)),
+		sample: rand.New(rand.NewPCG(uint64(cfg.Seed), 2))}
 	s.logf("soak: seed %d, %d IPv4 + %d IPv6 routes, %v of faults; logs in %s", cfg.Seed, cfg.Routes4, cfg.Routes6, cfg.Duration, cfg.Dir)
 	defer func() {
 		// a bug of the soak itself still ends with a verdict
@@ -107,15 +111,27 @@ func Run(cfg Config) (err error) {
 	deadline := time.Now().Add(cfg.Duration)
 	for cycle := 1; time.Now().Before(deadline); cycle++ {
 		order := slices.Clone(kinds)
-		s.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		s.order.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		// fibd's restart comes first, and only every fourth cycle, so that
+		// the cycles between run on one fibd process: its memory after
+		// each of them shows drift
+		if i := slices.Index(order, "fibdkill"); i >= 0 {
+			order = slices.Delete(order, i, i+1)
+			if cycle%4 == 1 {
+				order = append([]string{"fibdkill"}, order...)
+			}
+		}
 		s.logf("cycle %d: %s", cycle, strings.Join(order, ", "))
 		complete := true
 		s.cycles = cycle - 1
-		for _, k := range order {
+		for i, k := range order {
 			if time.Now().After(deadline) {
 				complete = false
 				break
 			}
+			// each fault's own draws (durations, MACs, routes) depend on
+			// the seed and its place only, whatever came before
+			s.rng = rand.New(rand.NewPCG(uint64(s.cfg.Seed), uint64(cycle*1000+i+3)))
 			if !s.fault(k) && !cfg.KeepGoing {
 				return s.summary()
 			}
@@ -368,18 +384,18 @@ func (s *soak) compareOnce() (*comparison, error) {
 			return nil, err
 		}
 	}
-	c := compare(k, f, s.rng, s.cfg.Sample)
+	c := compare(k, f, s.sample, s.cfg.Sample)
 	if c.nbad > 0 {
 		return c, nil
 	}
 	// a few through fdpi_cli's single lookup too (the real command)
 	for i := 0; i < 10; i++ {
-		t := tables[s.rng.IntN(len(tables))]
+		t := tables[s.sample.IntN(len(tables))]
 		kt := k.tables[t]
 		if len(kt.routes) == 0 {
 			continue
 		}
-		p := kt.routes[s.rng.IntN(len(kt.routes))]
+		p := kt.routes[s.sample.IntN(len(kt.routes))]
 		out, err := exec.Command(s.l.bin+"/fdpi_cli", "-r", s.l.ctlAddr, "--json", "router", "fib", "lookup", p.Addr().String(),
 			fmt.Sprintf("table=%d", t)).Output()
 		if err != nil {
@@ -451,7 +467,7 @@ func (s *soak) scrape() (memSample, error) {
 		case "process_resident_memory_bytes":
 			m.rss = v
 			found++
-		case "go_memstats_heap_alloc_bytes":
+		case "go_gc_heap_live_bytes":
 			m.goHeap = v
 			found++
 		case "fibd_dpdk_heap_bytes":
@@ -460,7 +476,7 @@ func (s *soak) scrape() (memSample, error) {
 		}
 	}
 	if found != 3 {
-		return m, errors.New("/metrics lacks process_resident_memory_bytes, go_memstats_heap_alloc_bytes or fibd_dpdk_heap_bytes")
+		return m, errors.New("/metrics lacks process_resident_memory_bytes, go_gc_heap_live_bytes or fibd_dpdk_heap_bytes")
 	}
 	return m, sc.Err()
 }
@@ -507,14 +523,16 @@ func (s *soak) summary() error {
 		// after the first cycle and the last (the start and the end when
 		// no cycle was complete)
 		first, last := s.mem[0], s.mem[len(s.mem)-1]
-		var same []memSample // complete cycles of the last fibd process
+		byPid := map[int][]memSample{} // complete cycles per fibd process
+		var same []memSample           // those of the longest-lived process
 		for _, m := range s.mem {
 			if strings.HasPrefix(m.label, "cycle") {
 				if !strings.HasPrefix(first.label, "cycle") {
 					first = m
 				}
-				if m.pid == last.pid {
-					same = append(same, m)
+				byPid[m.pid] = append(byPid[m.pid], m)
+				if len(byPid[m.pid]) > len(same) {
+					same = byPid[m.pid]
 				}
 			}
 		}
@@ -522,22 +540,22 @@ func (s *soak) summary() error {
 		for _, m := range []memSample{first, last} {
 			fmt.Fprintf(w, "%-13s %12.1f %12.1f %12.1f  (fibd pid %d)\n", m.label, m.rss/(1<<20), m.goHeap/(1<<20), m.dpdkMem/(1<<20), m.pid)
 		}
-		// drift once warm: between the cycles of the last fibd process,
-		// from its second on (its first cycle warms it up)
-		if len(same) >= 3 {
-			warm := same[1]
+		// drift once warm: from the end of the first cycle a fibd process
+		// lived through (that cycle warms it up) to the end of its last
+		if len(same) >= 2 {
+			warm, last := same[0], same[len(same)-1]
 			for _, x := range []struct {
 				name string
 				a, b float64
 			}{{"RSS", warm.rss, last.rss}, {"DPDK heap", warm.dpdkMem, last.dpdkMem}, {"Go heap", warm.goHeap, last.goHeap}} {
 				d := (x.b - x.a) / x.a * 100
-				fmt.Fprintf(w, "drift %-9s %+.1f%% (cycle 2 to last of fibd pid %d)\n", x.name, d, last.pid)
+				fmt.Fprintf(w, "drift %-9s %+.1f%% (%s to %s, fibd pid %d)\n", x.name, d, warm.label, last.label, last.pid)
 				if d > 5 {
 					errs = append(errs, fmt.Errorf("%s grew %.1f%% once warm", x.name, d))
 				}
 			}
 		} else {
-			fmt.Fprintf(w, "drift: not judged (%d cycles of the last fibd process; needs 3)\n", len(same))
+			fmt.Fprintf(w, "drift: not judged (no fibd process lived through two complete cycles)\n")
 		}
 	}
 	for _, f := range s.failed {
