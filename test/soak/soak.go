@@ -51,9 +51,11 @@ type soak struct {
 	out     io.Writer
 	results map[string]*result
 	mem     []memSample // after the start, each complete cycle, and at the end
-	cycles  int         // complete cycles
-	failed  []string
-	bg      []*proc // the client's steady traffic
+	// memFresh: the last sample was taken after the last fault (no end
+	// sample needed)
+	memFresh bool
+	failed   []string
+	bg       []*proc // the client's steady traffic
 }
 
 // Run runs a soak and returns an error if any fault ended in a mismatch,
@@ -123,7 +125,6 @@ func Run(cfg Config) (err error) {
 		}
 		s.logf("cycle %d: %s", cycle, strings.Join(order, ", "))
 		complete := true
-		s.cycles = cycle - 1
 		for i, k := range order {
 			if time.Now().After(deadline) {
 				complete = false
@@ -132,13 +133,14 @@ func Run(cfg Config) (err error) {
 			// each fault's own draws (durations, MACs, routes) depend on
 			// the seed and its place only, whatever came before
 			s.rng = rand.New(rand.NewPCG(uint64(s.cfg.Seed), uint64(cycle*1000+i+3)))
+			s.memFresh = false
 			if !s.fault(k) && !cfg.KeepGoing {
 				return s.summary()
 			}
 		}
 		if complete {
-			s.cycles = cycle
 			s.sampleMemory(fmt.Sprintf("cycle %d", cycle))
+			s.memFresh = true
 		}
 	}
 	return s.summary()
@@ -516,7 +518,7 @@ func (s *soak) summary() error {
 		fmt.Fprintf(w, "steady traffic (ping every 20 ms, faults included):\n%s", b)
 	}
 	var errs []error
-	if n := len(s.mem); (n == 0 || s.mem[n-1].label != fmt.Sprintf("cycle %d", s.cycles)) && s.l.fibd != nil && s.l.fibd.alive() {
+	if !s.memFresh && s.l.fibd != nil && s.l.fibd.alive() {
 		s.sampleMemory("end")
 	}
 	if len(s.mem) > 0 {
