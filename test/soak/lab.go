@@ -228,7 +228,9 @@ func (l *lab) routerAddrs() error {
 func (l *lab) fibdConf() error {
 	max4 := roundPow2(l.want4 + l.want4/4 + 1024)
 	max6 := roundPow2(l.want6 + l.want6/4 + 1024)
-	mem := 1536 + max4/1024 + max6/128 // MiB: measured, with room
+	// MiB: what a table of these capacities takes (a full view: about
+	// 4 GiB), twice, for the copy a rebuild makes
+	mem := 1536 + max4/512 + max6/64
 	c := fmt.Sprintf(`fibd_eal_args=-l 0-1 --no-huge -m %[1]d --file-prefix fibdsoak%[2]s --log-level lib.eal:warning
 fibd_idle_sleep_us=50
 fibd_cli_listen=%[3]s
