@@ -12,7 +12,7 @@ FP_LIB   := $(BUILD)/cgo/dp/libfibdp.a
 GO_SRC   := $(shell find cgo cmd conf kni lpm ports router test -name '*.go' 2>/dev/null)
 C_SRC    := $(wildcard cgo/dp/*.c cgo/dp/*.h cgo/dp/test/*.c) meson.build cgo/dp/meson.build meson_options.txt
 
-.PHONY: all deps test test-c test-go fuzz bench lab clean install
+.PHONY: all deps test test-c test-go fuzz bench lab soak clean install
 
 all: $(BIN)/fibd
 
@@ -75,6 +75,15 @@ bench: deps all
 # test/lab into one capture per port, then prints the counters.
 lab: deps all
 	./test/lab/run.sh $(BIN)/fibd
+
+# The soak: fibd in router mode against real BIRDs with a realistic view,
+# faults injected at random for $(SOAK), every route checked against the
+# kernel after each (root, bird2; README "The soak"). SOAK_SEED replays a
+# run; SOAK_ROUTES=V4,V6 or full sizes the view; SOAK_FAULTS=a,b picks kinds.
+SOAK ?= 10m
+soak: deps all
+	$(GO) build -o $(BIN)/soak ./test/soak
+	SOAK=$(SOAK) $(BIN)/soak -bin $(BIN)
 
 # Bare metal: binaries, fibd-prepare (hugepages, NIC binding), the systemd
 # unit, and an example configuration if none exists.

@@ -177,6 +177,7 @@ func b2f(b bool) float64 {
 func (d *daemon) serveMetrics(ctx context.Context, addr string) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics{d})
+	registerMemory(reg)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
