@@ -235,6 +235,7 @@ func (l *lab) fibdConf() error {
 fibd_idle_sleep_us=50
 fibd_cli_listen=%[3]s
 fibd_metrics_listen=%[4]s
+fibd_cli_secret=%[16]s
 router_max_ip4_route_count=%[5]d
 router_max_ip6_route_count=%[6]d
 fibd_table_size=%[7]d:%[8]d:%[9]d
@@ -262,7 +263,7 @@ subnet=10.2.0.0/24
 subnet6=2001:db8:2::/64
 }
 `, mem, l.sfx, l.ctlAddr, l.metrics, max4, max6, tableRule, roundPow2(l.want200*2+1024), roundPow2(l.want200v6*2+1024),
-		tableNew, l.fa, l.fb, l.rt, l.xa, l.xb)
+		tableNew, l.fa, l.fb, l.rt, l.xa, l.xb, filepath.Join(l.dir, "cli.secret"))
 	l.conf = filepath.Join(l.dir, "fastdpi.conf")
 	return os.WriteFile(l.conf, []byte(c), 0o644)
 }
