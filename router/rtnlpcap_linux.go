@@ -1,12 +1,15 @@
 package router
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,8 +19,20 @@ import (
 	"fibd/ports/pcap"
 )
 
-// LinkTypeNetlink is pcap's link type for netlink messages (nlmon).
+// LinkTypeNetlink is pcap's link type for netlink messages (nlmon). Each
+// record is a 16-byte Linux cooked (SLL) header, then one netlink message.
 const LinkTypeNetlink = 253
+
+// Who sent a recorded message, in the cooked header's packet type, as the
+// kernel's nlmon taps say it (linux/if_packet.h). Wireshark and tshark
+// show it as the direction of the message.
+const (
+	ToUser   = 6 // PACKET_USER: the kernel's answers and notifications to fibd
+	ToKernel = 7 // PACKET_KERNEL: fibd's requests
+)
+
+// arphrdNetlink is the cooked header's hardware type of netlink (nlmon).
+const arphrdNetlink = 824
 
 // rtnlGroups are the rtnetlink groups fibd follows.
 var rtnlGroups = []int{
@@ -27,10 +42,107 @@ var rtnlGroups = []int{
 	unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE,
 }
 
-// RecordRtnl writes every rtnetlink notification of netns name (the
-// messages fibd mirrors) to pcap files rtnl_<unix seconds>.pcap under dir,
-// a new file every rotate, until ctx ends (router_rtnl_pcap). The files
-// open in tcpdump and Wireshark (LINKTYPE_NETLINK).
+// rtnlRecorder writes netlink messages to the current router_rtnl_pcap
+// file: the notifications RecordRtnl reads, and fibd's own exchange with
+// the kernel (the route dumps' requests and replies) that recordNetlink
+// hands it.
+//
+// Concurrency: any goroutine may call record; mu serialises the writes and
+// the file's rotation. The recorder in use is published in rtnlRec, nil
+// while router_rtnl_pcap is off: a socket reader then pays one atomic load
+// per receive buffer, and nothing per message.
+type rtnlRecorder struct {
+	mu  sync.Mutex
+	bw  *bufio.Writer
+	w   *pcap.Writer
+	rec []byte // cooked header + one message
+	err error  // the first write error; the recording stops on it
+}
+
+var rtnlRec atomic.Pointer[rtnlRecorder]
+
+// recordNetlink records the netlink messages in b (a request fibd sends,
+// or a buffer it received), towards dir (ToUser, ToKernel), while
+// router_rtnl_pcap records.
+func recordNetlink(dir uint16, b []byte) {
+	if r := rtnlRec.Load(); r != nil {
+		r.record(dir, time.Now(), b)
+	}
+}
+
+// record writes each message of b as one record.
+func (r *rtnlRecorder) record(dir uint16, ts time.Time, b []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.w == nil || r.err != nil {
+		return
+	}
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(binary.NativeEndian.Uint32(b))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			return
+		}
+		// struct sll_header: pkttype, hatype, addr len, addr[8], protocol (big endian)
+		var h [16]byte
+		binary.BigEndian.PutUint16(h[0:], dir)
+		binary.BigEndian.PutUint16(h[2:], arphrdNetlink)
+		binary.BigEndian.PutUint16(h[14:], unix.NETLINK_ROUTE)
+		r.rec = append(append(r.rec[:0], h[:]...), b[:l]...)
+		if err := r.w.WritePacket(ts, r.rec); err != nil {
+			r.err = err
+			return
+		}
+		b = b[min(nlmAlign(l), len(b)):]
+	}
+}
+
+// open starts a new file at path; the previous one, if any, is flushed
+// and closed.
+func (r *rtnlRecorder) open(path string, f **os.File) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closeLocked(*f)
+	nf, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(nf, 256<<10)
+	w, err := pcap.NewWriter(bw, LinkTypeNetlink)
+	if err != nil {
+		nf.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	*f, r.bw, r.w = nf, bw, w
+	return nil
+}
+
+// flush writes out what is buffered and returns the first write error.
+func (r *rtnlRecorder) flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bw != nil && r.err == nil {
+		r.err = r.bw.Flush()
+	}
+	return r.err
+}
+
+func (r *rtnlRecorder) closeLocked(f *os.File) {
+	if r.bw != nil && r.err == nil {
+		r.err = r.bw.Flush()
+	}
+	if f != nil {
+		f.Close()
+	}
+	r.bw, r.w = nil, nil
+}
+
+// RecordRtnl writes the data exchange of fibd with the kernel in netns
+// name to pcap files rtnl_<unix seconds>.pcap under dir, a new file every
+// rotate, until ctx ends (router_rtnl_pcap): every rtnetlink notification
+// of the netns (the messages fibd mirrors), and fibd's route dump
+// requests and their replies. The files open in tcpdump, tshark and
+// Wireshark (LINKTYPE_NETLINK, with the direction in the cooked header:
+// ToKernel, ToUser). One recording runs at a time.
 func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotate time.Duration) error {
 	ns, err := netns.GetFromName(name)
 	if err != nil {
@@ -48,7 +160,7 @@ func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotat
 		}
 	}
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
-	// wake up now and then to see ctx end
+	// wake up now and then to see ctx end and to flush the file
 	tv := unix.Timeval{Usec: 200000}
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return err
@@ -57,26 +169,24 @@ func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotat
 		return fmt.Errorf("router_rtnl_pcap: %w", err)
 	}
 
+	rec := &rtnlRecorder{}
+	if !rtnlRec.CompareAndSwap(nil, rec) {
+		return errors.New("router_rtnl_pcap: a recording runs already")
+	}
 	var f *os.File
-	var w *pcap.Writer
-	var since time.Time
 	defer func() {
-		if f != nil {
-			f.Close()
-		}
+		rtnlRec.Store(nil)
+		rec.mu.Lock()
+		rec.closeLocked(f)
+		rec.mu.Unlock()
 	}()
+	var since time.Time
 	buf := make([]byte, 1<<20)
 	for ctx.Err() == nil {
 		if now := time.Now(); f == nil || now.Sub(since) >= rotate {
-			if f != nil {
-				f.Close()
-			}
 			path := filepath.Join(dir, fmt.Sprintf("rtnl_%d.pcap", now.Unix()))
-			if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640); err != nil {
+			if err := rec.open(path, &f); err != nil {
 				return fmt.Errorf("router_rtnl_pcap: %w", err)
-			}
-			if w, err = pcap.NewWriter(f, LinkTypeNetlink); err != nil {
-				return fmt.Errorf("router_rtnl_pcap: %s: %w", path, err)
 			}
 			since = now
 			log.Info().Str("file", path).Msg("recording rtnetlink")
@@ -84,6 +194,9 @@ func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotat
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		switch {
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+			if err := rec.flush(); err != nil {
+				return fmt.Errorf("router_rtnl_pcap: %w", err)
+			}
 			continue
 		case errors.Is(err, unix.ENOBUFS): // the recording lost some: say so, go on
 			log.Warn().Msg("router_rtnl_pcap: notifications lost (ENOBUFS)")
@@ -91,16 +204,9 @@ func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotat
 		case err != nil:
 			return fmt.Errorf("router_rtnl_pcap: %w", err)
 		}
-		ts := time.Now()
-		for b := buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
-			l := int(binary.NativeEndian.Uint32(b))
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				break
-			}
-			if err := w.WritePacket(ts, b[:l]); err != nil {
-				return fmt.Errorf("router_rtnl_pcap: %w", err)
-			}
-			b = b[min(nlmAlign(l), len(b)):]
+		rec.record(ToUser, time.Now(), buf[:n])
+		if err := rec.flush(); err != nil {
+			return fmt.Errorf("router_rtnl_pcap: %w", err)
 		}
 	}
 	return nil
