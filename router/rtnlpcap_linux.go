@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -210,4 +212,97 @@ func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotat
 		}
 	}
 	return nil
+}
+
+// The requests fibd sends through the netlink library (neighbour
+// resolution, announcements) go out on the library's sockets, which the
+// recorder cannot reach: while router_rtnl_pcap records, they are recorded
+// as the library encodes them (the same message type, flags, header and
+// attributes; sequence number and port id 0), followed by the kernel's
+// answer as an NLMSG_ERROR (error 0: done).
+
+// recordRequest records request m (its length is set here) and the
+// kernel's answer err.
+func recordRequest(m []byte, err error) {
+	binary.NativeEndian.PutUint32(m[0:], uint32(len(m)))
+	recordNetlink(ToKernel, m)
+	var ack [unix.NLMSG_HDRLEN + 4 + unix.NLMSG_HDRLEN]byte // nlmsgerr: error, the request's header
+	binary.NativeEndian.PutUint32(ack[0:], uint32(len(ack)))
+	binary.NativeEndian.PutUint16(ack[4:], unix.NLMSG_ERROR)
+	var errno unix.Errno
+	if err != nil && !errors.As(err, &errno) {
+		errno = unix.EIO // not the kernel's answer: the request did not get through
+	}
+	binary.NativeEndian.PutUint32(ack[16:], uint32(-int32(errno)))
+	copy(ack[20:], m[:unix.NLMSG_HDRLEN])
+	recordNetlink(ToUser, ack[:])
+}
+
+// nlmsg starts a request of type typ with flags and a fixed header of n
+// bytes.
+func nlmsg(typ, flags uint16, n int) []byte {
+	m := make([]byte, unix.NLMSG_HDRLEN+n, 128)
+	binary.NativeEndian.PutUint16(m[4:], typ)
+	binary.NativeEndian.PutUint16(m[6:], flags|unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	return m
+}
+
+// rta appends an attribute.
+func rta(m []byte, typ uint16, v []byte) []byte {
+	var h [4]byte
+	binary.NativeEndian.PutUint16(h[0:], uint16(4+len(v)))
+	binary.NativeEndian.PutUint16(h[2:], typ)
+	m = append(append(m, h[:]...), v...)
+	return append(m, make([]byte, nlmAlign(len(m))-len(m))...)
+}
+
+func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+
+// recordNeighUse records ResolveNeigh's request, RTM_NEWNEIGH with
+// NTF_USE, and the kernel's answer.
+func recordNeighUse(ifindex int, addr netip.Addr, err error) {
+	if rtnlRec.Load() == nil {
+		return
+	}
+	// struct ndmsg: family, pad[3], ifindex, state (u16), flags, type
+	m := nlmsg(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, 12)
+	m[16] = unix.AF_INET
+	if addr.Is6() {
+		m[16] = unix.AF_INET6
+	}
+	binary.NativeEndian.PutUint32(m[20:], uint32(ifindex))
+	binary.NativeEndian.PutUint16(m[24:], unix.NUD_NONE)
+	m[26] = unix.NTF_USE
+	recordRequest(rta(m, unix.NDA_DST, addr.AsSlice()), err)
+}
+
+// recordRouteRequest records an announcement's route request (typ
+// RTM_NEWROUTE with flags for a replace, RTM_DELROUTE) and the kernel's
+// answer.
+func recordRouteRequest(typ, flags uint16, r *netlink.Route, err error) {
+	if rtnlRec.Load() == nil || r.Dst == nil {
+		return
+	}
+	// struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32)
+	m := nlmsg(typ, flags, 12)
+	ones, bits := r.Dst.Mask.Size()
+	m[16], m[17] = unix.AF_INET, byte(ones)
+	dst := r.Dst.IP.To4()
+	if bits == 128 {
+		m[16], dst = unix.AF_INET6, r.Dst.IP.To16()
+	}
+	m[20], m[21], m[22], m[23] = unix.RT_TABLE_UNSPEC, byte(r.Protocol), byte(r.Scope), unix.RTN_UNICAST
+	m = rta(m, unix.RTA_DST, dst)
+	if r.Table >= 256 {
+		m = rta(m, unix.RTA_TABLE, u32(uint32(r.Table)))
+	} else {
+		m[20] = byte(r.Table)
+	}
+	if r.Priority > 0 {
+		m = rta(m, unix.RTA_PRIORITY, u32(uint32(r.Priority)))
+	}
+	if r.LinkIndex > 0 {
+		m = rta(m, unix.RTA_OIF, u32(uint32(r.LinkIndex)))
+	}
+	recordRequest(m, err)
 }

@@ -2,12 +2,15 @@ package router
 
 import (
 	"encoding/binary"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"fibd/ports/pcap"
@@ -52,6 +55,11 @@ func TestRtnlRecorder(t *testing.T) {
 	binary.NativeEndian.PutUint16(done[4:], unix.NLMSG_DONE)
 	binary.NativeEndian.PutUint16(done[6:], unix.NLM_F_MULTI)
 	recordNetlink(ToUser, append(route, done...))
+	// the library's requests: a neighbour resolution, an announcement refused
+	recordNeighUse(3, netip.MustParseAddr("2001:db8::7"), nil)
+	recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, &netlink.Route{LinkIndex: 4,
+		Dst: &net.IPNet{IP: net.IPv4(100, 64, 1, 7).To4(), Mask: net.CIDRMask(32, 32)}, Table: 300, Protocol: ProtoFibd,
+		Priority: 32, Scope: unix.RT_SCOPE_LINK}, unix.EEXIST)
 	rtnlRec.Store(nil)
 	recordNetlink(ToUser, done) // off again
 	rec.mu.Lock()
@@ -70,7 +78,8 @@ func TestRtnlRecorder(t *testing.T) {
 	want := []struct {
 		dir uint16
 		typ uint16
-	}{{ToKernel, unix.RTM_GETROUTE}, {ToUser, unix.RTM_NEWROUTE}, {ToUser, unix.NLMSG_DONE}}
+	}{{ToKernel, unix.RTM_GETROUTE}, {ToUser, unix.RTM_NEWROUTE}, {ToUser, unix.NLMSG_DONE},
+		{ToKernel, unix.RTM_NEWNEIGH}, {ToUser, unix.NLMSG_ERROR}, {ToKernel, unix.RTM_NEWROUTE}, {ToUser, unix.NLMSG_ERROR}}
 	for i, w := range want {
 		_, b, _, err := r.Next()
 		if err != nil {
@@ -79,6 +88,9 @@ func TestRtnlRecorder(t *testing.T) {
 		if len(b) < 16+16 || binary.BigEndian.Uint16(b) != w.dir || binary.BigEndian.Uint16(b[2:]) != arphrdNetlink ||
 			binary.NativeEndian.Uint16(b[16+4:]) != w.typ || int(binary.NativeEndian.Uint32(b[16:])) != len(b)-16 {
 			t.Errorf("record %d: % x, want direction %d, type %d", i, b, w.dir, w.typ)
+		}
+		if i == 6 && int32(binary.NativeEndian.Uint32(b[16+16:])) != -int32(unix.EEXIST) {
+			t.Errorf("the kernel's answer to the announcement: % x, want -EEXIST", b)
 		}
 	}
 	if _, _, _, err := r.Next(); err == nil {
@@ -98,8 +110,12 @@ func TestRtnlRecorder(t *testing.T) {
 		}
 		return string(out)
 	}
-	if out := tshark("frame[1] == 7"); !strings.Contains(out, " 1 ") || strings.Contains(out, " 2 ") || !strings.Contains(out, "Netlink route") {
-		t.Errorf("tshark: fibd's request is not the only record to the kernel:\n%s", out)
+	if out := tshark("frame[1] == 7"); !strings.Contains(out, " 1 ") || strings.Contains(out, " 2 ") || !strings.Contains(out, " 4 ") ||
+		!strings.Contains(out, " 6 ") || strings.Count(out, "Netlink route") != 3 {
+		t.Errorf("tshark: fibd's requests are not records 1, 4 and 6:\n%s", out)
+	}
+	if out := tshark("netlink-route.rt_table == 0 && netlink-route.rt_protocol == 252 && netlink-route.rt_dst_len == 32"); !strings.Contains(out, " 6 ") {
+		t.Errorf("tshark does not decode the announcement:\n%s", out)
 	}
 	if out := tshark("frame[1] == 6 && netlink-route.rt_dst_len == 24"); !strings.Contains(out, " 2 ") {
 		t.Errorf("tshark does not decode the dump reply:\n%s", out)

@@ -615,7 +615,8 @@ func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
 // with the kernel, each message after a Linux cooked header (as nlmon
 // captures have it) whose packet type says who sent it. It wants fibd's
 // own route dump requests (to the kernel), the kernel's dump replies
-// (NLM_F_MULTI) and its notifications (to fibd).
+// (NLM_F_MULTI), its notifications (to fibd), and fibd's announcement
+// requests (announce add, del: to the kernel).
 func checkRtnlPcap(t *testing.T, dir string) {
 	t.Helper()
 	const packetUser, packetKernel = 6, 7 // linux/if_packet.h: to user space, to kernel space
@@ -623,7 +624,7 @@ func checkRtnlPcap(t *testing.T, dir string) {
 	if len(files) == 0 {
 		t.Fatalf("router_rtnl_pcap=1 wrote no rtnl_*.pcap in %s", dir)
 	}
-	var requests, replies, notifications, other int
+	var requests, replies, notifications, announcements, other int
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
@@ -646,6 +647,8 @@ func checkRtnlPcap(t *testing.T, dir string) {
 			switch {
 			case dir == packetKernel && typ == unix.RTM_GETROUTE && flags&unix.NLM_F_DUMP == unix.NLM_F_DUMP:
 				requests++
+			case dir == packetKernel && (typ == unix.RTM_NEWROUTE || typ == unix.RTM_DELROUTE) && len(m) > 21 && m[21] == 252:
+				announcements++ // fibd's announcement routes (protocol 252)
 			case dir == packetUser && typ == unix.RTM_NEWROUTE && flags&unix.NLM_F_MULTI != 0:
 				replies++
 			case dir == packetUser && (typ == unix.RTM_NEWROUTE || typ == unix.RTM_DELROUTE) && flags&unix.NLM_F_MULTI == 0:
@@ -660,8 +663,8 @@ func checkRtnlPcap(t *testing.T, dir string) {
 	}
 	// The start and "fib refresh" dump both families; announce add and del
 	// change routes in the netns.
-	if requests < 4 || replies < 4 || notifications < 2 {
-		t.Errorf("rtnetlink recording %v: %d dump requests from fibd, %d dump replies, %d route notifications (%d other)",
-			files, requests, replies, notifications, other)
+	if requests < 4 || replies < 4 || notifications < 2 || announcements < 2 {
+		t.Errorf("rtnetlink recording %v: %d dump requests from fibd, %d dump replies, %d route notifications, %d announcement requests (%d other)",
+			files, requests, replies, notifications, announcements, other)
 	}
 }
