@@ -740,7 +740,8 @@ func TestExceptionPath(t *testing.T) {
 				break
 			}
 			// a cooked header (16 bytes; the kernel's messages: packet type 6), then the message
-			if len(m) >= 32 && binary.BigEndian.Uint16(m) == 6 && binary.NativeEndian.Uint16(m[16+4:]) == unix.RTM_NEWROUTE {
+			if len(m) >= 32 && binary.BigEndian.Uint16(m) == 6 && binary.NativeEndian.Uint16(m[16+4:]) == unix.RTM_NEWROUTE &&
+				binary.NativeEndian.Uint16(m[16+6:])&unix.NLM_F_MULTI == 0 { // a notification, not a dump reply
 				newRoutes++
 			}
 		}
