@@ -171,13 +171,13 @@ func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotat
 		return fmt.Errorf("router_rtnl_pcap: %w", err)
 	}
 
+	// A recording stopped by a reload may still be ending: this one takes
+	// over fibd's requests at once, and the old one leaves it in place.
 	rec := &rtnlRecorder{}
-	if !rtnlRec.CompareAndSwap(nil, rec) {
-		return errors.New("router_rtnl_pcap: a recording runs already")
-	}
+	rtnlRec.Store(rec)
 	var f *os.File
 	defer func() {
-		rtnlRec.Store(nil)
+		rtnlRec.CompareAndSwap(rec, nil)
 		rec.mu.Lock()
 		rec.closeLocked(f)
 		rec.mu.Unlock()
