@@ -144,7 +144,7 @@ func (r *rtnlRecorder) closeLocked(f *os.File) {
 // of the netns (the messages fibd mirrors), and fibd's route dump
 // requests and their replies. The files open in tcpdump, tshark and
 // Wireshark (LINKTYPE_NETLINK, with the direction in the cooked header:
-// ToKernel, ToUser). One recording runs at a time.
+// ToKernel, ToUser). fibd runs one recording at a time (router_rtnl_pcap).
 func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotate time.Duration) error {
 	ns, err := netns.GetFromName(name)
 	if err != nil {
