@@ -668,6 +668,8 @@ func checkRtnlPcap(t *testing.T, dir string) {
 		t.Errorf("rtnetlink recording %v: %d dump requests from fibd, %d dump replies, %d route notifications, %d announcement requests (%d other)",
 			files, requests, replies, notifications, announcements, other)
 	}
+	t.Logf("rtnetlink recording: %d dump requests, %d dump replies, %d route notifications, %d announcement requests, %d other",
+		requests, replies, notifications, announcements, other)
 	// tshark reads the same: fibd's dump requests by their direction.
 	if _, err := exec.LookPath("tshark"); err == nil {
 		n := 0
@@ -678,6 +680,7 @@ func checkRtnlPcap(t *testing.T, dir string) {
 			}
 			n += strings.Count(string(out), "Netlink route")
 		}
+		t.Logf("tshark: %d dump requests from fibd", n)
 		if n != requests {
 			t.Errorf("tshark finds %d dump requests from fibd, the test %d", n, requests)
 		}
