@@ -133,8 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if !*strict {
 		if _, err := io.Copy(stdout, br); err != nil {
-			fmt.Fprintln(stderr, "fdpi_cli:", err)
-			return 3
+			return fail(3, "%v", err)
 		}
 		return 0
 	}
@@ -144,14 +143,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(bytes.TrimSpace(line)) > 0 && !json.Valid(line) {
-			fmt.Fprintf(stderr, "fdpi_cli: --strict: not JSON: %.80q\n", line)
-			return 1
+			return fail(1, "--strict: not JSON: %.80q", line)
 		}
 		stdout.Write(append(line, '\n'))
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintln(stderr, "fdpi_cli:", err)
-		return 3
+		return fail(3, "%v", err)
 	}
 	return 0
 }

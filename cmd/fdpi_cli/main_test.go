@@ -44,11 +44,15 @@ func TestJSONFailures(t *testing.T) {
 		{"no answer", serveOnce(t, ""), true, 3, "no answer"},
 		{"bad status", serveOnce(t, "what\n"), true, 3, "unexpected answer"},
 		{"ok", serveOnce(t, "ok\n{\"ok\":true,\"message\":\"counters reset\"}\n"), true, 0, ""},
+		{"strict", serveOnce(t, "ok\ncounters reset\n"), true, 1, "not JSON"},
 	} {
 		var so, se strings.Builder
 		args := []string{"-k", "", "-r", c.addr, "router", "stats", "reset"}
 		if c.json {
 			args = append([]string{"--json"}, args...)
+		}
+		if c.name == "strict" {
+			args = append([]string{"--strict"}, args...)
 		}
 		code := run(args, &so, &se)
 		if code != c.code {
