@@ -122,7 +122,7 @@ type Config struct {
 	RouterTapPcap       []string      // router_tap_pcap: ["all"], TAP names, or empty (off)
 	RouterTapPcapDir    int           // router_tap_pcap_dir: 1 from TAP, 2 to TAP, 0 or 3 both
 	RouterTapPcapRotate time.Duration // router_tap_pcap_rotate: 0 = AjbUdpiFtimeout
-	RouterRtnlPcap      bool          // router_rtnl_pcap: record rtnetlink messages
+	RouterRtnlPcap      bool          // router_rtnl_pcap: record the rtnetlink exchange with the kernel
 
 	AuthAnnounceReject bool // auth_announce_reject: announce rejected subscribers too
 

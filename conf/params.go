@@ -128,7 +128,7 @@ var topParams = []param[Config]{
 		func(c *Config) *int { return &c.RouterTapPcapDir }, 0, 3, nil),
 	durationParam(Param{Name: "router_tap_pcap_rotate", Hot: true, Doc: "rotation period of TAP pcap files in seconds, 0 = ajb_udpi_ftimeout (default)"},
 		func(c *Config) *time.Duration { return &c.RouterTapPcapRotate }, time.Second, 0, 7*86400),
-	boolParam(Param{Name: "router_rtnl_pcap", Hot: true, Doc: "record rtnetlink messages to pcap (files rtnl*)"},
+	boolParam(Param{Name: "router_rtnl_pcap", Hot: true, Doc: "record the rtnetlink exchange with the kernel to pcap (files rtnl*: notifications, fibd's requests and the replies)"},
 		func(c *Config) *bool { return &c.RouterRtnlPcap }),
 
 	boolParam(Param{Name: "auth_announce_reject", Hot: true, Doc: "announce the addresses of subscribers whose authorisation was rejected"},

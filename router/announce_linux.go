@@ -100,12 +100,16 @@ func (a *Announcer) Set(p netip.Prefix, dirs Dir) error {
 		case dirs&d != 0 && err != nil:
 			errs = append(errs, err)
 		case dirs&d != 0:
-			if err := h.RouteReplace(r); err != nil {
+			err := h.RouteReplace(r)
+			recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, r, err) // router_rtnl_pcap
+			if err != nil {
 				errs = append(errs, fmt.Errorf("announce %s to %s: %w", p, d, err))
 			}
 		case a.current[p]&d != 0 && err == nil:
 			r.Priority = 0 // whatever metric it was announced with
-			if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+			err := h.RouteDel(r)
+			recordRouteRequest(unix.RTM_DELROUTE, 0, r, err) // router_rtnl_pcap
+			if err != nil && !errors.Is(err, unix.ESRCH) {
 				errs = append(errs, fmt.Errorf("withdraw %s from %s: %w", p, d, err))
 			}
 		}

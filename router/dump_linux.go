@@ -84,6 +84,7 @@ func sendDump(fd int, seq uint32, family uint8) error {
 	binary.NativeEndian.PutUint16(m[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	binary.NativeEndian.PutUint32(m[8:], seq)
 	m[16] = family
+	recordNetlink(ToKernel, m[:])
 	return unix.Sendto(fd, m[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
@@ -98,6 +99,7 @@ func readDump(fd int, buf []byte, want map[uint32]bool, links Links, out []Route
 			return out, fmt.Errorf("route dump: %w", err)
 		}
 		b := buf[:n]
+		recordNetlink(ToUser, b) // router_rtnl_pcap
 		for len(b) >= unix.NLMSG_HDRLEN {
 			l := int(binary.NativeEndian.Uint32(b[0:]))
 			typ := binary.NativeEndian.Uint16(b[4:])

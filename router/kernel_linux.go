@@ -384,8 +384,10 @@ func (k *Kernel) ResolveNeigh(ifindex int, addr netip.Addr) error {
 	if addr.Is6() {
 		fam = netlink.FAMILY_V6
 	}
-	return k.h.NeighSet(&netlink.Neigh{LinkIndex: ifindex, Family: fam, IP: addr.AsSlice(),
+	err := k.h.NeighSet(&netlink.Neigh{LinkIndex: ifindex, Family: fam, IP: addr.AsSlice(),
 		State: netlink.NUD_NONE, Flags: netlink.NTF_USE})
+	recordNeighUse(ifindex, addr, err) // router_rtnl_pcap
+	return err
 }
 
 func prefixOf(n *net.IPNet, v6 bool) (netip.Prefix, bool) {

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"fibd/ports/pcap"
 )
 
 // running is a fibd started for the duration of a test, with fdpi_cli.
@@ -297,27 +302,131 @@ func TestCLI(t *testing.T) {
 }
 
 // TestCLIJSONFields pins the JSON field names of every command's answer:
-// scripts rely on them, so a change must be deliberate.
+// scripts rely on them, so a change must be deliberate. The commands come
+// from fibd's own table ("fdpi_cli --json help router"): a new command
+// without a pinned entry here fails the test. fibd runs with router=1 on a
+// scratch router netns, so that every command has something to say, and
+// with router_rtnl_pcap=1, whose recording is checked afterwards.
 func TestCLIJSONFields(t *testing.T) {
-	r := startFibd(t, "", cliStatic)
-	want := map[string][]string{
-		"router status":             {"config", "fib_rebuilds", "grace_stalls", "kernel_table", "mirroring", "mode", "netlink_events", "nexthops", "overruns", "ports", "resyncs", "routes4", "routes6", "routes_refused", "stalled_workers", "uptime_seconds", "workers"},
-		"router fib lookup 8.8.8.8": {"address", "nexthop", "nexthop_index", "table"},
-		"router rib show 8.0.0.0/8": {"nexthop", "prefix", "table"},
-		"router arp show":           {"address", "device", "mac"},
-		"router device show":        {"device", "dir", "driver", "link_up", "mac", "port", "rx_missed", "rx_packets", "speed_mbps", "tx_packets"},
-		"router stats show":         {"drops", "forwarded", "nexthops", "ports", "routes4", "routes6", "routes_refused", "seconds", "workers"},
+	fibdBin(t)
+	ns := fmt.Sprintf("fibdj%d", os.Getpid())
+	scratch(t, []string{ns}, nil)
+	ipBatch(t, ns, "link set lo up",
+		"link add rib0 type veth peer name nbr0", "link add rib1 type veth peer name nbr1",
+		"link set rib0 up", "link set rib1 up", "link set nbr0 up", "link set nbr1 up",
+		"address add 192.0.2.1/24 dev rib0", "address add 198.51.100.1/24 dev rib1",
+		"address add 2001:db8:1::1/64 dev rib1 nodad",
+		"neigh add 198.51.100.2 lladdr 02:00:00:00:01:02 dev rib1 nud permanent",
+		"neigh add 2001:db8:1::2 lladdr 02:00:00:00:01:02 dev rib1 nud permanent",
+		"route add 8.8.8.0/24 via 198.51.100.2 table 100",
+		"route add 2001:db8:100::/48 via 2001:db8:1::2 table 100",
+		"rule add from 192.0.2.0/24 lookup 100 pref 100")
+	dump := t.TempDir()
+	// A lag of two null devices (pcap devices cannot be bonded: they take
+	// no MAC address), so that lag show has one.
+	l := newLabWith(t, func(dir string) string {
+		return fmt.Sprintf(`in_dev=net_pcap0
+out_dev=net_pcap1:net_null0:net_null1
+fibd_vdev=net_pcap0,rx_pcap=%[1]s/in.pcap,tx_pcap=%[1]s/out0.pcap
+fibd_vdev=net_pcap1,tx_pcap=%[1]s/out1.pcap
+fibd_vdev=net_null0,no-rx=1
+fibd_vdev=net_null1,no-rx=1
+router=1
+fibd_exception=none
+router_netns=%[2]s
+router_kernel_table=100
+router_subs_announce=7
+router_rtnl_pcap=1
+ajb_udpi_path=%[3]s
+bras_arp_mac=02:00:00:00:00:fe
+bras_arp_ip=192.0.2.254
+lag {
+name=up
+mode=balance
+device=net_null0
+device=net_null1
+}
+router_device {
+device=net_pcap0
+peer=rib0
+}
+router_device {
+device=net_pcap1
+peer=rib1
+}`, dir, ns, dump)
+	})
+	writePcap(t, l.path("in.pcap"), nil)
+	r := l.start(t)
+	// Every answer, in the order they run: actions change what the next
+	// ones see (announce add before announce show). fields are the keys
+	// of the first JSON line; a list command must have one.
+	ok := []string{"message", "ok"}
+	want := []struct {
+		args   string
+		fields []string
+	}{
+		{"router status", []string{"config", "fib_rebuilds", "grace_stalls", "kernel_table", "mirroring", "mode", "netlink_events", "netns", "nexthops", "overruns", "ports", "resyncs", "routes4", "routes6", "routes_refused", "stalled_workers", "uptime_seconds", "workers"}},
+		{"router fib lookup 8.8.8.8", []string{"address", "nexthop", "nexthop_index", "table"}},
+		{"router rib show 8.0.0.0/8", []string{"nexthop", "prefix", "table"}},
+		{"router arp show", []string{"address", "device", "mac"}},
+		{"router ndp show", []string{"address", "device", "mac"}},
+		{"router device show", []string{"device", "dir", "driver", "link_up", "mac", "peer", "port", "rx_missed", "rx_packets", "speed_mbps", "tap", "tx_packets"}},
+		{"router lag show", []string{"devices", "dir", "name"}},
+		{"router rule show", []string{"evaluated", "rule"}},
+		{"router stats show", []string{"drops", "forwarded", "nexthops", "ports", "router", "routes4", "routes6", "routes_refused", "seconds", "workers"}},
+		{"router stats reset", append([]string{"ports", "workers"}, ok...)},
+		{"router fib refresh", append([]string{"source"}, ok...)},
+		{"router reload", append([]string{"applied"}, ok...)},
+		{"router announce add 100.64.1.7", append([]string{"dir", "prefix"}, ok...)},
+		{"router announce show", []string{"dir", "prefix"}},
+		{"router announce del 100.64.1.7", append([]string{"dir", "prefix"}, ok...)},
 	}
-	for cmd, fields := range want {
-		out, se, code := r.fdpi(t, append([]string{"--json", "--strict"}, strings.Fields(cmd)...)...)
+	out, se, code := r.fdpi(t, "--json", "--strict", "help", "router")
+	if code != 0 {
+		t.Fatalf("help router: %d %s", code, se)
+	}
+	commands := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var h struct {
+			Command     string `json:"command"`
+			Synopsis    string `json:"synopsis"`
+			Doc         string `json:"doc"`
+			NeedsSecret bool   `json:"needs_secret"`
+		}
+		if err := json.Unmarshal([]byte(line), &h); err != nil || h.Command == "" || h.Doc == "" {
+			t.Fatalf("help router: %q: %v", line, err)
+		}
+		commands[h.Command] = true
+	}
+	text, _, _ := r.fdpi(t, "help", "router")
+	for c := range commands {
+		if !strings.Contains(text, c+" ") {
+			t.Errorf("help router (text) does not list %q:\n%s", c, text)
+		}
+	}
+	pinned := map[string]bool{}
+	for _, w := range want {
+		args := strings.Fields(w.args)
+		name := ""
+		for c := range commands { // the longest command the words start with
+			if strings.HasPrefix(w.args+" ", c+" ") && len(c) > len(name) {
+				name = c
+			}
+		}
+		if name == "" {
+			t.Errorf("%q: not a command of fibd (help router: %v)", w.args, commands)
+			continue
+		}
+		pinned[name] = true
+		out, se, code := r.fdpi(t, append([]string{"--json", "--strict"}, args...)...)
 		if code != 0 {
-			t.Errorf("%s: %d %s", cmd, code, se)
+			t.Errorf("%s: %d %s", w.args, code, se)
 			continue
 		}
 		first := strings.SplitN(strings.TrimSpace(out), "\n", 2)[0]
 		var m map[string]any
 		if err := json.Unmarshal([]byte(first), &m); err != nil {
-			t.Errorf("%s: %v", cmd, err)
+			t.Errorf("%s: %v (answer %q)", w.args, err, out)
 			continue
 		}
 		var got []string
@@ -325,10 +434,36 @@ func TestCLIJSONFields(t *testing.T) {
 			got = append(got, k)
 		}
 		sort.Strings(got)
-		if !slices.Equal(got, fields) {
-			t.Errorf("%s: fields %v, want %v", cmd, got, fields)
+		if !slices.Equal(got, slices.Sorted(slices.Values(w.fields))) {
+			t.Errorf("%s: fields %v, want %v", w.args, got, w.fields)
+		}
+		if slices.Contains(w.fields, "ok") && m["ok"] != true {
+			t.Errorf("%s: %q, want ok:true", w.args, first)
 		}
 	}
+	for c := range commands {
+		if !pinned[c] {
+			t.Errorf("command %q has no pinned JSON fields in this test", c)
+		}
+	}
+	// Failures under --json: one JSON object, ok:false and the error, and
+	// the exit status of a failure.
+	for _, args := range [][]string{
+		{"router", "fib", "lookup", "1.2.3.4", "table=77"},
+		{"router", "bogus"},
+		{"router", "announce", "add", "0.0.0.0/0"},
+	} {
+		out, _, code := r.fdpi(t, append([]string{"--json", "--strict"}, args...)...)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil || code != 1 || m["ok"] != false || m["error"] == "" || len(m) != 2 {
+			t.Errorf("%v: %d %q, want exit 1 and {\"ok\":false,\"error\":...}", args, code, out)
+		}
+	}
+	if out, _, code := r.fdpiAs(t, "", "--json", "router", "stats", "reset"); code != 1 || !strings.Contains(out, `"ok":false`) || !strings.Contains(out, "control secret") {
+		t.Errorf("unsigned stats reset under --json: %d %q", code, out)
+	}
+	r.stop(t)
+	checkRtnlPcap(t, dump)
 }
 
 // TestReloadHotAndCold: SIGHUP applies a changed hot parameter and refuses
@@ -473,5 +608,81 @@ func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
 	// Another host needs the secret even to read.
 	if out, code := remote(r2, r2.addr, ""); code != 1 || !strings.Contains(out, "needs the control secret") {
 		t.Fatalf("a remote client without the secret: %d\n%s", code, out)
+	}
+}
+
+// checkRtnlPcap reads fibd's router_rtnl_pcap files in dir: the exchange
+// with the kernel, each message after a Linux cooked header (as nlmon
+// captures have it) whose packet type says who sent it. It wants fibd's
+// own route dump requests (to the kernel), the kernel's dump replies
+// (NLM_F_MULTI), its notifications (to fibd), and fibd's announcement
+// requests (announce add, del: to the kernel).
+func checkRtnlPcap(t *testing.T, dir string) {
+	t.Helper()
+	const packetUser, packetKernel = 6, 7 // linux/if_packet.h: to user space, to kernel space
+	files, _ := filepath.Glob(filepath.Join(dir, "rtnl_*.pcap"))
+	if len(files) == 0 {
+		t.Fatalf("router_rtnl_pcap=1 wrote no rtnl_*.pcap in %s", dir)
+	}
+	var requests, replies, notifications, announcements, other int
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := pcap.NewReader(f)
+		if err != nil || r.LinkType() != 253 {
+			t.Fatalf("%s: %v, link type %d, want 253 (LINKTYPE_NETLINK)", name, err, r.LinkType())
+		}
+		for {
+			_, b, _, err := r.Next()
+			if err != nil {
+				break
+			}
+			if len(b) < 16+unix.NLMSG_HDRLEN || binary.BigEndian.Uint16(b[2:]) != 824 || binary.BigEndian.Uint16(b[14:]) != unix.NETLINK_ROUTE {
+				t.Fatalf("%s: a record without the cooked header of ARPHRD_NETLINK, NETLINK_ROUTE: % x", name, b[:min(len(b), 32)])
+			}
+			dir, m := binary.BigEndian.Uint16(b), b[16:]
+			typ, flags := binary.NativeEndian.Uint16(m[4:]), binary.NativeEndian.Uint16(m[6:])
+			switch {
+			case dir == packetKernel && typ == unix.RTM_GETROUTE && flags&unix.NLM_F_DUMP == unix.NLM_F_DUMP:
+				requests++
+			case dir == packetKernel && (typ == unix.RTM_NEWROUTE || typ == unix.RTM_DELROUTE) && len(m) > 21 && m[21] == 252:
+				announcements++ // fibd's announcement routes (protocol 252)
+			case dir == packetUser && typ == unix.RTM_NEWROUTE && flags&unix.NLM_F_MULTI != 0:
+				replies++
+			case dir == packetUser && (typ == unix.RTM_NEWROUTE || typ == unix.RTM_DELROUTE) && flags&unix.NLM_F_MULTI == 0:
+				notifications++
+			case dir != packetUser && dir != packetKernel:
+				t.Errorf("%s: packet type %d, want %d or %d", name, dir, packetUser, packetKernel)
+			default:
+				other++
+			}
+		}
+		f.Close()
+	}
+	// "fib refresh" dumps both families (the recording may start after
+	// the first dump); announce add and del write two routes each
+	// (router_subs_announce=7: both directions).
+	if requests < 2 || replies < 2 || notifications < 4 || announcements < 4 {
+		t.Errorf("rtnetlink recording %v: %d dump requests from fibd, %d dump replies, %d route notifications, %d announcement requests (%d other)",
+			files, requests, replies, notifications, announcements, other)
+	}
+	t.Logf("rtnetlink recording: %d dump requests, %d dump replies, %d route notifications, %d announcement requests, %d other",
+		requests, replies, notifications, announcements, other)
+	// tshark reads the same: fibd's dump requests by their direction.
+	if _, err := exec.LookPath("tshark"); err == nil {
+		n := 0
+		for _, name := range files {
+			out, err := exec.Command("tshark", "-r", name, "-Y", "frame[1] == 7 && netlink-route.nltype == 26").Output()
+			if err != nil {
+				t.Fatalf("tshark -r %s: %v", name, err)
+			}
+			n += strings.Count(string(out), "Netlink route")
+		}
+		t.Logf("tshark: %d dump requests from fibd", n)
+		if n != requests {
+			t.Errorf("tshark finds %d dump requests from fibd, the test %d", n, requests)
+		}
 	}
 }

@@ -11,7 +11,10 @@
 // change its state only when they are, and every command on a
 // non-loopback address.
 //
-// Exit status: 0 done, 1 the command failed, 2 usage, 3 no answer.
+// Exit status: 0 done, 1 the command failed, 2 usage, 3 no answer. With
+// --json a failure is also one JSON object on stdout,
+// {"ok":false,"error":"..."} (the message is on stderr as well), so a
+// script reads every answer, success or not, as JSON.
 package main
 
 import (
@@ -70,10 +73,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	// fail reports a failure and returns its exit status.
+	fail := func(code int, format string, a ...any) int {
+		msg := fmt.Sprintf(format, a...)
+		fmt.Fprintln(stderr, "fdpi_cli:", msg)
+		if *asJSON {
+			b, _ := json.Marshal(struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+			}{false, msg})
+			stdout.Write(append(b, '\n'))
+		}
+		return code
+	}
 	addr, err := parseRemote(*remote)
 	if err != nil {
-		fmt.Fprintln(stderr, "fdpi_cli:", err)
-		return 2
+		return fail(2, "%v", err)
 	}
 	req := ctl.Request{Args: fs.Args(), JSON: *asJSON}
 	// The default secret file is read when it can be (root): read-only
@@ -86,8 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		req.Sign(secret, time.Now())
 	case explicit:
-		fmt.Fprintln(stderr, "fdpi_cli:", err)
-		return 2
+		return fail(2, "%v", err)
 	case verbose > 0:
 		fmt.Fprintf(stderr, "fdpi_cli: unsigned request (%v)\n", err)
 	}
@@ -97,35 +111,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	deadline := time.Now().Add(time.Duration(*timeout) * time.Second)
 	conn, err := net.DialTimeout("tcp", addr, time.Until(deadline))
 	if err != nil {
-		fmt.Fprintf(stderr, "fdpi_cli: cannot reach fibd at %s: %v\n", addr, err)
-		return 3
+		return fail(3, "cannot reach fibd at %s: %v", addr, err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(deadline)
 	if err := ctl.WriteRequest(conn, req); err != nil {
-		fmt.Fprintln(stderr, "fdpi_cli:", err)
-		return 3
+		return fail(3, "%v", err)
 	}
 	br := bufio.NewReader(conn)
 	status, err := br.ReadString('\n')
 	if err != nil {
-		fmt.Fprintln(stderr, "fdpi_cli: no answer:", err)
-		return 3
+		return fail(3, "no answer: %v", err)
 	}
 	status = strings.TrimSuffix(status, "\n")
 	if msg, ok := strings.CutPrefix(status, "error "); ok {
 		io.Copy(stderr, br)
-		fmt.Fprintln(stderr, "fdpi_cli:", msg)
-		return 1
+		return fail(1, "%s", msg)
 	}
 	if status != "ok" {
-		fmt.Fprintf(stderr, "fdpi_cli: unexpected answer %q\n", status)
-		return 3
+		return fail(3, "unexpected answer %q", status)
 	}
 	if !*strict {
 		if _, err := io.Copy(stdout, br); err != nil {
-			fmt.Fprintln(stderr, "fdpi_cli:", err)
-			return 3
+			return fail(3, "%v", err)
 		}
 		return 0
 	}
@@ -135,14 +143,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(bytes.TrimSpace(line)) > 0 && !json.Valid(line) {
-			fmt.Fprintf(stderr, "fdpi_cli: --strict: not JSON: %.80q\n", line)
-			return 1
+			return fail(1, "--strict: not JSON: %.80q", line)
 		}
 		stdout.Write(append(line, '\n'))
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintln(stderr, "fdpi_cli:", err)
-		return 3
+		return fail(3, "%v", err)
 	}
 	return 0
 }

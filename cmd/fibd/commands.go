@@ -553,6 +553,28 @@ func cmdStatsShow(d *daemon, c *ctl.Command, o *output) error {
 	return nil
 }
 
+// result is the answer of a command that acts (stats reset, fib refresh,
+// reload, announce add and del): under --json one object with "ok" (true),
+// "message" (the text answer) and the command's own fields. A refusal is
+// the status line's error, which fdpi_cli --json prints as
+// {"ok":false,"error":"..."}. Field names are stable.
+type result struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+func done(msg string) result { return result{OK: true, Message: msg} }
+
+// answer writes an action's result: v (which embeds a result) under
+// --json, its message otherwise.
+func (o *output) answer(v any, r result) error {
+	if o.json {
+		return o.record(v)
+	}
+	_, err := fmt.Fprintln(o.w, r.Message)
+	return err
+}
+
 func cmdStatsReset(d *daemon, c *ctl.Command, o *output) error {
 	dpdk.ResetWorkerStats()
 	for _, p := range d.ports.Ports {
@@ -560,15 +582,23 @@ func cmdStatsReset(d *daemon, c *ctl.Command, o *output) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintln(o.w, "counters reset")
-	return err
+	x := struct {
+		result
+		Ports   int `json:"ports"`   // ports whose counters were zeroed
+		Workers int `json:"workers"` // workers whose counters were zeroed
+	}{done("counters reset"), len(d.ports.Ports), dpdk.WorkerCount()}
+	return o.answer(x, x.result)
 }
 
 func cmdFIBRefresh(d *daemon, c *ctl.Command, o *output) error {
+	type refreshJSON struct {
+		result
+		Source string `json:"source"` // "kernel" (router=1) or the static file
+	}
 	if d.router != nil {
 		d.router.RequestResync()
-		_, err := fmt.Fprintln(o.w, "resync requested")
-		return err
+		x := refreshJSON{done("resync requested"), "kernel"}
+		return o.answer(x, x.result)
 	}
 	if d.opt.static == "" {
 		return errors.New("nothing to refresh from")
@@ -580,8 +610,8 @@ func cmdFIBRefresh(d *daemon, c *ctl.Command, o *output) error {
 	if err := d.program(st); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(o.w, "static state reprogrammed from %s\n", d.opt.static)
-	return err
+	x := refreshJSON{done("static state reprogrammed from " + d.opt.static), d.opt.static}
+	return o.answer(x, x.result)
 }
 
 func cmdReload(d *daemon, c *ctl.Command, o *output) error {
@@ -589,12 +619,14 @@ func cmdReload(d *daemon, c *ctl.Command, o *output) error {
 	if err != nil {
 		return err
 	}
-	if len(hot) == 0 {
-		_, err = fmt.Fprintln(o.w, "configuration unchanged")
-		return err
+	x := struct {
+		result
+		Applied []string `json:"applied"` // the hot parameters that changed; [] when none did
+	}{done("configuration unchanged"), append([]string{}, hot...)}
+	if len(hot) > 0 {
+		x.Message = fmt.Sprintf("applied: %v", hot)
 	}
-	_, err = fmt.Fprintf(o.w, "applied: %v\n", hot)
-	return err
+	return o.answer(x, x.result)
 }
 
 // reload re-reads the configuration. Hot parameters apply now; a changed
@@ -696,12 +728,18 @@ func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
 	if err := d.announcer.Set(p, dirs); err != nil {
 		return err
 	}
+	x := announceJSON{done(fmt.Sprintf("%s announced to %s", p, dirs)), p.String(), dirs.String()}
 	if dirs == 0 {
-		_, err = fmt.Fprintf(o.w, "%s not announced (router_subs_announce=%d, auth_announce_reject, announce=)\n", p, pol.Bits)
-		return err
+		x.Message = fmt.Sprintf("%s not announced (router_subs_announce=%d, auth_announce_reject, announce=)", p, pol.Bits)
 	}
-	_, err = fmt.Fprintf(o.w, "%s announced to %s\n", p, dirs)
-	return err
+	return o.answer(x, x.result)
+}
+
+// announceJSON is the result of announce add and del.
+type announceJSON struct {
+	result
+	Prefix string `json:"prefix"`
+	Dir    string `json:"dir"` // as in announce show; "none": not announced (withdrawn)
 }
 
 // announceAllowed says whether p may be announced without force=1: a
@@ -731,8 +769,8 @@ func cmdAnnounceDel(d *daemon, c *ctl.Command, o *output) error {
 	if err := d.announcer.Set(p, 0); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(o.w, "%s withdrawn\n", p)
-	return err
+	x := announceJSON{done(p.String() + " withdrawn"), p.String(), router.Dir(0).String()}
+	return o.answer(x, x.result)
 }
 
 func cmdAnnounceShow(d *daemon, c *ctl.Command, o *output) error {

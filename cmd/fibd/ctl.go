@@ -245,7 +245,7 @@ func (d *daemon) handleCtl(conn net.Conn, loopback bool) {
 	// streamed dumps, which write their status first.
 	if len(req.Args) > 0 && req.Args[0] == "help" {
 		fmt.Fprintln(w, "ok")
-		help(w, req.Args[1:])
+		help(w, req.Args[1:], req.JSON)
 		return
 	}
 	c, err := ctl.Parse(req.Args, verbs())
@@ -306,7 +306,28 @@ func (d *daemon) authorise(req *ctl.Request, conn net.Conn, what string) error {
 	return fmt.Errorf("authentication failed: %w", err)
 }
 
-func help(w io.Writer, args []string) {
+// helpJSON is a command as "fdpi_cli --json help" lists it, one object a
+// line: the command table itself, so that scripts and tests can walk every
+// command. Field names are stable.
+type helpJSON struct {
+	Command     string `json:"command"`  // "router fib lookup"
+	Synopsis    string `json:"synopsis"` // target and options
+	Doc         string `json:"doc"`
+	NeedsSecret bool   `json:"needs_secret"` // it changes state: the request must be signed
+}
+
+// help lists the objects, or with an object its commands; in JSON, every
+// command (of the object, when one is named).
+func help(w io.Writer, args []string, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, c := range commands {
+			if len(args) == 0 || strings.HasPrefix(c.name, args[0]+" ") {
+				enc.Encode(helpJSON{c.name, c.synopsis, c.doc, c.mutates})
+			}
+		}
+		return
+	}
 	objs := map[string]bool{}
 	for _, c := range commands {
 		obj, _, _ := strings.Cut(c.name, " ")
