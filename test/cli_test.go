@@ -379,6 +379,9 @@ peer=rib1
 		{"router reload", append([]string{"applied"}, ok...)},
 		{"router announce add 100.64.1.7", append([]string{"dir", "prefix"}, ok...)},
 		{"router announce show", []string{"dir", "prefix"}},
+		// nexthop lines come first; the prefix lines (table, prefix,
+		// nexthop_index, first, last) are pinned by TestFIBDump
+		{"router fib dump table=100", []string{"nexthop", "nexthop_index"}},
 		{"router announce del 100.64.1.7", append([]string{"dir", "prefix"}, ok...)},
 	}
 	out, se, code := r.fdpi(t, "--json", "--strict", "help", "router")
