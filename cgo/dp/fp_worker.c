@@ -223,6 +223,46 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	return vlan_tag(m, nh->vlan);
 }
 
+/* 802.1Q at ingress, made what the wire carried and what the kernel makes
+ * of it, before anything reads the frame:
+ *  - a PMD that reports a tag as stripped may have put it back in the frame
+ *    too (DPDK 22.11's af_packet does so unless VLAN stripping was asked
+ *    for): the frame carries its tag, the flag goes; a tag that really was
+ *    taken off is put back, so that the one rule below sees every tag;
+ *  - a priority tag (VID 0, IEEE 802.1Q's priority-tagged frame) is no
+ *    VLAN: Linux takes the frame as the port's own, untagged, and so do we.
+ * Afterwards RTE_MBUF_F_RX_VLAN_STRIPPED means one thing only: fibd took
+ * off the tag of a mirrored sub-interface (vlan_known). False: the tag
+ * could not be put back (no headroom), the frame is dropped. */
+static inline bool
+vlan_ingress(struct rte_mbuf **mp)
+{
+	struct rte_mbuf *m = *mp;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)) {
+		const struct rte_vlan_hdr *v = (const void *)(eth + 1);
+		bool carried = eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN) &&
+			       rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + sizeof(*v) &&
+			       rte_be_to_cpu_16(v->vlan_tci) == m->vlan_tci;
+		if (!carried && rte_vlan_insert(mp) != 0)
+			return false;
+		m = *mp;
+		m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+		m->vlan_tci = 0;
+		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	}
+	if (unlikely(eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN)) &&
+	    rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + sizeof(struct rte_vlan_hdr)) {
+		const struct rte_vlan_hdr *v = (const void *)(eth + 1);
+		if ((rte_be_to_cpu_16(v->vlan_tci) & 0xfff) == 0) {
+			rte_vlan_strip(m);
+			m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+			m->vlan_tci = 0;
+		}
+	}
+	return true;
+}
+
 /* A tagged frame of a mirrored VLAN sub-interface? */
 static inline bool
 vlan_known(const struct rte_mbuf *m)
@@ -343,6 +383,11 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 			verdict[i] = FP_DROP_ETH_RUNT;
 			continue;
 		}
+		if (unlikely(!vlan_ingress(&pkts[i]))) {
+			verdict[i] = FP_DROP_VLAN;
+			continue;
+		}
+		m = pkts[i];
 		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		/* RFC 1812 5.3.4: another host's frame (ports are promiscuous)
 		 * gets no route verdict, no punt and no ICMP error */

@@ -1028,6 +1028,82 @@ test_punt_classes(void)
 	fp_sync();
 }
 
+/* 802.1Q at ingress (vlan_ingress): a priority tag (VID 0) is the port's
+ * own untagged frame, as Linux takes it; a frame a PMD both re-tagged and
+ * flagged as stripped (DPDK 22.11 af_packet) is tagged once, not twice. */
+static void
+test_vlan_ingress(void)
+{
+	struct fp_table_conf tc = {.id = 400, .max_routes4 = 64, .max_routes6 = 64};
+	CHECK(fp_table_create(4, &tc) == 0, "table create");
+	struct fp_nh_conf fwd = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, 0x21}};
+	CHECK(fp_nh_set(21, &fwd) == 0, "nexthop");
+	CHECK(add4(4, 0x0a000000, 8, 21) == 0, "route");
+	static struct fp_wctx vw;
+	vw.tidx = 4;
+	struct rte_mempool *pool = rte_pktmbuf_pool_create("vlan_in", 63, 0, 0, 2048, SOCKET_ID_ANY);
+	CHECK(pool != NULL, "pool");
+	uint8_t f[128];
+	uint16_t len = mk4(f, 0xc6336401, 0x0a010101, 64, 1000);
+	memcpy(f, fp_ports[port].mac.addr_bytes, 6); /* to the port */
+	/* tagged: dst, src, 0x8100, TCI, then the IPv4 ethertype and the rest */
+	uint8_t tagged[132];
+	memcpy(tagged, f, 12);
+	tagged[12] = 0x81, tagged[13] = 0x00;
+	memcpy(tagged + 16, f + 12, len - 12);
+	struct {
+		const char *what;
+		uint16_t tci;        /* the tag in the frame */
+		bool in_frame;       /* the frame carries it */
+		bool flagged;        /* the PMD flags it stripped, with tci */
+		uint16_t want;       /* verdict */
+		uint16_t want_type;  /* ethertype of the frame afterwards */
+	} cases[] = {
+		{"priority-tagged (VID 0, PCP 5)", 0xa000, true, false, FP_V_FORWARD, RTE_ETHER_TYPE_IPV4},
+		{"priority tag stripped by the PMD", 0xa000, false, true, FP_V_FORWARD, RTE_ETHER_TYPE_IPV4},
+		{"af_packet: re-tagged and flagged stripped (VID 100)", 100, true, true, FP_V_PUNT, RTE_ETHER_TYPE_VLAN},
+		{"stripped by the PMD only (VID 100)", 100, false, true, FP_V_PUNT, RTE_ETHER_TYPE_VLAN},
+	};
+	for (unsigned int c = 0; c < RTE_DIM(cases); c++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		if (m == NULL) {
+			CHECK(false, "%s: mbuf", cases[c].what);
+			continue;
+		}
+		uint16_t l = cases[c].in_frame ? len + 4 : len;
+		uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, l);
+		memcpy(d, cases[c].in_frame ? tagged : f, l);
+		if (cases[c].in_frame) {
+			d[14] = cases[c].tci >> 8;
+			d[15] = cases[c].tci & 0xff;
+		}
+		if (cases[c].flagged) {
+			m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+			m->vlan_tci = cases[c].tci;
+		}
+		m->port = port;
+		uint16_t v = 0, op = 0;
+		fp_route_burst(&vw, &m, 1, &v, &op);
+		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		uint16_t type = rte_be_to_cpu_16(eth->ether_type);
+		CHECK(v == cases[c].want, "%s: verdict %#x, want %#x", cases[c].what, v, cases[c].want);
+		CHECK(type == cases[c].want_type, "%s: ethertype %#x afterwards, want %#x", cases[c].what, type,
+		      cases[c].want_type);
+		if (type == RTE_ETHER_TYPE_VLAN) {
+			const struct rte_vlan_hdr *vh = (const void *)(eth + 1);
+			CHECK(rte_be_to_cpu_16(vh->eth_proto) == RTE_ETHER_TYPE_IPV4 &&
+				      rte_be_to_cpu_16(vh->vlan_tci) == cases[c].tci &&
+				      !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED),
+			      "%s: tagged once, with its own tag, and not flagged to be tagged again", cases[c].what);
+		}
+		rte_pktmbuf_free(m);
+	}
+	rte_mempool_free(pool);
+	fp_nh_set(21, &(struct fp_nh_conf){.type = FP_NH_NONE});
+	fp_sync();
+	CHECK(fp_table_destroy(4) == 0, "destroy");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1058,6 +1134,7 @@ main(int argc, char **argv)
 	test_rules();
 	test_icmp();
 	test_punt_classes();
+	test_vlan_ingress();
 	test_grace_stall();
 	test_capture_handover();
 
