@@ -231,3 +231,9 @@ func cmdAnnounceAuth(kind string) func(d *daemon, c *ctl.Command, o *output) err
 		return err
 	}
 }
+
+// cmdAnnounceBatch: fdpi_cli itself reads the batch and sends its lines
+// one by one; fibd only lists the command in help.
+func cmdAnnounceBatch(d *daemon, c *ctl.Command, o *output) error {
+	return errors.New("announce batch is read by fdpi_cli from its standard input, one event a line")
+}

@@ -66,6 +66,7 @@ func init() {
 		{"router announce accept", "IP [VasExperts-Route-Announce=0|1] [VasExperts-Service-Profile=N[:profile][,...]]", "authorisation accepted: announce the subscriber's address as the manual's decision table says (service 11 = NAT)", cmdAnnounceAuth("accept"), true},
 		{"router announce reject", "IP [VasExperts-Route-Announce=0|1] [VasExperts-Service-Profile=N[:profile][,...]]", "authorisation rejected: announced only with auth_announce_reject=1 or VasExperts-Route-Announce=1", cmdAnnounceAuth("reject"), true},
 		{"router announce stop", "IP", "the subscriber's session ended: withdraw its address", cmdAnnounceAuth("stop"), true},
+		{"router announce batch", "< EVENTS", "fdpi_cli reads events from stdin, one a line (accept|reject|stop|add|del IP [key=value...]), and sends each signed", cmdAnnounceBatch, false},
 	}
 }
 
