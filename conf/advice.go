@@ -33,7 +33,7 @@ func (c *Config) Advice() []Advice {
 		}{{"fibd_announce_table_inet", c.AnnounceTableInet}, {"fibd_announce_table_subs", c.AnnounceTableSubs}} {
 			if t.v == c.RouterKernelTable {
 				out = append(out, Advice{Warn: true, Text: fmt.Sprintf(
-					"%s=%d is router_kernel_table: BIRD 2 refuses a second kernel protocol on one table (\"Multiple kernel syncers\"), so it cannot both export its routes there and learn the announcements; leave it unset (router_kernel_table + 1 or + 2)",
+					"%s=%d is router_kernel_table: BIRD 2 starts one kernel protocol per kernel table (\"Kernel table N already registered\"), so it cannot both export its routes there and learn the announcements; leave it unset (router_kernel_table + 1 or + 2)",
 					t.key, t.v)})
 			}
 		}
