@@ -19,13 +19,14 @@ import (
 type PuntClass int
 
 const (
-	PuntProto PuntClass = C.FP_PUNT_PROTO // BGP, OSPF, BFD, LDP, RIP, VRRP
+	PuntProto PuntClass = C.FP_PUNT_PROTO // BGP, OSPF, BFD, LDP, RIP, VRRP from peers (SetIfAddrs) or by TTL
 	PuntND    PuntClass = C.FP_PUNT_ND    // ARP, IPv6 neighbour discovery
 	PuntOther PuntClass = C.FP_PUNT_OTHER // the rest
+	PuntGlean PuntClass = C.FP_PUNT_GLEAN // towards neighbours not resolved yet
 )
 
 // PuntClasses names the classes, by value.
-var PuntClasses = []string{"proto", "nd", "other"}
+var PuntClasses = []string{"proto", "nd", "other", "glean"}
 
 // AttachException makes exc (a set-up port that no worker polls) the
 // exception interface of data port p: what the fast path punts from p goes

@@ -17,8 +17,9 @@ type Verdict struct {
 	Forward   bool
 	Port      PortID // egress port when Forward
 	Punt      bool
-	Exception int // exception index (AttachException) when Punt
-	Drop      int // drop reason index (DropReasons) when neither
+	Glean     bool // a punt for a neighbour not resolved yet
+	Exception int  // exception index (AttachException) when Punt
+	Drop      int  // drop reason index (DropReasons) when neither
 }
 
 // ProcessFrames runs the complete per-packet pipeline of a worker (checks,
@@ -62,6 +63,8 @@ func ProcessFrames(idx uint16, in PortID, frames [][]byte) ([]Verdict, error) {
 		switch verd[i] {
 		case C.FP_VERDICT_PUNT:
 			out[i] = Verdict{Punt: true, Exception: int(ports[i])}
+		case C.FP_VERDICT_GLEAN:
+			out[i] = Verdict{Punt: true, Glean: true, Exception: int(ports[i])}
 		case C.FP_VERDICT_FORWARD:
 			out[i] = Verdict{Forward: true, Port: PortID(ports[i])}
 			frames[i] = append(frames[i][:0], unsafe.Slice((*byte)(ptrs[i]), int(lens[i]))...)

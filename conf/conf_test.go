@@ -189,7 +189,7 @@ func TestParams(t *testing.T) {
 		"router_tap_pcap_rotate", "router_rtnl_pcap", "auth_announce_reject",
 		// fibd's choice
 		"ajb_udpi_path", "ajb_udpi_ftimeout", "fibd_idle_sleep_us", "fibd_log_level",
-		"fibd_punt_rate_proto", "fibd_punt_rate_nd", "fibd_punt_rate_other",
+		"fibd_punt_rate_proto", "fibd_punt_rate_nd", "fibd_punt_rate_other", "fibd_punt_rate_glean",
 		// NAT pools announced when NAT profiles change, as the manual says
 		"fibd_nat_pool", "fibd_subs_gateway",
 	}

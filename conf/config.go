@@ -157,6 +157,7 @@ type Config struct {
 	PuntRateProto     uint32         // fibd_punt_rate_proto: routing protocol punts per second
 	PuntRateND        uint32         // fibd_punt_rate_nd: ARP/NDP punts per second
 	PuntRateOther     uint32         // fibd_punt_rate_other: other punts per second
+	PuntRateGlean     uint32         // fibd_punt_rate_glean: punts towards unresolved neighbours per second
 
 	Ignored []Ignored // unknown keys outside fibd's namespaces, in file order
 }
@@ -196,6 +197,9 @@ const (
 	DefaultPuntRateProto = 100000
 	DefaultPuntRateND    = 10000
 	DefaultPuntRateOther = 10000
+	// Each glean punt may make the kernel an incomplete neighbour entry
+	// that lives about 3 s: 250/s stays below gc_thresh3 (1024).
+	DefaultPuntRateGlean = 250
 )
 
 // Exception interface modes (fibd_exception).
@@ -226,6 +230,7 @@ func Default() *Config {
 		PuntRateProto:      DefaultPuntRateProto,
 		PuntRateND:         DefaultPuntRateND,
 		PuntRateOther:      DefaultPuntRateOther,
+		PuntRateGlean:      DefaultPuntRateGlean,
 	}
 }
 

@@ -336,6 +336,9 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		for _, n := range nl {
 			if x, ok := ConvertNeigh(&n, links); ok {
 				st.Neighs = append(st.Neighs, x)
+				if n.State == unix.NUD_STALE {
+					st.stale = append(st.stale, x)
+				}
 			}
 		}
 	}

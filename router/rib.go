@@ -520,6 +520,18 @@ func (r *RIB) neighChanged(k nkey) {
 
 // Unresolved lists gateways that routes use but that have no neighbour
 // entry: the kernel should be asked to resolve them.
+// NeighInUse reports whether routes resolve through neighbour addr on dev
+// (a users list may still hold prefixes that left: then it errs towards
+// in use).
+func (r *RIB) NeighInUse(addr netip.Addr, dev string) bool {
+	p, ok := r.ports.PortOf(dev)
+	if !ok {
+		return false
+	}
+	ul := r.users[nkey{addr.Unmap(), p}]
+	return ul != nil && len(ul.list) > 0
+}
+
 func (r *RIB) Unresolved() []nkey {
 	var out []nkey
 	for k, ul := range r.users {

@@ -41,6 +41,7 @@ type Stats struct {
 	Overruns      atomic.Uint64 // subscription failures (ENOBUFS, closed socket)
 	NeighRefused  atomic.Uint64 // neighbours beyond router_arp_cache_size
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
+	NeighConfirms atomic.Uint64 // stale neighbours in use handed to the kernel to confirm
 	NetnsMissing  atomic.Uint64 // waits for router_netns to appear
 	NetnsReplaced atomic.Uint64 // router_netns deleted and made again: mirrored anew
 	Refreshes     atomic.Uint64 // router_fib_refresh periods
@@ -88,6 +89,10 @@ type Router struct {
 	sinceFull int
 	// ifindex per port (the rib interface), for neighbour probes.
 	portIf map[uint16]int
+	// confirmations asked in the current one-second window (confirm).
+	// Router goroutine only.
+	confirmWindow    time.Time
+	confirmsInWindow int
 	// mu is held while the RIB or the programmer change, so that Do can
 	// look at them from another goroutine.
 	mu        sync.Mutex
@@ -471,6 +476,9 @@ func (r *Router) resync() error {
 	}
 	rib.Settle()
 	r.rib = rib
+	for _, n := range st.stale {
+		r.confirm(n)
+	}
 	tResolve := time.Since(t0) - tDump
 	ss, err := r.prog.SyncEach(rib.Len(), rib.Each)
 	r.rulesAfterProgram()
@@ -576,6 +584,9 @@ func (r *Router) apply(e Event) {
 		x, ok := ConvertNeigh(&n, r.links)
 		if ok && e.Neigh.Type == unix.RTM_NEWNEIGH {
 			r.setNeigh(r.rib, x)
+			if n.State == unix.NUD_STALE {
+				r.confirm(x)
+			}
 			return
 		}
 		ip, ok := netip.AddrFromSlice(n.IP)
@@ -602,6 +613,48 @@ func (r *Router) apply(e Event) {
 			r.rib.AddRoute(rt) // NLM_F_REPLACE or not: same table/prefix/metric is an update
 		}
 	}
+}
+
+// confirmRate bounds the confirmations asked of the kernel per second, so
+// that a full cache going stale at once does not become an ARP storm.
+const confirmRate = 1000
+
+// confirm hands a stale neighbour that routes use to the kernel as its own
+// traffic would (NTF_USE): the kernel sees none of the packets fibd
+// forwards, so without this an entry stays STALE with its MAC forever (a
+// neighbour that changed its MAC without a gratuitous ARP keeps receiving
+// at the old one) or is collected. The kernel then probes it by unicast
+// once (DELAY, PROBE): one ARP or NS per neighbour per reachable time,
+// REACHABLE again, or FAILED and resolved anew.
+func (r *Router) confirm(n Neigh) {
+	if r.rib == nil || !r.rib.NeighInUse(n.Addr, n.Dev) {
+		return
+	}
+	now := time.Now()
+	if now.Sub(r.confirmWindow) >= time.Second {
+		r.confirmWindow, r.confirmsInWindow = now, 0
+	}
+	if r.confirmsInWindow >= confirmRate {
+		return // the next STALE notification (or resync) asks again
+	}
+	idx, ok := r.ifindexOf(n.Dev)
+	if !ok {
+		return
+	}
+	if err := r.k.ResolveNeigh(idx, n.Addr); err == nil {
+		r.confirmsInWindow++
+		r.Stats.NeighConfirms.Add(1)
+	}
+}
+
+// ifindexOf is the netns ifindex of interface dev.
+func (r *Router) ifindexOf(dev string) (int, bool) {
+	for idx, name := range r.links {
+		if name == dev {
+			return idx, true
+		}
+	}
+	return 0, false
 }
 
 // probeUnresolved asks the kernel to resolve gateways routes use but the

@@ -81,4 +81,7 @@ type State struct {
 	VLANs    map[int]VLAN    // by ifindex
 	Macvlans map[int]Macvlan // by ifindex
 	linkUp   map[int]bool    // IFF_UP by ifindex (netlink dumps only)
+	// stale are the neighbours the kernel holds as NUD_STALE (netlink
+	// dumps only): fibd confirms those it forwards to (Router.confirm).
+	stale []Neigh
 }

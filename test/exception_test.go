@@ -126,6 +126,7 @@ func newXlab(t *testing.T) *xlab {
 router_tap_pcap=all
 router_rtnl_pcap=1
 ajb_udpi_path=%[3]s
+fibd_punt_rate_proto=2000
 bras_ipv6_address=2001:db8:fe::1
 router_device {
 device=net_af_packet0
@@ -263,12 +264,12 @@ protocol kernel k6 {
 }
 protocol bgp up4 {
 	local 10.2.0.1 as 65001; neighbor 10.2.0.2 as 65002;
-	hold time 9; keepalive time 3; connect retry time 2; error wait time 1, 5;
+	hold time 3; keepalive time 1; connect retry time 2; error wait time 1, 5;
 	ipv4 { import all; export none; };
 }
 protocol bgp up6 {
 	local 2001:db8:2::1 as 65001; neighbor 2001:db8:2::2 as 65002;
-	hold time 9; keepalive time 3; connect retry time 2; error wait time 1, 5;
+	hold time 3; keepalive time 1; connect retry time 2; error wait time 1, 5;
 	ipv6 { import all; export none; };
 }
 protocol ospf v2 o4 {
@@ -286,12 +287,12 @@ protocol static s6 { ipv6;
 }
 protocol bgp r4 {
 	local 10.2.0.2 as 65002; neighbor 10.2.0.1 as 65001;
-	hold time 9; keepalive time 3; connect retry time 2; error wait time 1, 5;
+	hold time 3; keepalive time 1; connect retry time 2; error wait time 1, 5;
 	ipv4 { import none; export where source = RTS_STATIC; };
 }
 protocol bgp r6 {
 	local 2001:db8:2::2 as 65002; neighbor 2001:db8:2::1 as 65001;
-	hold time 9; keepalive time 3; connect retry time 2; error wait time 1, 5;
+	hold time 3; keepalive time 1; connect retry time 2; error wait time 1, 5;
 	ipv6 { import none; export where source = RTS_STATIC; };
 }
 `, r4, r6))
@@ -372,7 +373,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // A real flood comes from another machine; here the sender shares the two
 // cores with fibd and the BIRDs, so it runs at the lowest priority: it
 // takes whatever CPU they leave, and does not starve their timers.
-func flood(ns, ifname string, frame []byte, stop <-chan struct{}) (int, error) {
+func flood(ns, ifname string, frames [][]byte, rate int, stop <-chan struct{}) (int, error) {
 	fd, sa, err := packetSocket(ns, ifname, false)
 	if err != nil {
 		return 0, err
@@ -391,9 +392,8 @@ func flood(ns, ifname string, frame []byte, stop <-chan struct{}) (int, error) {
 			runtime.UnlockOSThread()
 		}
 	}()
-	// 100k frames/s: ten times the punt policer's rate for the class, as
-	// much as a thread on these two cores sends without starving the box
-	const rate = 100000
+	// frames in turn, rate a second (100k is as much as a thread on these
+	// two cores sends without starving the box)
 	n, t0 := 0, time.Now()
 	for {
 		select {
@@ -402,14 +402,33 @@ func flood(ns, ifname string, frame []byte, stop <-chan struct{}) (int, error) {
 		default:
 		}
 		for range 256 {
-			if err := unix.Sendto(fd, frame, 0, sa); err == nil {
+			if err := unix.Sendto(fd, frames[n%len(frames)], 0, sa); err == nil {
 				n++
 			}
 		}
-		if ahead := time.Duration(n)*time.Second/rate - time.Since(t0); ahead > 0 {
+		if ahead := time.Duration(n)*time.Second/time.Duration(rate) - time.Since(t0); ahead > 0 {
 			time.Sleep(ahead)
 		}
 	}
+}
+
+// policedOf reads the policer's counters: device -> class -> punts held back.
+func policedOf(t *testing.T, x *xlab) map[string]map[string]uint64 {
+	t.Helper()
+	devs, _, _ := x.r.fdpi(t, "--json", "router", "device", "show")
+	out := map[string]map[string]uint64{}
+	for _, l := range strings.Split(devs, "\n") {
+		var d struct {
+			Device    string `json:"device"`
+			Exception struct {
+				Policed map[string]uint64 `json:"policed"`
+			} `json:"exception"`
+		}
+		if json.Unmarshal([]byte(l), &d) == nil && d.Device != "" {
+			out[d.Device] = d.Exception.Policed
+		}
+	}
+	return out
 }
 
 func linkFlags(t *testing.T, ns, dev string) string {
@@ -632,62 +651,83 @@ func TestExceptionPath(t *testing.T) {
 	}
 	x.upBird.C("enable", "moving")
 
-	// a flood towards a punted address: BGP survives (hold time 9 s: with
-	// 3 s, the session dropped in about one run of five on the 2-core
-	// machine, a stall of the punt path under the flood still to be found)
-	// and forwarding goes on
+	// a flood towards the router's address at 100k frames/s (fifty times
+	// the protected class's rate here, ten times "other"'s), from source
+	// port 179 but not from a peer, and a scan of a connected /24 nobody answers in: BGP (hold time
+	// 3 s) survives, forwarding goes on, the flood is policed as "other"
+	// and the scan as "glean"
+	run(t, "ip", "-n", x.rt, "address", "add", "10.9.0.1/24", "dev", "riba")
+	defer exec.Command("ip", "-n", x.rt, "address", "del", "10.9.0.1/24", "dev", "riba").Run()
+	waitUntil(t, 5*time.Second, "10.9.0.0/24 connected", func() bool {
+		typ, _ := x.fibLookup(t, "10.9.0.77")
+		return typ == "unresolved"
+	})
 	before := bgpLine(x.routerBird, "up4")
-	frame := pcap.EthIPv4UDP(portB, macOfNS(t, x.up, "pb"), netip.MustParseAddr("10.2.0.2"), netip.MustParseAddr("10.2.0.1"),
-		64, 4000, 9, make([]byte, 64))
+	before6 := bgpLine(x.routerBird, "up6")
+	pol0 := policedOf(t, x)
+	frame := pcap.EthIPv4UDP(portB, macOfNS(t, x.up, "pb"), netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.2.0.1"),
+		64, 179, 179, make([]byte, 64))
+	portA := macOf(t, x.fa)
+	var scan [][]byte
+	for i := 1; i < 255; i++ {
+		scan = append(scan, pcap.EthIPv4UDP(portA, macOfNS(t, x.cl, "ca"), netip.MustParseAddr("10.1.0.2"),
+			netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), 64, 4000, 9, []byte("scan")))
+	}
 	stop := make(chan struct{})
 	floodStart := time.Now()
-	var sent atomic.Int64
-	fdone := make(chan error, 1)
+	var sent, scanned atomic.Int64
+	fdone := make(chan error, 2)
 	go func() {
-		n, err := flood(x.up, "pb", frame, stop)
+		n, err := flood(x.up, "pb", [][]byte{frame}, 100000, stop)
 		sent.Store(int64(n))
+		fdone <- err
+	}()
+	go func() {
+		n, err := flood(x.cl, "ca", scan, 5000, stop)
+		scanned.Store(int64(n))
 		fdone <- err
 	}()
 	fs, fg := x.ping(t, "-c", "45", "-i", "0.1", "198.18.0.1") // 4.5 s: longer than the hold time
 	close(stop)
-	if err := <-fdone; err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := <-fdone; err != nil {
+			t.Fatal(err)
+		}
 	}
 	time.Sleep(500 * time.Millisecond) // the backlog of the flood drains
-	t.Logf("flood: %d frames in %.1fs; pings during it: %d of %d", sent.Load(), time.Since(floodStart).Seconds(), fg, fs)
+	t.Logf("flood: %d frames, scan: %d frames in %.1fs; pings during it: %d of %d", sent.Load(), scanned.Load(),
+		time.Since(floodStart).Seconds(), fg, fs)
 	if fg < fs*9/10 {
 		t.Errorf("forwarding during the flood: %d of %d pings", fg, fs)
 	}
 	after := bgpLine(x.routerBird, "up4")
-	if !strings.Contains(after, "Established") || !sameSince(before, after) {
+	after6 := bgpLine(x.routerBird, "up6")
+	if !strings.Contains(after, "Established") || !sameSince(before, after) ||
+		!strings.Contains(after6, "Established") || !sameSince(before6, after6) {
 		devs, _, _ := x.r.fdpi(t, "router", "device", "show")
 		st, _, _ := x.r.fdpi(t, "router", "stats", "show")
 		raw, berr := x.routerBird.C("show", "protocols")
 		after += fmt.Sprintf(" (birdc: %v %q)", berr, raw)
 		rlog, _ := os.ReadFile(filepath.Join(x.routerBird.Dir, "bird.log"))
 		plog, _ := os.ReadFile(filepath.Join(x.upBird.Dir, "bird.log"))
-		t.Errorf("BGP session disturbed by the flood:\nbefore %s\nafter  %s\n%s\n%s\nrouter BIRD:\n%s\npeer BIRD:\n%s",
-			before, after, devs, st, rlog, plog)
+		t.Errorf("BGP session disturbed by the flood:\nbefore %s / %s\nafter  %s / %s\n%s\n%s\nrouter BIRD:\n%s\npeer BIRD:\n%s",
+			before, before6, after, after6, devs, st, rlog, plog)
 	}
-	devs, _, _ := x.r.fdpi(t, "--json", "router", "device", "show")
-	var policed uint64
-	for _, l := range strings.Split(devs, "\n") {
-		var d struct {
-			Device    string `json:"device"`
-			Exception struct {
-				Policed map[string]uint64 `json:"policed"`
-			} `json:"exception"`
-		}
-		if json.Unmarshal([]byte(l), &d) == nil && d.Device == "net_af_packet1" {
-			policed = d.Exception.Policed["other"]
-		}
-	}
-	if policed == 0 && os.Getenv("XLAB_QUIT") != "" { // debugging aid: fibd's goroutines
+	pol1 := policedOf(t, x)
+	if pol1 == nil && os.Getenv("XLAB_QUIT") != "" { // debugging aid: fibd's goroutines
 		x.r.cmd.Process.Signal(syscall.SIGQUIT)
 		time.Sleep(2 * time.Second)
 	}
-	if policed == 0 || int64(policed) > sent.Load() {
-		t.Errorf("policed %d of %d flood frames:\n%s", policed, sent.Load(), devs)
+	t.Logf("policed before %v, after %v", pol0, pol1)
+	other := pol1["net_af_packet1"]["other"] - pol0["net_af_packet1"]["other"]
+	proto := pol1["net_af_packet1"]["proto"] - pol0["net_af_packet1"]["proto"]
+	glean := pol1["net_af_packet0"]["glean"] - pol0["net_af_packet0"]["glean"]
+	if other == 0 || int64(other) > sent.Load() || proto != 0 {
+		t.Errorf("flood of %d frames from port 179 of a stranger: policed %d as other, %d as proto (want 0): %v",
+			sent.Load(), other, proto, pol1)
+	}
+	if glean == 0 || int64(glean) > scanned.Load() {
+		t.Errorf("scan of %d frames: %d policed as glean: %v", scanned.Load(), glean, pol1)
 	}
 
 	x.checkVLAN(t)

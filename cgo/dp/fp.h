@@ -219,6 +219,27 @@ void fp_port_set_vlan(uint16_t port_id, uint16_t vid, bool on);
 /* fibd's own addresses on a port (network order), the source of the ICMP
  * errors it sends there; NULL clears one. */
 void fp_port_set_addrs(uint16_t port_id, const uint8_t *ip4, const uint8_t *ip6);
+/* The router's addresses (bras_arp_ip, bras_ipv6_address): the source of
+ * ICMP errors sent from an interface without an address of the family;
+ * NULL clears one. */
+void fp_set_router_addrs(const uint8_t *ip4, const uint8_t *ip6);
+
+/* Layer-3 facts of a port for the punt policer and ICMP errors: the
+ * addresses of the port's interfaces (the port's and its VLAN and macvlan
+ * sub-interfaces') and the routing daemon's protocol peers. */
+struct fp_ifaddr {
+	uint16_t iif;       /* the interface the address is on (the port or an
+			     * fp_iif id); FP_IIF_ANY: a peer (addr/len) */
+	uint8_t family;     /* 4 or 6 */
+	uint8_t len;        /* prefix length */
+	uint8_t addr[16];   /* network order, IPv4 in the first 4 bytes; an
+			     * interface address is unmasked (address/subnet) */
+};
+/* Replace port's entries (n = 0 clears them). Sources within one of them
+ * (or IPv6 link-local sources) may be routing-protocol traffic; the first
+ * address of a family of a sub-interface is the source of the ICMP errors
+ * about what arrives on it. Returns 0 or -errno. */
+int fp_port_set_ifaddrs(uint16_t port_id, const struct fp_ifaddr *e, uint32_t n);
 
 /* Per-worker counters. */
 struct fp_worker_stats {
@@ -230,6 +251,7 @@ struct fp_worker_stats {
 	uint64_t sleeps;        /* back-off sleeps */
 	uint64_t icmp_sent;     /* ICMP errors sent */
 	uint64_t icmp_ratelimited; /* ICMP errors the rate limit held back */
+	uint64_t icmp_alloc_failed; /* ICMP errors not sent: no mbuf for the reply */
 	uint64_t punted;        /* packets handed to the exception thread */
 	uint64_t injected;      /* packets from exception interfaces sent out */
 	uint64_t drop[FP_DROP_MAX];
@@ -252,9 +274,12 @@ unsigned int fp_worker_count(void);
  * routing protocols, the exception thread or forwarding. */
 
 enum fp_punt_class {
-	FP_PUNT_PROTO = 0,  /* BGP, OSPF, BFD, LDP, RIP, VRRP */
+	FP_PUNT_PROTO = 0,  /* BGP, OSPF, BFD, LDP, RIP, VRRP from what can be a peer
+			     * (fp_port_set_ifaddrs, TTL rules) */
 	FP_PUNT_ND,         /* ARP and IPv6 neighbour discovery */
-	FP_PUNT_OTHER,      /* everything else (ping, traffic to unresolved neighbours, ...) */
+	FP_PUNT_OTHER,      /* everything else (ping, protocol ports from anyone else, ...) */
+	FP_PUNT_GLEAN,      /* packets towards a neighbour not resolved yet (also
+			     * limited per destination) */
 	FP_PUNT_CLASSES
 };
 
@@ -349,12 +374,13 @@ int fp_rules_lookup(uint8_t family, const uint16_t *iif, const uint8_t (*src)[16
 
 /* Run the complete per-packet pipeline over raw frames received on in_port,
  * in a private worker context: verdict per frame (FP_VERDICT_FORWARD,
- * FP_VERDICT_PUNT or a drop reason + 1000), egress port or exception, and the frame as it would leave
+ * FP_VERDICT_PUNT, FP_VERDICT_GLEAN or a drop reason + 1000), egress port or exception, and the frame as it would leave
  * (rewritten in place, lens[] updated when trimmed or tagged: each frame
  * needs room for 4 more bytes). The table is tidx.
  * Returns 0 or -errno. */
 #define FP_VERDICT_FORWARD 0
 #define FP_VERDICT_PUNT 1          /* port[] gets the exception index */
+#define FP_VERDICT_GLEAN 2         /* a punt for an unresolved neighbour (ditto) */
 #define FP_VERDICT_DROP_BASE 1000
 int fp_process_frames(uint16_t tidx, uint16_t in_port, uint8_t **frames, uint16_t *lens,
 		      uint32_t n, uint32_t *verdict, uint16_t *port);

@@ -32,8 +32,8 @@
 	X(IP6_MULTICAST, "ip6_multicast", "destination is multicast (not routed)")   \
 	X(IP6_LINK_LOCAL, "ip6_link_local", "RFC 4291 2.5.6: link-local destination is never forwarded") \
 	X(IP6_HOP_LIMIT_EXCEEDED, "ip6_hop_limit_exceeded", "RFC 8200 3: hop limit would reach 0") \
-	X(L2_BROADCAST, "l2_broadcast", "RFC 1812 5.3.4: received as link-layer broadcast/multicast, not forwarded") \
-	X(L2_OTHER_HOST, "l2_other_host", "destination MAC is not the port's: another host's frame") \
+	X(L2_BROADCAST, "l2_broadcast", "RFC 1812 5.3.4: received as link-layer broadcast/multicast, not forwarded (only punted)") \
+	X(L2_OTHER_HOST, "l2_other_host", "RFC 1812 5.3.4: destination MAC is neither the port's nor a macvlan's: another host's frame (no route verdict, no punt, no ICMP error)") \
 	X(NO_ROUTE, "no_route", "no FIB entry covers the destination")              \
 	X(BLACKHOLE, "blackhole", "route of type blackhole")                        \
 	X(UNREACHABLE, "unreachable", "route of type unreachable")                  \

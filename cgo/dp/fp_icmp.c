@@ -76,8 +76,69 @@ fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-/* A new frame of l3len bytes back to m's sender, out of m's port: the
- * Ethernet header is filled in, the rest is the caller's. */
+/* The router's addresses (bras_arp_ip, bras_ipv6_address): the source of
+ * errors from an interface without one. Written by the control plane,
+ * read by workers: an error sent while they change may carry a mixed
+ * address, never a crash (as fp_port_set_addrs). */
+static struct {
+	bool has4, has6;
+	rte_be32_t ip4;
+	uint8_t ip6[16];
+} router_addr;
+
+void
+fp_set_router_addrs(const uint8_t *ip4, const uint8_t *ip6)
+{
+	router_addr.has4 = false;
+	router_addr.has6 = false;
+	if (ip4 != NULL) {
+		memcpy(&router_addr.ip4, ip4, 4);
+		router_addr.has4 = true;
+	}
+	if (ip6 != NULL) {
+		memcpy(router_addr.ip6, ip6, 16);
+		router_addr.has6 = true;
+	}
+}
+
+/* The source of an error about m: the address of the interface m came in
+ * on (the port's, or its VLAN or macvlan sub-interface's), else the
+ * router's own. False when there is none. */
+static bool
+source_of(const struct rte_mbuf *m, const struct rte_ether_hdr *eth, int family, uint8_t *out)
+{
+	const struct fp_port_state *ps = &fp_ports[m->port];
+	const struct fp_iif *e = fp_iif_entry(m, eth);
+	if (e == NULL && family == 4 && ps->has4) {
+		memcpy(out, &ps->ip4, 4);
+		return true;
+	}
+	if (e == NULL && family == 6 && ps->has6) {
+		memcpy(out, ps->ip6, 16);
+		return true;
+	}
+	if (e != NULL) {
+		const struct fp_ifaddrs *a = atomic_load_explicit(&ps->ifaddrs, memory_order_acquire);
+		for (uint32_t i = 0; a != NULL && i < a->n; i++)
+			if (a->e[i].iif == e->iif && a->e[i].family == family) {
+				memcpy(out, a->e[i].addr, family == 4 ? 4 : 16);
+				return true;
+			}
+	}
+	if (family == 4 && router_addr.has4) {
+		memcpy(out, &router_addr.ip4, 4);
+		return true;
+	}
+	if (family == 6 && router_addr.has6) {
+		memcpy(out, router_addr.ip6, 16);
+		return true;
+	}
+	return false;
+}
+
+/* A new frame of l3len bytes back to m's sender, out of m's port, from the
+ * MAC it was sent to (the port's or a macvlan's): the Ethernet header is
+ * filled in, the rest is the caller's. */
 static struct rte_ether_hdr *
 reply_frame(const struct rte_mbuf *m, uint16_t ethertype, uint32_t l3len, struct rte_mbuf **out)
 {
@@ -91,52 +152,61 @@ reply_frame(const struct rte_mbuf *m, uint16_t ethertype, uint32_t l3len, struct
 		return NULL;
 	}
 	rte_ether_addr_copy(&eth->src_addr, &re->dst_addr);
-	rte_ether_addr_copy(&fp_ports[m->port].mac, &re->src_addr);
+	rte_ether_addr_copy(&eth->dst_addr, &re->src_addr);
 	re->ether_type = rte_cpu_to_be_16(ethertype);
 	*out = r;
 	return re;
 }
 
-static struct rte_mbuf *
-reply4(struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu)
+/* Is an error about this IPv4 packet due at all? RFC 1812 4.3.2.7: never
+ * about an ICMP error, a non-first fragment, or a packet whose source is
+ * not a single host. */
+static bool
+due4(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, const struct icmp_kind *k)
 {
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
-	uint16_t in = m->port;
-	/* RFC 1812 4.3.2.7: never about an ICMP error, a non-first fragment,
-	 * or a packet whose source is not a single host. */
 	if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK))
-		return NULL;
+		return false;
 	uint32_t ihl = (ip->version_ihl & 0xf) * 4u;
 	uint32_t avail = (uint32_t)rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
 	if (ip->next_proto_id == IPPROTO_ICMP) {
 		const uint8_t *icmp = (const uint8_t *)ip + ihl;
 		if (ihl + 1 > avail)
-			return NULL;
+			return false;
 		uint8_t t = icmp[0];
 		if (t == 3 || t == 4 || t == 5 || t == 11 || t == 12)
-			return NULL;
+			return false;
 	}
-	if (ip->src_addr == 0 || !fp_ports[in].has4)
-		return NULL;
+	if (ip->src_addr == 0)
+		return false;
 	/* RFC 1812 5.2.7.1: "fragmentation needed" only for DF packets (the
 	 * others would be fragmented by a router that fragments; fibd drops
 	 * them, counted as mtu_exceeded). */
 	if (k->mtu && !(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)))
-		return NULL;
+		return false;
+	return true;
+}
+
+static struct rte_mbuf *
+reply4(struct fp_wctx *w, struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu, const uint8_t *from)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
+	uint32_t avail = (uint32_t)rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
 	uint32_t quote = RTE_MIN(avail, RTE_MIN((uint32_t)rte_be_to_cpu_16(ip->total_length),
 						(uint32_t)ICMP4_MAX_QUOTE));
 	struct rte_mbuf *r;
 	struct rte_ether_hdr *re = reply_frame(m, RTE_ETHER_TYPE_IPV4, 20 + 8 + quote, &r);
-	if (re == NULL)
+	if (re == NULL) {
+		w->st.icmp_alloc_failed++;
 		return NULL;
+	}
 	struct rte_ipv4_hdr *ri = (void *)(re + 1);
 	memset(ri, 0, sizeof(*ri));
 	ri->version_ihl = 0x45;
 	ri->total_length = rte_cpu_to_be_16(20 + 8 + quote);
 	ri->time_to_live = 64;
 	ri->next_proto_id = IPPROTO_ICMP;
-	ri->src_addr = fp_ports[in].ip4;
+	memcpy(&ri->src_addr, from, 4);
 	ri->dst_addr = ip->src_addr;
 	ri->hdr_checksum = rte_ipv4_cksum(ri);
 	uint8_t *icmp = (uint8_t *)(ri + 1);
@@ -153,35 +223,75 @@ reply4(struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu)
 	return r;
 }
 
+/* Is an error about this IPv6 packet due at all? RFC 4443 2.4(e): never
+ * about an ICMPv6 error message, wherever its header sits in the chain of
+ * extension headers (RFC 8200 4); nor about a non-first fragment, or a
+ * packet whose chain cannot be read, whose upper layer it cannot tell. */
+static bool
+due6(const struct rte_mbuf *m, const struct rte_ipv6_hdr *ip)
+{
+	static const uint8_t zero[16];
+	if (memcmp(ip->src_addr, zero, 16) == 0)
+		return false;
+	const uint8_t *p = (const uint8_t *)ip;
+	uint32_t avail = RTE_MIN((uint32_t)rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN,
+				 (uint32_t)rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip));
+	uint8_t nh = ip->proto;
+	uint32_t off = sizeof(*ip);
+	for (int i = 0; i < 8; i++) {
+		switch (nh) {
+		case 0:  /* hop-by-hop options */
+		case 43: /* routing */
+		case 60: /* destination options */
+			if (off + 2 > avail)
+				return false;
+			nh = p[off];
+			off += (p[off + 1] + 1u) * 8;
+			break;
+		case 44: /* fragment */
+			if (off + 8 > avail)
+				return false;
+			if (((p[off + 2] << 8 | p[off + 3]) & 0xfff8) != 0)
+				return false;
+			nh = p[off];
+			off += 8;
+			break;
+		case 51: /* authentication header */
+			if (off + 2 > avail)
+				return false;
+			nh = p[off];
+			off += (p[off + 1] + 2u) * 4;
+			break;
+		case IPPROTO_ICMPV6:
+			return off + 1 <= avail && p[off] >= 128;
+		default:
+			return true;
+		}
+	}
+	return false; /* a chain this long is not worth an answer */
+}
+
 static struct rte_mbuf *
-reply6(struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu)
+reply6(struct fp_wctx *w, struct rte_mbuf *m, const struct icmp_kind *k, uint16_t mtu, const uint8_t *from)
 {
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 	const struct rte_ipv6_hdr *ip = (const void *)(eth + 1);
-	uint16_t in = m->port;
 	uint32_t avail = (uint32_t)rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
-	/* RFC 4443 2.4(e): never about an ICMPv6 error message. */
-	if (ip->proto == IPPROTO_ICMPV6) {
-		const uint8_t *icmp = (const uint8_t *)(ip + 1);
-		if (sizeof(*ip) + 1 > avail || icmp[0] < 128)
-			return NULL;
-	}
-	static const uint8_t zero[16];
-	if (memcmp(ip->src_addr, zero, 16) == 0 || !fp_ports[in].has6)
-		return NULL;
 	uint32_t quote = RTE_MIN(avail, RTE_MIN((uint32_t)rte_be_to_cpu_16(ip->payload_len) + 40,
 						(uint32_t)ICMP6_MAX_QUOTE));
 	struct rte_mbuf *r;
 	struct rte_ether_hdr *re = reply_frame(m, RTE_ETHER_TYPE_IPV6, 40 + 8 + quote, &r);
-	if (re == NULL)
+	if (re == NULL) {
+		w->st.icmp_alloc_failed++;
 		return NULL;
+	}
 	struct rte_ipv6_hdr *ri = (void *)(re + 1);
 	memset(ri, 0, sizeof(*ri));
 	ri->vtc_flow = RTE_BE32(6u << 28);
 	ri->payload_len = rte_cpu_to_be_16(8 + quote);
 	ri->proto = IPPROTO_ICMPV6;
 	ri->hop_limits = 64;
-	memcpy(ri->src_addr, fp_ports[in].ip6, 16);
+	memcpy(ri->src_addr, from, 16);
 	memcpy(ri->dst_addr, ip->src_addr, 16);
 	uint8_t *icmp = (uint8_t *)(ri + 1);
 	memset(icmp, 0, 8);
@@ -207,19 +317,35 @@ fp_icmp_error(struct fp_wctx *w, struct rte_mbuf *m, uint16_t reason, uint16_t e
 	if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN || m->port >= FP_MAX_PORTS)
 		return NULL;
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	/* never to a link-layer broadcast or multicast sender */
-	if (rte_is_multicast_ether_addr(&eth->src_addr))
+	/* never to a link-layer broadcast or multicast sender; RFC 1812
+	 * 4.3.2.7: never about a frame that was not sent to the router's own
+	 * unicast MAC (another host's frame, or link-layer broadcast) */
+	if (rte_is_multicast_ether_addr(&eth->src_addr) || rte_is_multicast_ether_addr(&eth->dst_addr) ||
+	    !fp_l2_ours(m, eth))
 		return NULL;
-	uint16_t mtu = egress < FP_MAX_PORTS ? fp_ports[egress].mtu : 0;
+	/* decide first, then spend a token: packets that get no error must
+	 * not use up the budget of those that do */
+	uint8_t from[16];
+	int family;
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+		if (!due4(m, (const void *)(eth + 1), &k))
+			return NULL;
+		family = 4;
+	} else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+		if (!due6(m, (const void *)(eth + 1)))
+			return NULL;
+		family = 6;
+	} else {
+		return NULL;
+	}
+	if (!source_of(m, eth, family, from))
+		return NULL;
 	if (!ratelimit_ok(w)) {
 		w->st.icmp_ratelimited++;
 		return NULL;
 	}
-	struct rte_mbuf *r = NULL;
-	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
-		r = reply4(m, &k, mtu);
-	else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
-		r = reply6(m, &k, mtu);
+	uint16_t mtu = egress < FP_MAX_PORTS ? fp_ports[egress].mtu : 0;
+	struct rte_mbuf *r = family == 4 ? reply4(w, m, &k, mtu, from) : reply6(w, m, &k, mtu, from);
 	if (r != NULL)
 		w->st.icmp_sent++;
 	return r;

@@ -6,6 +6,7 @@
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include "fp_priv.h"
@@ -197,6 +198,28 @@ fp_port_set_addrs(uint16_t pid, const uint8_t *ip4, const uint8_t *ip6)
 		memcpy(ps->ip6, ip6, 16);
 		ps->has6 = true;
 	}
+}
+
+int
+fp_port_set_ifaddrs(uint16_t pid, const struct fp_ifaddr *e, uint32_t n)
+{
+	if (pid >= FP_MAX_PORTS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++)
+		if ((e[i].family != 4 && e[i].family != 6) || e[i].len > (e[i].family == 4 ? 32 : 128))
+			return -EINVAL;
+	struct fp_ifaddrs *a = NULL;
+	if (n > 0) {
+		a = rte_zmalloc("fp_ifaddrs", sizeof(*a) + n * sizeof(a->e[0]), RTE_CACHE_LINE_SIZE);
+		if (a == NULL)
+			return -ENOMEM;
+		a->n = n;
+		memcpy(a->e, e, n * sizeof(a->e[0]));
+	}
+	fp_ctl_lock_take();
+	fp_retire(atomic_exchange_explicit(&fp_ports[pid].ifaddrs, a, memory_order_release));
+	fp_ctl_lock_give();
+	return 0;
 }
 
 int

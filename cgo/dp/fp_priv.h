@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include <rte_common.h>
 #include <rte_ether.h>
@@ -55,6 +56,13 @@ struct fp_iif_map {
 	struct fp_iif e[];
 };
 
+/* Interface addresses and peers of a port (immutable, RCU), see
+ * fp_port_set_ifaddrs(). */
+struct fp_ifaddrs {
+	uint32_t n;
+	struct fp_ifaddr e[];
+};
+
 /* A published rule set (immutable, RCU). */
 struct fp_ruleset {
 	uint32_t n;
@@ -88,9 +96,45 @@ struct fp_port_state {
 	_Atomic uint64_t vlans[4096 / 64];
 	/* macvlan MACs and VLAN sub-interfaces: the ingress interface ids */
 	struct fp_iif_map *_Atomic iifs;
+	/* addresses of the port's interfaces, and protocol peers */
+	struct fp_ifaddrs *_Atomic ifaddrs;
 } __rte_cache_aligned;
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];
+
+/* The ingress interface entry of m: the macvlan it was sent to, or the
+ * VLAN sub-interface of its (stripped) tag; NULL: the port itself. */
+static inline const struct fp_iif *
+fp_iif_entry(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
+{
+	const struct fp_iif_map *im = atomic_load_explicit(&fp_ports[m->port].iifs, memory_order_acquire);
+	if (im == NULL)
+		return NULL;
+	bool tagged = m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED;
+	uint16_t vid = m->vlan_tci & 0xfff;
+	for (uint32_t i = 0; i < im->n; i++) {
+		const struct fp_iif *e = &im->e[i];
+		if (e->kind == FP_IIF_MAC ? memcmp(e->mac, &eth->dst_addr, 6) == 0 : tagged && e->vid == vid)
+			return e;
+	}
+	return NULL;
+}
+
+/* Is the frame addressed to the router at L2: the port's MAC or one of its
+ * macvlan interfaces' (RFC 1812 5.3.4)? Multicast is not asked here. */
+static inline bool
+fp_l2_ours(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
+{
+	if (likely(rte_is_same_ether_addr(&eth->dst_addr, &fp_ports[m->port].mac)))
+		return true;
+	const struct fp_iif_map *im = atomic_load_explicit(&fp_ports[m->port].iifs, memory_order_acquire);
+	if (im == NULL)
+		return false;
+	for (uint32_t i = 0; i < im->n; i++)
+		if (im->e[i].kind == FP_IIF_MAC && memcmp(im->e[i].mac, &eth->dst_addr, 6) == 0)
+			return true;
+	return false;
+}
 
 /* Control-plane serialisation: one writer at a time. A mutex, not a
  * spinlock: it is held across grace periods and table rebuilds (seconds),
@@ -125,6 +169,16 @@ struct fp_bucket {
 	uint64_t tokens, last;
 };
 
+/* Glean punts per destination: a direct-mapped cache of destinations
+ * (hash), each allowed FP_GLEAN_PER_DST punts per second. */
+#define FP_GLEAN_SLOTS 1024
+#define FP_GLEAN_PER_DST 4
+struct fp_glean_slot {
+	uint32_t key;                 /* destination hash; 0: free */
+	uint32_t n;                   /* punts in the current second */
+	uint64_t since;               /* TSC of the second's start */
+};
+
 struct fp_wctx {
 	unsigned int idx;             /* worker index, QSBR thread id */
 	unsigned int lcore;
@@ -140,6 +194,7 @@ struct fp_wctx {
 	struct rte_ring *punt, *inject;
 	struct fp_bucket police[FP_PUNT_CLASSES];
 	uint64_t policed[FP_MAX_PORTS][FP_PUNT_CLASSES]; /* per exception */
+	struct fp_glean_slot glean[FP_GLEAN_SLOTS];
 	struct fp_txbuf tx[FP_MAX_PORTS];
 } __rte_cache_aligned;
 
@@ -148,10 +203,11 @@ struct fp_wctx {
 void fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		    uint16_t *verdict, uint16_t *oport);
 
-/* Verdict values: FP_V_FORWARD, FP_V_PUNT (oport = exception index) or a
- * drop reason. */
+/* Verdict values: FP_V_FORWARD, FP_V_PUNT or FP_V_GLEAN (a punt for an
+ * unresolved neighbour; oport = exception index) or a drop reason. */
 #define FP_V_FORWARD 0xffff
 #define FP_V_PUNT 0xfffe
+#define FP_V_GLEAN 0xfffd
 
 /* Workers, for the exception thread (fp_worker.c). */
 extern struct fp_wctx *fp_workers[FP_MAX_WORKERS];
@@ -183,8 +239,12 @@ extern struct fp_police_conf fp_police[FP_PUNT_CLASSES];
 #define FP_POLICE_SHIFT 32
 /* Create the punt and inject rings of worker w. */
 int fp_exc_worker_init(struct fp_wctx *w);
-/* Which policer class a punted frame belongs to. */
+/* Which policer class a punted frame belongs to (a glean punt's is
+ * FP_PUNT_GLEAN whatever the frame). */
 unsigned int fp_punt_class(const struct rte_mbuf *m);
+/* May worker w punt m to exception exc (glean: for an unresolved
+ * neighbour)? False counts it as policed. */
+bool fp_punt_police(struct fp_wctx *w, const struct rte_mbuf *m, uint16_t exc, bool glean);
 
 void fp_retire(void *obj);
 /* Allocate the nexthop pointer array (idempotent; under fp_ctl_lock). */

@@ -108,9 +108,11 @@ nh_neighbour(const struct rte_mbuf *m, const struct fp_nh **nhp, uint32_t hash, 
 			return FP_DROP_NH_INVALID;
 		*nhp = nh;
 	}
-	if (nh->type == FP_NH_UNRESOLVED)
-		return fp_ports[m->port].has_exc ? punt_to(m->port, oport, 0)
-						  : punt_to(nh->port, oport, FP_DROP_NEIGH_UNRESOLVED);
+	if (nh->type == FP_NH_UNRESOLVED) {
+		uint16_t v = fp_ports[m->port].has_exc ? punt_to(m->port, oport, 0)
+						       : punt_to(nh->port, oport, FP_DROP_NEIGH_UNRESOLVED);
+		return v == FP_V_PUNT ? FP_V_GLEAN : v;
+	}
 	if (unlikely(nh->type != FP_NH_FORWARD))
 		return FP_DROP_NH_INVALID;
 	return FP_V_FORWARD;
@@ -123,44 +125,23 @@ l2_rewrite(struct rte_ether_hdr *eth, const struct fp_nh *nh)
 	rte_ether_addr_copy(&fp_ports[nh->port].mac, &eth->src_addr);
 }
 
-/* The ingress interface entry of m: the macvlan it was sent to, or the
- * VLAN sub-interface of its (stripped) tag; NULL: the port itself. */
-static inline const struct fp_iif *
-iif_entry(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
-{
-	const struct fp_iif_map *im = atomic_load_explicit(&fp_ports[m->port].iifs, memory_order_acquire);
-	if (im == NULL)
-		return NULL;
-	bool tagged = m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED;
-	uint16_t vid = m->vlan_tci & 0xfff;
-	for (uint32_t i = 0; i < im->n; i++) {
-		const struct fp_iif *e = &im->e[i];
-		if (e->kind == FP_IIF_MAC ? memcmp(e->mac, &eth->dst_addr, 6) == 0 : tagged && e->vid == vid)
-			return e;
-	}
-	return NULL;
-}
-
-/* RFC 1812 5.3.4: only frames sent to the port's own MAC (or to one of its
- * macvlan interfaces') are forwarded. */
+/* RFC 1812 5.3.4 and 4.3.2.7: a frame received as link-layer broadcast or
+ * multicast is punted when a punt route takes it, but neither forwarded
+ * nor answered with an ICMP error. (Frames to another host's MAC never get
+ * this far: the burst loop drops them first.) */
 static inline uint16_t
-l2_check(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
+l2_multicast(const struct rte_ether_hdr *eth, uint16_t v)
 {
-	if (likely(rte_is_same_ether_addr(&eth->dst_addr, &fp_ports[m->port].mac)))
-		return FP_V_FORWARD;
-	if (rte_is_multicast_ether_addr(&eth->dst_addr))
+	if (unlikely(rte_is_multicast_ether_addr(&eth->dst_addr)) && v != FP_V_PUNT)
 		return FP_DROP_L2_BROADCAST;
-	const struct fp_iif *e = iif_entry(m, eth);
-	if (e != NULL && e->kind == FP_IIF_MAC)
-		return FP_V_FORWARD;
-	return FP_DROP_L2_OTHER_HOST;
+	return v;
 }
 
 /* The rules' iif of m: its port, or the interface iif_entry() names. */
 static inline uint16_t
 iif_of(const struct rte_mbuf *m)
 {
-	const struct fp_iif *e = iif_entry(m, rte_pktmbuf_mtod(m, const struct rte_ether_hdr *));
+	const struct fp_iif *e = fp_iif_entry(m, rte_pktmbuf_mtod(m, const struct rte_ether_hdr *));
 	return e != NULL ? e->iif : m->port;
 }
 
@@ -196,9 +177,7 @@ forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	 * interface, and only a punt route (OSPF's 224.0.0.5/6) takes it. */
 	if (unlikely(((const uint8_t *)&ip->dst_addr)[0] >= 224) && v != FP_V_PUNT)
 		return FP_DROP_IP4_MULTICAST;
-	if (v != FP_V_FORWARD)
-		return v;
-	if (unlikely((v = l2_check(m, eth)) != FP_V_FORWARD))
+	if (unlikely((v = l2_multicast(eth, v)) != FP_V_FORWARD))
 		return v;
 	if (unlikely(ip->time_to_live <= 1))
 		return FP_DROP_IP4_TTL_EXCEEDED;
@@ -226,9 +205,7 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	uint16_t v = nh_route_verdict(m, idx, &nh, oport);
 	if (unlikely(ip->dst_addr[0] == 0xff) && v != FP_V_PUNT)
 		return FP_DROP_IP6_MULTICAST;
-	if (v != FP_V_FORWARD)
-		return v;
-	if (unlikely((v = l2_check(m, eth)) != FP_V_FORWARD))
+	if (unlikely((v = l2_multicast(eth, v)) != FP_V_FORWARD))
 		return v;
 	if (unlikely(ip->hop_limits <= 1))
 		return FP_DROP_IP6_HOP_LIMIT_EXCEEDED;
@@ -335,9 +312,13 @@ rules_lookup(const struct fp_ruleset *rs, int family, struct rte_mbuf **pkts, co
 		}
 	}
 	fp_rules_eval(rs, family, n, iif, (const uint8_t (*)[16])src, (const uint8_t (*)[16])dst, nh, drop);
-	for (uint16_t k = 0; k < n; k++)
-		if (drop[k])
-			verdict[at[k]] = drop[k];
+	for (uint16_t k = 0; k < n; k++) {
+		if (!drop[k])
+			continue;
+		/* link-layer broadcast: neither forwarded nor answered */
+		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkts[at[k]], const struct rte_ether_hdr *);
+		verdict[at[k]] = rte_is_multicast_ether_addr(&eth->dst_addr) ? FP_DROP_L2_BROADCAST : drop[k];
+	}
 }
 
 void
@@ -363,6 +344,12 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 			continue;
 		}
 		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		/* RFC 1812 5.3.4: another host's frame (ports are promiscuous)
+		 * gets no route verdict, no punt and no ICMP error */
+		if (unlikely(!rte_is_multicast_ether_addr(&eth->dst_addr) && !fp_l2_ours(m, eth))) {
+			verdict[i] = FP_DROP_L2_OTHER_HOST;
+			continue;
+		}
 		int r;
 		if (unlikely(eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN)) && vlan_known(m)) {
 			rte_vlan_strip(m); /* routed on its sub-interface; re-tagged if punted */
@@ -486,13 +473,44 @@ police(struct fp_wctx *w, unsigned int cls)
 	return true;
 }
 
-static inline void
-punt(struct fp_wctx *w, struct rte_mbuf *m, uint16_t exc)
+/* A glean punt's destination: has it had its share this second? A flood
+ * towards one unresolved neighbour then costs the glean class little, and
+ * the kernel queues only a few packets per neighbour anyway. */
+static inline bool
+glean_admit(struct fp_wctx *w, const struct rte_mbuf *m)
 {
-	unsigned int cls = fp_punt_class(m);
-	if (unlikely(!police(w, cls))) {
-		w->st.drop[FP_DROP_PUNT_POLICED]++;
-		w->policed[exc][cls]++;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	uint32_t key;
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
+		key = rte_hash_crc_4byte(((const struct rte_ipv4_hdr *)(eth + 1))->dst_addr, 4);
+	else
+		key = rte_hash_crc(((const struct rte_ipv6_hdr *)(eth + 1))->dst_addr, 16, 6);
+	key |= 1; /* 0 marks a free slot */
+	struct fp_glean_slot *s = &w->glean[key % FP_GLEAN_SLOTS];
+	uint64_t now = rte_rdtsc();
+	if (s->key != key || now - s->since >= rte_get_tsc_hz()) {
+		s->key = key;
+		s->since = now;
+		s->n = 0;
+	}
+	return s->n++ < FP_GLEAN_PER_DST;
+}
+
+bool
+fp_punt_police(struct fp_wctx *w, const struct rte_mbuf *m, uint16_t exc, bool glean)
+{
+	unsigned int cls = glean ? FP_PUNT_GLEAN : fp_punt_class(m);
+	if (likely((!glean || glean_admit(w, m)) && police(w, cls)))
+		return true;
+	w->st.drop[FP_DROP_PUNT_POLICED]++;
+	w->policed[exc][cls]++;
+	return false;
+}
+
+static inline void
+punt(struct fp_wctx *w, struct rte_mbuf *m, uint16_t exc, bool glean)
+{
+	if (unlikely(!fp_punt_police(w, m, exc, glean))) {
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -533,7 +551,10 @@ dispose(struct fp_wctx *w, struct rte_mbuf *m, uint16_t verdict, uint16_t port)
 {
 	switch (verdict) {
 	case FP_V_PUNT:
-		punt(w, m, port);
+		punt(w, m, port, false);
+		break;
+	case FP_V_GLEAN:
+		punt(w, m, port, true);
 		break;
 	case FP_V_FORWARD: {
 		struct fp_txbuf *b = &w->tx[port];
@@ -650,6 +671,9 @@ fp_dp_init(unsigned int nw)
 	fp_punt_set_rate(FP_PUNT_PROTO, 100000, 2048);
 	fp_punt_set_rate(FP_PUNT_ND, 10000, 512);
 	fp_punt_set_rate(FP_PUNT_OTHER, 10000, 512);
+	/* each glean punt may make the kernel a neighbour entry that lives
+	 * ~3 s unresolved: 250/s keeps a scan below gc_thresh3 (1024) */
+	fp_punt_set_rate(FP_PUNT_GLEAN, 250, 64);
 	return 0;
 }
 
@@ -801,8 +825,8 @@ fp_process_frames(uint16_t tidx, uint16_t in_port, uint8_t **frames, uint16_t *l
 		if (rc == 0) {
 			fp_route_burst(&w, pkts, k, v, op);
 			for (uint16_t j = 0; j < k; j++) {
-				if (v[j] == FP_V_PUNT) {
-					verdict[i + j] = FP_VERDICT_PUNT;
+				if (v[j] == FP_V_PUNT || v[j] == FP_V_GLEAN) {
+					verdict[i + j] = v[j] == FP_V_PUNT ? FP_VERDICT_PUNT : FP_VERDICT_GLEAN;
 					port[i + j] = op[j];
 				} else if (v[j] == FP_V_FORWARD) {
 					verdict[i + j] = FP_VERDICT_FORWARD;

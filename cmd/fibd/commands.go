@@ -619,6 +619,7 @@ func (d *daemon) reload() (hot []string, err error) {
 	if err := d.setPuntRates(nc); err != nil {
 		return nil, err
 	}
+	dpdk.SetRouterAddrs(nc.BrasArpIP, nc.BrasIPv6Address)
 	if d.opt.logLevel == "" {
 		if lv, err := zerolog.ParseLevel(nc.LogLevel); err == nil {
 			zerolog.SetGlobalLevel(lv)

@@ -267,7 +267,7 @@ func (d *daemon) handleCtl(conn net.Conn, loopback bool) {
 				return
 			}
 		}
-		if cmd.name == "router rib show" { // big: streamed, the status first
+		if cmd.name == "router rib show" || cmd.name == "router fib dump" { // big: streamed, the status first
 			begun := false
 			o.begin = func() { begun = true; fmt.Fprintln(w, "ok") }
 			// After the status, an error is the client's connection:

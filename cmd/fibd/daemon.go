@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +50,11 @@ type daemon struct {
 	exc       *kni.Set          // router=1: the exception interfaces
 	announcer *router.Announcer // router=1: subscriber and NAT pool announcements
 	policy    router.Policy
+
+	// the address sync's own (its goroutine): router=1's session peers, and
+	// what the fast path was last given per port
+	peers   *router.Peers
+	ifaddrs map[dpdk.PortID][]dpdk.IfAddr
 
 	rtnlStop context.CancelFunc // router_rtnl_pcap recording, when on
 	rctx     context.Context    // lives as long as the router
@@ -247,10 +254,18 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	} else if n > 0 {
 		d.log.Debug().Int("sockets", n).Msg("af_packet send buffers raised")
 	}
+	dpdk.SetRouterAddrs(d.cfg.BrasArpIP, d.cfg.BrasIPv6Address)
+	d.ifaddrs = map[dpdk.PortID][]dpdk.IfAddr{}
+	if d.cfg.Router {
+		d.peers = &router.Peers{Netns: d.cfg.RouterNetns}
+	}
 	d.syncPortAddrs()
-	go func() { // addresses change with the router netns
+	go func() { // addresses and peers change with the router netns
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
+		if d.peers != nil {
+			defer d.peers.Close()
+		}
 		for {
 			select {
 			case <-rctx.Done():
@@ -401,6 +416,7 @@ func (d *daemon) punts() []router.Punt {
 func (d *daemon) setPuntRates(c *conf.Config) error {
 	for cls, pps := range map[dpdk.PuntClass]uint32{
 		dpdk.PuntProto: c.PuntRateProto, dpdk.PuntND: c.PuntRateND, dpdk.PuntOther: c.PuntRateOther,
+		dpdk.PuntGlean: c.PuntRateGlean,
 	} {
 		if err := dpdk.SetPuntRate(cls, pps, max(pps/10, 64)); err != nil {
 			return err
@@ -409,27 +425,60 @@ func (d *daemon) setPuntRates(c *conf.Config) error {
 	return nil
 }
 
-// syncPortAddrs tells the fast path fibd's address on each port (the first
-// of each family, link-local excluded): the source of its ICMP errors.
+// syncPortAddrs tells the fast path fibd's addresses on each port and its
+// sub-interfaces (the first of each family, link-local excluded: the
+// source of its ICMP errors), their subnets and the routing daemon's
+// session peers (where protocol punts may come from: the policer's
+// protected class). Runs on one goroutine (start, then the ticker).
 func (d *daemon) syncPortAddrs() {
 	type pair struct{ v4, v6 netip.Addr }
 	want := map[dpdk.PortID]pair{}
-	d.withState(func(_ *router.Programmer, rib *router.RIB) {
-		rib.EachAddr(func(a netip.Prefix, p dpdk.PortID) {
-			x := want[p]
+	ifaddrs := map[dpdk.PortID][]dpdk.IfAddr{}
+	d.withState(func(prog *router.Programmer, rib *router.RIB) {
+		rib.EachAddr(func(a netip.Prefix, id dpdk.PortID) {
 			ad := a.Addr()
+			if ad.Is6() && ad.IsLinkLocalUnicast() {
+				return // the fast path takes every link-local source as on-link
+			}
+			port, _ := prog.Resolve(id)
+			ifaddrs[port] = append(ifaddrs[port], dpdk.IfAddr{IIF: id, Prefix: a})
+			x := want[id]
 			switch {
 			case ad.Is4() && (!x.v4.IsValid() || ad.Less(x.v4)):
 				x.v4 = ad
-			case ad.Is6() && !ad.IsLinkLocalUnicast() && (!x.v6.IsValid() || ad.Less(x.v6)):
+			case ad.Is6() && (!x.v6.IsValid() || ad.Less(x.v6)):
 				x.v6 = ad
 			}
-			want[p] = x
+			want[id] = x
 		})
 	})
+	var peers []netip.Addr
+	if d.peers != nil {
+		var err error
+		if peers, err = d.peers.List(); err != nil {
+			d.log.Debug().Err(err).Msg("routing daemon's peers not known")
+		}
+	}
 	for _, p := range d.ports.Ports {
 		x := want[p.ID]
 		p.ID.SetAddrs(x.v4, x.v6)
+		l := ifaddrs[p.ID]
+		for _, a := range peers {
+			l = append(l, dpdk.IfAddr{IIF: dpdk.AnyIIF, Prefix: netip.PrefixFrom(a, a.BitLen())})
+		}
+		// each sub-interface's lowest address of a family comes first
+		slices.SortFunc(l, func(a, b dpdk.IfAddr) int {
+			return cmp.Or(cmp.Compare(a.IIF, b.IIF), a.Prefix.Addr().Compare(b.Prefix.Addr()),
+				cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()))
+		})
+		if slices.Equal(l, d.ifaddrs[p.ID]) {
+			continue
+		}
+		if err := p.ID.SetIfAddrs(l); err != nil {
+			d.log.Error().Err(err).Msg("interface addresses not given to the fast path")
+			continue
+		}
+		d.ifaddrs[p.ID] = l
 	}
 }
 

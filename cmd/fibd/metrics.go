@@ -42,6 +42,7 @@ var (
 	mWorkerFwd      = desc("worker_forwarded_packets_total", "Packets a worker routed.", "worker")
 	mWorkerTx       = desc("worker_tx_packets_total", "Packets a worker's tx accepted.", "worker")
 	mWorkerIdle     = desc("worker_idle_polls_total", "Loop passes that received nothing.", "worker")
+	mWorkerICMP     = desc("worker_icmp_errors_total", "ICMP errors: sent, held back by the rate limit (ratelimited), lost for want of an mbuf (alloc_failed).", "worker", "result")
 	mDrops          = desc("drops_total", "Packets not forwarded, by reason (see fdpi_cli router stats show).", "reason")
 	mRoutes         = desc("fib_routes", "Routes in the FIB tables.", "family")
 	mNexthops       = desc("fib_nexthops", "Nexthop indices in use.")
@@ -54,6 +55,7 @@ var (
 	mRouterOverruns = desc("router_overruns_total", "Netlink subscription failures (ENOBUFS, closed).")
 	mNeighRefused   = desc("router_neighbours_refused_total", "Neighbours beyond router_arp_cache_size.")
 	mNeighProbes    = desc("router_neighbour_probes_total", "Resolutions asked of the kernel.")
+	mNeighConfirms  = desc("router_neighbour_confirms_total", "Stale neighbours in use handed to the kernel to confirm.")
 	mMirroring      = desc("router_mirroring", "1 while the router netns is mirrored.")
 	mReconciles     = desc("router_reconciles_total", "router_fib_refresh comparisons of the whole RIB with the FIB.")
 	mRepaired       = desc("router_fib_repaired_total", "FIB changes those comparisons had to make.")
@@ -115,6 +117,9 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(mWorkerFwd, s.Forwarded, w)
 		counter(mWorkerTx, s.Tx, w)
 		counter(mWorkerIdle, s.IdlePolls, w)
+		counter(mWorkerICMP, s.ICMPSent, w, "sent")
+		counter(mWorkerICMP, s.ICMPRateLimited, w, "ratelimited")
+		counter(mWorkerICMP, s.ICMPAllocFailed, w, "alloc_failed")
 		for r, n := range s.Drops {
 			drops[r] += n
 		}
@@ -142,6 +147,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(mRouterOverruns, r.Stats.Overruns.Load())
 		counter(mNeighRefused, r.Stats.NeighRefused.Load())
 		counter(mNeighProbes, r.Stats.NeighProbes.Load())
+		counter(mNeighConfirms, r.Stats.NeighConfirms.Load())
 		gauge(mMirroring, b2f(r.Stats.Connected.Load()))
 		counter(mReconciles, r.Stats.Reconciles.Load())
 		counter(mRepaired, r.Stats.Repaired.Load())
@@ -171,6 +177,7 @@ func b2f(b bool) float64 {
 func (d *daemon) serveMetrics(ctx context.Context, addr string) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics{d})
+	registerMemory(reg)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

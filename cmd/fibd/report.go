@@ -33,6 +33,7 @@ type routerReport struct {
 	Overruns     uint64 `json:"overruns"`
 	NeighRefused uint64 `json:"neigh_refused"`
 	NeighProbes  uint64 `json:"neigh_probes"`
+	NeighConfirm uint64 `json:"neigh_confirms"`
 }
 
 type portReport struct {
@@ -62,8 +63,9 @@ type workerReport struct {
 	Sleeps    uint64            `json:"sleeps"`
 	ICMPSent  uint64            `json:"icmp_sent"`
 	ICMPLimit uint64            `json:"icmp_ratelimited"`
-	Punted    uint64            `json:"punted"`   // to the exception interfaces
-	Injected  uint64            `json:"injected"` // from them, sent out
+	ICMPAlloc uint64            `json:"icmp_alloc_failed"` // errors lost: no mbuf
+	Punted    uint64            `json:"punted"`            // to the exception interfaces
+	Injected  uint64            `json:"injected"`          // from them, sent out
 	Drops     map[string]uint64 `json:"drops"`
 }
 
@@ -89,7 +91,8 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 		}
 		w := workerReport{Lcore: i, Rx: s.Rx, Tx: s.Tx, Forwarded: s.Forwarded, Polls: s.Polls,
 			IdlePolls: s.IdlePolls, Sleeps: s.Sleeps, ICMPSent: s.ICMPSent, ICMPLimit: s.ICMPRateLimited,
-			Punted: s.Punted, Injected: s.Injected, Drops: map[string]uint64{}}
+			ICMPAlloc: s.ICMPAllocFailed,
+			Punted:    s.Punted, Injected: s.Injected, Drops: map[string]uint64{}}
 		for reason, n := range s.Drops {
 			if n > 0 {
 				w.Drops[names[reason]] = n
@@ -112,7 +115,7 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 		r.Router = &routerReport{
 			Events: rt.Stats.Events.Load(), Batches: rt.Stats.Batches.Load(),
 			Resyncs: rt.Stats.Resyncs.Load(), Overruns: rt.Stats.Overruns.Load(),
-			NeighRefused: rt.Stats.NeighRefused.Load(), NeighProbes: rt.Stats.NeighProbes.Load(),
+			NeighRefused: rt.Stats.NeighRefused.Load(), NeighProbes: rt.Stats.NeighProbes.Load(), NeighConfirm: rt.Stats.NeighConfirms.Load(),
 		}
 	}
 	r.Refused = d.fib.Refused.Load()

@@ -34,6 +34,9 @@ func fix4(f []byte) []byte {
 
 func edit(f []byte, fn func([]byte)) []byte { fn(f); return f }
 
+// otherHost readdresses a frame to another host's MAC.
+func otherHost(f []byte) { copy(f, []byte{0x02, 0xbb, 0, 0, 0, 1}) }
+
 // TestMalformedFrames: every kind of bad input lands in its own counter and
 // nothing crashes. The reasons are the fast path's names (DropReasons).
 func TestMalformedFrames(t *testing.T) {
@@ -74,6 +77,11 @@ func TestMalformedFrames(t *testing.T) {
 		{"ipv4 multicast", udp4("224.0.0.5", 64), "ip4_multicast"},
 		{"ipv4 broadcast", udp4("255.255.255.255", 64), "ip4_broadcast"},
 		{"ipv4 to router itself", udp4("192.0.2.1", 1), "local"},
+		// RFC 1812 5.3.4: another host's frame gets no route verdict at all
+		{"another host's frame", edit(udp4("10.1.2.3", 64), otherHost), "l2_other_host"},
+		{"another host's frame to the router", edit(udp4("192.0.2.1", 1), otherHost), "l2_other_host"},
+		{"another host's frame without a route", edit(udp6("3fff::1", 64), otherHost), "l2_other_host"},
+		{"another host's frame, TTL 1", edit(udp4("10.1.2.3", 1), otherHost), "l2_other_host"},
 		{"ipv4 larger than mtu", pcap.EthIPv4UDP(env.macs[0], inMAC, src4, netip.MustParseAddr("10.1.2.3"), 64, 1, 2, make([]byte, 1600)), "mtu_exceeded"},
 		{"ipv6 truncated header", udp6("2001:db8:99::1", 64)[:14+39], "ip6_runt"},
 		{"ipv6 version 4", edit(udp6("2001:db8:99::1", 64), func(f []byte) { f[14] = 0x40 }), "ip6_version"},

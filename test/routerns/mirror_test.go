@@ -700,3 +700,74 @@ func TestTableRefused(t *testing.T) {
 		t.Errorf("table %d made after all", huge)
 	}
 }
+
+// TestNeighboursInUseConfirmed: the kernel sees none of the traffic fibd
+// forwards, so a gateway that changes its MAC without a gratuitous ARP
+// stayed STALE at the old MAC for good, and fibd with it. fibd hands a
+// stale neighbour in use back to the kernel to confirm (as a packet would):
+// one unicast probe, which the old MAC does not answer, then a new
+// resolution. And it does so without flooding: about once per reachable
+// time.
+func TestNeighboursInUseConfirmed(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	host := s.name + "h"
+	exec.Command("ip", "netns", "del", host).Run()
+	ipCmd(t, "netns", "add", host)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", host).Run() })
+	ipCmd(t, "-n", s.name, "link", "set", "nbr0", "netns", host)
+	ribMAC, err := exec.Command("ip", "netns", "exec", s.name, "cat", "/sys/class/net/rib0/address").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The host never asks for us (a permanent entry): its own ARP requests
+	// would confirm our entry too, and the test would prove nothing.
+	ipBatch(t, host, []string{"link set nbr0 address 02:00:00:00:0d:0d", "link set nbr0 up",
+		"address add 192.0.2.50/24 dev nbr0",
+		"neigh add 192.0.2.1 lladdr " + strings.TrimSpace(string(ribMAC)) + " dev nbr0 nud permanent"})
+	// short kernel timers on rib0, so that the test takes seconds (the
+	// reachable time must stay above the first probe's delay, or the kernel
+	// probes by itself: an entry used within the delay is probed, not
+	// left STALE)
+	for k, v := range map[string]string{"base_reachable_time_ms": "3000", "delay_first_probe_time": "1", "retrans_time_ms": "100"} {
+		if out, err := exec.Command("ip", "netns", "exec", s.name, "sysctl", "-qw", "net.ipv4.neigh.rib0."+k+"="+v).CombinedOutput(); err != nil {
+			t.Fatalf("sysctl %s: %v %s", k, err, out)
+		}
+	}
+	r, fib := startRouter(t, s.name, 0)
+	ipCmd(t, "-n", s.name, "route", "add", "203.0.113.0/24", "via", "192.0.2.50", "dev", "rib0", "table", fmt.Sprint(table))
+	dst := netip.MustParseAddr("203.0.113.7")
+	waitHop := func(want string, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			d := fibd(r, fib, dst)
+			if len(d.hops) == 1 && d.hops[0] == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				out, _ := exec.Command("ip", "-n", s.name, "neigh").CombinedOutput()
+				t.Fatalf("fibd %+v, want %s; confirms %d; kernel neighbours:\n%s", d, want, r.Stats.NeighConfirms.Load(), out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitHop("0/02:00:00:00:0d:0d", 15*time.Second)
+	before := r.Stats.NeighConfirms.Load()
+	start := time.Now()
+	// A few reachable times pass, then the host changes its MAC silently
+	// (arp_notify is off by default: no gratuitous ARP).
+	time.Sleep(6 * time.Second)
+	ipBatch(t, host, []string{"link set nbr0 address 02:00:00:00:0e:0e"})
+	waitHop("0/02:00:00:00:0e:0e", 15*time.Second)
+	// Quiet for a while: confirmations stay about one per reachable time
+	// (1.5–4.5 s here, plus the probe), not one per event or per packet.
+	time.Sleep(5 * time.Second)
+	n := r.Stats.NeighConfirms.Load() - before
+	if n == 0 {
+		t.Errorf("no confirmation in %v (probes %d): the new MAC came some other way, the test proves nothing", time.Since(start), r.Stats.NeighProbes.Load())
+	}
+	if limit := uint64(time.Since(start)/(1500*time.Millisecond)) + 2; n > limit {
+		t.Errorf("%d confirmations in %v for one neighbour: more than one per reachable time (%d)", n, time.Since(start), limit)
+	}
+}

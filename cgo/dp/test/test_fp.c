@@ -15,6 +15,7 @@
 #include <rte_ip.h>
 
 #include "fp.h"
+#include "fp_icmp.h"
 #include "fp_pkt.h"
 #include "fp_priv.h" /* test_grace_stall plays a worker on the QSBR variable */
 
@@ -128,6 +129,22 @@ verdict_of(uint8_t *frame, uint16_t len, uint16_t *oport)
 
 #define DROP(r) (FP_VERDICT_DROP_BASE + FP_DROP_##r)
 
+static const uint8_t other_mac[6] = {2, 0xbb, 0, 0, 0, 1};
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* The verdict of frame f sent to MAC dmac (not the port's). */
+static uint32_t
+verdict_raw(uint8_t *frame, uint16_t len, const uint8_t *dmac)
+{
+	uint32_t v = 0;
+	uint16_t p = 0;
+	uint8_t *f[1] = {frame};
+	memcpy(frame, dmac, 6);
+	int rc = fp_process_frames(0, port, f, &len, 1, &v, &p);
+	CHECK(rc == 0, "fp_process_frames: %d", rc);
+	return v;
+}
+
 static void
 test_pipeline(void)
 {
@@ -234,6 +251,20 @@ test_pipeline(void)
 		fp_process_frames(0, port, fr, &l, 1, &v, &p);
 		CHECK(v == DROP(L2_OTHER_HOST), "another host's frame is not forwarded");
 	}
+	/* RFC 1812 4.3.2.7, 5.3.4: another host's frame gets no route verdict
+	 * (and so no ICMP error), whatever its destination */
+	len = mk4(f, 0xc0000201, 0x0b000001, 64, 1000);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "another host's frame, no route");
+	len = mk4(f, 0xc0000201, 0x0a020101, 64, 1000);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "another host's frame, blackhole");
+	len = mk4(f, 0xc0000201, 0x0a010101, 64, 1000);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "another host's frame, local");
+	len = mk4(f, 0xc0000201, 0x0a050505, 1, 1000);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "another host's frame, TTL 1");
+	len = mk4(f, 0xc0000201, 0x0b000001, 64, 1000);
+	CHECK(verdict_raw(f, len, bcast_mac) == DROP(L2_BROADCAST), "link-layer broadcast, no route: no error");
+	len = mk4(f, 0xc0000201, 0x0a020101, 64, 1000);
+	CHECK(verdict_raw(f, len, bcast_mac) == DROP(L2_BROADCAST), "link-layer broadcast, blackhole");
 	len = mk4(f, 0xc0000201, 0x0a050505, 64, 1000);
 	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
 	CHECK(verdict_of(f, len, NULL) == DROP(NON_IP), "arp is not routed");
@@ -356,7 +387,7 @@ test_exception(uint16_t exc_port)
 	len = mk4(f, 0xc0000201, 0x0a000202, 64, 1000);
 	CHECK(verdict_of(f, len, &op) == FP_VERDICT_PUNT && op == 0, "router_device subnet is punted");
 	len = mk4(f, 0xc0000201, 0x0a030101, 64, 1000);
-	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_PUNT, "unresolved neighbour: through the kernel");
+	CHECK(verdict_of(f, len, NULL) == FP_VERDICT_GLEAN, "unresolved neighbour: through the kernel (glean)");
 	len = mk4(f, 0xc0000201, 0x0a030101, 1, 1000);
 	CHECK(verdict_of(f, len, NULL) == DROP(IP4_TTL_EXCEEDED), "but not once its TTL is out");
 	len = mk4(f, 0xc0000201, 0x0b000001, 64, 1000);
@@ -402,6 +433,28 @@ test_exception(uint16_t exc_port)
 	len = mk6(f, all, 1);
 	CHECK(verdict_of(f, len, NULL) == DROP(IP6_MULTICAST), "ff02::1 is not listed");
 
+	/* another host's frames: neither punted nor gleaned; broadcast ARP,
+	 * NDP to a solicited-node group and OSPF to its group still are */
+	len = mk4(f, 0xc0000201, 0x0a010101, 64, 1000);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "another host's frame to a local address");
+	len = mk4(f, 0xc0000201, 0x0a000202, 64, 179);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "another host's BGP in a punted subnet");
+	len = mk4(f, 0xc0000201, 0x0a030101, 64, 1000);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "another host's frame to an unresolved neighbour");
+	len = mk_arp(f, 0x0a010102, 0x0a010101);
+	CHECK(verdict_raw(f, len, bcast_mac) == FP_VERDICT_PUNT, "broadcast ARP for the router");
+	len = mk_arp(f, 0x0a010102, 0x0a010101);
+	CHECK(verdict_raw(f, len, other_mac) == DROP(L2_OTHER_HOST), "ARP to another host's MAC");
+	len = mk6(f, sn, 255);
+	ip6->proto = IPPROTO_ICMPV6;
+	f[14 + 40] = 135;
+	CHECK(verdict_raw(f, len, (const uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}) == FP_VERDICT_PUNT,
+	      "NS to the solicited-node group's MAC");
+	len = mk4(f, 0xc0000201, 0xe0000005, 1, 1000);
+	CHECK(verdict_raw(f, len, (const uint8_t[]){1, 0, 0x5e, 0, 0, 5}) == FP_VERDICT_PUNT, "OSPF to 01:00:5e:00:00:05");
+	len = mk4(f, 0xc0000201, 0x0b000001, 64, 1000);
+	CHECK(verdict_raw(f, len, bcast_mac) == DROP(L2_BROADCAST), "broadcast transit is not forwarded");
+
 	/* VLAN sub-interfaces: VID 100 is mirrored, VID 200 is not */
 	fp_port_set_vlan(port, 100, true);
 	struct fp_nh_conf tagged = {.type = FP_NH_FORWARD, .port = port, .vlan = 100,
@@ -440,6 +493,7 @@ test_exception(uint16_t exc_port)
 		      "from VID 100 to an untagged route: %u, len %u", v, l);
 		/* tagged, for the router: punted (re-tagged for the kernel's sub-interface) */
 		memmove(f + 16, f + 12, olen - 12);
+		memcpy(f, pm.addr_bytes, 6); /* the forwarded frame went to the neighbour */
 		f[12] = 0x81, f[13] = 0, f[14] = 0, f[15] = 100;
 		ip = (void *)(f + 18);
 		ip->dst_addr = rte_cpu_to_be_32(0x0a010101);
@@ -524,6 +578,14 @@ test_rules(void)
 	CHECK(v == DROP(UNREACHABLE), "unreachable rule by source: %u", v);
 	SEND(((uint8_t[]){2, 0, 0, 0, 0xaa, 2}), 0x0a000001, 0x0b000001);
 	CHECK(v == DROP(L2_OTHER_HOST), "a MAC nobody has");
+	SEND(other_mac, 0x0a000001, 0x0a090001);
+	CHECK(v == DROP(L2_OTHER_HOST), "another host's frame meets no blackhole rule: %u", v);
+	SEND(other_mac, 0xc0000207, 0x0b000001);
+	CHECK(v == DROP(L2_OTHER_HOST), "another host's frame meets no unreachable rule: %u", v);
+	SEND(other_mac, 0x0a000001, 0x64400001);
+	CHECK(v == DROP(L2_OTHER_HOST), "another host's frame is not local: %u", v);
+	SEND(bcast_mac, 0x0a000001, 0x0a090001);
+	CHECK(v == DROP(L2_BROADCAST), "link-layer broadcast meets no blackhole rule: %u", v);
 
 	/* the same decisions from the control plane's lookup */
 	uint16_t iifs[2] = {40, port};
@@ -659,6 +721,313 @@ test_capture_handover(void)
 	CHECK(open_fds() == base, "every handed-over file closed: %d open, %d before", open_fds(), base);
 }
 
+/* ---- ICMP errors (fp_icmp_error on its own) ------------------------------- */
+
+static struct fp_wctx icw;
+static struct rte_mempool *in_pool;
+
+/* The error fp_icmp_error builds about frame f (received on port, tagged
+ * with VID vlan when not 0, stripped as a worker strips it), or NULL. */
+static struct rte_mbuf *
+icmp_for(const uint8_t *f, uint16_t len, uint16_t reason, uint16_t vlan)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(in_pool);
+	if (m == NULL)
+		return NULL;
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
+	memcpy(d, f, len);
+	memcpy(d + 6, (uint8_t[]){2, 0, 0, 0, 0x99, 0x99}, 6); /* a host's unicast MAC */
+	m->port = port;
+	if (vlan) {
+		m->ol_flags |= RTE_MBUF_F_RX_VLAN_STRIPPED;
+		m->vlan_tci = vlan;
+	}
+	struct rte_mbuf *r = fp_icmp_error(&icw, m, reason, UINT16_MAX);
+	rte_pktmbuf_free(m);
+	return r;
+}
+
+/* Source IPv4 address of an error (host order), 0 for none. */
+static uint32_t
+src4_of(struct rte_mbuf *r)
+{
+	if (r == NULL)
+		return 0;
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(r, const void *, 14);
+	uint32_t a = rte_be_to_cpu_32(ip->src_addr);
+	rte_pktmbuf_free(r);
+	return a;
+}
+
+/* IPv6 frame with an 8-byte hop-by-hop header (or a fragment header of
+ * offset frag when frag != 0xffff) before an ICMPv6 message of type t. */
+static uint16_t
+mk6_ext(uint8_t *buf, uint8_t hl, uint8_t t, uint16_t frag)
+{
+	uint8_t d[16] = {0x20, 0x01, 0x0d, 0xb8, 9, [15] = 1};
+	mk6(buf, d, hl);
+	struct rte_ipv6_hdr *ip = (void *)(buf + 14);
+	uint8_t *x = buf + 14 + 40;
+	memset(x, 0, 16);
+	ip->proto = frag == 0xffff ? 0 : 44;
+	ip->payload_len = RTE_BE16(16);
+	x[0] = IPPROTO_ICMPV6;
+	if (frag == 0xffff) {
+		x[2] = 1, x[3] = 4; /* PadN */
+	} else {
+		x[2] = (uint8_t)(frag >> 8);
+		x[3] = (uint8_t)(frag & 0xf8);
+	}
+	x[8] = t;
+	return 14 + 40 + 16;
+}
+
+static void
+test_icmp(void)
+{
+	struct rte_ether_addr pm;
+	rte_eth_macaddr_get(port, &pm);
+	in_pool = rte_mempool_lookup("test_pool");
+	CHECK(in_pool != NULL, "pool");
+	const uint8_t a4[4] = {192, 0, 2, 1};
+	fp_port_set_addrs(port, a4, NULL); /* no IPv6 address on the port */
+	const uint8_t r4[4] = {188, 227, 73, 40};
+	const uint8_t r6[16] = {0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 1};
+	uint8_t f[256];
+	uint16_t len;
+	struct rte_ether_hdr *eth = (void *)f;
+	struct rte_ipv4_hdr *ip = (void *)(eth + 1);
+	icw.icmp_last = rte_rdtsc();
+	icw.icmp_tokens = 1000;
+
+	/* RFC 1812 4.3.2.7: only about frames sent to the router's own MAC */
+	len = mk4(f, 0xc0000263, 0x0a050505, 1, 1000);
+	memcpy(f, pm.addr_bytes, 6);
+	CHECK(src4_of(icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 0)) == 0xc0000201, "an error from the port's address");
+	memcpy(f, other_mac, 6);
+	CHECK(icmp_for(f, len, FP_DROP_NO_ROUTE, 0) == NULL, "no error about another host's frame");
+	memcpy(f, bcast_mac, 6);
+	CHECK(icmp_for(f, len, FP_DROP_NO_ROUTE, 0) == NULL, "no error about a link-layer broadcast");
+
+	/* a token is spent only on an error that is due */
+	icw.icmp_last = rte_rdtsc();
+	icw.icmp_tokens = 1;
+	len = mk4(f, 0xc0000263, 0x0a050505, 1, 1000);
+	memcpy(f, pm.addr_bytes, 6);
+	ip->fragment_offset = RTE_BE16(100);
+	uint64_t limited = icw.st.icmp_ratelimited;
+	CHECK(icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 0) == NULL, "no error about a non-first fragment");
+	CHECK(icw.icmp_tokens >= 1 && icw.st.icmp_ratelimited == limited,
+	      "a fragment that gets no error spends no token (%lu left)", (unsigned long)icw.icmp_tokens);
+	ip->fragment_offset = 0;
+	CHECK(src4_of(icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 0)) == 0xc0000201,
+	      "so the next expiring packet still gets its error");
+	icw.icmp_tokens = 1000;
+
+	/* ICMPv6: no error about an error behind extension headers; the
+	 * router's address when the port has none of the family */
+	len = mk6_ext(f, 1, 1, 0xffff);
+	memcpy(f, pm.addr_bytes, 6);
+	CHECK(icmp_for(f, len, FP_DROP_IP6_HOP_LIMIT_EXCEEDED, 0) == NULL, "no address: no error");
+	fp_set_router_addrs(r4, r6);
+	CHECK(icmp_for(f, len, FP_DROP_IP6_HOP_LIMIT_EXCEEDED, 0) == NULL,
+	      "no error about an ICMPv6 error behind a hop-by-hop header");
+	len = mk6_ext(f, 1, 128, 0xffff);
+	memcpy(f, pm.addr_bytes, 6);
+	struct rte_mbuf *r = icmp_for(f, len, FP_DROP_IP6_HOP_LIMIT_EXCEEDED, 0);
+	CHECK(r != NULL, "an echo request behind a hop-by-hop header gets its error");
+	if (r != NULL) {
+		const struct rte_ipv6_hdr *ri = rte_pktmbuf_mtod_offset(r, const void *, 14);
+		CHECK(memcmp(ri->src_addr, r6, 16) == 0, "from bras_ipv6_address");
+		rte_pktmbuf_free(r);
+	}
+	len = mk6_ext(f, 1, 128, 8);
+	memcpy(f, pm.addr_bytes, 6);
+	CHECK(icmp_for(f, len, FP_DROP_IP6_HOP_LIMIT_EXCEEDED, 0) == NULL, "no error about a non-first IPv6 fragment");
+	len = mk6_ext(f, 1, 1, 0);
+	memcpy(f, pm.addr_bytes, 6);
+	CHECK(icmp_for(f, len, FP_DROP_IP6_HOP_LIMIT_EXCEEDED, 0) == NULL,
+	      "no error about an ICMPv6 error in a first fragment");
+
+	/* the source is the sub-interface's address, else the router's */
+	struct fp_iif iifs[] = {
+		{.kind = FP_IIF_MAC, .mac = {2, 0, 0, 0, 0xaa, 1}, .iif = 40},
+		{.kind = FP_IIF_VLAN, .vid = 100, .iif = 41},
+		{.kind = FP_IIF_VLAN, .vid = 200, .iif = 42},
+	};
+	CHECK(fp_port_set_iifs(port, iifs, RTE_DIM(iifs)) == 0, "iifs");
+	struct fp_ifaddr ia[] = {
+		{.iif = 40, .family = 4, .len = 24, .addr = {100, 64, 0, 1}},
+		{.iif = 41, .family = 4, .len = 24, .addr = {10, 100, 0, 1}},
+		{.iif = port, .family = 4, .len = 24, .addr = {192, 0, 2, 1}},
+	};
+	CHECK(fp_port_set_ifaddrs(port, ia, RTE_DIM(ia)) == 0, "ifaddrs");
+	struct fp_ifaddr bad = {.family = 4, .len = 33};
+	CHECK(fp_port_set_ifaddrs(port, &bad, 1) == -EINVAL, "a /33");
+	len = mk4(f, 0xc0000263, 0x0a050505, 1, 1000);
+	memcpy(f, iifs[0].mac, 6);
+	r = icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 0);
+	CHECK(r != NULL && memcmp(rte_pktmbuf_mtod(r, uint8_t *) + 6, iifs[0].mac, 6) == 0,
+	      "an error about a macvlan's frame comes from the macvlan's MAC");
+	CHECK(src4_of(r) == 0x64400001, "... and from its address");
+	memcpy(f, pm.addr_bytes, 6);
+	CHECK(src4_of(icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 100)) == 0x0a640001, "VLAN 100: its address");
+	CHECK(src4_of(icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 200)) == 0xbce34928,
+	      "VLAN 200 has none: bras_arp_ip");
+	CHECK(src4_of(icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 0)) == 0xc0000201, "the port: its own");
+
+	/* a reply that finds no mbuf is counted */
+	struct rte_mempool *save = fp_pool;
+	struct rte_mempool *empty = rte_pktmbuf_pool_create("icmp_empty", 1, 0, 0, 512, SOCKET_ID_ANY);
+	CHECK(empty != NULL, "empty pool");
+	struct rte_mbuf *hold = empty ? rte_pktmbuf_alloc(empty) : NULL;
+	fp_pool = empty;
+	uint64_t failed0 = icw.st.icmp_alloc_failed;
+	CHECK(icmp_for(f, len, FP_DROP_IP4_TTL_EXCEEDED, 0) == NULL && icw.st.icmp_alloc_failed == failed0 + 1,
+	      "icmp_alloc_failed counts it");
+	fp_pool = save;
+	rte_pktmbuf_free(hold);
+	rte_mempool_free(empty);
+
+	fp_set_router_addrs(NULL, NULL);
+	fp_port_set_addrs(port, NULL, NULL);
+	fp_port_set_ifaddrs(port, NULL, 0);
+	fp_port_set_iifs(port, NULL, 0);
+	fp_sync();
+}
+
+/* ---- punt classes ------------------------------------------------------------ */
+
+static struct fp_wctx pw;
+
+static unsigned int
+class_of(const uint8_t *f, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(in_pool);
+	memcpy(rte_pktmbuf_append(m, len), f, len);
+	m->port = port;
+	unsigned int c = fp_punt_class(m);
+	rte_pktmbuf_free(m);
+	return c;
+}
+
+static bool
+police_of(const uint8_t *f, uint16_t len, bool glean)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(in_pool);
+	memcpy(rte_pktmbuf_append(m, len), f, len);
+	m->port = port;
+	bool ok = fp_punt_police(&pw, m, 0, glean);
+	rte_pktmbuf_free(m);
+	return ok;
+}
+
+/* IPv4 frame of protocol proto (TCP, UDP: ports sport -> dport). */
+static uint16_t
+mk4p(uint8_t *f, uint32_t src, uint8_t proto, uint8_t ttl, uint16_t sport, uint16_t dport)
+{
+	uint16_t len = mk4(f, src, 0x0a000202, ttl, sport);
+	struct rte_ipv4_hdr *ip = (void *)(f + 14);
+	ip->next_proto_id = proto;
+	uint16_t *l4 = (void *)(ip + 1);
+	l4[1] = rte_cpu_to_be_16(dport);
+	return len;
+}
+
+static void
+test_punt_classes(void)
+{
+	in_pool = rte_mempool_lookup("test_pool");
+	struct fp_ifaddr ia[] = {
+		{.iif = port, .family = 4, .len = 30, .addr = {10, 0, 2, 2}},
+		{.iif = port, .family = 6, .len = 64, .addr = {0x20, 0x01, 0x0d, 0xb8, 0, 2, [15] = 2}},
+		{.iif = FP_IIF_ANY, .family = 4, .len = 32, .addr = {198, 51, 100, 7}},
+	};
+	CHECK(fp_port_set_ifaddrs(port, ia, RTE_DIM(ia)) == 0, "ifaddrs");
+	uint8_t f[256];
+	uint16_t len;
+	const uint32_t peer = 0x0a000201, stranger = 0xcb007109, multihop = 0xc6336407;
+
+	len = mk4p(f, stranger, IPPROTO_TCP, 64, 179, 40000);
+	CHECK(class_of(f, len) == FP_PUNT_OTHER, "source port 179 from a stranger is not BGP");
+	len = mk4p(f, stranger, IPPROTO_TCP, 64, 40000, 179);
+	CHECK(class_of(f, len) == FP_PUNT_OTHER, "nor is destination port 179");
+	len = mk4p(f, peer, IPPROTO_TCP, 1, 179, 40000);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "BGP from the connected subnet");
+	len = mk4p(f, multihop, IPPROTO_TCP, 60, 40000, 179);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "BGP from a known multihop peer");
+	len = mk4p(f, stranger, IPPROTO_TCP, 255, 179, 40000);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "TTL 255 (GTSM): on the link");
+	len = mk4p(f, peer, 89, 1, 0, 0);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "OSPF, TTL 1, on-link");
+	len = mk4p(f, peer, 89, 2, 0, 0);
+	CHECK(class_of(f, len) == FP_PUNT_OTHER, "OSPF with TTL 2");
+	len = mk4p(f, stranger, 89, 1, 0, 0);
+	CHECK(class_of(f, len) == FP_PUNT_OTHER, "OSPF from off the link");
+	len = mk4p(f, stranger, 112, 255, 0, 0);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "VRRP, TTL 255");
+	len = mk4p(f, peer, 112, 64, 0, 0);
+	CHECK(class_of(f, len) == FP_PUNT_OTHER, "VRRP below TTL 255");
+	len = mk4p(f, peer, IPPROTO_UDP, 254, 49152, 3784);
+	CHECK(class_of(f, len) == FP_PUNT_OTHER, "single-hop BFD below TTL 255");
+	len = mk4p(f, peer, IPPROTO_UDP, 255, 49152, 3784);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "single-hop BFD, TTL 255");
+	uint8_t d6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 2, [15] = 2};
+	len = mk6(f, d6, 1);
+	struct rte_ipv6_hdr *ip6 = (void *)(f + 14);
+	ip6->proto = IPPROTO_TCP;
+	((uint16_t *)(ip6 + 1))[0] = RTE_BE16(179);
+	memcpy(ip6->src_addr, (uint8_t[16]){0xfe, 0x80, [15] = 1}, 16);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "BGP from a link-local address");
+	memcpy(ip6->src_addr, (uint8_t[16]){0x20, 0x01, 0x0d, 0xb8, 0, 2, [15] = 1}, 16);
+	CHECK(class_of(f, len) == FP_PUNT_PROTO, "BGP from the connected IPv6 subnet");
+	memcpy(ip6->src_addr, (uint8_t[16]){0x20, 0x01, 0x0d, 0xb8, 0, 9, [15] = 1}, 16);
+	CHECK(class_of(f, len) == FP_PUNT_OTHER, "BGP from an IPv6 stranger");
+	len = mk_arp(f, 0x0a000201, 0x0a000202);
+	CHECK(class_of(f, len) == FP_PUNT_ND, "ARP");
+
+	/* glean: a few per destination, the class's own rate for all (the
+	 * other classes at fibd's defaults) */
+	CHECK(fp_punt_set_rate(FP_PUNT_PROTO, 100000, 10000) == 0 && fp_punt_set_rate(FP_PUNT_ND, 10000, 1000) == 0 &&
+		      fp_punt_set_rate(FP_PUNT_OTHER, 10000, 1000) == 0,
+	      "rates");
+	CHECK(fp_punt_set_rate(FP_PUNT_GLEAN, 1000000, 100000) == 0, "glean rate");
+	unsigned int ok = 0;
+	for (int i = 0; i < 10; i++) {
+		len = mk4(f, stranger, 0x0a030101, 64, 1000);
+		ok += police_of(f, len, true);
+	}
+	CHECK(ok == 4, "one destination: %u of 10 gleaned", ok);
+	CHECK(pw.policed[0][FP_PUNT_GLEAN] == 6, "policed as glean: %lu", (unsigned long)pw.policed[0][FP_PUNT_GLEAN]);
+	CHECK(pw.policed[0][FP_PUNT_OTHER] == 0, "... not as other");
+	ok = 0;
+	for (uint32_t i = 0; i < 200; i++) {
+		len = mk4(f, stranger, 0x0a040000 + i, 64, 1000);
+		ok += police_of(f, len, true);
+	}
+	CHECK(ok == 200, "distinct destinations: %u of 200", ok);
+	memset(&pw, 0, sizeof(pw));
+	CHECK(fp_punt_set_rate(FP_PUNT_GLEAN, 250, 64) == 0, "glean rate");
+	ok = 0;
+	for (uint32_t i = 0; i < 254; i++) {
+		len = mk4(f, stranger, 0x0a050000 + i, 64, 1000);
+		ok += police_of(f, len, true);
+	}
+	CHECK(ok >= 64 && ok < 100, "a scan of a /24 is held to the glean rate: %u of 254", ok);
+	len = mk_arp(f, 0x0a000201, 0x0a000202);
+	CHECK(police_of(f, len, false), "ARP still passes after the scan");
+	len = mk4p(f, stranger, IPPROTO_TCP, 64, 179, 40000);
+	for (int i = 0; i < 5000; i++)
+		police_of(f, len, false);
+	CHECK(pw.policed[0][FP_PUNT_OTHER] > 0 && pw.policed[0][FP_PUNT_PROTO] == 0,
+	      "a flood from port 179 is policed as other (%lu), not proto",
+	      (unsigned long)pw.policed[0][FP_PUNT_OTHER]);
+	len = mk4p(f, peer, IPPROTO_TCP, 1, 179, 40000);
+	CHECK(police_of(f, len, false), "the peer's BGP still passes");
+	fp_port_set_ifaddrs(port, NULL, 0);
+	fp_sync();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -687,6 +1056,8 @@ main(int argc, char **argv)
 	CHECK(fp_port_setup(&pc, err, sizeof(err)) == 0, "exception port setup: %s", err);
 	test_exception(exc_port);
 	test_rules();
+	test_icmp();
+	test_punt_classes();
 	test_grace_stall();
 	test_capture_handover();
 
