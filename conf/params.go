@@ -107,7 +107,7 @@ var topParams = []param[Config]{
 		func(c *Config) *string { return &c.RouterNetns }, checkNetns),
 	noDefault(intParam(Param{Name: "router_kernel_table", Doc: "number of the kernel routing table, built by the routing daemon, that fibd uses; required with router=1"},
 		func(c *Config) *uint32 { return &c.RouterKernelTable }, 1, math.MaxUint32, checkKernelTable)),
-	intParam(Param{Name: "router_subs_announce", Doc: "subscriber announcements, bit mask: 1 subscribers towards subs, 2 subscribers towards inet (without NAT), 4 NAT subnets towards inet, 8 subscriber gateways"},
+	intParam(Param{Name: "router_subs_announce", Doc: "subscriber announcements, bit mask: 1 subscribers towards subs, 2 subscribers towards inet (not those with a private address and service 11), 4 NAT subnets towards inet, 8 subscriber gateways (fibd_subs_gateway) in the directions of 1 and 2"},
 		func(c *Config) *uint8 { return &c.RouterSubsAnnounce }, 0, 15, nil),
 	intParam(Param{Name: "router_subs_metrics", Hot: true, Doc: "metric of subscriber address announcements (default 32)"},
 		func(c *Config) *uint32 { return &c.RouterSubsMetrics }, 0, math.MaxUint32, nil),

@@ -395,6 +395,25 @@ protocol bgp fibd {
 	if a := table("102"); !strings.Contains(a, "100.64.1.7 dev rib0 scope link metric 32") {
 		t.Errorf("router_subs_metrics not used:\n%s", a)
 	}
+	// IPv6: no device-only multipath in the kernel, so one route through
+	// each inet interface.
+	if out, se, code := r.fdpi(t, "router", "announce", "add", "2001:db8:77::7"); code != 0 || !strings.Contains(out, "announced to subs,inet") {
+		t.Errorf("announce add of an IPv6 subscriber: %d %q %q", code, out, se)
+	}
+	v6 := func(tb string) string {
+		out, _ := exec.Command("ip", "-n", ns, "-6", "-o", "route", "show", "table", tb, "proto", "252").CombinedOutput()
+		return strings.Join(strings.Fields(string(out)), " ")
+	}
+	for _, w := range []struct{ tb, route string }{{"101", "2001:db8:77::7 dev rib1 metric 32"}, {"101", "2001:db8:77::7 dev rib2 metric 32"},
+		{"102", "2001:db8:77::7 dev rib0 metric 32"}} {
+		if got := v6(w.tb); !strings.Contains(got, w.route) {
+			t.Errorf("IPv6 announcement: %q missing from table %s: %s", w.route, w.tb, got)
+		}
+	}
+	r.fdpi(t, "router", "announce", "del", "2001:db8:77::7")
+	if got := v6("101") + v6("102"); strings.Contains(got, "2001:db8:77::7") {
+		t.Errorf("IPv6 announcement left after del: %s", got)
+	}
 
 	// Authorisation events, as an AAA script feeds them.
 	batch := exec.Command(r.cli, "-r", r.addr, "-k", r.secret, "router", "announce", "batch")
