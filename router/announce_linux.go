@@ -110,22 +110,18 @@ func (a *Announcer) routes(p netip.Prefix, d Dir, m uint32, idx []int) []*netlin
 	return []*netlink.Route{r}
 }
 
-// install adds rs: an IPv4 prefix has one route per table and metric,
-// replaced whole; IPv6 routes through several interfaces are appended one
-// by one (the kernel keeps each), an existing one being fine.
+// install adds rs: a prefix through one route per table and metric is
+// replaced whole (IPv4 multipath included); IPv6 routes through several
+// interfaces are appended one by one (the kernel keeps each; a replace
+// would take the place of whichever came first), an existing one being
+// fine.
 func install(h *netlink.Handle, rs []*netlink.Route) error {
 	if len(rs) == 1 {
 		return h.RouteReplace(rs[0])
 	}
 	var errs []error
-	for i, r := range rs {
-		var err error
-		if i == 0 {
-			err = h.RouteReplace(r)
-		} else {
-			err = h.RouteAppend(r)
-		}
-		if err != nil && !errors.Is(err, unix.EEXIST) {
+	for _, r := range rs {
+		if err := h.RouteAppend(r); err != nil && !errors.Is(err, unix.EEXIST) {
 			errs = append(errs, err)
 		}
 	}

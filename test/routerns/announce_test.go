@@ -130,6 +130,12 @@ func TestAnnouncerEveryInterface(t *testing.T) {
 		}
 	}
 	check("announced both ways", "10", true)
+	for _, p := range []netip.Prefix{p4, p6} { // again: nothing doubles
+		if err := a.Set(p, router.DirSubs|router.DirInet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("announced again", "10", true)
 	if n, err := a.Sweep(); n != 0 || err != nil {
 		t.Fatalf("sweep removed %d (%v) of what is wanted", n, err)
 	}
