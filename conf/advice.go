@@ -26,6 +26,21 @@ func (c *Config) Advice() []Advice {
 			"router_fib_refresh=%d: the manual advises at least %d s (each refresh compares the whole RIB with the FIB)",
 			int(c.RouterFIBRefresh/time.Second), int(minFIBRefresh/time.Second))})
 	}
+	if c.Router {
+		for _, t := range []struct {
+			key string
+			v   uint32
+		}{{"fibd_announce_table_inet", c.AnnounceTableInet}, {"fibd_announce_table_subs", c.AnnounceTableSubs}} {
+			if t.v == c.RouterKernelTable {
+				out = append(out, Advice{Warn: true, Text: fmt.Sprintf(
+					"%s=%d is router_kernel_table: BIRD 2 starts one kernel protocol per kernel table (\"Kernel table N already registered\"), so it cannot both export its routes there and learn the announcements; leave it unset (router_kernel_table + 1 or + 2)",
+					t.key, t.v)})
+			}
+		}
+		if c.AnnounceTableInet != 0 && c.AnnounceTableInet == c.AnnounceTableSubs {
+			out = append(out, Advice{Warn: true, Text: "fibd_announce_table_inet and fibd_announce_table_subs are one table: a prefix announced both ways is then one route, and the routing daemon cannot tell the directions apart"})
+		}
+	}
 	if len(c.Ignored) > 0 {
 		keys := make([]string, len(c.Ignored))
 		for i, ig := range c.Ignored {

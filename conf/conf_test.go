@@ -2,6 +2,7 @@ package conf
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -189,6 +190,8 @@ func TestParams(t *testing.T) {
 		// fibd's choice
 		"ajb_udpi_path", "ajb_udpi_ftimeout", "fibd_idle_sleep_us", "fibd_log_level",
 		"fibd_punt_rate_proto", "fibd_punt_rate_nd", "fibd_punt_rate_other", "fibd_punt_rate_glean",
+		// NAT pools announced when NAT profiles change, as the manual says
+		"fibd_nat_pool", "fibd_subs_gateway",
 	}
 	for _, n := range wantHot {
 		if !hot[n] {
@@ -426,5 +429,44 @@ func TestAdvice(t *testing.T) {
 	c, _ = Parse("b.conf", []byte("in_dev=net_null0\nout_dev=net_null1\n"))
 	if adv := c.Advice(); len(adv) != 0 {
 		t.Errorf("advice on a plain configuration: %+v", adv)
+	}
+}
+
+// TestAnnounceParams: the announcement keys parse (repeatable, masked),
+// a change of NAT pools or gateways is hot, of the private ranges cold, and
+// an announcement table that is router_kernel_table draws a warning.
+func TestAnnounceParams(t *testing.T) {
+	base := "router=1\nrouter_netns=bird\nrouter_kernel_table=100\nbras_arp_mac=02:00:00:00:00:01\nbras_arp_ip=192.0.2.254\n" +
+		"in_dev=net_null0\nout_dev=net_null1\nrouter_device {\ndevice=net_null0\npeer=rib0\n}\n"
+	load := func(extra string) *Config {
+		t.Helper()
+		c, err := Parse("t.conf", []byte(base+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := load("fibd_nat_pool=203.0.113.130/25\nfibd_nat_pool=198.18.0.0/24\nfibd_subs_gateway=100.64.0.1/32\nfibd_private_range=198.18.0.0/15\n")
+	if fmt.Sprint(c.NATPools) != "[203.0.113.128/25 198.18.0.0/24]" || fmt.Sprint(c.SubsGateways) != "[100.64.0.1/32]" ||
+		fmt.Sprint(c.PrivateRanges) != "[198.18.0.0/15]" {
+		t.Errorf("pools %v gateways %v private %v", c.NATPools, c.SubsGateways, c.PrivateRanges)
+	}
+	hot, cold := load("fibd_nat_pool=203.0.113.128/26\nfibd_subs_gateway=100.64.0.2/32\nfibd_private_range=198.18.0.0/15\n").Changed(c)
+	if fmt.Sprint(hot) != "[fibd_nat_pool fibd_subs_gateway]" || len(cold) != 0 {
+		t.Errorf("hot %v cold %v, want the pools and gateways hot", hot, cold)
+	}
+	if _, cold := load("fibd_nat_pool=203.0.113.128/25\nfibd_nat_pool=198.18.0.0/24\nfibd_subs_gateway=100.64.0.1/32\n").Changed(c); fmt.Sprint(cold) != "[fibd_private_range]" {
+		t.Errorf("cold %v, want fibd_private_range", cold)
+	}
+	warned := func(c *Config) bool {
+		for _, a := range c.Advice() {
+			if a.Warn && strings.Contains(a.Text, "is router_kernel_table") {
+				return true
+			}
+		}
+		return false
+	}
+	if warned(load("")) || !warned(load("fibd_announce_table_inet=100\n")) || !warned(load("fibd_announce_table_subs=100\n")) {
+		t.Error("an announcement table equal to router_kernel_table should warn, and only then")
 	}
 }

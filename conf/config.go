@@ -147,9 +147,11 @@ type Config struct {
 	CLISecret         string         // fibd_cli_secret: file of the secret that authenticates fdpi_cli
 	MetricsListen     string         // fibd_metrics_listen: Prometheus endpoint address
 	Hugepages         string         // fibd_hugepages: what fibd-prepare reserves (4G)
-	NATPools          []netip.Prefix // fibd_nat_pool: NAT pools to announce
-	AnnounceTableInet uint32         // fibd_announce_table_inet: 0 = router_kernel_table
-	AnnounceTableSubs uint32         // fibd_announce_table_subs: 0 = router_kernel_table + 1
+	NATPools          []netip.Prefix // fibd_nat_pool: NAT pools to announce (hot)
+	SubsGateways      []netip.Prefix // fibd_subs_gateway: subscriber gateways to announce (hot)
+	PrivateRanges     []netip.Prefix // fibd_private_range: none = RFC 1918 and RFC 6598
+	AnnounceTableInet uint32         // fibd_announce_table_inet: 0 = router_kernel_table + 1
+	AnnounceTableSubs uint32         // fibd_announce_table_subs: 0 = router_kernel_table + 2
 	TableSizes        []TableSize    // fibd_table_size: per-table capacities
 	Exception         string         // fibd_exception: auto, tap, veth or none
 	PuntRateProto     uint32         // fibd_punt_rate_proto: routing protocol punts per second

@@ -107,7 +107,7 @@ var topParams = []param[Config]{
 		func(c *Config) *string { return &c.RouterNetns }, checkNetns),
 	noDefault(intParam(Param{Name: "router_kernel_table", Doc: "number of the kernel routing table, built by the routing daemon, that fibd uses; required with router=1"},
 		func(c *Config) *uint32 { return &c.RouterKernelTable }, 1, math.MaxUint32, checkKernelTable)),
-	intParam(Param{Name: "router_subs_announce", Doc: "subscriber announcements, bit mask: 1 subscribers towards subs, 2 subscribers towards inet (without NAT), 4 NAT subnets towards inet, 8 subscriber gateways"},
+	intParam(Param{Name: "router_subs_announce", Doc: "subscriber announcements, bit mask: 1 subscribers towards subs, 2 subscribers towards inet (not those with a private address and service 11), 4 NAT subnets towards inet, 8 subscriber gateways (fibd_subs_gateway) in the directions of 1 and 2"},
 		func(c *Config) *uint8 { return &c.RouterSubsAnnounce }, 0, 15, nil),
 	intParam(Param{Name: "router_subs_metrics", Hot: true, Doc: "metric of subscriber address announcements (default 32)"},
 		func(c *Config) *uint32 { return &c.RouterSubsMetrics }, 0, math.MaxUint32, nil),
@@ -153,11 +153,16 @@ var topParams = []param[Config]{
 	intParam(Param{Name: "fibd_mbufs", Doc: "mbufs in the pool of each port, 0 = sized automatically (default)"},
 		func(c *Config) *int { return &c.Mbufs }, 0, 1<<24, nil),
 	logLevelParam(Param{Name: "fibd_log_level", Hot: true, Doc: "log level: debug, info (default), warn or error"}),
-	intParam(Param{Name: "fibd_announce_table_inet", Doc: "kernel table of the announcements towards inet (default router_kernel_table)"},
+	intParam(Param{Name: "fibd_announce_table_inet", Doc: "kernel table of the announcements towards inet (default router_kernel_table + 1; never router_kernel_table itself)"},
 		func(c *Config) *uint32 { return &c.AnnounceTableInet }, 0, 0xffffffff, nil),
-	intParam(Param{Name: "fibd_announce_table_subs", Doc: "kernel table of the announcements towards subs (default router_kernel_table + 1)"},
+	intParam(Param{Name: "fibd_announce_table_subs", Doc: "kernel table of the announcements towards subs (default router_kernel_table + 2; never router_kernel_table itself)"},
 		func(c *Config) *uint32 { return &c.AnnounceTableSubs }, 0, 0xffffffff, nil),
-	natPoolParam(Param{Name: "fibd_nat_pool", Doc: "a NAT pool's public subnet (CIDR), announced towards inet with router_subs_announce bit 4; repeatable"}),
+	prefixListParam(Param{Name: "fibd_nat_pool", Hot: true, Doc: "a NAT pool's public subnet (CIDR), announced towards inet with router_subs_announce bit 4; repeatable"},
+		func(c *Config) *[]netip.Prefix { return &c.NATPools }),
+	prefixListParam(Param{Name: "fibd_subs_gateway", Hot: true, Doc: "a gateway address (or subnet) the subscribers use, CIDR, announced in the directions of router_subs_announce bits 1 and 2 with bit 8; repeatable"},
+		func(c *Config) *[]netip.Prefix { return &c.SubsGateways }),
+	prefixListParam(Param{Name: "fibd_private_range", Doc: "a private address range (CIDR): a subscriber inside one with service 11 (NAT) is not announced towards inet; repeatable; default RFC 1918 and RFC 6598 (10/8, 172.16/12, 192.168/16, 100.64/10)"},
+		func(c *Config) *[]netip.Prefix { return &c.PrivateRanges }),
 	tableSizeParam(Param{Name: "fibd_table_size", Doc: "TABLE:IPV4:IPV6, the route capacity of one kernel table's FIB (default router_max_ip4/ip6_route_count); repeatable"}),
 	stringParam(Param{Name: "fibd_hugepages", Doc: "hugepage memory fibd-prepare reserves before fibd starts, e.g. 4G (default 4G)"},
 		func(c *Config) *string { return &c.Hugepages }, checkSize),
@@ -588,9 +593,9 @@ func vdevParam(p Param) param[Config] {
 	}
 }
 
-// natPoolParam: fibd_nat_pool=CIDR, repeatable (the NAT profiles' public
-// subnets, announced towards inet with router_subs_announce bit 4).
-func natPoolParam(p Param) param[Config] {
+// prefixListParam: KEY=CIDR, repeatable, kept masked (fibd_nat_pool: the
+// NAT profiles' public subnets; fibd_subs_gateway; fibd_private_range).
+func prefixListParam(p Param, field func(*Config) *[]netip.Prefix) param[Config] {
 	return param[Config]{
 		Param: p,
 		spec:  spec{list: true},
@@ -599,12 +604,12 @@ func natPoolParam(p Param) param[Config] {
 			if err != nil {
 				return fmt.Errorf("want a CIDR: %w", err)
 			}
-			c.NATPools = append(c.NATPools, pfx.Masked())
+			*field(c) = append(*field(c), pfx.Masked())
 			return nil
 		},
 		text: func(c *Config) []string {
-			out := make([]string, len(c.NATPools))
-			for i, x := range c.NATPools {
+			out := make([]string, len(*field(c)))
+			for i, x := range *field(c) {
 				out[i] = x.String()
 			}
 			return out

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -19,40 +20,33 @@ import (
 // krt_source = 252`, one per direction's table; see README).
 const ProtoFibd = 252
 
-// Dir is an announcement direction.
-type Dir uint8
+// maxDups bounds the deletions of one withdrawal: the kernel deletes one
+// matching route per request, and a prefix has at most one route per
+// exception interface of its direction (IPv6) plus leftovers.
+const maxDups = 64
 
-const (
-	DirSubs Dir = 1 << iota // towards subscribers (in_dev side)
-	DirInet                 // towards the internet (out_dev side)
-)
-
-func (d Dir) String() string {
-	switch d {
-	case DirSubs:
-		return "subs"
-	case DirInet:
-		return "inet"
-	case DirSubs | DirInet:
-		return "subs,inet"
-	}
-	return "none"
-}
-
-// Announcer keeps the announcement routes in router_netns: one route per
-// prefix and direction, in that direction's table, pointing at the
-// exception interface of that direction, with metric router_subs_metrics.
+// Announcer keeps the announcement routes in router_netns, in each
+// direction's table, through every exception interface of that direction
+// (the manual: "for all TAP devices of the allowed direction"), with
+// metric router_subs_metrics. With one interface a prefix is one device
+// route. With several, an IPv4 prefix is one multipath route with a
+// nexthop per interface (the routing daemon learns one route that names
+// them all); the kernel has no multipath device-only IPv6 routes, so an
+// IPv6 prefix is one route per interface, all with the same metric.
+//
+// Concurrency: every method takes mu; Netns, Tables and Devs are set
+// before the first call and never change.
 type Announcer struct {
 	Netns   string
-	Tables  map[Dir]uint32 // announcement table per direction
-	Metric  uint32
-	Devs    map[Dir]string // exception interface (rib peer) per direction
+	Tables  map[Dir]uint32   // announcement table per direction
+	Metric  uint32           // under mu
+	Devs    map[Dir][]string // exception interfaces (rib peers) per direction, in configuration order
 	mu      sync.Mutex
 	current map[netip.Prefix]Dir
 }
 
 // NewAnnouncer returns an announcer; nothing is installed until Set.
-func NewAnnouncer(ns string, tables map[Dir]uint32, metric uint32, devs map[Dir]string) *Announcer {
+func NewAnnouncer(ns string, tables map[Dir]uint32, metric uint32, devs map[Dir][]string) *Announcer {
 	return &Announcer{Netns: ns, Tables: tables, Metric: metric, Devs: devs, current: map[netip.Prefix]Dir{}}
 }
 
@@ -68,19 +62,106 @@ func (a *Announcer) handle() (*netlink.Handle, error) {
 	return netlink.NewHandleAt(ns)
 }
 
-func (a *Announcer) route(h *netlink.Handle, p netip.Prefix, d Dir) (*netlink.Route, error) {
-	dev, ok := a.Devs[d]
-	if !ok {
+// links resolves the exception interfaces of d; a missing one is an error
+// while the others still serve.
+func (a *Announcer) links(h *netlink.Handle, d Dir) ([]int, error) {
+	devs := a.Devs[d]
+	if len(devs) == 0 {
 		return nil, fmt.Errorf("no router_device faces %s", d)
 	}
-	l, err := h.LinkByName(dev)
-	if err != nil {
-		return nil, fmt.Errorf("exception interface %s: %w", dev, err)
+	var idx []int
+	var errs []error
+	for _, dev := range devs {
+		l, err := h.LinkByName(dev)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("exception interface %s: %w", dev, err))
+			continue
+		}
+		idx = append(idx, l.Attrs().Index)
 	}
-	return &netlink.Route{
-		LinkIndex: l.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
-		Table: int(a.Tables[d]), Protocol: ProtoFibd, Priority: int(a.Metric), Scope: unix.RT_SCOPE_LINK,
-	}, nil
+	return idx, errors.Join(errs...)
+}
+
+// routes are the kernel routes that announce p towards d with metric m
+// through the interfaces idx.
+func (a *Announcer) routes(p netip.Prefix, d Dir, m uint32, idx []int) []*netlink.Route {
+	base := func() *netlink.Route {
+		return &netlink.Route{
+			Dst:   &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+			Table: int(a.Tables[d]), Protocol: ProtoFibd, Priority: int(m), Scope: unix.RT_SCOPE_LINK,
+		}
+	}
+	switch {
+	case len(idx) == 0:
+		return nil
+	case len(idx) == 1 || p.Addr().Is6():
+		out := make([]*netlink.Route, len(idx))
+		for i, ix := range idx {
+			out[i] = base()
+			out[i].LinkIndex = ix
+		}
+		return out
+	}
+	r := base()
+	r.Scope = unix.RT_SCOPE_UNIVERSE // a multipath route takes no link scope
+	for _, ix := range idx {
+		r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{LinkIndex: ix})
+	}
+	return []*netlink.Route{r}
+}
+
+// routeReplace, routeAppend and routeDel write a route and record the
+// request with the kernel's answer (router_rtnl_pcap).
+func routeReplace(h *netlink.Handle, r *netlink.Route) error {
+	err := h.RouteReplace(r)
+	recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, r, err)
+	return err
+}
+
+func routeAppend(h *netlink.Handle, r *netlink.Route) error {
+	err := h.RouteAppend(r)
+	recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_APPEND, r, err)
+	return err
+}
+
+func routeDel(h *netlink.Handle, r *netlink.Route) error {
+	err := h.RouteDel(r)
+	recordRouteRequest(unix.RTM_DELROUTE, 0, r, err)
+	return err
+}
+
+// install adds rs: a prefix through one route per table and metric is
+// replaced whole (IPv4 multipath included); IPv6 routes through several
+// interfaces are appended one by one (the kernel keeps each; a replace
+// would take the place of whichever came first), an existing one being
+// fine.
+func install(h *netlink.Handle, rs []*netlink.Route) error {
+	if len(rs) == 1 {
+		return routeReplace(h, rs[0])
+	}
+	var errs []error
+	for _, r := range rs {
+		if err := routeAppend(h, r); err != nil && !errors.Is(err, unix.EEXIST) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withdraw removes every announcement route of p in table, whatever its
+// metric or interfaces.
+func withdraw(h *netlink.Handle, p netip.Prefix, table uint32) error {
+	for range maxDups {
+		r := &netlink.Route{Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+			Table: int(table), Protocol: ProtoFibd, Scope: unix.RT_SCOPE_NOWHERE} // any scope, metric, interface
+		if err := routeDel(h, r); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // Set announces p in dirs (0 withdraws it).
@@ -95,21 +176,21 @@ func (a *Announcer) Set(p netip.Prefix, dirs Dir) error {
 	defer h.Close()
 	var errs []error
 	for _, d := range []Dir{DirSubs, DirInet} {
-		r, err := a.route(h, p, d)
 		switch {
-		case dirs&d != 0 && err != nil:
-			errs = append(errs, err)
 		case dirs&d != 0:
-			err := h.RouteReplace(r)
-			recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, r, err) // router_rtnl_pcap
+			idx, err := a.links(h, d)
 			if err != nil {
+				errs = append(errs, err)
+			}
+			rs := a.routes(p, d, a.Metric, idx)
+			if len(rs) == 0 {
+				continue
+			}
+			if err := install(h, rs); err != nil {
 				errs = append(errs, fmt.Errorf("announce %s to %s: %w", p, d, err))
 			}
-		case a.current[p]&d != 0 && err == nil:
-			r.Priority = 0 // whatever metric it was announced with
-			err := h.RouteDel(r)
-			recordRouteRequest(unix.RTM_DELROUTE, 0, r, err) // router_rtnl_pcap
-			if err != nil && !errors.Is(err, unix.ESRCH) {
+		case a.current[p]&d != 0:
+			if err := withdraw(h, p, a.Tables[d]); err != nil {
 				errs = append(errs, fmt.Errorf("withdraw %s from %s: %w", p, d, err))
 			}
 		}
@@ -142,27 +223,42 @@ func (a *Announcer) SetMetric(m uint32) error {
 	}
 	defer h.Close()
 	var errs []error
-	for p, dirs := range a.current {
-		for _, d := range []Dir{DirSubs, DirInet} {
+	for _, d := range []Dir{DirSubs, DirInet} {
+		idx, err := a.links(h, d)
+		for p, dirs := range a.current {
 			if dirs&d == 0 {
 				continue
 			}
-			r, err := a.route(h, p, d)
 			if err != nil {
 				errs = append(errs, err)
-				continue
 			}
-			if err := h.RouteReplace(r); err != nil {
+			if err := install(h, a.routes(p, d, m, idx)); err != nil {
 				errs = append(errs, fmt.Errorf("announce %s to %s with metric %d: %w", p, d, m, err))
 				continue
 			}
-			r.Priority = int(old)
-			if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-				errs = append(errs, fmt.Errorf("withdraw %s from %s with metric %d: %w", p, d, old, err))
+			for _, r := range a.routes(p, d, old, idx) {
+				r.MultiPath = nil // a delete matches by table, prefix, protocol, metric (and interface when one is given)
+				r.Scope = unix.RT_SCOPE_NOWHERE
+				if err := routeDel(h, r); err != nil && !errors.Is(err, unix.ESRCH) {
+					errs = append(errs, fmt.Errorf("withdraw %s from %s with metric %d: %w", p, d, old, err))
+				}
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// nexthops lists the interfaces of a kernel route, sorted.
+func nexthops(r *netlink.Route) []int {
+	var out []int
+	if r.LinkIndex != 0 {
+		out = append(out, r.LinkIndex)
+	}
+	for _, nh := range r.MultiPath {
+		out = append(out, nh.LinkIndex)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Sweep removes the announcement routes (protocol 252, any table) that
@@ -183,19 +279,25 @@ func (a *Announcer) Sweep() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list announcements: %w", err)
 	}
+	idx := map[Dir][]int{}
+	for _, d := range []Dir{DirSubs, DirInet} {
+		idx[d], _ = a.links(h, d)
+	}
 	wanted := func(r *netlink.Route) bool {
 		v6 := r.Family == netlink.FAMILY_V6
 		p, ok := prefixOf(r.Dst, v6)
 		if !ok {
 			return false
 		}
+		got := nexthops(r)
 		for _, d := range []Dir{DirSubs, DirInet} {
 			if a.current[p]&d == 0 {
 				continue
 			}
-			w, err := a.route(h, p, d)
-			if err == nil && w.Table == r.Table && w.Priority == r.Priority && w.LinkIndex == r.LinkIndex {
-				return true
+			for _, w := range a.routes(p, d, a.Metric, idx[d]) {
+				if w.Table == r.Table && w.Priority == r.Priority && slices.Equal(nexthops(w), got) {
+					return true
+				}
 			}
 		}
 		return false
@@ -207,7 +309,10 @@ func (a *Announcer) Sweep() (int, error) {
 		if wanted(r) {
 			continue
 		}
-		if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+		if len(r.MultiPath) > 0 {
+			r.MultiPath = nil // deleted by table, prefix, protocol and metric
+		}
+		if err := routeDel(h, r); err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("remove stale announcement %s table %d: %w", r.Dst, r.Table, err))
 			continue
 		}
@@ -236,51 +341,4 @@ func (a *Announcer) WithdrawAll() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Subscriber is one announce request (fdpi_cli router announce add).
-type Subscriber struct {
-	Prefix   netip.Prefix
-	Dir      Dir  // 0: as router_subs_announce says
-	Override int  // -1 unset; 0 never; 1 always (VasExperts-Route-Announce)
-	Rejected bool // authorisation rejected
-	NAT      bool // the subscriber is behind NAT (not announced to inet)
-	Pool     bool // a NAT pool
-}
-
-// Policy is the manual's announcement configuration.
-type Policy struct {
-	Bits             uint8 // router_subs_announce: 1 subs, 2 inet, 4 NAT pools to inet, 8 gateways
-	AnnounceRejected bool  // auth_announce_reject
-}
-
-// Dirs decides where s is announced, as the manual's algorithm says.
-func (pol Policy) Dirs(s Subscriber) Dir {
-	if s.Pool {
-		if pol.Bits&4 != 0 {
-			return DirInet
-		}
-		return 0
-	}
-	switch {
-	case s.Override == 0:
-		return 0
-	case s.Override == 1:
-	case s.Rejected && !pol.AnnounceRejected:
-		return 0
-	}
-	var d Dir
-	if pol.Bits&1 != 0 {
-		d |= DirSubs
-	}
-	if pol.Bits&2 != 0 && !s.NAT {
-		d |= DirInet
-	}
-	if s.Dir != 0 {
-		d &= s.Dir
-		if s.Override == 1 {
-			d = s.Dir // an explicit request overrides the bits
-		}
-	}
-	return d
 }

@@ -5,6 +5,7 @@
 //	fdpi_cli help
 //	fdpi_cli help router
 //	fdpi_cli router fib lookup 192.0.2.7 table=100
+//	fdpi_cli router announce batch < events   # one authorisation event a line
 //
 // Requests are signed with fibd's control secret when fdpi_cli can read it
 // (-k, by default /run/fibd/cli.secret, root only): fibd runs commands that
@@ -36,6 +37,9 @@ import (
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// stdin feeds "router announce batch".
+var stdin io.Reader = os.Stdin
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fdpi_cli", flag.ContinueOnError)
@@ -104,6 +108,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail(2, "%v", err)
 	case verbose > 0:
 		fmt.Fprintf(stderr, "fdpi_cli: unsigned request (%v)\n", err)
+	}
+	if isBatch(req.Args) { // one request per line of stdin
+		if err != nil {
+			secret = nil
+		}
+		return runBatch(stdin, stdout, stderr, addr, secret, time.Duration(*timeout)*time.Second, *asJSON)
 	}
 	if verbose > 0 {
 		fmt.Fprintf(stderr, "fdpi_cli: %s <- %q\n", addr, req.Args)

@@ -667,12 +667,9 @@ func (d *daemon) reload() (hot []string, err error) {
 			d.log.Error().Err(err).Msg("router_tap_pcap")
 		}
 	}
-	if d.announcer != nil { // router_subs_metrics and auth_announce_reject are hot
-		d.policy.AnnounceRejected = nc.AuthAnnounceReject
-		if err := d.announcer.SetMetric(nc.RouterSubsMetrics); err != nil {
-			d.log.Error().Err(err).Msg("router_subs_metrics: announcing again with the new metric")
-		}
-	}
+	// router_subs_metrics, auth_announce_reject, fibd_nat_pool and
+	// fibd_subs_gateway are hot
+	d.reloadAnnouncements(cur, nc)
 	d.live.Store(nc)
 	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")
 	return hot, nil
@@ -697,7 +694,7 @@ func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
 		return err
 	}
 	s := router.Subscriber{Prefix: p, Override: -1}
-	force := false
+	force, pool := false, ""
 	for k, v := range c.Opts {
 		switch {
 		case k == "dir" && v == "inet":
@@ -708,14 +705,19 @@ func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
 			s.Override = int(v[0] - '0')
 		case k == "reject" && (v == "0" || v == "1"):
 			s.Rejected = v == "1"
-		case k == "nat" && (v == "0" || v == "1"):
+		case k == "nat" && (v == "0" || v == "1"): // service 11
 			s.NAT = v == "1"
 		case k == "force" && (v == "0" || v == "1"):
 			force = v == "1"
+		case k == "pool" && (v == "0" || v == "1"):
+			pool = v
 		default:
-			return fmt.Errorf("option %s=%s: want dir=inet|subs, announce=0|1, reject=0|1, nat=0|1, force=0|1", k, v)
+			return fmt.Errorf("option %s=%s: want dir=inet|subs, announce=0|1, reject=0|1, nat=0|1, pool=0|1, force=0|1", k, v)
 		}
 	}
+	// A part of a NAT pool is announced as a pool (bit 4, towards inet),
+	// unless pool=0; pool=1 makes any prefix one.
+	s.Pool = pool == "1" || (pool == "" && inPool(p, d.config().NATPools))
 	if !force {
 		if err := announceAllowed(p, d.config().NATPools); err != nil {
 			return err

@@ -39,3 +39,42 @@ func TestAnnounceAllowed(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAuthEvent: the attributes of an authorisation event line.
+func TestParseAuthEvent(t *testing.T) {
+	p := netip.MustParsePrefix("100.64.1.7/32")
+	cases := []struct {
+		kind     string
+		opts     map[string]string
+		override int
+		rejected bool
+		nat      bool
+		err      bool
+	}{
+		{"accept", nil, -1, false, false, false},
+		{"reject", nil, -1, true, false, false},
+		{"accept", map[string]string{"VasExperts-Route-Announce": "1"}, 1, false, false, false},
+		{"reject", map[string]string{"VasExperts-Route-Announce": "0"}, 0, true, false, false},
+		{"accept", map[string]string{"VasExperts-Service-Profile": "11:cgnat"}, -1, false, true, false},
+		{"accept", map[string]string{"VasExperts-Service-Profile": "5,11:cgnat"}, -1, false, true, false},
+		{"accept", map[string]string{"VasExperts-Service-Profile": "5:x,110"}, -1, false, false, false},
+		{"accept", map[string]string{"service": "11"}, -1, false, true, false},
+		{"accept", map[string]string{"nat": "1"}, -1, false, true, false},
+		{"accept", map[string]string{"VasExperts-Route-Announce": "2"}, 0, false, false, true},
+		{"accept", map[string]string{"VasExperts-Service-Profile": "x"}, 0, false, false, true},
+		{"accept", map[string]string{"Framed-IP-Address": "1.2.3.4"}, 0, false, false, true},
+		{"stop", map[string]string{"nat": "1"}, 0, false, false, true},
+	}
+	for _, c := range cases {
+		ev, err := parseAuthEvent(c.kind, p, c.opts)
+		if c.err {
+			if err == nil {
+				t.Errorf("%s %v: no error", c.kind, c.opts)
+			}
+			continue
+		}
+		if err != nil || ev.sub.Override != c.override || ev.sub.Rejected != c.rejected || ev.sub.NAT != c.nat || ev.sub.Prefix != p {
+			t.Errorf("%s %v: %+v %v", c.kind, c.opts, ev.sub, err)
+		}
+	}
+}

@@ -61,8 +61,12 @@ func init() {
 		{"router fib refresh", "", "resynchronise the FIB with the kernel (or the static file)", cmdFIBRefresh, true},
 		{"router reload", "", "re-read the configuration: hot parameters apply, cold ones are refused", cmdReload, true},
 		{"router announce show", "", "announced subscriber addresses and NAT pools", cmdAnnounceShow, false},
-		{"router announce add", "IP | CIDR [dir=inet|subs] [announce=0|1] [reject=1] [nat=1] [force=1]", "announce a subscriber address (/32, /128) or a part of a fibd_nat_pool (router_subs_announce decides where); force=1 for anything else", cmdAnnounceAdd, true},
+		{"router announce add", "IP | CIDR [dir=inet|subs] [announce=0|1] [reject=1] [nat=1] [pool=0|1] [force=1]", "announce a subscriber address (/32, /128) or a part of a fibd_nat_pool (router_subs_announce decides where; nat=1: service 11, kept from inet when the address is private); force=1 for anything else", cmdAnnounceAdd, true},
 		{"router announce del", "IP | CIDR", "withdraw an announcement", cmdAnnounceDel, true},
+		{"router announce accept", "IP [VasExperts-Route-Announce=0|1] [VasExperts-Service-Profile=N[:profile][,...]]", "authorisation accepted: announce the subscriber's address as the manual's decision table says (service 11 = NAT)", cmdAnnounceAuth("accept"), true},
+		{"router announce reject", "IP [VasExperts-Route-Announce=0|1] [VasExperts-Service-Profile=N[:profile][,...]]", "authorisation rejected: announced only with auth_announce_reject=1 or VasExperts-Route-Announce=1", cmdAnnounceAuth("reject"), true},
+		{"router announce stop", "IP", "the subscriber's session ended: withdraw its address", cmdAnnounceAuth("stop"), true},
+		{"router announce batch", "< EVENTS", "fdpi_cli reads events from stdin, one a line (accept|reject|stop|add|del IP [key=value...]), and sends each signed", cmdAnnounceBatch, false},
 	}
 }
 

@@ -482,42 +482,6 @@ func (d *daemon) syncPortAddrs() {
 	}
 }
 
-// startAnnouncer prepares announcements towards the exception interfaces
-// of each direction and announces the NAT pools.
-func (d *daemon) startAnnouncer() {
-	devs := map[router.Dir]string{}
-	for _, rd := range d.cfg.RouterDevices {
-		dev, _ := d.cfg.DeviceByName(rd.Device)
-		dir := router.DirSubs
-		if dev.Dir == conf.DirInet {
-			dir = router.DirInet
-		}
-		if _, ok := devs[dir]; !ok {
-			devs[dir] = rd.Peer
-		}
-	}
-	tables := map[router.Dir]uint32{router.DirInet: d.cfg.AnnounceTableInet, router.DirSubs: d.cfg.AnnounceTableSubs}
-	if tables[router.DirInet] == 0 {
-		tables[router.DirInet] = d.kernelTable()
-	}
-	if tables[router.DirSubs] == 0 {
-		tables[router.DirSubs] = d.kernelTable() + 1
-	}
-	d.announcer = router.NewAnnouncer(d.cfg.RouterNetns, tables, d.cfg.RouterSubsMetrics, devs)
-	// What an earlier run announced and never withdrew (a crash) goes.
-	if n, err := d.announcer.Sweep(); err != nil || n > 0 {
-		d.log.Warn().Err(err).Int("removed", n).Msg("announcements left by an earlier run")
-	}
-	d.policy = router.Policy{Bits: d.cfg.RouterSubsAnnounce, AnnounceRejected: d.cfg.AuthAnnounceReject}
-	for _, p := range d.cfg.NATPools {
-		if dirs := d.policy.Dirs(router.Subscriber{Prefix: p, Override: -1, Pool: true}); dirs != 0 {
-			if err := d.announcer.Set(p, dirs); err != nil {
-				d.log.Error().Err(err).Stringer("pool", p).Msg("NAT pool not announced")
-			}
-		}
-	}
-}
-
 // program resolves a state and applies it to the FIB.
 func (d *daemon) program(st *router.State) error {
 	t0 := time.Now()

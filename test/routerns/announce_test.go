@@ -46,7 +46,7 @@ func TestAnnouncerSweepsAndRemetrics(t *testing.T) {
 		"route add 10.200.3.0/24 dev rib1 table 100 metric 7",
 	})
 	a := router.NewAnnouncer(s.name, map[router.Dir]uint32{router.DirSubs: 101, router.DirInet: 100}, 10,
-		map[router.Dir]string{router.DirSubs: "rib0", router.DirInet: "rib1"})
+		map[router.Dir][]string{router.DirSubs: {"rib0"}, router.DirInet: {"rib1"}})
 	n, err := a.Sweep()
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +83,74 @@ func TestAnnouncerSweepsAndRemetrics(t *testing.T) {
 		if err := a.Set(p, 0); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if got := announced(t, s.name); len(got) != 0 {
+		t.Fatalf("after withdrawing everything: %q left", got)
+	}
+}
+
+// TestAnnouncerEveryInterface: the manual announces "for all TAP devices
+// of the allowed direction". With two inet interfaces an IPv4 prefix is
+// one multipath route through both (what BIRD learns as one route), an
+// IPv6 prefix one route per interface; a metric change, a change of
+// direction and a withdrawal keep exactly that set, and a sweep keeps it.
+func TestAnnouncerEveryInterface(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	ipBatch(t, s.name, []string{"link add rib2 type veth peer name nbr2", "link set rib2 up", "link set nbr2 up"})
+	a := router.NewAnnouncer(s.name, map[router.Dir]uint32{router.DirInet: 101, router.DirSubs: 102}, 10,
+		map[router.Dir][]string{router.DirSubs: {"rib0"}, router.DirInet: {"rib1", "rib2"}})
+	p4, p6 := netip.MustParsePrefix("10.201.0.0/24"), netip.MustParsePrefix("2001:db8:201::/48")
+	for _, p := range []netip.Prefix{p4, p6} {
+		if err := a.Set(p, router.DirSubs|router.DirInet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step, metric string, inet bool) {
+		t.Helper()
+		want := []string{
+			"10.201.0.0/24 dev rib0 table 102 scope link metric " + metric,
+			"2001:db8:201::/48 dev rib0 table 102 metric " + metric + " pref medium",
+		}
+		if inet {
+			want = append(want,
+				"10.201.0.0/24 table 101 metric "+metric+" nexthop dev rib1 weight 1 nexthop dev rib2 weight 1",
+				"2001:db8:201::/48 dev rib1 table 101 metric "+metric+" pref medium",
+				"2001:db8:201::/48 dev rib2 table 101 metric "+metric+" pref medium")
+		}
+		got := strings.Join(announced(t, s.name), "\n")
+		got = strings.ReplaceAll(got, "\\ ", "") // ip -o marks the nexthop lines with '\'
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q missing from\n%s", step, w, got)
+			}
+		}
+		if n := len(announced(t, s.name)); n != len(want) {
+			t.Errorf("%s: %d routes, want %d:\n%s", step, n, len(want), got)
+		}
+	}
+	check("announced both ways", "10", true)
+	for _, p := range []netip.Prefix{p4, p6} { // again: nothing doubles
+		if err := a.Set(p, router.DirSubs|router.DirInet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("announced again", "10", true)
+	if n, err := a.Sweep(); n != 0 || err != nil {
+		t.Fatalf("sweep removed %d (%v) of what is wanted", n, err)
+	}
+	if err := a.SetMetric(20); err != nil {
+		t.Fatal(err)
+	}
+	check("metric 10 -> 20", "20", true)
+	for _, p := range []netip.Prefix{p4, p6} {
+		if err := a.Set(p, router.DirSubs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("towards subs only", "20", false)
+	if err := a.WithdrawAll(); err != nil {
+		t.Fatal(err)
 	}
 	if got := announced(t, s.name); len(got) != 0 {
 		t.Fatalf("after withdrawing everything: %q left", got)
