@@ -400,10 +400,13 @@ sh_add_kid(struct fp_lpm *l, struct sh *s, unsigned v)
 		return NULL;
 	unsigned n = __builtin_popcountll(s->cmap);
 	unsigned r = __builtin_popcountll(s->cmap & ((UINT64_C(1) << v) - 1));
-	struct sh **kid = realloc(s->kid, (n + 1) * sizeof(*kid));
-	if (kid == NULL) {
-		free(k);
-		return NULL;
+	struct sh **kid = s->kid;
+	if ((n & (n - 1)) == 0) { /* capacities are powers of two */
+		kid = realloc(s->kid, (n ? 2 * n : 1) * sizeof(*kid));
+		if (kid == NULL) {
+			free(k);
+			return NULL;
+		}
 	}
 	memmove(kid + r + 1, kid + r, (n - r) * sizeof(*kid));
 	kid[r] = k;
@@ -445,9 +448,12 @@ sh_set(struct fp_lpm *l, struct sh *s, unsigned h, uint32_t nh, uint32_t *old)
 	}
 	*old = 0;
 	unsigned n = ibm_count(s);
-	uint32_t *a = realloc(s->nh, (n + 1) * sizeof(*a));
-	if (a == NULL)
-		return -ENOMEM;
+	uint32_t *a = s->nh;
+	if ((n & (n - 1)) == 0) { /* capacities are powers of two */
+		a = realloc(s->nh, (n ? 2 * n : 1) * sizeof(*a));
+		if (a == NULL)
+			return -ENOMEM;
+	}
 	memmove(a + r + 1, a + r, (n - r) * sizeof(*a));
 	a[r] = nh;
 	s->nh = a;
@@ -1184,8 +1190,12 @@ do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
 	}
 	if (old == 0)
 		l->n_pfx++;
-	if (l->deferred)
+	if (l->deferred) {
+		/* grow the record early: re-recording a big batch costs more */
+		if (old == 0 && l->S < big_bits(l) && l->n_pfx > GROW_AT)
+			record_resize(l, big_bits(l)); /* on failure: later, or small */
 		return 0;
+	}
 	rc = update(l, k, depth);
 	if (rc < 0) {
 		op_undo(l);
