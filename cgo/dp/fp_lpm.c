@@ -1397,48 +1397,35 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 {
 	const struct root *r = root_of(l);
 	const unsigned S = r->bits;
+	/* IPv4 ends in the first node for nearly every address of a real
+	 * table (S = 18: /19../24 are one node down), so: prefetch every
+	 * first-level entry, then every first node, then walk each address
+	 * to its leaf (deeper nodes, for /25 and longer, without prefetch)
+	 * and prefetch the leaf; read the leaves last. */
 	for (unsigned base = 0; base < n; base += GROUP) {
 		unsigned g = n - base < GROUP ? n - base : GROUP;
 		const uint32_t *a = ip + base;
 		uint32_t *out = nh + base;
-		const struct node *cur[GROUP];
+		uint64_t ent[GROUP];
 		const uint32_t *leaf[GROUP];
-		uint64_t key[GROUP];
-		uint8_t walk[GROUP], done[GROUP];
-		unsigned nw = 0, nd = 0;
 		for (unsigned i = 0; i < g; i++)
 			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
 		for (unsigned i = 0; i < g; i++) {
-			uint64_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
-			if (is_leaf(e)) {
-				out[i] = (uint32_t)(e >> 1);
+			ent[i] = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
+			if (!is_leaf(ent[i]))
+				__builtin_prefetch((const void *)(uintptr_t)ent[i]);
+		}
+		for (unsigned i = 0; i < g; i++) {
+			if (is_leaf(ent[i]))
 				continue;
-			}
-			cur[i] = (const struct node *)(uintptr_t)e;
-			__builtin_prefetch(cur[i]);
-			key[i] = (uint64_t)a[i] << (32 + S);
-			walk[nw++] = i;
+			const struct node *c = (const struct node *)(uintptr_t)ent[i];
+			uint64_t k = (uint64_t)a[i] << (32 + S);
+			while ((c = step(c, (unsigned)(k >> (64 - STRIDE)), &leaf[i])) != NULL)
+				k <<= STRIDE;
+			__builtin_prefetch(leaf[i]);
 		}
-		while (nw != 0) {
-			unsigned m = 0;
-			for (unsigned j = 0; j < nw; j++) {
-				unsigned i = walk[j];
-				const struct node *c = step(cur[i], (unsigned)(key[i] >> (64 - STRIDE)),
-							    &leaf[i]);
-				if (c != NULL) {
-					cur[i] = c;
-					key[i] <<= STRIDE;
-					walk[m++] = i;
-					__builtin_prefetch(c);
-				} else {
-					__builtin_prefetch(leaf[i]);
-					done[nd++] = i;
-				}
-			}
-			nw = m;
-		}
-		for (unsigned j = 0; j < nd; j++)
-			out[done[j]] = *leaf[done[j]];
+		for (unsigned i = 0; i < g; i++)
+			out[i] = is_leaf(ent[i]) ? (uint32_t)(ent[i] >> 1) : *leaf[i];
 	}
 }
 
