@@ -1,4 +1,5 @@
-/* FIB tables (left-right rte_fib/rte_fib6 pairs) and the nexthop table.
+/* FIB tables (left-right rte_fib/rte_fib6 pairs, or with fibd_fib=own
+ * fibd's own LPM updated in place: see own_apply) and the nexthop table.
  *
  * rte_fib in DPDK 22.11 has no RCU integration and reuses tbl8 groups as
  * soon as a route is deleted, so a table that workers read must never be
@@ -687,16 +688,18 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 		fp_ctl_lock_give();
 		return -ENOENT;
 	}
+	/* fibd's own tables never change what a worker can still read: a
+	 * stalled worker only delays the freeing of what changes replace */
+	if (t->l4 != NULL) {
+		int rc = own_apply(t, ops, n, result);
+		fp_ctl_lock_give();
+		return rc;
+	}
 	/* A worker that stalled may still be inside either copy: nothing is
 	 * written until it has passed a quiescent point. */
 	if (atomic_load(&stalled) && !grace_period()) {
 		fp_ctl_lock_give();
 		return -ETIMEDOUT;
-	}
-	if (t->l4 != NULL) {
-		int rc = own_apply(t, ops, n, result);
-		fp_ctl_lock_give();
-		return rc;
 	}
 	uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
 	int standby = !act;
