@@ -80,6 +80,9 @@ type TableConfig struct {
 	MaxRoutes6  uint32
 	Tbl8Groups4 uint32 // 0: derived from MaxRoutes4
 	Tbl8Groups6 uint32 // 0: derived from MaxRoutes6
+	// Own selects fibd's own LPM structure (fibd_fib=own): one copy
+	// updated in place; the tbl8 sizes do not apply.
+	Own bool
 }
 
 // CreateTable creates FIB table slot idx.
@@ -88,6 +91,9 @@ func CreateTable(idx uint16, c TableConfig) error {
 		id: C.uint32_t(c.ID), max_routes4: C.uint32_t(c.MaxRoutes4),
 		max_routes6: C.uint32_t(c.MaxRoutes6), tbl8_4: C.uint32_t(c.Tbl8Groups4),
 		tbl8_6: C.uint32_t(c.Tbl8Groups6),
+	}
+	if c.Own {
+		cc.own = 1
 	}
 	return errno(C.fp_table_create(C.uint16_t(idx), &cc), "FIB table %d (kernel table %d)", idx, c.ID)
 }

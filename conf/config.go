@@ -154,6 +154,7 @@ type Config struct {
 	AnnounceTableSubs uint32         // fibd_announce_table_subs: 0 = router_kernel_table + 2
 	TableSizes        []TableSize    // fibd_table_size: per-table capacities
 	Exception         string         // fibd_exception: auto, tap, veth or none
+	FIB               string         // fibd_fib: dpdk or own
 	PuntRateProto     uint32         // fibd_punt_rate_proto: routing protocol punts per second
 	PuntRateND        uint32         // fibd_punt_rate_nd: ARP/NDP punts per second
 	PuntRateOther     uint32         // fibd_punt_rate_other: other punts per second
@@ -202,6 +203,12 @@ const (
 	DefaultPuntRateGlean = 250
 )
 
+// FIB structures (fibd_fib).
+const (
+	FIBDPDK = "dpdk" // rte_fib DIR-24-8 + rte_fib6 TRIE, a left-right pair per table
+	FIBOwn  = "own"  // fibd's own compressed trie (cgo/dp/fp_lpm.h), one copy per table
+)
+
 // Exception interface modes (fibd_exception).
 const (
 	ExceptionAuto = "auto" // veth when the tap= interface exists, else tap
@@ -227,6 +234,7 @@ func Default() *Config {
 		CLISecret:          DefaultCLISecret,
 		MetricsListen:      DefaultMetricsListen,
 		Exception:          DefaultException,
+		FIB:                FIBDPDK,
 		PuntRateProto:      DefaultPuntRateProto,
 		PuntRateND:         DefaultPuntRateND,
 		PuntRateOther:      DefaultPuntRateOther,

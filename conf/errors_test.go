@@ -94,6 +94,7 @@ func TestParseErrors(t *testing.T) {
 		{"table sized twice", base + "fibd_table_size=20000:1:1\nfibd_table_size=20000:2:2\n", L + 1, "fibd_table_size", "sized twice", 1},
 		{"lag mode", base + "lag {\nmode=lacp\ndevice=41-00.0\ndevice=42-00.0\n}\n", L + 1, "mode", "802.3ad or balance", 1},
 		{"exception mode", base + "fibd_exception=kni\n", L, "fibd_exception", "auto, tap, veth or none", 1},
+		{"fib structure", base + "fibd_fib=lpm\n", L, "fibd_fib", "want dpdk or own", 1},
 		{"brace on next line", base + "router_device\n{\ndevice=41-00.1\n}\n", L, "router_device", "same line", 1},
 		{"brace alone", base + "{\n", L, "", "without a section name", 1},
 		{"close brace not alone", base + "router_device {\ndevice=41-00.1 }\n", L + 1, "device", "alone", 1},

@@ -30,6 +30,9 @@ type Config struct {
 	// a mux's client table or an upstream's partial view need not be
 	// sized, and cost the memory of, a full view.
 	Sizes map[uint32]TableSize
+	// Own builds every table with fibd's own LPM structure (fibd_fib=own)
+	// instead of rte_fib's left-right pair.
+	Own bool
 }
 
 // TableSize is the capacity of one table.
@@ -120,7 +123,7 @@ func (f *FIB) Table(id uint32, slot int) (*Table, error) {
 	}
 	sz := f.cfg.size(id)
 	heap := f.heapUsed()
-	err := f.createTable(uint16(slot), dpdk.TableConfig{ID: id, MaxRoutes4: sz.Routes4, MaxRoutes6: sz.Routes6})
+	err := f.createTable(uint16(slot), dpdk.TableConfig{ID: id, MaxRoutes4: sz.Routes4, MaxRoutes6: sz.Routes6, Own: f.cfg.Own})
 	if err != nil {
 		return nil, fmt.Errorf("%w (%d + %d routes; fibd_table_size sizes a table alone)", err, sz.Routes4, sz.Routes6)
 	}

@@ -70,8 +70,14 @@ func newLabAt(t *testing.T, extra string) *lab {
 func newLabWith(t *testing.T, conf func(dir string) string) *lab {
 	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdlab%d", os.Getpid()), port: 20000 + os.Getpid()%20000}
 	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", l.prefix)) })
-	// the lab's settings first: conf may override them
+	// the lab's settings first: conf may override them. FIBD_TEST_FIB
+	// (dpdk or own) runs every lab on that FIB structure.
+	fib := ""
+	if v := os.Getenv("FIBD_TEST_FIB"); v != "" {
+		fib = "fibd_fib=" + v
+	}
 	cfg := fmt.Sprintf(`fibd_eal_args=-l 0-1 --no-huge -m 1024 --file-prefix %[2]s --log-level lib.eal:warning
+%[6]s
 fibd_idle_sleep_us=50
 router_max_ip4_route_count=65536
 router_max_ip6_route_count=16384
@@ -79,7 +85,7 @@ fibd_cli_listen=127.0.0.1:%[3]d
 fibd_cli_secret=%[5]s
 fibd_metrics_listen=127.0.0.1:%[4]d
 %[1]s
-`, conf(l.dir), l.prefix, l.port, l.port+1, l.path("cli.secret"))
+`, conf(l.dir), l.prefix, l.port, l.port+1, l.path("cli.secret"), fib)
 	if err := os.WriteFile(l.path("fastdpi.conf"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,9 @@ struct fp_table_conf {
 	uint32_t max_routes6;   /* router_max_ip6_route_count */
 	uint32_t tbl8_4;        /* DIR-24-8 tbl8 groups; 0 = derived */
 	uint32_t tbl8_6;        /* TRIE tbl8 groups; 0 = derived */
+	uint32_t own;           /* 1: fibd's own LPM (fp_lpm.h), one copy
+				 * updated in place; 0: rte_fib left-right
+				 * (fibd_fib=dpdk) */
 };
 
 enum fp_op { FP_ROUTE_ADD = 1, FP_ROUTE_DEL = 2 };

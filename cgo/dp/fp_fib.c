@@ -1,4 +1,5 @@
-/* FIB tables (left-right rte_fib/rte_fib6 pairs) and the nexthop table.
+/* FIB tables (left-right rte_fib/rte_fib6 pairs, or with fibd_fib=own
+ * fibd's own LPM updated in place: see own_apply) and the nexthop table.
  *
  * rte_fib in DPDK 22.11 has no RCU integration and reuses tbl8 groups as
  * soon as a route is deleted, so a table that workers read must never be
@@ -352,6 +353,106 @@ fail:
 	return rc < 0 ? rc : -ENOMEM;
 }
 
+/* ---- fibd_fib=own: fibd's own LPM tables (fp_lpm.h) ----
+ * One copy per family, changed in place: each change publishes itself
+ * with one store, so a batch needs no standby copy, no replay and no
+ * rebuild; what it replaced is freed after the batch's grace period. */
+
+static void *
+own_alloc(void *arg, size_t size)
+{
+	(void)arg;
+	return rte_malloc("fp_lpm", size, RTE_CACHE_LINE_SIZE);
+}
+
+static void
+own_free(void *arg, void *p)
+{
+	(void)arg;
+	rte_free(p);
+}
+
+static const struct fp_lpm_alloc own_mem = {own_alloc, own_free, NULL};
+
+static int
+own_create(struct fp_table *t)
+{
+	t->l4 = fp_lpm_create(4, &own_mem);
+	t->l6 = fp_lpm_create(6, &own_mem);
+	return t->l4 != NULL && t->l6 != NULL ? 0 : -ENOMEM;
+}
+
+static bool valid_op(const struct fp_route_op *op);
+
+/* A batch this large on a table this small is recorded whole and built
+ * once (the load of a full view): cheaper than path copies per route. */
+#define FP_OWN_BULK 16384
+
+static int
+own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t *result)
+{
+	/* a whole-table build that failed (memory) is retried first */
+	if (fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0)
+		return -ENOMEM;
+	bool bulk = n >= FP_OWN_BULK && n >= t->routes4 + t->routes6;
+	if (bulk) {
+		fp_lpm_defer(t->l4);
+		fp_lpm_defer(t->l6);
+	}
+	int failed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fp_route_op *op = &ops[i];
+		int rc;
+		if (!valid_op(op)) {
+			result[i] = -EINVAL;
+			failed++;
+			continue;
+		}
+		uint64_t *held = op->family == 4 ? &t->routes4 : &t->routes6;
+		uint64_t max = op->family == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
+		uint32_t old;
+		if (op->family == 4) {
+			uint32_t ip;
+			memcpy(&ip, op->addr, 4);
+			ip = rte_be_to_cpu_32(ip);
+			bool had = fp_lpm4_get(t->l4, ip, op->depth, &old) == 0;
+			if (op->op == FP_ROUTE_DEL)
+				rc = fp_lpm4_delete(t->l4, ip, op->depth);
+			else if (!had && *held >= max)
+				rc = -ENOSPC; /* router_max_ip4_route_count reached */
+			else if ((rc = fp_lpm4_add(t->l4, ip, op->depth, op->nh)) == 0 && had)
+				rc = 1; /* replaced: not counted */
+		} else {
+			bool had = fp_lpm6_get(t->l6, op->addr, op->depth, &old) == 0;
+			if (op->op == FP_ROUTE_DEL)
+				rc = fp_lpm6_delete(t->l6, op->addr, op->depth);
+			else if (!had && *held >= max)
+				rc = -ENOSPC;
+			else if ((rc = fp_lpm6_add(t->l6, op->addr, op->depth, op->nh)) == 0 && had)
+				rc = 1;
+		}
+		if (rc == -ENOMEM)
+			rc = -ENOSPC; /* as rte_fib: the table cannot take it */
+		if (rc < 0) {
+			result[i] = rc;
+			failed++;
+			continue;
+		}
+		result[i] = 0;
+		if (rc == 0)
+			*held += op->op == FP_ROUTE_ADD ? 1 : -1;
+	}
+	if (bulk && (fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0))
+		return -ENOMEM; /* recorded: published by the next apply */
+	/* Free what the batch replaced once no worker can be inside it. A
+	 * worker that does not report in time keeps it for a later batch. */
+	if (grace_period()) {
+		fp_lpm_reclaim(t->l4);
+		fp_lpm_reclaim(t->l6);
+	}
+	return failed;
+}
+
 static void
 table_free(struct fp_table *t)
 {
@@ -361,6 +462,10 @@ table_free(struct fp_table *t)
 		t->v4[k] = NULL;
 		t->v6[k] = NULL;
 	}
+	fp_lpm_free(t->l4);
+	fp_lpm_free(t->l6);
+	t->l4 = NULL;
+	t->l6 = NULL;
 	t->used = false;
 }
 
@@ -383,6 +488,13 @@ fp_table_create(uint16_t tidx, const struct fp_table_conf *conf)
 	t->stale = -1;
 	t->conf = *conf;
 	t->id = conf->id;
+	if (conf->own) {
+		rc = own_create(t);
+		if (rc < 0)
+			goto fail;
+		t->used = true;
+		goto out;
+	}
 	for (int k = 0; k < 2; k++) {
 		t->v4[k] = create4(tidx, k, &t->conf);
 		t->v6[k] = create6(tidx, k, &t->conf);
@@ -576,6 +688,13 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 		fp_ctl_lock_give();
 		return -ENOENT;
 	}
+	/* fibd's own tables never change what a worker can still read: a
+	 * stalled worker only delays the freeing of what changes replace */
+	if (t->l4 != NULL) {
+		int rc = own_apply(t, ops, n, result);
+		fp_ctl_lock_give();
+		return rc;
+	}
 	/* A worker that stalled may still be inside either copy: nothing is
 	 * written until it has passed a quiescent point. */
 	if (atomic_load(&stalled) && !grace_period()) {
@@ -664,7 +783,18 @@ fp_table_rebuild(uint16_t tidx)
 	int rc = -ENOENT;
 	if (t->used && atomic_load(&stalled) && !grace_period())
 		rc = -ETIMEDOUT;
-	else if (t->used) {
+	else if (t->used && t->l4 != NULL) {
+		/* fibd's own: rebuilt whole from its record, published at once */
+		fp_lpm_defer(t->l4);
+		fp_lpm_defer(t->l6);
+		rc = fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0 ? -ENOMEM : 0;
+		if (grace_period()) {
+			fp_lpm_reclaim(t->l4);
+			fp_lpm_reclaim(t->l6);
+		}
+		if (rc == 0)
+			__atomic_fetch_add(&t->rebuilds, 1, __ATOMIC_RELAXED);
+	} else if (t->used) {
 		uint32_t act = atomic_load_explicit(&t->active, memory_order_relaxed);
 		rc = rebuild_copy(tidx, t, !act, act);
 		if (rc == 0) {
@@ -729,11 +859,10 @@ fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
 		fp_ctl_lock_give();
 		return -ENOENT;
 	}
-	struct rte_fib *fib = t->v4[atomic_load(&t->active)];
 	uint64_t out[LOOKUP_CHUNK];
 	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
 		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
-		rte_fib_lookup_bulk(fib, (uint32_t *)(uintptr_t)&addrs[i], out, k);
+		fp_table_lookup4(t, &addrs[i], out, k);
 		for (uint32_t j = 0; j < k; j++)
 			nh[i + j] = (uint32_t)out[j];
 	}
@@ -752,11 +881,10 @@ fp_lookup6_bulk(uint16_t tidx, const uint8_t (*addrs)[16], uint32_t *nh, uint32_
 		fp_ctl_lock_give();
 		return -ENOENT;
 	}
-	struct rte_fib6 *fib = t->v6[atomic_load(&t->active)];
 	uint64_t out[LOOKUP_CHUNK];
 	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
 		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
-		rte_fib6_lookup_bulk(fib, (uint8_t (*)[16])(uintptr_t)&addrs[i], out, k);
+		fp_table_lookup6(t, &addrs[i], out, k);
 		for (uint32_t j = 0; j < k; j++)
 			nh[i + j] = (uint32_t)out[j];
 	}

@@ -89,7 +89,6 @@ table_lookup(uint16_t tidx, int family, const uint8_t (*dst)[16], const uint16_t
 			res[k] = FP_NH_MISS;
 		return;
 	}
-	uint32_t a = atomic_load_explicit(&t->active, memory_order_acquire);
 	if (family == 4) {
 		uint32_t ip[FP_BURST];
 		for (uint16_t k = 0; k < n; k++) {
@@ -97,12 +96,12 @@ table_lookup(uint16_t tidx, int family, const uint8_t (*dst)[16], const uint16_t
 			memcpy(&be, dst[idx[k]], 4);
 			ip[k] = rte_be_to_cpu_32(be);
 		}
-		rte_fib_lookup_bulk(t->v4[a], ip, res, n);
+		fp_table_lookup4(t, ip, res, n);
 	} else {
 		uint8_t ip[FP_BURST][16];
 		for (uint16_t k = 0; k < n; k++)
 			memcpy(ip[k], dst[idx[k]], 16);
-		rte_fib6_lookup_bulk(t->v6[a], ip, res, n);
+		fp_table_lookup6(t, (const uint8_t (*)[16])ip, res, n);
 	}
 }
 

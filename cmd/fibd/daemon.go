@@ -183,7 +183,8 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	for _, ts := range d.cfg.TableSizes {
 		sizes[ts.Table] = lpm.TableSize{Routes4: ts.Routes4, Routes6: ts.Routes6}
 	}
-	d.fib = lpm.New(d.log, lpm.Config{MaxRoutes4: d.cfg.RouterMaxIP4Routes, MaxRoutes6: d.cfg.RouterMaxIP6Routes, Sizes: sizes})
+	d.fib = lpm.New(d.log, lpm.Config{MaxRoutes4: d.cfg.RouterMaxIP4Routes, MaxRoutes6: d.cfg.RouterMaxIP6Routes, Sizes: sizes,
+		Own: d.cfg.FIB == conf.FIBOwn})
 	if _, err := d.fib.Table(d.kernelTable(), 0); err != nil {
 		return err
 	}

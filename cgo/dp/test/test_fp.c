@@ -145,10 +145,12 @@ verdict_raw(uint8_t *frame, uint16_t len, const uint8_t *dmac)
 	return v;
 }
 
+/* own: the table is fibd's own LPM (fibd_fib=own) instead of rte_fib. */
 static void
-test_pipeline(void)
+test_pipeline(uint32_t own)
 {
-	struct fp_table_conf tc = {.id = 254, .max_routes4 = 64, .max_routes6 = 64};
+	printf("pipeline, fibd_fib=%s\n", own ? "own" : "dpdk");
+	struct fp_table_conf tc = {.id = 254, .max_routes4 = 64, .max_routes6 = 64, .own = own};
 	CHECK(fp_table_create(0, &tc) == 0, "table create");
 
 	struct fp_nh_conf fwd = {.type = FP_NH_FORWARD, .port = port,
@@ -1125,7 +1127,8 @@ main(int argc, char **argv)
 
 	test_ttl_checksum();
 	test_bucket();
-	test_pipeline();
+	test_pipeline(0);
+	test_pipeline(1);
 	uint16_t exc_port;
 	CHECK(fp_port_by_name("net_null1", &exc_port) == 0, "net_null1");
 	pc.port_id = exc_port;

@@ -1,0 +1,1483 @@
+/* fibd's own LPM tables: see fp_lpm.h for the shape and the concurrency
+ * rule. One implementation serves both families: the writer works on
+ * 128-bit keys with the address left-aligned (an IPv4 address is the top
+ * 32 bits), the lookups are written per family.
+ *
+ * Keys are padded with zero bits, so every node has 6 bits even where the
+ * address ends inside it (an IPv4 node at bit 30 uses 2 real bits: its
+ * prefixes are at most 2 bits long there and cover 16 slots each).
+ *
+ * Memory: the first level is one allocation; nodes and leaf runs come from
+ * two arenas (32-byte and 8-byte units) carved from chunks that double in
+ * size up to 2 MiB, with a free list per size. A table of a few routes
+ * holds a few KiB.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fp_lpm.h"
+
+typedef unsigned __int128 u128;
+
+#define STRIDE 6
+#define SLOTS 64
+#define S_SMALL 8
+#define S_BIG4 18
+#define S_BIG6 16
+/* prefixes above which a table gets its big first level */
+#define GROW_AT 2048
+#define MAX_LEVELS ((128 - S_SMALL) / STRIDE + 2)
+
+/* Reader-visible node. The node itself lives in its parent's child array
+ * (or alone, for a first-level entry). */
+struct node {
+	uint64_t vec;     /* slot has a child */
+	uint64_t leafvec; /* a run of equal values starts at this leaf slot */
+	struct node *child;
+	uint32_t *leaf;
+};
+
+/* First-level entry: a node pointer, or (value << 1) | 1. */
+struct root {
+	uint32_t bits; /* S */
+	uint32_t pad[15];
+	uint64_t top[];
+};
+
+/* ---- arenas ---- */
+
+#define NODE_UNIT 32
+#define LEAF_UNIT 8
+#define MAX_UNITS 64
+#define CHUNK_FIRST 1024
+#define CHUNK_MAX (2u << 20)
+
+struct chunk {
+	struct chunk *next;
+	size_t size;
+	uint64_t pad[6];
+};
+
+struct arena {
+	size_t unit;
+	void *free[MAX_UNITS + 1];
+	struct chunk *chunks;
+	char *cur;
+	size_t left;
+	size_t bytes; /* chunks held */
+	size_t used;  /* in live blocks */
+	struct arena *next; /* in the limbo list */
+};
+
+/* ---- writer's shadow trie ---- */
+
+/* One per node: the prefixes ending in this node's 6 bits (heap-numbered:
+ * a prefix of l bits (1..6) with value b is bit (1 << l) + b, 2..127) and
+ * the children. */
+struct sh {
+	uint64_t ibm[2];
+	uint64_t cmap;
+	uint32_t *nh;     /* popcount-indexed by ibm */
+	struct sh **kid;  /* popcount-indexed by cmap */
+};
+
+struct blk {
+	void *p;
+	struct arena *ar;
+	uint32_t units;
+};
+
+struct blkvec {
+	struct blk *v;
+	size_t n, cap;
+};
+
+struct ptrvec {
+	void **v;
+	size_t n, cap;
+};
+
+struct fp_lpm {
+	struct root *_Atomic root; /* readers */
+
+	/* writer */
+	int fam;
+	unsigned W;
+	unsigned S;
+	struct fp_lpm_alloc mem;
+	struct arena *nodes, *leaves;
+	uint32_t *topv;    /* 2^(S+1), heap-numbered prefixes of 0..S bits; 0 = none */
+	struct sh **topk;  /* 2^S */
+	uint64_t n_pfx;
+	uint64_t n_sh;
+	uint64_t sh_bytes;
+	bool deferred;
+	bool failed; /* the last op failed: fresh blocks must go back */
+	struct blkvec fresh, pend, limbo;
+	struct arena *limbo_arenas;
+	struct ptrvec limbo_roots;
+	uint64_t limbo_bytes;
+};
+
+static void *
+libc_alloc(void *arg, size_t size)
+{
+	(void)arg;
+	void *p = aligned_alloc(64, (size + 63) & ~(size_t)63);
+	return p;
+}
+
+static void
+libc_free(void *arg, void *p)
+{
+	(void)arg;
+	free(p);
+}
+
+static struct arena *
+arena_new(size_t unit)
+{
+	struct arena *a = calloc(1, sizeof(*a));
+	if (a != NULL)
+		a->unit = unit;
+	return a;
+}
+
+static void
+arena_destroy(const struct fp_lpm_alloc *m, struct arena *a)
+{
+	if (a == NULL)
+		return;
+	for (struct chunk *c = a->chunks, *n; c != NULL; c = n) {
+		n = c->next;
+		m->free(m->arg, c);
+	}
+	free(a);
+}
+
+static void *
+arena_get(const struct fp_lpm_alloc *m, struct arena *a, unsigned units)
+{
+	void *p = a->free[units];
+	if (p != NULL) {
+		a->free[units] = *(void **)p;
+		a->used += units * a->unit;
+		return p;
+	}
+	size_t need = units * a->unit;
+	if (a->left < need) {
+		size_t sz = a->bytes < CHUNK_FIRST ? CHUNK_FIRST : a->bytes;
+		if (sz > CHUNK_MAX)
+			sz = CHUNK_MAX;
+		if (sz < need + sizeof(struct chunk))
+			sz = need + sizeof(struct chunk);
+		struct chunk *c = m->alloc(m->arg, sz);
+		if (c == NULL)
+			return NULL;
+		/* the old chunk's tail goes to the free lists, largest first */
+		while (a->left >= a->unit) {
+			unsigned u = a->left / a->unit;
+			if (u > MAX_UNITS)
+				u = MAX_UNITS;
+			*(void **)a->cur = a->free[u];
+			a->free[u] = a->cur;
+			a->cur += u * a->unit;
+			a->left -= u * a->unit;
+		}
+		c->next = a->chunks;
+		c->size = sz;
+		a->chunks = c;
+		a->bytes += sz;
+		a->cur = (char *)(c + 1);
+		a->left = sz - sizeof(*c);
+	}
+	p = a->cur;
+	a->cur += need;
+	a->left -= need;
+	a->used += need;
+	return p;
+}
+
+static void
+arena_put(struct arena *a, void *p, unsigned units)
+{
+	*(void **)p = a->free[units];
+	a->free[units] = p;
+	a->used -= units * a->unit;
+}
+
+static int
+blk_push(struct blkvec *v, void *p, struct arena *ar, unsigned units)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct blk *n = realloc(v->v, cap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		v->v = n;
+		v->cap = cap;
+	}
+	v->v[v->n++] = (struct blk){p, ar, units};
+	return 0;
+}
+
+static int
+ptr_push(struct ptrvec *v, void *p)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		void **n = realloc(v->v, cap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		v->v = n;
+		v->cap = cap;
+	}
+	v->v[v->n++] = p;
+	return 0;
+}
+
+/* Allocate for the change in progress (given back if it fails). */
+static void *
+take(struct fp_lpm *l, struct arena *ar, unsigned units)
+{
+	void *p = arena_get(&l->mem, ar, units);
+	if (p == NULL)
+		return NULL;
+	if (blk_push(&l->fresh, p, ar, units) < 0) {
+		arena_put(ar, p, units);
+		return NULL;
+	}
+	return p;
+}
+
+/* Mark for freeing once the change is published and a grace period passed. */
+static int
+drop(struct fp_lpm *l, void *p, struct arena *ar, unsigned units)
+{
+	if (p == NULL || units == 0)
+		return 0;
+	return blk_push(&l->pend, p, ar, units);
+}
+
+static unsigned
+leaf_units(unsigned n)
+{
+	return (n * 4 + LEAF_UNIT - 1) / LEAF_UNIT;
+}
+
+/* The change is published: what it replaced waits for a grace period. */
+static void
+op_done(struct fp_lpm *l)
+{
+	for (size_t i = 0; i < l->pend.n; i++) {
+		struct blk *b = &l->pend.v[i];
+		if (blk_push(&l->limbo, b->p, b->ar, b->units) < 0) {
+			/* cannot remember it: leak rather than free early */
+			continue;
+		}
+		l->limbo_bytes += b->units * b->ar->unit;
+	}
+	l->pend.n = 0;
+	l->fresh.n = 0;
+}
+
+/* The change failed before publication: nothing was replaced. */
+static void
+op_undo(struct fp_lpm *l)
+{
+	for (size_t i = l->fresh.n; i-- > 0;)
+		arena_put(l->fresh.v[i].ar, l->fresh.v[i].p, l->fresh.v[i].units);
+	l->fresh.n = 0;
+	l->pend.n = 0;
+}
+
+void
+fp_lpm_reclaim(struct fp_lpm *l)
+{
+	for (size_t i = 0; i < l->limbo.n; i++)
+		arena_put(l->limbo.v[i].ar, l->limbo.v[i].p, l->limbo.v[i].units);
+	l->limbo.n = 0;
+	for (struct arena *a = l->limbo_arenas, *n; a != NULL; a = n) {
+		n = a->next;
+		arena_destroy(&l->mem, a);
+	}
+	l->limbo_arenas = NULL;
+	for (size_t i = 0; i < l->limbo_roots.n; i++)
+		l->mem.free(l->mem.arg, l->limbo_roots.v[i]);
+	l->limbo_roots.n = 0;
+	l->limbo_bytes = 0;
+}
+
+/* ---- keys ---- */
+
+static inline unsigned
+key_slot(u128 k, unsigned o)
+{
+	return (unsigned)((k << o) >> (128 - STRIDE));
+}
+
+/* l (1..6) bits of k from bit o */
+static inline unsigned
+key_bits(u128 k, unsigned o, unsigned l)
+{
+	return (unsigned)((k << o) >> (128 - l));
+}
+
+static inline u128
+key_mask(u128 k, unsigned depth)
+{
+	if (depth == 0)
+		return 0;
+	if (depth >= 128)
+		return k;
+	return k & ~((((u128)1) << (128 - depth)) - 1);
+}
+
+static u128
+key4(uint32_t ip)
+{
+	return (u128)ip << 96;
+}
+
+static u128
+key6(const uint8_t ip[16])
+{
+	u128 k = 0;
+	for (int i = 0; i < 16; i++)
+		k = k << 8 | ip[i];
+	return k;
+}
+
+/* ---- shadow trie ---- */
+
+static inline unsigned
+ibm_rank(const struct sh *s, unsigned h)
+{
+	if (h < 64)
+		return __builtin_popcountll(s->ibm[0] & ((UINT64_C(1) << h) - 1));
+	return __builtin_popcountll(s->ibm[0]) +
+	       __builtin_popcountll(s->ibm[1] & ((UINT64_C(1) << (h - 64)) - 1));
+}
+
+static inline bool
+ibm_has(const struct sh *s, unsigned h)
+{
+	return (s->ibm[h >> 6] >> (h & 63)) & 1;
+}
+
+static inline unsigned
+ibm_count(const struct sh *s)
+{
+	return __builtin_popcountll(s->ibm[0]) + __builtin_popcountll(s->ibm[1]);
+}
+
+static inline struct sh *
+sh_kid(const struct sh *s, unsigned v)
+{
+	if (!((s->cmap >> v) & 1))
+		return NULL;
+	return s->kid[__builtin_popcountll(s->cmap & ((UINT64_C(1) << v) - 1))];
+}
+
+/* The value a slot gets from the node's own prefixes, or d. */
+static uint32_t
+sh_slot_value(const struct sh *s, unsigned v, uint32_t d)
+{
+	for (unsigned l = STRIDE; l >= 1; l--) {
+		unsigned h = (1u << l) + (v >> (STRIDE - l));
+		if (ibm_has(s, h))
+			return s->nh[ibm_rank(s, h)];
+	}
+	return d;
+}
+
+static struct sh *
+sh_add_kid(struct fp_lpm *l, struct sh *s, unsigned v)
+{
+	struct sh *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	unsigned n = __builtin_popcountll(s->cmap);
+	unsigned r = __builtin_popcountll(s->cmap & ((UINT64_C(1) << v) - 1));
+	struct sh **kid = s->kid;
+	if ((n & (n - 1)) == 0) { /* capacities are powers of two */
+		kid = realloc(s->kid, (n ? 2 * n : 1) * sizeof(*kid));
+		if (kid == NULL) {
+			free(k);
+			return NULL;
+		}
+	}
+	memmove(kid + r + 1, kid + r, (n - r) * sizeof(*kid));
+	kid[r] = k;
+	s->kid = kid;
+	s->cmap |= UINT64_C(1) << v;
+	l->n_sh++;
+	l->sh_bytes += sizeof(*k) + sizeof(void *);
+	return k;
+}
+
+static void
+sh_del_kid(struct fp_lpm *l, struct sh *s, unsigned v)
+{
+	unsigned n = __builtin_popcountll(s->cmap);
+	unsigned r = __builtin_popcountll(s->cmap & ((UINT64_C(1) << v) - 1));
+	struct sh *k = s->kid[r];
+	free(k->nh);
+	free(k->kid);
+	free(k);
+	memmove(s->kid + r, s->kid + r + 1, (n - r - 1) * sizeof(*s->kid));
+	s->cmap &= ~(UINT64_C(1) << v);
+	if (s->cmap == 0) {
+		free(s->kid);
+		s->kid = NULL;
+	}
+	l->n_sh--;
+	l->sh_bytes -= sizeof(*k) + sizeof(void *);
+}
+
+/* Set prefix h in s; *old gets the value it replaced (0: new). */
+static int
+sh_set(struct fp_lpm *l, struct sh *s, unsigned h, uint32_t nh, uint32_t *old)
+{
+	unsigned r = ibm_rank(s, h);
+	if (ibm_has(s, h)) {
+		*old = s->nh[r];
+		s->nh[r] = nh;
+		return 0;
+	}
+	*old = 0;
+	unsigned n = ibm_count(s);
+	uint32_t *a = s->nh;
+	if ((n & (n - 1)) == 0) { /* capacities are powers of two */
+		a = realloc(s->nh, (n ? 2 * n : 1) * sizeof(*a));
+		if (a == NULL)
+			return -ENOMEM;
+	}
+	memmove(a + r + 1, a + r, (n - r) * sizeof(*a));
+	a[r] = nh;
+	s->nh = a;
+	s->ibm[h >> 6] |= UINT64_C(1) << (h & 63);
+	l->sh_bytes += sizeof(uint32_t);
+	return 0;
+}
+
+static void
+sh_clear(struct fp_lpm *l, struct sh *s, unsigned h)
+{
+	unsigned r = ibm_rank(s, h);
+	unsigned n = ibm_count(s);
+	memmove(s->nh + r, s->nh + r + 1, (n - r - 1) * sizeof(*s->nh));
+	s->ibm[h >> 6] &= ~(UINT64_C(1) << (h & 63));
+	if (n == 1) {
+		free(s->nh);
+		s->nh = NULL;
+	}
+	l->sh_bytes -= sizeof(uint32_t);
+}
+
+static void
+sh_free(struct sh *s)
+{
+	if (s == NULL)
+		return;
+	unsigned n = __builtin_popcountll(s->cmap);
+	for (unsigned i = 0; i < n; i++)
+		sh_free(s->kid[i]);
+	free(s->kid);
+	free(s->nh);
+	free(s);
+}
+
+/* First-level prefixes (0..S bits) live in topv, heap-numbered. */
+static inline unsigned
+top_h(unsigned S, u128 k, unsigned depth)
+{
+	(void)S;
+	return depth == 0 ? 1 : (1u << depth) + (unsigned)(k >> (128 - depth));
+}
+
+/* Value and length of the longest first-level prefix over slot t (-1: none). */
+static uint32_t
+top_lpm(const struct fp_lpm *l, unsigned t, int *len)
+{
+	for (int d = l->S; d >= 0; d--) {
+		uint32_t v = l->topv[(1u << d) + (t >> (l->S - d))];
+		if (v != 0) {
+			*len = d;
+			return v;
+		}
+	}
+	*len = -1;
+	return 0;
+}
+
+/* ---- building nodes ---- */
+
+static void
+retire_subtree(struct fp_lpm *l, const struct node *n, int *rc)
+{
+	unsigned nc = __builtin_popcountll(n->vec);
+	for (unsigned i = 0; i < nc; i++)
+		retire_subtree(l, &n->child[i], rc);
+	if (drop(l, n->child, l->nodes, nc) < 0 ||
+	    drop(l, n->leaf, l->leaves, leaf_units(__builtin_popcountll(n->leafvec))) < 0)
+		*rc = -ENOMEM;
+}
+
+/* Slot values of a node: the node's own prefixes over the default d, and
+ * how many bits of the node the winning prefix has (0: the default). */
+static void
+paint(const struct sh *s, uint32_t d, uint32_t val[SLOTS], uint8_t len[SLOTS])
+{
+	for (unsigned v = 0; v < SLOTS; v++) {
+		val[v] = d;
+		len[v] = 0;
+	}
+	unsigned r = 0;
+	for (unsigned w = 0; w < 2; w++) {
+		for (uint64_t m = s->ibm[w]; m != 0; m &= m - 1) {
+			unsigned h = w * 64 + __builtin_ctzll(m);
+			unsigned l = 31 - __builtin_clz(h);
+			unsigned span = 1u << (STRIDE - l);
+			unsigned start = (h - (1u << l)) * span;
+			uint32_t nh = s->nh[r++];
+			for (unsigned i = start; i < start + span; i++) {
+				val[i] = nh;
+				len[i] = l;
+			}
+		}
+	}
+}
+
+/* Build the node for shadow s at bit o with inherited value d into *out,
+ * from old (the node it replaces, NULL if none). Slots a..a+cnt-1 changed:
+ * there a child is rebuilt unless its value comes from a prefix of more
+ * than keep bits of this node (then the change cannot reach it), or taken
+ * from *ovr (for the slot on the path to a deeper change). Children of
+ * other slots are shared with old. old's arrays, and subtrees that are no
+ * longer children, are retired. */
+static int
+make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
+	  const struct node *old, unsigned a, unsigned cnt, unsigned keep,
+	  const struct node *ovr, struct node *out)
+{
+	uint32_t val[SLOTS];
+	uint8_t len[SLOTS];
+	paint(s, d, val, len);
+
+	uint64_t vec = s->cmap, leafvec = 0;
+	uint32_t runs[SLOTS];
+	unsigned nr = 0;
+	for (uint64_t m = ~vec; m != 0; m &= m - 1) {
+		unsigned v = __builtin_ctzll(m);
+		if (nr == 0 || val[v] != runs[nr - 1]) {
+			leafvec |= UINT64_C(1) << v;
+			runs[nr++] = val[v];
+		}
+	}
+	out->vec = vec;
+	out->leafvec = leafvec;
+	out->leaf = NULL;
+	out->child = NULL;
+	if (nr != 0) {
+		out->leaf = take(l, l->leaves, leaf_units(nr));
+		if (out->leaf == NULL)
+			return -ENOMEM;
+		memcpy(out->leaf, runs, nr * sizeof(runs[0]));
+	}
+	unsigned nc = __builtin_popcountll(vec);
+	if (nc != 0) {
+		out->child = take(l, l->nodes, nc);
+		if (out->child == NULL)
+			return -ENOMEM;
+	}
+	unsigned i = 0;
+	for (uint64_t m = vec; m != 0; m &= m - 1, i++) {
+		unsigned v = __builtin_ctzll(m);
+		const struct node *oc = NULL;
+		if (old != NULL && ((old->vec >> v) & 1))
+			oc = &old->child[__builtin_popcountll(old->vec & ((UINT64_C(1) << v) - 1))];
+		bool in = v - a < cnt;
+		if (ovr != NULL && v == a) {
+			out->child[i] = *ovr;
+		} else if (oc != NULL && (!in || len[v] > keep)) {
+			out->child[i] = *oc;
+		} else {
+			int rc = make_node(l, s->kid[i], o + STRIDE, val[v], oc, 0, SLOTS, 0,
+					   NULL, &out->child[i]);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	if (old != NULL) {
+		int rc = 0;
+		unsigned j = 0;
+		for (uint64_t m = old->vec; m != 0; m &= m - 1, j++)
+			if (!((vec >> __builtin_ctzll(m)) & 1))
+				retire_subtree(l, &old->child[j], &rc);
+		if (rc < 0)
+			return rc;
+		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0 ||
+		    drop(l, old->leaf, l->leaves, leaf_units(__builtin_popcountll(old->leafvec))) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static inline bool
+is_leaf(uint64_t e)
+{
+	return e & 1;
+}
+
+static inline uint64_t
+mk_leaf(uint32_t v)
+{
+	return ((uint64_t)v << 1) | 1;
+}
+
+/* Recompute first-level entry t from the record, sharing what can be
+ * shared with the entry it replaces; publishes it. */
+static int
+set_top(struct fp_lpm *l, struct root *r, unsigned t)
+{
+	int dl;
+	uint32_t d = top_lpm(l, t, &dl);
+	uint64_t e = r->top[t];
+	const struct node *old = is_leaf(e) ? NULL : (const struct node *)(uintptr_t)e;
+	uint64_t ne;
+	if (l->topk[t] != NULL) {
+		struct node *x = take(l, l->nodes, 1);
+		if (x == NULL)
+			return -ENOMEM;
+		int rc = make_node(l, l->topk[t], l->S, d, old, 0, SLOTS, 0, NULL, x);
+		if (rc < 0)
+			return rc;
+		ne = (uint64_t)(uintptr_t)x;
+	} else {
+		int rc = 0;
+		if (old != NULL)
+			retire_subtree(l, old, &rc);
+		if (rc < 0)
+			return rc;
+		ne = mk_leaf(d);
+	}
+	if (old != NULL && drop(l, (void *)old, l->nodes, 1) < 0)
+		return -ENOMEM;
+	__atomic_store_n(&r->top[t], ne, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Rebuild what a change of prefix k/depth affects and publish it. The
+ * record already holds the change. */
+static int
+update(struct fp_lpm *l, u128 k, unsigned depth)
+{
+	struct root *r = l->root;
+	unsigned S = l->S;
+	if (depth <= S) {
+		/* each first-level entry under the prefix whose value it can
+		 * give: one store each (each entry is old or new on its own) */
+		unsigned t0 = depth == 0 ? 0 : (unsigned)(k >> (128 - depth)) << (S - depth);
+		unsigned n = 1u << (S - depth);
+		for (unsigned t = t0; t < t0 + n; t++) {
+			int dl;
+			top_lpm(l, t, &dl);
+			if (dl > (int)depth)
+				continue;
+			int rc = set_top(l, r, t);
+			if (rc < 0)
+				return rc; /* the entries done so far are published */
+			op_done(l);
+		}
+		return 0;
+	}
+
+	unsigned t = (unsigned)(k >> (128 - S));
+	const struct sh *sh[MAX_LEVELS];
+	const struct node *old[MAX_LEVELS];
+	uint32_t d[MAX_LEVELS];
+	unsigned v[MAX_LEVELS];
+	int dl;
+	d[0] = top_lpm(l, t, &dl);
+	sh[0] = l->topk[t];
+	uint64_t e = r->top[t];
+	old[0] = is_leaf(e) ? NULL : (const struct node *)(uintptr_t)e;
+	unsigned o = S, j = 0;
+	while (depth > o + STRIDE) {
+		unsigned s = key_slot(k, o);
+		v[j + 1] = s;
+		d[j + 1] = sh[j] ? sh_slot_value(sh[j], s, d[j]) : d[j];
+		sh[j + 1] = sh[j] ? sh_kid(sh[j], s) : NULL;
+		old[j + 1] = NULL;
+		if (old[j] != NULL && ((old[j]->vec >> s) & 1))
+			old[j + 1] = &old[j]->child[__builtin_popcountll(old[j]->vec &
+									 ((UINT64_C(1) << s) - 1))];
+		o += STRIDE;
+		j++;
+	}
+	unsigned kl = j;
+	int js = -1;
+	for (unsigned i = 0; i <= kl && sh[i] != NULL; i++)
+		js = i;
+	if (js < 0) {
+		int rc = 0;
+		if (old[0] != NULL) {
+			retire_subtree(l, old[0], &rc);
+			if (rc == 0)
+				rc = drop(l, (void *)old[0], l->nodes, 1);
+		}
+		if (rc < 0)
+			return rc;
+		__atomic_store_n(&r->top[t], mk_leaf(d[0]), __ATOMIC_RELEASE);
+		return 0;
+	}
+	unsigned a, cnt, keep = 0;
+	unsigned oj = S + js * STRIDE;
+	if ((unsigned)js == kl) {
+		unsigned li = depth - oj;
+		a = key_bits(k, oj, li) << (STRIDE - li);
+		cnt = 1u << (STRIDE - li);
+		keep = li;
+	} else {
+		a = v[js + 1];
+		cnt = 1;
+	}
+	struct node n, p;
+	int rc = make_node(l, sh[js], oj, d[js], old[js], a, cnt, keep, NULL, &n);
+	for (int i = js - 1; rc == 0 && i >= 0; i--) {
+		rc = make_node(l, sh[i], S + i * STRIDE, d[i], old[i], v[i + 1], 1, 0, &n, &p);
+		n = p;
+	}
+	if (rc < 0)
+		return rc;
+	struct node *x = take(l, l->nodes, 1);
+	if (x == NULL)
+		return -ENOMEM;
+	*x = n;
+	if (old[0] != NULL && drop(l, (void *)old[0], l->nodes, 1) < 0)
+		return -ENOMEM;
+	__atomic_store_n(&r->top[t], (uint64_t)(uintptr_t)x, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* ---- the record: first level and shadow ---- */
+
+static int
+record_init(struct fp_lpm *l, unsigned S)
+{
+	l->S = S;
+	l->topv = calloc((size_t)2 << S, sizeof(*l->topv));
+	l->topk = calloc((size_t)1 << S, sizeof(*l->topk));
+	if (l->topv == NULL || l->topk == NULL) {
+		free(l->topv);
+		free(l->topk);
+		l->topv = NULL;
+		l->topk = NULL;
+		return -ENOMEM;
+	}
+	l->sh_bytes = ((size_t)2 << S) * sizeof(*l->topv) + ((size_t)1 << S) * sizeof(*l->topk);
+	l->n_sh = 0;
+	return 0;
+}
+
+static void
+record_free(struct fp_lpm *l)
+{
+	if (l->topk != NULL)
+		for (size_t t = 0; t < ((size_t)1 << l->S); t++)
+			sh_free(l->topk[t]);
+	free(l->topk);
+	free(l->topv);
+	l->topk = NULL;
+	l->topv = NULL;
+}
+
+/* Record k/depth -> nh; *old gets the value replaced (0: new prefix). */
+static int
+record_set(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh, uint32_t *old)
+{
+	if (depth <= l->S) {
+		unsigned h = top_h(l->S, k, depth);
+		*old = l->topv[h];
+		l->topv[h] = nh;
+		return 0;
+	}
+	unsigned t = (unsigned)(k >> (128 - l->S));
+	struct sh *s = l->topk[t];
+	if (s == NULL) {
+		s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return -ENOMEM;
+		l->topk[t] = s;
+		l->n_sh++;
+		l->sh_bytes += sizeof(*s);
+	}
+	unsigned o = l->S;
+	while (depth > o + STRIDE) {
+		unsigned v = key_slot(k, o);
+		struct sh *c = sh_kid(s, v);
+		if (c == NULL)
+			c = sh_add_kid(l, s, v);
+		if (c == NULL)
+			return -ENOMEM; /* empty shadows left behind are pruned by the rollback */
+		s = c;
+		o += STRIDE;
+	}
+	unsigned li = depth - o;
+	return sh_set(l, s, (1u << li) + key_bits(k, o, li), nh, old);
+}
+
+/* Remove k/depth from the record (pruning empty shadows); *old gets its
+ * value, 0 when it was not there (then empty shadows on its path, left by
+ * a failed add, are pruned all the same). */
+static void
+record_clear(struct fp_lpm *l, u128 k, unsigned depth, uint32_t *old)
+{
+	*old = 0;
+	if (depth <= l->S) {
+		unsigned h = top_h(l->S, k, depth);
+		*old = l->topv[h];
+		l->topv[h] = 0;
+		return;
+	}
+	unsigned t = (unsigned)(k >> (128 - l->S));
+	if (l->topk[t] == NULL)
+		return;
+	struct sh *path[MAX_LEVELS];
+	unsigned slot[MAX_LEVELS];
+	struct sh *s = l->topk[t];
+	unsigned o = l->S, j = 0;
+	path[0] = s;
+	while (s != NULL && depth > o + STRIDE) {
+		slot[j + 1] = key_slot(k, o);
+		s = sh_kid(s, slot[j + 1]);
+		path[++j] = s;
+		o += STRIDE;
+	}
+	if (s != NULL) {
+		unsigned li = depth - o;
+		unsigned h = (1u << li) + key_bits(k, o, li);
+		if (ibm_has(s, h)) {
+			*old = s->nh[ibm_rank(s, h)];
+			sh_clear(l, s, h);
+		}
+	} else {
+		j--; /* path[j] is the last that exists */
+	}
+	/* prune empty shadows bottom-up */
+	for (int i = (int)j; i >= 0; i--) {
+		struct sh *c = path[i];
+		if (c == NULL || c->cmap != 0 || c->ibm[0] != 0 || c->ibm[1] != 0)
+			break;
+		if (i == 0) {
+			free(c->nh);
+			free(c->kid);
+			free(c);
+			l->topk[t] = NULL;
+			l->n_sh--;
+			l->sh_bytes -= sizeof(*c);
+		} else {
+			sh_del_kid(l, path[i - 1], slot[i]);
+		}
+	}
+}
+
+static int
+record_get(const struct fp_lpm *l, u128 k, unsigned depth, uint32_t *nh)
+{
+	if (depth <= l->S) {
+		*nh = l->topv[top_h(l->S, k, depth)];
+		return *nh ? 0 : -ENOENT;
+	}
+	const struct sh *s = l->topk[(unsigned)(k >> (128 - l->S))];
+	unsigned o = l->S;
+	while (s != NULL && depth > o + STRIDE) {
+		s = sh_kid(s, key_slot(k, o));
+		o += STRIDE;
+	}
+	if (s == NULL)
+		return -ENOENT;
+	unsigned li = depth - o;
+	unsigned h = (1u << li) + key_bits(k, o, li);
+	if (!ibm_has(s, h))
+		return -ENOENT;
+	*nh = s->nh[ibm_rank(s, h)];
+	return 0;
+}
+
+/* ---- walking the record ---- */
+
+static int
+walk_sh(const struct fp_lpm *l, const struct sh *s, u128 k, unsigned o,
+	fp_lpm_walk_fn cb, void *arg)
+{
+	unsigned r = 0;
+	uint8_t ip[16];
+	for (unsigned w = 0; w < 2; w++) {
+		for (uint64_t m = s->ibm[w]; m != 0; m &= m - 1) {
+			unsigned h = w * 64 + __builtin_ctzll(m);
+			unsigned li = 31 - __builtin_clz(h);
+			u128 pk = k | ((u128)(h - (1u << li)) << (128 - o - li));
+			for (int i = 15; i >= 0; i--, pk >>= 8)
+				ip[i] = (uint8_t)pk;
+			int rc = cb(arg, ip, (uint8_t)(o + li), s->nh[r++]);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	unsigned i = 0;
+	for (uint64_t m = s->cmap; m != 0; m &= m - 1, i++) {
+		unsigned v = __builtin_ctzll(m);
+		int rc = walk_sh(l, s->kid[i], k | ((u128)v << (128 - o - STRIDE)), o + STRIDE,
+				 cb, arg);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Prefix bits are counted from the top of the 128-bit key; for IPv4 the
+ * address is the top 32 bits, so depths are the same and only the bytes
+ * handed out differ (ip[0..3]). */
+static int
+walk_cb_adapt(const struct fp_lpm *l, fp_lpm_walk_fn cb, void *arg)
+{
+	uint8_t ip[16];
+	for (unsigned d = 0; d <= l->S; d++)
+		for (unsigned b = 0; b < (1u << d); b++) {
+			uint32_t v = l->topv[(1u << d) + b];
+			if (v == 0)
+				continue;
+			u128 pk = d ? (u128)b << (128 - d) : 0;
+			for (int i = 15; i >= 0; i--, pk >>= 8)
+				ip[i] = (uint8_t)pk;
+			int rc = cb(arg, ip, (uint8_t)d, v);
+			if (rc != 0)
+				return rc;
+		}
+	for (size_t t = 0; t < ((size_t)1 << l->S); t++)
+		if (l->topk[t] != NULL) {
+			int rc = walk_sh(l, l->topk[t], (u128)t << (128 - l->S), l->S, cb, arg);
+			if (rc != 0)
+				return rc;
+		}
+	return 0;
+}
+
+int
+fp_lpm_walk(const struct fp_lpm *l, fp_lpm_walk_fn cb, void *arg)
+{
+	return walk_cb_adapt(l, cb, arg);
+}
+
+/* ---- whole-table builds ---- */
+
+/* Build a whole new table from the record and publish it: new arenas and
+ * first level; the old ones are retired whole. */
+static int
+build_all(struct fp_lpm *l)
+{
+	size_t nt = (size_t)1 << l->S;
+	struct root *nr = l->mem.alloc(l->mem.arg, sizeof(*nr) + nt * sizeof(uint64_t));
+	struct arena *na = arena_new(NODE_UNIT), *nl = arena_new(LEAF_UNIT);
+	uint32_t *def = malloc(nt * sizeof(*def));
+	struct arena *oa = l->nodes, *ol = l->leaves;
+	int rc = 0;
+	if (nr == NULL || na == NULL || nl == NULL || def == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	nr->bits = l->S;
+	/* first-level values: paint shorter prefixes first */
+	memset(def, 0, nt * sizeof(*def));
+	for (unsigned d = 0; d <= l->S; d++)
+		for (size_t b = 0; b < ((size_t)1 << d); b++) {
+			uint32_t v = l->topv[((size_t)1 << d) + b];
+			if (v == 0)
+				continue;
+			size_t span = (size_t)1 << (l->S - d);
+			for (size_t i = b * span; i < (b + 1) * span; i++)
+				def[i] = v;
+		}
+	l->nodes = na;
+	l->leaves = nl;
+	for (size_t t = 0; t < nt; t++) {
+		if (l->topk[t] == NULL) {
+			nr->top[t] = mk_leaf(def[t]);
+			continue;
+		}
+		struct node *x = arena_get(&l->mem, na, 1);
+		if (x == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, x);
+		if (rc < 0)
+			break;
+		nr->top[t] = (uint64_t)(uintptr_t)x;
+		l->fresh.n = 0; /* the new arena goes as a whole on failure */
+	}
+	l->fresh.n = 0;
+	l->pend.n = 0;
+	if (rc < 0)
+		goto fail;
+	struct root *orr = l->root;
+	if (orr != NULL && ptr_push(&l->limbo_roots, orr) < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	free(def);
+	__atomic_store_n(&l->root, nr, __ATOMIC_RELEASE);
+	if (oa != NULL) {
+		l->limbo_bytes += oa->bytes + ol->bytes;
+		oa->next = ol;
+		ol->next = l->limbo_arenas;
+		l->limbo_arenas = oa;
+	}
+	return 0;
+fail:
+	l->nodes = oa;
+	l->leaves = ol;
+	free(def);
+	if (nr != NULL)
+		l->mem.free(l->mem.arg, nr);
+	arena_destroy(&l->mem, na);
+	arena_destroy(&l->mem, nl);
+	return rc;
+}
+
+struct collect {
+	uint8_t (*ip)[16];
+	uint8_t *depth;
+	uint32_t *nh;
+	size_t n, cap;
+};
+
+static int
+collect_cb(void *arg, const uint8_t *ip, uint8_t depth, uint32_t nh)
+{
+	struct collect *c = arg;
+	memcpy(c->ip[c->n], ip, 16);
+	c->depth[c->n] = depth;
+	c->nh[c->n] = nh;
+	c->n++;
+	return 0;
+}
+
+/* Re-record every prefix under a first level of S bits. */
+static int
+record_resize(struct fp_lpm *l, unsigned S)
+{
+	struct collect c = {0};
+	c.cap = l->n_pfx;
+	c.ip = malloc(c.cap * 16 + 1);
+	c.depth = malloc(c.cap + 1);
+	c.nh = malloc(c.cap * 4 + 4);
+	int rc = -ENOMEM;
+	if (c.ip == NULL || c.depth == NULL || c.nh == NULL)
+		goto out;
+	fp_lpm_walk(l, collect_cb, &c);
+	unsigned oS = l->S;
+	uint32_t *otv = l->topv;
+	struct sh **otk = l->topk;
+	uint64_t on = l->n_sh, ob = l->sh_bytes;
+	rc = record_init(l, S);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < c.n && rc == 0; i++) {
+		uint32_t old;
+		rc = record_set(l, key6(c.ip[i]), c.depth[i], c.nh[i], &old);
+	}
+	if (rc < 0) {
+		record_free(l);
+		l->S = oS;
+		l->topv = otv;
+		l->topk = otk;
+		l->n_sh = on;
+		l->sh_bytes = ob;
+		goto out;
+	}
+	for (size_t t = 0; t < ((size_t)1 << oS); t++)
+		sh_free(otk[t]);
+	free(otk);
+	free(otv);
+out:
+	free(c.ip);
+	free(c.depth);
+	free(c.nh);
+	return rc;
+}
+
+static unsigned
+big_bits(const struct fp_lpm *l)
+{
+	return l->fam == 4 ? S_BIG4 : S_BIG6;
+}
+
+/* Grow the first level when the table has become large. */
+static int
+maybe_grow(struct fp_lpm *l)
+{
+	if (l->S >= big_bits(l) || l->n_pfx <= GROW_AT)
+		return 0;
+	unsigned oS = l->S;
+	int rc = record_resize(l, big_bits(l));
+	if (rc < 0)
+		return 0; /* stays small: correct, only slower */
+	rc = build_all(l);
+	if (rc < 0) {
+		record_resize(l, oS);
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- public ---- */
+
+struct fp_lpm *
+fp_lpm_create(int family, const struct fp_lpm_alloc *a)
+{
+	if (family != 4 && family != 6)
+		return NULL;
+	struct fp_lpm *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->fam = family;
+	l->W = family == 4 ? 32 : 128;
+	if (a != NULL)
+		l->mem = *a;
+	else
+		l->mem = (struct fp_lpm_alloc){libc_alloc, libc_free, NULL};
+	if (record_init(l, S_SMALL) < 0 || build_all(l) < 0) {
+		fp_lpm_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+fp_lpm_free(struct fp_lpm *l)
+{
+	if (l == NULL)
+		return;
+	fp_lpm_reclaim(l);
+	record_free(l);
+	if (l->root != NULL)
+		l->mem.free(l->mem.arg, l->root);
+	arena_destroy(&l->mem, l->nodes);
+	arena_destroy(&l->mem, l->leaves);
+	free(l->fresh.v);
+	free(l->pend.v);
+	free(l->limbo.v);
+	free(l->limbo_roots.v);
+	free(l);
+}
+
+static int
+do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
+{
+	if (depth > l->W || nh == 0)
+		return -EINVAL;
+	k = key_mask(k, depth);
+	uint32_t old;
+	int rc = record_set(l, k, depth, nh, &old);
+	if (rc < 0) {
+		uint32_t x;
+		record_clear(l, k, depth, &x); /* prunes empty shadows made */
+		return rc;
+	}
+	if (old == 0)
+		l->n_pfx++;
+	if (l->deferred) {
+		/* grow the record early: re-recording a big batch costs more */
+		if (old == 0 && l->S < big_bits(l) && l->n_pfx > GROW_AT)
+			record_resize(l, big_bits(l)); /* on failure: later, or small */
+		return 0;
+	}
+	rc = update(l, k, depth);
+	if (rc < 0) {
+		op_undo(l);
+		uint32_t x;
+		if (old == 0) {
+			record_clear(l, k, depth, &x);
+			l->n_pfx--;
+		} else {
+			record_set(l, k, depth, old, &x);
+		}
+		/* entries of a short prefix published before the failure get
+		 * their old value back (no allocation: leaves, or shared) */
+		if (depth <= l->S && update(l, k, depth) < 0)
+			op_undo(l);
+		return rc;
+	}
+	op_done(l);
+	if (old == 0)
+		maybe_grow(l);
+	return 0;
+}
+
+static int
+do_delete(struct fp_lpm *l, u128 k, unsigned depth)
+{
+	if (depth > l->W)
+		return -EINVAL;
+	k = key_mask(k, depth);
+	uint32_t old;
+	if (record_get(l, k, depth, &old) < 0)
+		return -ENOENT;
+	record_clear(l, k, depth, &old);
+	l->n_pfx--;
+	if (l->deferred)
+		return 0;
+	int rc = update(l, k, depth);
+	if (rc < 0) {
+		op_undo(l);
+		uint32_t x;
+		if (record_set(l, k, depth, old, &x) == 0) {
+			l->n_pfx++;
+			if (depth <= l->S && update(l, k, depth) < 0)
+				op_undo(l);
+		}
+		return rc;
+	}
+	op_done(l);
+	return 0;
+}
+
+int
+fp_lpm4_add(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh)
+{
+	if (l->fam != 4)
+		return -EINVAL;
+	return do_add(l, key4(ip), depth, nh);
+}
+
+int
+fp_lpm6_add(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t nh)
+{
+	if (l->fam != 6)
+		return -EINVAL;
+	return do_add(l, key6(ip), depth, nh);
+}
+
+int
+fp_lpm4_delete(struct fp_lpm *l, uint32_t ip, uint8_t depth)
+{
+	if (l->fam != 4)
+		return -EINVAL;
+	return do_delete(l, key4(ip), depth);
+}
+
+int
+fp_lpm6_delete(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth)
+{
+	if (l->fam != 6)
+		return -EINVAL;
+	return do_delete(l, key6(ip), depth);
+}
+
+int
+fp_lpm4_get(const struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t *nh)
+{
+	if (l->fam != 4 || depth > 32)
+		return -EINVAL;
+	return record_get(l, key_mask(key4(ip), depth), depth, nh);
+}
+
+int
+fp_lpm6_get(const struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t *nh)
+{
+	if (l->fam != 6 || depth > 128)
+		return -EINVAL;
+	return record_get(l, key_mask(key6(ip), depth), depth, nh);
+}
+
+void
+fp_lpm_defer(struct fp_lpm *l)
+{
+	l->deferred = true;
+}
+
+int
+fp_lpm_commit(struct fp_lpm *l)
+{
+	if (!l->deferred)
+		return 0;
+	if (l->S < big_bits(l) && l->n_pfx > GROW_AT)
+		record_resize(l, big_bits(l)); /* on failure: built small */
+	int rc = build_all(l);
+	if (rc == 0)
+		l->deferred = false;
+	return rc;
+}
+
+void
+fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->prefixes = l->n_pfx;
+	size_t rb = sizeof(struct root) + ((size_t)1 << l->root->bits) * sizeof(uint64_t);
+	st->fib_bytes = rb + l->nodes->bytes + l->leaves->bytes;
+	st->fib_used = rb + l->nodes->used + l->leaves->used;
+	st->limbo_bytes = l->limbo_bytes;
+	st->rib_bytes = l->sh_bytes + sizeof(*l);
+	st->nodes = l->n_sh;
+	st->first_bits = l->root->bits;
+}
+
+/* ---- lookups ---- */
+
+static inline const struct root *
+root_of(const struct fp_lpm *l)
+{
+	return __atomic_load_n(&l->root, __ATOMIC_ACQUIRE);
+}
+
+/* One step in node n for slot idx: the child to go on with, or NULL and
+ * *leaf the value's address. */
+static inline const struct node *
+step(const struct node *n, unsigned idx, const uint32_t **leaf)
+{
+	uint64_t bit = UINT64_C(1) << idx;
+	if (n->vec & bit)
+		return n->child + __builtin_popcountll(n->vec & (bit - 1));
+	*leaf = n->leaf + __builtin_popcountll(n->leafvec & ((bit << 1) - 1)) - 1;
+	return NULL;
+}
+
+uint32_t
+fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip)
+{
+	const struct root *r = root_of(l);
+	uint64_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
+	if (is_leaf(e))
+		return (uint32_t)(e >> 1);
+	const struct node *n = (const struct node *)(uintptr_t)e;
+	uint64_t k = (uint64_t)ip << (32 + r->bits);
+	const uint32_t *leaf = NULL;
+	while ((n = step(n, (unsigned)(k >> (64 - STRIDE)), &leaf)) != NULL)
+		k <<= STRIDE;
+	return *leaf;
+}
+
+static inline u128
+load6(const uint8_t ip[16])
+{
+	uint64_t hi, lo;
+	memcpy(&hi, ip, 8);
+	memcpy(&lo, ip + 8, 8);
+	return (u128)__builtin_bswap64(hi) << 64 | __builtin_bswap64(lo);
+}
+
+uint32_t
+fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16])
+{
+	const struct root *r = root_of(l);
+	u128 k = load6(ip);
+	uint64_t e = __atomic_load_n(&r->top[(unsigned)(k >> (128 - r->bits))], __ATOMIC_ACQUIRE);
+	if (is_leaf(e))
+		return (uint32_t)(e >> 1);
+	const struct node *n = (const struct node *)(uintptr_t)e;
+	k <<= r->bits;
+	const uint32_t *leaf = NULL;
+	while ((n = step(n, (unsigned)(k >> (128 - STRIDE)), &leaf)) != NULL)
+		k <<= STRIDE;
+	return *leaf;
+}
+
+/* Bulk lookups go level by level over a group of addresses: each round
+ * takes one step for every address still walking and prefetches where it
+ * goes next, so the cache misses of a group overlap. */
+#define GROUP 32
+
+void
+fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, unsigned n)
+{
+	const struct root *r = root_of(l);
+	const unsigned S = r->bits;
+	/* IPv4 ends in the first node for nearly every address of a real
+	 * table (S = 18: /19../24 are one node down), so: prefetch every
+	 * first-level entry, then every first node, then walk each address
+	 * to its leaf (deeper nodes, for /25 and longer, without prefetch)
+	 * and prefetch the leaf; read the leaves last. */
+	for (unsigned base = 0; base < n; base += GROUP) {
+		unsigned g = n - base < GROUP ? n - base : GROUP;
+		const uint32_t *a = ip + base;
+		uint32_t *out = nh + base;
+		uint64_t ent[GROUP];
+		const uint32_t *leaf[GROUP];
+		for (unsigned i = 0; i < g; i++)
+			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
+		for (unsigned i = 0; i < g; i++) {
+			ent[i] = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
+			if (!is_leaf(ent[i]))
+				__builtin_prefetch((const void *)(uintptr_t)ent[i]);
+		}
+		for (unsigned i = 0; i < g; i++) {
+			if (is_leaf(ent[i]))
+				continue;
+			const struct node *c = (const struct node *)(uintptr_t)ent[i];
+			uint64_t k = (uint64_t)a[i] << (32 + S);
+			while ((c = step(c, (unsigned)(k >> (64 - STRIDE)), &leaf[i])) != NULL)
+				k <<= STRIDE;
+			__builtin_prefetch(leaf[i]);
+		}
+		for (unsigned i = 0; i < g; i++)
+			out[i] = is_leaf(ent[i]) ? (uint32_t)(ent[i] >> 1) : *leaf[i];
+	}
+}
+
+void
+fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *nh, unsigned n)
+{
+	const struct root *r = root_of(l);
+	const unsigned S = r->bits;
+	for (unsigned base = 0; base < n; base += GROUP) {
+		unsigned g = n - base < GROUP ? n - base : GROUP;
+		uint32_t *out = nh + base;
+		const struct node *cur[GROUP];
+		const uint32_t *leaf[GROUP];
+		u128 key[GROUP];
+		uint8_t walk[GROUP], done[GROUP];
+		unsigned nw = 0, nd = 0;
+		unsigned ti[GROUP];
+		for (unsigned i = 0; i < g; i++) {
+			key[i] = load6(ip[base + i]);
+			ti[i] = (unsigned)(key[i] >> (128 - S));
+			__builtin_prefetch(&r->top[ti[i]]);
+		}
+		for (unsigned i = 0; i < g; i++) {
+			uint64_t e = __atomic_load_n(&r->top[ti[i]], __ATOMIC_ACQUIRE);
+			if (is_leaf(e)) {
+				out[i] = (uint32_t)(e >> 1);
+				continue;
+			}
+			cur[i] = (const struct node *)(uintptr_t)e;
+			__builtin_prefetch(cur[i]);
+			key[i] <<= S;
+			walk[nw++] = i;
+		}
+		while (nw != 0) {
+			unsigned m = 0;
+			for (unsigned j = 0; j < nw; j++) {
+				unsigned i = walk[j];
+				const struct node *c = step(cur[i], (unsigned)(key[i] >> (128 - STRIDE)),
+							    &leaf[i]);
+				if (c != NULL) {
+					cur[i] = c;
+					key[i] <<= STRIDE;
+					walk[m++] = i;
+					__builtin_prefetch(c);
+				} else {
+					__builtin_prefetch(leaf[i]);
+					done[nd++] = i;
+				}
+			}
+			nw = m;
+		}
+		for (unsigned j = 0; j < nd; j++)
+			out[done[j]] = *leaf[done[j]];
+	}
+}

@@ -1,0 +1,103 @@
+/* fibd's own longest-prefix-match tables (IPv4 and IPv6), one copy per
+ * table, updated in place under RCU.
+ *
+ * Shape (a compressed multibit trie of the Poptrie class, written for fibd):
+ * a direct-indexed first level of 2^S entries (S grows with the table: 8
+ * bits while it is small, 18 for IPv4 / 16 for IPv6 once it holds more
+ * than a few thousand prefixes), then nodes of 6 bits each. A node is 32
+ * bytes: a bitmap of the slots that have a child node, a bitmap marking
+ * where a run of equal leaf values starts, and two pointers, to its
+ * children (contiguous, indexed by popcount) and to its run-compressed
+ * leaves (indexed by popcount). Values are leaf-pushed: a lookup ends at
+ * the first leaf it meets.
+ *
+ * Concurrency: ONE writer (the caller serialises add/delete/defer/reclaim/
+ * walk/free, e.g. under fp_ctl_lock), any number of readers (lookups) with
+ * no lock. The writer never modifies anything a reader can reach: a change
+ * builds the affected nodes aside (copying the path from the first level
+ * down to the changed node, sharing every untouched subtree) and publishes
+ * them with one release store into the first-level entry (or into the root
+ * pointer for a full rebuild). A reader therefore sees the old or the new
+ * table for each lookup, never a mix. What the change replaced is retired:
+ * it stays valid until fp_lpm_reclaim(), which the writer must call only
+ * after a QSBR grace period that began after the change was published.
+ *
+ * The writer keeps its own record of the prefixes (a shadow trie of the
+ * same shape holding the original prefixes of each node), so a change
+ * recomputes only the nodes under the changed prefix, and fp_lpm_walk()
+ * reads the table back.
+ */
+#ifndef FP_LPM_H
+#define FP_LPM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where the reader-visible parts live (first level, node and leaf chunks).
+ * alloc returns memory aligned to 64 bytes, or NULL. NULL allocator in
+ * fp_lpm_create: libc (aligned_alloc/free). fibd passes rte_malloc. */
+struct fp_lpm_alloc {
+	void *(*alloc)(void *arg, size_t size);
+	void (*free)(void *arg, void *p);
+	void *arg;
+};
+
+struct fp_lpm;
+
+struct fp_lpm_stats {
+	uint64_t prefixes;
+	uint64_t fib_bytes;   /* reader-visible memory held (allocator) */
+	uint64_t fib_used;    /* of which in live nodes and leaves */
+	uint64_t limbo_bytes; /* retired, waiting for fp_lpm_reclaim */
+	uint64_t rib_bytes;   /* writer's shadow trie (libc heap) */
+	uint64_t nodes;       /* live trie nodes */
+	unsigned first_bits;  /* S */
+};
+
+/* family: 4 or 6. */
+struct fp_lpm *fp_lpm_create(int family, const struct fp_lpm_alloc *a);
+/* Frees everything at once: no reader may use the table any more. */
+void fp_lpm_free(struct fp_lpm *l);
+
+/* Add or replace (ip/depth -> nh). ip is in host order for IPv4, network
+ * byte order (16 bytes) for IPv6; bits beyond depth are ignored. nh must
+ * not be 0 (0 is "no route"). 0 or -EINVAL/-ENOMEM; on -ENOMEM the table
+ * is unchanged. */
+int fp_lpm4_add(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh);
+int fp_lpm6_add(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t nh);
+/* 0, -ENOENT when the prefix is not in the table, -ENOMEM (unchanged). */
+int fp_lpm4_delete(struct fp_lpm *l, uint32_t ip, uint8_t depth);
+int fp_lpm6_delete(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth);
+/* Exact match, writer side: 0 and *nh, or -ENOENT. */
+int fp_lpm4_get(const struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t *nh);
+int fp_lpm6_get(const struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t *nh);
+
+/* Batch mode: while deferred, add/delete only record the prefixes; the
+ * table readers see does not change. Ending it builds the whole table
+ * from the record and publishes it with one store (the way to load a full
+ * view from nothing). 0 or -ENOMEM (the readers' table is then the one
+ * from before the batch; the record keeps the batch: end it again). */
+void fp_lpm_defer(struct fp_lpm *l);
+int fp_lpm_commit(struct fp_lpm *l);
+
+/* Free what changes retired. Only after a grace period that started after
+ * the last change (the writer calls it right after grace_period()). */
+void fp_lpm_reclaim(struct fp_lpm *l);
+
+/* Readers. Any thread, no lock; the caller must be an RCU reader (online
+ * on the QSBR variable) or the writer. Missing routes give 0. */
+uint32_t fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip);
+uint32_t fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16]);
+void fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, unsigned n);
+void fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *nh, unsigned n);
+
+/* Calls cb for every prefix (ip in network byte order, 4 or 16 bytes), in
+ * no particular order; stops and returns cb's value when it is not 0.
+ * Writer side. */
+typedef int (*fp_lpm_walk_fn)(void *arg, const uint8_t *ip, uint8_t depth, uint32_t nh);
+int fp_lpm_walk(const struct fp_lpm *l, fp_lpm_walk_fn cb, void *arg);
+
+void fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st);
+
+#endif

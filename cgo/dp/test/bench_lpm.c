@@ -1,0 +1,409 @@
+/* Benchmark (not a test) of fp_lpm next to rte_fib (DIR-24-8) and rte_fib6
+ * (TRIE) configured as fp_fib.c configures them, in the same run, on the
+ * same prefixes and addresses: memory, build time from nothing, ns per
+ * lookup (random addresses inside random prefixes, bursts of 32 as
+ * fp_route_burst does) and the time of single changes.
+ *
+ *   go run ./test/fullview/fvdump > /tmp/fv.txt   # 1M IPv4 + 200k IPv6
+ *   build/cgo/dp/bench_lpm /tmp/fv.txt [huge]
+ *
+ * One prefix a line (a.b.c.d/n or IPv6/n). Runs an EAL on no hugepages. */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_fib.h>
+#include <rte_fib6.h>
+#include <rte_malloc.h>
+
+#include "fp_lpm.h"
+
+#define BURST 32
+#define NADDR (1u << 20)
+
+static uint64_t rs = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+rnd(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return rs;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static size_t
+heap_used(void)
+{
+	size_t sum = 0;
+	for (unsigned s = 0; s < rte_socket_count(); s++) {
+		struct rte_malloc_socket_stats st;
+		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(s), &st) == 0)
+			sum += st.heap_allocsz_bytes;
+	}
+	return sum;
+}
+
+static void *
+rte_alloc(void *arg, size_t size)
+{
+	(void)arg;
+	return rte_malloc("fp_lpm", size, 64);
+}
+
+static void
+rte_free_cb(void *arg, void *p)
+{
+	(void)arg;
+	rte_free(p);
+}
+
+struct pfx4 {
+	uint32_t ip;
+	uint8_t d;
+};
+
+struct pfx6 {
+	uint8_t ip[16];
+	uint8_t d;
+};
+
+static struct pfx4 *p4;
+static struct pfx6 *p6;
+static size_t n4, n6;
+
+static void
+load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		perror(path);
+		exit(1);
+	}
+	size_t c4 = 1 << 20, c6 = 1 << 18;
+	p4 = malloc(c4 * sizeof(*p4));
+	p6 = malloc(c6 * sizeof(*p6));
+	char line[128];
+	while (fgets(line, sizeof(line), f)) {
+		char *sl = strchr(line, '/');
+		if (sl == NULL)
+			continue;
+		*sl = 0;
+		int d = atoi(sl + 1);
+		if (strchr(line, ':')) {
+			if (n6 == c6)
+				p6 = realloc(p6, (c6 *= 2) * sizeof(*p6));
+			if (inet_pton(AF_INET6, line, p6[n6].ip) == 1) {
+				p6[n6].d = d;
+				n6++;
+			}
+		} else {
+			struct in_addr a;
+			if (n4 == c4)
+				p4 = realloc(p4, (c4 *= 2) * sizeof(*p4));
+			if (inet_pton(AF_INET, line, &a) == 1) {
+				p4[n4].ip = ntohl(a.s_addr);
+				p4[n4].d = d;
+				n4++;
+			}
+		}
+	}
+	fclose(f);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void
+report_changes(const char *what, double *t, unsigned n)
+{
+	qsort(t, n, sizeof(*t), cmp_double);
+	printf("  %-34s p50 %6.2f us  p99 %6.2f us  max %7.1f us  (%u changes)\n", what,
+	       t[n / 2] * 1e6, t[n * 99 / 100] * 1e6, t[n - 1] * 1e6, n);
+}
+
+#define NCHG 20000
+
+static void
+bench4(void)
+{
+	uint32_t *addr = malloc(NADDR * 4), *a = malloc(NADDR * 4), *b = malloc(NADDR * 4);
+	for (unsigned i = 0; i < NADDR; i++) {
+		const struct pfx4 *p = &p4[rnd() % n4];
+		uint32_t host = p->d == 32 ? 0 : (uint32_t)rnd() & (UINT32_MAX >> p->d);
+		addr[i] = p->ip | host;
+	}
+	printf("IPv4: %zu prefixes, %u random addresses inside them, bursts of %d\n", n4, NADDR, BURST);
+
+	/* ours */
+	struct fp_lpm_alloc ra = {rte_alloc, rte_free_cb, NULL};
+	size_t h0 = heap_used();
+	double t0 = now();
+	struct fp_lpm *l = fp_lpm_create(4, &ra);
+	fp_lpm_defer(l);
+	for (size_t i = 0; i < n4; i++)
+		fp_lpm4_add(l, p4[i].ip, p4[i].d, 1 + i % 60000);
+	fp_lpm_commit(l);
+	double tb = now() - t0;
+	struct fp_lpm_stats st;
+	fp_lpm_stats(l, &st);
+	printf("  fp_lpm   build %.3f s  DPDK memory %.1f MiB (heap delta %.1f MiB, nodes and leaves in use %.1f MiB)  writer record %.1f MiB  first level %u bits\n",
+	       tb, st.fib_bytes / 1048576.0, (heap_used() - h0) / 1048576.0, st.fib_used / 1048576.0,
+	       st.rib_bytes / 1048576.0, st.first_bits);
+
+	/* rte_fib as fp_fib.c makes it */
+	h0 = heap_used();
+	t0 = now();
+	struct rte_fib_conf c = {
+		.type = RTE_FIB_DIR24_8,
+		.default_nh = 0,
+		.max_routes = (int)n4 + 1024,
+		.dir24_8 = {.nh_sz = RTE_FIB_DIR24_8_4B, .num_tbl8 = n4 / 32 > 1024 ? n4 / 32 : 1024},
+	};
+	struct rte_fib *f = rte_fib_create("bench4", SOCKET_ID_ANY, &c);
+	if (f == NULL) {
+		printf("  rte_fib: cannot create (%s)\n", rte_strerror(rte_errno));
+		exit(1);
+	}
+	for (size_t i = 0; i < n4; i++)
+		rte_fib_add(f, p4[i].ip, p4[i].d, 1 + i % 60000);
+	tb = now() - t0;
+	printf("  rte_fib  build %.3f s  DPDK memory %.1f MiB (one copy; fibd keeps two)\n", tb,
+	       (heap_used() - h0) / 1048576.0);
+
+	for (int round = 0; round < 2; round++) {
+		t0 = now();
+		for (unsigned i = 0; i < NADDR; i += BURST)
+			fp_lpm4_lookup_bulk(l, addr + i, a + i, BURST);
+		double ta = now() - t0;
+		double tf;
+		{
+			uint64_t out[BURST];
+			t0 = now();
+			for (unsigned i = 0; i < NADDR; i += BURST) {
+				rte_fib_lookup_bulk(f, addr + i, out, BURST);
+				for (unsigned j = 0; j < BURST; j++)
+					b[i + j] = (uint32_t)out[j];
+			}
+			tf = now() - t0;
+		}
+		if (round == 1)
+			printf("  lookup   fp_lpm %.2f ns  rte_fib %.2f ns\n", ta * 1e9 / NADDR,
+			       tf * 1e9 / NADDR);
+	}
+	unsigned diff = 0;
+	for (unsigned i = 0; i < NADDR; i++)
+		diff += a[i] != b[i];
+	printf("  answers that differ between the two: %u\n", diff);
+
+	/* single changes: delete, add back, replace, on random prefixes */
+	double *td = malloc(NCHG * sizeof(double)), *tadd = malloc(NCHG * sizeof(double)),
+	       *tr = malloc(NCHG * sizeof(double));
+	double *fd = malloc(NCHG * sizeof(double)), *fa = malloc(NCHG * sizeof(double));
+	for (unsigned i = 0; i < NCHG; i++) {
+		size_t j = rnd() % n4;
+		uint32_t nh = 1 + j % 60000;
+		double s = now();
+		fp_lpm4_delete(l, p4[j].ip, p4[j].d);
+		double m = now();
+		fp_lpm4_add(l, p4[j].ip, p4[j].d, nh);
+		double e = now();
+		fp_lpm4_add(l, p4[j].ip, p4[j].d, nh + 1);
+		double e2 = now();
+		td[i] = m - s;
+		tadd[i] = e - m;
+		tr[i] = e2 - e;
+		if (i % 32 == 31)
+			fp_lpm_reclaim(l);
+		s = now();
+		rte_fib_delete(f, p4[j].ip, p4[j].d);
+		m = now();
+		rte_fib_add(f, p4[j].ip, p4[j].d, nh + 1);
+		e = now();
+		fd[i] = m - s;
+		fa[i] = e - m;
+	}
+	fp_lpm_reclaim(l);
+	report_changes("fp_lpm delete", td, NCHG);
+	report_changes("fp_lpm add", tadd, NCHG);
+	report_changes("fp_lpm replace", tr, NCHG);
+	report_changes("rte_fib delete (one copy)", fd, NCHG);
+	report_changes("rte_fib add (one copy)", fa, NCHG);
+	fp_lpm_stats(l, &st);
+	printf("  fp_lpm after %u x 3 changes: DPDK memory %.1f MiB, in use %.1f MiB\n", NCHG,
+	       st.fib_bytes / 1048576.0, st.fib_used / 1048576.0);
+	fp_lpm_free(l);
+	rte_fib_free(f);
+	free(addr);
+	free(a);
+	free(b);
+	free(td);
+	free(tadd);
+	free(tr);
+	free(fd);
+	free(fa);
+}
+
+static void
+bench6(void)
+{
+	uint8_t (*addr)[16] = malloc(NADDR * 16);
+	uint32_t *a = malloc(NADDR * 4), *b = malloc(NADDR * 4);
+	for (unsigned i = 0; i < NADDR; i++) {
+		const struct pfx6 *p = &p6[rnd() % n6];
+		for (unsigned k = 0; k < 16; k++) {
+			uint8_t r = (uint8_t)rnd();
+			int keep = (int)p->d - 8 * (int)k; /* bits of this byte in the prefix */
+			uint8_t m = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+			addr[i][k] = (p->ip[k] & m) | (r & ~m);
+		}
+	}
+	printf("IPv6: %zu prefixes, %u random addresses inside them, bursts of %d\n", n6, NADDR, BURST);
+	struct fp_lpm_alloc ra = {rte_alloc, rte_free_cb, NULL};
+	size_t h0 = heap_used();
+	double t0 = now();
+	struct fp_lpm *l = fp_lpm_create(6, &ra);
+	fp_lpm_defer(l);
+	for (size_t i = 0; i < n6; i++)
+		fp_lpm6_add(l, p6[i].ip, p6[i].d, 1 + i % 60000);
+	fp_lpm_commit(l);
+	double tb = now() - t0;
+	struct fp_lpm_stats st;
+	fp_lpm_stats(l, &st);
+	printf("  fp_lpm   build %.3f s  DPDK memory %.1f MiB (heap delta %.1f MiB, nodes and leaves in use %.1f MiB)  writer record %.1f MiB  first level %u bits\n",
+	       tb, st.fib_bytes / 1048576.0, (heap_used() - h0) / 1048576.0, st.fib_used / 1048576.0,
+	       st.rib_bytes / 1048576.0, st.first_bits);
+
+	h0 = heap_used();
+	t0 = now();
+	struct rte_fib6_conf c = {
+		.type = RTE_FIB6_TRIE,
+		.default_nh = 0,
+		.max_routes = (int)n6 + 1024,
+		.trie = {.nh_sz = RTE_FIB6_TRIE_4B, .num_tbl8 = n6 * 2 > 1024 ? n6 * 2 : 1024},
+	};
+	struct rte_fib6 *f = rte_fib6_create("bench6", SOCKET_ID_ANY, &c);
+	if (f == NULL) {
+		printf("  rte_fib6: cannot create (%s)\n", rte_strerror(rte_errno));
+		exit(1);
+	}
+	unsigned refused = 0;
+	for (size_t i = 0; i < n6; i++)
+		refused += rte_fib6_add(f, p6[i].ip, p6[i].d, 1 + i % 60000) != 0;
+	tb = now() - t0;
+	printf("  rte_fib6 build %.3f s  DPDK memory %.1f MiB (one copy; fibd keeps two)%s\n", tb,
+	       (heap_used() - h0) / 1048576.0, refused ? "  ROUTES REFUSED" : "");
+
+	for (int round = 0; round < 2; round++) {
+		t0 = now();
+		for (unsigned i = 0; i < NADDR; i += BURST)
+			fp_lpm6_lookup_bulk(l, addr + i, a + i, BURST);
+		double ta = now() - t0;
+		uint64_t out[BURST];
+		t0 = now();
+		for (unsigned i = 0; i < NADDR; i += BURST) {
+			rte_fib6_lookup_bulk(f, addr + i, out, BURST);
+			for (unsigned j = 0; j < BURST; j++)
+				b[i + j] = (uint32_t)out[j];
+		}
+		double tf = now() - t0;
+		if (round == 1)
+			printf("  lookup   fp_lpm %.2f ns  rte_fib6 %.2f ns\n", ta * 1e9 / NADDR,
+			       tf * 1e9 / NADDR);
+	}
+	unsigned diff = 0;
+	for (unsigned i = 0; i < NADDR; i++)
+		diff += a[i] != b[i];
+	printf("  answers that differ between the two: %u\n", diff);
+
+	double *td = malloc(NCHG * sizeof(double)), *tadd = malloc(NCHG * sizeof(double)),
+	       *tr = malloc(NCHG * sizeof(double));
+	double *fd = malloc(NCHG * sizeof(double)), *fa = malloc(NCHG * sizeof(double));
+	for (unsigned i = 0; i < NCHG; i++) {
+		size_t j = rnd() % n6;
+		uint32_t nh = 1 + j % 60000;
+		double s = now();
+		fp_lpm6_delete(l, p6[j].ip, p6[j].d);
+		double m = now();
+		fp_lpm6_add(l, p6[j].ip, p6[j].d, nh);
+		double e = now();
+		fp_lpm6_add(l, p6[j].ip, p6[j].d, nh + 1);
+		double e2 = now();
+		td[i] = m - s;
+		tadd[i] = e - m;
+		tr[i] = e2 - e;
+		if (i % 32 == 31)
+			fp_lpm_reclaim(l);
+		s = now();
+		rte_fib6_delete(f, p6[j].ip, p6[j].d);
+		m = now();
+		rte_fib6_add(f, p6[j].ip, p6[j].d, nh + 1);
+		e = now();
+		fd[i] = m - s;
+		fa[i] = e - m;
+	}
+	fp_lpm_reclaim(l);
+	report_changes("fp_lpm delete", td, NCHG);
+	report_changes("fp_lpm add", tadd, NCHG);
+	report_changes("fp_lpm replace", tr, NCHG);
+	report_changes("rte_fib6 delete (one copy)", fd, NCHG);
+	report_changes("rte_fib6 add (one copy)", fa, NCHG);
+	fp_lpm_stats(l, &st);
+	printf("  fp_lpm after %u x 3 changes: DPDK memory %.1f MiB, in use %.1f MiB\n", NCHG,
+	       st.fib_bytes / 1048576.0, st.fib_used / 1048576.0);
+	fp_lpm_free(l);
+	rte_fib6_free(f);
+	free(addr);
+	free(a);
+	free(b);
+	free(td);
+	free(tadd);
+	free(tr);
+	free(fd);
+	free(fa);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s prefixes.txt   (go run ./test/fullview/fvdump > prefixes.txt)\n",
+			argv[0]);
+		return 2;
+	}
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=benchlpm%d", (int)getpid());
+	/* "huge" as the second argument: on hugepages (as `make bench`;
+	 * the caller reserves them), else on no hugepages */
+	bool huge = argc > 2 && strcmp(argv[2], "huge") == 0;
+	char *eal[] = {argv[0], "--no-pci", "-l", "0", "--log-level=lib.eal:error", prefix,
+		       "-m", "2300", huge ? "--huge-unlink" : "--no-huge", NULL};
+	printf("EAL memory: %s\n", huge ? "2 MiB hugepages" : "no hugepages (4 KiB pages)");
+	if (rte_eal_init(9, eal) < 0) {
+		fprintf(stderr, "EAL init failed\n");
+		return 1;
+	}
+	load(argv[1]);
+	bench4();
+	bench6();
+	rte_eal_cleanup();
+	return 0;
+}
