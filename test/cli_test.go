@@ -154,11 +154,23 @@ func (r *running) fdpi(t *testing.T, args ...string) (string, string, int) {
 	return r.fdpiAs(t, r.secret, args...)
 }
 
+// fdpiIn runs fdpi_cli as fdpi does, with stdin as its standard input.
+func (r *running) fdpiIn(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	return r.run(t, r.secret, strings.NewReader(stdin), args...)
+}
+
 // fdpiAs runs fdpi_cli with the secret in file secret ("": unsigned
 // requests, as a user who cannot read the secret sends them).
 func (r *running) fdpiAs(t *testing.T, secret string, args ...string) (string, string, int) {
 	t.Helper()
+	return r.run(t, secret, nil, args...)
+}
+
+func (r *running) run(t *testing.T, secret string, stdin io.Reader, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(r.cli, append([]string{"-r", r.addr, "-k", secret}, args...)...)
+	cmd.Stdin = stdin
 	var so, se strings.Builder
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -383,7 +395,12 @@ peer=rib1
 		// nexthop_index, first, last) are pinned by TestFIBDump
 		{"router fib dump table=100", []string{"nexthop", "nexthop_index"}},
 		{"router announce del 100.64.1.7", append([]string{"dir", "prefix"}, ok...)},
+		{"router announce accept 100.64.1.8", append([]string{"dir", "event", "prefix"}, ok...)},
+		{"router announce reject 100.64.1.8", append([]string{"dir", "event", "prefix"}, ok...)},
+		{"router announce stop 100.64.1.8", append([]string{"dir", "event", "prefix"}, ok...)},
+		{"router announce batch", append([]string{"dir", "event", "line", "prefix"}, ok...)},
 	}
+	stdin := map[string]string{"router announce batch": "accept 100.64.1.9\n"} // fdpi_cli reads the batch
 	out, se, code := r.fdpi(t, "--json", "--strict", "help", "router")
 	if code != 0 {
 		t.Fatalf("help router: %d %s", code, se)
@@ -421,7 +438,7 @@ peer=rib1
 			continue
 		}
 		pinned[name] = true
-		out, se, code := r.fdpi(t, append([]string{"--json", "--strict"}, args...)...)
+		out, se, code := r.fdpiIn(t, stdin[w.args], append([]string{"--json", "--strict"}, args...)...)
 		if code != 0 {
 			t.Errorf("%s: %d %s", w.args, code, se)
 			continue

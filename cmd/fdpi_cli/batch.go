@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -46,7 +47,7 @@ func runBatch(in io.Reader, stdout, stderr io.Writer, addr string, secret []byte
 		}
 		f := strings.Fields(line)
 		if !batchVerbs[f[0]] {
-			fmt.Fprintf(stdout, "%d error %q: want accept, reject, stop, add or del\n", n, f[0])
+			batchAnswer(stdout, asJSON, n, false, fmt.Sprintf("%q: want accept, reject, stop, add or del", f[0]))
 			status = max(status, 1)
 			continue
 		}
@@ -59,11 +60,11 @@ func runBatch(in io.Reader, stdout, stderr io.Writer, addr string, secret []byte
 		case err != nil:
 			fmt.Fprintf(stderr, "fdpi_cli: line %d: %v\n", n, err)
 			return 3
-		case ok:
-			fmt.Fprintf(stdout, "%d ok %s\n", n, strings.TrimSpace(body))
 		default:
-			fmt.Fprintf(stdout, "%d error %s\n", n, strings.TrimSpace(body))
-			status = max(status, 1)
+			batchAnswer(stdout, asJSON, n, ok, strings.TrimSpace(body))
+			if !ok {
+				status = max(status, 1)
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -71,6 +72,27 @@ func runBatch(in io.Reader, stdout, stderr io.Writer, addr string, secret []byte
 		return 2
 	}
 	return status
+}
+
+// batchAnswer writes the answer to line n: "<n> ok <answer>" or "<n> error
+// <message>"; under --json the answer's object with "line" added, or
+// {"line":n,"ok":false,"error":...}.
+func batchAnswer(w io.Writer, asJSON bool, n int, ok bool, body string) {
+	if !asJSON {
+		word := "ok"
+		if !ok {
+			word = "error"
+		}
+		fmt.Fprintf(w, "%d %s %s\n", n, word, body)
+		return
+	}
+	m := map[string]any{}
+	if !ok || json.Unmarshal([]byte(body), &m) != nil {
+		m = map[string]any{"ok": false, "error": body}
+	}
+	m["line"] = n
+	b, _ := json.Marshal(m)
+	fmt.Fprintf(w, "%s\n", b)
 }
 
 // exchange sends one request and returns whether fibd said ok, the answer

@@ -192,20 +192,18 @@ func cmdAnnounceAuth(kind string) func(d *daemon, c *ctl.Command, o *output) err
 		if err != nil {
 			return err
 		}
-		type result struct {
+		type eventJSON struct {
+			result
 			Prefix string `json:"prefix"`
 			Event  string `json:"event"`
-			Dir    string `json:"dir"`
+			Dir    string `json:"dir"` // as in announce show; none: not announced
 		}
 		if kind == "stop" {
 			if err := d.announcer.Set(p, 0); err != nil {
 				return err
 			}
-			if o.json {
-				return o.record(result{p.String(), kind, router.Dir(0).String()})
-			}
-			_, err = fmt.Fprintf(o.w, "%s withdrawn\n", p)
-			return err
+			x := eventJSON{done(p.String() + " withdrawn"), p.String(), kind, router.Dir(0).String()}
+			return o.answer(x, x.result)
 		}
 		if err := announceAllowed(p, d.config().NATPools); err != nil || inPool(p, d.config().NATPools) {
 			if err == nil {
@@ -220,15 +218,12 @@ func cmdAnnounceAuth(kind string) func(d *daemon, c *ctl.Command, o *output) err
 		if err := d.announcer.Set(p, dirs); err != nil {
 			return err
 		}
-		if o.json {
-			return o.record(result{p.String(), kind, dirs.String()})
-		}
+		msg := fmt.Sprintf("%s announced to %s", p, dirs)
 		if dirs == 0 {
-			_, err = fmt.Fprintf(o.w, "%s not announced\n", p)
-			return err
+			msg = p.String() + " not announced"
 		}
-		_, err = fmt.Fprintf(o.w, "%s announced to %s\n", p, dirs)
-		return err
+		x := eventJSON{done(msg), p.String(), kind, dirs.String()}
+		return o.answer(x, x.result)
 	}
 }
 
