@@ -62,6 +62,30 @@ fp_exc_attach(uint16_t port, uint16_t exc_port)
 	return (int)idx;
 }
 
+/* The exception interface of idx was made again (its netns was): the new
+ * port takes the old one's place. Only while the exception thread is
+ * stopped (it is the only reader of exc_port); the workers only ever see
+ * the exception index, which does not change. The old port's is_exc flag
+ * goes with it (it is closed, or its id is the new port's). */
+int
+fp_exc_reattach(unsigned int idx, uint16_t exc_port)
+{
+	if (idx >= fp_n_excs || exc_port >= FP_MAX_PORTS)
+		return -EINVAL;
+	struct fp_exc *e = &fp_excs[idx];
+	if (!fp_ports[exc_port].configured)
+		return -ENODEV;
+	if (exc_port == e->port || fp_ports[exc_port].has_exc ||
+	    (fp_ports[exc_port].is_exc && exc_port != e->exc_port))
+		return -EINVAL;
+	if (atomic_load(&exc_running))
+		return -EBUSY;
+	fp_ports[e->exc_port].is_exc = false;
+	fp_ports[exc_port].is_exc = true;
+	e->exc_port = exc_port;
+	return 0;
+}
+
 int
 fp_punt_set_rate(unsigned int cls, uint32_t pps, uint32_t burst)
 {
