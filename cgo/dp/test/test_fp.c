@@ -753,6 +753,10 @@ test_exc_reattach(uint16_t exc_port)
 	CHECK(!fp_ports[exc_port].is_exc && fp_ports[nport].is_exc, "is_exc moved to the new port");
 	CHECK(fp_exc_stats(0, &st) == 0 && st.exc_port == nport && st.port == port, "stats name the new port");
 	CHECK(fp_exc_start() == 0 && fp_exc_stop() == 0, "the thread runs on the new port");
+	CHECK(fp_exc_reattach(0, FP_EXC_NONE) == 0 && !fp_ports[nport].is_exc, "detached");
+	CHECK(fp_exc_stats(0, &st) == 0 && st.exc_port == FP_EXC_NONE, "stats: no port");
+	CHECK(fp_exc_start() == 0 && fp_exc_stop() == 0, "the thread runs without it");
+	CHECK(fp_exc_reattach(0, nport) == 0 && fp_ports[nport].is_exc, "attached again");
 }
 
 /* ---- ICMP errors (fp_icmp_error on its own) ------------------------------- */
