@@ -170,3 +170,15 @@ func (p PortID) SetMAC(mac net.HardwareAddr) error {
 	}
 	return errno(C.rte_eth_dev_default_mac_addr_set(C.uint16_t(p), &a), "port %d mac %s", p, mac)
 }
+
+// NoPort stands for no exception interface port (ReattachException).
+const NoPort PortID = C.FP_EXC_NONE
+
+// ReattachException makes exc (a set-up, started port that no worker
+// polls) exception i's interface in place of the old one, e.g. a TAP made
+// again in a new router netns, or NoPort while there is none (its punts
+// are dropped and counted as ToExcDrop). Only while the exception thread is stopped
+// (StopExceptions); the old port is the caller's to close.
+func ReattachException(i int, exc PortID) error {
+	return errno(C.fp_exc_reattach(C.uint(i), C.uint16_t(exc)), "reattach exception %d to port %d", i, exc)
+}

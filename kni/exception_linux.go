@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,29 +24,55 @@ const (
 	ModeVeth = conf.ExceptionVeth // the operator's veth pair, fibd on the tap= end
 )
 
-// Exception is one exception interface in service.
+// Exception is one exception interface in service. Exc, vdev, the link
+// fields and the identity fields change when it is made again (Watch):
+// they are read and written under Set.mu only.
 type Exception struct {
 	Interface
 	Mode  string
 	Port  *ports.Port // the data port it serves
-	Exc   dpdk.PortID // the DPDK port of the exception interface
-	Index int         // the fast path's exception index
+	Exc   dpdk.PortID // the DPDK port of the exception interface (dpdk.NoPort while gone)
+	Index int         // the fast path's exception index (never changes)
 
+	// Reattached counts the times it was made again after its router
+	// netns (or veth pair) was.
+	Reattached atomic.Uint64
+
+	pos    int // position in the plan: names its vdevs
 	vdev   string
 	linked bool // link state mirrored at least once
 	up     bool // last mirrored link state
+
+	// what it was made on: a change means it is gone (heal)
+	nsIno   uint64 // inode of router_netns
+	ifindex int    // tap mode: the peer's in router_netns; veth mode: the tap end's
+	waitErr string // the last reason it could not be made again (logged once)
 
 	capFile  string // current capture file, "" when not capturing
 	capSince time.Time
 }
 
 // Set is every exception interface of fibd.
+//
+// Concurrency: List is fixed after Open. mu guards each Exception's port
+// and link state: SyncLinks (the daemon's ticker), Stats (control
+// commands) and heal (Watch's goroutine, the only one that makes
+// interfaces again) take it. capMu guards the captures (reloads, the
+// rotation ticker, and heal, which re-applies them after restarting the
+// exception thread); the order is mu, then capMu.
 type Set struct {
 	log     zerolog.Logger
 	netns   string
 	List    []*Exception
+	mu      sync.Mutex
 	capMu   sync.Mutex // capture state: reloads and the rotation ticker
 	capture CaptureConfig
+
+	// Watch's goroutine: start restarts the exception thread; stop ends
+	// the goroutine, done tells it has ended.
+	start      func() error
+	stop, done chan struct{}
+	threadDown bool // the exception thread is stopped (a restart failed)
 }
 
 // Open brings up the exception interface of every router_device: a TAP
@@ -69,7 +96,7 @@ func Open(log zerolog.Logger, cfg *conf.Config, ps *ports.Set) (_ *Set, err erro
 		if !ok {
 			return nil, fmt.Errorf("router_device %s: not a port", it.Device)
 		}
-		e := &Exception{Interface: it, Port: p}
+		e := &Exception{Interface: it, Port: p, pos: i}
 		e.Mode = cfg.Exception
 		if e.Mode == conf.ExceptionAuto {
 			e.Mode = ModeTap
@@ -90,6 +117,7 @@ func Open(log zerolog.Logger, cfg *conf.Config, ps *ports.Set) (_ *Set, err erro
 		if e.Index, err = dpdk.AttachException(p.ID, e.Exc); err != nil {
 			return nil, fmt.Errorf("router_device %s: %w", it.Device, err)
 		}
+		s.remember(e)
 		s.log.Info().Str("device", it.Device).Str("mode", e.Mode).Str("tap", it.Tap).Str("peer", it.Peer).
 			Str("netns", s.netns).Uint16("port", uint16(e.Exc)).Msg("exception interface ready")
 	}
@@ -233,9 +261,15 @@ func (s *Set) openVeth(e *Exception, i int) error {
 // link down on the port, the routing daemon's interface goes down (its
 // sessions and routes with it); up, up.
 func (s *Set) SyncLinks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.syncLinks()
+}
+
+func (s *Set) syncLinks() {
 	for _, e := range s.List {
 		l, err := e.Port.Link()
-		if err != nil || (e.linked && l.Up == e.up) {
+		if err != nil || e.vdev == "" || (e.linked && l.Up == e.up) {
 			continue
 		}
 		if err := s.setLink(e, l.Up); err != nil {
@@ -266,6 +300,9 @@ func (s *Set) setLink(e *Exception, up bool) error {
 // Close stops and removes the exception interfaces (a managed TAP
 // disappears from router_netns). Call after the exception thread stopped.
 func (s *Set) Close() error {
+	s.Unwatch()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var errs []error
 	for _, e := range s.List {
 		errs = append(errs, s.removeVdev(e))
@@ -327,17 +364,21 @@ func withHandle(name string, f func(*netlink.Handle) error) error {
 type Stats struct {
 	Exception *Exception
 	dpdk.ExceptionStats
+	Attached   bool   // it has a port (false while its netns is made again)
+	Reattached uint64 // times it was made again
 }
 
 // Stats reads the counters of every exception interface.
 func (s *Set) Stats() []Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := make([]Stats, 0, len(s.List))
 	for _, e := range s.List {
 		st, err := dpdk.ReadExceptionStats(e.Index)
 		if err != nil {
 			continue
 		}
-		out = append(out, Stats{e, st})
+		out = append(out, Stats{e, st, e.vdev != "", e.Reattached.Load()})
 	}
 	return out
 }

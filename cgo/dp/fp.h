@@ -290,6 +290,12 @@ enum fp_punt_class {
  * not poll) to data port port. Returns the exception index or -errno.
  * Must be called before the workers are launched. */
 int fp_exc_attach(uint16_t port, uint16_t exc_port);
+/* Replace exception idx's interface port by exc_port (a started port the
+ * workers do not poll), e.g. a TAP made again in a new router netns, or by
+ * FP_EXC_NONE while there is none (punts to it are dropped and counted):
+ * only while the exception thread is stopped (-EBUSY otherwise). */
+#define FP_EXC_NONE UINT16_MAX
+int fp_exc_reattach(unsigned int idx, uint16_t exc_port);
 /* Punt policer: rate (packets/s, all workers together) and burst of one
  * class; rate 0 punts nothing of that class. Safe while running. */
 int fp_punt_set_rate(unsigned int cls, uint32_t pps, uint32_t burst);

@@ -62,6 +62,36 @@ fp_exc_attach(uint16_t port, uint16_t exc_port)
 	return (int)idx;
 }
 
+/* The exception interface of idx was made again (its netns was): the new
+ * port takes the old one's place, or FP_EXC_NONE leaves idx without one
+ * until it is (its punts are dropped and counted as to_exc_drop). Only
+ * while the exception thread is stopped (it is the only reader of
+ * exc_port); the workers only ever see the exception index, which does not
+ * change. The old port's is_exc flag goes with it (it is closed, or its id
+ * is the new port's). */
+int
+fp_exc_reattach(unsigned int idx, uint16_t exc_port)
+{
+	if (idx >= fp_n_excs || (exc_port >= FP_MAX_PORTS && exc_port != FP_EXC_NONE))
+		return -EINVAL;
+	struct fp_exc *e = &fp_excs[idx];
+	if (exc_port != FP_EXC_NONE) {
+		if (!fp_ports[exc_port].configured)
+			return -ENODEV;
+		if (exc_port == e->port || fp_ports[exc_port].has_exc ||
+		    (fp_ports[exc_port].is_exc && exc_port != e->exc_port))
+			return -EINVAL;
+	}
+	if (atomic_load(&exc_running))
+		return -EBUSY;
+	if (e->exc_port != FP_EXC_NONE)
+		fp_ports[e->exc_port].is_exc = false;
+	if (exc_port != FP_EXC_NONE)
+		fp_ports[exc_port].is_exc = true;
+	e->exc_port = exc_port;
+	return 0;
+}
+
 int
 fp_punt_set_rate(unsigned int cls, uint32_t pps, uint32_t burst)
 {
@@ -297,7 +327,7 @@ struct exc_buf {
 static void
 to_exc_flush(struct fp_exc *e, struct exc_buf *b)
 {
-	uint16_t sent = rte_eth_tx_burst(e->exc_port, 0, b->pkts, b->n);
+	uint16_t sent = e->exc_port == FP_EXC_NONE ? 0 : rte_eth_tx_burst(e->exc_port, 0, b->pkts, b->n);
 	e->to_exc += sent;
 	if (sent < b->n) {
 		e->to_exc_drop += b->n - sent;
@@ -351,6 +381,8 @@ drain_exceptions(void)
 
 	for (unsigned int x = 0; x < fp_n_excs; x++) {
 		struct fp_exc *e = &fp_excs[x];
+		if (e->exc_port == FP_EXC_NONE) /* made again, not yet back */
+			continue;
 		uint16_t n = rte_eth_rx_burst(e->exc_port, 0, pkts, FP_BURST);
 		if (n == 0)
 			continue;

@@ -360,6 +360,8 @@ type excJSON struct {
 	Policed  map[string]uint64 `json:"policed"`          // held back, by class
 	FromRib  uint64            `json:"from_rib"`         // frames the routing daemon sent
 	FromDrop uint64            `json:"from_rib_dropped"` // ... lost to a full ring
+	Attached bool              `json:"attached"`         // has a port (false while its netns is made again)
+	Reattach uint64            `json:"reattached"`       // times made again after its netns or veth pair was
 }
 
 func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
@@ -410,7 +412,8 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		var punted, policed, fromRib uint64
 		if e, ok := exc[p.ID]; ok {
 			x.Exception = &excJSON{Mode: e.Exception.Mode, Punted: e.ToExc, PuntDrop: e.ToExcDrop,
-				FromRib: e.FromExc, FromDrop: e.FromExcDrop, Policed: map[string]uint64{}}
+				FromRib: e.FromExc, FromDrop: e.FromExcDrop, Attached: e.Attached, Reattach: e.Reattached,
+				Policed: map[string]uint64{}}
 			for c, n := range e.Policed {
 				x.Exception.Policed[dpdk.PuntClasses[c]] = n
 				policed += n

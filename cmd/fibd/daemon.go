@@ -296,8 +296,11 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if err := d.eal.Do(dpdk.StartExceptions); err != nil {
 		return err
 	}
-	defer dpdk.StopExceptions() // before the workers stop: they drain its rings
+	// before the workers stop: they drain its rings; kni restarts it no more
+	defer func() { d.exc.Unwatch(); dpdk.StopExceptions() }()
 	if d.exc != nil {
+		// a router netns made again: kni makes its interfaces again
+		d.exc.Watch(func() error { return d.eal.Do(dpdk.StartExceptions) })
 		d.exc.SyncLinks()
 		if err := d.exc.SetCapture(kni.CaptureConfigOf(d.cfg)); err != nil {
 			d.log.Error().Err(err).Msg("router_tap_pcap")
@@ -346,6 +349,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	stopRouter()
 	<-routerDone
 
+	d.exc.Unwatch()
 	if err := dpdk.StopExceptions(); err != nil {
 		d.log.Warn().Err(err).Msg("stopping the exception thread")
 	}

@@ -69,6 +69,7 @@ var (
 	mPoliced        = desc("exception_policed_packets_total", "Punts held back by the policer.", "device", "class")
 	mFromRib        = desc("exception_injected_packets_total", "Packets the routing daemon sent through the exception interface.", "device")
 	mFromRibDrop    = desc("exception_inject_dropped_total", "Packets from the exception interface lost to a full ring.", "device")
+	mExcReattached  = desc("exception_reattached_total", "Times the exception interface was made again after its router netns or veth pair was.", "device")
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
@@ -100,6 +101,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 			counter(mPuntDrop, e.ToExcDrop, dev)
 			counter(mFromRib, e.FromExc, dev)
 			counter(mFromRibDrop, e.FromExcDrop, dev)
+			counter(mExcReattached, e.Reattached, dev)
 			for c, n := range e.Policed {
 				counter(mPoliced, n, dev, dpdk.PuntClasses[c])
 			}

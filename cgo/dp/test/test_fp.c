@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_arp.h>
@@ -723,6 +724,41 @@ test_capture_handover(void)
 	CHECK(open_fds() == base, "every handed-over file closed: %d open, %d before", open_fds(), base);
 }
 
+/* An exception interface made again (a new TAP in a new router netns)
+ * takes the old one's place only while the exception thread is stopped;
+ * the is_exc flags follow it. */
+static void
+test_exc_reattach(uint16_t exc_port)
+{
+	struct fp_exc_stats st;
+	CHECK(fp_exc_start() == 0, "exception thread");
+	CHECK(fp_exc_reattach(0, exc_port) == -EBUSY, "no reattach while the thread runs");
+	CHECK(fp_exc_stop() == 0, "exception thread stops");
+	CHECK(fp_exc_reattach(1, exc_port) == -EINVAL, "no such exception");
+	CHECK(fp_exc_reattach(0, port) == -EINVAL, "a data port is not its own exception interface");
+	CHECK(fp_exc_reattach(0, exc_port) == 0, "the same port again (its id reused)");
+	CHECK(fp_ports[exc_port].is_exc, "still the exception interface");
+	/* the old port closed, a new one in its place under another id */
+	uint16_t nport;
+	char err[256];
+	CHECK(rte_eal_hotplug_add("vdev", "net_null2", "") == 0, "net_null2");
+	CHECK(fp_port_by_name("net_null2", &nport) == 0 && nport != exc_port, "net_null2: %u", nport);
+	CHECK(fp_exc_reattach(0, nport) == -ENODEV, "an unconfigured port is refused");
+	struct fp_port_conf pc = {.port_id = nport, .n_rxq = 1, .n_txq = 1, .nb_rxd = 128, .nb_txd = 128};
+	CHECK(fp_port_setup(&pc, err, sizeof(err)) == 0, "new exception port setup: %s", err);
+	CHECK(fp_port_start(nport) == 0, "new exception port start");
+	fp_port_stop(exc_port);
+	fp_port_close(exc_port);
+	CHECK(fp_exc_reattach(0, nport) == 0, "reattached");
+	CHECK(!fp_ports[exc_port].is_exc && fp_ports[nport].is_exc, "is_exc moved to the new port");
+	CHECK(fp_exc_stats(0, &st) == 0 && st.exc_port == nport && st.port == port, "stats name the new port");
+	CHECK(fp_exc_start() == 0 && fp_exc_stop() == 0, "the thread runs on the new port");
+	CHECK(fp_exc_reattach(0, FP_EXC_NONE) == 0 && !fp_ports[nport].is_exc, "detached");
+	CHECK(fp_exc_stats(0, &st) == 0 && st.exc_port == FP_EXC_NONE, "stats: no port");
+	CHECK(fp_exc_start() == 0 && fp_exc_stop() == 0, "the thread runs without it");
+	CHECK(fp_exc_reattach(0, nport) == 0 && fp_ports[nport].is_exc, "attached again");
+}
+
 /* ---- ICMP errors (fp_icmp_error on its own) ------------------------------- */
 
 static struct fp_wctx icw;
@@ -1140,6 +1176,7 @@ main(int argc, char **argv)
 	test_vlan_ingress();
 	test_grace_stall();
 	test_capture_handover();
+	test_exc_reattach(exc_port);
 
 	fp_port_close(port);
 	fp_eal_cleanup();
