@@ -42,17 +42,6 @@ func TestSoakShort(t *testing.T) {
 		cfg.Seed = env.Seed
 	}
 	cfg.Faults, cfg.KeepGoing = env.Faults, env.KeepGoing
-	if len(cfg.Faults) == 0 {
-		// Every fault but "netns": after router_netns is made again, fibd
-		// mirrors the new namespace but does not re-attach its exception
-		// interfaces yet (issue 15, item 3), so BGP cannot come back. make
-		// soak still draws it, and SOAK_FAULTS=netns runs it here.
-		for _, f := range allFaults {
-			if f.name != "netns" {
-				cfg.Faults = append(cfg.Faults, f.name)
-			}
-		}
-	}
 	if v := os.Getenv("SOAK_SHORT"); v != "" {
 		if cfg.Duration, err = time.ParseDuration(v); err != nil {
 			t.Fatalf("SOAK_SHORT: %v", err)
