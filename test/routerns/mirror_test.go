@@ -487,13 +487,10 @@ func covered(ps []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
-// TestUnresolvedGatewayGetsResolved: a route via a gateway nobody has
-// ARPed for is Unresolved at first; fibd asks the kernel to resolve it
-// and, once the neighbour answers, forwards to its MAC.
-func TestUnresolvedGatewayGetsResolved(t *testing.T) {
-	need(t)
-	s := newScratch(t)
-	// The gateway lives behind nbr0, in its own namespace.
+// gatewayHost moves nbr0 into a netns of its own, the gateway 192.0.2.50
+// (MAC 02:00:00:00:0d:0d) on rib0's link, removed when the test ends. It
+// returns the netns.
+func gatewayHost(t *testing.T, s *scratch) string {
 	host := s.name + "h"
 	exec.Command("ip", "netns", "del", host).Run()
 	ipCmd(t, "netns", "add", host)
@@ -501,6 +498,17 @@ func TestUnresolvedGatewayGetsResolved(t *testing.T) {
 	ipCmd(t, "-n", s.name, "link", "set", "nbr0", "netns", host)
 	ipBatch(t, host, []string{"link set nbr0 address 02:00:00:00:0d:0d", "link set nbr0 up",
 		"address add 192.0.2.50/24 dev nbr0"})
+	return host
+}
+
+// TestUnresolvedGatewayGetsResolved: a route via a gateway nobody has
+// ARPed for is Unresolved at first; fibd asks the kernel to resolve it
+// and, once the neighbour answers, forwards to its MAC.
+func TestUnresolvedGatewayGetsResolved(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	// The gateway lives behind nbr0, in its own namespace.
+	gatewayHost(t, s)
 	r, fib := startRouter(t, s.name, 0)
 	ipCmd(t, "-n", s.name, "route", "add", "203.0.113.0/24", "via", "192.0.2.50", "dev", "rib0", "table", fmt.Sprint(table))
 	dst := netip.MustParseAddr("203.0.113.7")
@@ -711,20 +719,14 @@ func TestTableRefused(t *testing.T) {
 func TestNeighboursInUseConfirmed(t *testing.T) {
 	need(t)
 	s := newScratch(t)
-	host := s.name + "h"
-	exec.Command("ip", "netns", "del", host).Run()
-	ipCmd(t, "netns", "add", host)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", host).Run() })
-	ipCmd(t, "-n", s.name, "link", "set", "nbr0", "netns", host)
+	host := gatewayHost(t, s)
 	ribMAC, err := exec.Command("ip", "netns", "exec", s.name, "cat", "/sys/class/net/rib0/address").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The host never asks for us (a permanent entry): its own ARP requests
 	// would confirm our entry too, and the test would prove nothing.
-	ipBatch(t, host, []string{"link set nbr0 address 02:00:00:00:0d:0d", "link set nbr0 up",
-		"address add 192.0.2.50/24 dev nbr0",
-		"neigh add 192.0.2.1 lladdr " + strings.TrimSpace(string(ribMAC)) + " dev nbr0 nud permanent"})
+	ipBatch(t, host, []string{"neigh add 192.0.2.1 lladdr " + strings.TrimSpace(string(ribMAC)) + " dev nbr0 nud permanent"})
 	// short kernel timers on rib0, so that the test takes seconds (the
 	// reachable time must stay above the first probe's delay, or the kernel
 	// probes by itself: an entry used within the delay is probed, not
