@@ -335,7 +335,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 
 // sameContent: the two routes forward alike (same type and paths).
 func sameContent(a, b *Route) bool {
-	return a.Type == b.Type && slices.Equal(a.Nexthops, b.Nexthops)
+	return a.Type == b.Type && a.NhID == b.NhID && slices.Equal(a.Nexthops, b.Nexthops)
 }
 
 // onlinkRoute counts a dev-only unicast route as an on-link prefix.
