@@ -6,9 +6,33 @@ import (
 	"net/netip"
 	"os/exec"
 	"testing"
+	"time"
 
+	"fibd/router"
 	"fibd/test/fullview"
 )
+
+// writes reads the programmer's counts of nexthops rewritten in place and
+// of routes written.
+func writes(r *router.Router) (rewrites, routes uint64) {
+	r.Do(func(p *router.Programmer, _ *router.RIB) {
+		rewrites, routes = p.Rewrites.Load(), p.RouteWrites.Load()
+	})
+	return
+}
+
+// waitQuiet waits until the router applied every queued notification
+// (none for a moment).
+func waitQuiet(r *router.Router) {
+	for last := r.Stats.Events.Load(); ; {
+		time.Sleep(300 * time.Millisecond)
+		n := r.Stats.Events.Load()
+		if n == last {
+			return
+		}
+		last = n
+	}
+}
 
 // nhObjects are the kernel nexthop objects of TestNexthopObjects: single
 // paths, groups with weights and a blackhole, per family.
@@ -74,12 +98,44 @@ func TestNexthopObjects(t *testing.T) {
 				}
 			}
 
-			// The objects change under the routes.
+			// The objects change under the routes: each is one nexthop
+			// rewritten in place, no route written (compat mode 1's
+			// route messages included).
+			rw0, w0 := writes(r)
 			ipBatch(t, s.name, []string{
 				"nexthop replace id 10 group 2/3",
 				"nexthop replace id 1 via 198.51.100.3 dev rib1",
 				"nexthop replace id 30 group 22",
 			})
+			converge(t, s, r, fib, rng, all, 2000)
+			waitQuiet(r)
+			if rw, w := writes(r); w != w0 || rw-rw0 < 3 {
+				t.Fatalf("object changes: %d routes written, %d nexthops rewritten; want 0 and >= 3", w-w0, rw-rw0)
+			}
+
+			// A neighbour's new MAC: its adjacency is rewritten, no route.
+			rw0, w0 = writes(r)
+			ipBatch(t, s.name, []string{"neigh replace 198.51.100.3 lladdr 02:00:00:00:0d:02 dev rib1 nud permanent"})
+			probe := netip.Prefix{}
+			r.Do(func(p *router.Programmer, rib *router.RIB) {
+				rib.Each(func(tb uint32, pf netip.Prefix, tg *router.Target) {
+					if tb == table && tg.Obj == 1 {
+						probe = pf
+					}
+				})
+			})
+			deadline := time.Now().Add(10 * time.Second)
+			for d := fibd(r, fib, probe.Addr()); len(d.hops) != 1 || d.hops[0] != "1/02:00:00:00:0d:02"; d = fibd(r, fib, probe.Addr()) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: fibd %+v after the neighbour's MAC changed", probe, d)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			waitQuiet(r)
+			if rw, w := writes(r); w != w0 || rw == rw0 {
+				t.Fatalf("MAC change: %d routes written, %d nexthops rewritten; want 0 and > 0", w-w0, rw-rw0)
+			}
+			ipBatch(t, s.name, []string{"neigh replace 198.51.100.3 lladdr " + macC + " dev rib1 nud permanent"})
 			converge(t, s, r, fib, rng, all, 2000)
 
 			// rib1 down: the kernel deletes its objects and shrinks the
