@@ -88,6 +88,9 @@ struct fp_port_state {
 	_Atomic uint64_t vlans[4096 / 64];
 	/* macvlan MACs and VLAN sub-interfaces: the ingress interface ids */
 	struct fp_iif_map *_Atomic iifs;
+	/* the link is down (the control plane's link watcher sets it): ECMP
+	 * picks skip members on this port before any route changes */
+	_Atomic bool link_down;
 } __rte_cache_aligned;
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];
