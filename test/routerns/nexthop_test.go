@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	dpdk "fibd/cgo"
 	"fibd/router"
 	"fibd/test/fullview"
 )
@@ -97,6 +98,23 @@ func TestNexthopObjects(t *testing.T) {
 					t.Fatalf("%s: fibd has it unreachable (a route naming a nexthop object)", p)
 				}
 			}
+
+			// router nexthop show: object 10 is a group of 1 and 2, its
+			// routes share one FIB nexthop, an ECMP group of two.
+			var g router.NexthopView
+			for _, v := range r.Nexthops() {
+				if v.ID == 10 {
+					g = v
+				}
+			}
+			if len(g.Members) != 2 || g.Members[0].ID != 1 || g.Members[1].ID != 2 || g.Routes == 0 || !g.Indexed {
+				t.Fatalf("object 10 shown as %+v", g)
+			}
+			r.Do(func(p *router.Programmer, _ *router.RIB) {
+				if tg, ok := p.Nexthop(g.Index); !ok || tg.Type != dpdk.NexthopECMP || len(tg.Members) != 2 || tg.Obj != 10 {
+					t.Fatalf("FIB nexthop %d of object 10: %+v", g.Index, tg)
+				}
+			})
 
 			// The objects change under the routes: each is one nexthop
 			// rewritten in place, no route written (compat mode 1's
