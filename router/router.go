@@ -294,6 +294,11 @@ func (r *Router) redump() error {
 	if changed := r.nh.replace(objs); len(changed) > 0 {
 		r.reexpand(changed)
 		r.log.Info().Int("objects", len(changed)).Msg("nexthop objects the kernel changed without a notification")
+		// Programmed now, not after the route dump (a second on a full
+		// view): the objects' routes follow with their nexthops' rewrite.
+		if err := r.flush(); err != nil {
+			r.log.Error().Err(err).Msg("FIB update")
+		}
 	}
 	r.mu.Unlock()
 	for fam, v6 := range []bool{false, true} {

@@ -130,7 +130,7 @@ func failoverOnce(m failoverMode, ports failoverPorts, macs [2]net.HardwareAddr,
 		return 0, 0, err
 	}
 	fb := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4) + 1024), MaxRoutes6: uint32(len(v6) + 1024)})
-	tbl, err := fb.Table(table, 1)
+	tbl, err := fb.Table(table, 2) // slot 1: the router bench's
 	if err != nil {
 		return 0, 0, err
 	}
