@@ -21,8 +21,6 @@ func nla(b []byte, typ uint16, v []byte) []byte {
 	return b
 }
 
-func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
-
 func TestParseNexthop(t *testing.T) {
 	// a single path: id 13 via 10.9.0.2 dev 7
 	m := nla(nla(nla(make([]byte, nhmsgLen), unix.NHA_ID, u32(13)), unix.NHA_OIF, u32(7)),
