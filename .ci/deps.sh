@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 pkgs=(libdpdk-dev dpdk dpdk-dev dpdk-doc meson ninja-build pkg-config gcc make
-      libpcap-dev libnuma-dev python3-scapy tcpdump iproute2 ethtool bird2
+      libpcap-dev libnuma-dev python3-scapy tcpdump iproute2 ethtool bird2 frr
       iputils-ping traceroute iperf3 procps util-linux)
 missing=()
 for p in "${pkgs[@]}"; do

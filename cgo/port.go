@@ -132,6 +132,16 @@ func (p PortID) Link() (Link, error) {
 		FullDuplex: l.full_duplex != 0, Autoneg: l.autoneg != 0}, nil
 }
 
+// SetLinkDown tells the fast path that port p's link is down (or up
+// again): ECMP groups stop picking members on it at once.
+func (p PortID) SetLinkDown(down bool) error {
+	d := C.int(0)
+	if down {
+		d = 1
+	}
+	return errno(C.fp_port_set_link_down(C.uint16_t(p), d), "port %d link flag", p)
+}
+
 // PortStats are the device's basic counters.
 type PortStats struct {
 	IPackets, OPackets, IBytes, OBytes  uint64

@@ -197,6 +197,10 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 			}
 		case unix.RTA_MULTIPATH:
 			multipath = v
+		case rtaNhID:
+			if len(v) >= 4 {
+				r.NhID = binary.NativeEndian.Uint32(v)
+			}
 		}
 		a = a[min(nlmAlign(al), len(a)):]
 	}
@@ -205,8 +209,8 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 	}
 	r.Table = table
 	r.Prefix = r.Prefix.Masked()
-	if r.Type != Unicast {
-		return r, true
+	if r.Type != Unicast || r.NhID != 0 {
+		return r, true // a nexthop object's route: nhObjs.expand (compat mode 1 adds the paths too)
 	}
 	if multipath == nil {
 		r.Nexthops = []Nexthop{{Gateway: gw.Unmap(), Dev: links[oif]}}

@@ -45,7 +45,7 @@ type Kernel struct {
 
 // Event is one queued notification, or a subscription failure (Err).
 type Event struct {
-	Route *netlink.RouteUpdate
+	Raw   *RawMsg // a route or nexthop object (subscribeRaw)
 	Addr  *netlink.AddrUpdate
 	Neigh *netlink.NeighUpdate
 	Link  *netlink.LinkUpdate
@@ -212,20 +212,10 @@ func (k *Kernel) subscribe() error {
 			}
 		}()
 	}
-	routes := make(chan netlink.RouteUpdate, 4096)
-	if err := netlink.RouteSubscribeWithOptions(routes, k.done, netlink.RouteSubscribeOptions{
-		Namespace: &ns, ErrorCallback: fail("route"),
-		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
-	}); err != nil {
-		return fmt.Errorf("route subscription: %w", err)
+	// Routes and nexthop objects: read by fibd itself (RTA_NH_ID).
+	if err := k.subscribeRaw(); err != nil {
+		return err
 	}
-	start("route", func() bool {
-		u, ok := <-routes
-		if ok {
-			k.q.push(Event{Route: &u})
-		}
-		return ok
-	})
 	addrs := make(chan netlink.AddrUpdate, 256)
 	if err := netlink.AddrSubscribeWithOptions(addrs, k.done, netlink.AddrSubscribeOptions{
 		Namespace: &ns, ErrorCallback: fail("address"),
@@ -341,6 +331,10 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 				}
 			}
 		}
+	}
+	// Nexthop objects before the routes that name them.
+	if st.Nexthops, err = dumpNexthops(k.ns); err != nil {
+		return nil, nil, err
 	}
 	want := map[uint32]bool{}
 	for _, t := range k.Tables {

@@ -52,6 +52,12 @@ type Programmer struct {
 	// TablesRefused counts the tables refused (once per refusal, not per
 	// attempt). Read from any goroutine.
 	TablesRefused atomic.Uint64
+	// Rewrites counts nexthops rewritten in place (a kernel nexthop
+	// object or a neighbour changed under its routes). Any goroutine.
+	Rewrites atomic.Uint64
+	// RouteWrites counts the routes written to (or deleted from) the FIB.
+	// Any goroutine.
+	RouteWrites atomic.Uint64
 }
 
 type retryKey struct {
@@ -378,6 +384,7 @@ func (p *Programmer) Update(changes []Change) (SyncStats, error) {
 	if err := p.fib.Commit(); err != nil {
 		errs = append(errs, err)
 	}
+	p.RouteWrites.Add(uint64(st.Added + st.Replaced + st.Deleted))
 	st.Nexthops = p.fib.NH.Live()
 	if len(errs) > 0 {
 		p.suspect = true
@@ -434,38 +441,22 @@ func (p *Programmer) unref(e *nhEntry) {
 }
 
 // ensure returns the nexthop for t, publishing it (and ECMP members) if
-// new.
+// new. A nexthop of the same key (the same kernel object, or adjacency)
+// with other content is rewritten in place: the routes on it follow with
+// no write of their own.
 func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
 	k := t.key()
 	if e, ok := p.nh[k]; ok {
-		return e, nil
-	}
-	nh := dpdk.Nexthop{Type: t.Type}
-	var members []*nhEntry
-	switch t.Type {
-	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
-		nh.Port = t.Hop.Port
-		if p.resolve != nil {
-			nh.Port, nh.VLAN = p.resolve(t.Hop.Port)
-		}
-		nh.MAC = t.Hop.MAC[:]
-	case dpdk.NexthopECMP:
-		if len(t.Members) > dpdk.ECMPBuckets {
-			return nil, fmt.Errorf("ECMP group of %d paths exceeds %d buckets (meson option ecmp_buckets)",
-				len(t.Members), dpdk.ECMPBuckets)
-		}
-		weights := make([]int, len(t.Members))
-		for i, m := range t.Members {
-			me, err := p.ensure(&Target{Type: m.Hop.Type, Hop: m.Hop})
-			if err != nil {
+		if !e.target.Equal(t) {
+			if err := p.rewrite(e, t); err != nil {
 				return nil, err
 			}
-			members = append(members, me)
-			weights[i] = m.Weight
 		}
-		for _, b := range Buckets(weights, dpdk.ECMPBuckets) {
-			nh.Buckets = append(nh.Buckets, members[b].idx)
-		}
+		return e, nil
+	}
+	nh, members, err := p.build(t)
+	if err != nil {
+		return nil, err
 	}
 	i, err := p.fib.NH.Alloc()
 	if err != nil {
@@ -478,6 +469,61 @@ func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
 	e := &nhEntry{idx: i, target: *t, members: members}
 	p.nh[k] = e
 	return e, nil
+}
+
+// rewrite publishes e's new content at its index (an RCU pointer swap in
+// the fast path) and moves its references to the new members.
+func (p *Programmer) rewrite(e *nhEntry, t *Target) error {
+	nh, members, err := p.build(t)
+	if err != nil {
+		return err
+	}
+	if err := p.fib.NH.Set(e.idx, nh); err != nil {
+		return fmt.Errorf("rewrite nexthop %d: %w", e.idx, err)
+	}
+	if e.refs > 0 {
+		for _, m := range members {
+			p.ref(m)
+		}
+		for _, m := range e.members {
+			p.unref(m)
+		}
+	}
+	e.members, e.target = members, *t
+	p.Rewrites.Add(1)
+	return nil
+}
+
+// build makes the fast path's nexthop for t, ensuring its ECMP members.
+func (p *Programmer) build(t *Target) (dpdk.Nexthop, []*nhEntry, error) {
+	nh := dpdk.Nexthop{Type: t.Type}
+	var members []*nhEntry
+	switch t.Type {
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
+		nh.Port = t.Hop.Port
+		if p.resolve != nil {
+			nh.Port, nh.VLAN = p.resolve(t.Hop.Port)
+		}
+		nh.MAC = t.Hop.MAC[:]
+	case dpdk.NexthopECMP:
+		if len(t.Members) > dpdk.ECMPBuckets {
+			return nh, nil, fmt.Errorf("ECMP group of %d paths exceeds %d buckets (meson option ecmp_buckets)",
+				len(t.Members), dpdk.ECMPBuckets)
+		}
+		weights := make([]int, len(t.Members))
+		for i, m := range t.Members {
+			me, err := p.ensure(&Target{Type: m.Hop.Type, Hop: m.Hop})
+			if err != nil {
+				return nh, nil, err
+			}
+			members = append(members, me)
+			weights[i] = m.Weight
+		}
+		for _, b := range Buckets(weights, dpdk.ECMPBuckets) {
+			nh.Buckets = append(nh.Buckets, members[b].idx)
+		}
+	}
+	return nh, members, nil
 }
 
 // Nexthop describes nexthop index idx as the router sees it.

@@ -21,7 +21,12 @@ type Ports interface {
 type Hop struct {
 	Type dpdk.NexthopType // Forward or Unresolved
 	Port dpdk.PortID
-	MAC  [6]byte // Forward only
+	// Gw is the neighbour the hop goes to (a route's gateway, or the
+	// destination of a neighbour's host route); invalid for on-link
+	// subnets. With Port it is the hop's adjacency: the FIB nexthop is
+	// keyed by it, so a new MAC is one nexthop write.
+	Gw  netip.Addr
+	MAC [6]byte // Forward only
 }
 
 func (h Hop) String() string {
@@ -40,6 +45,11 @@ type Target struct {
 	Type    dpdk.NexthopType // Forward, Unresolved, ECMP, Local, Punt, Blackhole, ...
 	Hop     Hop              // Forward/Unresolved; Punt: the port whose exception interface takes it
 	Members []Member         // ECMP, sorted
+	// Obj is the kernel nexthop object the route names (0: none). All
+	// routes naming an object share one FIB nexthop, rewritten in place
+	// when the object (or a member's neighbour) changes: one write, not
+	// one per route.
+	Obj uint32
 }
 
 // Member is one ECMP path.
@@ -48,32 +58,56 @@ type Member struct {
 	Weight int
 }
 
-// nhKey identifies a target so that equal targets share one nexthop index.
-// It is comparable and, but for ECMP groups, built without allocating.
+// nhKey identifies a FIB nexthop: targets of the same key share one
+// nexthop index, and a target whose key exists with other content
+// rewrites that nexthop in place (Programmer.ensure). The key is the
+// kernel nexthop object for routes naming one; else the adjacency (port,
+// which includes the VLAN, and neighbour) for a hop to a neighbour,
+// resolved or not, so that a MAC change or a resolution is one write; an
+// ECMP group's members' adjacencies and weights. It is comparable and,
+// but for ECMP groups, built without allocating.
 type nhKey struct {
-	typ   dpdk.NexthopType
+	typ   dpdk.NexthopType // NexthopNone for an adjacency or an object
 	port  dpdk.PortID
+	gw    netip.Addr
 	mac   [6]byte
+	obj   uint32
 	group string // ECMP: the members and weights
 }
 
 func (t *Target) key() nhKey {
 	switch t.Type {
-	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt, dpdk.NexthopECMP:
+		if t.Obj != 0 {
+			return nhKey{obj: t.Obj}
+		}
+	}
+	switch t.Type {
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
+		if t.Hop.Gw.IsValid() {
+			return nhKey{port: t.Hop.Port, gw: t.Hop.Gw}
+		}
+		return nhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
+	case dpdk.NexthopPunt:
 		return nhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
 	case dpdk.NexthopECMP:
 		var b strings.Builder
 		for _, m := range t.Members {
-			fmt.Fprintf(&b, "%s*%d|", m.Hop, m.Weight)
+			if m.Hop.Gw.IsValid() {
+				fmt.Fprintf(&b, "%d/%s*%d|", m.Hop.Port, m.Hop.Gw, m.Weight)
+			} else {
+				fmt.Fprintf(&b, "%s*%d|", m.Hop, m.Weight)
+			}
 		}
 		return nhKey{typ: t.Type, group: b.String()}
 	}
 	return nhKey{typ: t.Type}
 }
 
-// Equal reports whether t and o send packets the same way.
+// Equal reports whether t and o send packets the same way, through the
+// same FIB nexthop.
 func (t *Target) Equal(o *Target) bool {
-	return t.Type == o.Type && t.Hop == o.Hop && slices.Equal(t.Members, o.Members)
+	return t.Type == o.Type && t.Hop == o.Hop && t.Obj == o.Obj && slices.Equal(t.Members, o.Members)
 }
 
 // Desired is the FIB content a state calls for: kernel table -> prefix ->

@@ -335,7 +335,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 
 // sameContent: the two routes forward alike (same type and paths).
 func sameContent(a, b *Route) bool {
-	return a.Type == b.Type && slices.Equal(a.Nexthops, b.Nexthops)
+	return a.Type == b.Type && a.NhID == b.NhID && slices.Equal(a.Nexthops, b.Nexthops)
 }
 
 // onlinkRoute counts a dev-only unicast route as an on-link prefix.
@@ -648,7 +648,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 			}
 			for o := range ons {
 				if o.table == k.table && o.prefix.Contains(a) {
-					best = Target{Type: dpdk.NexthopForward, Hop: Hop{Type: dpdk.NexthopForward, Port: p, MAC: mac}}
+					best = Target{Type: dpdk.NexthopForward, Hop: Hop{Type: dpdk.NexthopForward, Port: p, Gw: a, MAC: mac}}
 					found = true
 					break
 				}
@@ -693,12 +693,23 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 		r.addUser(nk, k)
 	}
 	if mac, ok := r.neigh[nk]; ok {
-		return Hop{Type: dpdk.NexthopForward, Port: port, MAC: mac}, nil
+		return Hop{Type: dpdk.NexthopForward, Port: port, Gw: nk.addr, MAC: mac}, nil
 	}
-	return Hop{Type: dpdk.NexthopUnresolved, Port: port}, nil
+	return Hop{Type: dpdk.NexthopUnresolved, Port: port, Gw: nk.addr}, nil
 }
 
 func (r *RIB) routeTarget(k tp, e *entry, rt *Route) (Target, error) {
+	t, err := r.pathsTarget(k, e, rt)
+	if err == nil && rt.NhID != 0 {
+		switch t.Type {
+		case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopECMP:
+			t.Obj = rt.NhID
+		}
+	}
+	return t, err
+}
+
+func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 	switch rt.Type {
 	case Blackhole:
 		return Target{Type: dpdk.NexthopBlackhole}, nil

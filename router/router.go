@@ -74,6 +74,7 @@ type Router struct {
 	// one of them has its slot.
 	rulesWait []uint32
 	rib       *RIB
+	nh        *nhObjs // the netns's nexthop objects, and the routes naming them
 	prog      *Programmer
 	k         *Kernel
 	links     Links
@@ -84,6 +85,7 @@ type Router struct {
 	// redump follows. Router goroutine only, as linkUp.
 	redumpWanted [2]bool
 	redumpDue    [2]bool
+	want         map[uint32]bool // the mirrored tables, for applyRaw
 	// sinceFull counts router_fib_refresh periods since the last full
 	// reconcile. Router goroutine only.
 	sinceFull int
@@ -121,6 +123,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		vlans:     map[int]VLAN{},
 		macvlans:  map[int]Macvlan{},
 		rib:       newRIB(ifs, cfg, 0),
+		nh:        newNhObjs(),
 		prog:      NewProgrammer(log, fib),
 		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
@@ -286,6 +289,23 @@ func (r *Router) redump() error {
 	}
 	due := r.redumpDue
 	r.redumpDue = [2]bool{}
+	// Nexthop objects first: the kernel removes those of an interface
+	// going down, and shrinks the groups holding them, in silence.
+	objs, err := r.k.DumpNexthops()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if changed := r.nh.replace(objs); len(changed) > 0 {
+		r.reexpand(changed)
+		r.log.Info().Int("objects", len(changed)).Msg("nexthop objects the kernel changed without a notification")
+		// Programmed now, not after the route dump (a second on a full
+		// view): the objects' routes follow with their nexthops' rewrite.
+		if err := r.flush(); err != nil {
+			r.log.Error().Err(err).Msg("FIB update")
+		}
+	}
+	r.mu.Unlock()
 	for fam, v6 := range []bool{false, true} {
 		if !due[fam] {
 			continue
@@ -295,6 +315,11 @@ func (r *Router) redump() error {
 			return err
 		}
 		r.mu.Lock()
+		for i := range routes {
+			rt := &routes[i]
+			r.nh.use(nhRouteKey{tp{rt.Table, rt.Prefix.Masked()}, rt.Metric}, rt.NhID)
+			r.nh.expand(rt, r.links)
+		}
 		removed, changed := r.rib.SyncRoutes(v6, r.k.Tables, routes)
 		r.mu.Unlock()
 		r.Stats.Redumps.Add(1)
@@ -471,7 +496,11 @@ func (r *Router) resync() error {
 	for _, n := range st.Neighs {
 		r.setNeigh(rib, n)
 	}
+	r.nh = newNhObjs()
+	r.nh.replace(st.Nexthops)
 	for _, rt := range st.Routes {
+		r.nh.use(nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}, rt.NhID)
+		r.nh.expand(&rt, links)
 		rib.AddRoute(rt)
 	}
 	rib.Settle()
@@ -593,25 +622,70 @@ func (r *Router) apply(e Event) {
 		if ok {
 			r.rib.DelNeigh(Neigh{Addr: ip.Unmap(), Dev: r.links[n.LinkIndex]})
 		}
-	case e.Route != nil:
-		want := false
+	case e.Raw != nil:
+		r.applyRaw(e.Raw)
+	}
+}
+
+// applyRaw applies a route or nexthop object notification.
+func (r *Router) applyRaw(m *RawMsg) {
+	switch m.Type {
+	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+		if r.want == nil {
+			r.want = map[uint32]bool{}
+		}
+		clear(r.want)
 		for _, t := range r.k.Tables {
-			if uint32(e.Route.Route.Table) == t {
-				want = true
-			}
+			r.want[t] = true
 		}
-		if !want {
-			return
-		}
-		rt, ok := ConvertRoute(&e.Route.Route, r.links)
+		rt, ok := parseRoute(m.Body, r.want, r.links)
 		if !ok {
 			return
 		}
-		if e.Route.Type == unix.RTM_DELROUTE {
+		rk := nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}
+		if m.Type == unix.RTM_DELROUTE {
+			r.nh.use(rk, 0)
 			r.rib.DelRoute(rt)
-		} else {
-			r.rib.AddRoute(rt) // NLM_F_REPLACE or not: same table/prefix/metric is an update
+			return
 		}
+		r.nh.use(rk, rt.NhID)
+		r.nh.expand(&rt, r.links)
+		// NLM_F_REPLACE or not: same table/prefix/metric is an update;
+		// an update that resolves as before costs no FIB write.
+		r.rib.AddRoute(rt)
+	case unix.RTM_NEWNEXTHOP:
+		o, ok := parseNexthop(m.Body)
+		if !ok {
+			return
+		}
+		if old := r.nh.objs[o.ID]; old != nil && sameObj(old, o) {
+			return
+		}
+		r.reexpand(r.nh.set(o))
+	case rtmDelNexthop:
+		id := nexthopID(m.Body)
+		if id == 0 {
+			return
+		}
+		// The kernel removes the routes naming it; whether it says so
+		// depends on the family: read them again.
+		r.reexpand(r.nh.del(id))
+		r.redumpWanted = [2]bool{true, true}
+	}
+}
+
+// reexpand adds again the routes naming the objects ids, expanded anew.
+// Routes whose resolution does not change cost no FIB write (RIB.Flush
+// yields only changes).
+func (r *Router) reexpand(ids []uint32) {
+	for _, rt := range r.nh.routesOf(ids) {
+		rk := nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}
+		if !r.rib.namesObj(rk, rt.NhID) {
+			r.nh.use(rk, 0) // gone from the RIB (a re-dump removed it)
+			continue
+		}
+		r.nh.expand(&rt, r.links)
+		r.rib.AddRoute(rt)
 	}
 }
 

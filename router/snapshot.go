@@ -52,7 +52,7 @@ func (r *RIB) Snapshot(keep func(table uint32, p netip.Prefix) bool) *Snapshot {
 // fields Equal compares), cheaply enough to run under the router's lock
 // for every route of a full view.
 func (t *Target) appendIdentity(b []byte) []byte {
-	b = appendHopIdentity(append(b, byte(t.Type)), t.Hop)
+	b = appendHopIdentity(binary.BigEndian.AppendUint32(append(b, byte(t.Type)), t.Obj), t.Hop)
 	for _, m := range t.Members {
 		b = binary.BigEndian.AppendUint32(appendHopIdentity(b, m.Hop), uint32(m.Weight))
 	}
@@ -61,5 +61,9 @@ func (t *Target) appendIdentity(b []byte) []byte {
 
 func appendHopIdentity(b []byte, h Hop) []byte {
 	b = binary.BigEndian.AppendUint16(append(b, byte(h.Type)), uint16(h.Port))
-	return append(b, h.MAC[:]...)
+	b = append(b, h.MAC[:]...)
+	if h.Gw.IsValid() {
+		b = append(b, h.Gw.AsSlice()...)
+	}
+	return append(b, byte(h.Gw.BitLen()))
 }

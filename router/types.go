@@ -57,6 +57,9 @@ type Route struct {
 	Type     RouteType
 	Metric   uint32
 	Nexthops []Nexthop // empty for blackhole/unreachable/prohibit
+	// NhID is the kernel nexthop object the route names (RTA_NH_ID), 0
+	// for none; Nexthops are then its expansion (nhObjs.expand).
+	NhID uint32
 }
 
 // Neigh is a resolved neighbour (ARP or NDP entry).
@@ -78,6 +81,7 @@ type State struct {
 	Addrs    []Addr
 	Routes   []Route
 	Neighs   []Neigh
+	Nexthops []*NhObj        // kernel nexthop objects (netlink dumps only)
 	VLANs    map[int]VLAN    // by ifindex
 	Macvlans map[int]Macvlan // by ifindex
 	linkUp   map[int]bool    // IFF_UP by ifindex (netlink dumps only)

@@ -179,6 +179,9 @@ struct fp_link {
 	uint8_t up, full_duplex, autoneg;
 };
 int fp_port_link(uint16_t port_id, struct fp_link *link);
+/* Tell the fast path that a port's link is down (or up again): ECMP groups
+ * stop picking members on it at once (fast local failover). */
+int fp_port_set_link_down(uint16_t port_id, int down);
 
 struct fp_port_stats {
 	uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;

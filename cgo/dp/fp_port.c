@@ -258,6 +258,15 @@ fp_port_link(uint16_t pid, struct fp_link *l)
 }
 
 int
+fp_port_set_link_down(uint16_t pid, int down)
+{
+	if (pid >= FP_MAX_PORTS)
+		return -EINVAL;
+	atomic_store_explicit(&fp_ports[pid].link_down, down != 0, memory_order_release);
+	return 0;
+}
+
+int
 fp_port_stats(uint16_t pid, struct fp_port_stats *st)
 {
 	struct rte_eth_stats s;

@@ -137,6 +137,9 @@ struct fp_port_state {
 	struct fp_iif_map *_Atomic iifs;
 	/* addresses of the port's interfaces, and protocol peers */
 	struct fp_ifaddrs *_Atomic ifaddrs;
+	/* the link is down (the control plane's link watcher sets it): ECMP
+	 * picks skip members on this port before any route changes */
+	_Atomic bool link_down;
 } __rte_cache_aligned;
 
 extern struct fp_port_state fp_ports[FP_MAX_PORTS];

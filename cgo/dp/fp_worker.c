@@ -94,6 +94,33 @@ nh_route_verdict(const struct rte_mbuf *m, uint32_t idx, const struct fp_nh **ou
 	return FP_DROP_NH_INVALID;
 }
 
+static inline bool
+member_down(const struct fp_nh *m)
+{
+	return m != NULL && atomic_load_explicit(&fp_ports[m->port].link_down, memory_order_relaxed);
+}
+
+/* The ECMP member of a flow. A member whose port's link is down is
+ * skipped at once (fast local failover, before any route changes): the
+ * flow takes the next bucket whose member's link is up, so flows on live
+ * members stay where they are. With no live member the first pick stands:
+ * the routing daemon's update decides, as in the kernel. */
+static inline const struct fp_nh *
+ecmp_pick(const struct fp_nh *g, uint32_t hash)
+{
+	uint32_t b = fp_bucket(hash, g->n_buckets);
+	const struct fp_nh *m = nh_load(g->buckets[b]);
+	if (likely(!member_down(m)))
+		return m;
+	for (uint32_t i = 1; i < g->n_buckets; i++) {
+		uint32_t j = b + i < g->n_buckets ? b + i : b + i - g->n_buckets;
+		const struct fp_nh *x = nh_load(g->buckets[j]);
+		if (x != NULL && !member_down(x))
+			return x;
+	}
+	return m;
+}
+
 /* Second half: the neighbour to send to. ECMP members are chosen by flow
  * hash, computed only for ECMP routes. A packet whose neighbour is not
  * resolved yet goes to the kernel, which resolves it, queues the packet
@@ -103,7 +130,7 @@ nh_neighbour(const struct rte_mbuf *m, const struct fp_nh **nhp, uint32_t hash, 
 {
 	const struct fp_nh *nh = *nhp;
 	if (nh->type == FP_NH_ECMP) {
-		nh = nh_load(nh->buckets[fp_bucket(hash, nh->n_buckets)]);
+		nh = ecmp_pick(nh, hash);
 		if (unlikely(nh == NULL))
 			return FP_DROP_NH_INVALID;
 		*nhp = nh;

@@ -51,6 +51,7 @@ func init() {
 		{"router status", "", "mode, FIB size, mirror state, uptime", cmdStatus, false},
 		{"router rib show", "[IP | CIDR | all] [table=N]", "resolved routes (streamed)", cmdRIBShow, false},
 		{"router fib lookup", "IP [table=N | iif=IFACE [from=IP]]", "what the fast path does with a destination (through the ip rules with iif=)", cmdFIBLookup, false},
+		{"router nexthop show", "", "kernel nexthop objects: members, weights, FIB nexthop, routes using each", cmdNexthopShow, false},
 		{"router arp show", "", "IPv4 neighbour cache", cmdNeighShow(false), false},
 		{"router ndp show", "", "IPv6 neighbour cache", cmdNeighShow(true), false},
 		{"router device show", "", "ports, links, exception interfaces and their subnets", cmdDeviceShow, false},

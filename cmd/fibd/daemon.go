@@ -292,6 +292,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 		return err
 	}
 	go watchWorkers(rctx, d.log)
+	go watchLinks(rctx, d.log, d.ports)
 	// The exception thread runs where the main lcore does (off the workers').
 	if err := d.eal.Do(dpdk.StartExceptions); err != nil {
 		return err

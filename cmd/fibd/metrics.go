@@ -61,6 +61,9 @@ var (
 	mRepaired       = desc("router_fib_repaired_total", "FIB changes those comparisons had to make.")
 	mFlushed        = desc("router_silent_flushes_total", "Routes the kernel removed without a notification, removed from the FIB too.")
 	mNetnsReplaced  = desc("router_netns_replaced_total", "Times router_netns was deleted and made again under the same name.")
+	mNexthopObjs    = desc("router_nexthop_objects", "Kernel nexthop objects mirrored.")
+	mNHRewrites     = desc("router_nexthop_rewrites_total", "FIB nexthops rewritten in place (a nexthop object or a neighbour changed under its routes).")
+	mRouteWrites    = desc("router_fib_route_writes_total", "Routes written to or deleted from the FIB.")
 	mTablesRefused  = desc("router_tables_refused_total", "FIB tables that could not be made (no slot, no memory).")
 	mNeighbours     = desc("router_neighbours", "Neighbours in fibd's cache.", "family")
 	mAnnounced      = desc("announcements", "Prefixes announced into router_netns.")
@@ -155,6 +158,10 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(mRepaired, r.Stats.Repaired.Load())
 		counter(mFlushed, r.Stats.Flushed.Load())
 		counter(mNetnsReplaced, r.Stats.NetnsReplaced.Load())
+		gauge(mNexthopObjs, float64(r.NexthopObjects()))
+		rw, w := r.NexthopRewrites()
+		counter(mNHRewrites, rw)
+		counter(mRouteWrites, w)
 		counter(mTablesRefused, r.TablesRefused())
 	}
 	d.withState(func(_ *router.Programmer, rib *router.RIB) {

@@ -21,7 +21,8 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	prefix := fmt.Sprintf("fibdbench%d", os.Getpid())
 	defer os.RemoveAll("/var/run/dpdk/" + prefix)
 	args := append([]string{"bench", "-l", "0", "--no-pci", "--file-prefix", prefix,
-		"--log-level", "lib.eal:warning", "--vdev", "net_null0,no-rx=1"}, ealMem(huge, 6144)...)
+		"--log-level", "lib.eal:warning", "--vdev", "net_null0,no-rx=1",
+		"--vdev", "net_null1,no-rx=1", "--vdev", "net_null2,no-rx=1"}, ealMem(huge, 6144)...)
 	eal, err := dpdk.Init(args)
 	if err != nil {
 		return err
@@ -158,7 +159,10 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	if err := dpdk.CreatePool("bench_mbufs", 2048, -1); err != nil {
 		return err
 	}
-	return routerBench(v4, v6)
+	if err := routerBench(v4, v6); err != nil {
+		return err
+	}
+	return failoverBench([][2]int{{10000, 2000}, {len(v4), len(v6)}}, v4, v6)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

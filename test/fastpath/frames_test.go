@@ -185,3 +185,44 @@ func TestECMPFlowsStick(t *testing.T) {
 		}
 	}
 }
+
+// TestECMPSkipsDeadPort: once a port's link is down, the fast path stops
+// picking ECMP members on it, before any route changes; flows on the live
+// member stay where they were; link up brings the member back.
+func TestECMPSkipsDeadPort(t *testing.T) {
+	need(t)
+	program(t, baseState())
+	pick := func(sport uint16) string {
+		f := [][]byte{pcap.EthIPv4UDP(env.macs[0], inMAC, src4, netip.MustParseAddr("10.20.30.40"), 64, sport, 80, []byte("x"))}
+		v, err := dpdk.ProcessFrames(env.table.Slot, env.ports[0], f)
+		if err != nil || !v[0].Forward {
+			t.Fatalf("flow %d not forwarded: %v %+v", sport, err, v)
+		}
+		return string(f[0][0:6])
+	}
+	before := map[uint16]string{}
+	for sport := uint16(1); sport <= 200; sport++ {
+		before[sport] = pick(sport)
+	}
+	if err := env.ports[1].SetLinkDown(true); err != nil {
+		t.Fatal(err)
+	}
+	defer env.ports[1].SetLinkDown(false)
+	for sport := uint16(1); sport <= 200; sport++ {
+		got := pick(sport)
+		if got != string(nbrC) {
+			t.Fatalf("flow %d took %x with port 1's link down, want the member on port 2 (%s)", sport, got, nbrC)
+		}
+		if before[sport] == string(nbrC) && got != before[sport] {
+			t.Fatalf("flow %d on the live member moved", sport)
+		}
+	}
+	if err := env.ports[1].SetLinkDown(false); err != nil {
+		t.Fatal(err)
+	}
+	for sport := uint16(1); sport <= 200; sport++ {
+		if got := pick(sport); got != before[sport] {
+			t.Fatalf("flow %d did not return to its member after link up", sport)
+		}
+	}
+}

@@ -32,6 +32,11 @@ import (
 
 const table = 100
 
+// fibTable is the kernel table the router mirrors as router_kernel_table
+// and fibd's lookups read: table, but the main table (254) for FRR, which
+// without VRF devices installs its routes there.
+var fibTable uint32 = table
+
 var env struct {
 	skip  string
 	ports [2]dpdk.PortID
@@ -169,12 +174,12 @@ func startRouterWith(t *testing.T, ns string, rcvBuf int, cfg lpm.Config) (*rout
 			break
 		}
 	}
-	tb, err := fib.Table(table, slot)
+	tb, err := fib.Table(fibTable, slot)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	r := router.New(log, router.Config{Netns: ns, KernelTable: table, Refresh: time.Second, RcvBuf: rcvBuf, BindCore: -1}, ribPorts{}, fib)
+	r := router.New(log, router.Config{Netns: ns, KernelTable: fibTable, Refresh: time.Second, RcvBuf: rcvBuf, BindCore: -1}, ribPorts{}, fib)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
@@ -202,6 +207,10 @@ type gwInfo struct {
 
 var gws4 = []gwInfo{{"192.0.2.2", "rib0", 0, macA}, {"198.51.100.2", "rib1", 1, macB}, {"198.51.100.3", "rib1", 1, macC}}
 var gws6 = []gwInfo{{"2001:db8:0::2", "rib0", 0, macA}, {"2001:db8:1::2", "rib1", 1, macB}}
+
+// gwsLL are the link-local addresses of the gateways when they are real
+// interfaces with macA and macB (TestFRR: BGP's IPv6 nexthops).
+var gwsLL = []gwInfo{{"fe80::ff:fe00:a02", "rib0", 0, macA}, {"fe80::ff:fe00:b02", "rib1", 1, macB}}
 
 // routeLines makes `ip route` batch lines for prefixes: single paths,
 // ECMP, on-link, blackhole and unreachable, into the mirrored table.
@@ -273,7 +282,7 @@ func (s *scratch) kernel(a netip.Addr) (decision, error) {
 	}
 	port := map[string]int{"rib0": 0, "rib1": 1}[link.Attrs().Name]
 	mac := ""
-	for _, g := range append(gws4, gws6...) {
+	for _, g := range append(append(gws4, gws6...), gwsLL...) {
 		if netip.MustParseAddr(g.gw) == next {
 			mac = g.mac
 		}
@@ -285,7 +294,7 @@ func (s *scratch) kernel(a netip.Addr) (decision, error) {
 func fibd(r *router.Router, fib *lpm.FIB, a netip.Addr) decision {
 	var d decision
 	r.Do(func(p *router.Programmer, _ *router.RIB) {
-		t := fib.Tables()[table]
+		t := fib.Tables()[fibTable]
 		idx := fib.Lookup(t, a)
 		if idx == dpdk.NexthopMiss {
 			d.drop = "unreachable" // the kernel answers ENETUNREACH for no route

@@ -63,6 +63,8 @@ func Start(t *testing.T, ns, name, conf string, zebraArgs ...string) *Frr {
 		for _, p := range []string{run, f.Dir, f.conf} {
 			os.Chown(p, uid, gid)
 		}
+		// t.TempDir's parent is 0700: user frr must pass through it.
+		os.Chmod(filepath.Dir(f.Dir), 0o755)
 	}
 	t.Cleanup(func() { f.Stop(); os.RemoveAll(run) })
 	for _, d := range Daemons {
