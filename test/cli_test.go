@@ -332,6 +332,8 @@ func TestCLIJSONFields(t *testing.T) {
 		"neigh add 2001:db8:1::2 lladdr 02:00:00:00:01:02 dev rib1 nud permanent",
 		"route add 8.8.8.0/24 via 198.51.100.2 table 100",
 		"route add 2001:db8:100::/48 via 2001:db8:1::2 table 100",
+		"nexthop add id 7 via 198.51.100.2 dev rib1",
+		"route add 9.9.9.0/24 nhid 7 table 100",
 		"rule add from 192.0.2.0/24 lookup 100 pref 100")
 	dump := t.TempDir()
 	// A lag of two null devices (pcap devices cannot be bonded: they take
@@ -385,6 +387,7 @@ peer=rib1
 		{"router device show", []string{"device", "dir", "driver", "link_up", "mac", "peer", "port", "rx_missed", "rx_packets", "speed_mbps", "tap", "tx_packets"}},
 		{"router lag show", []string{"devices", "dir", "name"}},
 		{"router rule show", []string{"evaluated", "rule"}},
+		{"router nexthop show", []string{"dev", "fib_index", "gateway", "id", "routes"}},
 		{"router stats show", []string{"drops", "forwarded", "nexthops", "ports", "router", "routes4", "routes6", "routes_refused", "seconds", "workers"}},
 		{"router stats reset", append([]string{"ports", "workers"}, ok...)},
 		{"router fib refresh", append([]string{"source"}, ok...)},

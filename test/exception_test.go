@@ -632,19 +632,29 @@ func TestExceptionPath(t *testing.T) {
 		}
 		return n
 	}
-	p0 := punted()
+	// fibd's view of the neighbour is rewritten in place (one nexthop
+	// write); the unresolved state itself may last only milliseconds when
+	// BIRD's own OSPF packets make the kernel resolve it again at once, so
+	// the rewrite count, not a lookup, shows that fibd saw it go.
+	rewrites := func() int {
+		out, _, _ := x.r.fdpi(t, "router", "nexthop", "show")
+		_, tail, _ := strings.Cut(out, "rewritten in place: ")
+		n, _ := strconv.Atoi(strings.TrimRight(strings.SplitN(tail, ";", 2)[0], " \n"))
+		return n
+	}
+	p0, rw0 := punted(), rewrites()
 	ipBatch(t, x.rt, "neigh flush dev ribc")
-	waitUntil(t, 5*time.Second, "fibd sees the neighbour go", func() bool {
-		typ, _ := x.fibLookup(t, "198.18.0.1")
-		return typ == "unresolved"
-	})
+	waitUntil(t, 5*time.Second, "fibd sees the neighbour go", func() bool { return rewrites() > rw0 })
+	typ, _ := x.fibLookup(t, "198.18.0.1")
 	if s, g := x.ping(t, "-c", "10", "-i", "0.05", "198.18.0.1"); g != s || s != 10 {
 		t.Errorf("towards a forgotten neighbour: %d of %d pings", g, s)
 	}
-	if d := punted() - p0; d == 0 {
+	if d := punted() - p0; d > 0 {
+		t.Logf("%d packets went through the kernel until the neighbour was resolved", d)
+	} else if typ == "unresolved" {
 		t.Error("no packet went through the kernel while the neighbour was unresolved")
 	} else {
-		t.Logf("%d packets went through the kernel until the neighbour was resolved", d)
+		t.Logf("the kernel had resolved the neighbour again before the pings (%s)", typ)
 	}
 	if typ, _ := x.fibLookup(t, "198.18.0.1"); typ != "forward" {
 		t.Errorf("neighbour not resolved again: %s", typ)
