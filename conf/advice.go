@@ -41,6 +41,11 @@ func (c *Config) Advice() []Advice {
 			out = append(out, Advice{Warn: true, Text: "fibd_announce_table_inet and fibd_announce_table_subs are one table: a prefix announced both ways is then one route, and the routing daemon cannot tell the directions apart"})
 		}
 	}
+	if c.BrasArpMAC != nil {
+		out = append(out, Advice{Text: "bras_arp_mac and bras_ipv6_link_local are checked as the manual requires and not used: " +
+			"fibd answers no ARP or NDP itself (the kernel in router_netns does, through the exception interfaces) and each port sends from its own MAC; " +
+			"bras_arp_ip and bras_ipv6_address are the source of ICMP errors from interfaces without an address"})
+	}
 	if len(c.Ignored) > 0 {
 		keys := make([]string, len(c.Ignored))
 		for i, ig := range c.Ignored {

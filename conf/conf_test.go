@@ -466,6 +466,13 @@ func TestAnnounceParams(t *testing.T) {
 		}
 		return false
 	}
+	said := false
+	for _, a := range load("").Advice() {
+		said = said || !a.Warn && strings.Contains(a.Text, "bras_arp_mac and bras_ipv6_link_local are checked as the manual requires and not used")
+	}
+	if !said {
+		t.Error("no word that bras_arp_mac and bras_ipv6_link_local are not used")
+	}
 	if warned(load("")) || !warned(load("fibd_announce_table_inet=100\n")) || !warned(load("fibd_announce_table_subs=100\n")) {
 		t.Error("an announcement table equal to router_kernel_table should warn, and only then")
 	}

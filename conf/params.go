@@ -138,12 +138,12 @@ var topParams = []param[Config]{
 	durationParam(Param{Name: "ajb_udpi_ftimeout", Hot: true, Doc: "rotation period of pcap files in minutes (default 10, at most a week)"},
 		func(c *Config) *time.Duration { return &c.AjbUdpiFtimeout }, time.Minute, 1, 7*1440),
 
-	macParam(Param{Name: "bras_arp_mac", Doc: "MAC address of fibd on every device; required with router=1"}),
-	addrParam(Param{Name: "bras_arp_ip", Doc: "IPv4 address of fibd; required with router=1; outside every TAP subnet"},
+	macParam(Param{Name: "bras_arp_mac", Doc: "the gateway's virtual MAC; required with router=1, checked, not used by fibd (ports send from their own MACs, and the kernel answers ARP/NDP through the exception interfaces)"}),
+	addrParam(Param{Name: "bras_arp_ip", Doc: "IPv4 address of fibd: the source of ICMP errors from a port or sub-interface without an IPv4 address; required with router=1; outside every TAP subnet"},
 		func(c *Config) *netip.Addr { return &c.BrasArpIP }, parseHostIPv4),
-	addrParam(Param{Name: "bras_ipv6_address", Doc: "global IPv6 address of fibd; required with router=1 when a router_device has subnet6; outside every TAP subnet"},
+	addrParam(Param{Name: "bras_ipv6_address", Doc: "global IPv6 address of fibd: the source of ICMPv6 errors from a port or sub-interface without an IPv6 address; required with router=1 when a router_device has subnet6; outside every TAP subnet"},
 		func(c *Config) *netip.Addr { return &c.BrasIPv6Address }, parseHostIPv6),
-	addrParam(Param{Name: "bras_ipv6_link_local", Doc: "IPv6 link-local address of fibd (fe80::/10); derived from bras_arp_mac when unset"},
+	addrParam(Param{Name: "bras_ipv6_link_local", Doc: "IPv6 link-local address of the gateway (fe80::/10; derived from bras_arp_mac when unset); checked, not used by fibd"},
 		func(c *Config) *netip.Addr { return &c.BrasIPv6LinkLocal }, parseLinkLocal),
 
 	ealArgsParam(Param{Name: "fibd_eal_args", Doc: "extra DPDK EAL arguments, separated by blanks; repeatable"}),
