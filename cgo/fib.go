@@ -26,7 +26,8 @@ const (
 	NexthopBlackhole   NexthopType = C.FP_NH_BLACKHOLE
 	NexthopUnreachable NexthopType = C.FP_NH_UNREACHABLE
 	NexthopProhibit    NexthopType = C.FP_NH_PROHIBIT
-	NexthopPunt        NexthopType = C.FP_NH_PUNT // to Port's exception interface
+	NexthopPunt        NexthopType = C.FP_NH_PUNT  // to Port's exception interface
+	NexthopThrow       NexthopType = C.FP_NH_THROW // ip rules go on with the next rule
 )
 
 // Nexthop is the fast path's view of one nexthop.

@@ -163,6 +163,8 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 		r.Type = Unreachable
 	case unix.RTN_PROHIBIT:
 		r.Type = Prohibit
+	case unix.RTN_THROW:
+		r.Type = Throw
 	default:
 		return Route{}, false
 	}

@@ -40,7 +40,9 @@ func TestDumpAgreesWithLibrary(t *testing.T) {
 			gw, gw2 = "2001:db8:1::2", "2001:db8:1::3"
 		}
 		table := []int{100, 101, 254}[i%3]
-		switch rng.IntN(6) {
+		switch rng.IntN(7) {
+		case 6:
+			lines = append(lines, fmt.Sprintf("route add throw %s table %d", p, table))
 		case 0:
 			lines = append(lines, fmt.Sprintf("route add blackhole %s table %d", p, table))
 		case 1:
@@ -103,6 +105,15 @@ func TestDumpAgreesWithLibrary(t *testing.T) {
 	slices.Sort(b)
 	if len(a) < 1000 {
 		t.Fatalf("only %d routes dumped", len(a))
+	}
+	throws := map[bool]int{}
+	for _, r := range ours {
+		if r.Type == Throw {
+			throws[r.Prefix.Addr().Is6()]++
+		}
+	}
+	if throws[false] == 0 || throws[true] == 0 {
+		t.Errorf("throw routes dumped: %d IPv4, %d IPv6; want some of each", throws[false], throws[true])
 	}
 	if !slices.Equal(a, b) {
 		for i := range min(len(a), len(b)) {

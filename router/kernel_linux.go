@@ -426,6 +426,9 @@ func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
 	case unix.RTN_PROHIBIT:
 		out.Type = Prohibit
 		return out, true
+	case unix.RTN_THROW:
+		out.Type = Throw
+		return out, true
 	default:
 		return Route{}, false
 	}

@@ -717,6 +717,8 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 		return Target{Type: dpdk.NexthopUnreachable}, nil
 	case Prohibit:
 		return Target{Type: dpdk.NexthopProhibit}, nil
+	case Throw:
+		return Target{Type: dpdk.NexthopThrow}, nil
 	case Local:
 		return Target{Type: dpdk.NexthopLocal}, nil
 	}

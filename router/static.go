@@ -363,6 +363,8 @@ func parseRouteType(s string) (RouteType, bool) {
 		return Unreachable, true
 	case "prohibit":
 		return Prohibit, true
+	case "throw":
+		return Throw, true
 	}
 	return 0, false
 }
@@ -370,7 +372,7 @@ func parseRouteType(s string) (RouteType, bool) {
 // Route types iproute2 knows that fibd does not take from a static file.
 func isOtherRouteType(s string) bool {
 	switch s {
-	case "local", "broadcast", "anycast", "multicast", "throw", "nat", "xresolve":
+	case "local", "broadcast", "anycast", "multicast", "nat", "xresolve":
 		return true
 	}
 	return false
@@ -507,7 +509,7 @@ func (p *staticParser) parseRoute(cmd staticCmd, family int, args []string) (rou
 				continue
 			}
 			if isOtherRouteType(word) {
-				return spec, fmt.Errorf("unsupported route type %q (want unicast, blackhole, unreachable or prohibit)", word)
+				return spec, fmt.Errorf("unsupported route type %q (want unicast, blackhole, unreachable, prohibit or throw)", word)
 			}
 			if !looksLikeDestination(word) {
 				return spec, fmt.Errorf("unknown keyword %q", word)
@@ -1041,7 +1043,7 @@ func appendRoute(b []byte, r *Route) ([]byte, error) {
 	b = append(b, "route add "...)
 	switch r.Type {
 	case Unicast:
-	case Blackhole, Unreachable, Prohibit:
+	case Blackhole, Unreachable, Prohibit, Throw:
 		b = append(b, r.Type.String()...)
 		b = append(b, ' ')
 	default:

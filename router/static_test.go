@@ -113,12 +113,14 @@ func TestParseStaticForms(t *testing.T) {
 		{
 			"types",
 			"route add blackhole 10.0.0.0/8\nroute add unreachable 172.16.0.0/12 table 7\n" +
-				"route add prohibit 2001:db8::/32\nroute add unicast 192.0.2.0/24 dev x",
+				"route add prohibit 2001:db8::/32\nroute add unicast 192.0.2.0/24 dev x\n" +
+				"route add throw 10.9.0.0/16 table 7",
 			State{Routes: []Route{
 				{Table: MainTable, Prefix: pfx("10.0.0.0/8"), Type: Blackhole},
 				{Table: 7, Prefix: pfx("172.16.0.0/12"), Type: Unreachable},
 				{Table: MainTable, Prefix: pfx("2001:db8::/32"), Type: Prohibit, Metric: 1024},
 				{Table: MainTable, Prefix: pfx("192.0.2.0/24"), Nexthops: []Nexthop{{Dev: "x"}}},
+				{Table: 7, Prefix: pfx("10.9.0.0/16"), Type: Throw},
 			}},
 		},
 		{
@@ -267,6 +269,7 @@ func TestParseStaticErrors(t *testing.T) {
 		{"route add blackhole 10.0.0.0/8 via 10.0.0.1", 1, "Gateway, device and multipath can not be specified"},
 		{"route add 10.0.0.0/8 via 10.0.0.1 mtu 1400", 1, `unknown keyword "mtu"`},
 		{"route add local 10.0.0.0/8 dev x", 1, `unsupported route type "local"`},
+		{"route add throw 10.0.0.0/8 dev x", 1, `throw route: Gateway, device and multipath can not be specified`},
 		{"route add 10.0.0.0/8 10.1.0.0/16 dev x", 1, "duplicate destination"},
 		{"route add via 10.0.0.1", 1, "missing destination"},
 		{"route add 10.0.0.0/8 via", 1, `"via" needs an argument`},
@@ -529,7 +532,7 @@ func randomState(rng *rand.Rand, n int) *State {
 			r.Metric = ip6DefaultMetric
 		}
 		if rng.IntN(8) == 0 {
-			r.Type = RouteType(1 + rng.IntN(3)) // blackhole, unreachable, prohibit
+			r.Type = []RouteType{Blackhole, Unreachable, Prohibit, Throw}[rng.IntN(4)]
 		} else {
 			hops := 1
 			if rng.IntN(3) == 0 {

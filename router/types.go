@@ -20,6 +20,9 @@ const (
 	Unreachable                  // drop, ICMP unreachable (exception path)
 	Prohibit                     // drop, ICMP administratively prohibited
 	Local                        // addressed to this router: goes to the exception path
+	// Throw ends the lookup in its table: the kernel goes on with the next
+	// ip rule (with none left, or routing by one table, as no route).
+	Throw
 )
 
 func (t RouteType) String() string {
@@ -34,6 +37,8 @@ func (t RouteType) String() string {
 		return "prohibit"
 	case Local:
 		return "local"
+	case Throw:
+		return "throw"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }

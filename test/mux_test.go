@@ -214,6 +214,31 @@ protocol bgp upstream2v6 {
 		}
 		return true
 	})
+	// A throw route in upstream 1's table sends the lookup on to the next
+	// rules, here the main table, which routes the prefix back to the
+	// client: the kernel's decision for these destinations is "kca", where
+	// a FIB that took the throw route for no route at all (or skipped it
+	// for BIRD's route behind it) would say "kb".
+	// (prefixes that hold no longer one in the tables, among those the
+	// probes below go to)
+	alone := func(step, n int, ps []netip.Prefix, all ...[]netip.Prefix) netip.Prefix {
+		for i := 1; i < n; i++ {
+			p, inside := ps[i*step], false
+			for _, l := range all {
+				for _, q := range l {
+					inside = inside || q.Bits() > p.Bits() && p.Contains(q.Addr())
+				}
+			}
+			if !inside {
+				return p
+			}
+		}
+		t.Fatal("no announced prefix without a longer one inside")
+		return netip.Prefix{}
+	}
+	thrown, thrown6 := alone(20, 40, own, common, own), alone(5, 30, own6, common6, own6)
+	ipBatch(t, rt, fmt.Sprintf("route add throw %s table 10001", thrown), fmt.Sprintf("route add throw %s table 10001 metric 1", thrown6), // ahead of BIRD's metric 32
+		fmt.Sprintf("route add %s via %s dev riba", thrown, client), fmt.Sprintf("route add %s via %s dev riba", thrown6, client6))
 	// the client learns the macvlans' MACs (and the mux the client's)
 	for _, a := range []netip.Addr{up1Addr, up2Addr, muxAddr, up1Addr6, up2Addr6, muxAddr6} {
 		run(t, "ip", "netns", "exec", cl, "ping", "-c", "1", "-W", "2", a.String())
@@ -223,6 +248,15 @@ protocol bgp upstream2v6 {
 		o1, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", own[0].Addr().String(), "table=10001")
 		o2, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", own[600].Addr().String(), "table=10002")
 		return strings.Contains(o1, `"forward"`) && strings.Contains(o2, `"forward"`)
+	})
+	waitUntil(t, 10*time.Second, "fibd follows the throw routes to the main table", func() bool {
+		for _, a := range []netip.Addr{thrown.Addr().Next(), thrown6.Addr().Next()} {
+			o, _, _ := r.fdpi(t, "router", "fib", "lookup", a.String(), "iif=upstream1")
+			if !strings.Contains(o, "net_af_packet0") {
+				return false
+			}
+		}
+		return true
 	})
 	if out, err := exec.Command("ip", "netns", "exec", cl, "ping", "-c", "3", "-i", "0.2", "-I", "184.164.224.1", "198.18.0.1").CombinedOutput(); err != nil {
 		t.Errorf("client -> upstream 1 -> client: %v\n%s", err, out)
@@ -312,6 +346,11 @@ protocol bgp upstream2v6 {
 		kinds[fam+p.iif+" -> "+p.want]++
 	}
 	t.Logf("%d probes; the kernel's decisions: %v", len(probes), kinds)
+	for _, p := range probes {
+		if p.iif == "upstream1" && (p.dst == thrown.Addr().Next() || p.dst == thrown6.Addr().Next()) && p.want != "kca" {
+			t.Fatalf("the kernel sends %s from upstream1 to %q, want the client (kca) through the throw route", p.dst, p.want)
+		}
+	}
 	for _, k := range []string{"v4 upstream1 -> kb", "v4 upstream2 -> kc", "v4 upstream2 -> ", "v4 riba -> ", "v4 ribb -> kca",
 		"v4 upstream1 -> kca", "v6 upstream1 -> kb", "v6 upstream2 -> kc", "v6 upstream2 -> ", "v6 riba -> ", "v6 ribb -> kca"} {
 		if kinds[k] == 0 {

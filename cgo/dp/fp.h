@@ -50,6 +50,8 @@ enum fp_nh_type {
 	FP_NH_UNREACHABLE,
 	FP_NH_PROHIBIT,
 	FP_NH_PUNT,          /* to the exception interface of port (router_device subnet) */
+	FP_NH_THROW,         /* a throw route: the lookup in this table ends; the ip rules
+	                      * go on with the next rule; alone, as no route */
 };
 
 /* The FIB's miss value. rte_fib stores nexthops in 31 bits (the low bit of a

@@ -142,7 +142,7 @@ fp_nh_table_init(void)
 int
 fp_nh_set(uint32_t idx, const struct fp_nh_conf *c)
 {
-	if (idx == FP_NH_MISS || idx >= FP_MAX_NEXTHOPS)
+	if (idx == FP_NH_MISS || idx >= FP_MAX_NEXTHOPS || c->type > FP_NH_THROW)
 		return -EINVAL;
 	if (c->type == FP_NH_ECMP &&
 	    (c->n_buckets == 0 || c->n_buckets > FP_ECMP_BUCKETS))

@@ -105,13 +105,20 @@ table_lookup(uint16_t tidx, int family, const uint8_t (*dst)[16], const uint16_t
 	}
 }
 
+/* Does the lookup result idx end the rule walk? Not a miss, nor a throw
+ * route (the kernel goes on with the next rule), nor, for the local rule,
+ * anything but a local or punted address. */
 static inline bool
-is_local(uint64_t idx)
+found(uint64_t idx, bool local)
 {
-	if (idx == FP_NH_MISS)
+	if (idx == FP_NH_MISS || idx >= FP_MAX_NEXTHOPS)
 		return false;
 	const struct fp_nh *nh = atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
-	return nh != NULL && (nh->type == FP_NH_LOCAL || nh->type == FP_NH_PUNT);
+	if (nh == NULL)
+		return false;
+	if (local)
+		return nh->type == FP_NH_LOCAL || nh->type == FP_NH_PUNT;
+	return nh->type != FP_NH_THROW;
 }
 
 void
@@ -185,7 +192,7 @@ fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_
 			for (uint16_t k = 0; k < ns; k++) {
 				uint16_t i = same[k];
 				bool local = rs->r[pos[i]].action == FP_RULE_LOCAL;
-				if (res[k] == FP_NH_MISS || (local && !is_local(res[k]))) {
+				if (!found(res[k], local)) {
 					pos[i]++; /* the kernel goes on with the next rule */
 					pend[np++] = i;
 				} else {

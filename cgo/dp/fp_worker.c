@@ -90,6 +90,8 @@ nh_route_verdict(const struct rte_mbuf *m, uint32_t idx, const struct fp_nh **ou
 		return FP_DROP_UNREACHABLE;
 	case FP_NH_PROHIBIT:
 		return FP_DROP_PROHIBIT;
+	case FP_NH_THROW: /* ip rules saw it first: here the table is all there is */
+		return FP_DROP_NO_ROUTE;
 	}
 	return FP_DROP_NH_INVALID;
 }

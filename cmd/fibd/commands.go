@@ -73,6 +73,8 @@ func typeName(t dpdk.NexthopType) string {
 		return "unreachable"
 	case dpdk.NexthopProhibit:
 		return "prohibit"
+	case dpdk.NexthopThrow:
+		return "throw"
 	}
 	return "none"
 }

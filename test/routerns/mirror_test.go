@@ -318,6 +318,8 @@ func fibd(r *router.Router, fib *lpm.FIB, a netip.Addr) decision {
 			d.drop = "unreachable"
 		case dpdk.NexthopProhibit:
 			d.drop = "prohibit"
+		case dpdk.NexthopThrow: // the table ends here: no route
+			d.drop = "unreachable"
 		case dpdk.NexthopECMP:
 			for _, m := range tg.Members {
 				d.hops = append(d.hops, hop(m.Hop))

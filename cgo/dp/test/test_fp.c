@@ -527,15 +527,22 @@ test_rules(void)
 	CHECK(rc0 == 0 && rc1 == 0, "tables: %d %d", rc0, rc1);
 	struct fp_nh_conf main_nh = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, 0x54}};
 	struct fp_nh_conf up_nh = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, 0x01}};
-	struct fp_nh_conf local = {.type = FP_NH_LOCAL};
-	CHECK(fp_nh_set(1, &main_nh) == 0 && fp_nh_set(2, &up_nh) == 0 && fp_nh_set(3, &local) == 0, "nexthops");
+	struct fp_nh_conf local = {.type = FP_NH_LOCAL}, throw = {.type = FP_NH_THROW};
+	CHECK(fp_nh_set(1, &main_nh) == 0 && fp_nh_set(2, &up_nh) == 0 && fp_nh_set(3, &local) == 0 &&
+	      fp_nh_set(4, &throw) == 0, "nexthops");
+	struct fp_nh_conf bogus = {.type = FP_NH_THROW + 1};
+	CHECK(fp_nh_set(5, &bogus) == -EINVAL, "a nexthop of no known type");
 	struct fp_route_op t0[] = {
 		{.op = FP_ROUTE_ADD, .family = 4, .depth = 0, .nh = 1},
 		{.op = FP_ROUTE_ADD, .family = 4, .depth = 32, .nh = 3, .addr = {100, 64, 0, 1}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 24, .nh = 4, .addr = {203, 0, 113}},
 	};
-	struct fp_route_op t1[] = {{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 2, .addr = {198, 18}}};
-	int32_t res[2];
-	CHECK(fp_table_apply(0, t0, 2, res) == 0 && fp_table_apply(1, t1, 1, res) == 0, "routes");
+	struct fp_route_op t1[] = {
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 2, .addr = {198, 18}},
+		{.op = FP_ROUTE_ADD, .family = 4, .depth = 24, .nh = 4, .addr = {198, 18, 5}},
+	};
+	int32_t res[3];
+	CHECK(fp_table_apply(0, t0, 3, res) == 0 && fp_table_apply(1, t1, 2, res) == 0, "routes");
 
 	/* frames to 02:00:00:00:aa:01 arrive on interface 40, a macvlan */
 	struct fp_iif mv = {.kind = FP_IIF_MAC, .mac = {2, 0, 0, 0, 0xaa, 1}, .iif = 40};
@@ -573,6 +580,11 @@ test_rules(void)
 	SEND(macvlan, 0x0a000001, 0x0b000001);
 	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x54,
 	      "no route in 10001: on to the next rules, the main table");
+	SEND(macvlan, 0x0a000001, 0xc6120501);
+	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x54,
+	      "a throw route in 10001: on to the next rules, the main table: %u", v);
+	SEND(pm.addr_bytes, 0x0a000001, 0xcb007101);
+	CHECK(v == DROP(NO_ROUTE), "a throw route in the last table: no route: %u", v);
 	SEND(macvlan, 0x0a000001, 0x64400001);
 	CHECK(v == FP_VERDICT_PUNT, "the local rule comes first, whatever the iif: %u", v);
 	SEND(pm.addr_bytes, 0x0a000001, 0x0a090001);
@@ -591,15 +603,18 @@ test_rules(void)
 	CHECK(v == DROP(L2_BROADCAST), "link-layer broadcast meets no blackhole rule: %u", v);
 
 	/* the same decisions from the control plane's lookup */
-	uint16_t iifs[2] = {40, port};
-	uint8_t src[2][16] = {{10, 0, 0, 1}, {10, 0, 0, 1}}, dst[2][16] = {{198, 18, 0, 1}, {198, 18, 0, 1}};
-	uint32_t nh[2];
-	CHECK(fp_rules_lookup(4, iifs, src, dst, nh, 2) == 0 && nh[0] == 2 && nh[1] == 1,
-	      "rules lookup: %u %u", nh[0], nh[1]);
+	uint16_t iifs[3] = {40, port, 40};
+	uint8_t src[3][16] = {{10, 0, 0, 1}, {10, 0, 0, 1}, {10, 0, 0, 1}},
+		dst[3][16] = {{198, 18, 0, 1}, {198, 18, 0, 1}, {198, 18, 5, 1}};
+	uint32_t nh[3];
+	CHECK(fp_rules_lookup(4, iifs, src, dst, nh, 3) == 0 && nh[0] == 2 && nh[1] == 1 && nh[2] == 1,
+	      "rules lookup: %u %u %u", nh[0], nh[1], nh[2]);
 
 	CHECK(fp_rules_set(4, NULL, 0) == 0, "rules removed");
 	SEND(macvlan, 0x0a000001, 0xc6120001);
 	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x54, "without rules: one table");
+	SEND(pm.addr_bytes, 0x0a000001, 0xcb007101);
+	CHECK(v == DROP(NO_ROUTE), "without rules, a throw route is no route: %u", v);
 #undef SEND
 	fp_port_set_iifs(port, NULL, 0);
 	fp_sync();
