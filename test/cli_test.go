@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"fibd/ports/pcap"
+	"fibd/test/nstest"
 )
 
 // running is a fibd started for the duration of a test, with fdpi_cli.
@@ -322,8 +323,8 @@ func TestCLI(t *testing.T) {
 func TestCLIJSONFields(t *testing.T) {
 	fibdBin(t)
 	ns := fmt.Sprintf("fibdj%d", os.Getpid())
-	scratch(t, []string{ns}, nil)
-	ipBatch(t, ns, "link set lo up",
+	nstest.NS(t, ns)
+	nstest.Batch(t, ns,
 		"link add rib0 type veth peer name nbr0", "link add rib1 type veth peer name nbr1",
 		"link set rib0 up", "link set rib1 up", "link set nbr0 up", "link set nbr1 up",
 		"address add 192.0.2.1/24 dev rib0", "address add 198.51.100.1/24 dev rib1",
@@ -589,23 +590,10 @@ func TestMetrics(t *testing.T) {
 func TestCLIRemoteOnlyWhenConfigured(t *testing.T) {
 	fibdBin(t)
 	ns := fmt.Sprintf("fibdc%d", os.Getpid())
-	exec.Command("ip", "netns", "del", ns).Run()
-	for _, c := range [][]string{
-		{"netns", "add", ns},
-		{"link", "add", "fibdc0", "type", "veth", "peer", "name", "fibdc1", "netns", ns},
-		{"address", "add", "198.51.100.77/30", "dev", "fibdc0"},
-		{"link", "set", "fibdc0", "up"},
-		{"-n", ns, "address", "add", "198.51.100.78/30", "dev", "fibdc1"},
-		{"-n", ns, "link", "set", "fibdc1", "up"},
-	} {
-		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v %s", c, err, out)
-		}
-	}
-	t.Cleanup(func() {
-		exec.Command("ip", "link", "del", "fibdc0").Run()
-		exec.Command("ip", "netns", "del", ns).Run()
-	})
+	nstest.NS(t, ns)
+	nstest.Veth(t, "", "fibdc0", ns, "fibdc1")
+	nstest.Batch(t, "", "address add 198.51.100.77/30 dev fibdc0")
+	nstest.Batch(t, ns, "address add 198.51.100.78/30 dev fibdc1")
 	remote := func(r *running, addr, secret string) (string, int) {
 		cmd := exec.Command("ip", "netns", "exec", ns, r.cli, "-r", addr, "-k", secret, "-t", "2", "router", "status")
 		out, err := cmd.CombinedOutput()

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fibd/test/nstest"
 )
 
 // TestDeployAsService follows the README's bare-metal steps with vdevs
@@ -42,8 +44,7 @@ func TestDeployAsService(t *testing.T) {
 	prefix := fmt.Sprintf("fibdsvc%d", os.Getpid())
 	port := 30000 + os.Getpid()%20000
 	netnsName := fmt.Sprintf("fibdsvc%d", os.Getpid())
-	mustRun(t, "ip", "netns", "add", netnsName)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", netnsName).Run() })
+	nstest.NS(t, netnsName)
 	conf := filepath.Join(root, "fastdpi.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`in_dev=net_null0
 out_dev=net_null1
@@ -345,13 +346,6 @@ func (m *mountNS) sandboxed(t *testing.T, u unitFile, argv ...string) *exec.Cmd 
 	args := append([]string{"unshare", "--mount", "--propagation", "slave", "bash", "-c", script, "sandbox"}, setpriv...)
 	args = append(args, "--")
 	return m.command(append(args, argv...)...)
-}
-
-func mustRun(t *testing.T, argv ...string) {
-	t.Helper()
-	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", argv, err, out)
-	}
 }
 
 func meminfo(t *testing.T, key string) int {

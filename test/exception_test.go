@@ -22,6 +22,7 @@ import (
 
 	"fibd/ports/pcap"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 	"fibd/test/testbird"
 )
 
@@ -46,79 +47,35 @@ type xlab struct {
 	osBird         *testbird.Bird
 }
 
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// scratch makes network namespaces (loopback up) for a test and removes
-// them, and the root-namespace interfaces links, when it ends (and any
-// left from an earlier run before it starts).
-func scratch(t *testing.T, namespaces, links []string) {
-	t.Helper()
-	cleanup := func() {
-		for _, ns := range namespaces {
-			exec.Command("ip", "netns", "del", ns).Run()
-		}
-		for _, l := range links {
-			exec.Command("ip", "link", "del", l).Run()
-		}
-	}
-	cleanup()
-	t.Cleanup(cleanup)
-	for _, ns := range namespaces {
-		run(t, "ip", "netns", "add", ns)
-		ipBatch(t, ns, "link set lo up")
-	}
-}
-
-func ipBatch(t *testing.T, ns string, lines ...string) {
-	t.Helper()
-	args := []string{"-batch", "-"}
-	if ns != "" {
-		args = []string{"-n", ns, "-batch", "-"}
-	}
-	cmd := exec.Command("ip", args...)
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ip %s -batch: %v\n%s", ns, err, out)
-	}
-}
-
 func newXlab(t *testing.T) *xlab {
 	fibdBin(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("bird2 is not installed (make deps)")
-	}
+	nstest.Tools(t, "bird", "birdc")
 	s := strconv.Itoa(os.Getpid() % 100000)
 	x := &xlab{sfx: s, rt: "xrt" + s, cl: "xcl" + s, up: "xup" + s, os: "xos" + s,
 		fa: "xfa" + s, fb: "xfb" + s, fc: "xfc" + s, xb: "xxb" + s}
-	scratch(t, []string{x.rt, x.cl, x.up, x.os}, []string{x.fa, x.fb, x.fc, x.xb})
-	ipBatch(t, "",
+	nstest.NS(t, x.rt, x.cl, x.up, x.os)
+	nstest.Links(t, x.fa, x.fb, x.fc, x.xb)
+	nstest.Batch(t, "",
 		"link add "+x.fa+" type veth peer name ca netns "+x.cl,
 		"link add "+x.fb+" type veth peer name pb netns "+x.up,
 		"link add "+x.fc+" type veth peer name pc netns "+x.os,
 		// the manual's layout for port B: dpi end here, rib end in the router netns
 		"link add "+x.xb+" type veth peer name ribb netns "+x.rt,
 		"link set "+x.fa+" up", "link set "+x.fb+" up", "link set "+x.fc+" up")
-	ipBatch(t, x.cl, "link set ca up", "address add 10.1.0.2/24 dev ca", "address add 2001:db8:1::2/64 dev ca nodad",
+	nstest.Batch(t, x.cl, "link set ca up", "address add 10.1.0.2/24 dev ca", "address add 2001:db8:1::2/64 dev ca nodad",
 		"route add default via 10.1.0.1", "route add ::/0 via 2001:db8:1::1")
-	ipBatch(t, x.up, "link set pb up", "address add 10.2.0.2/24 dev pb", "address add 2001:db8:2::2/64 dev pb nodad",
+	nstest.Batch(t, x.up, "link set pb up", "address add 10.2.0.2/24 dev pb", "address add 2001:db8:2::2/64 dev pb nodad",
 		"address add 198.18.0.1/32 dev lo", "address add 2001:db8:ffff::1/128 dev lo",
 		"route add 10.1.0.0/24 via 10.2.0.1", "route add 2001:db8:1::/64 via 2001:db8:2::1")
-	ipBatch(t, x.os, "link set pc up", "address add 10.3.0.2/24 dev pc", "address add 198.18.0.1/32 dev lo",
+	nstest.Batch(t, x.os, "link set pc up", "address add 10.3.0.2/24 dev pc", "address add 198.18.0.1/32 dev lo",
 		"route add 10.1.0.0/24 via 10.3.0.1")
-	ipBatch(t, x.rt, "link set ribb up", "address add 10.2.0.1/24 dev ribb", "address add 2001:db8:2::1/64 dev ribb nodad")
+	nstest.Batch(t, x.rt, "link set ribb up", "address add 10.2.0.1/24 dev ribb", "address add 2001:db8:2::1/64 dev ribb nodad")
 	// veths hand unfinished TCP checksums to af_packet (DESIGN.md)
 	for _, c := range [][2]string{{x.cl, "ca"}, {x.up, "pb"}, {x.os, "pc"}, {x.rt, "ribb"}} {
-		run(t, "ip", "netns", "exec", c[0], "ethtool", "-K", c[1], "tx", "off")
+		nstest.Exec(t, c[0], "ethtool", "-K", c[1], "tx", "off")
 	}
 	for _, k := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"} {
-		run(t, "ip", "netns", "exec", x.rt, "sysctl", "-qw", k)
+		nstest.Exec(t, x.rt, "sysctl", "-qw", k)
 	}
 
 	x.dump = t.TempDir()
@@ -160,7 +117,7 @@ subnet=224.0.0.6/32
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ipBatch(t, x.rt, "address add 10.1.0.1/24 dev riba", "address add 2001:db8:1::1/64 dev riba nodad",
+	nstest.Batch(t, x.rt, "address add 10.1.0.1/24 dev riba", "address add 2001:db8:1::1/64 dev riba nodad",
 		"address add 10.3.0.1/24 dev ribc")
 	return x
 }
@@ -186,9 +143,10 @@ func routerConf(netns string, in, out []string) string {
 	return b.String()
 }
 
-func (x *xlab) fibLookup(t *testing.T, addr string) (typ, dev string) {
+// fibLookup is fibd's decision for addr: the nexthop's type and device.
+func (r *running) fibLookup(t *testing.T, addr string) (typ, dev string) {
 	t.Helper()
-	out, _, _ := x.r.fdpi(t, "--json", "router", "fib", "lookup", addr)
+	out, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", addr)
 	var v struct {
 		Nexthop struct {
 			Type   string `json:"type"`
@@ -471,14 +429,6 @@ func bgpLine(b *testbird.Bird, name string) string {
 	return ""
 }
 
-func macOf(t *testing.T, dev string) net.HardwareAddr {
-	i, err := net.InterfaceByName(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return i.HardwareAddr
-}
-
 // TestExceptionPath: an unmodified BIRD in router_netns runs eBGP (IPv4 and
 // IPv6) and OSPFv2 through fibd's ports, over both kinds of exception
 // interface; fibd forwards along what BIRD learns; traceroute shows fibd;
@@ -514,7 +464,7 @@ func TestExceptionPath(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, a := range []string{"198.18.0.1", "2001:db8:ffff::1"} {
-		if typ, dev := x.fibLookup(t, a); typ != "forward" || dev != "net_af_packet1" {
+		if typ, dev := x.r.fibLookup(t, a); typ != "forward" || dev != "net_af_packet1" {
 			t.Fatalf("%s: %s via %s, want forward via net_af_packet1 (BGP)", a, typ, dev)
 		}
 	}
@@ -545,7 +495,7 @@ func TestExceptionPath(t *testing.T) {
 		<-done
 		t.Fatal("tcpdump saw no 3 echo requests at the upstream")
 	}
-	portB := macOf(t, x.fb)
+	portB := nstest.MAC(t, "", x.fb)
 	for _, f := range readPcap(t, capFile) {
 		e, err := pcap.ParseEth(f)
 		if err != nil || e.TTL != 63 || e.SrcMAC.String() != portB.String() {
@@ -554,12 +504,8 @@ func TestExceptionPath(t *testing.T) {
 	}
 
 	// iperf3: TCP through fibd
-	srv := exec.Command("ip", "netns", "exec", x.up, "iperf3", "-s", "-1", "-B", "198.18.0.1")
-	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
+	srv := nstest.Start(t, exec.Command("ip", "netns", "exec", x.up, "iperf3", "-s", "-1", "-B", "198.18.0.1"))
+	defer srv.Stop(syscall.SIGKILL, time.Second)
 	time.Sleep(500 * time.Millisecond)
 	out, err := exec.Command("ip", "netns", "exec", x.cl, "iperf3", "-c", "198.18.0.1", "-t", "2", "-J").CombinedOutput()
 	var ip3 struct {
@@ -583,7 +529,7 @@ func TestExceptionPath(t *testing.T) {
 	}
 
 	// withdrawal: the /24 goes, traffic moves to the OSPF /16 within a second
-	if typ, dev := x.fibLookup(t, "198.18.0.1"); dev != "net_af_packet1" {
+	if typ, dev := x.r.fibLookup(t, "198.18.0.1"); dev != "net_af_packet1" {
 		t.Fatalf("before the withdrawal: %s via %s", typ, dev)
 	}
 	osRx := func() int {
@@ -597,7 +543,7 @@ func TestExceptionPath(t *testing.T) {
 		t.Fatalf("birdc disable moving: %v %s", err, out)
 	}
 	for {
-		if _, dev := x.fibLookup(t, "198.18.0.1"); dev == "net_af_packet2" {
+		if _, dev := x.r.fibLookup(t, "198.18.0.1"); dev == "net_af_packet2" {
 			break
 		}
 		if time.Since(t0) > 5*time.Second {
@@ -643,9 +589,9 @@ func TestExceptionPath(t *testing.T) {
 		return n
 	}
 	p0, rw0 := punted(), rewrites()
-	ipBatch(t, x.rt, "neigh flush dev ribc")
-	waitUntil(t, 5*time.Second, "fibd sees the neighbour go", func() bool { return rewrites() > rw0 })
-	typ, _ := x.fibLookup(t, "198.18.0.1")
+	nstest.Batch(t, x.rt, "neigh flush dev ribc")
+	nstest.WaitUntil(t, 5*time.Second, "fibd sees the neighbour go", func() bool { return rewrites() > rw0 })
+	typ, _ := x.r.fibLookup(t, "198.18.0.1")
 	if s, g := x.ping(t, "-c", "10", "-i", "0.05", "198.18.0.1"); g != s || s != 10 {
 		t.Errorf("towards a forgotten neighbour: %d of %d pings", g, s)
 	}
@@ -656,7 +602,7 @@ func TestExceptionPath(t *testing.T) {
 	} else {
 		t.Logf("the kernel had resolved the neighbour again before the pings (%s)", typ)
 	}
-	if typ, _ := x.fibLookup(t, "198.18.0.1"); typ != "forward" {
+	if typ, _ := x.r.fibLookup(t, "198.18.0.1"); typ != "forward" {
 		t.Errorf("neighbour not resolved again: %s", typ)
 	}
 	x.upBird.C("enable", "moving")
@@ -666,21 +612,21 @@ func TestExceptionPath(t *testing.T) {
 	// port 179 but not from a peer, and a scan of a connected /24 nobody answers in: BGP (hold time
 	// 3 s) survives, forwarding goes on, the flood is policed as "other"
 	// and the scan as "glean"
-	run(t, "ip", "-n", x.rt, "address", "add", "10.9.0.1/24", "dev", "riba")
+	nstest.IP(t, "-n", x.rt, "address", "add", "10.9.0.1/24", "dev", "riba")
 	defer exec.Command("ip", "-n", x.rt, "address", "del", "10.9.0.1/24", "dev", "riba").Run()
-	waitUntil(t, 5*time.Second, "10.9.0.0/24 connected", func() bool {
-		typ, _ := x.fibLookup(t, "10.9.0.77")
+	nstest.WaitUntil(t, 5*time.Second, "10.9.0.0/24 connected", func() bool {
+		typ, _ := x.r.fibLookup(t, "10.9.0.77")
 		return typ == "unresolved"
 	})
 	before := bgpLine(x.routerBird, "up4")
 	before6 := bgpLine(x.routerBird, "up6")
 	pol0 := policedOf(t, x)
-	frame := pcap.EthIPv4UDP(portB, macOfNS(t, x.up, "pb"), netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.2.0.1"),
+	frame := pcap.EthIPv4UDP(portB, nstest.MAC(t, x.up, "pb"), netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.2.0.1"),
 		64, 179, 179, make([]byte, 64))
-	portA := macOf(t, x.fa)
+	portA := nstest.MAC(t, "", x.fa)
 	var scan [][]byte
 	for i := 1; i < 255; i++ {
-		scan = append(scan, pcap.EthIPv4UDP(portA, macOfNS(t, x.cl, "ca"), netip.MustParseAddr("10.1.0.2"),
+		scan = append(scan, pcap.EthIPv4UDP(portA, nstest.MAC(t, x.cl, "ca"), netip.MustParseAddr("10.1.0.2"),
 			netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), 64, 4000, 9, []byte("scan")))
 	}
 	stop := make(chan struct{})
@@ -803,14 +749,14 @@ func TestExceptionPath(t *testing.T) {
 
 	// link state: port A down -> its TAP goes down; port B down -> the
 	// manual's veth loses carrier; and back up
-	run(t, "ip", "link", "set", x.fa, "down")
-	run(t, "ip", "link", "set", x.fb, "down")
-	waitUntil(t, 5*time.Second, "riba down, ribb without carrier", func() bool {
+	nstest.IP(t, "link", "set", x.fa, "down")
+	nstest.IP(t, "link", "set", x.fb, "down")
+	nstest.WaitUntil(t, 5*time.Second, "riba down, ribb without carrier", func() bool {
 		return !strings.Contains(linkFlags(t, x.rt, "riba"), ",UP,") && !strings.Contains(linkFlags(t, x.rt, "ribb"), "LOWER_UP")
 	})
-	run(t, "ip", "link", "set", x.fa, "up")
-	run(t, "ip", "link", "set", x.fb, "up")
-	waitUntil(t, 5*time.Second, "riba and ribb up again", func() bool {
+	nstest.IP(t, "link", "set", x.fa, "up")
+	nstest.IP(t, "link", "set", x.fb, "up")
+	nstest.WaitUntil(t, 5*time.Second, "riba and ribb up again", func() bool {
 		return strings.Contains(linkFlags(t, x.rt, "riba"), ",UP,") && strings.Contains(linkFlags(t, x.rt, "ribb"), "LOWER_UP")
 	})
 	if s, g := x.ping(t, "-c", "3", "-i", "0.2", "10.1.0.1"); g != s {
@@ -833,16 +779,16 @@ func (x *xlab) checkVLAN(t *testing.T) {
 		t.Logf("VLAN sub-interfaces not checked end to end: this kernel cannot make VLAN interfaces (%s)", strings.TrimSpace(string(out)))
 		return
 	}
-	ipBatch(t, x.up, "link set pb.100 up",
+	nstest.Batch(t, x.up, "link set pb.100 up",
 		"address add 10.20.0.2/24 dev pb.100", "address add 198.19.0.1/32 dev lo")
-	ipBatch(t, x.rt, "link add link ribb name ribb.100 type vlan id 100", "link set ribb.100 up",
+	nstest.Batch(t, x.rt, "link add link ribb name ribb.100 type vlan id 100", "link set ribb.100 up",
 		"address add 10.20.0.1/24 dev ribb.100")
 	out, err := exec.Command("ip", "netns", "exec", x.up, "ping", "-c", "3", "-i", "0.1", "-W", "2", "10.20.0.1").CombinedOutput()
 	if err != nil {
 		t.Errorf("ping of the router on VLAN 100: %v\n%s", err, out)
 	}
-	ipBatch(t, x.rt, "route add 198.19.0.0/24 via 10.20.0.2 dev ribb.100")
-	waitUntil(t, 5*time.Second, "198.19.0.1 via VLAN 100 in the FIB", func() bool {
+	nstest.Batch(t, x.rt, "route add 198.19.0.0/24 via 10.20.0.2 dev ribb.100")
+	nstest.WaitUntil(t, 5*time.Second, "198.19.0.1 via VLAN 100 in the FIB", func() bool {
 		o, _, _ := x.r.fdpi(t, "--json", "router", "fib", "lookup", "198.19.0.1")
 		return strings.Contains(o, `"vlan":100`) && strings.Contains(o, `"type":"forward"`)
 	})
@@ -859,24 +805,4 @@ func (x *xlab) checkVLAN(t *testing.T) {
 		t.Errorf("pb.100 received %d frames, want the 10 pings tagged", d)
 	}
 
-}
-
-func macOfNS(t *testing.T, ns, dev string) net.HardwareAddr {
-	out := run(t, "ip", "netns", "exec", ns, "cat", "/sys/class/net/"+dev+"/address")
-	m, err := net.ParseMAC(strings.TrimSpace(out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

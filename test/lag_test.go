@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fibd/ports/pcap"
+	"fibd/test/nstest"
 )
 
 // TestLAG bonds two of fibd's devices (net_bonding over af_packet veths)
@@ -26,9 +27,7 @@ import (
 //	lcl (client 10.5.0.2) ─ lkp ─ lk ─ fibd ─ ribk (rt)
 func TestLAG(t *testing.T) {
 	fibdBin(t)
-	if _, err := exec.LookPath("dpdk-testpmd"); err != nil {
-		t.Skip("dpdk-testpmd is not installed (make deps)")
-	}
+	nstest.Tools(t, "dpdk-testpmd")
 	for _, mode := range []struct{ fibd, testpmd string }{{"802.3ad", "4"}, {"balance", "2"}} {
 		t.Run(mode.fibd, func(t *testing.T) { testLAG(t, mode.fibd, mode.testpmd) })
 	}
@@ -38,8 +37,9 @@ func testLAG(t *testing.T, mode, partnerMode string) {
 	s := strconv.Itoa(os.Getpid() % 100000)
 	rt, lh, lcl := "lrt"+s, "lh"+s, "lcl"+s
 	la0, la1, lb0, lb1, lc, lk := "la0"+s, "la1"+s, "lb0"+s, "lb1"+s, "lc"+s, "lk"+s
-	scratch(t, []string{rt, lh, lcl}, []string{la0, la1, lc, lk})
-	ipBatch(t, "", "link add "+la0+" type veth peer name "+lb0, "link add "+la1+" type veth peer name "+lb1,
+	nstest.NS(t, rt, lh, lcl)
+	nstest.Links(t, la0, la1, lc, lk)
+	nstest.Batch(t, "", "link add "+la0+" type veth peer name "+lb0, "link add "+la1+" type veth peer name "+lb1,
 		"link add "+lc+" type veth peer name lcp netns "+lh, "link add "+lk+" type veth peer name lkp netns "+lcl,
 		"link set "+la0+" up", "link set "+la1+" up", "link set "+lb0+" up", "link set "+lb1+" up",
 		"link set "+lc+" up", "link set "+lk+" up")
@@ -49,12 +49,12 @@ func testLAG(t *testing.T, mode, partnerMode string) {
 		srcs = append(srcs, fmt.Sprintf("10.4.0.%d", i))
 		hosts = append(hosts, fmt.Sprintf("address add 10.4.0.%d/24 dev lcp", i))
 	}
-	ipBatch(t, lh, append(hosts, "route add default via 10.4.0.1")...)
-	ipBatch(t, lcl, "link set lkp up", "address add 10.5.0.2/24 dev lkp", "route add default via 10.5.0.1")
+	nstest.Batch(t, lh, append(hosts, "route add default via 10.4.0.1")...)
+	nstest.Batch(t, lcl, "link set lkp up", "address add 10.5.0.2/24 dev lkp", "route add default via 10.5.0.1")
 	for _, l := range []string{lb0, lb1, lc} { // the partner's ports: no kernel chatter
 		os.WriteFile("/proc/sys/net/ipv6/conf/"+l+"/disable_ipv6", []byte("1"), 0)
 	}
-	run(t, "ip", "netns", "exec", rt, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	nstest.Exec(t, rt, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 
 	l := newLabAt(t, routerConf(rt, []string{la0, la1}, []string{lk})+fmt.Sprintf(`
 lag {
@@ -74,11 +74,11 @@ tap=xtk%[2]s
 peer=ribk
 }`, mode, s))
 	r := l.start(t)
-	waitUntil(t, 20*time.Second, "ribl and ribk in the router netns", func() bool {
+	nstest.WaitUntil(t, 20*time.Second, "ribl and ribk in the router netns", func() bool {
 		out, _ := exec.Command("ip", "-n", rt, "link").CombinedOutput()
 		return strings.Contains(string(out), "ribl") && strings.Contains(string(out), "ribk")
 	})
-	ipBatch(t, rt, "address add 10.4.0.1/24 dev ribl", "address add 10.5.0.1/24 dev ribk")
+	nstest.Batch(t, rt, "address add 10.4.0.1/24 dev ribl", "address add 10.5.0.1/24 dev ribk")
 
 	// The partner: testpmd bonds lb0 and lb1 and forwards between the
 	// bond and lc. Its io forwarding calls tx only when it has frames,
@@ -118,16 +118,12 @@ peer=ribk
 	})
 	keep := exec.Command("ip", "netns", "exec", lh, "ping", "-q", "-i", "0.02", "-I", "10.4.0.17", "10.4.0.1")
 	keep.Stdout, keep.Stderr = io.Discard, io.Discard
-	keep.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := keep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { keep.Process.Kill(); keep.Wait() })
+	nstest.Start(t, keep)
 
 	ping := func(src, dst string) bool {
 		return exec.Command("ip", "netns", "exec", lh, "ping", "-c", "1", "-W", "1", "-I", src, dst).Run() == nil
 	}
-	waitUntil(t, 30*time.Second, "the LAG carries traffic (LACP converged)", func() bool { return ping("10.4.0.2", "10.4.0.1") })
+	nstest.WaitUntil(t, 30*time.Second, "the LAG carries traffic (LACP converged)", func() bool { return ping("10.4.0.2", "10.4.0.1") })
 
 	if os.Getenv("XLAB_PAUSE") != "" { // a look at the running lab before the checks
 		time.Sleep(200 * time.Second)
@@ -136,17 +132,13 @@ peer=ribk
 	// and the client (routed); af_packet sends bypass the qdisc and the
 	// captures, so what fibd sends on la0 is captured where it arrives, lb0
 	dir := t.TempDir()
-	var dumps []*exec.Cmd
+	var dumps []*nstest.Proc
 	for _, m := range []string{la0, la1, lb0, lb1} {
 		c := exec.Command("tcpdump", "-Z", "root", "--immediate-mode", "-U", "-n", "-i", m, "-w", filepath.Join(dir, m+".pcap"), "icmp")
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		errs := &syncBuffer{}
 		c.Stderr = errs
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		dumps = append(dumps, c)
-		waitUntil(t, 10*time.Second, "tcpdump on "+m, func() bool { return strings.Contains(errs.String(), "listening on") })
+		dumps = append(dumps, nstest.Start(t, c))
+		nstest.WaitUntil(t, 10*time.Second, "tcpdump on "+m, func() bool { return strings.Contains(errs.String(), "listening on") })
 	}
 	for _, src := range srcs[:15] {
 		for _, dst := range []string{"10.4.0.1", "10.5.0.2"} {
@@ -157,8 +149,7 @@ peer=ribk
 	}
 	time.Sleep(500 * time.Millisecond)
 	for _, c := range dumps {
-		c.Process.Signal(syscall.SIGTERM)
-		c.Wait()
+		c.Stop(syscall.SIGTERM, 10*time.Second)
 	}
 	for _, m := range [][2]string{{la0, lb0}, {la1, lb1}} {
 		var punted, routed, answered, replied int

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"fibd/ports/pcap"
 	"fibd/router/peering"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 	"fibd/test/testbird"
 )
 
@@ -37,14 +37,13 @@ import (
 // lookup in the mux netns (ip route get ... iif ...) says.
 func TestPeeringMux(t *testing.T) {
 	fibdBin(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("bird2 is not installed (make deps)")
-	}
+	nstest.Tools(t, "bird", "birdc")
 	s := strconv.Itoa(os.Getpid() % 100000)
 	rt, cl, u1, u2 := "mrt"+s, "mcl"+s, "mu1"+s, "mu2"+s
 	ma, mb, mc := "ma"+s, "mb"+s, "mc"+s
-	scratch(t, []string{rt, cl, u1, u2}, []string{ma, mb, mc})
-	ipBatch(t, "", "link add "+ma+" type veth peer name kca netns "+cl,
+	nstest.NS(t, rt, cl, u1, u2)
+	nstest.Links(t, ma, mb, mc)
+	nstest.Batch(t, "", "link add "+ma+" type veth peer name kca netns "+cl,
 		"link add "+mb+" type veth peer name kb netns "+u1, "link add "+mc+" type veth peer name kc netns "+u2,
 		"link set "+ma+" up", "link set "+mb+" up", "link set "+mc+" up")
 
@@ -61,25 +60,25 @@ func TestPeeringMux(t *testing.T) {
 	clientPfx, clientPfx6 := netip.MustParsePrefix("184.164.224.0/24"), netip.MustParsePrefix("2804:269c:1::/48")
 
 	// the tunnel's routes: the mux's whole /16 and /64 are on the client's link
-	ipBatch(t, cl, "link set kca up", fmt.Sprintf("address add %s/16 dev kca", client),
+	nstest.Batch(t, cl, "link set kca up", fmt.Sprintf("address add %s/16 dev kca", client),
 		fmt.Sprintf("address add %s/64 dev kca nodad", client6),
 		"address add 184.164.224.1/32 dev lo", "address add 2804:269c:1::1/128 dev lo",
 		fmt.Sprintf("route add 198.18.0.0/15 via %s", up1Addr), // upstream 1 by its macvlan
 		fmt.Sprintf("route add 203.0.113.0/24 via %s", up2Addr),
 		fmt.Sprintf("route add 2001:db8:8000::/33 via %s", up1Addr6))
-	ipBatch(t, u1, "link set kb up", "address add 10.11.0.2/24 dev kb", "address add 198.18.0.1/32 dev lo",
+	nstest.Batch(t, u1, "link set kb up", "address add 10.11.0.2/24 dev kb", "address add 198.18.0.1/32 dev lo",
 		"address add 2001:db8:11::2/64 dev kb nodad", "address add 2001:db8:8000::1/128 dev lo",
 		"route add 184.164.224.0/24 via 10.11.0.1", "route add 2804:269c:1::/48 via 2001:db8:11::1")
-	ipBatch(t, u2, "link set kc up", "address add 10.12.0.2/24 dev kc", "address add 198.18.0.1/32 dev lo",
+	nstest.Batch(t, u2, "link set kc up", "address add 10.12.0.2/24 dev kc", "address add 198.18.0.1/32 dev lo",
 		"address add 2001:db8:12::2/64 dev kc nodad", "address add 2001:db8:8000::1/128 dev lo",
 		"route add 184.164.224.0/24 via 10.12.0.1", "route add 2804:269c:1::/48 via 2001:db8:12::1")
 	for _, c := range [][2]string{{cl, "kca"}, {u1, "kb"}, {u2, "kc"}} {
-		run(t, "ip", "netns", "exec", c[0], "ethtool", "-K", c[1], "tx", "off")
+		nstest.Exec(t, c[0], "ethtool", "-K", c[1], "tx", "off")
 	}
 	for _, k := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
 		"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.default.arp_ignore=1",
 		"net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.default.arp_announce=2"} {
-		run(t, "ip", "netns", "exec", rt, "sysctl", "-qw", k)
+		nstest.Exec(t, rt, "sysctl", "-qw", k)
 	}
 
 	l := newLabAt(t, routerConf(rt, []string{ma}, []string{mb, mc})+fmt.Sprintf(`
@@ -107,11 +106,11 @@ peer=ribc
 	cf, _ := os.ReadFile(l.path("fastdpi.conf"))
 	os.WriteFile(l.path("fastdpi.conf"), []byte(strings.Replace(string(cf), "-m 1024", "-m 2048", 1)), 0o644)
 	r := l.start(t)
-	waitUntil(t, 20*time.Second, "the TAPs in the mux netns", func() bool {
+	nstest.WaitUntil(t, 20*time.Second, "the TAPs in the mux netns", func() bool {
 		out, _ := exec.Command("ip", "-n", rt, "link").CombinedOutput()
 		return strings.Contains(string(out), "riba") && strings.Contains(string(out), "ribc")
 	})
-	ipBatch(t, rt, fmt.Sprintf("address add %s/%d dev riba", muxAddr, muxNet.Bits()),
+	nstest.Batch(t, rt, fmt.Sprintf("address add %s/%d dev riba", muxAddr, muxNet.Bits()),
 		fmt.Sprintf("address add %s/80 dev riba nodad", muxAddr6),
 		"address add 10.11.0.1/24 dev ribb", "address add 10.12.0.1/24 dev ribc",
 		"address add 2001:db8:11::1/64 dev ribb nodad", "address add 2001:db8:12::1/64 dev ribc nodad",
@@ -124,7 +123,7 @@ peer=ribc
 	for _, fam := range []string{"-4", "-6"} {
 		for _, r := range []string{"iif upstream1 lookup 10001 pref 10001", "iif upstream2 lookup 10002 pref 10002",
 			"iif ribb lookup 20000 pref 20000", "iif ribc lookup 20000 pref 20001"} {
-			run(t, append([]string{"ip", fam, "-n", rt, "rule", "add"}, strings.Fields(r)...)...)
+			nstest.Run(t, append([]string{"ip", fam, "-n", rt, "rule", "add"}, strings.Fields(r)...)...)
 		}
 	}
 
@@ -196,7 +195,7 @@ protocol bgp upstream2v6 {
 	for _, p := range []string{"upstream2", "upstream1v6", "upstream2v6"} {
 		muxBird.Eventually(t, 30*time.Second, "Established", "show", "protocols", p)
 	}
-	waitUntil(t, 30*time.Second, "1,501 routes in each upstream table", func() bool {
+	nstest.WaitUntil(t, 30*time.Second, "1,501 routes in each upstream table", func() bool {
 		for _, tb := range []string{"10001", "10002"} {
 			out, _ := exec.Command("ip", "-n", rt, "route", "show", "table", tb).Output()
 			if strings.Count(string(out), "\n") < 1501 {
@@ -205,7 +204,7 @@ protocol bgp upstream2v6 {
 		}
 		return true
 	})
-	waitUntil(t, 30*time.Second, "301 IPv6 routes in each upstream table", func() bool {
+	nstest.WaitUntil(t, 30*time.Second, "301 IPv6 routes in each upstream table", func() bool {
 		for _, tb := range []string{"10001", "10002"} {
 			out, _ := exec.Command("ip", "-6", "-n", rt, "route", "show", "table", tb).Output()
 			if strings.Count(string(out), "\n") < 301 {
@@ -241,10 +240,10 @@ protocol bgp upstream2v6 {
 		fmt.Sprintf("route add %s via %s dev riba", thrown, client), fmt.Sprintf("route add %s via %s dev riba", thrown6, client6))
 	// the client learns the macvlans' MACs (and the mux the client's)
 	for _, a := range []netip.Addr{up1Addr, up2Addr, muxAddr, up1Addr6, up2Addr6, muxAddr6} {
-		run(t, "ip", "netns", "exec", cl, "ping", "-c", "1", "-W", "2", a.String())
+		nstest.Exec(t, cl, "ping", "-c", "1", "-W", "2", a.String())
 	}
 	// the FIB has every table, and a rule-routed ping works both ways
-	waitUntil(t, 30*time.Second, "fibd mirrors the upstream tables", func() bool {
+	nstest.WaitUntil(t, 30*time.Second, "fibd mirrors the upstream tables", func() bool {
 		o1, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", own[0].Addr().String(), "table=10001")
 		o2, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", own[600].Addr().String(), "table=10002")
 		return strings.Contains(o1, `"forward"`) && strings.Contains(o2, `"forward"`)
@@ -268,18 +267,18 @@ protocol bgp upstream2v6 {
 	}
 	macs := map[string]net.HardwareAddr{}
 	for _, dev := range []string{"upstream1", "upstream2", "riba", "ribb", "ribc"} {
-		macs[dev] = macOfNS(t, rt, dev)
+		macs[dev] = nstest.MAC(t, rt, dev)
 	}
 	// ARP for a macvlan's address went to the kernel, which answered with
 	// the macvlan's MAC (arp_ignore=1, arp_announce=2), as the seed needs
 	for i, a := range []netip.Addr{up1Addr, up2Addr, up1Addr6, up2Addr6} {
-		out := run(t, "ip", "-n", cl, "neigh", "show", a.String())
+		out := nstest.IP(t, "-n", cl, "neigh", "show", a.String())
 		if want := macs[fmt.Sprintf("upstream%d", i%2+1)].String(); !strings.Contains(out, want) {
 			t.Errorf("the client resolved %s to %q, want upstream%d's MAC %s", a, strings.TrimSpace(out), i%2+1, want)
 		}
 	}
 	ports := map[string]string{"ribb": "kb", "ribc": "kc", "riba": "kca"} // mux interface -> host interface behind it
-	clientMAC, u1MAC := macOfNS(t, cl, "kca"), macOfNS(t, u1, "kb")
+	clientMAC, u1MAC := nstest.MAC(t, cl, "kca"), nstest.MAC(t, u1, "kb")
 
 	// The probes: from the client to each macvlan and to the mux itself,
 	// and from upstream 1 to the client, for destinations of every kind.
@@ -296,16 +295,7 @@ protocol bgp upstream2v6 {
 	}
 	dsts = append(dsts, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("203.0.113.9"),
 		netip.MustParseAddr("192.0.2.99"), netip.MustParseAddr("184.164.224.1"), client)
-	nsH, err := netns.GetFromName(rt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsH.Close()
-	h, err := netlink.NewHandleAt(nsH)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := nstest.Handle(t, rt)
 	var probes []probe
 	add := func(iif, from string, src, dst netip.Addr) {
 		p := probe{id: uint16(1000 + len(probes)), iif: iif, from: from, src: src, dst: dst}
@@ -406,7 +396,7 @@ protocol bgp upstream2v6 {
 	}
 	got := map[uint16]string{}
 	for i, host := range []string{"kca", "kb", "kc"} {
-		hostMAC := map[string]net.HardwareAddr{"kca": clientMAC, "kb": u1MAC, "kc": macOfNS(t, u2, "kc")}[host]
+		hostMAC := map[string]net.HardwareAddr{"kca": clientMAC, "kb": u1MAC, "kc": nstest.MAC(t, u2, "kc")}[host]
 		for _, f := range caps[i].stop() {
 			e, err := pcap.ParseEth(f)
 			if err != nil || !e.UDP || e.DstPort != 7 || e.DstMAC.String() != hostMAC.String() {
@@ -444,8 +434,8 @@ protocol bgp upstream2v6 {
 		t.Errorf("before the rule goes: %s", out)
 	}
 	t0 := time.Now()
-	run(t, "ip", "-n", rt, "rule", "del", "pref", "10002")
-	waitUntil(t, 5*time.Second, "the deleted rule no longer routes", func() bool {
+	nstest.IP(t, "-n", rt, "rule", "del", "pref", "10002")
+	nstest.WaitUntil(t, 5*time.Second, "the deleted rule no longer routes", func() bool {
 		out, _, _ := r.fdpi(t, "router", "fib", "lookup", dst.String(), "iif=upstream2")
 		return strings.Contains(out, "no_route")
 	})

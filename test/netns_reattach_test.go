@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"fibd/test/nstest"
 	"fibd/test/testbird"
 )
 
@@ -29,44 +30,44 @@ func TestExceptionNetnsRemade(t *testing.T) {
 
 func testNetnsRemade(t *testing.T, mode string) {
 	fibdBin(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("bird2 is not installed (make deps)")
-	}
+	nstest.Tools(t, "bird", "birdc")
 	s := strconv.Itoa(os.Getpid() % 100000)
 	rt, cl, up := "nrt"+s, "ncl"+s, "nup"+s
 	fa, fb, xa, xb := "nfa"+s, "nfb"+s, "nxa"+s, "nxb"+s
-	scratch(t, []string{rt, cl, up}, []string{fa, fb, xa, xb})
-	ipBatch(t, "",
+	nstest.NS(t, rt, cl, up)
+	nstest.Links(t, fa, fb, xa, xb)
+	nstest.Batch(t, "",
 		"link add "+fa+" type veth peer name ca netns "+cl,
 		"link add "+fb+" type veth peer name pb netns "+up,
 		"link set "+fa+" up", "link set "+fb+" up")
-	ipBatch(t, cl, "link set ca up", "address add 10.1.0.2/24 dev ca", "route add default via 10.1.0.1")
-	ipBatch(t, up, "link set pb up", "address add 10.2.0.2/24 dev pb", "address add 198.18.0.1/32 dev lo",
+	nstest.Batch(t, cl, "link set ca up", "address add 10.1.0.2/24 dev ca", "route add default via 10.1.0.1")
+	nstest.Batch(t, up, "link set pb up", "address add 10.2.0.2/24 dev pb", "address add 198.18.0.1/32 dev lo",
 		"route add 10.1.0.0/24 via 10.2.0.1")
-	run(t, "ip", "netns", "exec", up, "ethtool", "-K", "pb", "tx", "off")
-	run(t, "ip", "netns", "exec", cl, "ethtool", "-K", "ca", "tx", "off")
+	nstest.Exec(t, up, "ethtool", "-K", "pb", "tx", "off")
+	nstest.Exec(t, cl, "ethtool", "-K", "ca", "tx", "off")
 
 	// The router netns as its owner makes it: forwarding on, the manual's
 	// veth pairs (veth mode) or fibd's TAPs (tap mode), the addresses.
 	makeRouterNS := func(first bool) {
 		if !first {
-			run(t, "ip", "netns", "add", rt)
-			ipBatch(t, rt, "link set lo up")
+			if err := nstest.AddNS(rt); err != nil { // NS removes it at the end
+				t.Fatal(err)
+			}
 		}
 		for _, k := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"} {
-			run(t, "ip", "netns", "exec", rt, "sysctl", "-qw", k)
+			nstest.Exec(t, rt, "sysctl", "-qw", k)
 		}
 		if mode == "veth" {
-			ipBatch(t, "", "link add "+xa+" type veth peer name riba netns "+rt,
+			nstest.Batch(t, "", "link add "+xa+" type veth peer name riba netns "+rt,
 				"link add "+xb+" type veth peer name ribb netns "+rt)
-			ipBatch(t, rt, "link set riba up", "link set ribb up")
+			nstest.Batch(t, rt, "link set riba up", "link set ribb up")
 			for _, i := range []string{"riba", "ribb"} {
-				run(t, "ip", "netns", "exec", rt, "ethtool", "-K", i, "tx", "off")
+				nstest.Exec(t, rt, "ethtool", "-K", i, "tx", "off")
 			}
 		}
 	}
 	addAddrs := func() {
-		ipBatch(t, rt, "address add 10.1.0.1/24 dev riba", "address add 10.2.0.1/24 dev ribb")
+		nstest.Batch(t, rt, "address add 10.1.0.1/24 dev riba", "address add 10.2.0.1/24 dev ribb")
 	}
 	makeRouterNS(true)
 	if mode == "veth" {
@@ -90,7 +91,7 @@ peer=ribb
 		return strings.Contains(string(out), "riba") && strings.Contains(string(out), "ribb")
 	}
 	if mode == "tap" {
-		waitUntil(t, 20*time.Second, "fibd's TAPs in "+rt, hasRibs)
+		nstest.WaitUntil(t, 20*time.Second, "fibd's TAPs in "+rt, hasRibs)
 		addAddrs()
 	}
 
@@ -112,17 +113,6 @@ protocol bgp r4 {
 	ipv4 { import none; export where source = RTS_STATIC; };
 }
 `)
-	fibLookup := func(addr string) (typ, dev string) {
-		out, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", addr)
-		var v struct {
-			Nexthop struct {
-				Type   string `json:"type"`
-				Device string `json:"device"`
-			} `json:"nexthop"`
-		}
-		json.Unmarshal([]byte(out), &v)
-		return v.Nexthop.Type, v.Nexthop.Device
-	}
 	ping := func() int {
 		out, _ := exec.Command("ip", "netns", "exec", cl, "ping", "-q", "-n", "-c", "3", "-i", "0.3", "-W", "1", "198.18.0.1").CombinedOutput()
 		var sent, got int
@@ -136,15 +126,15 @@ protocol bgp r4 {
 	// BGP through fibd, its routes in the FIB, a ping through fibd.
 	established := func(b *testbird.Bird, what string) {
 		t.Helper()
-		waitUntil(t, 60*time.Second, what+": BGP established", func() bool {
+		nstest.WaitUntil(t, 60*time.Second, what+": BGP established", func() bool {
 			return strings.Contains(bgpLine(b, "up4"), "Established")
 		})
-		waitUntil(t, 30*time.Second, what+": 198.18.0.0/24 and 203.0.113.0/24 in the FIB via port B", func() bool {
-			t1, d1 := fibLookup("198.18.0.1")
-			t2, d2 := fibLookup("203.0.113.9")
+		nstest.WaitUntil(t, 30*time.Second, what+": 198.18.0.0/24 and 203.0.113.0/24 in the FIB via port B", func() bool {
+			t1, d1 := r.fibLookup(t, "198.18.0.1")
+			t2, d2 := r.fibLookup(t, "203.0.113.9")
 			return t1 == "forward" && d1 == "net_af_packet1" && t2 == "forward" && d2 == "net_af_packet1"
 		})
-		waitUntil(t, 30*time.Second, what+": ping through fibd", func() bool { return ping() > 0 })
+		nstest.WaitUntil(t, 30*time.Second, what+": ping through fibd", func() bool { return ping() > 0 })
 	}
 	reattached := func() (n map[string]uint64) {
 		out, _, _ := r.fdpi(t, "--json", "router", "device", "show")
@@ -172,16 +162,15 @@ protocol bgp r4 {
 
 	// The routing container restarts: its BIRD and netns go, and come back.
 	routerBird.Stop()
-	run(t, "ip", "netns", "del", rt)
+	nstest.IP(t, "netns", "del", rt)
 	if mode == "veth" { // fibd's router keeps the old netns alive: the pairs stay unless removed
-		exec.Command("ip", "link", "del", xa).Run()
-		exec.Command("ip", "link", "del", xb).Run()
+		nstest.DelLinks(xa, xb)
 	}
-	waitUntil(t, 10*time.Second, "exceptions released", func() bool { return len(reattached()) == 0 })
+	nstest.WaitUntil(t, 10*time.Second, "exceptions released", func() bool { return len(reattached()) == 0 })
 	time.Sleep(1500 * time.Millisecond) // fibd waits for the new netns meanwhile
 	makeRouterNS(false)
 	if mode == "tap" {
-		waitUntil(t, 20*time.Second, "fibd's TAPs in the new "+rt, hasRibs)
+		nstest.WaitUntil(t, 20*time.Second, "fibd's TAPs in the new "+rt, hasRibs)
 	}
 	addAddrs()
 	routerBird = testbird.Start(t, rt, routerConfText)
@@ -194,7 +183,7 @@ protocol bgp r4 {
 		if i == "ribb" {
 			port = "net_af_packet1"
 		}
-		if got, want := macOfNS(t, rt, i).String(), portMAC(t, r, port); got != want {
+		if got, want := nstest.MAC(t, rt, i).String(), portMAC(t, r, port); got != want {
 			t.Errorf("%s has MAC %s, not its port's %s", i, got, want)
 		}
 	}

@@ -13,11 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-
 	"fibd/ports/pcap"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 	"fibd/test/testbird"
 )
 
@@ -28,15 +26,10 @@ import (
 func TestRouterModePcap(t *testing.T) {
 	bin := fibdBin(t)
 	ns := fmt.Sprintf("fibdr%d", os.Getpid())
-	exec.Command("ip", "netns", "del", ns).Run()
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	nstest.NS(t, ns)
 	neigh := map[string]string{"198.51.100.2": "02:00:00:00:01:02", "203.0.113.2": "02:00:00:00:02:02",
 		"2001:db8:1::2": "02:00:00:00:01:02", "2001:db8:2::2": "02:00:00:00:02:02"}
 	setup := []string{
-		"link set lo up",
 		"link add rib1 type veth peer name nbr1", "link add rib2 type veth peer name nbr2",
 		"link set rib1 up", "link set rib2 up", "link set nbr1 up", "link set nbr2 up",
 		"address add 198.51.100.1/24 dev rib1", "address add 203.0.113.1/24 dev rib2",
@@ -63,26 +56,11 @@ func TestRouterModePcap(t *testing.T) {
 			setup = append(setup, fmt.Sprintf("route add %s via %s table 100", p, gw))
 		}
 	}
-	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
-	cmd.Stdin = strings.NewReader(strings.Join(setup, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ip -batch: %v\n%s", err, out)
-	}
-	if out, err := exec.Command("ip", "-n", ns, "-6", "rule", "add", "lookup", "100", "pref", "100").CombinedOutput(); err != nil {
-		t.Fatalf("ip -6 rule: %v %s", err, out)
-	}
+	nstest.Batch(t, ns, setup...)
+	nstest.IP(t, "-n", ns, "-6", "rule", "add", "lookup", "100", "pref", "100")
 
 	// The kernel's decision for every destination, before fibd runs.
-	nsh, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := netlink.NewHandleAt(nsh)
-	nsh.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := nstest.Handle(t, ns)
 	type want struct {
 		port int
 		mac  string
@@ -222,44 +200,20 @@ func birdGone(t *testing.T, b *testbird.Bird, within time.Duration, prefix strin
 func TestAnnouncements(t *testing.T) {
 	fibdBin(t)
 	ns := fmt.Sprintf("fibda%d", os.Getpid())
-	exec.Command("ip", "netns", "del", ns).Run()
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	nstest.NS(t, ns)
 	// rib0 faces subs (net_pcap0, in_dev), rib1 and rib2 inet (out_dev).
 	peers := []struct{ dev, local, remote string }{
 		{"0", "192.0.2.1/24", "192.0.2.2/24"},
 		{"1", "198.51.100.1/24", "198.51.100.2/24"},
 		{"2", "203.0.113.1/25", "203.0.113.2/25"},
 	}
-	var setup string
-	for _, p := range peers {
-		setup += fmt.Sprintf("link add rib%[1]s type veth peer name nbr%[1]s\nlink set rib%[1]s up\naddress add %[2]s dev rib%[1]s\n", p.dev, p.local)
-	}
-	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
-	cmd.Stdin = strings.NewReader(setup + "link set lo up\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ip -batch: %v\n%s", err, out)
-	}
 	// Each peer in its own namespace, behind its veth.
 	for _, p := range peers {
 		pns := ns + "p" + p.dev
-		exec.Command("ip", "netns", "del", pns).Run()
-		if out, err := exec.Command("ip", "netns", "add", pns).CombinedOutput(); err != nil {
-			t.Fatalf("ip netns add: %v %s", err, out)
-		}
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", pns).Run() })
-		for _, c := range [][]string{
-			{"-n", ns, "link", "set", "nbr" + p.dev, "netns", pns},
-			{"-n", pns, "address", "add", p.remote, "dev", "nbr" + p.dev},
-			{"-n", pns, "link", "set", "nbr" + p.dev, "up"},
-			{"-n", pns, "link", "set", "lo", "up"},
-		} {
-			if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
-				t.Fatalf("ip %v: %v %s", c, err, out)
-			}
-		}
+		nstest.NS(t, pns)
+		nstest.Veth(t, ns, "rib"+p.dev, pns, "nbr"+p.dev)
+		nstest.Batch(t, ns, "address add "+p.local+" dev rib"+p.dev)
+		nstest.Batch(t, pns, "address add "+p.remote+" dev nbr"+p.dev)
 	}
 	// table: the kernel routes of protocol 252 in one table, one line each.
 	table := func(tb string) string {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -18,6 +17,7 @@ import (
 	"fibd/ports/pcap"
 	"fibd/router"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 )
 
 // failoverPorts: rib0 and rib1 of the namespace are fibd's two ports.
@@ -85,17 +85,16 @@ func failoverBench(sizes [][2]int, v4, v6 []netip.Prefix) error {
 
 func failoverOnce(m failoverMode, ports failoverPorts, macs [2]net.HardwareAddr, v4, v6 []netip.Prefix) (fast, fib time.Duration, err error) {
 	ns := fmt.Sprintf("fibdfo%d", os.Getpid())
-	exec.Command("ip", "netns", "del", ns).Run()
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("ip netns add: %v %s", err, out)
+	if err := nstest.AddNS(ns); err != nil {
+		return 0, 0, err
 	}
-	defer exec.Command("ip", "netns", "del", ns).Run()
-	if out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw",
-		fmt.Sprintf("net.ipv4.nexthop_compat_mode=%d", m.compat)).CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("sysctl: %v %s", err, out)
+	defer nstest.DelNS(ns)
+	if _, err := nstest.RunErr("ip", "netns", "exec", ns, "sysctl", "-qw",
+		fmt.Sprintf("net.ipv4.nexthop_compat_mode=%d", m.compat)); err != nil {
+		return 0, 0, err
 	}
 	const table = 100
-	if err := ipBatch(ns, func(w *bufio.Writer) {
+	if err := nstest.BatchFunc(ns, func(w *bufio.Writer) {
 		for i := range 2 {
 			fmt.Fprintf(w, "link add rib%d type veth peer name nbr%d\n", i, i)
 			fmt.Fprintf(w, "link set rib%d up\nlink set nbr%d up\n", i, i)
@@ -232,8 +231,8 @@ func failoverOnce(m failoverMode, ports failoverPorts, macs [2]net.HardwareAddr,
 
 	// The FIB: the kernel reacts to the link going down, fibd follows.
 	t0 = time.Now()
-	if out, err := exec.Command("ip", "-n", ns, "link", "set", "rib1", "down").CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("link down: %v %s", err, out)
+	if _, err := nstest.RunErr("ip", "-n", ns, "link", "set", "rib1", "down"); err != nil {
+		return 0, 0, err
 	}
 	for deadline := time.Now().Add(5 * time.Minute); !twoMembers(1); time.Sleep(200 * time.Microsecond) {
 		if time.Now().After(deadline) {

@@ -8,18 +8,17 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	dpdk "fibd/cgo"
 	"fibd/lpm"
 	"fibd/router"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 )
 
 // benchPorts: the namespace's rib0 is fibd's port 0.
@@ -35,12 +34,11 @@ const benchTable = 100
 // to the FIB's lookup seeing it.
 func routerBench(v4, v6 []netip.Prefix) error {
 	ns := fmt.Sprintf("fibdbench%d", os.Getpid())
-	exec.Command("ip", "netns", "del", ns).Run()
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		return fmt.Errorf("ip netns add: %v %s", err, out)
+	if err := nstest.AddNS(ns); err != nil {
+		return err
 	}
-	defer exec.Command("ip", "netns", "del", ns).Run()
-	if err := ipBatch(ns, func(w *bufio.Writer) {
+	defer nstest.DelNS(ns)
+	if err := nstest.BatchFunc(ns, func(w *bufio.Writer) {
 		fmt.Fprintln(w, "link add rib0 type veth peer name nbr0")
 		fmt.Fprintln(w, "link set rib0 up")
 		fmt.Fprintln(w, "link set nbr0 up")
@@ -54,7 +52,7 @@ func routerBench(v4, v6 []netip.Prefix) error {
 		return err
 	}
 	t0 := time.Now()
-	if err := ipBatch(ns, func(w *bufio.Writer) {
+	if err := nstest.BatchFunc(ns, func(w *bufio.Writer) {
 		for i, p := range v4 {
 			fmt.Fprintf(w, "route add %s via 198.51.100.%d table %d\n", p, 2+i%4, benchTable)
 		}
@@ -106,12 +104,7 @@ func routerBench(v4, v6 []netip.Prefix) error {
 
 	// Single changes: move a random route to another gateway and wait
 	// until the FIB's lookup answers with the new neighbour.
-	nsh, err := netns.GetFromName(ns)
-	if err != nil {
-		return err
-	}
-	h, err := netlink.NewHandleAt(nsh)
-	nsh.Close()
+	h, err := nstest.HandleAt(ns)
 	if err != nil {
 		return err
 	}
@@ -174,31 +167,5 @@ func routerBench(v4, v6 []netip.Prefix) error {
 	fmt.Printf("  single route change, kernel replace -> FIB lookup sees it: p50 %.2f ms, p99 %.2f ms (%d changes)\n",
 		float64(p50.Microseconds())/1e3, float64(p99.Microseconds())/1e3, len(lat))
 	fmt.Printf("  netlink events %d, resyncs %d, overruns %d\n", r.Stats.Events.Load(), r.Stats.Resyncs.Load(), r.Stats.Overruns.Load())
-	return nil
-}
-
-func ipBatch(ns string, write func(w *bufio.Writer)) error {
-	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	out, err := os.CreateTemp("", "ipbatch")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(out.Name())
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(in, 1<<20)
-	write(w)
-	w.Flush()
-	in.Close()
-	if err := cmd.Wait(); err != nil {
-		b, _ := os.ReadFile(out.Name())
-		return fmt.Errorf("ip -batch: %v: %.500s", err, b)
-	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"fibd/router"
+	"fibd/test/nstest"
 )
 
 // announced lists the protocol-252 routes of the namespace, one line each
@@ -37,14 +38,13 @@ func TestAnnouncerSweepsAndRemetrics(t *testing.T) {
 	s := newScratch(t)
 	// What a crashed run left: in both announcement tables, and in a table
 	// the configuration no longer names.
-	ipBatch(t, s.name, []string{
+	nstest.Batch(t, s.name,
 		"route add 10.200.0.0/24 dev rib0 table 101 proto 252 metric 7",
 		"route add 10.200.1.0/24 dev rib1 table 100 proto 252 metric 10",
 		"route add 10.200.2.0/24 dev rib1 table 555 proto 252",
 		"route add 2001:db8:200::/48 dev rib0 table 101 proto 252 metric 7",
 		// not an announcement: stays
-		"route add 10.200.3.0/24 dev rib1 table 100 metric 7",
-	})
+		"route add 10.200.3.0/24 dev rib1 table 100 metric 7")
 	a := router.NewAnnouncer(s.name, map[router.Dir]uint32{router.DirSubs: 101, router.DirInet: 100}, 10,
 		map[router.Dir][]string{router.DirSubs: {"rib0"}, router.DirInet: {"rib1"}})
 	n, err := a.Sweep()
@@ -97,7 +97,7 @@ func TestAnnouncerSweepsAndRemetrics(t *testing.T) {
 func TestAnnouncerEveryInterface(t *testing.T) {
 	need(t)
 	s := newScratch(t)
-	ipBatch(t, s.name, []string{"link add rib2 type veth peer name nbr2", "link set rib2 up", "link set nbr2 up"})
+	nstest.Batch(t, s.name, "link add rib2 type veth peer name nbr2", "link set rib2 up", "link set nbr2 up")
 	a := router.NewAnnouncer(s.name, map[router.Dir]uint32{router.DirInet: 101, router.DirSubs: 102}, 10,
 		map[router.Dir][]string{router.DirSubs: {"rib0"}, router.DirInet: {"rib1", "rib2"}})
 	p4, p6 := netip.MustParsePrefix("10.201.0.0/24"), netip.MustParsePrefix("2001:db8:201::/48")

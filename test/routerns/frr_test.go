@@ -13,6 +13,7 @@ import (
 
 	"fibd/router"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 	"fibd/test/testfrr"
 )
 
@@ -22,17 +23,13 @@ import (
 func upstream(t *testing.T, s *scratch) string {
 	t.Helper()
 	up := s.name + "u"
-	exec.Command("ip", "netns", "del", up).Run()
-	ipCmd(t, "netns", "add", up)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", up).Run() })
-	ipBatch(t, s.name, []string{"link set nbr0 netns " + up, "link set nbr1 netns " + up})
-	ipBatch(t, up, []string{
-		"link set lo up",
-		"link set nbr0 address " + macA, "link set nbr1 address " + macB,
+	nstest.NS(t, up)
+	nstest.Batch(t, s.name, "link set nbr0 netns "+up, "link set nbr1 netns "+up)
+	nstest.Batch(t, up,
+		"link set nbr0 address "+macA, "link set nbr1 address "+macB,
 		"link set nbr0 up", "link set nbr1 up",
 		"address add 192.0.2.2/24 dev nbr0", "address add 198.51.100.2/24 dev nbr1",
-		"address add 2001:db8:0::2/64 dev nbr0 nodad", "address add 2001:db8:1::2/64 dev nbr1 nodad",
-	})
+		"address add 2001:db8:0::2/64 dev nbr0 nodad", "address add 2001:db8:1::2/64 dev nbr1 nodad")
 	return up
 }
 
@@ -206,7 +203,7 @@ func frrCase(t *testing.T, mode int, multipath bool) {
 
 	// The primary link goes down in the router netns: the kernel drops
 	// its nexthop objects at once, FRR moves the routes to the other link.
-	ipCmd(t, "-n", s.name, "link", "set", "rib0", "down")
+	nstest.IP(t, "-n", s.name, "link", "set", "rib0", "down")
 	waitBGP(t, s.name, len(all), false, f)
 	converge(t, s, r, fib, rng, all, 2000)
 	for _, p := range []netip.Prefix{v4[1], v6[1]} {
@@ -214,9 +211,9 @@ func frrCase(t *testing.T, mode int, multipath bool) {
 			t.Fatalf("%s: fibd %+v after rib0 went down, want the rib1 path alone", p, d)
 		}
 	}
-	ipBatch(t, s.name, []string{"link set rib0 up",
-		"neigh replace 192.0.2.2 lladdr " + macA + " dev rib0 nud permanent",
-		"neigh replace 2001:db8:0::2 lladdr " + macA + " dev rib0 nud permanent"})
+	nstest.Batch(t, s.name, "link set rib0 up",
+		"neigh replace 192.0.2.2 lladdr "+macA+" dev rib0 nud permanent",
+		"neigh replace 2001:db8:0::2 lladdr "+macA+" dev rib0 nud permanent")
 	waitBGP(t, s.name, len(all), multipath, f)
 	f.Eventually(t, 60*time.Second, "Established", "show bgp neighbor 192.0.2.2")
 	converge(t, s, r, fib, rng, all, 2000)

@@ -22,12 +22,12 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	dpdk "fibd/cgo"
 	"fibd/lpm"
 	"fibd/router"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 )
 
 const table = 100
@@ -99,23 +99,6 @@ type scratch struct {
 	h    *netlink.Handle
 }
 
-func ipCmd(t testing.TB, args ...string) {
-	t.Helper()
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-func ipBatch(t testing.TB, ns string, lines []string) {
-	t.Helper()
-	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ip -batch: %v\n%s", err, out)
-	}
-}
-
 var (
 	macA = "02:00:00:00:0a:02"
 	macB = "02:00:00:00:0b:02"
@@ -125,11 +108,8 @@ var (
 func newScratch(t *testing.T) *scratch {
 	t.Helper()
 	name := fmt.Sprintf("fibdt%d", os.Getpid())
-	exec.Command("ip", "netns", "del", name).Run()
-	ipCmd(t, "netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	ipBatch(t, name, []string{
-		"link set lo up",
+	nstest.NS(t, name)
+	nstest.Batch(t, name,
 		"link add rib0 type veth peer name nbr0",
 		"link add rib1 type veth peer name nbr1",
 		"link set rib0 up", "link set nbr0 up", "link set rib1 up", "link set nbr1 up",
@@ -137,25 +117,14 @@ func newScratch(t *testing.T) *scratch {
 		"address add 198.51.100.1/24 dev rib1",
 		"address add 2001:db8:0::1/64 dev rib0 nodad",
 		"address add 2001:db8:1::1/64 dev rib1 nodad",
-		"neigh add 192.0.2.2 lladdr " + macA + " dev rib0 nud permanent",
-		"neigh add 198.51.100.2 lladdr " + macB + " dev rib1 nud permanent",
-		"neigh add 198.51.100.3 lladdr " + macC + " dev rib1 nud permanent",
-		"neigh add 2001:db8:0::2 lladdr " + macA + " dev rib0 nud permanent",
-		"neigh add 2001:db8:1::2 lladdr " + macB + " dev rib1 nud permanent",
-		fmt.Sprintf("rule add lookup %d pref 100", table),
-	})
-	ipCmd(t, "-n", name, "-6", "rule", "add", "lookup", fmt.Sprint(table), "pref", "100")
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := netlink.NewHandleAt(ns)
-	ns.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return &scratch{name: name, h: h}
+		"neigh add 192.0.2.2 lladdr "+macA+" dev rib0 nud permanent",
+		"neigh add 198.51.100.2 lladdr "+macB+" dev rib1 nud permanent",
+		"neigh add 198.51.100.3 lladdr "+macC+" dev rib1 nud permanent",
+		"neigh add 2001:db8:0::2 lladdr "+macA+" dev rib0 nud permanent",
+		"neigh add 2001:db8:1::2 lladdr "+macB+" dev rib1 nud permanent",
+		fmt.Sprintf("rule add lookup %d pref 100", table))
+	nstest.IP(t, "-n", name, "-6", "rule", "add", "lookup", fmt.Sprint(table), "pref", "100")
+	return &scratch{name: name, h: nstest.Handle(t, name)}
 }
 
 // startRouter runs the mirror on a fresh FIB until the test ends.
@@ -398,7 +367,7 @@ func TestMirrorFollowsKernel(t *testing.T) {
 	v6 := fullview.IPv6(11, 1500)
 	all := append(append([]netip.Prefix{}, v4...), v6...)
 
-	ipBatch(t, s.name, routeLines(rng, "add", all))
+	nstest.Batch(t, s.name, routeLines(rng, "add", all)...)
 	took := converge(t, s, r, fib, rng, all, 3000)
 	t.Logf("added %d routes: fibd agreed within %s", len(all), took)
 
@@ -412,17 +381,17 @@ func TestMirrorFollowsKernel(t *testing.T) {
 			del = append(del, p)
 		}
 	}
-	ipBatch(t, s.name, routeLines(rng, "replace", repl))
+	nstest.Batch(t, s.name, routeLines(rng, "replace", repl)...)
 	var lines []string
 	for _, p := range del {
 		lines = append(lines, fmt.Sprintf("route del %s table %d", p, table))
 	}
-	ipBatch(t, s.name, lines)
+	nstest.Batch(t, s.name, lines...)
 	took = converge(t, s, r, fib, rng, all, 3000)
 	t.Logf("replaced %d, deleted %d: agreed within %s", len(repl), len(del), took)
 
 	// Neighbour change: a gateway's MAC moves; its routes follow.
-	ipBatch(t, s.name, []string{"neigh replace 198.51.100.2 lladdr 02:00:00:00:0b:99 dev rib1 nud permanent"})
+	nstest.Batch(t, s.name, "neigh replace 198.51.100.2 lladdr 02:00:00:00:0b:99 dev rib1 nud permanent")
 	gws4[1].mac = "02:00:00:00:0b:99"
 	defer func() { gws4[1].mac = macB }()
 	took = converge(t, s, r, fib, rng, all, 2000)
@@ -441,7 +410,7 @@ func TestOverrunResyncs(t *testing.T) {
 	r, fib := startRouter(t, s.name, 4096)
 	rng := rand.New(rand.NewPCG(2, 2))
 	v4 := fullview.IPv4(20, 20000)
-	ipBatch(t, s.name, routeLines(rng, "add", v4))
+	nstest.Batch(t, s.name, routeLines(rng, "add", v4)...)
 	converge(t, s, r, fib, rng, v4, 2000)
 	if r.Stats.Overruns.Load() == 0 || r.Stats.Resyncs.Load() < 2 {
 		t.Fatalf("overruns %d resyncs %d: the burst should have overrun a 4 KiB buffer",
@@ -458,13 +427,13 @@ func TestNetnsVanishes(t *testing.T) {
 	r, fib := startRouter(t, s.name, 0)
 	rng := rand.New(rand.NewPCG(3, 3))
 	v4 := fullview.IPv4(30, 3000)[:500]
-	ipBatch(t, s.name, routeLines(rng, "add", v4))
+	nstest.Batch(t, s.name, routeLines(rng, "add", v4)...)
 	converge(t, s, r, fib, rng, v4, 500)
 	before := r.Stats.Resyncs.Load()
 	probe := fullview.AddrIn(rng, v4[0])
 	want := fibd(r, fib, probe)
 
-	ipCmd(t, "netns", "del", s.name)
+	nstest.IP(t, "netns", "del", s.name)
 	time.Sleep(2500 * time.Millisecond)
 	if got := fibd(r, fib, probe); !agreeExact(got, want) {
 		t.Fatalf("after the netns vanished %s -> %+v, was %+v", probe, got, want)
@@ -474,7 +443,7 @@ func TestNetnsVanishes(t *testing.T) {
 	}
 	s2 := newScratch(t) // same name
 	v4b := fullview.IPv4(31, 3000)[:300]
-	ipBatch(t, s2.name, routeLines(rng, "add", v4b))
+	nstest.Batch(t, s2.name, routeLines(rng, "add", v4b)...)
 	converge(t, s2, r, fib, rng, v4b, 500)
 	if r.Stats.Resyncs.Load() <= before {
 		t.Fatal("no resync after the netns came back")
@@ -503,12 +472,10 @@ func covered(ps []netip.Prefix, a netip.Addr) bool {
 // returns the netns.
 func gatewayHost(t *testing.T, s *scratch) string {
 	host := s.name + "h"
-	exec.Command("ip", "netns", "del", host).Run()
-	ipCmd(t, "netns", "add", host)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", host).Run() })
-	ipCmd(t, "-n", s.name, "link", "set", "nbr0", "netns", host)
-	ipBatch(t, host, []string{"link set nbr0 address 02:00:00:00:0d:0d", "link set nbr0 up",
-		"address add 192.0.2.50/24 dev nbr0"})
+	nstest.NS(t, host)
+	nstest.IP(t, "-n", s.name, "link", "set", "nbr0", "netns", host)
+	nstest.Batch(t, host, "link set nbr0 address 02:00:00:00:0d:0d", "link set nbr0 up",
+		"address add 192.0.2.50/24 dev nbr0")
 	return host
 }
 
@@ -521,7 +488,7 @@ func TestUnresolvedGatewayGetsResolved(t *testing.T) {
 	// The gateway lives behind nbr0, in its own namespace.
 	gatewayHost(t, s)
 	r, fib := startRouter(t, s.name, 0)
-	ipCmd(t, "-n", s.name, "route", "add", "203.0.113.0/24", "via", "192.0.2.50", "dev", "rib0", "table", fmt.Sprint(table))
+	nstest.IP(t, "-n", s.name, "route", "add", "203.0.113.0/24", "via", "192.0.2.50", "dev", "rib0", "table", fmt.Sprint(table))
 	dst := netip.MustParseAddr("203.0.113.7")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -565,14 +532,14 @@ func TestSilentFlushes(t *testing.T) {
 			lines = append(lines, fmt.Sprintf("route add %s table %d nexthop via 192.0.2.2 dev rib0 nexthop via 198.51.100.3 dev rib1", p, table))
 		}
 	}
-	ipBatch(t, s.name, lines)
+	nstest.Batch(t, s.name, lines...)
 	rng := rand.New(rand.NewPCG(4, 4))
 	converge(t, s, r, fib, rng, v4, 1000)
 
 	// rib0 down and up: its routes are gone from the kernel, without a word.
-	ipBatch(t, s.name, []string{"link set rib0 down", "link set rib0 up"})
+	nstest.Batch(t, s.name, "link set rib0 down", "link set rib0 up")
 	// its neighbours went with the link; the ones BIRD's peers would answer for come back
-	ipBatch(t, s.name, []string{"neigh replace 192.0.2.2 lladdr " + macA + " dev rib0 nud permanent"})
+	nstest.Batch(t, s.name, "neigh replace 192.0.2.2 lladdr "+macA+" dev rib0 nud permanent")
 	out, _ := exec.Command("ip", "-n", s.name, "-4", "route", "show", "table", fmt.Sprint(table)).CombinedOutput()
 	if n := strings.Count(string(out), "192.0.2.2 dev rib0 \n") + strings.Count(string(out), "dev rib0 scope link"); n != 0 {
 		t.Fatalf("the kernel kept %d single-path routes on rib0 after down/up: the test's premise is wrong\n%s", n, out)
@@ -589,7 +556,7 @@ func TestSilentFlushes(t *testing.T) {
 
 	// The address of rib1 goes: the routes via its subnet go too, and the
 	// multipath routes lose their rib1 path.
-	ipCmd(t, "-n", s.name, "address", "del", "198.51.100.1/24", "dev", "rib1")
+	nstest.IP(t, "-n", s.name, "address", "del", "198.51.100.1/24", "dev", "rib1")
 	converge(t, s, r, fib, rng, v4, 1000)
 	for _, p := range v4[60:90] {
 		if d := fibd(r, fib, p.Addr()); d.drop != "unreachable" {
@@ -616,13 +583,13 @@ func TestNetnsReplaced(t *testing.T) {
 	r, fib := startRouter(t, s.name, 0)
 	rng := rand.New(rand.NewPCG(5, 5))
 	v4 := fullview.IPv4(50, 3000)[:300]
-	ipBatch(t, s.name, routeLines(rng, "add", v4))
+	nstest.Batch(t, s.name, routeLines(rng, "add", v4)...)
 	converge(t, s, r, fib, rng, v4, 300)
 
-	ipCmd(t, "netns", "del", s.name)
+	nstest.IP(t, "netns", "del", s.name)
 	s2 := newScratch(t) // same name, right away
 	v4b := fullview.IPv4(51, 3000)[:300]
-	ipBatch(t, s2.name, routeLines(rng, "add", v4b))
+	nstest.Batch(t, s2.name, routeLines(rng, "add", v4b)...)
 	converge(t, s2, r, fib, rng, append(v4b, v4...), 1000)
 	if r.Stats.NetnsReplaced.Load() == 0 {
 		t.Error("NetnsReplaced not counted")
@@ -641,7 +608,7 @@ func TestReconcileRepairs(t *testing.T) {
 	v4 := fullview.IPv4(60, 3000)[:400]
 	v6 := fullview.IPv6(61, 1000)[:100]
 	first := append(append([]netip.Prefix{}, v4[:200]...), v6[:50]...)
-	ipBatch(t, s.name, routeLines(rng, "add", first))
+	nstest.Batch(t, s.name, routeLines(rng, "add", first)...)
 	converge(t, s, r, fib, rng, first, 500)
 
 	tb := fib.Tables()[table]
@@ -652,7 +619,7 @@ func TestReconcileRepairs(t *testing.T) {
 	})
 	batches := r.Stats.Batches.Load()
 	second := append(append([]netip.Prefix{}, v4[200:]...), v6[50:]...)
-	ipBatch(t, s.name, routeLines(rng, "add", second))
+	nstest.Batch(t, s.name, routeLines(rng, "add", second)...)
 	for deadline := time.Now().Add(10 * time.Second); r.Stats.Batches.Load() == batches; {
 		if time.Now().After(deadline) {
 			t.Fatal("the routes never reached the FIB programmer")
@@ -685,13 +652,12 @@ func TestTableRefused(t *testing.T) {
 			router.MainTable: {Routes4: 1024, Routes6: 1024}}}) // main: the connected routes
 	rng := rand.New(rand.NewPCG(7, 7))
 	v4 := fullview.IPv4(70, 3000)[:300]
-	ipBatch(t, s.name, routeLines(rng, "add", v4[:100]))
+	nstest.Batch(t, s.name, routeLines(rng, "add", v4[:100])...)
 	converge(t, s, r, fib, rng, v4[:100], 300)
 
-	ipBatch(t, s.name, []string{
+	nstest.Batch(t, s.name,
 		fmt.Sprintf("rule add iif nbr1 lookup %d pref 50", huge),
-		fmt.Sprintf("route add 10.77.0.0/16 via 198.51.100.2 dev rib1 table %d", huge),
-	})
+		fmt.Sprintf("route add 10.77.0.0/16 via 198.51.100.2 dev rib1 table %d", huge))
 	for deadline := time.Now().Add(10 * time.Second); len(r.RefusedTables()) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatalf("table %d never refused (FIB tables %v)", huge, fib.Tables())
@@ -700,7 +666,7 @@ func TestTableRefused(t *testing.T) {
 	}
 	resyncs := r.Stats.Resyncs.Load()
 	// The rest is mirrored on.
-	ipBatch(t, s.name, routeLines(rng, "add", v4[100:]))
+	nstest.Batch(t, s.name, routeLines(rng, "add", v4[100:])...)
 	converge(t, s, r, fib, rng, v4, 1000)
 	// Three router_fib_refresh periods, each trying to make the table.
 	for refreshes := r.Stats.Refreshes.Load(); r.Stats.Refreshes.Load() < refreshes+3; {
@@ -731,24 +697,19 @@ func TestNeighboursInUseConfirmed(t *testing.T) {
 	need(t)
 	s := newScratch(t)
 	host := gatewayHost(t, s)
-	ribMAC, err := exec.Command("ip", "netns", "exec", s.name, "cat", "/sys/class/net/rib0/address").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ribMAC := nstest.MAC(t, s.name, "rib0")
 	// The host never asks for us (a permanent entry): its own ARP requests
 	// would confirm our entry too, and the test would prove nothing.
-	ipBatch(t, host, []string{"neigh add 192.0.2.1 lladdr " + strings.TrimSpace(string(ribMAC)) + " dev nbr0 nud permanent"})
+	nstest.Batch(t, host, "neigh add 192.0.2.1 lladdr "+ribMAC.String()+" dev nbr0 nud permanent")
 	// short kernel timers on rib0, so that the test takes seconds (the
 	// reachable time must stay above the first probe's delay, or the kernel
 	// probes by itself: an entry used within the delay is probed, not
 	// left STALE)
 	for k, v := range map[string]string{"base_reachable_time_ms": "3000", "delay_first_probe_time": "1", "retrans_time_ms": "100"} {
-		if out, err := exec.Command("ip", "netns", "exec", s.name, "sysctl", "-qw", "net.ipv4.neigh.rib0."+k+"="+v).CombinedOutput(); err != nil {
-			t.Fatalf("sysctl %s: %v %s", k, err, out)
-		}
+		nstest.Exec(t, s.name, "sysctl", "-qw", "net.ipv4.neigh.rib0."+k+"="+v)
 	}
 	r, fib := startRouter(t, s.name, 0)
-	ipCmd(t, "-n", s.name, "route", "add", "203.0.113.0/24", "via", "192.0.2.50", "dev", "rib0", "table", fmt.Sprint(table))
+	nstest.IP(t, "-n", s.name, "route", "add", "203.0.113.0/24", "via", "192.0.2.50", "dev", "rib0", "table", fmt.Sprint(table))
 	dst := netip.MustParseAddr("203.0.113.7")
 	waitHop := func(want string, within time.Duration) {
 		t.Helper()
@@ -771,7 +732,7 @@ func TestNeighboursInUseConfirmed(t *testing.T) {
 	// A few reachable times pass, then the host changes its MAC silently
 	// (arp_notify is off by default: no gratuitous ARP).
 	time.Sleep(6 * time.Second)
-	ipBatch(t, host, []string{"link set nbr0 address 02:00:00:00:0e:0e"})
+	nstest.Batch(t, host, "link set nbr0 address 02:00:00:00:0e:0e")
 	waitHop("0/02:00:00:00:0e:0e", 15*time.Second)
 	// Quiet for a while: confirmations stay about one per reachable time
 	// (1.5–4.5 s here, plus the probe), not one per event or per packet.

@@ -11,6 +11,7 @@ import (
 	dpdk "fibd/cgo"
 	"fibd/router"
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 )
 
 // writes reads the programmer's counts of nexthops rewritten in place and
@@ -83,15 +84,15 @@ func TestNexthopObjects(t *testing.T) {
 		t.Run(fmt.Sprintf("compat%d", mode), func(t *testing.T) {
 			s := newScratch(t)
 			setCompat(t, s.name, mode)
-			ipBatch(t, s.name, nhObjects)
+			nstest.Batch(t, s.name, nhObjects...)
 			rng := rand.New(rand.NewPCG(12, uint64(mode)))
 			v4 := fullview.IPv4(60, 2000)
 			v6 := fullview.IPv6(61, 600)
 			all := append(append([]netip.Prefix{}, v4...), v6...)
 			// Half before fibd starts (the dump), half after (notifications).
-			ipBatch(t, s.name, nhRoutes(rng, all[:len(all)/2]))
+			nstest.Batch(t, s.name, nhRoutes(rng, all[:len(all)/2])...)
 			r, fib := startRouter(t, s.name, 0)
-			ipBatch(t, s.name, nhRoutes(rng, all[len(all)/2:]))
+			nstest.Batch(t, s.name, nhRoutes(rng, all[len(all)/2:])...)
 			converge(t, s, r, fib, rng, all, 2000)
 			for _, p := range all {
 				if d := fibd(r, fib, p.Addr()); d.drop == "unreachable" {
@@ -120,11 +121,10 @@ func TestNexthopObjects(t *testing.T) {
 			// rewritten in place, no route written (compat mode 1's
 			// route messages included).
 			rw0, w0 := writes(r)
-			ipBatch(t, s.name, []string{
+			nstest.Batch(t, s.name,
 				"nexthop replace id 10 group 2/3",
 				"nexthop replace id 1 via 198.51.100.3 dev rib1",
-				"nexthop replace id 30 group 22",
-			})
+				"nexthop replace id 30 group 22")
 			converge(t, s, r, fib, rng, all, 2000)
 			waitQuiet(r)
 			if rw, w := writes(r); w != w0 || rw-rw0 < 3 {
@@ -133,7 +133,7 @@ func TestNexthopObjects(t *testing.T) {
 
 			// A neighbour's new MAC: its adjacency is rewritten, no route.
 			rw0, w0 = writes(r)
-			ipBatch(t, s.name, []string{"neigh replace 198.51.100.3 lladdr 02:00:00:00:0d:02 dev rib1 nud permanent"})
+			nstest.Batch(t, s.name, "neigh replace 198.51.100.3 lladdr 02:00:00:00:0d:02 dev rib1 nud permanent")
 			probe := netip.Prefix{}
 			r.Do(func(p *router.Programmer, rib *router.RIB) {
 				rib.Each(func(tb uint32, pf netip.Prefix, tg *router.Target) {
@@ -153,24 +153,23 @@ func TestNexthopObjects(t *testing.T) {
 			if rw, w := writes(r); w != w0 || rw == rw0 {
 				t.Fatalf("MAC change: %d routes written, %d nexthops rewritten; want 0 and > 0", w-w0, rw-rw0)
 			}
-			ipBatch(t, s.name, []string{"neigh replace 198.51.100.3 lladdr " + macC + " dev rib1 nud permanent"})
+			nstest.Batch(t, s.name, "neigh replace 198.51.100.3 lladdr "+macC+" dev rib1 nud permanent")
 			converge(t, s, r, fib, rng, all, 2000)
 
 			// rib1 down: the kernel deletes its objects and shrinks the
 			// groups holding them, silently; the routes on them go.
-			ipBatch(t, s.name, []string{"nexthop replace id 1 via 192.0.2.2 dev rib0", "link set rib1 down"})
+			nstest.Batch(t, s.name, "nexthop replace id 1 via 192.0.2.2 dev rib0", "link set rib1 down")
 			converge(t, s, r, fib, rng, all, 2000)
-			ipBatch(t, s.name, []string{"link set rib1 up",
-				"neigh replace 198.51.100.2 lladdr " + macB + " dev rib1 nud permanent",
-				"neigh replace 198.51.100.3 lladdr " + macC + " dev rib1 nud permanent",
-				"neigh replace 2001:db8:1::2 lladdr " + macB + " dev rib1 nud permanent",
+			nstest.Batch(t, s.name, "link set rib1 up",
+				"neigh replace 198.51.100.2 lladdr "+macB+" dev rib1 nud permanent",
+				"neigh replace 198.51.100.3 lladdr "+macC+" dev rib1 nud permanent",
+				"neigh replace 2001:db8:1::2 lladdr "+macB+" dev rib1 nud permanent",
 				"nexthop add id 2 via 198.51.100.2 dev rib1",
-				"nexthop replace id 10 group 1/2",
-			})
+				"nexthop replace id 10 group 1/2")
 			converge(t, s, r, fib, rng, all, 2000)
 
 			// An object deleted takes its routes with it.
-			ipCmd(t, "-n", s.name, "nexthop", "del", "id", "1")
+			nstest.IP(t, "-n", s.name, "nexthop", "del", "id", "1")
 			converge(t, s, r, fib, rng, all, 2000)
 		})
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"fibd/test/nstest"
 )
 
 // A fault kind: run injects it and returns when the fault is over (the
@@ -92,11 +94,11 @@ func (s *soak) portLink() (time.Time, error) {
 	if err := s.l.staticRoutes(); err != nil {
 		return time.Time{}, err
 	}
-	if _, err := sh("ip", "link", "set", s.l.fb, "down"); err != nil {
+	if _, err := nstest.RunErr("ip", "link", "set", s.l.fb, "down"); err != nil {
 		return time.Time{}, err
 	}
 	time.Sleep(time.Duration(1000+s.rng.IntN(3000)) * time.Millisecond)
-	_, err := sh("ip", "link", "set", s.l.fb, "up")
+	_, err := nstest.RunErr("ip", "link", "set", s.l.fb, "up")
 	return time.Now(), err
 }
 
@@ -104,11 +106,11 @@ func (s *soak) ribLink() (time.Time, error) {
 	if err := s.l.staticRoutes(); err != nil {
 		return time.Time{}, err
 	}
-	if err := ipBatch(s.l.rt, "link set ribb down"); err != nil {
+	if err := nstest.IPBatch(s.l.rt, "link set ribb down"); err != nil {
 		return time.Time{}, err
 	}
 	time.Sleep(time.Duration(1000+s.rng.IntN(3000)) * time.Millisecond)
-	err := ipBatch(s.l.rt, "link set ribb up")
+	err := nstest.IPBatch(s.l.rt, "link set ribb up")
 	return time.Now(), err
 }
 
@@ -116,16 +118,16 @@ func (s *soak) addrDelAdd() (time.Time, error) {
 	if err := s.l.staticRoutes(); err != nil {
 		return time.Time{}, err
 	}
-	if err := ipBatch(s.l.rt, "address del 10.2.0.1/24 dev ribb", "address del 2001:db8:2::1/64 dev ribb"); err != nil {
+	if err := nstest.IPBatch(s.l.rt, "address del 10.2.0.1/24 dev ribb", "address del 2001:db8:2::1/64 dev ribb"); err != nil {
 		return time.Time{}, err
 	}
 	time.Sleep(time.Duration(1000+s.rng.IntN(3000)) * time.Millisecond)
-	err := ipBatch(s.l.rt, "address add 10.2.0.1/24 dev ribb", "address add 2001:db8:2::1/64 dev ribb nodad")
+	err := nstest.IPBatch(s.l.rt, "address add 10.2.0.1/24 dev ribb", "address add 2001:db8:2::1/64 dev ribb nodad")
 	return time.Now(), err
 }
 
 func (s *soak) birdKill() (time.Time, error) {
-	s.l.rBird.stop(syscall.SIGKILL, 5*time.Second)
+	s.l.rBird.Stop(syscall.SIGKILL, 5*time.Second)
 	time.Sleep(time.Duration(s.rng.IntN(2000)) * time.Millisecond)
 	err := s.l.startRouterBird()
 	return time.Now(), err
@@ -145,7 +147,7 @@ func (s *soak) fibdKill() (time.Time, error) {
 	for deadline := time.Now().Add(30 * time.Second); s.countBird("-4", 254) < s.l.want4/10 && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.l.fibd.stop(syscall.SIGKILL, time.Second)
+	s.l.fibd.Stop(syscall.SIGKILL, time.Second)
 	if err := s.l.startFibd(); err != nil {
 		return time.Time{}, err
 	}
@@ -155,21 +157,16 @@ func (s *soak) fibdKill() (time.Time, error) {
 // netnsRecreate: the router netns goes (its BIRD with it) and is made
 // again under the same name, as a reboot of the routing container would.
 func (s *soak) netnsRecreate() (time.Time, error) {
-	s.l.rBird.stop(syscall.SIGTERM, 5*time.Second)
-	if _, err := sh("ip", "netns", "del", s.l.rt); err != nil {
+	s.l.rBird.Stop(syscall.SIGTERM, 5*time.Second)
+	if _, err := nstest.RunErr("ip", "netns", "del", s.l.rt); err != nil {
 		return time.Time{}, err
 	}
 	// the exception veths die with the namespace, unless something (fibd)
 	// still holds it: then they are removed by hand
 	time.Sleep(500 * time.Millisecond)
-	for _, i := range []string{s.l.xa, s.l.xb} {
-		exec.Command("ip", "link", "del", i).Run()
-	}
+	nstest.DelLinks(s.l.xa, s.l.xb)
 	time.Sleep(time.Duration(500+s.rng.IntN(2000)) * time.Millisecond)
-	if _, err := sh("ip", "netns", "add", s.l.rt); err != nil {
-		return time.Time{}, err
-	}
-	if err := ipBatch(s.l.rt, "link set lo up"); err != nil {
+	if err := nstest.AddNS(s.l.rt); err != nil {
 		return time.Time{}, err
 	}
 	if err := s.l.setupRouterNS(); err != nil {
@@ -201,24 +198,24 @@ func (s *soak) ruleAddDel() (time.Time, error) {
 		}
 	}
 	lines = append(lines, fmt.Sprintf("route add blackhole 10.1.0.64/26 table %d", tableNew))
-	if err := ipBatch(s.l.rt, lines...); err != nil {
+	if err := nstest.IPBatch(s.l.rt, lines...); err != nil {
 		return time.Time{}, err
 	}
 	pref := strconv.Itoa(900)
-	if _, err := sh("ip", "-4", "-n", s.l.rt, "rule", "add", "from", "10.1.0.64/26", "lookup", strconv.Itoa(tableNew), "pref", pref); err != nil {
+	if _, err := nstest.RunErr("ip", "-4", "-n", s.l.rt, "rule", "add", "from", "10.1.0.64/26", "lookup", strconv.Itoa(tableNew), "pref", pref); err != nil {
 		return time.Time{}, err
 	}
-	if _, err := sh("ip", "-6", "-n", s.l.rt, "rule", "add", "from", "2001:db8:1::4000/114", "lookup", strconv.Itoa(tableNew), "pref", pref); err != nil {
+	if _, err := nstest.RunErr("ip", "-6", "-n", s.l.rt, "rule", "add", "from", "2001:db8:1::4000/114", "lookup", strconv.Itoa(tableNew), "pref", pref); err != nil {
 		return time.Time{}, err
 	}
 	if !s.settle("rule", time.Now()) {
 		return time.Time{}, fmt.Errorf("with the new table")
 	}
 	for _, fam := range []string{"-4", "-6"} {
-		if _, err := sh("ip", fam, "-n", s.l.rt, "rule", "del", "pref", pref); err != nil {
+		if _, err := nstest.RunErr("ip", fam, "-n", s.l.rt, "rule", "del", "pref", pref); err != nil {
 			return time.Time{}, err
 		}
-		if _, err := sh("ip", fam, "-n", s.l.rt, "route", "flush", "table", strconv.Itoa(tableNew)); err != nil {
+		if _, err := nstest.RunErr("ip", fam, "-n", s.l.rt, "route", "flush", "table", strconv.Itoa(tableNew)); err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -367,7 +364,7 @@ func (s *soak) cliStorm() (time.Time, error) {
 // entry gets stale, and fibd must follow.
 func (s *soak) macChange() (time.Time, error) {
 	mac := net.HardwareAddr{0x02, 0x5a, byte(s.rng.Uint32()), byte(s.rng.Uint32()), byte(s.rng.Uint32()), byte(s.rng.Uint32())}
-	if err := ipBatch(s.l.up, "link set pb address "+mac.String()); err != nil {
+	if err := nstest.IPBatch(s.l.up, "link set pb address "+mac.String()); err != nil {
 		return time.Time{}, err
 	}
 	s.l.peerMAC = mac.String()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"fibd/test/fullview"
+	"fibd/test/nstest"
 )
 
 // lab is the soak's topology. fibd's two ports are af_packet vdevs on
@@ -121,46 +121,41 @@ func (l *lab) view(n4, n6 int, seed int64) {
 // leftover of a killed run with the same pid).
 func (l *lab) cleanup() {
 	for _, ns := range []string{l.rt, l.cl, l.up} {
-		exec.Command("ip", "netns", "del", ns).Run()
+		nstest.DelNS(ns)
 	}
-	for _, i := range []string{l.fa, l.fb, l.xa, l.xb} {
-		exec.Command("ip", "link", "del", i).Run()
-	}
+	nstest.DelLinks(l.fa, l.fb, l.xa, l.xb)
 }
 
 func (l *lab) setup() error {
 	l.cleanup()
 	for _, ns := range []string{l.rt, l.cl, l.up} {
-		if _, err := sh("ip", "netns", "add", ns); err != nil {
-			return err
-		}
-		if err := ipBatch(ns, "link set lo up"); err != nil {
+		if err := nstest.AddNS(ns); err != nil {
 			return err
 		}
 	}
-	if err := ipBatch("",
+	if err := nstest.IPBatch("",
 		"link add "+l.fa+" type veth peer name ca netns "+l.cl,
 		"link add "+l.fb+" type veth peer name pb netns "+l.up,
 		"link set "+l.fa+" up", "link set "+l.fb+" up"); err != nil {
 		return err
 	}
-	if err := ipBatch(l.cl, "link set ca up", "address add 10.1.0.2/24 dev ca", "address add 10.1.0.130/24 dev ca",
+	if err := nstest.IPBatch(l.cl, "link set ca up", "address add 10.1.0.2/24 dev ca", "address add 10.1.0.130/24 dev ca",
 		"address add 2001:db8:1::2/64 dev ca nodad",
 		"route add default via 10.1.0.1", "route add ::/0 via 2001:db8:1::1"); err != nil {
 		return err
 	}
-	if err := ipBatch(l.up, "link set pb up", "address add 10.2.0.2/24 dev pb", "address add 2001:db8:2::2/64 dev pb nodad",
+	if err := nstest.IPBatch(l.up, "link set pb up", "address add 10.2.0.2/24 dev pb", "address add 2001:db8:2::2/64 dev pb nodad",
 		"address add "+dst4+"/32 dev lo", "address add "+dst6+"/128 dev lo", "address add "+l.t200Dst.String()+"/32 dev lo",
 		"route add 10.1.0.0/24 via 10.2.0.1", "route add 2001:db8:1::/64 via 2001:db8:2::1"); err != nil {
 		return err
 	}
-	if _, err := sh("ip", "netns", "exec", l.cl, "ethtool", "-K", "ca", "tx", "off"); err != nil {
+	if _, err := nstest.RunErr("ip", "netns", "exec", l.cl, "ethtool", "-K", "ca", "tx", "off"); err != nil {
 		return err
 	}
-	if _, err := sh("ip", "netns", "exec", l.up, "ethtool", "-K", "pb", "tx", "off"); err != nil {
+	if _, err := nstest.RunErr("ip", "netns", "exec", l.up, "ethtool", "-K", "pb", "tx", "off"); err != nil {
 		return err
 	}
-	out, err := sh("ip", "netns", "exec", l.up, "cat", "/sys/class/net/pb/address")
+	out, err := nstest.RunErr("ip", "netns", "exec", l.up, "cat", "/sys/class/net/pb/address")
 	if err != nil {
 		return err
 	}
@@ -172,12 +167,12 @@ func (l *lab) setup() error {
 // exception veths, their addresses, forwarding and the ip rules (again
 // after the netns fault).
 func (l *lab) setupRouterNS() error {
-	if err := ipBatch("",
+	if err := nstest.IPBatch("",
 		"link add "+l.xa+" type veth peer name riba netns "+l.rt,
 		"link add "+l.xb+" type veth peer name ribb netns "+l.rt); err != nil {
 		return err
 	}
-	if err := ipBatch(l.rt, "link set riba up", "link set ribb up"); err != nil {
+	if err := nstest.IPBatch(l.rt, "link set riba up", "link set ribb up"); err != nil {
 		return err
 	}
 	if err := l.routerAddrs(); err != nil {
@@ -187,21 +182,21 @@ func (l *lab) setupRouterNS() error {
 		return err
 	}
 	for _, i := range []string{"riba", "ribb"} {
-		if _, err := sh("ip", "netns", "exec", l.rt, "ethtool", "-K", i, "tx", "off"); err != nil {
+		if _, err := nstest.RunErr("ip", "netns", "exec", l.rt, "ethtool", "-K", i, "tx", "off"); err != nil {
 			return err
 		}
 	}
 	// keep_addr_on_down: the IPv6 addresses stay through the rib link fault
 	for _, k := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
 		"net.ipv6.conf.all.keep_addr_on_down=1", "net.ipv6.conf.default.keep_addr_on_down=1"} {
-		if _, err := sh("ip", "netns", "exec", l.rt, "sysctl", "-qw", k); err != nil {
+		if _, err := nstest.RunErr("ip", "netns", "exec", l.rt, "sysctl", "-qw", k); err != nil {
 			return err
 		}
 	}
-	if _, err := sh("ip", "-4", "-n", l.rt, "rule", "add", "from", "10.1.0.128/25", "lookup", strconv.Itoa(tableRule), "pref", "1000"); err != nil {
+	if _, err := nstest.RunErr("ip", "-4", "-n", l.rt, "rule", "add", "from", "10.1.0.128/25", "lookup", strconv.Itoa(tableRule), "pref", "1000"); err != nil {
 		return err
 	}
-	_, err := sh("ip", "-6", "-n", l.rt, "rule", "add", "from", "2001:db8:1::8000/113", "lookup", strconv.Itoa(tableRule), "pref", "1000")
+	_, err := nstest.RunErr("ip", "-6", "-n", l.rt, "rule", "add", "from", "2001:db8:1::8000/113", "lookup", strconv.Itoa(tableRule), "pref", "1000")
 	return err
 }
 
@@ -215,11 +210,11 @@ func (l *lab) staticRoutes() error {
 	for i := range 50 {
 		lines = append(lines, fmt.Sprintf("route replace 100.100.%d.0/24 via 10.2.0.2 dev ribb proto static", i))
 	}
-	return ipBatch(l.rt, lines...)
+	return nstest.IPBatch(l.rt, lines...)
 }
 
 func (l *lab) routerAddrs() error {
-	return ipBatch(l.rt, "address add 10.1.0.1/24 dev riba", "address add 2001:db8:1::1/64 dev riba nodad",
+	return nstest.IPBatch(l.rt, "address add 10.1.0.1/24 dev riba", "address add 2001:db8:1::1/64 dev riba nodad",
 		"address add 10.2.0.1/24 dev ribb", "address add 2001:db8:2::1/64 dev ribb nodad")
 }
 
@@ -291,7 +286,7 @@ func (l *lab) startFibd() error {
 		if ctlJSON(l.ctlAddr, &st, "router", "status") == nil && st.Mode == "router" {
 			return nil
 		}
-		if !p.alive() {
+		if !p.Alive() {
 			return fmt.Errorf("fibd exited at start:\n%s", p.tail(40))
 		}
 		if time.Now().After(deadline) {
@@ -303,7 +298,7 @@ func (l *lab) startFibd() error {
 
 func (l *lab) stopFibd() {
 	if l.fibd != nil {
-		l.fibd.stop(syscall.SIGTERM, 30*time.Second)
+		l.fibd.Stop(syscall.SIGTERM, 30*time.Second)
 	}
 }
 
@@ -378,7 +373,7 @@ protocol bgp up6 {
 func (l *lab) teardown() {
 	for _, b := range []*bird{l.rBird, l.uBird} {
 		if b != nil {
-			b.stop(syscall.SIGTERM, 5*time.Second)
+			b.Stop(syscall.SIGTERM, 5*time.Second)
 		}
 	}
 	l.stopFibd()

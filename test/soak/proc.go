@@ -14,39 +14,16 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"fibd/test/nstest"
 )
-
-// sh runs a command and returns its combined output; the error names the
-// command and carries its output.
-func sh(args ...string) (string, error) {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return string(out), nil
-}
-
-// ipBatch runs ip -batch in namespace ns ("" for the root namespace).
-func ipBatch(ns string, lines ...string) error {
-	args := []string{"-batch", "-"}
-	if ns != "" {
-		args = append([]string{"-n", ns}, args...)
-	}
-	cmd := exec.Command("ip", args...)
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ip -n %s -batch: %w\n%s", ns, err, out)
-	}
-	return nil
-}
 
 // proc is a child process of the soak: its own process group, killed
 // with the soak (Pdeathsig), its output in a log file.
 type proc struct {
+	*nstest.Proc
 	name string
-	cmd  *exec.Cmd
 	log  string
-	done chan struct{} // closed once it has exited and been waited for
 }
 
 func startProc(name, logFile string, args ...string) (*proc, error) {
@@ -55,43 +32,14 @@ func startProc(name, logFile string, args ...string) (*proc, error) {
 		return nil, err
 	}
 	fmt.Fprintf(f, "---- %s: %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
-	p := &proc{name: name, log: logFile, done: make(chan struct{})}
-	p.cmd = exec.Command(args[0], args[1:]...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		f.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	pr, err := nstest.StartProc(cmd)
+	f.Close() // the child has its own copy
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	go func() { p.cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
-}
-
-func (p *proc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// signal sends sig to the process group the soak made for it.
-func (p *proc) signal(sig syscall.Signal) {
-	if p.alive() {
-		syscall.Kill(-p.cmd.Process.Pid, sig)
-	}
-}
-
-// stop sends sig, then SIGKILL after grace, and waits.
-func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
-	p.signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		p.signal(syscall.SIGKILL)
-		<-p.done
-	}
+	return &proc{Proc: pr, name: name, log: logFile}, nil
 }
 
 // tail is the end of the process's log, for failure messages.
@@ -134,11 +82,11 @@ func startBird(ns, dir, conf string) (*bird, error) {
 				return b, nil
 			}
 		}
-		if !p.alive() {
+		if !p.Alive() {
 			return nil, fmt.Errorf("bird in %s exited at start:\n%s", ns, p.tail(30))
 		}
 		if time.Now().After(deadline) {
-			p.stop(syscall.SIGKILL, time.Second)
+			p.Stop(syscall.SIGKILL, time.Second)
 			return nil, fmt.Errorf("bird in %s: no control socket after 20s", ns)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -77,7 +77,7 @@ func Run(cfg Config) (err error) {
 	}()
 	defer func() {
 		for _, p := range s.bg {
-			p.stop(syscall.SIGINT, 3*time.Second)
+			p.Stop(syscall.SIGINT, 3*time.Second)
 		}
 		s.l.teardown()
 	}()
@@ -204,11 +204,11 @@ func (s *soak) repair(kind string) {
 		return
 	}
 	s.logf("repair after %s: restarting fibd and the router's BIRD", kind)
-	if s.l.fibd != nil && s.l.fibd.alive() {
+	if s.l.fibd != nil && s.l.fibd.Alive() {
 		s.l.stopFibd()
 	}
 	if s.l.rBird != nil {
-		s.l.rBird.stop(syscall.SIGTERM, 5*time.Second)
+		s.l.rBird.Stop(syscall.SIGTERM, 5*time.Second)
 	}
 	if err := s.l.startFibd(); err != nil {
 		s.logf("repair: %v", err)
@@ -287,7 +287,7 @@ func (s *soak) waitQuiet() error {
 		if s.l.rBird == nil {
 			return errors.New("the router's BIRD is not running")
 		}
-		if !s.l.rBird.alive() {
+		if !s.l.rBird.Alive() {
 			return fmt.Errorf("the router's BIRD has exited:\n%s", s.l.rBird.tail(20))
 		}
 		if time.Now().After(deadline) {
@@ -322,7 +322,7 @@ func (s *soak) settle(kind string, t0 time.Time) bool {
 	var lastErr error
 	var lastLog, tc time.Time
 	for {
-		if !s.l.fibd.alive() {
+		if !s.l.fibd.Alive() {
 			s.fail(kind, "fibd has crashed:\n"+s.l.fibd.tail(60))
 			return false
 		}
@@ -363,7 +363,7 @@ func (s *soak) settle(kind string, t0 time.Time) bool {
 		s.fail(kind, "traffic does not flow through fibd")
 		return false
 	}
-	if !s.l.fibd.alive() {
+	if !s.l.fibd.Alive() {
 		s.fail(kind, "fibd has crashed:\n"+s.l.fibd.tail(60))
 		return false
 	}
@@ -447,7 +447,7 @@ func (s *soak) trafficFlows() bool {
 
 // scrape reads fibd's memory gauges from /metrics.
 func (s *soak) scrape() (memSample, error) {
-	m := memSample{pid: s.l.fibd.cmd.Process.Pid}
+	m := memSample{pid: s.l.fibd.Cmd.Process.Pid}
 	resp, err := http.Get("http://" + s.l.metrics + "/metrics")
 	if err != nil {
 		return m, err
@@ -511,14 +511,14 @@ func (s *soak) summary() error {
 		fmt.Fprintf(w, "%-10s %6d %11d %9d %15v\n", n, r.count, r.mismatches, r.failures, r.worst.Round(time.Millisecond))
 	}
 	for _, p := range s.bg {
-		p.stop(syscall.SIGINT, 3*time.Second)
+		p.Stop(syscall.SIGINT, 3*time.Second)
 	}
 	s.bg = nil
 	if b, err := exec.Command("grep", "-h", "packets transmitted", s.l.dir+"/traffic.log").Output(); err == nil {
 		fmt.Fprintf(w, "steady traffic (ping every 20 ms, faults included):\n%s", b)
 	}
 	var errs []error
-	if !s.memFresh && s.l.fibd != nil && s.l.fibd.alive() {
+	if !s.memFresh && s.l.fibd != nil && s.l.fibd.Alive() {
 		s.sampleMemory("end")
 	}
 	if len(s.mem) > 0 {

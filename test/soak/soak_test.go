@@ -2,11 +2,12 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"fibd/test/nstest"
 )
 
 // TestSoakShort is the soak of CI (make test): a smaller view (20,000
@@ -16,12 +17,8 @@ import (
 // SOAK_SEED replays a run, SOAK_FAULTS picks the kinds, SOAK_SHORT sets
 // the duration.
 func TestSoakShort(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (DPDK EAL, namespaces)")
-	}
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("bird2 is not installed (make deps)")
-	}
+	nstest.Root(t)
+	nstest.Tools(t, "ip", "bird", "birdc")
 	bin, err := filepath.Abs("../../bin")
 	if err != nil {
 		t.Fatal(err)

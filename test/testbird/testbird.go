@@ -10,23 +10,23 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fibd/test/nstest"
 )
 
 // Bird is one running BIRD.
 type Bird struct {
 	NS, Dir string
 	Cmd     *exec.Cmd
+	proc    *nstest.Proc
 	log     *os.File
-	done    chan struct{} // closed when BIRD has exited and been waited for
 }
 
 // Start runs BIRD with conf in netns ns; it skips the test when BIRD is
 // not installed.
 func Start(t *testing.T, ns, conf string) *Bird {
 	t.Helper()
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("bird2 is not installed (make deps)")
-	}
+	nstest.Tools(t, "bird", "birdc")
 	b := &Bird{NS: ns, Dir: t.TempDir()}
 	// protocol events to bird.log, for the test's failure messages
 	conf = "log stderr { info, remote, warning, error, auth, fatal, bug };\n" + conf
@@ -35,21 +35,19 @@ func Start(t *testing.T, ns, conf string) *Bird {
 	}
 	b.Cmd = exec.Command("ip", "netns", "exec", ns, "bird", "-f", "-c", filepath.Join(b.Dir, "bird.conf"),
 		"-s", b.Socket(), "-P", filepath.Join(b.Dir, "bird.pid"))
-	b.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var err error
 	if b.log, err = os.Create(filepath.Join(b.Dir, "bird.log")); err != nil {
 		t.Fatal(err)
 	}
 	b.Cmd.Stdout, b.Cmd.Stderr = b.log, b.log
-	if err := b.Cmd.Start(); err != nil {
+	if b.proc, err = nstest.StartProc(b.Cmd); err != nil {
+		b.log.Close()
 		t.Fatal(err)
 	}
-	b.done = make(chan struct{})
-	go func() { b.Cmd.Wait(); close(b.done) }()
 	t.Cleanup(func() { b.Stop() })
 	// A configuration error ends BIRD at once: say so here, not as a
 	// protocol that never comes up.
-	exited := b.done
+	exited := b.proc.Done()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(b.Socket()); err == nil {
@@ -72,18 +70,7 @@ func (b *Bird) Socket() string { return filepath.Join(b.Dir, "bird.ctl") }
 
 // Stop ends BIRD (TERM, then KILL) and waits for it; calling it twice is fine.
 func (b *Bird) Stop() {
-	select {
-	case <-b.done:
-		return
-	default:
-	}
-	syscall.Kill(-b.Cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-b.done:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-b.Cmd.Process.Pid, syscall.SIGKILL)
-		<-b.done
-	}
+	b.proc.Stop(syscall.SIGTERM, 5*time.Second)
 	b.log.Close()
 }
 

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fibd/test/nstest"
 )
 
 // Daemons are the FRR daemons an instance runs, zebra first: the others
@@ -30,9 +32,8 @@ type Frr struct {
 }
 
 type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	*nstest.Proc
+	log *os.File
 }
 
 // Start runs FRR with the integrated configuration conf in netns ns, as
@@ -83,17 +84,17 @@ func (f *Frr) start(t *testing.T, d string, extra ...string) {
 		"-u", "frr", "-g", "frr", "-P", "0", "-i", filepath.Join("/run/frr", f.Name, d+".pid"),
 		"--log", "file:" + filepath.Join(f.Dir, d+".log"), "--log-level", "info"}
 	cmd := exec.Command("ip", append(args, extra...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	out, err := os.Create(filepath.Join(f.Dir, d+".out"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	pr, err := nstest.StartProc(cmd)
+	if err != nil {
+		out.Close()
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, done: make(chan struct{}), log: out}
-	go func() { cmd.Wait(); close(p.done) }()
+	p := &proc{Proc: pr, log: out}
 	f.procs[d] = p
 	// Each daemon is up once its vty socket exists.
 	sock := filepath.Join("/run/frr", f.Name, d+".vty")
@@ -103,7 +104,7 @@ func (f *Frr) start(t *testing.T, d string, extra ...string) {
 			return
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 			t.Fatalf("FRR %s in %s exited at start:\n%s", d, f.NS, f.Logs())
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -132,18 +133,7 @@ func (f *Frr) Kill(d string, sig syscall.Signal) {
 	if !ok {
 		return
 	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	syscall.Kill(-p.cmd.Process.Pid, sig)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
+	p.Stop(sig, 10*time.Second)
 	p.log.Close()
 }
 

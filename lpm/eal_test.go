@@ -1,0 +1,224 @@
+package lpm
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	dpdk "fibd/cgo"
+)
+
+// The tests that apply routes need the fast path's tables: an EAL without
+// hugepages or devices, started by the first of them and ended after the
+// last (root only; run them under the shared e2e lock).
+var eal struct {
+	once   sync.Once
+	prefix string
+	e      *dpdk.EAL
+	err    error
+}
+
+func needEAL(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for the DPDK EAL")
+	}
+	eal.once.Do(func() {
+		eal.prefix = fmt.Sprintf("fibdlpm%d", os.Getpid())
+		eal.e, eal.err = dpdk.Init([]string{"lpm.test", "--no-huge", "-m", "1024", "--no-pci", "-l", "0",
+			"--file-prefix", eal.prefix, "--log-level", "lib.eal:warning", "--log-level", "lib.fib:error"})
+	})
+	if eal.err != nil {
+		t.Fatalf("EAL: %v", eal.err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if eal.e != nil {
+		eal.e.Cleanup()
+	}
+	if eal.prefix != "" {
+		os.RemoveAll(filepath.Join("/var/run/dpdk", eal.prefix))
+	}
+	os.Exit(code)
+}
+
+// fastTable is a FIB on the fast path's tables with one table of the
+// given sizes; when the test ends the table is destroyed and then the
+// nexthops it published are released.
+func fastTable(t *testing.T, v4, v6 uint32) (*FIB, *Table) {
+	t.Helper()
+	needEAL(t)
+	f := New(zerolog.Nop(), Config{MaxRoutes4: v4, MaxRoutes6: v6})
+	tb, err := f.Table(254, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := f.Destroy(tb); err != nil {
+			t.Error(err)
+		}
+		for idx := uint32(1); idx < f.NH.next; idx++ {
+			if err := f.NH.Release(idx); err != nil {
+				t.Error(err)
+			}
+		}
+		if err := f.Commit(); err != nil {
+			t.Error(err)
+		}
+	})
+	return f, tb
+}
+
+// publish publishes a fresh nexthop of the given type (one that needs no
+// port: the EAL here has none).
+func publish(t *testing.T, f *FIB, typ dpdk.NexthopType) uint32 {
+	t.Helper()
+	idx, err := f.NH.Alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.NH.Set(idx, dpdk.Nexthop{Type: typ}); err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// TestApplyFullTable: a table sized for 4 IPv4 and 2 IPv6 routes takes
+// that many from a batch of more and refuses the rest as full (ErrFull,
+// counted in Result.Full and FIB.Refused); lookups follow what was
+// applied; replacing a route already in a full table and deleting one are
+// not refused; deleting an absent route fails without counting as full.
+func TestApplyFullTable(t *testing.T) {
+	f, tb := fastTable(t, 4, 2)
+	a, b := publish(t, f, dpdk.NexthopBlackhole), publish(t, f, dpdk.NexthopUnreachable)
+	var batch Batch
+	var v4 []netip.Prefix
+	for i := range 6 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16)
+		v4 = append(v4, p)
+		batch.Add(p, a)
+	}
+	v6 := []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48"), netip.MustParsePrefix("2001:db8:2::/48"),
+		netip.MustParsePrefix("2001:db8:3::/48")}
+	for _, p := range v6 {
+		batch.Add(p, b)
+	}
+	r, err := f.Apply(tb, &batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Applied != 6 || r.Full != 3 || len(r.Failed) != 3 || f.Refused.Load() != 3 {
+		t.Fatalf("result %+v, refused %d; want 6 applied, 3 full", r, f.Refused.Load())
+	}
+	for _, fl := range r.Failed {
+		if !errors.Is(fl.Err, ErrFull) || fl.Del {
+			t.Errorf("refusal %+v: want an add refused with ErrFull", fl)
+		}
+	}
+	if n4, n6, err := f.Routes(tb); err != nil || n4 != 4 || n6 != 2 {
+		t.Fatalf("table holds %d + %d routes (%v), want 4 + 2", n4, n6, err)
+	}
+	in := map[netip.Prefix]bool{}
+	for _, p := range append(append([]netip.Prefix{}, v4...), v6...) {
+		in[p] = true
+	}
+	for _, fl := range r.Failed {
+		delete(in, fl.Prefix)
+	}
+	for _, p := range append(append([]netip.Prefix{}, v4...), v6...) {
+		want := dpdk.NexthopMiss
+		if in[p] {
+			want = a
+			if p.Addr().Is6() {
+				want = b
+			}
+		}
+		if got := f.Lookup(tb, p.Addr().Next()); got != want {
+			t.Errorf("lookup in %s: nexthop %d, want %d", p, got, want)
+		}
+	}
+
+	// full, yet a replacement and a delete go through; an absent route's
+	// delete fails on its own
+	var held netip.Prefix
+	for p := range in {
+		if p.Addr().Is4() {
+			held = p
+			break
+		}
+	}
+	batch.Reset()
+	batch.Add(held, b)
+	batch.Del(netip.MustParsePrefix("192.0.2.0/24"))
+	r, err = f.Apply(tb, &batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Applied != 1 || r.Full != 0 || len(r.Failed) != 1 || !r.Failed[0].Del || f.Refused.Load() != 3 {
+		t.Fatalf("replace + absent delete: %+v, refused %d", r, f.Refused.Load())
+	}
+	if got := f.Lookup(tb, held.Addr()); got != b {
+		t.Errorf("replaced %s: nexthop %d, want %d", held, got, b)
+	}
+	batch.Reset()
+	batch.Del(held)
+	if r, err := f.Apply(tb, &batch); err != nil || r.Applied != 1 || len(r.Failed) != 0 {
+		t.Fatalf("delete %s: %+v, %v", held, r, err)
+	}
+	if got := f.Lookup(tb, held.Addr()); got != dpdk.NexthopMiss {
+		t.Errorf("deleted %s: nexthop %d, want a miss", held, got)
+	}
+	if n4, _, _ := f.Routes(tb); n4 != 3 {
+		t.Errorf("after the delete: %d IPv4 routes, want 3", n4)
+	}
+}
+
+// TestReleaseAfterCommit: a released nexthop is unpublished at once and
+// its index comes back only after Commit's grace period.
+func TestReleaseAfterCommit(t *testing.T) {
+	needEAL(t)
+	f := New(zerolog.Nop(), Config{MaxRoutes4: 4, MaxRoutes6: 4})
+	a, err := f.NH.Alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.NH.Set(a, dpdk.Nexthop{Type: dpdk.NexthopBlackhole}); err != nil {
+		t.Fatal(err)
+	}
+	if nh, err := dpdk.GetNexthop(a); err != nil || nh.Type != dpdk.NexthopBlackhole {
+		t.Fatalf("published %d: %+v, %v", a, nh, err)
+	}
+	if err := f.NH.Release(a); err != nil {
+		t.Fatal(err)
+	}
+	if nh, err := dpdk.GetNexthop(a); err == nil && nh.Type != dpdk.NexthopNone {
+		t.Errorf("released %d still published: %+v", a, nh)
+	}
+	if f.NH.Live() != 0 {
+		t.Errorf("live %d after the release, want 0", f.NH.Live())
+	}
+	b, _ := f.NH.Alloc()
+	if b == a {
+		t.Fatalf("index %d handed out again before Commit", a)
+	}
+	f.NH.Unalloc(b)
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]bool{}
+	for range 2 {
+		i, _ := f.NH.Alloc()
+		got[i] = true
+	}
+	if !got[a] {
+		t.Errorf("after Commit: allocated %v, want %d among them", got, a)
+	}
+}
