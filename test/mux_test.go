@@ -236,7 +236,7 @@ protocol bgp upstream2v6 {
 		return netip.Prefix{}
 	}
 	thrown, thrown6 := alone(20, 40, own, common, own), alone(5, 30, own6, common6, own6)
-	ipBatch(t, rt, fmt.Sprintf("route add throw %s table 10001", thrown), fmt.Sprintf("route add throw %s table 10001 metric 1", thrown6), // ahead of BIRD's metric 32
+	nstest.Batch(t, rt, fmt.Sprintf("route add throw %s table 10001", thrown), fmt.Sprintf("route add throw %s table 10001 metric 1", thrown6), // ahead of BIRD's metric 32
 		fmt.Sprintf("route add %s via %s dev riba", thrown, client), fmt.Sprintf("route add %s via %s dev riba", thrown6, client6))
 	// the client learns the macvlans' MACs (and the mux the client's)
 	for _, a := range []netip.Addr{up1Addr, up2Addr, muxAddr, up1Addr6, up2Addr6, muxAddr6} {
@@ -248,7 +248,7 @@ protocol bgp upstream2v6 {
 		o2, _, _ := r.fdpi(t, "--json", "router", "fib", "lookup", own[600].Addr().String(), "table=10002")
 		return strings.Contains(o1, `"forward"`) && strings.Contains(o2, `"forward"`)
 	})
-	waitUntil(t, 10*time.Second, "fibd follows the throw routes to the main table", func() bool {
+	nstest.WaitUntil(t, 10*time.Second, "fibd follows the throw routes to the main table", func() bool {
 		for _, a := range []netip.Addr{thrown.Addr().Next(), thrown6.Addr().Next()} {
 			o, _, _ := r.fdpi(t, "router", "fib", "lookup", a.String(), "iif=upstream1")
 			if !strings.Contains(o, "net_af_packet0") {

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+
+	"fibd/test/nstest"
 )
 
 // TestThrowRoutes: a throw route ends the lookup in its table; routing by
@@ -30,7 +32,7 @@ func TestThrowRoutes(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("route add %s via %s dev rib0 table %d metric 32", p, gw, table),
 			fmt.Sprintf("route add throw %s table %d metric 1", p, table))
 	}
-	ipBatch(t, s.name, lines)
+	nstest.Batch(t, s.name, lines...)
 	converge(t, s, r, fib, rng, ps, 50)
 	for _, p := range ps {
 		if k := mustKernel(t, s, p.Addr().Next()); k.drop != "unreachable" {
@@ -41,7 +43,7 @@ func TestThrowRoutes(t *testing.T) {
 	for _, p := range ps {
 		del = append(del, fmt.Sprintf("route del throw %s table %d metric 1", p, table))
 	}
-	ipBatch(t, s.name, del)
+	nstest.Batch(t, s.name, del...)
 	converge(t, s, r, fib, rng, ps, 50)
 	for _, p := range ps {
 		if k := mustKernel(t, s, p.Addr().Next()); k.drop != "" {
