@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -171,6 +173,19 @@ ajb_save_ip=10.1.0.0/16;2001:db8:77::/48
 	if out, _, _ := r.fdpi(t, "router", "stats", "show"); !strings.Contains(out, "ajb_save_ip: 2 masks, 4 packets recorded") ||
 		!strings.Contains(out, "ajb_ring_full 0, ajb_no_mbuf 0") {
 		t.Errorf("stats show text:\n%s", out)
+	}
+
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", l.port+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"fibd_save_ip_packets_total 4", "fibd_save_ip_records_written_total 7", "fibd_save_ip_masks 2",
+		`fibd_save_ip_dropped_total{reason="ajb_ring_full"} 0`, `fibd_save_ip_dropped_total{reason="ajb_no_mbuf"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 
 	// A reload that clears the masks: matching packets pass unrecorded.

@@ -58,7 +58,7 @@ type daemon struct {
 	ifaddrs map[dpdk.PortID][]dpdk.IfAddr
 
 	rtnlStop context.CancelFunc // router_rtnl_pcap recording, when on
-	saveIP   *saveip.Recorder   // ajb_save_ip; set once the workers run
+	saveIP   *saveip.Recorder   // ajb_save_ip: set once, before the control and metrics servers start
 	rctx     context.Context    // lives as long as the router
 
 	mu        sync.Mutex  // guards prog, staticRIB, policy and reloads against the control server
