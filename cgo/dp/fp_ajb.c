@@ -317,6 +317,8 @@ fp_ajb_drain(uint8_t *buf, uint32_t cap, int *more)
 	uint64_t now_tsc = rte_rdtsc(), hz = rte_get_tsc_hz();
 	uint32_t used = 0;
 	uint64_t n = 0;
+	/* the ring of a carried record first: its sent copy follows it */
+	unsigned int first = carry.has ? carry.worker : 0;
 	if (carry.has) {
 		if (!put(buf, cap, &used, &carry.e, carry.worker, now_ns, now_tsc, hz)) {
 			*more = 1;
@@ -326,7 +328,8 @@ fp_ajb_drain(uint8_t *buf, uint32_t cap, int *more)
 		carry.has = false;
 		n++;
 	}
-	for (unsigned int w = 0; w < ajb_rings; w++) {
+	for (unsigned int k = 0; k < ajb_rings; k++) {
+		unsigned int w = (first + k) % ajb_rings;
 		struct ajb_elem e;
 		while (rte_ring_sc_dequeue_elem(ajb_w[w].ring, &e, sizeof(e)) == 0) {
 			if (!put(buf, cap, &used, &e, (uint16_t)w, now_ns, now_tsc, hz)) {
