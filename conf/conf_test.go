@@ -192,6 +192,8 @@ func TestParams(t *testing.T) {
 		"fibd_punt_rate_proto", "fibd_punt_rate_nd", "fibd_punt_rate_other", "fibd_punt_rate_glean",
 		// NAT pools announced when NAT profiles change, as the manual says
 		"fibd_nat_pool", "fibd_subs_gateway",
+		// "hot" in the manual's pcap recording page
+		"ajb_save_ip",
 	}
 	for _, n := range wantHot {
 		if !hot[n] {
@@ -475,5 +477,38 @@ func TestAnnounceParams(t *testing.T) {
 	}
 	if warned(load("")) || !warned(load("fibd_announce_table_inet=100\n")) || !warned(load("fibd_announce_table_subs=100\n")) {
 		t.Error("an announcement table equal to router_kernel_table should warn, and only then")
+	}
+}
+
+// TestSaveIP: ajb_save_ip takes addresses and CIDRs of both families, in a
+// list and repeated, masks them, refuses garbage and more than 16 masks of
+// one family, and is hot.
+func TestSaveIP(t *testing.T) {
+	const base = "in_dev=net_null0\nout_dev=net_null1\n"
+	c, err := Parse("t.conf", []byte(base+"ajb_save_ip=192.168.0.0/24;10.1.2.3, 2001:db8::/32\najb_save_ip=::ffff:172.16.1.0/120\najb_save_ip=10.1.2.3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.AjbSaveIP); got != "[192.168.0.0/24 10.1.2.3/32 2001:db8::/32 172.16.1.0/24]" {
+		t.Errorf("ajb_save_ip parsed as %s", got)
+	}
+	for _, bad := range []string{"ajb_save_ip=10.0.0.0/33", "ajb_save_ip=example.com", "ajb_save_ip=fe80::1%eth0", "ajb_save_ip=::ffff:0:0/90"} {
+		if _, err := Parse("t.conf", []byte(base+bad+"\n")); err == nil || !strings.Contains(err.Error(), "ajb_save_ip") {
+			t.Errorf("%s: error %v", bad, err)
+		}
+	}
+	var many []string
+	for i := range 17 {
+		many = append(many, fmt.Sprintf("10.0.%d.0/24", i))
+	}
+	if _, err := Parse("t.conf", []byte(base+"ajb_save_ip="+strings.Join(many, ";")+"\n")); err == nil || !strings.Contains(err.Error(), "more than 16") {
+		t.Errorf("17 IPv4 masks: %v", err)
+	}
+	off, err := Parse("t.conf", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hot, cold := c.Changed(off); fmt.Sprint(hot) != "[ajb_save_ip]" || len(cold) != 0 {
+		t.Errorf("hot %v cold %v, want ajb_save_ip hot", hot, cold)
 	}
 }

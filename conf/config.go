@@ -126,8 +126,9 @@ type Config struct {
 
 	AuthAnnounceReject bool // auth_announce_reject: announce rejected subscribers too
 
-	AjbUdpiPath     string        // ajb_udpi_path: directory of pcap files
-	AjbUdpiFtimeout time.Duration // ajb_udpi_ftimeout: pcap rotation period (minutes in the file)
+	AjbUdpiPath     string         // ajb_udpi_path: directory of pcap files
+	AjbUdpiFtimeout time.Duration  // ajb_udpi_ftimeout: pcap rotation period (minutes in the file)
+	AjbSaveIP       []netip.Prefix // ajb_save_ip: record packets from or to these masks, before and after routing (hot)
 
 	BrasArpMAC        net.HardwareAddr // bras_arp_mac: fibd's MAC on every port
 	BrasArpIP         netip.Addr       // bras_arp_ip: fibd's own IPv4 address

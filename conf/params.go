@@ -137,6 +137,7 @@ var topParams = []param[Config]{
 		func(c *Config) *string { return &c.AjbUdpiPath }, checkNotEmpty),
 	durationParam(Param{Name: "ajb_udpi_ftimeout", Hot: true, Doc: "rotation period of pcap files in minutes (default 10, at most a week)"},
 		func(c *Config) *time.Duration { return &c.AjbUdpiFtimeout }, time.Minute, 1, 7*1440),
+	saveIPParam(Param{Name: "ajb_save_ip", Hot: true, Doc: "record the packets whose source or destination is in one of these IPv4/IPv6 addresses or CIDRs (0.0.0.0/0 or ::/0: all of a family) to pcap under ajb_udpi_path (save_ip_<unix time>.pcap, a new file every ajb_udpi_ftimeout): each packet twice, as received and, when forwarded, as sent; separated by ';' or ',', repeatable; at most 16 per family; empty: off"}),
 
 	macParam(Param{Name: "bras_arp_mac", Doc: "the gateway's virtual MAC; required with router=1, checked, not used by fibd (ports send from their own MACs, and the kernel answers ARP/NDP through the exception interfaces)"}),
 	addrParam(Param{Name: "bras_arp_ip", Doc: "IPv4 address of fibd: the source of ICMP errors from a port or sub-interface without an IPv4 address; required with router=1; outside every TAP subnet"},
@@ -620,6 +621,60 @@ func prefixListParam(p Param, field func(*Config) *[]netip.Prefix) param[Config]
 		text: func(c *Config) []string {
 			out := make([]string, len(*field(c)))
 			for i, x := range *field(c) {
+				out[i] = x.String()
+			}
+			return out
+		},
+	}
+}
+
+// maxSaveIP bounds ajb_save_ip's masks per address family: the fast path
+// tests each recorded packet's two addresses against every one.
+const maxSaveIP = 16
+
+// saveIPParam: ajb_save_ip=IP|CIDR[;IP|CIDR...], repeatable (the manual's
+// "ajb_save_ip=192.168.0.0/24"; a bare address is a host).
+func saveIPParam(p Param) param[Config] {
+	return param[Config]{
+		Param: p,
+		spec:  spec{list: true},
+		set: func(c *Config, v string) error {
+			for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' }) {
+				if f = strings.TrimSpace(f); f == "" {
+					continue
+				}
+				pfx, err := netip.ParsePrefix(f)
+				if err != nil {
+					a, aerr := netip.ParseAddr(f)
+					if aerr != nil || a.Zone() != "" {
+						return fmt.Errorf("%q: want an IP address or a CIDR", f)
+					}
+					a = a.Unmap()
+					pfx = netip.PrefixFrom(a, a.BitLen())
+				}
+				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-(pfx.Addr().BitLen()-pfx.Addr().Unmap().BitLen())).Masked()
+				if !pfx.IsValid() {
+					return fmt.Errorf("%q: not a mask of an IPv4 or IPv6 address", f)
+				}
+				if slices.Contains(c.AjbSaveIP, pfx) {
+					continue
+				}
+				n := 0
+				for _, q := range c.AjbSaveIP {
+					if q.Addr().Is4() == pfx.Addr().Is4() {
+						n++
+					}
+				}
+				if n >= maxSaveIP {
+					return fmt.Errorf("%s: more than %d masks of one address family", pfx, maxSaveIP)
+				}
+				c.AjbSaveIP = append(c.AjbSaveIP, pfx)
+			}
+			return nil
+		},
+		text: func(c *Config) []string {
+			out := make([]string, len(c.AjbSaveIP))
+			for i, x := range c.AjbSaveIP {
 				out[i] = x.String()
 			}
 			return out

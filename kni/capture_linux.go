@@ -3,8 +3,6 @@ package kni
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -85,24 +83,9 @@ func (s *Set) captureFile(e *Exception, now time.Time) error {
 		e.capFile = ""
 		return dpdk.CaptureException(e.Index, nil, 0)
 	}
-	if err := os.MkdirAll(s.capture.Path, 0o755); err != nil {
+	f, name, err := pcap.Create(s.capture.Path, "tap_"+e.Tap, now)
+	if err != nil {
 		return fmt.Errorf("router_tap_pcap: %w", err)
-	}
-	var f *os.File
-	var name string
-	for n := 0; ; n++ {
-		name = filepath.Join(s.capture.Path, fmt.Sprintf("tap_%s_%d.pcap", e.Tap, now.Unix()))
-		if n > 0 {
-			name = filepath.Join(s.capture.Path, fmt.Sprintf("tap_%s_%d_%d.pcap", e.Tap, now.Unix(), n))
-		}
-		var err error
-		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("router_tap_pcap: %w", err)
-		}
 	}
 	defer f.Close()
 	if _, err := pcap.NewWriter(f, pcap.LinkTypeEthernet); err != nil {

@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 #include <rte_arp.h>
 
+#include "fp_ajb_dp.h"
 #include "fp_icmp.h"
 #include "fp_pkt.h"
 #include "fp_priv.h"
@@ -697,7 +698,12 @@ worker_main(void *arg)
 			if (unlikely(fp_ports[w->rxq[q].port].bond)) /* frames of the LAG, not its member */
 				for (uint16_t i = 0; i < n; i++)
 					pkts[i]->port = w->rxq[q].port;
+			const struct fp_ajb_set *ajb = fp_ajb_active(); /* ajb_save_ip */
+			if (unlikely(ajb != NULL))
+				fp_ajb_rx(w->idx, ajb, pkts, n);
 			fp_route_burst(w, pkts, n, verdict, oport);
+			if (unlikely(ajb != NULL))
+				fp_ajb_tx(w->idx, pkts, n, verdict);
 			for (uint16_t i = 0; i < n; i++)
 				dispose(w, pkts[i], verdict[i], oport[i]);
 		}

@@ -667,6 +667,8 @@ func (d *daemon) reload() (hot []string, err error) {
 	}
 	logAdvice(d.log, nc)
 	d.setRtnlPcap(nc)
+	// ajb_save_ip and ajb_udpi_* are hot
+	d.reloadSaveIP(nc)
 	if d.exc != nil { // router_tap_pcap* are hot
 		if err := d.exc.SetCapture(kni.CaptureConfigOf(nc)); err != nil {
 			d.log.Error().Err(err).Msg("router_tap_pcap")

@@ -26,6 +26,7 @@ import (
 	"fibd/ports"
 	"fibd/ports/pcap"
 	"fibd/router"
+	"fibd/saveip"
 )
 
 // daemon is fibd. Its control server, metrics and tickers run on their
@@ -57,6 +58,7 @@ type daemon struct {
 	ifaddrs map[dpdk.PortID][]dpdk.IfAddr
 
 	rtnlStop context.CancelFunc // router_rtnl_pcap recording, when on
+	saveIP   *saveip.Recorder   // ajb_save_ip: set once, before the control and metrics servers start
 	rctx     context.Context    // lives as long as the router
 
 	mu        sync.Mutex  // guards prog, staticRIB, policy and reloads against the control server
@@ -291,6 +293,8 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if err := d.eal.Launch(); err != nil {
 		return err
 	}
+	stopSaveIP := d.startSaveIP(rctx, d.cfg)
+	defer stopSaveIP() // before the workers stop, on every path
 	go watchWorkers(rctx, d.log)
 	go watchLinks(rctx, d.log, d.ports)
 	// The exception thread runs where the main lcore does (off the workers').
@@ -354,6 +358,7 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if err := dpdk.StopExceptions(); err != nil {
 		d.log.Warn().Err(err).Msg("stopping the exception thread")
 	}
+	stopSaveIP()
 	if err := d.eal.StopWorkers(); err != nil {
 		d.log.Warn().Err(err).Msg("stopping workers")
 	}

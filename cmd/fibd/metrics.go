@@ -110,6 +110,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	d.collectSaveIP(ch)
 	names := dpdk.DropReasons()
 	drops := make([]uint64, len(names))
 	for i := range dpdk.WorkerCount() {

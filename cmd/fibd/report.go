@@ -24,6 +24,7 @@ type report struct {
 	Nexthops  int               `json:"nexthops"`
 	Refused   uint64            `json:"routes_refused"`
 	Router    *routerReport     `json:"router,omitempty"`
+	SaveIP    *saveIPReport     `json:"save_ip,omitempty"` // ajb_save_ip, once set
 }
 
 type routerReport struct {
@@ -119,6 +120,7 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 		}
 	}
 	r.Refused = d.fib.Refused.Load()
+	r.SaveIP = d.saveIPReport()
 	return r, nil
 }
 
@@ -156,6 +158,7 @@ func (r *report) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nFIB: %d IPv4 + %d IPv6 routes, %d nexthops, %d refused; %.3fs\n",
 		r.Routes4, r.Routes6, r.Nexthops, r.Refused, r.Seconds)
+	r.SaveIP.writeText(w)
 }
 
 func (r *report) writeJSON(path string) error {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -327,5 +329,29 @@ func BenchmarkCountPackets(b *testing.B) {
 		if n, err := CountPackets(path); n != 1_000_000 || err != nil {
 			b.Fatal(n, err)
 		}
+	}
+}
+
+// TestCreate: the next file of a series is <base>_<unix>.pcap, then
+// _<unix>_1, _2 within one second; nothing is overwritten; the directory
+// is made.
+func TestCreate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dump", "dpi")
+	now := time.Unix(1700000000, 0)
+	var names []string
+	for i := range 3 {
+		f, name, err := Create(dir, "tap_rib0", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "%d", i)
+		f.Close()
+		names = append(names, filepath.Base(name))
+	}
+	if want := []string{"tap_rib0_1700000000.pcap", "tap_rib0_1700000000_1.pcap", "tap_rib0_1700000000_2.pcap"}; !slices.Equal(names, want) {
+		t.Errorf("names %v, want %v", names, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, names[0])); string(b) != "0" {
+		t.Errorf("first file overwritten: %q", b)
 	}
 }
