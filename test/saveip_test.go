@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"fibd/ports/pcap"
+
+	"fibd/test/nstest"
 )
 
 // saveIPStats is what the test reads of stats show --json.
@@ -71,13 +73,13 @@ func saveIPRecords(t *testing.T, dir string) ([][]byte, []string) {
 func TestSaveIP(t *testing.T) {
 	fibdBin(t)
 	in, feed := fmt.Sprintf("ajbi%d", os.Getpid()%100000), fmt.Sprintf("ajbf%d", os.Getpid()%100000)
-	scratch(t, nil, []string{in}) // deleted when the test ends
-	run(t, "ip", "link", "add", in, "type", "veth", "peer", "name", feed)
+	nstest.Links(t, in) // deleted when the test ends
+	nstest.Run(t, "ip", "link", "add", in, "type", "veth", "peer", "name", feed)
 	for _, dev := range []string{in, feed} { // no router solicitations or MLD of the kernel's own
 		if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+dev+"/disable_ipv6", []byte("1"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		run(t, "ip", "link", "set", dev, "up")
+		nstest.Run(t, "ip", "link", "set", dev, "up")
 	}
 	var dump string
 	l := newLabWith(t, func(dir string) string {
@@ -119,7 +121,7 @@ ajb_save_ip=10.1.0.0/16;2001:db8:77::/48
 			}
 		}
 		sent += uint64(len(frames))
-		waitUntil(t, 10*time.Second, fmt.Sprintf("fibd to take %d packets", sent), func() bool {
+		nstest.WaitUntil(t, 10*time.Second, fmt.Sprintf("fibd to take %d packets", sent), func() bool {
 			s := r.saveIPStats(t)
 			var rx uint64
 			for _, p := range s.Ports {
@@ -158,7 +160,7 @@ ajb_save_ip=10.1.0.0/16;2001:db8:77::/48
 		by6, v6(nbr, p1, "2001:db8:77::5", "2001:db8:100::9", 63),
 	}
 	var got [][]byte
-	waitUntil(t, 10*time.Second, "the recordings", func() bool {
+	nstest.WaitUntil(t, 10*time.Second, "the recordings", func() bool {
 		got, _ = saveIPRecords(t, dump)
 		return len(got) >= len(want)
 	})
@@ -215,7 +217,7 @@ ajb_save_ip=10.1.0.0/16;2001:db8:77::/48
 	}
 	send(by6, other, byDst)
 	want2 := [][]byte{other, v4(nbr, p1, "192.0.2.50", "8.8.4.4", 63)}
-	waitUntil(t, 10*time.Second, "the second file's recordings", func() bool {
+	nstest.WaitUntil(t, 10*time.Second, "the second file's recordings", func() bool {
 		got, files = saveIPRecords(t, dump)
 		return len(got) >= len(want)+len(want2)
 	})
