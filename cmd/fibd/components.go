@@ -196,15 +196,16 @@ func (d *daemon) startFIB(context.Context) error {
 	if _, err := d.fib.Table(d.kernelTable(), 0); err != nil {
 		return err
 	}
-	if d.static != nil {
+	if st := d.static; st != nil {
+		d.static = nil // the RIB keeps what it needs: the rest can go
 		d.prog = router.NewProgrammer(d.log, d.fib)
-		return d.program(d.static)
+		return d.program(st)
 	}
 	return nil
 }
 
 // routerMode tells whether the netlink mirror runs (router=1, no --static).
-func (d *daemon) routerMode() bool { return d.cfg.Router && d.static == nil }
+func (d *daemon) routerMode() bool { return d.cfg.Router && d.opt.static == "" }
 
 // openExceptions brings up the exception interfaces (router=1). They are
 // attached to their ports before the workers are added and launched, and

@@ -47,7 +47,7 @@ type daemon struct {
 	lc     *lifecycle.List[*conf.Config] // the components, in start order
 
 	ealArgs []string      // argv of the EAL: program, EAL options, devices
-	static  *router.State // --static: the state read before start
+	static  *router.State // --static: the state read before start, until the FIB has it
 	lcores  []uint        // the worker lcores
 
 	eal    *dpdk.EAL
