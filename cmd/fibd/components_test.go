@@ -1,9 +1,15 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"fibd/cmd/internal/lifecycle"
 	"fibd/conf"
 )
 
@@ -66,5 +72,58 @@ func TestComponentOrder(t *testing.T) {
 		if pos(c[0]) > pos(c[1]) {
 			t.Errorf("%s starts after %s (so stops before it): %v", c[0], c[1], names)
 		}
+	}
+}
+
+// TestReloadValidatesThenDispatches drives reload over a list of recording
+// components: a changed cold parameter refuses the reload before any
+// component sees it; changed hot parameters go to their owners, and the
+// running configuration becomes the new one.
+func TestReloadValidatesThenDispatches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fastdpi.conf")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "router_fib_refresh=15\nfibd_punt_rate_nd=10000\nrouter_max_ip4_route_count=65536\n"
+	write(base)
+	cfg, err := conf.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rec := func(name string, hot ...string) component {
+		return component{Name: name, Hot: hot, Apply: func(changed []string, old, now *conf.Config) error {
+			got = append(got, name+":"+strings.Join(changed, ","))
+			return nil
+		}}
+	}
+	d := &daemon{log: zerolog.Nop(), cfg: cfg, opt: &options{config: path, idleSleep: -1}}
+	if d.lc, err = lifecycle.New(rec("a", "router_fib_refresh"), rec("b", "fibd_punt_rate_nd", "fibd_log_level")); err != nil {
+		t.Fatal(err)
+	}
+
+	write(strings.Replace(base, "65536", "70000", 1) + "router_fib_refresh=20\n")
+	if _, err := d.reload(); err == nil || !strings.Contains(err.Error(), "cold parameter(s) [router_max_ip4_route_count]") {
+		t.Errorf("cold change: %v", err)
+	}
+	if len(got) != 0 || d.config() != cfg {
+		t.Errorf("a refused reload applied %q or replaced the configuration", got)
+	}
+
+	write("router_fib_refresh=20\nfibd_punt_rate_nd=500\nrouter_max_ip4_route_count=65536\n")
+	hot, err := d.reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(hot, []string{"router_fib_refresh", "fibd_punt_rate_nd"}) {
+		t.Errorf("applied %q", hot)
+	}
+	if !slices.Equal(got, []string{"a:router_fib_refresh", "b:fibd_punt_rate_nd"}) {
+		t.Errorf("components got %q", got)
+	}
+	if d.config().PuntRateND != 500 {
+		t.Errorf("running configuration not replaced: punt rate nd %d", d.config().PuntRateND)
 	}
 }
