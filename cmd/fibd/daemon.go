@@ -152,6 +152,13 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	if d.lc, err = d.components(); err != nil {
 		return err
 	}
+	d.lc.Trace = func(step, name string, took time.Duration, err error) {
+		msg := "component started"
+		if step == "stop" {
+			msg = "component stopped"
+		}
+		d.log.Debug().Str("component", name).Dur("took", took).Err(err).Msg(msg)
+	}
 	if err := d.lc.Start(ctx); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Component is one part of a daemon.
@@ -46,6 +47,11 @@ type Component[C any] struct {
 
 // List is an ordered list of components and how far it has started.
 type List[C any] struct {
+	// Trace, when set, is told of every start and stop that ran: "start"
+	// or "stop", the component, how long it took and its error (a log
+	// of where start-up and shutdown spend their time).
+	Trace func(step, name string, took time.Duration, err error)
+
 	comps   []Component[C]
 	owner   map[string]int // hot parameter -> index of its component
 	started int            // comps[:started] have started
@@ -107,7 +113,10 @@ func (l *List[C]) Owner(p string) string {
 func (l *List[C]) Start(ctx context.Context) error {
 	for _, c := range l.comps[l.started:] {
 		if c.Start != nil {
-			if err := c.Start(ctx); err != nil {
+			t0 := time.Now()
+			err := c.Start(ctx)
+			l.trace("start", c.Name, t0, err)
+			if err != nil {
 				err = fmt.Errorf("%s: %w", c.Name, err)
 				return errors.Join(err, l.Stop())
 			}
@@ -124,12 +133,21 @@ func (l *List[C]) Stop() error {
 	for ; l.started > 0; l.started-- {
 		c := l.comps[l.started-1]
 		if c.Stop != nil {
-			if err := c.Stop(); err != nil {
+			t0 := time.Now()
+			err := c.Stop()
+			l.trace("stop", c.Name, t0, err)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (l *List[C]) trace(step, name string, t0 time.Time, err error) {
+	if l.Trace != nil {
+		l.Trace(step, name, time.Since(t0), err)
+	}
 }
 
 // Apply hands the changed hot parameters to their components, in list

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rec builds components that record their starts, stops and applies.
@@ -36,6 +37,8 @@ func TestStartStopOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var traced []string
+	l.Trace = func(step, name string, _ time.Duration, _ error) { traced = append(traced, step+" "+name) }
 	if err := l.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +51,9 @@ func TestStartStopOrder(t *testing.T) {
 	want := []string{"start a", "start b", "start c", "stop c", "stop b", "stop a"}
 	if !slices.Equal(r.log, want) {
 		t.Errorf("got %q, want %q", r.log, want)
+	}
+	if !slices.Equal(traced, want) {
+		t.Errorf("traced %q, want %q", traced, want)
 	}
 }
 
