@@ -27,7 +27,10 @@ import (
 //   - set once at start, read freely: Ports, Device, KernelTable, Mode;
 //   - an immutable snapshot replaced by reloads: Config;
 //   - counters read with atomic loads (DPDK's, the router's, lpm's):
-//     FIBSummary, Mirror, Report, Exceptions;
+//     FIBSummary, Mirror, Report; the exception interfaces' under kni's
+//     lock: Exceptions;
+//   - lpm's table set, an atomic pointer to an immutable map: HasTable,
+//     Lookup (the fast path's own lookup, lock-free);
 //   - the FIB writer's state, lent only inside WithState under the
 //     writer's lock (the router's, or d.mu with --static): f copies what it
 //     needs and returns, and never waits for a client;
