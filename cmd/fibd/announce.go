@@ -38,9 +38,9 @@ func (d *daemon) announceTables() map[router.Dir]uint32 {
 	return t
 }
 
-// startAnnouncer prepares announcements through every exception interface
-// of each direction and announces the NAT pools and the gateways.
-func (d *daemon) startAnnouncer() {
+// startAnnouncements prepares announcements through every exception
+// interface of each direction and announces the NAT pools and the gateways.
+func (d *daemon) startAnnouncements() {
 	devs := map[router.Dir][]string{}
 	for _, rd := range d.cfg.RouterDevices {
 		dev, _ := d.cfg.DeviceByName(rd.Device)
@@ -108,18 +108,20 @@ func configured(c *conf.Config) []router.Subscriber {
 	return out
 }
 
-// reloadAnnouncements applies the hot announcement parameters of nc
+// applyAnnouncements applies the hot announcement parameters of nc
 // (called by reload with d.mu held): auth_announce_reject, the NAT pools,
-// the gateways, router_subs_metrics.
-func (d *daemon) reloadAnnouncements(cur, nc *conf.Config) {
+// the gateways, router_subs_metrics. Whichever changed, the pools and the
+// gateways are announced again.
+func (d *daemon) applyAnnouncements(_ []string, cur, nc *conf.Config) error {
 	if d.announcer == nil {
-		return
+		return nil
 	}
 	d.policy = policyOf(nc)
 	if err := d.announcer.SetMetric(nc.RouterSubsMetrics); err != nil {
 		d.log.Error().Err(err).Msg("router_subs_metrics: announcing again with the new metric")
 	}
 	d.syncConfigured(d.policy, cur, nc)
+	return nil
 }
 
 // inPool says whether p lies inside one of pools.
@@ -182,9 +184,9 @@ func parseAuthEvent(kind string, p netip.Prefix, opts map[string]string) (authEv
 // cmdAnnounceAuth answers the authorisation events accept, reject and
 // stop: an AAA/RADIUS script feeds them (fdpi_cli router announce batch,
 // one event a line), and the manual's decision table decides.
-func cmdAnnounceAuth(kind string) func(d *daemon, c *ctl.Command, o *output) error {
-	return func(d *daemon, c *ctl.Command, o *output) error {
-		p, err := d.announceTarget(c)
+func cmdAnnounceAuth(kind string) func(q *query, c *ctl.Command, o *output) error {
+	return func(q *query, c *ctl.Command, o *output) error {
+		p, err := q.announceTarget(c)
 		if err != nil {
 			return err
 		}
@@ -199,23 +201,20 @@ func cmdAnnounceAuth(kind string) func(d *daemon, c *ctl.Command, o *output) err
 			Dir    string `json:"dir"` // as in announce show; none: not announced
 		}
 		if kind == "stop" {
-			if err := d.announcer.Set(p, 0); err != nil {
+			if err := q.Announce(p, 0); err != nil {
 				return err
 			}
 			x := eventJSON{done(p.String() + " withdrawn"), p.String(), kind, router.Dir(0).String()}
 			return o.answer(x, x.result)
 		}
-		if err := announceAllowed(p, d.config().NATPools); err != nil || inPool(p, d.config().NATPools) {
+		if err := announceAllowed(p, q.Config().NATPools); err != nil || inPool(p, q.Config().NATPools) {
 			if err == nil {
 				err = fmt.Errorf("refused: %s is inside a fibd_nat_pool, not a subscriber address", p)
 			}
 			return err
 		}
-		d.mu.Lock()
-		pol := d.policy
-		d.mu.Unlock()
-		dirs := pol.Dirs(ev.sub)
-		if err := d.announcer.Set(p, dirs); err != nil {
+		dirs, _, err := q.AnnounceFor(ev.sub)
+		if err != nil {
 			return err
 		}
 		msg := fmt.Sprintf("%s announced to %s", p, dirs)
@@ -229,6 +228,6 @@ func cmdAnnounceAuth(kind string) func(d *daemon, c *ctl.Command, o *output) err
 
 // cmdAnnounceBatch: fdpi_cli itself reads the batch and sends its lines
 // one by one; fibd only lists the command in help.
-func cmdAnnounceBatch(d *daemon, c *ctl.Command, o *output) error {
+func cmdAnnounceBatch(q *query, c *ctl.Command, o *output) error {
 	return errors.New("announce batch is read by fdpi_cli from its standard input, one event a line")
 }

@@ -10,18 +10,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	dpdk "fibd/cgo"
 	"fibd/cmd/internal/ctl"
-	"fibd/conf"
 	"fibd/kni"
 	"fibd/router"
 )
 
-// withState runs f on the FIB writer's state, whichever mode fibd runs in.
-// The writer waits while f runs: f copies what it needs and returns, and
-// never writes to a client (see cmdRIBShow).
+// withState runs f on the FIB writer's state, whichever mode fibd runs in
+// (see query.WithState).
 func (d *daemon) withState(f func(p *router.Programmer, rib *router.RIB)) error {
 	if d.router != nil {
 		d.router.Do(f)
@@ -34,15 +30,6 @@ func (d *daemon) withState(f func(p *router.Programmer, rib *router.RIB)) error 
 	}
 	f(d.prog, d.staticRIB)
 	return nil
-}
-
-func (d *daemon) device(p dpdk.PortID) string {
-	for _, x := range d.ports.Ports {
-		if x.ID == p {
-			return x.Dev.Name
-		}
-	}
-	return fmt.Sprintf("port%d", p)
 }
 
 // nexthopJSON is the JSON form of a FIB decision. Field names are stable.
@@ -79,10 +66,10 @@ func typeName(t dpdk.NexthopType) string {
 	return "none"
 }
 
-func (d *daemon) nexthop(p *router.Programmer, t *router.Target) nexthopJSON {
+func (q *query) nexthop(p *router.Programmer, t *router.Target) nexthopJSON {
 	hop := func(h router.Hop) nexthopJSON {
 		port, vid := p.Resolve(h.Port)
-		n := nexthopJSON{Type: typeName(h.Type), Device: d.device(port), VLAN: vid}
+		n := nexthopJSON{Type: typeName(h.Type), Device: q.Device(port), VLAN: vid}
 		if h.Type == dpdk.NexthopForward {
 			n.MAC = net.HardwareAddr(h.MAC[:]).String()
 		}
@@ -104,14 +91,14 @@ func (d *daemon) nexthop(p *router.Programmer, t *router.Target) nexthopJSON {
 }
 
 // nexthopOf describes nexthop index idx as the programmer knows it.
-func (d *daemon) nexthopOf(idx uint32) nexthopJSON {
+func (q *query) nexthopOf(idx uint32) nexthopJSON {
 	n := nexthopJSON{Type: "no_route"}
 	if idx == dpdk.NexthopMiss {
 		return n
 	}
-	d.withState(func(p *router.Programmer, _ *router.RIB) {
+	q.WithState(func(p *router.Programmer, _ *router.RIB) {
 		if tg, ok := p.Nexthop(idx); ok {
-			n = d.nexthop(p, &tg)
+			n = q.nexthop(p, &tg)
 		}
 	})
 	return n
@@ -138,8 +125,8 @@ func (n nexthopJSON) String() string {
 	return n.Type
 }
 
-func (d *daemon) tableOpt(c *ctl.Command) (uint32, error) {
-	t := d.kernelTable()
+func (q *query) tableOpt(c *ctl.Command) (uint32, error) {
+	t := q.KernelTable()
 	if s, ok := c.Opts["table"]; ok {
 		n, err := strconv.ParseUint(s, 10, 32)
 		if err != nil {
@@ -147,13 +134,13 @@ func (d *daemon) tableOpt(c *ctl.Command) (uint32, error) {
 		}
 		t = uint32(n)
 	}
-	if _, ok := d.fib.Tables()[t]; !ok {
+	if !q.HasTable(t) {
 		return 0, fmt.Errorf("%w: %d", errNoTable, t)
 	}
 	return t, nil
 }
 
-func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
+func cmdStatus(q *query, c *ctl.Command, o *output) error {
 	type status struct {
 		Mode        string  `json:"mode"`
 		Config      string  `json:"config"`
@@ -179,29 +166,24 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 		Ports       int     `json:"ports"`
 		Uptime      float64 `json:"uptime_seconds"`
 	}
-	cfg := d.config()
-	s := status{Mode: "static", Config: cfg.File, KernelTable: d.kernelTable(),
-		Nexthops: d.fib.NH.Live(), Refused: d.fib.Refused.Load(), Workers: dpdk.WorkerCount(),
-		Ports: len(d.ports.Ports), Uptime: time.Since(d.started).Seconds()}
+	cfg := q.Config()
+	fs := q.FIBSummary()
+	s := status{Mode: q.Mode(), Config: cfg.File, KernelTable: q.KernelTable(),
+		Routes4: fs.Routes4, Routes6: fs.Routes6, Rebuilds: fs.Rebuilds,
+		Nexthops: fs.Nexthops, Refused: fs.Refused, Workers: dpdk.WorkerCount(),
+		Ports: len(q.Ports()), Uptime: q.Uptime().Seconds()}
 	rcu := dpdk.ReadRCUInfo()
 	s.GraceStalls = rcu.Stalls
 	if rcu.Stalled {
 		s.Stalled = rcu.StalledWorkers
 	}
-	if d.router != nil {
-		s.Mode, s.Netns = "router", cfg.RouterNetns
-		s.Mirroring = d.router.Stats.Connected.Load()
-		s.Resyncs, s.Overruns, s.Events = d.router.Stats.Resyncs.Load(), d.router.Stats.Overruns.Load(), d.router.Stats.Events.Load()
-		s.Reconciles, s.Repaired = d.router.Stats.Reconciles.Load(), d.router.Stats.Repaired.Load()
-		s.Flushed, s.Replaced = d.router.Stats.Flushed.Load(), d.router.Stats.NetnsReplaced.Load()
-		s.TablesOut = d.router.RefusedTablesText()
-	}
-	for _, t := range d.fib.Tables() {
-		if i, err := d.fib.Info(t); err == nil {
-			s.Routes4 += i.Routes4
-			s.Routes6 += i.Routes6
-			s.Rebuilds += i.Rebuilds
-		}
+	if m, ok := q.Mirror(); ok {
+		s.Netns = cfg.RouterNetns
+		s.Mirroring = m.Connected
+		s.Resyncs, s.Overruns, s.Events = m.Resyncs, m.Overruns, m.Events
+		s.Reconciles, s.Repaired = m.Reconciles, m.Repaired
+		s.Flushed, s.Replaced = m.Flushed, m.Replaced
+		s.TablesOut = m.TablesRefusedText
 	}
 	if o.json {
 		return o.record(s)
@@ -230,17 +212,16 @@ func cmdStatus(d *daemon, c *ctl.Command, o *output) error {
 // cmdRIBShow streams the RIB's routes, sorted. They are copied while the
 // router waits (a snapshot, about 40 bytes a route), then written as fast
 // as the client reads: a slow client never holds the router.
-func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
-	table, err := d.tableOpt(c)
+func cmdRIBShow(q *query, c *ctl.Command, o *output) error {
+	table, err := q.tableOpt(c)
 	if err != nil {
 		return err
 	}
-	select {
-	case d.ribShows <- struct{}{}:
-		defer func() { <-d.ribShows }()
-	default:
-		return fmt.Errorf("busy: %d rib shows already running; try again", cap(d.ribShows))
+	release, err := q.ribShowSlot()
+	if err != nil {
+		return err
 	}
+	defer release()
 	match := func(t uint32, p netip.Prefix) bool {
 		if t != table {
 			return false
@@ -258,11 +239,11 @@ func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
 	}
 	var snap *router.Snapshot
 	var hops []nexthopJSON
-	if err := d.withState(func(prog *router.Programmer, rib *router.RIB) {
+	if err := q.WithState(func(prog *router.Programmer, rib *router.RIB) {
 		snap = rib.Snapshot(match)
 		hops = make([]nexthopJSON, len(snap.Targets))
 		for i := range snap.Targets {
-			hops[i] = d.nexthop(prog, &snap.Targets[i])
+			hops[i] = q.nexthop(prog, &snap.Targets[i])
 		}
 	}); err != nil {
 		return err
@@ -294,26 +275,28 @@ func cmdRIBShow(d *daemon, c *ctl.Command, o *output) error {
 	return nil
 }
 
-func cmdFIBLookup(d *daemon, c *ctl.Command, o *output) error {
+func cmdFIBLookup(q *query, c *ctl.Command, o *output) error {
 	if !c.Target.Addr.IsValid() {
 		return errors.New("router fib lookup IP [table=N | iif=IFACE [from=IP]]")
 	}
 	if _, ok := c.Opts["iif"]; ok {
-		return ruleLookup(d, c, o)
+		return ruleLookup(q, c, o)
 	}
-	table, err := d.tableOpt(c)
+	table, err := q.tableOpt(c)
 	if err != nil {
 		return err
 	}
-	t := d.fib.Tables()[table]
-	idx := d.fib.Lookup(t, c.Target.Addr)
+	idx, err := q.Lookup(table, c.Target.Addr)
+	if err != nil {
+		return err
+	}
 	type lookupJSON struct {
 		Addr    string      `json:"address"`
 		Table   uint32      `json:"table"`
 		Index   uint32      `json:"nexthop_index"`
 		Nexthop nexthopJSON `json:"nexthop"`
 	}
-	res := lookupJSON{Addr: c.Target.Addr.String(), Table: table, Index: idx, Nexthop: d.nexthopOf(idx)}
+	res := lookupJSON{Addr: c.Target.Addr.String(), Table: table, Index: idx, Nexthop: q.nexthopOf(idx)}
 	if o.json {
 		return o.record(res)
 	}
@@ -321,18 +304,18 @@ func cmdFIBLookup(d *daemon, c *ctl.Command, o *output) error {
 	return err
 }
 
-func cmdNeighShow(v6 bool) func(*daemon, *ctl.Command, *output) error {
-	return func(d *daemon, c *ctl.Command, o *output) error {
+func cmdNeighShow(v6 bool) func(*query, *ctl.Command, *output) error {
+	return func(q *query, c *ctl.Command, o *output) error {
 		type neighJSON struct {
 			Addr   string `json:"address"`
 			MAC    string `json:"mac"`
 			Device string `json:"device"`
 		}
 		var ns []neighJSON
-		err := d.withState(func(_ *router.Programmer, rib *router.RIB) {
+		err := q.WithState(func(_ *router.Programmer, rib *router.RIB) {
 			rib.EachNeigh(func(a netip.Addr, p dpdk.PortID, mac [6]byte) {
 				if a.Is6() == v6 {
-					ns = append(ns, neighJSON{a.String(), net.HardwareAddr(mac[:]).String(), d.device(p)})
+					ns = append(ns, neighJSON{a.String(), net.HardwareAddr(mac[:]).String(), q.Device(p)})
 				}
 			})
 		})
@@ -366,7 +349,7 @@ type excJSON struct {
 	Reattach uint64            `json:"reattached"`       // times made again after its netns or veth pair was
 }
 
-func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
+func cmdDeviceShow(q *query, c *ctl.Command, o *output) error {
 	type devJSON struct {
 		Device    string   `json:"device"`
 		Dir       string   `json:"dir"`
@@ -384,16 +367,14 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		Exception *excJSON `json:"exception,omitempty"`
 	}
 	exc := map[dpdk.PortID]kni.Stats{}
-	if d.exc != nil {
-		for _, s := range d.exc.Stats() {
-			exc[s.Exception.Port.ID] = s
-		}
+	for _, s := range q.Exceptions() {
+		exc[s.Exception.Port.ID] = s
 	}
 	tw := o.table()
 	if !o.json {
 		fmt.Fprintf(tw, "device\tdir\tport\tdriver\tmac\tlink\tpeer\trx\ttx\tpunted\tpoliced\tfrom_rib\tsubnets\n")
 	}
-	for _, p := range d.ports.Ports {
+	for _, p := range q.Ports() {
 		x := devJSON{Device: p.Dev.Name, Dir: p.Dev.Dir.String(), Port: uint16(p.ID), Driver: p.Driver, MAC: p.MAC.String()}
 		if l, err := p.Link(); err == nil {
 			x.Link, x.Speed = l.Up, l.SpeedMbps
@@ -405,7 +386,7 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 		if p.Lag != nil { // the LAG's router_device names one of its members
 			dev = p.Members[0].Dev.Name
 		}
-		if rd, ok := d.config().RouterDeviceFor(dev); ok {
+		if rd, ok := q.Config().RouterDeviceFor(dev); ok {
 			x.Tap, x.Peer = rd.Tap, rd.Peer
 			for _, s := range append(append([]netip.Prefix{}, rd.Subnets...), rd.Subnets6...) {
 				x.Subnets = append(x.Subnets, s.String())
@@ -436,13 +417,13 @@ func cmdDeviceShow(d *daemon, c *ctl.Command, o *output) error {
 	return tw.Flush()
 }
 
-func cmdLagShow(d *daemon, c *ctl.Command, o *output) error {
+func cmdLagShow(q *query, c *ctl.Command, o *output) error {
 	type lagJSON struct {
 		Name    string   `json:"name"`
 		Dir     string   `json:"dir"`
 		Devices []string `json:"devices"`
 	}
-	lags := d.config().Lags
+	lags := q.Config().Lags
 	for _, l := range lags {
 		x := lagJSON{l.Name, l.Dir.String(), l.Devices}
 		if o.json {
@@ -459,12 +440,12 @@ func cmdLagShow(d *daemon, c *ctl.Command, o *output) error {
 
 // ruleLookup answers "router fib lookup IP iif=IFACE [from=IP]": what the
 // fast path does with such a packet, through the ip rules.
-func ruleLookup(d *daemon, c *ctl.Command, o *output) error {
-	if d.router == nil {
-		return errors.New("iif= needs router=1 (ip rules)")
+func ruleLookup(q *query, c *ctl.Command, o *output) error {
+	id, ok, err := q.InterfaceID(c.Opts["iif"])
+	if err != nil {
+		return err
 	}
 	dst := c.Target.Addr
-	id, ok := d.router.InterfaceID(c.Opts["iif"])
 	if !ok {
 		return fmt.Errorf("iif=%s: not an interface of fibd", c.Opts["iif"])
 	}
@@ -493,8 +474,9 @@ func ruleLookup(d *daemon, c *ctl.Command, o *output) error {
 	nh, err := dpdk.LookupRules(fam, []dpdk.RuleQuery{{IIF: id, Src: src, Dst: dst}})
 	switch {
 	case errors.Is(err, syscall.ENOENT): // no rules evaluated: the kernel table decides
-		t := d.fib.Tables()[d.kernelTable()]
-		res.Index = d.fib.Lookup(t, dst)
+		if res.Index, err = q.Lookup(q.KernelTable(), dst); err != nil {
+			return err
+		}
 	case err != nil:
 		return err
 	default:
@@ -503,7 +485,7 @@ func ruleLookup(d *daemon, c *ctl.Command, o *output) error {
 	if res.Index >= dpdk.VerdictDropBase {
 		res.Nexthop = nexthopJSON{Type: dpdk.DropReasons()[res.Index-dpdk.VerdictDropBase]}
 	} else {
-		res.Nexthop = d.nexthopOf(res.Index)
+		res.Nexthop = q.nexthopOf(res.Index)
 	}
 	if o.json {
 		return o.record(res)
@@ -512,11 +494,11 @@ func ruleLookup(d *daemon, c *ctl.Command, o *output) error {
 	return err
 }
 
-func cmdRuleShow(d *daemon, c *ctl.Command, o *output) error {
-	if d.router == nil {
-		return errors.New("ip rules are mirrored with router=1")
+func cmdRuleShow(q *query, c *ctl.Command, o *output) error {
+	plan, err := q.Rules()
+	if err != nil {
+		return err
 	}
-	plan := d.router.Rules()
 	type ruleJSON struct {
 		Rule      string `json:"rule"`
 		Evaluated bool   `json:"evaluated"` // false: the kernel table alone decides (the usual chain)
@@ -546,8 +528,8 @@ func cmdRuleShow(d *daemon, c *ctl.Command, o *output) error {
 	return nil
 }
 
-func cmdStatsShow(d *daemon, c *ctl.Command, o *output) error {
-	r, err := d.report(time.Since(d.started))
+func cmdStatsShow(q *query, c *ctl.Command, o *output) error {
+	r, err := q.Report(q.Uptime())
 	if err != nil {
 		return err
 	}
@@ -580,47 +562,37 @@ func (o *output) answer(v any, r result) error {
 	return err
 }
 
-func cmdStatsReset(d *daemon, c *ctl.Command, o *output) error {
-	dpdk.ResetWorkerStats()
-	for _, p := range d.ports.Ports {
-		if err := p.ID.ResetStats(); err != nil {
-			return err
-		}
+func cmdStatsReset(q *query, c *ctl.Command, o *output) error {
+	nports, nworkers, err := q.ResetStats()
+	if err != nil {
+		return err
 	}
 	x := struct {
 		result
 		Ports   int `json:"ports"`   // ports whose counters were zeroed
 		Workers int `json:"workers"` // workers whose counters were zeroed
-	}{done("counters reset"), len(d.ports.Ports), dpdk.WorkerCount()}
+	}{done("counters reset"), nports, nworkers}
 	return o.answer(x, x.result)
 }
 
-func cmdFIBRefresh(d *daemon, c *ctl.Command, o *output) error {
+func cmdFIBRefresh(q *query, c *ctl.Command, o *output) error {
 	type refreshJSON struct {
 		result
 		Source string `json:"source"` // "kernel" (router=1) or the static file
 	}
-	if d.router != nil {
-		d.router.RequestResync()
-		x := refreshJSON{done("resync requested"), "kernel"}
-		return o.answer(x, x.result)
-	}
-	if d.opt.static == "" {
-		return errors.New("nothing to refresh from")
-	}
-	st, err := d.loadStatic()
+	src, err := q.Refresh()
 	if err != nil {
 		return err
 	}
-	if err := d.program(st); err != nil {
-		return err
+	x := refreshJSON{done("resync requested"), src}
+	if src != "kernel" {
+		x.Message = "static state reprogrammed from " + src
 	}
-	x := refreshJSON{done("static state reprogrammed from " + d.opt.static), d.opt.static}
 	return o.answer(x, x.result)
 }
 
-func cmdReload(d *daemon, c *ctl.Command, o *output) error {
-	hot, err := d.reload()
+func cmdReload(q *query, c *ctl.Command, o *output) error {
+	hot, err := q.Reload()
 	if err != nil {
 		return err
 	}
@@ -634,56 +606,8 @@ func cmdReload(d *daemon, c *ctl.Command, o *output) error {
 	return o.answer(x, x.result)
 }
 
-// reload re-reads the configuration. Hot parameters apply now; a changed
-// cold parameter refuses the whole reload, naming it, and the running
-// configuration stays.
-func (d *daemon) reload() (hot []string, err error) {
-	nc, err := conf.Load(d.opt.config)
-	if err != nil {
-		return nil, fmt.Errorf("reload refused, running configuration kept: %w", err)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	cur := d.config()
-	hot, cold := nc.Changed(cur)
-	if len(cold) > 0 {
-		return nil, fmt.Errorf("reload refused: cold parameter(s) %v changed (restart fibd to apply them); running configuration kept", cold)
-	}
-	if d.opt.idleSleep >= 0 { // the command line wins over the file
-		nc.WorkerIdleSleep = cur.WorkerIdleSleep
-	}
-	dpdk.SetIdleSleep(nc.WorkerIdleSleep)
-	if err := d.setPuntRates(nc); err != nil {
-		return nil, err
-	}
-	dpdk.SetRouterAddrs(nc.BrasArpIP, nc.BrasIPv6Address)
-	if d.opt.logLevel == "" {
-		if lv, err := zerolog.ParseLevel(nc.LogLevel); err == nil {
-			zerolog.SetGlobalLevel(lv)
-		}
-	}
-	if d.router != nil {
-		d.router.SetRefresh(nc.RouterFIBRefresh)
-	}
-	logAdvice(d.log, nc)
-	d.setRtnlPcap(nc)
-	// ajb_save_ip and ajb_udpi_* are hot
-	d.reloadSaveIP(nc)
-	if d.exc != nil { // router_tap_pcap* are hot
-		if err := d.exc.SetCapture(kni.CaptureConfigOf(nc)); err != nil {
-			d.log.Error().Err(err).Msg("router_tap_pcap")
-		}
-	}
-	// router_subs_metrics, auth_announce_reject, fibd_nat_pool and
-	// fibd_subs_gateway are hot
-	d.reloadAnnouncements(cur, nc)
-	d.live.Store(nc)
-	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")
-	return hot, nil
-}
-
-func (d *daemon) announceTarget(c *ctl.Command) (netip.Prefix, error) {
-	if d.announcer == nil {
+func (q *query) announceTarget(c *ctl.Command) (netip.Prefix, error) {
+	if _, err := q.Announced(); err != nil {
 		return netip.Prefix{}, errors.New("announcements need router=1 (a router netns to announce into)")
 	}
 	switch {
@@ -695,8 +619,8 @@ func (d *daemon) announceTarget(c *ctl.Command) (netip.Prefix, error) {
 	return netip.Prefix{}, errors.New("want IP or CIDR")
 }
 
-func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
-	p, err := d.announceTarget(c)
+func cmdAnnounceAdd(q *query, c *ctl.Command, o *output) error {
+	p, err := q.announceTarget(c)
 	if err != nil {
 		return err
 	}
@@ -724,17 +648,14 @@ func cmdAnnounceAdd(d *daemon, c *ctl.Command, o *output) error {
 	}
 	// A part of a NAT pool is announced as a pool (bit 4, towards inet),
 	// unless pool=0; pool=1 makes any prefix one.
-	s.Pool = pool == "1" || (pool == "" && inPool(p, d.config().NATPools))
+	s.Pool = pool == "1" || (pool == "" && inPool(p, q.Config().NATPools))
 	if !force {
-		if err := announceAllowed(p, d.config().NATPools); err != nil {
+		if err := announceAllowed(p, q.Config().NATPools); err != nil {
 			return err
 		}
 	}
-	d.mu.Lock()
-	pol := d.policy
-	d.mu.Unlock()
-	dirs := pol.Dirs(s)
-	if err := d.announcer.Set(p, dirs); err != nil {
+	dirs, pol, err := q.AnnounceFor(s)
+	if err != nil {
 		return err
 	}
 	x := announceJSON{done(fmt.Sprintf("%s announced to %s", p, dirs)), p.String(), dirs.String()}
@@ -770,28 +691,28 @@ func announceAllowed(p netip.Prefix, pools []netip.Prefix) error {
 	return fmt.Errorf("refused: %s is neither a subscriber address (/32, /128) nor inside a fibd_nat_pool (force=1 announces it anyway)", p)
 }
 
-func cmdAnnounceDel(d *daemon, c *ctl.Command, o *output) error {
-	p, err := d.announceTarget(c)
+func cmdAnnounceDel(q *query, c *ctl.Command, o *output) error {
+	p, err := q.announceTarget(c)
 	if err != nil {
 		return err
 	}
-	if err := d.announcer.Set(p, 0); err != nil {
+	if err := q.Announce(p, 0); err != nil {
 		return err
 	}
 	x := announceJSON{done(p.String() + " withdrawn"), p.String(), router.Dir(0).String()}
 	return o.answer(x, x.result)
 }
 
-func cmdAnnounceShow(d *daemon, c *ctl.Command, o *output) error {
-	if d.announcer == nil {
-		return errors.New("announcements need router=1")
+func cmdAnnounceShow(q *query, c *ctl.Command, o *output) error {
+	ann, err := q.Announced()
+	if err != nil {
+		return err
 	}
 	type annJSON struct {
 		Prefix string `json:"prefix"`
 		Dir    string `json:"dir"`
 	}
 	var ps []netip.Prefix
-	ann := d.announcer.Announced()
 	for p := range ann {
 		ps = append(ps, p)
 	}

@@ -23,7 +23,7 @@ type command struct {
 	name     string // "router fib lookup"
 	synopsis string // target and options
 	doc      string
-	run      func(d *daemon, c *ctl.Command, o *output) error
+	run      func(q *query, c *ctl.Command, o *output) error
 	// mutates: the command changes fibd's state (routes announced, the
 	// configuration, the FIB, counters), so it needs the control secret.
 	mutates bool
@@ -273,7 +273,7 @@ func (d *daemon) handleCtl(conn net.Conn, loopback bool) {
 			o.begin = func() { begun = true; fmt.Fprintln(w, "ok") }
 			// After the status, an error is the client's connection:
 			// the deferred Flush reports it.
-			if err := cmd.run(d, c, o); err != nil && !begun {
+			if err := cmd.run(d.query(), c, o); err != nil && !begun {
 				fmt.Fprintf(w, "error %s\n", err)
 			}
 			return
@@ -281,7 +281,7 @@ func (d *daemon) handleCtl(conn net.Conn, loopback bool) {
 		body := &strings.Builder{}
 		bw := bufio.NewWriter(body)
 		bo := &output{json: o.json, w: bw, enc: json.NewEncoder(bw)}
-		if err := cmd.run(d, c, bo); err != nil {
+		if err := cmd.run(d.query(), c, bo); err != nil {
 			fmt.Fprintf(w, "error %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 			return
 		}

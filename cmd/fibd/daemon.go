@@ -7,19 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	dpdk "fibd/cgo"
 	"fibd/cmd/internal/ctl"
+	"fibd/cmd/internal/lifecycle"
 	"fibd/conf"
 	"fibd/kni"
 	"fibd/lpm"
@@ -29,9 +27,15 @@ import (
 	"fibd/saveip"
 )
 
-// daemon is fibd. Its control server, metrics and tickers run on their
-// own goroutines while the router goroutine writes the FIB; each shared
-// field says how others read it.
+// daemon is fibd: its components (components.go) in start order, and
+// the state they share. The control server, the metrics and the report
+// read that state only through query (query.go), which states the rule of
+// each part.
+//
+// Concurrency: the fields below are written by the main goroutine while
+// the components start (before the control and metrics servers and the
+// SIGHUP handler exist) and never again, except where a field says
+// otherwise; every goroutine started later may read them.
 type daemon struct {
 	log zerolog.Logger
 	// cfg is the configuration fibd started with. It never changes once run
@@ -41,6 +45,11 @@ type daemon struct {
 	live   atomic.Pointer[conf.Config] // set by reload (under mu); nil: cfg
 	opt    *options
 	stdout io.Writer
+	lc     *lifecycle.List[*conf.Config] // the components, in start order
+
+	ealArgs []string      // argv of the EAL: program, EAL options, devices
+	static  *router.State // --static: the state read before start, until the FIB has it
+	lcores  []uint        // the worker lcores
 
 	eal    *dpdk.EAL
 	ports  *ports.Set
@@ -50,20 +59,24 @@ type daemon struct {
 
 	exc       *kni.Set          // router=1: the exception interfaces
 	announcer *router.Announcer // router=1: subscriber and NAT pool announcements
-	policy    router.Policy
+	policy    router.Policy     // under mu: set at start and by reloads
 
 	// the address sync's own (its goroutine): router=1's session peers, and
 	// what the fast path was last given per port
 	peers   *router.Peers
 	ifaddrs map[dpdk.PortID][]dpdk.IfAddr
 
-	rtnlStop context.CancelFunc // router_rtnl_pcap recording, when on
-	saveIP   *saveip.Recorder   // ajb_save_ip: set once, before the control and metrics servers start
-	rctx     context.Context    // lives as long as the router
+	// ajb_save_ip's recorder: set by its component's start, before the
+	// control and metrics servers start; read through query.SaveIP
+	saveIP *saveip.Recorder
+
+	// the main goroutine's (start and stop): whether the workers were
+	// launched, when, when they stopped, and whether run got to its end
+	launched, finished bool
+	started, stopped   time.Time
 
 	mu        sync.Mutex  // guards prog, staticRIB, policy and reloads against the control server
 	staticRIB *router.RIB // --static: the resolved state
-	started   time.Time
 
 	ctlAuth    *ctl.Verifier // the control secret (fibd_cli_secret); nil: none usable
 	ctlAuthErr error         // why there is none
@@ -116,14 +129,16 @@ func (d *daemon) check() error {
 	return nil
 }
 
+// run starts the components in order, forwards until asked to stop (a
+// signal, --duration, or in a lab the inputs drained), then stops them in
+// reverse order: see components for the list and why it is in that order.
 func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 	devArgs, err := ports.EALArgs(d.cfg)
 	if err != nil {
 		return err
 	}
-	var st *router.State
 	if d.opt.static != "" {
-		if st, err = d.loadStatic(); err != nil {
+		if d.static, err = d.loadStatic(); err != nil {
 			return err
 		}
 	}
@@ -138,269 +153,53 @@ func (d *daemon) run(ctx context.Context, prog string, ealArgs []string) error {
 			}
 		}
 	}
-
-	args := append([]string{prog}, ealArgs...)
-	args = append(args, devArgs...)
-	d.log.Info().Strs("eal", args[1:]).Msg("starting EAL")
-	if d.eal, err = dpdk.Init(args); err != nil {
+	d.ealArgs = append(append([]string{prog}, ealArgs...), devArgs...)
+	if d.lc, err = d.components(); err != nil {
 		return err
 	}
-	defer func() {
-		if err := d.eal.Cleanup(); err != nil {
-			d.log.Warn().Err(err).Msg("EAL cleanup")
+	d.lc.Trace = func(step, name string, took time.Duration, err error) {
+		msg := "component started"
+		if step == "stop" {
+			msg = "component stopped"
 		}
-	}()
-	if control, err := dpdk.KeepOffWorkerCPUs(); err != nil {
-		d.log.Warn().Err(err).Msg("control-plane threads may preempt workers")
-	} else {
-		d.log.Debug().Int("control_cpus", control.Count()).Msg("control plane kept off worker CPUs")
+		d.log.Debug().Str("component", name).Dur("took", took).Err(err).Msg(msg)
 	}
-	lcores := d.eal.WorkerLcores()
-	if len(lcores) == 0 {
-		return fmt.Errorf("no worker lcore: give the EAL at least two lcores (e.g. -l 0-1); lcore %d runs the control plane", d.eal.MainLcore())
-	}
-	if len(lcores) > dpdk.MaxWorkers {
-		return fmt.Errorf("%d worker lcores, this build supports %d (meson option max_workers)", len(lcores), dpdk.MaxWorkers)
-	}
-
-	layout := ports.Layout{Workers: len(lcores), RxDesc: 1024, TxDesc: 1024}
-	mbufs := d.cfg.Mbufs
-	if mbufs == 0 {
-		// Every rx and tx ring full, plus each worker's bursts and caches.
-		mbufs = len(d.cfg.Devices)*len(lcores)*(layout.RxDesc+layout.TxDesc) + len(lcores)*(4*dpdk.Burst+512) + 4096
-	}
-	if err := dpdk.CreatePool("fibd_mbufs", uint32(mbufs), -1); err != nil {
+	if err := d.lc.Start(ctx); err != nil {
 		return err
 	}
-	if d.ports, err = ports.Open(d.log, d.cfg, layout); err != nil {
-		return err
-	}
-	defer func() {
-		if err := d.ports.Close(); err != nil {
-			d.log.Warn().Err(err).Msg("closing ports")
-		}
-	}()
-
-	sizes := map[uint32]lpm.TableSize{}
-	for _, ts := range d.cfg.TableSizes {
-		sizes[ts.Table] = lpm.TableSize{Routes4: ts.Routes4, Routes6: ts.Routes6}
-	}
-	d.fib = lpm.New(d.log, lpm.Config{MaxRoutes4: d.cfg.RouterMaxIP4Routes, MaxRoutes6: d.cfg.RouterMaxIP6Routes, Sizes: sizes,
-		Own: d.cfg.FIB == conf.FIBOwn})
-	if _, err := d.fib.Table(d.kernelTable(), 0); err != nil {
-		return err
-	}
-	if st != nil {
-		d.prog = router.NewProgrammer(d.log, d.fib)
-		if err := d.program(st); err != nil {
-			return err
-		}
-	}
-
-	// In router mode the router goroutine is the FIB's writer. Forwarding
-	// starts once the FIB mirrors the kernel, or after router_fib_refresh
-	// at most (router_netns may not exist yet: forwarding starts anyway).
-	routerDone := make(chan struct{})
-	rctx, stopRouter := context.WithCancel(ctx)
-	d.rctx = rctx
-	defer func() { stopRouter(); <-routerDone }() // before the EAL goes, on every path
-	if st == nil && d.cfg.Router {
-		d.router = router.New(d.log, router.Config{
-			Netns:        d.cfg.RouterNetns,
-			KernelTable:  d.kernelTable(),
-			ARPCacheSize: d.cfg.RouterARPCacheSize,
-			Refresh:      d.cfg.RouterFIBRefresh,
-			BindCore:     d.cfg.RouterBindCore,
-			SchedAddPrio: d.cfg.RouterSchedAddPrio,
-			Punts:        d.punts(),
-		}, d.ports, d.fib)
-		go func() {
-			defer close(routerDone)
-			d.router.Run(rctx)
-		}()
-		select {
-		case <-d.router.Ready():
-		case <-time.After(d.cfg.RouterFIBRefresh):
-			d.log.Warn().Dur("router_fib_refresh", d.cfg.RouterFIBRefresh).
-				Msg("FIB not mirrored yet; forwarding starts anyway")
-		case <-ctx.Done():
-		}
-	} else {
-		close(routerDone)
-	}
-
-	if err := dpdk.InitDataplane(len(lcores)); err != nil {
-		return err
-	}
-	for _, w := range d.ports.Workers(lcores) {
-		if err := dpdk.AddWorker(w); err != nil {
-			return err
-		}
-	}
-	dpdk.SetIdleSleep(d.cfg.WorkerIdleSleep)
-	if err := d.setPuntRates(d.cfg); err != nil {
-		return err
-	}
-	if d.cfg.Router && st == nil {
-		if d.exc, err = kni.Open(d.log, d.cfg, d.ports); err != nil {
-			return err
-		}
-		defer func() {
-			if err := d.exc.Close(); err != nil {
-				d.log.Warn().Err(err).Msg("closing exception interfaces")
-			}
-		}()
-	}
-
-	if n, err := ports.RaiseAFPacketSendBuffers(64 << 20); err != nil {
-		d.log.Warn().Err(err).Msg("af_packet send buffers stay small: a full ring can hang a worker")
-	} else if n > 0 {
-		d.log.Debug().Int("sockets", n).Msg("af_packet send buffers raised")
-	}
-	dpdk.SetRouterAddrs(d.cfg.BrasArpIP, d.cfg.BrasIPv6Address)
-	d.ifaddrs = map[dpdk.PortID][]dpdk.IfAddr{}
-	if d.cfg.Router {
-		d.peers = &router.Peers{Netns: d.cfg.RouterNetns}
-	}
-	d.syncPortAddrs()
-	go func() { // addresses and peers change with the router netns
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		if d.peers != nil {
-			defer d.peers.Close()
-		}
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-				d.syncPortAddrs()
-				if d.exc != nil {
-					d.exc.SyncLinks()
-					if err := d.exc.TickCapture(time.Now()); err != nil {
-						d.log.Error().Err(err).Msg("router_tap_pcap rotation")
-					}
-				}
-			}
-		}
-	}()
-
-	if err := d.ports.Start(); err != nil {
-		return err
-	}
-	start := time.Now()
-	d.started = start
-	if err := d.eal.Launch(); err != nil {
-		return err
-	}
-	stopSaveIP := d.startSaveIP(rctx, d.cfg)
-	defer stopSaveIP() // before the workers stop, on every path
-	go watchWorkers(rctx, d.log)
-	go watchLinks(rctx, d.log, d.ports)
-	// The exception thread runs where the main lcore does (off the workers').
-	if err := d.eal.Do(dpdk.StartExceptions); err != nil {
-		return err
-	}
-	// before the workers stop: they drain its rings; kni restarts it no more
-	defer func() { d.exc.Unwatch(); dpdk.StopExceptions() }()
-	if d.exc != nil {
-		// a router netns made again: kni makes its interfaces again
-		d.exc.Watch(func() error { return d.eal.Do(dpdk.StartExceptions) })
-		d.exc.SyncLinks()
-		if err := d.exc.SetCapture(kni.CaptureConfigOf(d.cfg)); err != nil {
-			d.log.Error().Err(err).Msg("router_tap_pcap")
-		}
-	}
-	d.setRtnlPcap(d.cfg)
-	if d.cfg.Router {
-		d.startAnnouncer()
-		defer func() {
-			if err := d.announcer.WithdrawAll(); err != nil {
-				d.log.Warn().Err(err).Msg("withdrawing announcements")
-			}
-		}()
-	}
-	// The control server (fdpi_cli) and SIGHUP reloads.
-	ln, err := d.listenCtl()
-	if err != nil {
-		return err
-	}
-	ctlDone, metricsDone := make(chan struct{}), make(chan struct{})
-	go func() { defer close(ctlDone); d.serveCtl(rctx, ln) }()
-	go func() { defer close(metricsDone); d.serveMetrics(rctx, d.cfg.MetricsListen) }()
-	// Both servers read DPDK: they end before ports close and the EAL goes.
-	defer func() { stopRouter(); <-ctlDone; <-metricsDone }()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-hup:
-				if hot, err := d.reload(); err != nil {
-					d.log.Error().Err(err).Msg("SIGHUP")
-				} else {
-					d.log.Info().Strs("applied", hot).Msg("SIGHUP: configuration reloaded")
-				}
-			}
-		}
-	}()
-	d.log.Info().Int("workers", len(lcores)).Dur("idle_sleep", d.cfg.WorkerIdleSleep).Msg("forwarding")
-
+	d.log.Info().Int("workers", len(d.lcores)).Dur("idle_sleep", d.cfg.WorkerIdleSleep).Msg("forwarding")
 	d.wait(ctx, drain)
-	// The router must be gone before the workers stop and the EAL goes.
-	stopRouter()
-	<-routerDone
-
-	d.exc.Unwatch()
-	if err := dpdk.StopExceptions(); err != nil {
-		d.log.Warn().Err(err).Msg("stopping the exception thread")
-	}
-	stopSaveIP()
-	if err := d.eal.StopWorkers(); err != nil {
-		d.log.Warn().Err(err).Msg("stopping workers")
-	}
-	elapsed := time.Since(start)
-	rep, err := d.report(elapsed)
-	if err != nil {
-		return err
-	}
-	if !d.opt.quiet {
-		rep.writeText(d.stdout)
-	}
-	if d.opt.statsJSON != "" {
-		if err := rep.writeJSON(d.opt.statsJSON); err != nil {
-			return err
-		}
-	}
-	return nil
+	d.finished = true
+	return d.lc.Stop()
 }
 
-// setRtnlPcap starts or stops the recording of rtnetlink messages
-// (router_rtnl_pcap, hot).
-func (d *daemon) setRtnlPcap(c *conf.Config) {
-	on := c.Router && c.RouterRtnlPcap && d.opt.static == ""
-	if on == (d.rtnlStop != nil) {
-		return
+// reload re-reads the configuration: it is validated (a changed cold
+// parameter refuses the whole reload, naming it, and the running
+// configuration stays), then each changed hot parameter goes to the one
+// component that applies it (components). Callers: the SIGHUP handler and
+// the control server; d.mu serialises them.
+func (d *daemon) reload() (hot []string, err error) {
+	nc, err := conf.Load(d.opt.config)
+	if err != nil {
+		return nil, fmt.Errorf("reload refused, running configuration kept: %w", err)
 	}
-	if !on {
-		d.rtnlStop()
-		d.rtnlStop = nil
-		return
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.config()
+	hot, cold := nc.Changed(cur)
+	if len(cold) > 0 {
+		return nil, fmt.Errorf("reload refused: cold parameter(s) %v changed (restart fibd to apply them); running configuration kept", cold)
 	}
-	ctx, stop := context.WithCancel(d.rctx)
-	d.rtnlStop = stop
-	rotate := c.RouterTapPcapRotate
-	if rotate == 0 {
-		rotate = c.AjbUdpiFtimeout
+	if d.opt.idleSleep >= 0 { // the command line wins over the file
+		nc.WorkerIdleSleep = cur.WorkerIdleSleep
 	}
-	go func() {
-		if err := router.RecordRtnl(ctx, d.log, c.RouterNetns, c.AjbUdpiPath, rotate); err != nil {
-			d.log.Error().Err(err).Msg("router_rtnl_pcap stopped")
-		}
-	}()
+	logAdvice(d.log, nc)
+	if err := d.lc.Apply(hot, cur, nc); err != nil {
+		return nil, err
+	}
+	d.live.Store(nc)
+	d.log.Info().Strs("hot", hot).Msg("configuration reloaded")
+	return hot, nil
 }
 
 // punts lists the router_device subnets with their ports: the FIB sends

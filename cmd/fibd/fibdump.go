@@ -38,8 +38,8 @@ type fibDumpNexthop struct {
 	Nexthop nexthopJSON `json:"nexthop"`
 }
 
-func cmdFIBDump(d *daemon, c *ctl.Command, o *output) error {
-	table, err := d.tableOpt(c)
+func cmdFIBDump(q *query, c *ctl.Command, o *output) error {
+	table, err := q.tableOpt(c)
 	if err != nil {
 		return err
 	}
@@ -51,14 +51,12 @@ func cmdFIBDump(d *daemon, c *ctl.Command, o *output) error {
 		pfxs  []fibDumpPrefix
 		nhs   []fibDumpNexthop
 	)
-	d.withState(func(prog *router.Programmer, _ *router.RIB) {
-		t := d.fib.Tables()[table]
-		if t == nil {
+	q.WithState(func(prog *router.Programmer, _ *router.RIB) {
+		if slot, found = q.tableSlot(table); !found {
 			return
 		}
-		slot, found = t.Slot, true
 		prog.EachNexthop(func(idx uint32, tg *router.Target) {
-			nhs = append(nhs, fibDumpNexthop{idx, d.nexthop(prog, tg)})
+			nhs = append(nhs, fibDumpNexthop{idx, q.nexthop(prog, tg)})
 		})
 		prog.EachProgrammed(table, func(p netip.Prefix, idx uint32) {
 			pfxs = append(pfxs, fibDumpPrefix{Table: table, Prefix: p.String(), Index: idx})

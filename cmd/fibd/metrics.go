@@ -16,8 +16,9 @@ import (
 )
 
 // metrics exports fibd's counters to Prometheus. Nothing is kept in Go:
-// every scrape reads the data plane's counters, as fdpi_cli does.
-type metrics struct{ d *daemon }
+// every scrape reads the data plane's counters, as fdpi_cli does, through
+// the query interface (its concurrency rule is query's).
+type metrics struct{ q *query }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("fibd_"+name, help, labels, nil)
@@ -80,14 +81,14 @@ func (m metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m metrics) Collect(ch chan<- prometheus.Metric) {
-	d := m.d
+	q := m.q
 	counter := func(ds *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(ds, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge := func(ds *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(ds, prometheus.GaugeValue, v, labels...)
 	}
-	for _, p := range d.ports.Ports {
+	for _, p := range q.Ports() {
 		if s, err := p.ID.Stats(); err == nil {
 			for _, c := range mPortCounters {
 				counter(c.d, c.get(s), p.Dev.Name)
@@ -97,20 +98,18 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 			gauge(mPortLink, b2f(l.Up), p.Dev.Name)
 		}
 	}
-	if d.exc != nil {
-		for _, e := range d.exc.Stats() {
-			dev := e.Exception.Device
-			counter(mPunted, e.ToExc, dev)
-			counter(mPuntDrop, e.ToExcDrop, dev)
-			counter(mFromRib, e.FromExc, dev)
-			counter(mFromRibDrop, e.FromExcDrop, dev)
-			counter(mExcReattached, e.Reattached, dev)
-			for c, n := range e.Policed {
-				counter(mPoliced, n, dev, dpdk.PuntClasses[c])
-			}
+	for _, e := range q.Exceptions() {
+		dev := e.Exception.Device
+		counter(mPunted, e.ToExc, dev)
+		counter(mPuntDrop, e.ToExcDrop, dev)
+		counter(mFromRib, e.FromExc, dev)
+		counter(mFromRibDrop, e.FromExcDrop, dev)
+		counter(mExcReattached, e.Reattached, dev)
+		for c, n := range e.Policed {
+			counter(mPoliced, n, dev, dpdk.PuntClasses[c])
 		}
 	}
-	d.collectSaveIP(ch)
+	q.collectSaveIP(ch)
 	names := dpdk.DropReasons()
 	drops := make([]uint64, len(names))
 	for i := range dpdk.WorkerCount() {
@@ -133,44 +132,38 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 	for r, n := range drops {
 		counter(mDrops, n, names[r])
 	}
-	var v4, v6, rebuilds uint64
-	for _, t := range d.fib.Tables() {
-		if i, err := d.fib.Info(t); err == nil {
-			v4, v6, rebuilds = v4+i.Routes4, v6+i.Routes6, rebuilds+i.Rebuilds
-		}
-	}
-	gauge(mRoutes, float64(v4), "ipv4")
-	gauge(mRoutes, float64(v6), "ipv6")
-	gauge(mNexthops, float64(d.fib.NH.Live()))
-	counter(mRefused, d.fib.Refused.Load())
-	counter(mRebuilds, rebuilds)
+	fs := q.FIBSummary()
+	gauge(mRoutes, float64(fs.Routes4), "ipv4")
+	gauge(mRoutes, float64(fs.Routes6), "ipv6")
+	gauge(mNexthops, float64(fs.Nexthops))
+	counter(mRefused, fs.Refused)
+	counter(mRebuilds, fs.Rebuilds)
 	rcu := dpdk.ReadRCUInfo()
 	counter(mGraceStalls, rcu.Stalls)
 	gauge(mGraceStalled, b2f(rcu.Stalled))
-	if r := d.router; r != nil {
-		counter(mRouterEvents, r.Stats.Events.Load())
-		counter(mRouterResyncs, r.Stats.Resyncs.Load())
-		counter(mRouterOverruns, r.Stats.Overruns.Load())
-		counter(mNeighRefused, r.Stats.NeighRefused.Load())
-		counter(mNeighProbes, r.Stats.NeighProbes.Load())
-		counter(mNeighConfirms, r.Stats.NeighConfirms.Load())
-		gauge(mMirroring, b2f(r.Stats.Connected.Load()))
-		counter(mReconciles, r.Stats.Reconciles.Load())
-		counter(mRepaired, r.Stats.Repaired.Load())
-		counter(mFlushed, r.Stats.Flushed.Load())
-		counter(mNetnsReplaced, r.Stats.NetnsReplaced.Load())
-		gauge(mNexthopObjs, float64(r.NexthopObjects()))
-		rw, w := r.NexthopRewrites()
-		counter(mNHRewrites, rw)
-		counter(mRouteWrites, w)
-		counter(mTablesRefused, r.TablesRefused())
+	if m, ok := q.Mirror(); ok {
+		counter(mRouterEvents, m.Events)
+		counter(mRouterResyncs, m.Resyncs)
+		counter(mRouterOverruns, m.Overruns)
+		counter(mNeighRefused, m.NeighRefused)
+		counter(mNeighProbes, m.NeighProbes)
+		counter(mNeighConfirms, m.NeighConfirms)
+		gauge(mMirroring, b2f(m.Connected))
+		counter(mReconciles, m.Reconciles)
+		counter(mRepaired, m.Repaired)
+		counter(mFlushed, m.Flushed)
+		counter(mNetnsReplaced, m.Replaced)
+		gauge(mNexthopObjs, float64(m.NexthopObjects))
+		counter(mNHRewrites, m.NexthopRewrites)
+		counter(mRouteWrites, m.RouteWrites)
+		counter(mTablesRefused, m.TablesRefused)
 	}
-	d.withState(func(_ *router.Programmer, rib *router.RIB) {
+	q.WithState(func(_ *router.Programmer, rib *router.RIB) {
 		gauge(mNeighbours, float64(rib.NeighboursOf(false)), "ipv4")
 		gauge(mNeighbours, float64(rib.NeighboursOf(true)), "ipv6")
 	})
-	if d.announcer != nil {
-		gauge(mAnnounced, float64(len(d.announcer.Announced())))
+	if ann, err := q.Announced(); err == nil {
+		gauge(mAnnounced, float64(len(ann)))
 	}
 }
 
@@ -186,7 +179,7 @@ func b2f(b bool) float64 {
 // does not depend on it.
 func (d *daemon) serveMetrics(ctx context.Context, addr string) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics{d})
+	reg.MustRegister(metrics{d.query()})
 	registerMemory(reg)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -11,10 +10,7 @@ import (
 // cmdNexthopShow answers "router nexthop show": the kernel nexthop objects
 // of the router netns (FRR installs its routes through them), with the
 // FIB nexthop that carries each and how many routes name it.
-func cmdNexthopShow(d *daemon, c *ctl.Command, o *output) error {
-	if d.router == nil {
-		return errors.New("nexthop objects need router=1")
-	}
+func cmdNexthopShow(q *query, c *ctl.Command, o *output) error {
 	type memberJSON struct {
 		ID     uint32 `json:"id"`
 		Weight int    `json:"weight"`
@@ -29,7 +25,10 @@ func cmdNexthopShow(d *daemon, c *ctl.Command, o *output) error {
 		Index     *uint32      `json:"fib_index,omitempty"`
 		Routes    int          `json:"routes"`
 	}
-	list := d.router.Nexthops()
+	list, err := q.Nexthops()
+	if err != nil {
+		return err
+	}
 	tw := o.table()
 	if !o.json {
 		fmt.Fprintln(tw, "ID\tNEXTHOP\tFIB INDEX\tROUTES")
@@ -77,7 +76,8 @@ func cmdNexthopShow(d *daemon, c *ctl.Command, o *output) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", x.ID, what, idx, x.Routes)
 	}
 	if !o.json {
-		rw, w := d.router.NexthopRewrites()
+		m, _ := q.Mirror()
+		rw, w := m.NexthopRewrites, m.RouteWrites
 		fmt.Fprintf(tw, "%d objects; FIB nexthops rewritten in place: %d; routes written: %d\n", len(list), rw, w)
 	}
 	return tw.Flush()

@@ -70,9 +70,10 @@ type workerReport struct {
 	Drops     map[string]uint64 `json:"drops"`
 }
 
-func (d *daemon) report(elapsed time.Duration) (*report, error) {
+// Report reads every counter: the final report, and stats show.
+func (q *query) Report(elapsed time.Duration) (*report, error) {
 	r := &report{Seconds: elapsed.Seconds(), Drops: map[string]uint64{}}
-	for _, p := range d.ports.Ports {
+	for _, p := range q.Ports() {
 		s, err := p.ID.Stats()
 		if err != nil {
 			return nil, err
@@ -103,24 +104,15 @@ func (d *daemon) report(elapsed time.Duration) (*report, error) {
 		r.Forwarded += s.Forwarded
 		r.Workers = append(r.Workers, w)
 	}
-	for _, t := range d.fib.Tables() {
-		v4, v6, err := d.fib.Routes(t)
-		if err != nil {
-			return nil, err
-		}
-		r.Routes4 += v4
-		r.Routes6 += v6
-	}
-	r.Nexthops = d.fib.NH.Live()
-	if rt := d.router; rt != nil {
+	fs := q.FIBSummary()
+	r.Routes4, r.Routes6, r.Nexthops, r.Refused = fs.Routes4, fs.Routes6, fs.Nexthops, fs.Refused
+	if m, ok := q.Mirror(); ok {
 		r.Router = &routerReport{
-			Events: rt.Stats.Events.Load(), Batches: rt.Stats.Batches.Load(),
-			Resyncs: rt.Stats.Resyncs.Load(), Overruns: rt.Stats.Overruns.Load(),
-			NeighRefused: rt.Stats.NeighRefused.Load(), NeighProbes: rt.Stats.NeighProbes.Load(), NeighConfirm: rt.Stats.NeighConfirms.Load(),
+			Events: m.Events, Batches: m.Batches, Resyncs: m.Resyncs, Overruns: m.Overruns,
+			NeighRefused: m.NeighRefused, NeighProbes: m.NeighProbes, NeighConfirm: m.NeighConfirms,
 		}
 	}
-	r.Refused = d.fib.Refused.Load()
-	r.SaveIP = d.saveIPReport()
+	r.SaveIP = q.SaveIP()
 	return r, nil
 }
 

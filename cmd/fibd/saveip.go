@@ -15,9 +15,8 @@ import (
 )
 
 // ajb_save_ip: the recorder of packets by address mask (package saveip),
-// started once the workers run and stopped before they stop. Its wiring is
-// kept here, apart from the daemon's lifecycle, in four functions: start,
-// reload, report, metrics.
+// a component (saveIPComp) started once the workers run and stopped before
+// they stop; its report and metrics are read through query.
 
 // saveIPPeriod is how often the recorder drains the workers' rings: 1023
 // records per worker in 10 ms is ~50k recorded packets a second per worker
@@ -60,6 +59,38 @@ type saveIPReport struct {
 	Written uint64            `json:"written"` // records written to files
 	Drops   map[string]uint64 `json:"drops"`   // packets not recorded, by reason (ajb_ring_full, ajb_no_mbuf); write_errors: files abandoned
 }
+
+// saveIPComp is the "saveip" component: it applies ajb_save_ip (captures
+// hands it ajb_udpi_path and ajb_udpi_ftimeout).
+type saveIPComp struct {
+	d    *daemon
+	done func() // stops the recorder
+}
+
+func (s *saveIPComp) start(ctx context.Context) error {
+	s.done = s.d.startSaveIP(ctx, s.d.cfg)
+	return nil
+}
+
+func (s *saveIPComp) stop() error {
+	if s.done != nil {
+		s.done()
+	}
+	return nil
+}
+
+func (s *saveIPComp) apply(_ []string, _, nc *conf.Config) error {
+	s.d.reloadSaveIP(nc)
+	return nil
+}
+
+// SaveIP is ajb_save_ip's report (nil while it was never set): the fast
+// path's counters (atomics) and the recorder's (its own atomics and lock).
+// Any goroutine.
+func (q *query) SaveIP() *saveIPReport { return q.d.saveIPReport() }
+
+// collectSaveIP adds ajb_save_ip's metrics. Any goroutine.
+func (q *query) collectSaveIP(ch chan<- prometheus.Metric) { q.d.collectSaveIP(ch) }
 
 func (d *daemon) saveIPReport() *saveIPReport {
 	s := dpdk.ReadSaveIPStats()

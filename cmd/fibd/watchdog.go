@@ -14,6 +14,27 @@ import (
 // sleeps at most fibd_idle_sleep_us (a second at most) between passes.
 const stallAfter = 2 * time.Second
 
+// Two reports of one fault. A worker reports RCU quiescence once per loop
+// pass and counts the pass (polls), so a wedged worker (a PMD stuck in rx
+// or tx) shows in two places:
+//
+//   - here, the watchdog: polls unchanged for stallAfter, seen from Go
+//     every stallAfter/4 whether or not the FIB changes ("worker is
+//     wedged"), and logged again when it moves on;
+//   - in the fast path's grace periods (cgo/dp/fp_fib.c grace_period): the
+//     FIB writer waits at most 1.5 s for every online worker, and on a
+//     timeout counts a stall, records which workers made no pass
+//     (dpdk.ReadRCUInfo: Stalls, Stalled, StalledWorkers) and holds back
+//     the changes that need the grace period. It only sees a wedged worker
+//     when the FIB changes.
+//
+// The control server's status (grace_stalls, stalled_workers) and the
+// metrics (fibd_rcu_grace_stalls_total, fibd_rcu_stalled) show the second,
+// which is what decides whether FIB changes are held; the watchdog logs
+// both, the second as "grace period timed out", once per change of
+// ReadRCUInfo().Stalled. A worker in both lists is wedged; one only in the
+// watchdog's has not been needed by a grace period yet.
+
 // watchWorkers reports, loudly and once per change, a worker that stopped
 // making loop passes (a PMD stuck in rx or tx) and grace periods that time
 // out because of it; and reports again when it recovers. It only reads
