@@ -57,7 +57,12 @@ type soak struct {
 	sample  *rand.Rand // random addresses of the comparisons
 	out     io.Writer
 	results map[string]*result
-	mem     []memSample // after the start, each complete cycle, and at the end
+	mem     []memSample // after the start, each complete cycle (its floor), and at the end
+	// floor is the current cycle's lowest memory, field by field, over the
+	// samples taken after each fault once the FIB equalled the kernel: a
+	// single sample depends on where the Go GC and the scavenger stood,
+	// the floor of a cycle does not, and a leak raises it cycle by cycle
+	floor *memSample
 	// memFresh: the last sample was taken after the last fault (no end
 	// sample needed)
 	memFresh bool
@@ -144,11 +149,17 @@ func Run(cfg Config) (err error) {
 			if !s.fault(k) && !cfg.KeepGoing {
 				return s.summary()
 			}
+			s.foldFloor()
 		}
-		if complete {
-			s.sampleMemory(fmt.Sprintf("cycle %d", cycle))
+		if complete && s.floor != nil {
+			m := *s.floor
+			m.label = fmt.Sprintf("cycle %d", cycle)
+			s.mem = append(s.mem, m)
+			s.logf("memory (%s, its floor): RSS %.1f MiB (own %.1f, DPDK's memory touched %.1f), Go heap %.1f MiB, DPDK heap %.1f MiB (fibd pid %d)",
+				m.label, m.rss/(1<<20), m.own/(1<<20), m.shared/(1<<20), m.goHeap/(1<<20), m.dpdkMem/(1<<20), m.pid)
 			s.memFresh = true
 		}
+		s.floor = nil
 	}
 	return s.summary()
 }
@@ -509,6 +520,29 @@ func (m *memSample) readStatus() error {
 	}
 	m.own, m.shared = kb["RssAnon"]+kb["RssFile"], kb["RssShmem"]
 	return nil
+}
+
+// foldFloor takes a memory sample into the current cycle's floor (a new
+// fibd process starts a new floor).
+func (s *soak) foldFloor() {
+	if s.l.fibd == nil || !s.l.fibd.Alive() {
+		return
+	}
+	m, err := s.scrape()
+	if err == nil {
+		err = m.readStatus()
+	}
+	if err != nil {
+		s.logf("memory: %v", err)
+		return
+	}
+	f := s.floor
+	if f == nil || f.pid != m.pid {
+		s.floor = &m
+		return
+	}
+	f.rss, f.own, f.shared = min(f.rss, m.rss), min(f.own, m.own), min(f.shared, m.shared)
+	f.goHeap, f.dpdkMem = min(f.goHeap, m.goHeap), min(f.dpdkMem, m.dpdkMem)
 }
 
 func (s *soak) sampleMemory(label string) {
