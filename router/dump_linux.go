@@ -210,7 +210,7 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 	r.Table = table
 	r.Prefix = r.Prefix.Masked()
 	if r.Type != Unicast || r.NhID != 0 {
-		return r, true // a nexthop object's route: nhObjs.expand (compat mode 1 adds the paths too)
+		return r, true // a nexthop object's route: rib.NhObjs.expand (compat mode 1 adds the paths too)
 	}
 	if multipath == nil {
 		r.Nexthops = []Nexthop{{Gateway: gw.Unmap(), Dev: links[oif]}}

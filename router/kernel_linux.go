@@ -275,9 +275,6 @@ func subLink(l netlink.Link, vlans map[int]VLAN, macvlans map[int]Macvlan) {
 	}
 }
 
-// Links maps ifindex to interface name.
-type Links map[int]string
-
 // Dump reads the complete state: links, addresses, neighbours and the
 // routes of the mirrored tables. A dump the kernel marks as interrupted
 // (NLM_F_DUMP_INTR: the tables changed under it) is retried.
@@ -303,10 +300,10 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 		return nil, nil, fmt.Errorf("link dump: %w", err)
 	}
 	links := Links{}
-	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}, linkUp: map[int]bool{}}
+	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}, LinkUp: map[int]bool{}}
 	for _, l := range ll {
 		links[l.Attrs().Index] = l.Attrs().Name
-		st.linkUp[l.Attrs().Index] = l.Attrs().RawFlags&unix.IFF_UP != 0
+		st.LinkUp[l.Attrs().Index] = l.Attrs().RawFlags&unix.IFF_UP != 0
 		subLink(l, st.VLANs, st.Macvlans)
 	}
 	al, err := k.h.AddrList(nil, netlink.FAMILY_ALL)
@@ -327,7 +324,7 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 			if x, ok := ConvertNeigh(&n, links); ok {
 				st.Neighs = append(st.Neighs, x)
 				if n.State == unix.NUD_STALE {
-					st.stale = append(st.stale, x)
+					st.Stale = append(st.Stale, x)
 				}
 			}
 		}

@@ -11,7 +11,9 @@ import (
 	"github.com/rs/zerolog"
 
 	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
 	"fibd/lpm"
+	"fibd/router/rib"
 )
 
 // Programmer keeps the fast path's FIB equal to the RIB's resolution by
@@ -22,7 +24,7 @@ import (
 type Programmer struct {
 	log zerolog.Logger
 	fib *lpm.FIB
-	nh  map[nhKey]*nhEntry
+	nh  map[rib.NhKey]*nhEntry
 	cur map[uint32]map[netip.Prefix]programmed
 	gen uint32 // mark-and-sweep generation of Sync
 	// retry holds changes the FIB refused (table full, nexthop not
@@ -83,7 +85,7 @@ func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 	return &Programmer{
 		log:     log.With().Str("component", "router").Logger(),
 		fib:     fib,
-		nh:      map[nhKey]*nhEntry{},
+		nh:      map[rib.NhKey]*nhEntry{},
 		cur:     map[uint32]map[netip.Prefix]programmed{},
 		retry:   map[retryKey]Change{},
 		refused: map[uint32]error{},
@@ -161,12 +163,13 @@ func (p *Programmer) Reconcile(hint int, each func(func(uint32, netip.Prefix, *T
 // for, with why.
 func (p *Programmer) RefusedTables() map[uint32]error { return maps.Clone(p.refused) }
 
-// Resolve maps an interface id of a Hop to its port and VLAN (0: none).
-func (p *Programmer) Resolve(id dpdk.PortID) (dpdk.PortID, uint16) {
+// Resolve maps an interface id of a Hop (or of rib.EachAddr) to its port
+// and VLAN (0: none).
+func (p *Programmer) Resolve(id fptypes.PortID) (dpdk.PortID, uint16) {
 	if p.resolve == nil {
-		return id, 0
+		return dpdk.PortID(id), 0
 	}
-	return p.resolve(id)
+	return p.resolve(dpdk.PortID(id))
 }
 
 // Pending is the number of changes waiting for a retry.
@@ -445,7 +448,7 @@ func (p *Programmer) unref(e *nhEntry) {
 // with other content is rewritten in place: the routes on it follow with
 // no write of their own.
 func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
-	k := t.key()
+	k := t.Key()
 	if e, ok := p.nh[k]; ok {
 		if !e.target.Equal(t) {
 			if err := p.rewrite(e, t); err != nil {
@@ -500,9 +503,9 @@ func (p *Programmer) build(t *Target) (dpdk.Nexthop, []*nhEntry, error) {
 	var members []*nhEntry
 	switch t.Type {
 	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
-		nh.Port = t.Hop.Port
+		nh.Port = dpdk.PortID(t.Hop.Port)
 		if p.resolve != nil {
-			nh.Port, nh.VLAN = p.resolve(t.Hop.Port)
+			nh.Port, nh.VLAN = p.resolve(dpdk.PortID(t.Hop.Port))
 		}
 		nh.MAC = t.Hop.MAC[:]
 	case dpdk.NexthopECMP:

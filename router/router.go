@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"fibd/lpm"
+	"fibd/router/rib"
 )
 
 // Config of the router goroutine.
@@ -74,7 +75,7 @@ type Router struct {
 	// one of them has its slot.
 	rulesWait []uint32
 	rib       *RIB
-	nh        *nhObjs // the netns's nexthop objects, and the routes naming them
+	nh        *rib.NhObjs // the netns's nexthop objects, and the routes naming them
 	prog      *Programmer
 	k         *Kernel
 	links     Links
@@ -123,7 +124,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		vlans:     map[int]VLAN{},
 		macvlans:  map[int]Macvlan{},
 		rib:       newRIB(ifs, cfg, 0),
-		nh:        newNhObjs(),
+		nh:        rib.NewNhObjs(),
 		prog:      NewProgrammer(log, fib),
 		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
@@ -296,7 +297,7 @@ func (r *Router) redump() error {
 		return err
 	}
 	r.mu.Lock()
-	if changed := r.nh.replace(objs); len(changed) > 0 {
+	if changed := r.nh.Replace(objs); len(changed) > 0 {
 		r.reexpand(changed)
 		r.log.Info().Int("objects", len(changed)).Msg("nexthop objects the kernel changed without a notification")
 		// Programmed now, not after the route dump (a second on a full
@@ -317,8 +318,8 @@ func (r *Router) redump() error {
 		r.mu.Lock()
 		for i := range routes {
 			rt := &routes[i]
-			r.nh.use(nhRouteKey{tp{rt.Table, rt.Prefix.Masked()}, rt.Metric}, rt.NhID)
-			r.nh.expand(rt, r.links)
+			r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix.Masked(), rt.Metric), rt.NhID)
+			r.nh.Expand(rt, r.links)
 		}
 		removed, changed := r.rib.SyncRoutes(v6, r.k.Tables, routes)
 		r.mu.Unlock()
@@ -483,36 +484,36 @@ func (r *Router) resync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.links = links
-	r.linkUp = st.linkUp
+	r.linkUp = st.LinkUp
 	r.vlans, r.macvlans = st.VLANs, st.Macvlans
 	r.syncIfaces()
 	r.indexPorts()
-	rib := newRIB(r.ports, r.cfg, len(st.Routes))
+	nr := newRIB(r.ports, r.cfg, len(st.Routes))
 	for _, a := range st.Addrs {
 		if _, ok := r.ports.PortOf(a.Dev); ok {
-			rib.AddAddr(a)
+			nr.AddAddr(a)
 		}
 	}
 	for _, n := range st.Neighs {
-		r.setNeigh(rib, n)
+		r.setNeigh(nr, n)
 	}
-	r.nh = newNhObjs()
-	r.nh.replace(st.Nexthops)
+	r.nh = rib.NewNhObjs()
+	r.nh.Replace(st.Nexthops)
 	for _, rt := range st.Routes {
-		r.nh.use(nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}, rt.NhID)
-		r.nh.expand(&rt, links)
-		rib.AddRoute(rt)
+		r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), rt.NhID)
+		r.nh.Expand(&rt, links)
+		nr.AddRoute(rt)
 	}
-	rib.Settle()
-	r.rib = rib
-	for _, n := range st.stale {
+	nr.Settle()
+	r.rib = nr
+	for _, n := range st.Stale {
 		r.confirm(n)
 	}
 	tResolve := time.Since(t0) - tDump
-	ss, err := r.prog.SyncEach(rib.Len(), rib.Each)
+	ss, err := r.prog.SyncEach(nr.Len(), nr.Each)
 	r.rulesAfterProgram()
 	r.Stats.Resyncs.Add(1)
-	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", rib.Neighbours()).
+	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
 		Dur("dump", tDump).Dur("resolve", tResolve).Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
 	r.probeUnresolved()
@@ -642,14 +643,14 @@ func (r *Router) applyRaw(m *RawMsg) {
 		if !ok {
 			return
 		}
-		rk := nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}
+		rk := rib.RouteKey(rt.Table, rt.Prefix, rt.Metric)
 		if m.Type == unix.RTM_DELROUTE {
-			r.nh.use(rk, 0)
+			r.nh.Use(rk, 0)
 			r.rib.DelRoute(rt)
 			return
 		}
-		r.nh.use(rk, rt.NhID)
-		r.nh.expand(&rt, r.links)
+		r.nh.Use(rk, rt.NhID)
+		r.nh.Expand(&rt, r.links)
 		// NLM_F_REPLACE or not: same table/prefix/metric is an update;
 		// an update that resolves as before costs no FIB write.
 		r.rib.AddRoute(rt)
@@ -658,10 +659,10 @@ func (r *Router) applyRaw(m *RawMsg) {
 		if !ok {
 			return
 		}
-		if old := r.nh.objs[o.ID]; old != nil && sameObj(old, o) {
+		if old := r.nh.Obj(o.ID); old != nil && rib.SameObj(old, o) {
 			return
 		}
-		r.reexpand(r.nh.set(o))
+		r.reexpand(r.nh.Set(o))
 	case rtmDelNexthop:
 		id := nexthopID(m.Body)
 		if id == 0 {
@@ -669,7 +670,7 @@ func (r *Router) applyRaw(m *RawMsg) {
 		}
 		// The kernel removes the routes naming it; whether it says so
 		// depends on the family: read them again.
-		r.reexpand(r.nh.del(id))
+		r.reexpand(r.nh.Del(id))
 		r.redumpWanted = [2]bool{true, true}
 	}
 }
@@ -678,13 +679,13 @@ func (r *Router) applyRaw(m *RawMsg) {
 // Routes whose resolution does not change cost no FIB write (RIB.Flush
 // yields only changes).
 func (r *Router) reexpand(ids []uint32) {
-	for _, rt := range r.nh.routesOf(ids) {
-		rk := nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}
-		if !r.rib.namesObj(rk, rt.NhID) {
-			r.nh.use(rk, 0) // gone from the RIB (a re-dump removed it)
+	for _, rt := range r.nh.RoutesOf(ids) {
+		rk := rib.RouteKey(rt.Table, rt.Prefix, rt.Metric)
+		if !r.rib.NamesObj(rk, rt.NhID) {
+			r.nh.Use(rk, 0) // gone from the RIB (a re-dump removed it)
 			continue
 		}
-		r.nh.expand(&rt, r.links)
+		r.nh.Expand(&rt, r.links)
 		r.rib.AddRoute(rt)
 	}
 }
@@ -735,11 +736,11 @@ func (r *Router) ifindexOf(dev string) (int, bool) {
 // neighbour table lacks, so no operator has to ping them.
 func (r *Router) probeUnresolved() {
 	for _, k := range r.rib.Unresolved() {
-		idx, ok := r.portIf[uint16(k.port)]
+		idx, ok := r.portIf[uint16(k.Port())]
 		if !ok {
 			continue
 		}
-		if err := r.k.ResolveNeigh(idx, k.addr); err == nil {
+		if err := r.k.ResolveNeigh(idx, k.Addr()); err == nil {
 			r.Stats.NeighProbes.Add(1)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
 	"fibd/cmd/internal/ctl"
 	"fibd/conf"
 	"fibd/kni"
@@ -328,9 +329,9 @@ func cmdNeighShow(v6 bool) func(*daemon, *ctl.Command, *output) error {
 		}
 		var ns []neighJSON
 		err := d.withState(func(_ *router.Programmer, rib *router.RIB) {
-			rib.EachNeigh(func(a netip.Addr, p dpdk.PortID, mac [6]byte) {
+			rib.EachNeigh(func(a netip.Addr, p fptypes.PortID, mac [6]byte) {
 				if a.Is6() == v6 {
-					ns = append(ns, neighJSON{a.String(), net.HardwareAddr(mac[:]).String(), d.device(p)})
+					ns = append(ns, neighJSON{a.String(), net.HardwareAddr(mac[:]).String(), d.device(dpdk.PortID(p))})
 				}
 			})
 		})

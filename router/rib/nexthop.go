@@ -1,6 +1,7 @@
-package router
+package rib
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 )
@@ -24,32 +25,40 @@ type NhMember struct {
 	Weight int // 1..256
 }
 
-// nhObjs mirrors one netns's nexthop objects, and which routes use each.
+// NhObjs mirrors one netns's nexthop objects, and which routes use each.
 //
 // Concurrency: the router goroutine writes it; other goroutines read it
 // only under Router.mu (Router.Do).
-type nhObjs struct {
+type NhObjs struct {
 	objs map[uint32]*NhObj
 	// users: per object id, the routes that name it (table, prefix,
 	// metric), to expand them again when the object changes.
-	users   map[uint32]map[nhRouteKey]struct{}
-	byRoute map[nhRouteKey]uint32 // the other way round
+	users   map[uint32]map[NhRouteKey]struct{}
+	byRoute map[NhRouteKey]uint32 // the other way round
 	// inGroup: per member id, the groups that hold it.
 	inGroup map[uint32][]uint32
 }
 
-type nhRouteKey struct {
+// NhRouteKey identifies a route that names an object: what the kernel
+// tells routes apart by (table, prefix, metric).
+type NhRouteKey struct {
 	k      tp
 	metric uint32
 }
 
-func newNhObjs() *nhObjs {
-	return &nhObjs{objs: map[uint32]*NhObj{}, users: map[uint32]map[nhRouteKey]struct{}{}, byRoute: map[nhRouteKey]uint32{}, inGroup: map[uint32][]uint32{}}
+// RouteKey is the NhRouteKey of the route in table to p with metric; p
+// must be masked.
+func RouteKey(table uint32, p netip.Prefix, metric uint32) NhRouteKey {
+	return NhRouteKey{tp{table, p}, metric}
 }
 
-// set adds or replaces an object; it returns the objects whose expansion
+func NewNhObjs() *NhObjs {
+	return &NhObjs{objs: map[uint32]*NhObj{}, users: map[uint32]map[NhRouteKey]struct{}{}, byRoute: map[NhRouteKey]uint32{}, inGroup: map[uint32][]uint32{}}
+}
+
+// Set adds or replaces an object; it returns the objects whose expansion
 // may have changed (o, and the groups holding it).
-func (n *nhObjs) set(o *NhObj) []uint32 {
+func (n *NhObjs) Set(o *NhObj) []uint32 {
 	if old := n.objs[o.ID]; old != nil {
 		n.ungroup(old)
 	}
@@ -62,8 +71,8 @@ func (n *nhObjs) set(o *NhObj) []uint32 {
 	return append([]uint32{o.ID}, n.inGroup[o.ID]...)
 }
 
-// del removes an object; it returns the objects affected.
-func (n *nhObjs) del(id uint32) []uint32 {
+// Del removes an object; it returns the objects affected.
+func (n *NhObjs) Del(id uint32) []uint32 {
 	old := n.objs[id]
 	if old == nil {
 		return nil
@@ -83,7 +92,7 @@ func (n *nhObjs) del(id uint32) []uint32 {
 	return append([]uint32{id}, groups...)
 }
 
-func (n *nhObjs) ungroup(o *NhObj) {
+func (n *NhObjs) ungroup(o *NhObj) {
 	for _, m := range o.Group {
 		g := slices.DeleteFunc(n.inGroup[m.ID], func(x uint32) bool { return x == o.ID })
 		if len(g) == 0 {
@@ -94,34 +103,34 @@ func (n *nhObjs) ungroup(o *NhObj) {
 	}
 }
 
-// sameObj reports whether two objects forward alike.
-func sameObj(a, b *NhObj) bool {
+// SameObj reports whether two objects forward alike.
+func SameObj(a, b *NhObj) bool {
 	return a.Gateway == b.Gateway && a.Oif == b.Oif && a.Blackhole == b.Blackhole && a.Dead == b.Dead &&
 		slices.Equal(a.Group, b.Group)
 }
 
-// replace makes the objects equal to all (a dump): mark-and-sweep. It
+// Replace makes the objects equal to all (a dump): mark-and-sweep. It
 // returns the objects whose expansion may have changed.
-func (n *nhObjs) replace(all []*NhObj) []uint32 {
+func (n *NhObjs) Replace(all []*NhObj) []uint32 {
 	var changed []uint32
 	seen := make(map[uint32]bool, len(all))
 	for _, o := range all {
 		seen[o.ID] = true
-		if old := n.objs[o.ID]; old != nil && sameObj(old, o) {
+		if old := n.objs[o.ID]; old != nil && SameObj(old, o) {
 			continue
 		}
-		changed = append(changed, n.set(o)...)
+		changed = append(changed, n.Set(o)...)
 	}
 	for id := range n.objs {
 		if !seen[id] {
-			changed = append(changed, n.del(id)...)
+			changed = append(changed, n.Del(id)...)
 		}
 	}
 	return changed
 }
 
-// use records that route rk names object id (0: none).
-func (n *nhObjs) use(rk nhRouteKey, id uint32) {
+// Use records that route rk names object id (0: none).
+func (n *NhObjs) Use(rk NhRouteKey, id uint32) {
 	old := n.byRoute[rk]
 	if old == id {
 		return
@@ -138,7 +147,7 @@ func (n *nhObjs) use(rk nhRouteKey, id uint32) {
 	if id != 0 {
 		u := n.users[id]
 		if u == nil {
-			u = map[nhRouteKey]struct{}{}
+			u = map[NhRouteKey]struct{}{}
 			n.users[id] = u
 		}
 		u[rk] = struct{}{}
@@ -146,9 +155,9 @@ func (n *nhObjs) use(rk nhRouteKey, id uint32) {
 	}
 }
 
-// routesOf lists the routes naming any of ids (each once), as they are
+// RoutesOf lists the routes naming any of ids (each once), as they are
 // to be added again: unicast, their object to be expanded.
-func (n *nhObjs) routesOf(ids []uint32) []Route {
+func (n *NhObjs) RoutesOf(ids []uint32) []Route {
 	var out []Route
 	done := map[uint32]bool{}
 	for _, id := range ids {
@@ -163,14 +172,31 @@ func (n *nhObjs) routesOf(ids []uint32) []Route {
 	return out
 }
 
-// Users counts the routes naming object id.
-func (n *nhObjs) Users(id uint32) int { return len(n.users[id]) }
+// Obj is object id, nil when not known.
+func (n *NhObjs) Obj(id uint32) *NhObj { return n.objs[id] }
 
-// expand fills rt's type and nexthops from its object, as the kernel
+// Len counts the objects.
+func (n *NhObjs) Len() int { return len(n.objs) }
+
+// All iterates over the objects, in no order.
+func (n *NhObjs) All() iter.Seq2[uint32, *NhObj] {
+	return func(yield func(uint32, *NhObj) bool) {
+		for id, o := range n.objs {
+			if !yield(id, o) {
+				return
+			}
+		}
+	}
+}
+
+// Users counts the routes naming object id.
+func (n *NhObjs) Users(id uint32) int { return len(n.users[id]) }
+
+// Expand fills rt's type and nexthops from its object, as the kernel
 // forwards it: a blackhole object makes a blackhole route, dead members
 // leave the group (all dead: the group as it is), an object not known (yet)
 // leaves the route without nexthops (unreachable until it comes).
-func (n *nhObjs) expand(rt *Route, links Links) {
+func (n *NhObjs) Expand(rt *Route, links Links) {
 	if rt.NhID == 0 {
 		return
 	}
@@ -211,8 +237,8 @@ func (n *nhObjs) expand(rt *Route, links Links) {
 	}
 }
 
-// namesObj reports whether the RIB holds route rk naming object id.
-func (r *RIB) namesObj(rk nhRouteKey, id uint32) bool {
+// NamesObj reports whether the RIB holds route rk naming object id.
+func (r *RIB) NamesObj(rk NhRouteKey, id uint32) bool {
 	e := r.entries[rk.k]
 	if e == nil {
 		return false
@@ -223,50 +249,4 @@ func (r *RIB) namesObj(rk nhRouteKey, id uint32) bool {
 		}
 	}
 	return false
-}
-
-// NexthopView is one kernel nexthop object as fibd mirrors it (fdpi_cli
-// router nexthop show).
-type NexthopView struct {
-	ID        uint32
-	Gateway   netip.Addr
-	Dev       string
-	Blackhole bool
-	Dead      bool
-	Members   []NhMember
-	Index     uint32 // the FIB nexthop of the routes naming it
-	Indexed   bool   // Index is valid (some route naming it is programmed)
-	Routes    int    // routes naming it
-}
-
-// Nexthops lists the mirrored kernel nexthop objects, by id. Any
-// goroutine: it takes the router's lock for the copy.
-func (r *Router) Nexthops() []NexthopView {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]NexthopView, 0, len(r.nh.objs))
-	for id, o := range r.nh.objs {
-		v := NexthopView{ID: id, Gateway: o.Gateway, Dev: r.links[o.Oif], Blackhole: o.Blackhole, Dead: o.Dead,
-			Members: slices.Clone(o.Group), Routes: r.nh.Users(id)}
-		if e, ok := r.prog.nh[nhKey{obj: id}]; ok {
-			v.Index, v.Indexed = e.idx, true
-		}
-		out = append(out, v)
-	}
-	slices.SortFunc(out, func(a, b NexthopView) int { return int(a.ID) - int(b.ID) })
-	return out
-}
-
-// NexthopObjects counts the mirrored kernel nexthop objects. Any
-// goroutine.
-func (r *Router) NexthopObjects() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.nh.objs)
-}
-
-// NexthopRewrites counts FIB nexthops rewritten in place (an object or a
-// neighbour changed under its routes), and routes written. Any goroutine.
-func (r *Router) NexthopRewrites() (rewrites, routeWrites uint64) {
-	return r.prog.Rewrites.Load(), r.prog.RouteWrites.Load()
 }

@@ -1,9 +1,12 @@
-// Package router turns routing state (from a static file in labs, from
-// rtnetlink in production) into FIB changes for the data plane.
+// Package rib resolves routing state into what the FIB must hold: the
+// RIB (routes, addresses, neighbours, kernel nexthop objects) and its
+// resolution into Targets per table and prefix, with the changes since the
+// last flush for the programmer. Pure Go: it builds and tests without cgo.
 //
 // The types here are the common language of every state source: the static
-// loader and the netlink mirror both produce them, the RIB consumes them.
-package router
+// loader (router/static) and the netlink mirror (router) both produce
+// them, the RIB consumes them.
+package rib
 
 import (
 	"fmt"
@@ -58,7 +61,7 @@ type Route struct {
 	Metric   uint32
 	Nexthops []Nexthop // empty for blackhole/unreachable/prohibit
 	// NhID is the kernel nexthop object the route names (RTA_NH_ID), 0
-	// for none; Nexthops are then its expansion (nhObjs.expand).
+	// for none; Nexthops are then its expansion (NhObjs.expand).
 	NhID uint32
 }
 
@@ -84,8 +87,23 @@ type State struct {
 	Nexthops []*NhObj        // kernel nexthop objects (netlink dumps only)
 	VLANs    map[int]VLAN    // by ifindex
 	Macvlans map[int]Macvlan // by ifindex
-	linkUp   map[int]bool    // IFF_UP by ifindex (netlink dumps only)
-	// stale are the neighbours the kernel holds as NUD_STALE (netlink
+	LinkUp   map[int]bool    // IFF_UP by ifindex (netlink dumps only)
+	// Stale are the neighbours the kernel holds as NUD_STALE (netlink
 	// dumps only): fibd confirms those it forwards to (Router.confirm).
-	stale []Neigh
+	Stale []Neigh
 }
+
+// VLAN is an 802.1Q interface of the router netns.
+type VLAN struct {
+	Parent int    // ifindex of the interface it sits on
+	ID     uint16 // VID
+}
+
+// Macvlan is a macvlan interface of the router netns.
+type Macvlan struct {
+	Parent int // ifindex of the interface it sits on
+	MAC    [6]byte
+}
+
+// Links maps ifindex to interface name.
+type Links map[int]string

@@ -1,4 +1,4 @@
-package router
+package rib
 
 import (
 	"fmt"
@@ -7,20 +7,20 @@ import (
 	"slices"
 	"strings"
 
-	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
 )
 
 // Ports maps interface names, as routes and neighbours name them, to DPDK
 // ports. A port answers to its device name (41-00.1, net_pcap0) and to the
 // names of its exception interfaces (rib41-00.1, dpi41-00.1).
 type Ports interface {
-	PortOf(dev string) (dpdk.PortID, bool)
+	PortOf(dev string) (fptypes.PortID, bool)
 }
 
 // Hop is a resolved path: where a packet leaves and to which MAC.
 type Hop struct {
-	Type dpdk.NexthopType // Forward or Unresolved
-	Port dpdk.PortID
+	Type fptypes.NexthopType // Forward or Unresolved
+	Port fptypes.PortID
 	// Gw is the neighbour the hop goes to (a route's gateway, or the
 	// destination of a neighbour's host route); invalid for on-link
 	// subnets. With Port it is the hop's adjacency: the FIB nexthop is
@@ -31,9 +31,9 @@ type Hop struct {
 
 func (h Hop) String() string {
 	switch h.Type {
-	case dpdk.NexthopForward:
+	case fptypes.NexthopForward:
 		return fmt.Sprintf("port %d -> %s", h.Port, net.HardwareAddr(h.MAC[:]))
-	case dpdk.NexthopPunt:
+	case fptypes.NexthopPunt:
 		return fmt.Sprintf("port %d exception interface", h.Port)
 	}
 	return fmt.Sprintf("port %d (unresolved)", h.Port)
@@ -42,9 +42,9 @@ func (h Hop) String() string {
 // Target is what the FIB should do for one prefix: a single hop, a
 // special action (local, blackhole, ...), or an ECMP set of weighted hops.
 type Target struct {
-	Type    dpdk.NexthopType // Forward, Unresolved, ECMP, Local, Punt, Blackhole, ...
-	Hop     Hop              // Forward/Unresolved; Punt: the port whose exception interface takes it
-	Members []Member         // ECMP, sorted
+	Type    fptypes.NexthopType // Forward, Unresolved, ECMP, Local, Punt, Blackhole, ...
+	Hop     Hop                 // Forward/Unresolved; Punt: the port whose exception interface takes it
+	Members []Member            // ECMP, sorted
 	// Obj is the kernel nexthop object the route names (0: none). All
 	// routes naming an object share one FIB nexthop, rewritten in place
 	// when the object (or a member's neighbour) changes: one write, not
@@ -58,7 +58,7 @@ type Member struct {
 	Weight int
 }
 
-// nhKey identifies a FIB nexthop: targets of the same key share one
+// NhKey identifies a FIB nexthop: targets of the same key share one
 // nexthop index, and a target whose key exists with other content
 // rewrites that nexthop in place (Programmer.ensure). The key is the
 // kernel nexthop object for routes naming one; else the adjacency (port,
@@ -66,31 +66,34 @@ type Member struct {
 // resolved or not, so that a MAC change or a resolution is one write; an
 // ECMP group's members' adjacencies and weights. It is comparable and,
 // but for ECMP groups, built without allocating.
-type nhKey struct {
-	typ   dpdk.NexthopType // NexthopNone for an adjacency or an object
-	port  dpdk.PortID
+type NhKey struct {
+	typ   fptypes.NexthopType // NexthopNone for an adjacency or an object
+	port  fptypes.PortID
 	gw    netip.Addr
 	mac   [6]byte
 	obj   uint32
 	group string // ECMP: the members and weights
 }
 
-func (t *Target) key() nhKey {
+// ObjKey is the NhKey of the routes naming kernel nexthop object id.
+func ObjKey(id uint32) NhKey { return NhKey{obj: id} }
+
+func (t *Target) Key() NhKey {
 	switch t.Type {
-	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt, dpdk.NexthopECMP:
+	case fptypes.NexthopForward, fptypes.NexthopUnresolved, fptypes.NexthopPunt, fptypes.NexthopECMP:
 		if t.Obj != 0 {
-			return nhKey{obj: t.Obj}
+			return NhKey{obj: t.Obj}
 		}
 	}
 	switch t.Type {
-	case dpdk.NexthopForward, dpdk.NexthopUnresolved:
+	case fptypes.NexthopForward, fptypes.NexthopUnresolved:
 		if t.Hop.Gw.IsValid() {
-			return nhKey{port: t.Hop.Port, gw: t.Hop.Gw}
+			return NhKey{port: t.Hop.Port, gw: t.Hop.Gw}
 		}
-		return nhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
-	case dpdk.NexthopPunt:
-		return nhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
-	case dpdk.NexthopECMP:
+		return NhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
+	case fptypes.NexthopPunt:
+		return NhKey{typ: t.Type, port: t.Hop.Port, mac: t.Hop.MAC}
+	case fptypes.NexthopECMP:
 		var b strings.Builder
 		for _, m := range t.Members {
 			if m.Hop.Gw.IsValid() {
@@ -99,9 +102,9 @@ func (t *Target) key() nhKey {
 				fmt.Fprintf(&b, "%s*%d|", m.Hop, m.Weight)
 			}
 		}
-		return nhKey{typ: t.Type, group: b.String()}
+		return NhKey{typ: t.Type, group: b.String()}
 	}
-	return nhKey{typ: t.Type}
+	return NhKey{typ: t.Type}
 }
 
 // Equal reports whether t and o send packets the same way, through the

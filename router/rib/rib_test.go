@@ -1,4 +1,4 @@
-package router
+package rib
 
 import (
 	"fmt"
@@ -9,12 +9,12 @@ import (
 	"slices"
 	"testing"
 
-	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
 )
 
-type fakePorts map[string]dpdk.PortID
+type fakePorts map[string]fptypes.PortID
 
-func (f fakePorts) PortOf(dev string) (dpdk.PortID, bool) { p, ok := f[dev]; return p, ok }
+func (f fakePorts) PortOf(dev string) (fptypes.PortID, bool) { p, ok := f[dev]; return p, ok }
 
 var ribPorts = fakePorts{"a": 0, "b": 1, "c": 2}
 
@@ -99,11 +99,11 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 	}
 }
 
-func normal(d Desired) map[string]nhKey {
-	out := map[string]nhKey{}
+func normal(d Desired) map[string]NhKey {
+	out := map[string]NhKey{}
 	for t, m := range d {
 		for p, x := range m {
-			out[fmt.Sprintf("%d %s", t, p)] = x.key()
+			out[fmt.Sprintf("%d %s", t, p)] = x.Key()
 		}
 	}
 	return out
@@ -174,17 +174,17 @@ func TestRIBPunts(t *testing.T) {
 		Nexthops: []Nexthop{{Gateway: netip.MustParseAddr("10.0.2.2"), Dev: "b"}}})
 	rib.SetPunts([]Punt{{netip.MustParsePrefix("10.0.2.0/30"), 1}, {netip.MustParsePrefix("224.0.0.5/32"), 1}})
 	rib.Settle()
-	want := map[string]dpdk.NexthopType{
-		"10.0.2.0/30":  dpdk.NexthopPunt, // the subnet itself
-		"10.0.2.1/32":  dpdk.NexthopPunt, // the local address inside it
-		"10.0.2.2/32":  dpdk.NexthopPunt, // the neighbour's host route inside it
-		"224.0.0.5/32": dpdk.NexthopPunt, // OSPF, listed
-		"0.0.0.0/0":    dpdk.NexthopForward,
+	want := map[string]fptypes.NexthopType{
+		"10.0.2.0/30":  fptypes.NexthopPunt, // the subnet itself
+		"10.0.2.1/32":  fptypes.NexthopPunt, // the local address inside it
+		"10.0.2.2/32":  fptypes.NexthopPunt, // the neighbour's host route inside it
+		"224.0.0.5/32": fptypes.NexthopPunt, // OSPF, listed
+		"0.0.0.0/0":    fptypes.NexthopForward,
 	}
 	got := map[string]Target{}
 	rib.Each(func(table uint32, p netip.Prefix, tg *Target) { got[p.String()] = *tg })
 	for p, typ := range want {
-		if g, ok := got[p]; !ok || g.Type != typ || typ == dpdk.NexthopPunt && g.Hop.Port != 1 {
+		if g, ok := got[p]; !ok || g.Type != typ || typ == fptypes.NexthopPunt && g.Hop.Port != 1 {
 			t.Errorf("%s: %+v, want type %d", p, g, typ)
 		}
 	}
@@ -193,7 +193,7 @@ func TestRIBPunts(t *testing.T) {
 	changes := rib.Flush()
 	got = map[string]Target{}
 	rib.Each(func(table uint32, p netip.Prefix, tg *Target) { got[p.String()] = *tg })
-	if got["10.0.2.1/32"].Type != dpdk.NexthopLocal || got["10.0.2.2/32"].Type != dpdk.NexthopForward {
+	if got["10.0.2.1/32"].Type != fptypes.NexthopLocal || got["10.0.2.2/32"].Type != fptypes.NexthopForward {
 		t.Errorf("after removing the punts: %+v (changes %+v)", got, changes)
 	}
 	if _, ok := got["224.0.0.5/32"]; ok {
@@ -221,7 +221,7 @@ func TestRIBUsersBounded(t *testing.T) {
 		rib.AddRoute(route(i, gw1))
 	}
 	rib.Flush()
-	k1, k2 := nkey{gw1, 0}, nkey{gw2, 0}
+	k1, k2 := NeighKey{gw1, 0}, NeighKey{gw2, 0}
 	rng := rand.New(rand.NewPCG(7, 7))
 	for round := range 200 {
 		for range 100 {
@@ -238,7 +238,7 @@ func TestRIBUsersBounded(t *testing.T) {
 		}
 		rib.Flush()
 	}
-	for _, k := range []nkey{k1, k2} {
+	for _, k := range []NeighKey{k1, k2} {
 		if n := rib.usersLen(k); n > 2*prefixes+minCompact {
 			t.Errorf("gateway %s: users list of %d entries after 20,000 updates of %d prefixes", k.addr, n, prefixes)
 		}

@@ -1,4 +1,4 @@
-package router
+package static
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"fibd/test/fullview"
+
+	"fibd/router/rib"
 )
 
 var (
@@ -31,8 +33,8 @@ func mac(s string) net.HardwareAddr {
 }
 
 // normState makes empty and nil slices compare equal.
-func normState(s *State) State {
-	out := State{}
+func normState(s *rib.State) rib.State {
+	out := rib.State{}
 	if len(s.Addrs) > 0 {
 		out.Addrs = s.Addrs
 	}
@@ -48,55 +50,55 @@ func normState(s *State) State {
 	return out
 }
 
-func TestParseStaticForms(t *testing.T) {
+func TestParseForms(t *testing.T) {
 	tests := []struct {
 		name string
 		src  string
-		want State
+		want rib.State
 	}{
-		{"empty", "", State{}},
-		{"comments and blanks", "# a comment\n\n   \t\n  # indented comment\n", State{}},
+		{"empty", "", rib.State{}},
+		{"comments and blanks", "# a comment\n\n   \t\n  # indented comment\n", rib.State{}},
 		{
 			"address add", "address add 10.0.0.1/24 dev eth0",
-			State{Addrs: []Addr{{pfx("10.0.0.1/24"), "eth0"}}},
+			rib.State{Addrs: []rib.Addr{{Prefix: pfx("10.0.0.1/24"), Dev: "eth0"}}},
 		},
 		{
 			"address forms",
 			"ip addr add 10.0.0.1/24 dev a\na add 2001:db8::1/64 dev b\nip -6 address replace 2001:db8:1::1/64 dev c\n" +
 				"addr add dev d 192.0.2.1\naddress add local 192.0.2.9/30 dev e # trailing comment\n",
-			State{Addrs: []Addr{
-				{pfx("10.0.0.1/24"), "a"},
-				{pfx("2001:db8::1/64"), "b"},
-				{pfx("2001:db8:1::1/64"), "c"},
-				{pfx("192.0.2.1/32"), "d"},
-				{pfx("192.0.2.9/30"), "e"},
+			rib.State{Addrs: []rib.Addr{
+				{Prefix: pfx("10.0.0.1/24"), Dev: "a"},
+				{Prefix: pfx("2001:db8::1/64"), Dev: "b"},
+				{Prefix: pfx("2001:db8:1::1/64"), Dev: "c"},
+				{Prefix: pfx("192.0.2.1/32"), Dev: "d"},
+				{Prefix: pfx("192.0.2.9/30"), Dev: "e"},
 			}},
 		},
 		{
 			"route via dev", "route add 10.1.0.0/16 via 10.0.0.2 dev eth0",
-			State{Routes: []Route{{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Gateway: addr("10.0.0.2"), Dev: "eth0"}}}}},
+			rib.State{Routes: []rib.Route{{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Gateway: addr("10.0.0.2"), Dev: "eth0"}}}}},
 		},
 		{
 			"route via only", "ip route add 10.1.0.0/16 via 10.0.0.2",
-			State{Routes: []Route{{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Gateway: addr("10.0.0.2")}}}}},
+			rib.State{Routes: []rib.Route{{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Gateway: addr("10.0.0.2")}}}}},
 		},
 		{
 			"route on-link", "route add 10.1.0.0/16 dev eth0",
-			State{Routes: []Route{{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Dev: "eth0"}}}}},
+			rib.State{Routes: []rib.Route{{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "eth0"}}}}},
 		},
 		{
 			"abbreviations", "ip r a 10.1.0.0/16 dev eth0\nip ro repl 10.2.0.0/16 dev eth0",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Dev: "eth0"}}},
-				{Table: MainTable, Prefix: pfx("10.2.0.0/16"), Nexthops: []Nexthop{{Dev: "eth0"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "eth0"}}},
+				{Table: rib.MainTable, Prefix: pfx("10.2.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "eth0"}}},
 			}},
 		},
 		{
 			"host route, keywords first, to",
 			"route add via 10.0.0.2 192.0.2.7\nroute add dev x to 192.0.2.8/32 onlink",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("192.0.2.7/32"), Nexthops: []Nexthop{{Gateway: addr("10.0.0.2")}}},
-				{Table: MainTable, Prefix: pfx("192.0.2.8/32"), Nexthops: []Nexthop{{Dev: "x"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("192.0.2.7/32"), Nexthops: []rib.Nexthop{{Gateway: addr("10.0.0.2")}}},
+				{Table: rib.MainTable, Prefix: pfx("192.0.2.8/32"), Nexthops: []rib.Nexthop{{Dev: "x"}}},
 			}},
 		},
 		{
@@ -104,54 +106,54 @@ func TestParseStaticForms(t *testing.T) {
 			"route add 10.1.0.0/16 via 10.0.0.2 table 100 metric 20 proto bird\n" +
 				"route add 10.1.0.0/16 dev x table main priority 5 scope link\n" +
 				"route add 10.3.0.0/16 dev x table 0 preference 7 proto static",
-			State{Routes: []Route{
-				{Table: 100, Prefix: pfx("10.1.0.0/16"), Metric: 20, Nexthops: []Nexthop{{Gateway: addr("10.0.0.2")}}},
-				{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Metric: 5, Nexthops: []Nexthop{{Dev: "x"}}},
-				{Table: MainTable, Prefix: pfx("10.3.0.0/16"), Metric: 7, Nexthops: []Nexthop{{Dev: "x"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: 100, Prefix: pfx("10.1.0.0/16"), Metric: 20, Nexthops: []rib.Nexthop{{Gateway: addr("10.0.0.2")}}},
+				{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Metric: 5, Nexthops: []rib.Nexthop{{Dev: "x"}}},
+				{Table: rib.MainTable, Prefix: pfx("10.3.0.0/16"), Metric: 7, Nexthops: []rib.Nexthop{{Dev: "x"}}},
 			}},
 		},
 		{
 			"types",
 			"route add blackhole 10.0.0.0/8\nroute add unreachable 172.16.0.0/12 table 7\n" +
 				"route add prohibit 2001:db8::/32\nroute add unicast 192.0.2.0/24 dev x",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("10.0.0.0/8"), Type: Blackhole},
-				{Table: 7, Prefix: pfx("172.16.0.0/12"), Type: Unreachable},
-				{Table: MainTable, Prefix: pfx("2001:db8::/32"), Type: Prohibit, Metric: 1024},
-				{Table: MainTable, Prefix: pfx("192.0.2.0/24"), Nexthops: []Nexthop{{Dev: "x"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("10.0.0.0/8"), Type: rib.Blackhole},
+				{Table: 7, Prefix: pfx("172.16.0.0/12"), Type: rib.Unreachable},
+				{Table: rib.MainTable, Prefix: pfx("2001:db8::/32"), Type: rib.Prohibit, Metric: 1024},
+				{Table: rib.MainTable, Prefix: pfx("192.0.2.0/24"), Nexthops: []rib.Nexthop{{Dev: "x"}}},
 			}},
 		},
 		{
 			"default v4",
 			"route add default via 192.0.2.1\nip -4 route add default dev x table 9",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("0.0.0.0/0"), Nexthops: []Nexthop{{Gateway: addr("192.0.2.1")}}},
-				{Table: 9, Prefix: pfx("0.0.0.0/0"), Nexthops: []Nexthop{{Dev: "x"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("0.0.0.0/0"), Nexthops: []rib.Nexthop{{Gateway: addr("192.0.2.1")}}},
+				{Table: 9, Prefix: pfx("0.0.0.0/0"), Nexthops: []rib.Nexthop{{Dev: "x"}}},
 			}},
 		},
 		{
 			"default v6 by via, by -6, by nexthop",
 			"route add default via 2001:db8::1\nip -6 route add default dev x table 9\n" +
 				"route add default table 10 nexthop via fe80::1 dev a nexthop via fe80::2 dev b",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []Nexthop{{Gateway: addr("2001:db8::1")}}},
-				{Table: 9, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []Nexthop{{Dev: "x"}}},
-				{Table: 10, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []Nexthop{
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []rib.Nexthop{{Gateway: addr("2001:db8::1")}}},
+				{Table: 9, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []rib.Nexthop{{Dev: "x"}}},
+				{Table: 10, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []rib.Nexthop{
 					{Gateway: addr("fe80::1"), Dev: "a"}, {Gateway: addr("fe80::2"), Dev: "b"}}},
 			}},
 		},
 		{
 			"v6 metric",
 			"route add 2001:db8::/32 dev x metric 0\nroute add 2001:db8::/32 dev x metric 5",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("2001:db8::/32"), Metric: 1024, Nexthops: []Nexthop{{Dev: "x"}}},
-				{Table: MainTable, Prefix: pfx("2001:db8::/32"), Metric: 5, Nexthops: []Nexthop{{Dev: "x"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("2001:db8::/32"), Metric: 1024, Nexthops: []rib.Nexthop{{Dev: "x"}}},
+				{Table: rib.MainTable, Prefix: pfx("2001:db8::/32"), Metric: 5, Nexthops: []rib.Nexthop{{Dev: "x"}}},
 			}},
 		},
 		{
 			"multipath with weights",
 			"route add 10.0.0.0/8 table 5 metric 3 nexthop via 192.0.2.1 dev a weight 3 nexthop via 192.0.2.2 dev b nexthop dev c weight 256 onlink",
-			State{Routes: []Route{{Table: 5, Prefix: pfx("10.0.0.0/8"), Metric: 3, Nexthops: []Nexthop{
+			rib.State{Routes: []rib.Route{{Table: 5, Prefix: pfx("10.0.0.0/8"), Metric: 3, Nexthops: []rib.Nexthop{
 				{Gateway: addr("192.0.2.1"), Dev: "a", Weight: 3},
 				{Gateway: addr("192.0.2.2"), Dev: "b"},
 				{Dev: "c", Weight: 256},
@@ -163,28 +165,28 @@ func TestParseStaticForms(t *testing.T) {
 				"ip -6 neighbour add 2001:db8::2 lladdr 02:00:00:00:00:03 dev eth0 nud permanent\n" +
 				"n add to fe80::1 dev x lladdr 02-00-00-00-00-04 nud noarp\n" +
 				"neighbor replace 192.0.2.2 lladdr 02:00:00:00:00:05 dev eth0 nud stale",
-			State{Neighs: []Neigh{
-				{addr("192.0.2.2"), mac("02:00:00:00:00:05"), "eth0"},
-				{addr("2001:db8::2"), mac("02:00:00:00:00:03"), "eth0"},
-				{addr("fe80::1"), mac("02:00:00:00:00:04"), "x"},
+			rib.State{Neighs: []rib.Neigh{
+				{Addr: addr("192.0.2.2"), MAC: mac("02:00:00:00:00:05"), Dev: "eth0"},
+				{Addr: addr("2001:db8::2"), MAC: mac("02:00:00:00:00:03"), Dev: "eth0"},
+				{Addr: addr("fe80::1"), MAC: mac("02:00:00:00:00:04"), Dev: "x"},
 			}},
 		},
 		{
 			"route replace overwrites in place",
 			"route add 10.1.0.0/16 dev a\nroute add 10.2.0.0/16 dev a\nroute replace 10.1.0.0/16 via 10.0.0.9\nroute replace 10.3.0.0/16 dev c",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Gateway: addr("10.0.0.9")}}},
-				{Table: MainTable, Prefix: pfx("10.2.0.0/16"), Nexthops: []Nexthop{{Dev: "a"}}},
-				{Table: MainTable, Prefix: pfx("10.3.0.0/16"), Nexthops: []Nexthop{{Dev: "c"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Gateway: addr("10.0.0.9")}}},
+				{Table: rib.MainTable, Prefix: pfx("10.2.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "a"}}},
+				{Table: rib.MainTable, Prefix: pfx("10.3.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "c"}}},
 			}},
 		},
 		{
 			"same prefix, other table or metric, is no duplicate",
 			"route add 10.1.0.0/16 dev a\nroute add 10.1.0.0/16 dev a table 2\nroute add 10.1.0.0/16 dev a metric 1",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Dev: "a"}}},
-				{Table: 2, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Dev: "a"}}},
-				{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Metric: 1, Nexthops: []Nexthop{{Dev: "a"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "a"}}},
+				{Table: 2, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "a"}}},
+				{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Metric: 1, Nexthops: []rib.Nexthop{{Dev: "a"}}},
 			}},
 		},
 		{
@@ -197,18 +199,18 @@ func TestParseStaticForms(t *testing.T) {
 				"route add 10.7.0.0/16 nexthop via 10.0.0.1 nexthop via 10.0.0.2\nroute d 10.7.0.0/16 nexthop via 10.0.0.1 nexthop via 10.0.0.2\n" +
 				"route add default via 2001:db8::1\nroute del default via 2001:db8::1\n" +
 				"route add default via 10.0.0.1\nip -4 route del default\n",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Dev: "a"}}},
-				{Table: MainTable, Prefix: pfx("10.3.0.0/16"), Nexthops: []Nexthop{{Dev: "a"}}},
-				{Table: MainTable, Prefix: pfx("10.2.0.0/16"), Nexthops: []Nexthop{{Gateway: addr("10.0.0.1")}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "a"}}},
+				{Table: rib.MainTable, Prefix: pfx("10.3.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "a"}}},
+				{Table: rib.MainTable, Prefix: pfx("10.2.0.0/16"), Nexthops: []rib.Nexthop{{Gateway: addr("10.0.0.1")}}},
 			}},
 		},
 		{
 			"route del lowest metric first, or the one named",
 			"route add 10.1.0.0/16 dev a metric 20\nroute add 10.1.0.0/16 dev a metric 10\nroute add 10.1.0.0/16 dev a metric 30\n" +
 				"route del 10.1.0.0/16\nroute del 10.1.0.0/16 metric 30\n",
-			State{Routes: []Route{
-				{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Metric: 20, Nexthops: []Nexthop{{Dev: "a"}}},
+			rib.State{Routes: []rib.Route{
+				{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Metric: 20, Nexthops: []rib.Nexthop{{Dev: "a"}}},
 			}},
 		},
 		{
@@ -218,21 +220,21 @@ func TestParseStaticForms(t *testing.T) {
 				"address add 10.0.0.1/24 dev a\naddress add 10.0.1.1/24 dev a\naddress add 10.0.2.1/24 dev a\n" +
 				"address del 10.0.0.1/24 dev a\naddr del 10.0.1.1 dev a\n" +
 				"address add 10.0.0.1/24 dev a\n",
-			State{
-				Addrs:  []Addr{{pfx("10.0.2.1/24"), "a"}, {pfx("10.0.0.1/24"), "a"}},
-				Neighs: []Neigh{{addr("192.0.2.3"), mac("02:00:00:00:00:03"), "a"}},
+			rib.State{
+				Addrs:  []rib.Addr{{Prefix: pfx("10.0.2.1/24"), Dev: "a"}, {Prefix: pfx("10.0.0.1/24"), Dev: "a"}},
+				Neighs: []rib.Neigh{{Addr: addr("192.0.2.3"), MAC: mac("02:00:00:00:00:03"), Dev: "a"}},
 			},
 		},
 		{
 			"CRLF and tabs", "route\tadd 10.1.0.0/16\tdev a\r\n",
-			State{Routes: []Route{{Table: MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []Nexthop{{Dev: "a"}}}}},
+			rib.State{Routes: []rib.Route{{Table: rib.MainTable, Prefix: pfx("10.1.0.0/16"), Nexthops: []rib.Nexthop{{Dev: "a"}}}}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseStatic("t.conf", []byte(tt.src))
+			got, err := Parse("t.conf", []byte(tt.src))
 			if err != nil {
-				t.Fatalf("ParseStatic: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			if g, w := normState(got), normState(&tt.want); !reflect.DeepEqual(g, w) {
 				t.Errorf("got\n%+v\nwant\n%+v", g, w)
@@ -241,7 +243,7 @@ func TestParseStaticForms(t *testing.T) {
 	}
 }
 
-func TestParseStaticErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		src  string
 		line int
@@ -311,16 +313,16 @@ func TestParseStaticErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			st, err := ParseStatic("lab.conf", []byte(tt.src))
+			st, err := Parse("lab.conf", []byte(tt.src))
 			if err == nil {
 				t.Fatalf("no error; state %+v", st)
 			}
 			if st != nil {
 				t.Errorf("state %+v returned with an error", st)
 			}
-			var se *StaticError
+			var se *Error
 			if !errors.As(err, &se) {
-				t.Fatalf("error %v is not a *StaticError", err)
+				t.Fatalf("error %v is not a *Error", err)
 			}
 			if se.File != "lab.conf" || se.Line != tt.line || !strings.Contains(se.Msg, tt.msg) {
 				t.Errorf("got %q (line %d), want line %d containing %q", err, se.Line, tt.line, tt.msg)
@@ -334,7 +336,7 @@ func TestParseStaticErrors(t *testing.T) {
 
 // Every bad line is reported, each with its own line number, and good
 // lines around them still apply (so a later duplicate is still found).
-func TestParseStaticAllErrors(t *testing.T) {
+func TestParseAllErrors(t *testing.T) {
 	src := `route add 10.0.0.0/8 dev x
 route add 10.0.0.1/8 dev x
 bogus line
@@ -342,16 +344,16 @@ route add 10.0.0.0/8 dev y
 neigh add 192.0.2.1 dev x
 route add 10.1.0.0/16 dev x
 `
-	_, err := ParseStatic("f", []byte(src))
+	_, err := Parse("f", []byte(src))
 	joined, ok := err.(interface{ Unwrap() []error })
 	if !ok {
 		t.Fatalf("error %v is not joined", err)
 	}
 	var lines []int
 	for _, e := range joined.Unwrap() {
-		var se *StaticError
+		var se *Error
 		if !errors.As(e, &se) {
-			t.Fatalf("%v is not a *StaticError", e)
+			t.Fatalf("%v is not a *Error", e)
 		}
 		lines = append(lines, se.Line)
 	}
@@ -360,24 +362,24 @@ route add 10.1.0.0/16 dev x
 	}
 }
 
-func TestLoadStatic(t *testing.T) {
+func TestLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "static.conf")
 	if err := os.WriteFile(path, []byte("route add 10.0.0.0/8 dev x\nroute add 10.0.0.0/8 dev x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadStatic(path)
+	_, err := Load(path)
 	if err == nil || err.Error() != path+":2: route add 10.0.0.0/8: table 254 metric 0 already has this prefix (File exists); use route replace" {
-		t.Errorf("LoadStatic: %v", err)
+		t.Errorf("Load: %v", err)
 	}
-	if _, err := LoadStatic(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("LoadStatic of a missing file: %v", err)
+	if _, err := Load(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file: %v", err)
 	}
 }
 
 // The state does not keep the file's text alive: device names are copies,
 // and equal names share one string.
-func TestParseStaticInternsDevices(t *testing.T) {
-	st, err := ParseStatic("f", []byte("route add 10.0.0.0/8 dev eth0\nroute add 10.1.0.0/16 dev eth0\naddress add 10.2.0.1/24 dev eth0\n"))
+func TestParseInternsDevices(t *testing.T) {
+	st, err := Parse("f", []byte("route add 10.0.0.0/8 dev eth0\nroute add 10.1.0.0/16 dev eth0\naddress add 10.2.0.1/24 dev eth0\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +389,7 @@ func TestParseStaticInternsDevices(t *testing.T) {
 	}
 	// Nexthop slices are carved from a shared chunk: appending to one
 	// must not write into another's.
-	_ = append(st.Routes[0].Nexthops, Nexthop{Dev: "z"})
+	_ = append(st.Routes[0].Nexthops, rib.Nexthop{Dev: "z"})
 	if st.Routes[1].Nexthops[0].Dev != "eth0" {
 		t.Errorf("nexthop slices share capacity")
 	}
@@ -397,20 +399,20 @@ func sameString(a, b string) bool {
 	return a == b && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
-func TestFormatStaticExample(t *testing.T) {
-	st := &State{
-		Addrs:  []Addr{{pfx("192.0.2.1/24"), "p0"}},
-		Neighs: []Neigh{{addr("192.0.2.2"), mac("02:00:00:00:00:02"), "p0"}},
-		Routes: []Route{
-			{Table: MainTable, Prefix: pfx("0.0.0.0/0"), Nexthops: []Nexthop{{Gateway: addr("192.0.2.2"), Dev: "p0"}}},
-			{Table: MainTable, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []Nexthop{{Gateway: addr("fe80::1"), Dev: "p0"}}},
-			{Table: 100, Prefix: pfx("10.0.0.0/8"), Metric: 7, Nexthops: []Nexthop{{Gateway: addr("192.0.2.2"), Weight: 2}, {Dev: "p1"}}},
-			{Table: MainTable, Prefix: pfx("198.51.100.0/24"), Type: Blackhole},
-			{Table: MainTable, Prefix: pfx("2001:db8::/32"), Metric: 5, Nexthops: []Nexthop{{Dev: "p1", Weight: 3}}},
+func TestFormatExample(t *testing.T) {
+	st := &rib.State{
+		Addrs:  []rib.Addr{{Prefix: pfx("192.0.2.1/24"), Dev: "p0"}},
+		Neighs: []rib.Neigh{{Addr: addr("192.0.2.2"), MAC: mac("02:00:00:00:00:02"), Dev: "p0"}},
+		Routes: []rib.Route{
+			{Table: rib.MainTable, Prefix: pfx("0.0.0.0/0"), Nexthops: []rib.Nexthop{{Gateway: addr("192.0.2.2"), Dev: "p0"}}},
+			{Table: rib.MainTable, Prefix: pfx("::/0"), Metric: 1024, Nexthops: []rib.Nexthop{{Gateway: addr("fe80::1"), Dev: "p0"}}},
+			{Table: 100, Prefix: pfx("10.0.0.0/8"), Metric: 7, Nexthops: []rib.Nexthop{{Gateway: addr("192.0.2.2"), Weight: 2}, {Dev: "p1"}}},
+			{Table: rib.MainTable, Prefix: pfx("198.51.100.0/24"), Type: rib.Blackhole},
+			{Table: rib.MainTable, Prefix: pfx("2001:db8::/32"), Metric: 5, Nexthops: []rib.Nexthop{{Dev: "p1", Weight: 3}}},
 		},
 	}
 	var buf bytes.Buffer
-	if err := FormatStatic(&buf, st); err != nil {
+	if err := Format(&buf, st); err != nil {
 		t.Fatal(err)
 	}
 	want := `address add 192.0.2.1/24 dev p0
@@ -424,22 +426,22 @@ route add 2001:db8::/32 metric 5 nexthop dev p1 weight 3
 	if buf.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
-	st.Routes = append(st.Routes, Route{Table: 255, Prefix: pfx("192.0.2.1/32"), Type: Local})
-	if err := FormatStatic(&bytes.Buffer{}, st); err == nil {
-		t.Errorf("FormatStatic wrote a local route")
+	st.Routes = append(st.Routes, rib.Route{Table: 255, Prefix: pfx("192.0.2.1/32"), Type: rib.Local})
+	if err := Format(&bytes.Buffer{}, st); err == nil {
+		t.Errorf("Format wrote a local route")
 	}
 }
 
-// Random states survive FormatStatic then ParseStatic unchanged.
+// Random states survive Format then Parse unchanged.
 func TestStaticRoundTrip(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 42))
 		want := randomState(rng, 300)
 		var buf bytes.Buffer
-		if err := FormatStatic(&buf, want); err != nil {
+		if err := Format(&buf, want); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ParseStatic("roundtrip", buf.Bytes())
+		got, err := Parse("roundtrip", buf.Bytes())
 		if err != nil {
 			t.Fatalf("seed %d: %v\n%s", seed, err, buf.String())
 		}
@@ -454,7 +456,7 @@ func TestStaticRoundTrip(t *testing.T) {
 	}
 }
 
-func randomState(rng *rand.Rand, n int) *State {
+func randomState(rng *rand.Rand, n int) *rib.State {
 	devs := []string{"41-00.0", "41-00.1", "net_pcap0", "rib0", "eth0"}
 	randAddr := func(v6 bool) netip.Addr {
 		if v6 {
@@ -484,13 +486,13 @@ func randomState(rng *rand.Rand, n int) *State {
 			}
 		}
 	}
-	st := &State{}
-	seenA := map[Addr]bool{}
+	st := &rib.State{}
+	seenA := map[rib.Addr]bool{}
 	for range n / 10 {
 		v6 := rng.IntN(2) == 0
 		a := randAddr(v6)
 		bits := 8 + rng.IntN(a.BitLen()-7)
-		ad := Addr{netip.PrefixFrom(a, bits), devs[rng.IntN(len(devs))]}
+		ad := rib.Addr{Prefix: netip.PrefixFrom(a, bits), Dev: devs[rng.IntN(len(devs))]}
 		if !seenA[ad] {
 			seenA[ad] = true
 			st.Addrs = append(st.Addrs, ad)
@@ -498,7 +500,7 @@ func randomState(rng *rand.Rand, n int) *State {
 	}
 	seenN := map[neighKey]bool{}
 	for range n / 10 {
-		nb := Neigh{Addr: gateway(rng.IntN(2) == 0), Dev: devs[rng.IntN(len(devs))]}
+		nb := rib.Neigh{Addr: gateway(rng.IntN(2) == 0), Dev: devs[rng.IntN(len(devs))]}
 		nb.MAC = net.HardwareAddr{2, byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
 		if !seenN[neighKey{nb.Addr, nb.Dev}] {
 			seenN[neighKey{nb.Addr, nb.Dev}] = true
@@ -514,7 +516,7 @@ func randomState(rng *rand.Rand, n int) *State {
 	for range n {
 		v6 := rng.IntN(2) == 0
 		a := randAddr(v6)
-		r := Route{Table: MainTable, Prefix: netip.PrefixFrom(a, rng.IntN(a.BitLen()+1)).Masked()}
+		r := rib.Route{Table: rib.MainTable, Prefix: netip.PrefixFrom(a, rng.IntN(a.BitLen()+1)).Masked()}
 		if rng.IntN(4) == 0 {
 			r.Table = uint32(1 + rng.IntN(1000))
 		}
@@ -529,14 +531,14 @@ func randomState(rng *rand.Rand, n int) *State {
 			r.Metric = ip6DefaultMetric
 		}
 		if rng.IntN(8) == 0 {
-			r.Type = RouteType(1 + rng.IntN(3)) // blackhole, unreachable, prohibit
+			r.Type = rib.RouteType(1 + rng.IntN(3)) // blackhole, unreachable, prohibit
 		} else {
 			hops := 1
 			if rng.IntN(3) == 0 {
 				hops = 2 + rng.IntN(4)
 			}
 			for range hops {
-				var nh Nexthop
+				var nh rib.Nexthop
 				switch rng.IntN(3) {
 				case 0:
 					nh.Gateway = gateway(v6)
@@ -582,13 +584,13 @@ func fullViewScript(n4, n6 int) []byte {
 	return b.Bytes()
 }
 
-func TestParseStaticFullView(t *testing.T) {
+func TestParseFullView(t *testing.T) {
 	n4, n6 := 100_000, 25_000
 	if testing.Short() {
 		n4, n6 = 10_000, 2_500
 	}
 	src := fullViewScript(n4, n6)
-	st, err := ParseStatic("fullview", src)
+	st, err := Parse("fullview", src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,19 +599,19 @@ func TestParseStaticFullView(t *testing.T) {
 	}
 	// A second add of any of them is a duplicate.
 	src = append(src, fmt.Sprintf("route add %s dev x\n", st.Routes[n4/2].Prefix)...)
-	if _, err := ParseStatic("fullview", src); err == nil || !strings.Contains(err.Error(), "File exists") {
+	if _, err := Parse("fullview", src); err == nil || !strings.Contains(err.Error(), "File exists") {
 		t.Fatalf("duplicate not found: %v", err)
 	}
 }
 
-// BenchmarkParseStatic parses a full view: 1M IPv4 + 200k IPv6 routes.
-func BenchmarkParseStatic(b *testing.B) {
+// BenchmarkParse parses a full view: 1M IPv4 + 200k IPv6 routes.
+func BenchmarkParse(b *testing.B) {
 	src := fullViewScript(1_000_000, 200_000)
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := ParseStatic("fullview", src); err != nil {
+		if _, err := Parse("fullview", src); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,7 @@
-package router
+// Package static loads routing state from an `ip -batch` file (labs,
+// tests, --static) into a rib.State. Pure Go: it builds and tests without
+// cgo.
+package static
 
 // Static routing state for labs and tests, written as an iproute2 batch
 // script (the input of `ip -batch FILE`, optionally with the `ip` word and
@@ -13,7 +16,7 @@ package router
 //
 // The file is a script: lines apply in order, so `route del` removes what
 // an earlier `route add` created. Where iproute2 (or the kernel behind it)
-// would refuse a line, ParseStatic refuses it too, with the same wording
+// would refuse a line, Parse refuses it too, with the same wording
 // where there is one ("File exists", "Invalid prefix for given prefix
 // length"), so that a file that loads here also loads with `ip -batch`.
 //
@@ -34,18 +37,20 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"fibd/router/rib"
 )
 
-// StaticError is one problem in a static routing file. ParseStatic joins
-// all of a file's StaticErrors with errors.Join; use errors.As to get at
+// Error is one problem in a static routing file. Parse joins
+// all of a file's Errors with errors.Join; use errors.As to get at
 // the first one, or an `interface{ Unwrap() []error }` assertion for all.
-type StaticError struct {
+type Error struct {
 	File string
 	Line int // 1-based
 	Msg  string
 }
 
-func (e *StaticError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 }
 
@@ -53,25 +58,25 @@ func (e *StaticError) Error() string {
 // without one (or with metric 0): IP6_RT_PRIO_USER. IPv4 routes keep 0.
 const ip6DefaultMetric = 1024
 
-// LoadStatic reads and parses a static routing file; see ParseStatic.
-func LoadStatic(path string) (*State, error) {
+// Load reads and parses a static routing file; see Parse.
+func Load(path string) (*rib.State, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseStatic(path, src)
+	return Parse(path, src)
 }
 
-// ParseStatic parses src, a static routing file in iproute2 batch syntax,
+// Parse parses src, a static routing file in iproute2 batch syntax,
 // and returns the state it leaves behind. name is used in error messages.
 // On any error it returns nil and every problem of the file, each a
-// *StaticError, joined with errors.Join.
+// *Error, joined with errors.Join.
 //
 // Routes, addresses and neighbours keep the order of the lines that
 // created them (a `replace` of an existing entry keeps its place). Route
 // identity is what the kernel uses: table, prefix and metric; IPv6 routes
 // without a metric get the kernel's default of 1024.
-func ParseStatic(name string, src []byte) (*State, error) {
+func Parse(name string, src []byte) (*rib.State, error) {
 	// Size the route storage from a cheap upper estimate of the number of
 	// routes, so that a full view does not grow (and copy) it 20 times.
 	// Abbreviated commands ("ip r a") escape the count; they just grow.
@@ -129,9 +134,9 @@ type staticParser struct {
 	// The state under construction. Deleted entries stay in place as
 	// tombstones (an invalid Prefix or Addr) so that indices stay valid;
 	// state() compacts them away at the end.
-	addrs  []Addr
-	routes []Route
-	neighs []Neigh
+	addrs  []rib.Addr
+	routes []rib.Route
+	neighs []rib.Neigh
 
 	// routeHead maps table+prefix to the first of its routes; routeNext
 	// chains the others (same table and prefix, other metrics: rare), -1
@@ -142,17 +147,17 @@ type staticParser struct {
 	addrIdx   map[addrKey]int
 
 	devs   map[string]string // interned device names
-	nhPool []Nexthop         // chunk that route nexthops are carved from
+	nhPool []rib.Nexthop     // chunk that route nexthops are carved from
 
 	// Scratch, reused from line to line.
 	toks []string
-	nhs  []Nexthop
+	nhs  []rib.Nexthop
 }
 
 func newStaticParser(name string, routes int) *staticParser {
 	return &staticParser{
 		file:      name,
-		routes:    make([]Route, 0, routes),
+		routes:    make([]rib.Route, 0, routes),
 		routeNext: make([]int32, 0, routes),
 		routeHead: make(map[routeKey]int32, routes),
 		neighIdx:  make(map[neighKey]int),
@@ -162,7 +167,7 @@ func newStaticParser(name string, routes int) *staticParser {
 }
 
 func (p *staticParser) errorf(format string, args ...any) {
-	p.errs = append(p.errs, &StaticError{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, args...)})
 }
 
 // tokenize splits a line into words at blanks; a word starting with '#'
@@ -327,7 +332,7 @@ func familyName(f int) string {
 func parseTable(s string) (uint32, error) {
 	switch s {
 	case "main":
-		return MainTable, nil
+		return rib.MainTable, nil
 	case "local":
 		return 255, nil
 	case "default":
@@ -338,7 +343,7 @@ func parseTable(s string) (uint32, error) {
 		return 0, fmt.Errorf("invalid table %q: want a number or main", s)
 	}
 	if n == 0 {
-		return MainTable, nil
+		return rib.MainTable, nil
 	}
 	return uint32(n), nil
 }
@@ -347,22 +352,22 @@ func parseTable(s string) (uint32, error) {
 
 // routeSpec is one parsed route line before it is applied.
 type routeSpec struct {
-	route       Route
+	route       rib.Route
 	typeGiven   bool
 	metricGiven bool
 	multipath   bool // nexthops came from `nexthop` clauses
 }
 
-func parseRouteType(s string) (RouteType, bool) {
+func parseRouteType(s string) (rib.RouteType, bool) {
 	switch s {
 	case "unicast":
-		return Unicast, true
+		return rib.Unicast, true
 	case "blackhole":
-		return Blackhole, true
+		return rib.Blackhole, true
 	case "unreachable":
-		return Unreachable, true
+		return rib.Unreachable, true
 	case "prohibit":
-		return Prohibit, true
+		return rib.Prohibit, true
 	}
 	return 0, false
 }
@@ -412,7 +417,7 @@ func (p *staticParser) parseRoute(cmd staticCmd, family int, args []string) (rou
 		tableSet bool
 	)
 	r := &spec.route
-	r.Table = MainTable
+	r.Table = rib.MainTable
 	nhs := p.nhs[:0]
 	defer func() { p.nhs = nhs[:0] }()
 
@@ -525,7 +530,7 @@ func (p *staticParser) parseRoute(cmd staticCmd, family int, args []string) (rou
 		return spec, errors.New("via and dev go inside nexthop clauses when nexthop is used")
 	}
 	if via.IsValid() || dev != "" {
-		nhs = append(nhs, Nexthop{Gateway: via, Dev: dev})
+		nhs = append(nhs, rib.Nexthop{Gateway: via, Dev: dev})
 	}
 
 	// The family: forced by -4/-6, else that of the prefix, else (for
@@ -575,7 +580,7 @@ func (p *staticParser) parseRoute(cmd staticCmd, family int, args []string) (rou
 		return spec, nil
 	}
 
-	if r.Type != Unicast {
+	if r.Type != rib.Unicast {
 		if len(nhs) > 0 {
 			return spec, fmt.Errorf("%s route: Gateway, device and multipath can not be specified for this route type", r.Type)
 		}
@@ -608,12 +613,12 @@ func parseGateway(s string) (netip.Addr, error) {
 
 // parseNexthops parses `nexthop via A dev X weight W nexthop ...` up to
 // the end of the line, appending to nhs.
-func parseNexthops(args []string, nhs []Nexthop) ([]Nexthop, error) {
+func parseNexthops(args []string, nhs []rib.Nexthop) ([]rib.Nexthop, error) {
 	for i := 0; i < len(args); i++ {
 		if args[i] != "nexthop" {
 			return nhs, fmt.Errorf("\"nexthop\" or end of line expected instead of %q", args[i])
 		}
-		var nh Nexthop
+		var nh rib.Nexthop
 		for i+1 < len(args) && args[i+1] != "nexthop" {
 			i++
 			word := args[i]
@@ -664,12 +669,12 @@ func parseNexthops(args []string, nhs []Nexthop) ([]Nexthop, error) {
 // ownNexthops copies scratch nexthops into storage owned by the state,
 // carved from a shared chunk (one allocation per few thousand routes
 // instead of one per route), with device names interned.
-func (p *staticParser) ownNexthops(nhs []Nexthop) []Nexthop {
+func (p *staticParser) ownNexthops(nhs []rib.Nexthop) []rib.Nexthop {
 	if len(nhs) == 0 {
 		return nil
 	}
 	if len(p.nhPool) < len(nhs) {
-		p.nhPool = make([]Nexthop, max(4096, len(nhs)))
+		p.nhPool = make([]rib.Nexthop, max(4096, len(nhs)))
 	}
 	out := p.nhPool[:len(nhs):len(nhs)]
 	p.nhPool = p.nhPool[len(nhs):]
@@ -683,7 +688,7 @@ func (p *staticParser) ownNexthops(nhs []Nexthop) []Nexthop {
 }
 
 // addRoute applies `route add` (replace false) or `route replace`.
-func (p *staticParser) addRoute(r *Route, replace bool) error {
+func (p *staticParser) addRoute(r *rib.Route, replace bool) error {
 	key := makeRouteKey(r.Table, r.Prefix)
 	head, ok := p.routeHead[key]
 	if ok {
@@ -750,14 +755,14 @@ func (p *staticParser) delRoute(spec *routeSpec) bool {
 	default:
 		delete(p.routeHead, key)
 	}
-	p.routes[best] = Route{}
+	p.routes[best] = rib.Route{}
 	return true
 }
 
 // nexthopsMatch reports whether a route's nexthops match those a `route
 // del` names: none names any; a single via/dev matches a single-path
 // route on the fields given; nexthop clauses must match one by one.
-func nexthopsMatch(want []Nexthop, multipath bool, have []Nexthop) bool {
+func nexthopsMatch(want []rib.Nexthop, multipath bool, have []rib.Nexthop) bool {
 	if len(want) == 0 {
 		return true
 	}
@@ -843,7 +848,7 @@ func (p *staticParser) address(cmd staticCmd, family int, args []string) {
 		}
 		dev = p.intern(dev)
 		p.addrIdx[addrKey{pfx, dev}] = len(p.addrs)
-		p.addrs = append(p.addrs, Addr{Prefix: pfx, Dev: dev})
+		p.addrs = append(p.addrs, rib.Addr{Prefix: pfx, Dev: dev})
 	case cmdDel:
 		// Without a length, iproute2 deletes the first address that
 		// matches whatever its length.
@@ -853,7 +858,7 @@ func (p *staticParser) address(cmd staticCmd, family int, args []string) {
 			}
 			if a.Prefix == pfx || (bare && a.Prefix.Addr() == pfx.Addr()) {
 				delete(p.addrIdx, addrKey{a.Prefix, a.Dev})
-				p.addrs[i] = Addr{}
+				p.addrs[i] = rib.Addr{}
 				return
 			}
 		}
@@ -954,20 +959,20 @@ func (p *staticParser) neigh(cmd staticCmd, family int, args []string) {
 		}
 		dev = p.intern(dev)
 		p.neighIdx[neighKey{addr, dev}] = len(p.neighs)
-		p.neighs = append(p.neighs, Neigh{Addr: addr, MAC: mac, Dev: dev})
+		p.neighs = append(p.neighs, rib.Neigh{Addr: addr, MAC: mac, Dev: dev})
 	case cmdDel:
 		if !exists {
 			p.errorf("neigh del %s dev %s: no such entry (No such file or directory)", addr, dev)
 			return
 		}
 		delete(p.neighIdx, neighKey{addr, dev})
-		p.neighs[i] = Neigh{}
+		p.neighs[i] = rib.Neigh{}
 	}
 }
 
 // state compacts the tombstones away and returns the result.
-func (p *staticParser) state() *State {
-	st := &State{}
+func (p *staticParser) state() *rib.State {
+	st := &rib.State{}
 	for _, a := range p.addrs {
 		if a.Prefix.IsValid() {
 			st.Addrs = append(st.Addrs, a)
@@ -991,13 +996,13 @@ func (p *staticParser) state() *State {
 
 // ---- writing ----
 
-// FormatStatic writes s in the syntax ParseStatic reads (and `ip -batch`
+// Format writes s in the syntax Parse reads (and `ip -batch`
 // too): addresses, then neighbours, then routes, one command per line.
 // IPv4 default routes are written "default", IPv6 ones "::/0" so that no
 // -6 flag is needed; metrics equal to the kernel default (0 for IPv4, 1024
 // for IPv6) are left out, so an IPv6 route with metric 0 reads back with
 // 1024. Routes of type Local cannot be written and make it fail.
-func FormatStatic(w io.Writer, s *State) error {
+func Format(w io.Writer, s *rib.State) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var b []byte
 	for _, a := range s.Addrs {
@@ -1034,25 +1039,25 @@ func FormatStatic(w io.Writer, s *State) error {
 	return bw.Flush()
 }
 
-func appendRoute(b []byte, r *Route) ([]byte, error) {
+func appendRoute(b []byte, r *rib.Route) ([]byte, error) {
 	if !r.Prefix.IsValid() {
-		return b, errors.New("router: FormatStatic: route with an invalid prefix")
+		return b, errors.New("router: Format: route with an invalid prefix")
 	}
 	b = append(b, "route add "...)
 	switch r.Type {
-	case Unicast:
-	case Blackhole, Unreachable, Prohibit:
+	case rib.Unicast:
+	case rib.Blackhole, rib.Unreachable, rib.Prohibit:
 		b = append(b, r.Type.String()...)
 		b = append(b, ' ')
 	default:
-		return b, fmt.Errorf("router: FormatStatic: %s: cannot write a %s route", r.Prefix, r.Type)
+		return b, fmt.Errorf("router: Format: %s: cannot write a %s route", r.Prefix, r.Type)
 	}
 	if r.Prefix.Bits() == 0 && r.Prefix.Addr().Is4() {
 		b = append(b, "default"...)
 	} else {
 		b = r.Prefix.AppendTo(b)
 	}
-	if r.Table != MainTable {
+	if r.Table != rib.MainTable {
 		b = append(b, " table "...)
 		b = strconv.AppendUint(b, uint64(r.Table), 10)
 	}
@@ -1081,7 +1086,7 @@ func appendRoute(b []byte, r *Route) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func appendHop(b []byte, nh Nexthop) []byte {
+func appendHop(b []byte, nh rib.Nexthop) []byte {
 	if nh.Gateway.IsValid() {
 		b = append(b, " via "...)
 		b = nh.Gateway.AppendTo(b)

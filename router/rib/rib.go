@@ -1,4 +1,4 @@
-package router
+package rib
 
 import (
 	"cmp"
@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
 )
 
 // RIB holds the routing state (routes of every mirrored table, addresses,
@@ -38,8 +38,8 @@ type RIB struct {
 
 	entries map[tp]*entry // every table/prefix that has routes or a resolution
 	addrs   map[ribAddr]struct{}
-	neigh   map[nkey][6]byte
-	onlink  map[dpdk.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
+	neigh   map[NeighKey][6]byte
+	onlink  map[fptypes.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
 
 	// users lists, per gateway, the prefixes resolved through it. A list
 	// may hold prefixes that no longer use the gateway, or the same one
@@ -48,7 +48,7 @@ type RIB struct {
 	// and whenever it has doubled since the last compaction, so it never
 	// holds more than twice its real users (a full view has 10^6 users on
 	// a handful of gateways: a set per gateway costs more than it saves).
-	users   map[nkey]*userList
+	users   map[NeighKey]*userList
 	sweep   uint32          // generation of the last compaction (entry.seen)
 	devless map[tp]struct{} // routes with a gateway but no dev: resolved via on-link prefixes
 	punts   []Punt          // router_device subnets, in localTable
@@ -63,14 +63,21 @@ type tp struct {
 	prefix netip.Prefix
 }
 
-type nkey struct {
+// NeighKey identifies a neighbour: its address on a port.
+type NeighKey struct {
 	addr netip.Addr
-	port dpdk.PortID
+	port fptypes.PortID
 }
+
+// Addr is the neighbour's address.
+func (k NeighKey) Addr() netip.Addr { return k.addr }
+
+// Port is the port (or sub-interface id) the neighbour is on.
+func (k NeighKey) Port() fptypes.PortID { return k.port }
 
 type ribAddr struct {
 	prefix netip.Prefix // unmasked: address and subnet length
-	port   dpdk.PortID
+	port   fptypes.PortID
 }
 
 type dirtyEntry struct {
@@ -84,8 +91,8 @@ type entry struct {
 	out    Target  // current resolution, if has
 	has    bool
 	dirty  bool
-	seen   uint32 // compaction generation that last kept it (dedupe)
-	deps   []nkey // gateways out was resolved through
+	seen   uint32     // compaction generation that last kept it (dedupe)
+	deps   []NeighKey // gateways out was resolved through
 }
 
 // userList is the prefixes resolved through one gateway (RIB.users).
@@ -110,9 +117,9 @@ func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
 		entries:    make(map[tp]*entry, hint),
 		dirty:      make([]dirtyEntry, 0, hint),
 		addrs:      map[ribAddr]struct{}{},
-		neigh:      map[nkey][6]byte{},
-		onlink:     map[dpdk.PortID]map[tp]int{},
-		users:      map[nkey]*userList{},
+		neigh:      map[NeighKey][6]byte{},
+		onlink:     map[fptypes.PortID]map[tp]int{},
+		users:      map[NeighKey]*userList{},
 		devless:    map[tp]struct{}{},
 	}
 }
@@ -121,7 +128,7 @@ func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
 // interface of Port.
 type Punt struct {
 	Prefix netip.Prefix
-	Port   dpdk.PortID
+	Port   fptypes.PortID
 }
 
 // SetPunts replaces the punted subnets.
@@ -192,14 +199,14 @@ func (r *RIB) Desired() Desired {
 }
 
 // EachAddr calls f for every interface address, with its port.
-func (r *RIB) EachAddr(f func(addr netip.Prefix, port dpdk.PortID)) {
+func (r *RIB) EachAddr(f func(addr netip.Prefix, port fptypes.PortID)) {
 	for a := range r.addrs {
 		f(a.prefix, a.port)
 	}
 }
 
 // EachNeigh calls f for every neighbour, with its port.
-func (r *RIB) EachNeigh(f func(addr netip.Addr, port dpdk.PortID, mac [6]byte)) {
+func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte)) {
 	for k, mac := range r.neigh {
 		f(k.addr, k.port, mac)
 	}
@@ -348,7 +355,7 @@ func (r *RIB) onlinkRoute(rt *Route, delta int) {
 	}
 }
 
-func (r *RIB) onlinkAdd(p dpdk.PortID, k tp, delta int) {
+func (r *RIB) onlinkAdd(p fptypes.PortID, k tp, delta int) {
 	m := r.onlink[p]
 	if m == nil {
 		m = map[tp]int{}
@@ -416,7 +423,7 @@ func (r *RIB) SetNeigh(n Neigh) error {
 	if len(n.MAC) != 6 {
 		return fmt.Errorf("neighbour %s: MAC %s is not Ethernet", n.Addr, n.MAC)
 	}
-	k := nkey{n.Addr.Unmap(), p}
+	k := NeighKey{n.Addr.Unmap(), p}
 	mac := [6]byte(n.MAC)
 	if old, ok := r.neigh[k]; ok && old == mac {
 		return nil
@@ -432,7 +439,7 @@ func (r *RIB) DelNeigh(n Neigh) {
 	if !ok {
 		return
 	}
-	k := nkey{n.Addr.Unmap(), p}
+	k := NeighKey{n.Addr.Unmap(), p}
 	if _, ok := r.neigh[k]; !ok {
 		return
 	}
@@ -446,7 +453,7 @@ func (r *RIB) HasNeigh(addr netip.Addr, dev string) bool {
 	if !ok {
 		return false
 	}
-	_, ok = r.neigh[nkey{addr.Unmap(), p}]
+	_, ok = r.neigh[NeighKey{addr.Unmap(), p}]
 	return ok
 }
 
@@ -464,7 +471,7 @@ func (r *RIB) NeighboursOf(v6 bool) int {
 // compactUsers drops from k's list the prefixes that no longer use k and
 // the repeated ones, calling f (if set) for each real user. A list left
 // empty goes.
-func (r *RIB) compactUsers(k nkey, f func(tp, *entry)) {
+func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 	ul := r.users[k]
 	if ul == nil {
 		return
@@ -489,7 +496,7 @@ func (r *RIB) compactUsers(k nkey, f func(tp, *entry)) {
 }
 
 // addUser lists prefix u as resolved through gateway k.
-func (r *RIB) addUser(k nkey, u tp) {
+func (r *RIB) addUser(k NeighKey, u tp) {
 	ul := r.users[k]
 	if ul == nil {
 		ul = &userList{compactAt: minCompact}
@@ -502,14 +509,14 @@ func (r *RIB) addUser(k nkey, u tp) {
 }
 
 // usersLen counts the entries of gateway k's users list (tests).
-func (r *RIB) usersLen(k nkey) int {
+func (r *RIB) usersLen(k NeighKey) int {
 	if ul := r.users[k]; ul != nil {
 		return len(ul.list)
 	}
 	return 0
 }
 
-func (r *RIB) neighChanged(k nkey) {
+func (r *RIB) neighChanged(k NeighKey) {
 	r.compactUsers(k, func(u tp, e *entry) { r.markEntry(u, e) })
 	for o := range r.onlink[k.port] {
 		if o.prefix.Contains(k.addr) {
@@ -528,12 +535,12 @@ func (r *RIB) NeighInUse(addr netip.Addr, dev string) bool {
 	if !ok {
 		return false
 	}
-	ul := r.users[nkey{addr.Unmap(), p}]
+	ul := r.users[NeighKey{addr.Unmap(), p}]
 	return ul != nil && len(ul.list) > 0
 }
 
-func (r *RIB) Unresolved() []nkey {
-	var out []nkey
+func (r *RIB) Unresolved() []NeighKey {
+	var out []NeighKey
 	for k, ul := range r.users {
 		if _, ok := r.neigh[k]; !ok && len(ul.list) > 0 && k.addr.IsValid() {
 			out = append(out, k)
@@ -602,14 +609,14 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	// of them, whatever the kernel routes inside.
 	if len(r.punts) > 0 && k.table == r.localTable {
 		if p, ok := r.puntOf(k.prefix); ok {
-			return Target{Type: dpdk.NexthopPunt, Hop: Hop{Type: dpdk.NexthopPunt, Port: p.Port}}, true, nil
+			return Target{Type: fptypes.NexthopPunt, Hop: Hop{Type: fptypes.NexthopPunt, Port: p.Port}}, true, nil
 		}
 	}
 	// The kernel's local table comes first: our own addresses.
 	if k.table == r.localTable && k.prefix.IsSingleIP() {
 		for a := range r.addrs {
 			if a.prefix.Addr() == k.prefix.Addr() {
-				return Target{Type: dpdk.NexthopLocal}, true, nil
+				return Target{Type: fptypes.NexthopLocal}, true, nil
 			}
 		}
 	}
@@ -619,7 +626,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 			// The kernel's best route cannot be followed (its interface is
 			// not fibd's, its gateway unreachable): drop and count rather
 			// than let a less specific route carry the traffic.
-			return Target{Type: dpdk.NexthopUnreachable}, true,
+			return Target{Type: fptypes.NexthopUnreachable}, true,
 				fmt.Errorf("route %s table %d: %w (installed as unreachable)", k.prefix, k.table, err)
 		}
 		return t, true, nil
@@ -631,7 +638,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	if k.table == r.localTable {
 		for a := range r.addrs {
 			if a.prefix.Masked() == k.prefix && (!found || a.port < best.Hop.Port) {
-				best = Target{Type: dpdk.NexthopUnresolved, Hop: Hop{Type: dpdk.NexthopUnresolved, Port: a.port}}
+				best = Target{Type: fptypes.NexthopUnresolved, Hop: Hop{Type: fptypes.NexthopUnresolved, Port: a.port}}
 				found = true
 			}
 		}
@@ -642,13 +649,13 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	if k.prefix.IsSingleIP() {
 		a := k.prefix.Addr()
 		for p, ons := range r.onlink {
-			mac, ok := r.neigh[nkey{a, p}]
+			mac, ok := r.neigh[NeighKey{a, p}]
 			if !ok || (found && p > best.Hop.Port) {
 				continue
 			}
 			for o := range ons {
 				if o.table == k.table && o.prefix.Contains(a) {
-					best = Target{Type: dpdk.NexthopForward, Hop: Hop{Type: dpdk.NexthopForward, Port: p, Gw: a, MAC: mac}}
+					best = Target{Type: fptypes.NexthopForward, Hop: Hop{Type: fptypes.NexthopForward, Port: p, Gw: a, MAC: mac}}
 					found = true
 					break
 				}
@@ -661,7 +668,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 var errNoSubnet = errors.New("gateway is on no connected subnet")
 
 func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
-	var port dpdk.PortID
+	var port fptypes.PortID
 	if dev != "" {
 		p, ok := r.ports.PortOf(dev)
 		if !ok {
@@ -685,24 +692,24 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 		}
 	}
 	if !gw.IsValid() { // on-link: host routes of neighbours carry the MACs
-		return Hop{Type: dpdk.NexthopUnresolved, Port: port}, nil
+		return Hop{Type: fptypes.NexthopUnresolved, Port: port}, nil
 	}
-	nk := nkey{gw.Unmap(), port}
+	nk := NeighKey{gw.Unmap(), port}
 	if !slices.Contains(e.deps, nk) {
 		e.deps = append(e.deps, nk)
 		r.addUser(nk, k)
 	}
 	if mac, ok := r.neigh[nk]; ok {
-		return Hop{Type: dpdk.NexthopForward, Port: port, Gw: nk.addr, MAC: mac}, nil
+		return Hop{Type: fptypes.NexthopForward, Port: port, Gw: nk.addr, MAC: mac}, nil
 	}
-	return Hop{Type: dpdk.NexthopUnresolved, Port: port, Gw: nk.addr}, nil
+	return Hop{Type: fptypes.NexthopUnresolved, Port: port, Gw: nk.addr}, nil
 }
 
 func (r *RIB) routeTarget(k tp, e *entry, rt *Route) (Target, error) {
 	t, err := r.pathsTarget(k, e, rt)
 	if err == nil && rt.NhID != 0 {
 		switch t.Type {
-		case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopECMP:
+		case fptypes.NexthopForward, fptypes.NexthopUnresolved, fptypes.NexthopECMP:
 			t.Obj = rt.NhID
 		}
 	}
@@ -712,13 +719,13 @@ func (r *RIB) routeTarget(k tp, e *entry, rt *Route) (Target, error) {
 func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 	switch rt.Type {
 	case Blackhole:
-		return Target{Type: dpdk.NexthopBlackhole}, nil
+		return Target{Type: fptypes.NexthopBlackhole}, nil
 	case Unreachable:
-		return Target{Type: dpdk.NexthopUnreachable}, nil
+		return Target{Type: fptypes.NexthopUnreachable}, nil
 	case Prohibit:
-		return Target{Type: dpdk.NexthopProhibit}, nil
+		return Target{Type: fptypes.NexthopProhibit}, nil
 	case Local:
-		return Target{Type: dpdk.NexthopLocal}, nil
+		return Target{Type: fptypes.NexthopLocal}, nil
 	}
 	if len(rt.Nexthops) == 0 {
 		return Target{}, errors.New("unicast route without nexthop")
@@ -740,7 +747,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 		}
 		m := Member{Hop: h, Weight: max(nh.Weight, 1)}
 		all = append(all, m)
-		if h.Type == dpdk.NexthopForward {
+		if h.Type == fptypes.NexthopForward {
 			resolved = append(resolved, m)
 		}
 	}
@@ -767,5 +774,5 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 	if len(merged) == 1 {
 		return Target{Type: merged[0].Hop.Type, Hop: merged[0].Hop}, nil
 	}
-	return Target{Type: dpdk.NexthopECMP, Members: merged}, nil
+	return Target{Type: fptypes.NexthopECMP, Members: merged}, nil
 }

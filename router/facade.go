@@ -1,0 +1,79 @@
+package router
+
+import (
+	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
+	"fibd/router/rib"
+	"fibd/router/static"
+)
+
+// The RIB and its types live in router/rib (pure Go); these names keep
+// the router's API as it was for cmd/ and test/.
+type (
+	Addr      = rib.Addr
+	Change    = rib.Change
+	Desired   = rib.Desired
+	Hop       = rib.Hop
+	Links     = rib.Links
+	Macvlan   = rib.Macvlan
+	Member    = rib.Member
+	Neigh     = rib.Neigh
+	Nexthop   = rib.Nexthop
+	NhMember  = rib.NhMember
+	NhObj     = rib.NhObj
+	Punt      = rib.Punt
+	RIB       = rib.RIB
+	Route     = rib.Route
+	RouteType = rib.RouteType
+	RouteView = rib.RouteView
+	Snapshot  = rib.Snapshot
+	State     = rib.State
+	Target    = rib.Target
+	VLAN      = rib.VLAN
+)
+
+const (
+	MainTable   = rib.MainTable
+	Unicast     = rib.Unicast
+	Blackhole   = rib.Blackhole
+	Unreachable = rib.Unreachable
+	Prohibit    = rib.Prohibit
+	Local       = rib.Local
+)
+
+// Ports maps an interface name to its port (ports.Set, the tests' fakes)
+// in the binding's terms; rib.Ports is the same in fptypes terms, and
+// ribPorts turns one into the other.
+type Ports interface {
+	PortOf(dev string) (dpdk.PortID, bool)
+}
+
+type ribPorts struct{ p Ports }
+
+func (r ribPorts) PortOf(dev string) (fptypes.PortID, bool) {
+	id, ok := r.p.PortOf(dev)
+	return fptypes.PortID(id), ok
+}
+
+// NewRIB is rib.NewRIB on the binding's ports.
+func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
+	return rib.NewRIB(ribPorts{ports}, localTable, routes...)
+}
+
+// Resolve is rib.Resolve on the binding's ports.
+func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
+	return rib.Resolve(st, ribPorts{ports}, localTable)
+}
+
+// Buckets is rib.Buckets.
+func Buckets(weights []int, n int) []int { return rib.Buckets(weights, n) }
+
+// The static loader lives in router/static; these names keep cmd/ and
+// test/ as they were.
+type StaticError = static.Error
+
+// LoadStatic is static.Load.
+func LoadStatic(path string) (*State, error) { return static.Load(path) }
+
+// ParseStatic is static.Parse.
+func ParseStatic(name string, src []byte) (*State, error) { return static.Parse(name, src) }
