@@ -11,14 +11,10 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-)
 
-// ProtoFibd is the rtm_protocol of the routes fibd installs in
-// router_netns to announce subscribers and NAT pools. The mirror skips
-// them (they are announcements, not forwarding state); the routing daemon
-// learns them (BIRD 2: a kernel protocol with `learn` and `import where
-// krt_source = 252`, one per direction's table; see README).
-const ProtoFibd = 252
+	"fibd/router/rtnl"
+	"fibd/router/rtnlpcap"
+)
 
 // maxDups bounds the deletions of one withdrawal: the kernel deletes one
 // matching route per request, and a prefix has at most one route per
@@ -88,7 +84,7 @@ func (a *Announcer) routes(p netip.Prefix, d Dir, m uint32, idx []int) []*netlin
 	base := func() *netlink.Route {
 		return &netlink.Route{
 			Dst:   &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
-			Table: int(a.Tables[d]), Protocol: ProtoFibd, Priority: int(m), Scope: unix.RT_SCOPE_LINK,
+			Table: int(a.Tables[d]), Protocol: rtnl.ProtoFibd, Priority: int(m), Scope: unix.RT_SCOPE_LINK,
 		}
 	}
 	switch {
@@ -114,19 +110,19 @@ func (a *Announcer) routes(p netip.Prefix, d Dir, m uint32, idx []int) []*netlin
 // request with the kernel's answer (router_rtnl_pcap).
 func routeReplace(h *netlink.Handle, r *netlink.Route) error {
 	err := h.RouteReplace(r)
-	recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, r, err)
+	rtnlpcap.RouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, r, err)
 	return err
 }
 
 func routeAppend(h *netlink.Handle, r *netlink.Route) error {
 	err := h.RouteAppend(r)
-	recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_APPEND, r, err)
+	rtnlpcap.RouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_APPEND, r, err)
 	return err
 }
 
 func routeDel(h *netlink.Handle, r *netlink.Route) error {
 	err := h.RouteDel(r)
-	recordRouteRequest(unix.RTM_DELROUTE, 0, r, err)
+	rtnlpcap.RouteRequest(unix.RTM_DELROUTE, 0, r, err)
 	return err
 }
 
@@ -153,7 +149,7 @@ func install(h *netlink.Handle, rs []*netlink.Route) error {
 func withdraw(h *netlink.Handle, p netip.Prefix, table uint32) error {
 	for range maxDups {
 		r := &netlink.Route{Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
-			Table: int(table), Protocol: ProtoFibd, Scope: unix.RT_SCOPE_NOWHERE} // any scope, metric, interface
+			Table: int(table), Protocol: rtnl.ProtoFibd, Scope: unix.RT_SCOPE_NOWHERE} // any scope, metric, interface
 		if err := routeDel(h, r); err != nil {
 			if errors.Is(err, unix.ESRCH) {
 				return nil
@@ -274,7 +270,7 @@ func (a *Announcer) Sweep() (int, error) {
 		return 0, err
 	}
 	defer h.Close()
-	rs, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: ProtoFibd, Table: unix.RT_TABLE_UNSPEC},
+	rs, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: rtnl.ProtoFibd, Table: unix.RT_TABLE_UNSPEC},
 		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return 0, fmt.Errorf("list announcements: %w", err)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"fibd/router/rtnl"
+	"fibd/router/rtnlpcap"
 )
 
 // The route dump of a full view is a million messages: decoding each into
@@ -24,7 +26,7 @@ var errDumpInterrupted = netlink.ErrDumpInterrupted
 // dumpRoutes appends the routes of the wanted tables, of the families
 // given (both when none).
 func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links Links, out []Route, fams ...uint8) ([]Route, error) {
-	fd, err := socketIn(ns)
+	fd, err := rtnl.SocketIn(ns)
 	if err != nil {
 		return out, err
 	}
@@ -44,38 +46,6 @@ func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links Links, out []Rout
 	return out, nil
 }
 
-// socketIn opens a rtnetlink socket inside ns (a socket stays in the
-// namespace it was created in).
-func socketIn(ns netns.NsHandle) (int, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return -1, err
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		return -1, fmt.Errorf("enter netns: %w", err)
-	}
-	fd, serr := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err := netns.Set(orig); err != nil {
-		// This thread is in the wrong namespace now: never reuse it.
-		runtime.LockOSThread()
-		if serr == nil {
-			unix.Close(fd)
-		}
-		return -1, fmt.Errorf("leave netns: %w", err)
-	}
-	if serr != nil {
-		return -1, fmt.Errorf("netlink socket: %w", serr)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
 func sendDump(fd int, seq uint32, family uint8) error {
 	// nlmsghdr (16) + rtmsg (12)
 	var m [28]byte
@@ -84,7 +54,7 @@ func sendDump(fd int, seq uint32, family uint8) error {
 	binary.NativeEndian.PutUint16(m[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	binary.NativeEndian.PutUint32(m[8:], seq)
 	m[16] = family
-	recordNetlink(ToKernel, m[:])
+	rtnlpcap.Netlink(rtnlpcap.ToKernel, m[:])
 	return unix.Sendto(fd, m[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
@@ -99,7 +69,7 @@ func readDump(fd int, buf []byte, want map[uint32]bool, links Links, out []Route
 			return out, fmt.Errorf("route dump: %w", err)
 		}
 		b := buf[:n]
-		recordNetlink(ToUser, b) // router_rtnl_pcap
+		rtnlpcap.Netlink(rtnlpcap.ToUser, b) // router_rtnl_pcap
 		for len(b) >= unix.NLMSG_HDRLEN {
 			l := int(binary.NativeEndian.Uint32(b[0:]))
 			typ := binary.NativeEndian.Uint16(b[4:])
@@ -127,12 +97,10 @@ func readDump(fd int, buf []byte, want map[uint32]bool, links Links, out []Route
 					out = append(out, r)
 				}
 			}
-			b = b[nlmAlign(l):]
+			b = b[rtnl.Align(l):]
 		}
 	}
 }
-
-func nlmAlign(n int) int { return (n + 3) &^ 3 }
 
 // nlaTypeMask strips the nested/byte-order flags of an attribute type.
 const nlaTypeMask = 0x3fff
@@ -147,7 +115,7 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 	family, dstLen := m[0], int(m[1])
 	table := uint32(m[4])
 	rtype := m[7]
-	if binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 || m[5] == ProtoFibd {
+	if binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 || m[5] == rtnl.ProtoFibd {
 		return Route{}, false // cached, or fibd's own announcement
 	}
 	r := Route{Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
@@ -202,7 +170,7 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 				r.NhID = binary.NativeEndian.Uint32(v)
 			}
 		}
-		a = a[min(nlmAlign(al), len(a)):]
+		a = a[min(rtnl.Align(al), len(a)):]
 	}
 	if !want[table] || !r.Prefix.IsValid() {
 		return Route{}, false
@@ -235,14 +203,14 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 					nh.Gateway = g.Unmap()
 				}
 			}
-			a = a[min(nlmAlign(al), len(a)):]
+			a = a[min(rtnl.Align(al), len(a)):]
 		}
 		if isDead {
 			dead = append(dead, nh)
 		} else {
 			r.Nexthops = append(r.Nexthops, nh)
 		}
-		mp = mp[min(nlmAlign(nl), len(mp)):]
+		mp = mp[min(rtnl.Align(nl), len(mp)):]
 	}
 	if len(r.Nexthops) == 0 { // cannot be: the kernel flushes a route whose paths are all dead
 		r.Nexthops = dead

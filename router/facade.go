@@ -1,9 +1,15 @@
 package router
 
 import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+
 	dpdk "fibd/cgo"
 	"fibd/cgo/fptypes"
 	"fibd/router/rib"
+	"fibd/router/rtnlpcap"
 	"fibd/router/static"
 )
 
@@ -77,3 +83,8 @@ func LoadStatic(path string) (*State, error) { return static.Load(path) }
 
 // ParseStatic is static.Parse.
 func ParseStatic(name string, src []byte) (*State, error) { return static.Parse(name, src) }
+
+// RecordRtnl is rtnlpcap.Record (router_rtnl_pcap).
+func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotate time.Duration) error {
+	return rtnlpcap.Record(ctx, log, name, dir, rotate)
+}

@@ -11,6 +11,9 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"fibd/router/rtnl"
+	"fibd/router/rtnlpcap"
 )
 
 // Kernel reads routing state from router_netns over rtnetlink.
@@ -377,7 +380,7 @@ func (k *Kernel) ResolveNeigh(ifindex int, addr netip.Addr) error {
 	}
 	err := k.h.NeighSet(&netlink.Neigh{LinkIndex: ifindex, Family: fam, IP: addr.AsSlice(),
 		State: netlink.NUD_NONE, Flags: netlink.NTF_USE})
-	recordNeighUse(ifindex, addr, err) // router_rtnl_pcap
+	rtnlpcap.NeighUse(ifindex, addr, err) // router_rtnl_pcap
 	return err
 }
 
@@ -399,7 +402,7 @@ func prefixOf(n *net.IPNet, v6 bool) (netip.Prefix, bool) {
 // ConvertRoute turns a kernel route into a RIB route; ok is false for
 // routes fibd does not mirror.
 func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
-	if r.Flags&unix.RTM_F_CLONED != 0 || r.Protocol == ProtoFibd { // fibd's own announcements
+	if r.Flags&unix.RTM_F_CLONED != 0 || r.Protocol == rtnl.ProtoFibd { // fibd's own announcements
 		return Route{}, false
 	}
 	v6 := r.Family == netlink.FAMILY_V6

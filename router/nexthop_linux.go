@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"fibd/router/rtnl"
 )
 
 // Kernel nexthop objects and routes that name them. vishvananda/netlink
@@ -17,14 +18,12 @@ import (
 // socket of fibd's own, as the route dump already was (dump_linux.go).
 
 const (
-	rtaNhID        = 30   // RTA_NH_ID: the route's nexthop object
-	rtmDelNexthop  = 0x69 // RTM_DELNEXTHOP
-	nhaGroupType   = 3    // NHA_GROUP_TYPE
-	nhaFDB         = 11   // NHA_FDB: bridge FDB nexthops are not for routes
-	nhmsgLen       = 8    // struct nhmsg
-	nexthopGrpLen  = 8    // struct nexthop_grp
-	solNetlink     = 270  // SOL_NETLINK
-	netlinkAddMemb = 1    // NETLINK_ADD_MEMBERSHIP
+	rtaNhID       = 30   // RTA_NH_ID: the route's nexthop object
+	rtmDelNexthop = 0x69 // RTM_DELNEXTHOP
+	nhaGroupType  = 3    // NHA_GROUP_TYPE
+	nhaFDB        = 11   // NHA_FDB: bridge FDB nexthops are not for routes
+	nhmsgLen      = 8    // struct nhmsg
+	nexthopGrpLen = 8    // struct nexthop_grp
 )
 
 // parseNexthop decodes an nhmsg and its attributes; ok is false for
@@ -63,7 +62,7 @@ func parseNexthop(m []byte) (*NhObj, bool) {
 		case nhaFDB:
 			return nil, false
 		}
-		a = a[min(nlmAlign(al), len(a)):]
+		a = a[min(rtnl.Align(al), len(a)):]
 	}
 	return o, o.ID != 0
 }
@@ -79,7 +78,7 @@ func nexthopID(m []byte) uint32 {
 
 // dumpNexthops reads every nexthop object of ns.
 func dumpNexthops(ns netns.NsHandle) ([]*NhObj, error) {
-	fd, err := socketIn(ns)
+	fd, err := rtnl.SocketIn(ns)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +132,7 @@ func dumpNexthops(ns netns.NsHandle) ([]*NhObj, error) {
 					out = append(out, o)
 				}
 			}
-			b = b[nlmAlign(l):]
+			b = b[rtnl.Align(l):]
 		}
 	}
 }
@@ -166,25 +165,8 @@ type RawMsg struct {
 // subscribeRaw listens to route (both families) and nexthop notifications
 // in k.ns on a socket of its own, and queues them.
 func (k *Kernel) subscribeRaw() error {
-	fd, err := socketIn(k.ns)
+	fd, err := rtnl.Subscribe(k.ns, []int{unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEXTHOP}, k.RcvBuf)
 	if err != nil {
-		return fmt.Errorf("route subscription: %w", err)
-	}
-	if k.RcvBuf > 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, k.RcvBuf); err != nil {
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, k.RcvBuf)
-		}
-	}
-	for _, g := range []int{unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEXTHOP} {
-		if err := unix.SetsockoptInt(fd, solNetlink, netlinkAddMemb, g); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("route subscription: join group %d: %w", g, err)
-		}
-	}
-	// The reader wakes up this often to see whether Close was called.
-	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		unix.Close(fd)
 		return fmt.Errorf("route subscription: %w", err)
 	}
 	k.wg.Add(1)
@@ -216,7 +198,7 @@ func (k *Kernel) subscribeRaw() error {
 				case unix.RTM_NEWROUTE, unix.RTM_DELROUTE, unix.RTM_NEWNEXTHOP, rtmDelNexthop:
 					k.q.push(Event{Raw: &RawMsg{Type: typ, Body: append([]byte(nil), b[unix.NLMSG_HDRLEN:l]...)}})
 				}
-				b = b[min(nlmAlign(l), len(b)):]
+				b = b[min(rtnl.Align(l), len(b)):]
 			}
 		}
 	}()

@@ -59,3 +59,5 @@ func TestParseRouteNhID(t *testing.T) {
 		t.Fatalf("%+v %v", r, ok)
 	}
 }
+
+func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"fibd/router/rtnl"
 )
 
 // Rules lists the ip rules of the netns, both families.
@@ -82,20 +84,9 @@ func selector(n *net.IPNet, v6 bool) netip.Prefix {
 // The signal carries nothing: the router reads the rules again. A
 // failure only leaves the periodic re-read.
 func (k *Kernel) watchRules() error {
-	fd, err := socketIn(k.ns)
+	fd, err := rtnl.Subscribe(k.ns, []int{unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE}, 0)
 	if err != nil {
-		return err
-	}
-	for _, g := range []int{unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("rule notifications: %w", err)
-		}
-	}
-	tv := unix.Timeval{Usec: 200000} // to see done in time
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return err
+		return fmt.Errorf("rule notifications: %w", err)
 	}
 	done := k.done
 	k.wg.Add(1)

@@ -1,4 +1,7 @@
-package router
+// Package rtnlpcap records fibd's rtnetlink exchange with the kernel to
+// pcap files (router_rtnl_pcap): the notifications of the router netns,
+// fibd's own requests and the kernel's answers.
+package rtnlpcap
 
 import (
 	"bufio"
@@ -19,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"fibd/ports/pcap"
+	"fibd/router/rtnl"
 )
 
 // LinkTypeNetlink is pcap's link type for netlink messages (nlmon). Each
@@ -63,10 +67,10 @@ type rtnlRecorder struct {
 
 var rtnlRec atomic.Pointer[rtnlRecorder]
 
-// recordNetlink records the netlink messages in b (a request fibd sends,
+// Netlink records the netlink messages in b (a request fibd sends,
 // or a buffer it received), towards dir (ToUser, ToKernel), while
 // router_rtnl_pcap records.
-func recordNetlink(dir uint16, b []byte) {
+func Netlink(dir uint16, b []byte) {
 	if r := rtnlRec.Load(); r != nil {
 		r.record(dir, time.Now(), b)
 	}
@@ -94,7 +98,7 @@ func (r *rtnlRecorder) record(dir uint16, ts time.Time, b []byte) {
 			r.err = err
 			return
 		}
-		b = b[min(nlmAlign(l), len(b)):]
+		b = b[min(rtnl.Align(l), len(b)):]
 	}
 }
 
@@ -138,35 +142,25 @@ func (r *rtnlRecorder) closeLocked(f *os.File) {
 	r.bw, r.w = nil, nil
 }
 
-// RecordRtnl writes the data exchange of fibd with the kernel in netns
+// Record writes the data exchange of fibd with the kernel in netns
 // name to pcap files rtnl_<unix seconds>.pcap under dir, a new file every
 // rotate, until ctx ends (router_rtnl_pcap): every rtnetlink notification
 // of the netns (the messages fibd mirrors), and fibd's route dump
 // requests and their replies. The files open in tcpdump, tshark and
 // Wireshark (LINKTYPE_NETLINK, with the direction in the cooked header:
 // ToKernel, ToUser). fibd runs one recording at a time (router_rtnl_pcap).
-func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotate time.Duration) error {
+func Record(ctx context.Context, log zerolog.Logger, name, dir string, rotate time.Duration) error {
 	ns, err := netns.GetFromName(name)
 	if err != nil {
 		return fmt.Errorf("router_rtnl_pcap: netns %s: %w", name, err)
 	}
-	fd, err := socketIn(ns)
+	// a large buffer: a burst that outruns the file loses messages
+	fd, err := rtnl.Subscribe(ns, rtnlGroups, 8<<20)
 	ns.Close()
 	if err != nil {
 		return fmt.Errorf("router_rtnl_pcap: %w", err)
 	}
 	defer unix.Close(fd)
-	for _, g := range rtnlGroups {
-		if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
-			return fmt.Errorf("router_rtnl_pcap: join group %d: %w", g, err)
-		}
-	}
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
-	// wake up now and then to see ctx end and to flush the file
-	tv := unix.Timeval{Usec: 200000}
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("router_rtnl_pcap: %w", err)
 	}
@@ -221,11 +215,11 @@ func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotat
 // attributes; sequence number and port id 0), followed by the kernel's
 // answer as an NLMSG_ERROR (error 0: done).
 
-// recordRequest records request m (its length is set here) and the
+// request records request m (its length is set here) and the
 // kernel's answer err.
-func recordRequest(m []byte, err error) {
+func request(m []byte, err error) {
 	binary.NativeEndian.PutUint32(m[0:], uint32(len(m)))
-	recordNetlink(ToKernel, m)
+	Netlink(ToKernel, m)
 	var ack [unix.NLMSG_HDRLEN + 4 + unix.NLMSG_HDRLEN]byte // nlmsgerr: error, the request's header
 	binary.NativeEndian.PutUint32(ack[0:], uint32(len(ack)))
 	binary.NativeEndian.PutUint16(ack[4:], unix.NLMSG_ERROR)
@@ -235,7 +229,7 @@ func recordRequest(m []byte, err error) {
 	}
 	binary.NativeEndian.PutUint32(ack[16:], uint32(-int32(errno)))
 	copy(ack[20:], m[:unix.NLMSG_HDRLEN])
-	recordNetlink(ToUser, ack[:])
+	Netlink(ToUser, ack[:])
 }
 
 // nlmsg starts a request of type typ with flags and a fixed header of n
@@ -253,14 +247,14 @@ func rta(m []byte, typ uint16, v []byte) []byte {
 	binary.NativeEndian.PutUint16(h[0:], uint16(4+len(v)))
 	binary.NativeEndian.PutUint16(h[2:], typ)
 	m = append(append(m, h[:]...), v...)
-	return append(m, make([]byte, nlmAlign(len(m))-len(m))...)
+	return append(m, make([]byte, rtnl.Align(len(m))-len(m))...)
 }
 
 func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
 
-// recordNeighUse records ResolveNeigh's request, RTM_NEWNEIGH with
+// NeighUse records ResolveNeigh's request, RTM_NEWNEIGH with
 // NTF_USE, and the kernel's answer.
-func recordNeighUse(ifindex int, addr netip.Addr, err error) {
+func NeighUse(ifindex int, addr netip.Addr, err error) {
 	if rtnlRec.Load() == nil {
 		return
 	}
@@ -273,13 +267,13 @@ func recordNeighUse(ifindex int, addr netip.Addr, err error) {
 	binary.NativeEndian.PutUint32(m[20:], uint32(ifindex))
 	binary.NativeEndian.PutUint16(m[24:], unix.NUD_NONE)
 	m[26] = unix.NTF_USE
-	recordRequest(rta(m, unix.NDA_DST, addr.AsSlice()), err)
+	request(rta(m, unix.NDA_DST, addr.AsSlice()), err)
 }
 
-// recordRouteRequest records an announcement's route request (typ
+// RouteRequest records an announcement's route request (typ
 // RTM_NEWROUTE with flags for a replace, RTM_DELROUTE) and the kernel's
 // answer.
-func recordRouteRequest(typ, flags uint16, r *netlink.Route, err error) {
+func RouteRequest(typ, flags uint16, r *netlink.Route, err error) {
 	if rtnlRec.Load() == nil || r.Dst == nil {
 		return
 	}
@@ -304,5 +298,5 @@ func recordRouteRequest(typ, flags uint16, r *netlink.Route, err error) {
 	if r.LinkIndex > 0 {
 		m = rta(m, unix.RTA_OIF, u32(uint32(r.LinkIndex)))
 	}
-	recordRequest(m, err)
+	request(m, err)
 }

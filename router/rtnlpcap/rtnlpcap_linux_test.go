@@ -1,4 +1,4 @@
-package router
+package rtnlpcap
 
 import (
 	"encoding/binary"
@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"fibd/ports/pcap"
+	"fibd/router/rtnl"
 )
 
 // TestRtnlRecorder: fibd's request and the kernel's replies become one
@@ -21,7 +22,7 @@ import (
 // decodes them as rtnetlink in the right direction.
 func TestRtnlRecorder(t *testing.T) {
 	// off: nothing recorded, nothing to call
-	recordNetlink(ToKernel, make([]byte, 28))
+	Netlink(ToKernel, make([]byte, 28))
 
 	path := filepath.Join(t.TempDir(), "rtnl.pcap")
 	rec := &rtnlRecorder{}
@@ -39,7 +40,7 @@ func TestRtnlRecorder(t *testing.T) {
 	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	binary.NativeEndian.PutUint32(req[8:], 1)
 	req[16] = unix.AF_INET
-	recordNetlink(ToKernel, req[:])
+	Netlink(ToKernel, req[:])
 	// a receive buffer: a route of the dump (rtmsg + RTA_DST 192.0.2.0/24) and NLMSG_DONE
 	route := make([]byte, 16+12+8)
 	binary.NativeEndian.PutUint32(route[0:], uint32(len(route)))
@@ -54,14 +55,14 @@ func TestRtnlRecorder(t *testing.T) {
 	binary.NativeEndian.PutUint32(done[0:], 20)
 	binary.NativeEndian.PutUint16(done[4:], unix.NLMSG_DONE)
 	binary.NativeEndian.PutUint16(done[6:], unix.NLM_F_MULTI)
-	recordNetlink(ToUser, append(route, done...))
+	Netlink(ToUser, append(route, done...))
 	// the library's requests: a neighbour resolution, an announcement refused
-	recordNeighUse(3, netip.MustParseAddr("2001:db8::7"), nil)
-	recordRouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, &netlink.Route{LinkIndex: 4,
-		Dst: &net.IPNet{IP: net.IPv4(100, 64, 1, 7).To4(), Mask: net.CIDRMask(32, 32)}, Table: 300, Protocol: ProtoFibd,
+	NeighUse(3, netip.MustParseAddr("2001:db8::7"), nil)
+	RouteRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, &netlink.Route{LinkIndex: 4,
+		Dst: &net.IPNet{IP: net.IPv4(100, 64, 1, 7).To4(), Mask: net.CIDRMask(32, 32)}, Table: 300, Protocol: rtnl.ProtoFibd,
 		Priority: 32, Scope: unix.RT_SCOPE_LINK}, unix.EEXIST)
 	rtnlRec.Store(nil)
-	recordNetlink(ToUser, done) // off again
+	Netlink(ToUser, done) // off again
 	rec.mu.Lock()
 	rec.closeLocked(f)
 	rec.mu.Unlock()
