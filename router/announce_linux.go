@@ -281,7 +281,7 @@ func (a *Announcer) Sweep() (int, error) {
 	}
 	wanted := func(r *netlink.Route) bool {
 		v6 := r.Family == netlink.FAMILY_V6
-		p, ok := prefixOf(r.Dst, v6)
+		p, ok := rtnl.Prefix(r.Dst, v6)
 		if !ok {
 			return false
 		}

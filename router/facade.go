@@ -8,7 +8,9 @@ import (
 
 	dpdk "fibd/cgo"
 	"fibd/cgo/fptypes"
+	"fibd/router/kernel"
 	"fibd/router/rib"
+	"fibd/router/rtnl"
 	"fibd/router/rtnlpcap"
 	"fibd/router/static"
 )
@@ -88,3 +90,28 @@ func ParseStatic(name string, src []byte) (*State, error) { return static.Parse(
 func RecordRtnl(ctx context.Context, log zerolog.Logger, name, dir string, rotate time.Duration) error {
 	return rtnlpcap.Record(ctx, log, name, dir, rotate)
 }
+
+// Rules: the types live in router/rib.
+type (
+	Rule       = rib.Rule
+	RuleAction = rib.RuleAction
+	RulePlan   = rib.RulePlan
+)
+
+const (
+	RuleLookup      = rib.RuleLookup
+	RuleBlackhole   = rib.RuleBlackhole
+	RuleUnreachable = rib.RuleUnreachable
+	RuleProhibit    = rib.RuleProhibit
+	LocalTable      = rib.LocalTable
+	DefaultTable    = rib.DefaultTable
+)
+
+// PlanRules is rib.PlanRules.
+func PlanRules(rules []Rule, kernelTable uint32) RulePlan { return rib.PlanRules(rules, kernelTable) }
+
+// Peers is kernel.Peers (the BGP and LDP peers, through sock_diag).
+type Peers = kernel.Peers
+
+// ProtoFibd is rtnl.ProtoFibd, the route protocol of fibd's announcements.
+const ProtoFibd = rtnl.ProtoFibd

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,10 +13,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"fibd/lpm"
+	"fibd/router/kernel"
 	"fibd/router/rib"
 )
 
@@ -77,7 +76,7 @@ type Router struct {
 	rib       *RIB
 	nh        *rib.NhObjs // the netns's nexthop objects, and the routes naming them
 	prog      *Programmer
-	k         *Kernel
+	k         *kernel.Kernel
 	links     Links
 	// linkUp is IFF_UP per ifindex, to see an interface go down or up.
 	linkUp map[int]bool
@@ -126,7 +125,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		rib:       newRIB(ifs, cfg, 0),
 		nh:        rib.NewNhObjs(),
 		prog:      NewProgrammer(log, fib),
-		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
+		k:         &kernel.Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
 		linkUp:    map[int]bool{},
 		ready:     make(chan struct{}),
@@ -178,7 +177,7 @@ func (r *Router) Run(ctx context.Context) error {
 	missingLogged := false
 	for ctx.Err() == nil {
 		err := r.k.Open()
-		if errors.Is(err, ErrNoNetns) {
+		if errors.Is(err, kernel.ErrNoNetns) {
 			r.Stats.NetnsMissing.Add(1)
 			if !missingLogged {
 				r.log.Warn().Err(err).Msg("waiting for the router netns; the FIB keeps its last state")
@@ -251,7 +250,7 @@ func (r *Router) mirror(ctx context.Context) error {
 			continue
 		case <-tick.C:
 			if err := r.k.Alive(); err != nil {
-				if errors.Is(err, ErrNetnsReplaced) {
+				if errors.Is(err, kernel.ErrNetnsReplaced) {
 					r.Stats.NetnsReplaced.Add(1)
 				}
 				return err
@@ -556,29 +555,33 @@ func (r *Router) setNeigh(rib *RIB, n Neigh) {
 	rib.SetNeigh(n)
 }
 
-func (r *Router) apply(e Event) {
+func (r *Router) apply(e kernel.Event) {
 	switch {
 	case e.Link != nil:
-		a := e.Link.Link.Attrs()
-		delete(r.vlans, a.Index)
-		delete(r.macvlans, a.Index)
-		wasUp, known := r.linkUp[a.Index]
-		if e.Link.Header.Type == unix.RTM_DELLINK {
-			delete(r.links, a.Index)
-			delete(r.linkUp, a.Index)
+		l := e.Link
+		delete(r.vlans, l.Index)
+		delete(r.macvlans, l.Index)
+		wasUp, known := r.linkUp[l.Index]
+		if l.Del {
+			delete(r.links, l.Index)
+			delete(r.linkUp, l.Index)
 			if wasUp {
 				r.redumpWanted = [2]bool{true, true}
 			}
 		} else {
-			r.links[a.Index] = a.Name
-			up := e.Link.IfInfomsg.Flags&unix.IFF_UP != 0
-			r.linkUp[a.Index] = up
+			r.links[l.Index] = l.Name
+			r.linkUp[l.Index] = l.Up
 			// Down: the kernel flushes the IPv4 routes through it and
 			// kills their multipath paths. Up: it revives those paths.
-			if known && up != wasUp {
+			if known && l.Up != wasUp {
 				r.redumpWanted = [2]bool{true, true}
 			}
-			subLink(e.Link.Link, r.vlans, r.macvlans)
+			if l.VLAN != nil {
+				r.vlans[l.Index] = *l.VLAN
+			}
+			if l.Macvlan != nil {
+				r.macvlans[l.Index] = *l.Macvlan
+			}
 		}
 		// An interface that comes or goes changes how routes on it resolve
 		// and what the rules' iif names: resynchronise (rare, and never
@@ -588,48 +591,37 @@ func (r *Router) apply(e Event) {
 		}
 		r.indexPorts()
 	case e.Addr != nil:
-		if !e.Addr.NewAddr && e.Addr.LinkAddress.IP.To4() != nil {
+		if e.Addr.Del && e.Addr.Prefix.Addr().Is4() {
 			// The kernel drops, silently, the IPv4 routes whose gateway
 			// the address made reachable (on any interface: fibd's or not).
 			r.redumpWanted[0] = true
 		}
-		a, ok := ConvertAddr(netlink.Addr{IPNet: &e.Addr.LinkAddress}, r.links)
-		if !ok {
-			return
-		}
-		a.Dev = r.links[e.Addr.LinkIndex]
+		a := Addr{Prefix: e.Addr.Prefix, Dev: r.links[e.Addr.Index]}
 		if _, ok := r.ports.PortOf(a.Dev); !ok {
 			return
 		}
-		if e.Addr.NewAddr {
-			r.rib.AddAddr(a)
-		} else {
+		if e.Addr.Del {
 			r.rib.DelAddr(a)
+		} else {
+			r.rib.AddAddr(a)
 		}
 	case e.Neigh != nil:
-		n := e.Neigh.Neigh
-		if n.Family == unix.AF_BRIDGE {
-			return
-		}
-		x, ok := ConvertNeigh(&n, r.links)
-		if ok && e.Neigh.Type == unix.RTM_NEWNEIGH {
-			r.setNeigh(r.rib, x)
-			if n.State == unix.NUD_STALE {
-				r.confirm(x)
+		n := Neigh{Addr: e.Neigh.Addr, MAC: e.Neigh.MAC, Dev: r.links[e.Neigh.Index]}
+		if !e.Neigh.Del && n.MAC != nil {
+			r.setNeigh(r.rib, n)
+			if e.Neigh.Stale {
+				r.confirm(n)
 			}
 			return
 		}
-		ip, ok := netip.AddrFromSlice(n.IP)
-		if ok {
-			r.rib.DelNeigh(Neigh{Addr: ip.Unmap(), Dev: r.links[n.LinkIndex]})
-		}
+		r.rib.DelNeigh(Neigh{Addr: n.Addr, Dev: n.Dev})
 	case e.Raw != nil:
 		r.applyRaw(e.Raw)
 	}
 }
 
 // applyRaw applies a route or nexthop object notification.
-func (r *Router) applyRaw(m *RawMsg) {
+func (r *Router) applyRaw(m *kernel.RawMsg) {
 	switch m.Type {
 	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
 		if r.want == nil {
@@ -639,7 +631,7 @@ func (r *Router) applyRaw(m *RawMsg) {
 		for _, t := range r.k.Tables {
 			r.want[t] = true
 		}
-		rt, ok := parseRoute(m.Body, r.want, r.links)
+		rt, ok := m.Route(r.want, r.links)
 		if !ok {
 			return
 		}
@@ -655,7 +647,7 @@ func (r *Router) applyRaw(m *RawMsg) {
 		// an update that resolves as before costs no FIB write.
 		r.rib.AddRoute(rt)
 	case unix.RTM_NEWNEXTHOP:
-		o, ok := parseNexthop(m.Body)
+		o, ok := m.Nexthop()
 		if !ok {
 			return
 		}
@@ -663,8 +655,8 @@ func (r *Router) applyRaw(m *RawMsg) {
 			return
 		}
 		r.reexpand(r.nh.Set(o))
-	case rtmDelNexthop:
-		id := nexthopID(m.Body)
+	case kernel.RTMDelNexthop:
+		id := m.NexthopID()
 		if id == 0 {
 			return
 		}

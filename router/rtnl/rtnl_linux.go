@@ -7,6 +7,8 @@ package rtnl
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -88,4 +90,21 @@ func SocketIn(ns netns.NsHandle) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// Prefix is a route destination or rule selector in netip terms (nil:
+// the family's default route), masked; ok is false for a malformed one.
+func Prefix(n *net.IPNet, v6 bool) (netip.Prefix, bool) {
+	if n == nil {
+		if v6 {
+			return netip.PrefixFrom(netip.IPv6Unspecified(), 0), true
+		}
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones).Masked(), true
 }

@@ -1,4 +1,8 @@
-package router
+// Package kernel mirrors the routing state of router_netns over
+// rtnetlink: subscriptions whose readers convert and queue, dumps, kernel
+// nexthop objects, ip rules, and the BGP/LDP peers (sock_diag). It reads
+// only; announcements into the kernel are router/announce's.
+package kernel
 
 import (
 	"errors"
@@ -12,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"fibd/router/rib"
 	"fibd/router/rtnl"
 	"fibd/router/rtnlpcap"
 )
@@ -46,13 +51,74 @@ type Kernel struct {
 	rulesChanged chan struct{}
 }
 
-// Event is one queued notification, or a subscription failure (Err).
+// Event is one queued notification, converted by the reader into fibd's
+// terms (netip addresses, links by ifindex: the router names them with
+// its link table when it applies the event), or a subscription failure
+// (Err). Routes and nexthop objects come raw (Raw): decoding them needs
+// the tables and links of the moment they are applied.
 type Event struct {
-	Raw   *RawMsg // a route or nexthop object (subscribeRaw)
-	Addr  *netlink.AddrUpdate
-	Neigh *netlink.NeighUpdate
-	Link  *netlink.LinkUpdate
+	Link  *LinkEvent
+	Addr  *AddrEvent
+	Neigh *NeighEvent
+	Raw   *RawMsg
 	Err   error
+}
+
+// LinkEvent says a link came, changed or went.
+type LinkEvent struct {
+	Index   int
+	Name    string
+	Up      bool         // IFF_UP
+	Del     bool         // RTM_DELLINK
+	VLAN    *rib.VLAN    // the link is an 802.1Q interface
+	Macvlan *rib.Macvlan // the link is a macvlan
+}
+
+// AddrEvent says an address was added to link Index or removed from it.
+// IPv6 link-local addresses are not reported (every interface has one).
+type AddrEvent struct {
+	Index  int
+	Prefix netip.Prefix // not masked: Addr() is the interface address
+	Del    bool
+}
+
+// NeighEvent says a neighbour entry (ARP, NDP) changed or went.
+type NeighEvent struct {
+	Index int
+	Addr  netip.Addr
+	MAC   net.HardwareAddr // nil when the entry has no usable Ethernet address (incomplete, failed)
+	Stale bool             // NUD_STALE
+	Del   bool             // RTM_DELNEIGH
+}
+
+func linkEvent(u *netlink.LinkUpdate) *LinkEvent {
+	a := u.Link.Attrs()
+	e := &LinkEvent{Index: a.Index, Name: a.Name, Up: u.IfInfomsg.Flags&unix.IFF_UP != 0,
+		Del: u.Header.Type == unix.RTM_DELLINK}
+	e.VLAN, e.Macvlan = subLink(u.Link)
+	return e
+}
+
+func addrEvent(u *netlink.AddrUpdate) (*AddrEvent, bool) {
+	p, ok := ifPrefix(u.LinkAddress)
+	if !ok {
+		return nil, false
+	}
+	return &AddrEvent{Index: u.LinkIndex, Prefix: p, Del: !u.NewAddr}, true
+}
+
+func neighEvent(u *netlink.NeighUpdate) (*NeighEvent, bool) {
+	n := &u.Neigh
+	ip, ok := netip.AddrFromSlice(n.IP)
+	if !ok || n.Family == unix.AF_BRIDGE {
+		return nil, false
+	}
+	e := &NeighEvent{Index: n.LinkIndex, Addr: ip.Unmap(), Stale: n.State == unix.NUD_STALE,
+		Del: u.Type != unix.RTM_NEWNEIGH}
+	if n.State&usableNUD != 0 && len(n.HardwareAddr) == 6 {
+		e.MAC = n.HardwareAddr
+	}
+	return e, true
 }
 
 // queue is unbounded: the netlink readers must never block, or the kernel
@@ -229,7 +295,9 @@ func (k *Kernel) subscribe() error {
 	start("address", func() bool {
 		u, ok := <-addrs
 		if ok {
-			k.q.push(Event{Addr: &u})
+			if e, use := addrEvent(&u); use {
+				k.q.push(Event{Addr: e})
+			}
 		}
 		return ok
 	})
@@ -243,7 +311,9 @@ func (k *Kernel) subscribe() error {
 	start("neighbour", func() bool {
 		u, ok := <-neighs
 		if ok {
-			k.q.push(Event{Neigh: &u})
+			if e, use := neighEvent(&u); use {
+				k.q.push(Event{Neigh: e})
+			}
 		}
 		return ok
 	})
@@ -257,35 +327,35 @@ func (k *Kernel) subscribe() error {
 	start("link", func() bool {
 		u, ok := <-links
 		if ok {
-			k.q.push(Event{Link: &u})
+			k.q.push(Event{Link: linkEvent(&u)})
 		}
 		return ok
 	})
 	return nil
 }
 
-// subLink records l in vlans or macvlans if it is one.
-func subLink(l netlink.Link, vlans map[int]VLAN, macvlans map[int]Macvlan) {
+// subLink says whether l is a VLAN or a macvlan interface.
+func subLink(l netlink.Link) (*rib.VLAN, *rib.Macvlan) {
 	a := l.Attrs()
 	switch v := l.(type) {
 	case *netlink.Vlan:
-		vlans[a.Index] = VLAN{Parent: a.ParentIndex, ID: uint16(v.VlanId)}
+		return &rib.VLAN{Parent: a.ParentIndex, ID: uint16(v.VlanId)}, nil
 	case *netlink.Macvlan:
-		var m Macvlan
-		m.Parent = a.ParentIndex
+		m := &rib.Macvlan{Parent: a.ParentIndex}
 		copy(m.MAC[:], a.HardwareAddr)
-		macvlans[a.Index] = m
+		return nil, m
 	}
+	return nil, nil
 }
 
 // Dump reads the complete state: links, addresses, neighbours and the
 // routes of the mirrored tables. A dump the kernel marks as interrupted
 // (NLM_F_DUMP_INTR: the tables changed under it) is retried.
-func (k *Kernel) Dump() (*State, Links, error) {
+func (k *Kernel) Dump() (*rib.State, rib.Links, error) {
 	var err error
 	for range 10 {
-		var st *State
-		var links Links
+		var st *rib.State
+		var links rib.Links
 		st, links, err = k.dumpOnce()
 		if err == nil {
 			return st, links, nil
@@ -297,25 +367,33 @@ func (k *Kernel) Dump() (*State, Links, error) {
 	return nil, nil, fmt.Errorf("dump interrupted 10 times in a row: %w", err)
 }
 
-func (k *Kernel) dumpOnce() (*State, Links, error) {
+func (k *Kernel) dumpOnce() (*rib.State, rib.Links, error) {
 	ll, err := k.h.LinkList()
 	if err != nil {
 		return nil, nil, fmt.Errorf("link dump: %w", err)
 	}
-	links := Links{}
-	st := &State{VLANs: map[int]VLAN{}, Macvlans: map[int]Macvlan{}, LinkUp: map[int]bool{}}
+	links := rib.Links{}
+	st := &rib.State{VLANs: map[int]rib.VLAN{}, Macvlans: map[int]rib.Macvlan{}, LinkUp: map[int]bool{}}
 	for _, l := range ll {
 		links[l.Attrs().Index] = l.Attrs().Name
 		st.LinkUp[l.Attrs().Index] = l.Attrs().RawFlags&unix.IFF_UP != 0
-		subLink(l, st.VLANs, st.Macvlans)
+		switch v, m := subLink(l); {
+		case v != nil:
+			st.VLANs[l.Attrs().Index] = *v
+		case m != nil:
+			st.Macvlans[l.Attrs().Index] = *m
+		}
 	}
 	al, err := k.h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("address dump: %w", err)
 	}
 	for _, a := range al {
-		if x, ok := ConvertAddr(a, links); ok {
-			st.Addrs = append(st.Addrs, x)
+		if a.IPNet == nil {
+			continue
+		}
+		if p, ok := ifPrefix(*a.IPNet); ok {
+			st.Addrs = append(st.Addrs, rib.Addr{Prefix: p, Dev: links[a.LinkIndex]})
 		}
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
@@ -324,7 +402,7 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 			return nil, nil, fmt.Errorf("neighbour dump: %w", err)
 		}
 		for _, n := range nl {
-			if x, ok := ConvertNeigh(&n, links); ok {
+			if x, ok := convertNeigh(&n, links); ok {
 				st.Neighs = append(st.Neighs, x)
 				if n.State == unix.NUD_STALE {
 					st.Stale = append(st.Stale, x)
@@ -349,7 +427,7 @@ func (k *Kernel) dumpOnce() (*State, Links, error) {
 // DumpRoutesOf reads the routes of the mirrored tables again, of one
 // family: the kernel changes some without a notification (see
 // Router.redump). A dump the kernel marks as interrupted is retried.
-func (k *Kernel) DumpRoutesOf(v6 bool, links Links) ([]Route, error) {
+func (k *Kernel) DumpRoutesOf(v6 bool, links rib.Links) ([]rib.Route, error) {
 	want := map[uint32]bool{}
 	for _, t := range k.Tables {
 		want[t] = true
@@ -360,7 +438,7 @@ func (k *Kernel) DumpRoutesOf(v6 bool, links Links) ([]Route, error) {
 	}
 	var err error
 	for range 10 {
-		var rs []Route
+		var rs []rib.Route
 		if rs, err = dumpRoutes(k.ns, want, links, nil, fam); err == nil {
 			return rs, nil
 		}
@@ -384,53 +462,38 @@ func (k *Kernel) ResolveNeigh(ifindex int, addr netip.Addr) error {
 	return err
 }
 
-func prefixOf(n *net.IPNet, v6 bool) (netip.Prefix, bool) {
-	if n == nil {
-		if v6 {
-			return netip.PrefixFrom(netip.IPv6Unspecified(), 0), true
-		}
-		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones).Masked(), true
-}
-
 // ConvertRoute turns a kernel route into a RIB route; ok is false for
 // routes fibd does not mirror.
-func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
+func ConvertRoute(r *netlink.Route, links rib.Links) (rib.Route, bool) {
 	if r.Flags&unix.RTM_F_CLONED != 0 || r.Protocol == rtnl.ProtoFibd { // fibd's own announcements
-		return Route{}, false
+		return rib.Route{}, false
 	}
 	v6 := r.Family == netlink.FAMILY_V6
 	if r.Dst != nil {
 		v6 = r.Dst.IP.To4() == nil
 	}
-	p, ok := prefixOf(r.Dst, v6)
+	p, ok := rtnl.Prefix(r.Dst, v6)
 	if !ok {
-		return Route{}, false
+		return rib.Route{}, false
 	}
-	out := Route{Table: uint32(r.Table), Prefix: p, Metric: uint32(r.Priority)}
+	out := rib.Route{Table: uint32(r.Table), Prefix: p, Metric: uint32(r.Priority)}
 	switch r.Type {
 	case unix.RTN_UNICAST:
-		out.Type = Unicast
+		out.Type = rib.Unicast
 	case unix.RTN_BLACKHOLE:
-		out.Type = Blackhole
+		out.Type = rib.Blackhole
 		return out, true
 	case unix.RTN_UNREACHABLE:
-		out.Type = Unreachable
+		out.Type = rib.Unreachable
 		return out, true
 	case unix.RTN_PROHIBIT:
-		out.Type = Prohibit
+		out.Type = rib.Prohibit
 		return out, true
 	default:
-		return Route{}, false
+		return rib.Route{}, false
 	}
-	hop := func(gw net.IP, ifindex, weight int) Nexthop {
-		nh := Nexthop{Dev: links[ifindex], Weight: weight}
+	hop := func(gw net.IP, ifindex, weight int) rib.Nexthop {
+		nh := rib.Nexthop{Dev: links[ifindex], Weight: weight}
 		if g, ok := netip.AddrFromSlice(gw); ok {
 			nh.Gateway = g.Unmap()
 		}
@@ -440,7 +503,7 @@ func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
 		// A path whose interface went down (or lost its address) is dead:
 		// the kernel keeps it in the route, silently, but forwards on the
 		// others (and revives it, as silently, when the interface is up).
-		var dead []Nexthop
+		var dead []rib.Nexthop
 		for _, m := range r.MultiPath {
 			if m.Flags&unix.RTNH_F_DEAD != 0 {
 				dead = append(dead, hop(m.Gw, m.LinkIndex, m.Hops+1))
@@ -452,38 +515,36 @@ func ConvertRoute(r *netlink.Route, links Links) (Route, bool) {
 			out.Nexthops = dead
 		}
 	} else {
-		out.Nexthops = []Nexthop{hop(r.Gw, r.LinkIndex, 0)}
+		out.Nexthops = []rib.Nexthop{hop(r.Gw, r.LinkIndex, 0)}
 	}
 	return out, true
 }
 
-// ConvertAddr turns a kernel address into a RIB address.
-func ConvertAddr(a netlink.Addr, links Links) (Addr, bool) {
-	if a.IPNet == nil {
-		return Addr{}, false
-	}
-	ip, ok := netip.AddrFromSlice(a.IP)
+// ifPrefix is an interface address with its subnet length; ok is false
+// for IPv6 link-local addresses, which fibd does not mirror.
+func ifPrefix(n net.IPNet) (netip.Prefix, bool) {
+	ip, ok := netip.AddrFromSlice(n.IP)
 	if !ok {
-		return Addr{}, false
+		return netip.Prefix{}, false
 	}
 	ip = ip.Unmap()
 	if ip.IsLinkLocalUnicast() && ip.Is6() {
-		return Addr{}, false
+		return netip.Prefix{}, false
 	}
-	ones, _ := a.Mask.Size()
-	return Addr{Prefix: netip.PrefixFrom(ip, ones), Dev: links[a.LinkIndex]}, true
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(ip, ones), true
 }
 
 // usableNUD are the neighbour states whose MAC can be used.
 const usableNUD = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY |
 	netlink.NUD_PROBE | netlink.NUD_PERMANENT | netlink.NUD_NOARP
 
-// ConvertNeigh turns a kernel neighbour into a RIB neighbour; ok is false
+// convertNeigh turns a kernel neighbour into a RIB neighbour; ok is false
 // for entries without a usable Ethernet address (incomplete, failed).
-func ConvertNeigh(n *netlink.Neigh, links Links) (Neigh, bool) {
+func convertNeigh(n *netlink.Neigh, links rib.Links) (rib.Neigh, bool) {
 	ip, ok := netip.AddrFromSlice(n.IP)
 	if !ok || n.State&usableNUD == 0 || len(n.HardwareAddr) != 6 {
-		return Neigh{}, false
+		return rib.Neigh{}, false
 	}
-	return Neigh{Addr: ip.Unmap(), MAC: n.HardwareAddr, Dev: links[n.LinkIndex]}, true
+	return rib.Neigh{Addr: ip.Unmap(), MAC: n.HardwareAddr, Dev: links[n.LinkIndex]}, true
 }

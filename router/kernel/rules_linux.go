@@ -1,4 +1,4 @@
-package router
+package kernel
 
 import (
 	"fmt"
@@ -9,12 +9,13 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"fibd/router/rib"
 	"fibd/router/rtnl"
 )
 
 // Rules lists the ip rules of the netns, both families.
-func (k *Kernel) Rules() ([]Rule, error) {
-	var out []Rule
+func (k *Kernel) Rules() ([]rib.Rule, error) {
+	var out []rib.Rule
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		rs, err := k.h.RuleList(fam)
 		if err != nil {
@@ -29,21 +30,21 @@ func (k *Kernel) Rules() ([]Rule, error) {
 
 // ConvertRule turns a netlink rule into fibd's, noting the selectors the
 // fast path cannot evaluate.
-func ConvertRule(nr *netlink.Rule, family int) Rule {
-	r := Rule{Family: 4, Prio: nr.Priority, Table: uint32(nr.Table), IIF: nr.IifName}
+func ConvertRule(nr *netlink.Rule, family int) rib.Rule {
+	r := rib.Rule{Family: 4, Prio: nr.Priority, Table: uint32(nr.Table), IIF: nr.IifName}
 	if family == netlink.FAMILY_V6 {
 		r.Family = 6
 	}
 	r.Src, r.Dst = selector(nr.Src, r.Family == 6), selector(nr.Dst, r.Family == 6)
 	switch nr.Type {
 	case unix.FR_ACT_TO_TBL, 0:
-		r.Action = RuleLookup
+		r.Action = rib.RuleLookup
 	case unix.FR_ACT_BLACKHOLE:
-		r.Action = RuleBlackhole
+		r.Action = rib.RuleBlackhole
 	case unix.FR_ACT_UNREACHABLE:
-		r.Action = RuleUnreachable
+		r.Action = rib.RuleUnreachable
 	case unix.FR_ACT_PROHIBIT:
-		r.Action = RuleProhibit
+		r.Action = rib.RuleProhibit
 	}
 	var why []string
 	add := func(cond bool, s string) {
@@ -72,7 +73,7 @@ func ConvertRule(nr *netlink.Rule, family int) Rule {
 
 // selector is a rule's from/to: invalid when it matches everything.
 func selector(n *net.IPNet, v6 bool) netip.Prefix {
-	p, ok := prefixOf(n, v6)
+	p, ok := rtnl.Prefix(n, v6)
 	if !ok || p.Bits() <= 0 {
 		return netip.Prefix{}
 	}

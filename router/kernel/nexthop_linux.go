@@ -1,4 +1,4 @@
-package router
+package kernel
 
 import (
 	"encoding/binary"
@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"fibd/router/rib"
 	"fibd/router/rtnl"
 )
 
@@ -28,11 +29,11 @@ const (
 
 // parseNexthop decodes an nhmsg and its attributes; ok is false for
 // messages fibd does not use (FDB nexthops, malformed).
-func parseNexthop(m []byte) (*NhObj, bool) {
+func parseNexthop(m []byte) (*rib.NhObj, bool) {
 	if len(m) < nhmsgLen {
 		return nil, false
 	}
-	o := &NhObj{Dead: binary.NativeEndian.Uint32(m[4:])&unix.RTNH_F_DEAD != 0}
+	o := &rib.NhObj{Dead: binary.NativeEndian.Uint32(m[4:])&unix.RTNH_F_DEAD != 0}
 	for a := m[nhmsgLen:]; len(a) >= 4; {
 		al := int(binary.NativeEndian.Uint16(a[0:]))
 		at := binary.NativeEndian.Uint16(a[2:]) & nlaTypeMask
@@ -47,7 +48,7 @@ func parseNexthop(m []byte) (*NhObj, bool) {
 			}
 		case unix.NHA_GROUP:
 			for ; len(v) >= nexthopGrpLen; v = v[nexthopGrpLen:] {
-				o.Group = append(o.Group, NhMember{ID: binary.NativeEndian.Uint32(v), Weight: int(v[4]) + 1})
+				o.Group = append(o.Group, rib.NhMember{ID: binary.NativeEndian.Uint32(v), Weight: int(v[4]) + 1})
 			}
 		case unix.NHA_BLACKHOLE:
 			o.Blackhole = true
@@ -77,7 +78,7 @@ func nexthopID(m []byte) uint32 {
 }
 
 // dumpNexthops reads every nexthop object of ns.
-func dumpNexthops(ns netns.NsHandle) ([]*NhObj, error) {
+func dumpNexthops(ns netns.NsHandle) ([]*rib.NhObj, error) {
 	fd, err := rtnl.SocketIn(ns)
 	if err != nil {
 		return nil, err
@@ -92,7 +93,7 @@ func dumpNexthops(ns netns.NsHandle) ([]*NhObj, error) {
 	if err := unix.Sendto(fd, m[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, fmt.Errorf("nexthop dump: %w", err)
 	}
-	var out []*NhObj
+	var out []*rib.NhObj
 	buf := make([]byte, 1<<16)
 	interrupted := false
 	for {
@@ -140,10 +141,10 @@ func dumpNexthops(ns netns.NsHandle) ([]*NhObj, error) {
 // DumpNexthops reads the nexthop objects again (Router.redump: the kernel
 // removes those of an interface going down without a notification, and
 // shrinks the groups that held them). An interrupted dump is retried.
-func (k *Kernel) DumpNexthops() ([]*NhObj, error) {
+func (k *Kernel) DumpNexthops() ([]*rib.NhObj, error) {
 	var err error
 	for range 10 {
-		var out []*NhObj
+		var out []*rib.NhObj
 		if out, err = dumpNexthops(k.ns); err == nil {
 			return out, nil
 		}
@@ -158,9 +159,25 @@ func (k *Kernel) DumpNexthops() ([]*NhObj, error) {
 // type and its body after the netlink header. It is decoded when applied,
 // with the links and tables of that moment.
 type RawMsg struct {
-	Type uint16
+	Type uint16 // RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWNEXTHOP, RTMDelNexthop
 	Body []byte
 }
+
+// RTMDelNexthop is RTM_DELNEXTHOP (golang.org/x/sys/unix lacks it).
+const RTMDelNexthop = rtmDelNexthop
+
+// Route decodes a route message of the tables in want, naming links
+// from links; ok is false for routes fibd does not mirror.
+func (m *RawMsg) Route(want map[uint32]bool, links rib.Links) (rib.Route, bool) {
+	return parseRoute(m.Body, want, links)
+}
+
+// Nexthop decodes an RTM_NEWNEXTHOP; ok is false for objects fibd does
+// not mirror.
+func (m *RawMsg) Nexthop() (*rib.NhObj, bool) { return parseNexthop(m.Body) }
+
+// NexthopID is the object id of an RTM_DELNEXTHOP, 0 when it has none.
+func (m *RawMsg) NexthopID() uint32 { return nexthopID(m.Body) }
 
 // subscribeRaw listens to route (both families) and nexthop notifications
 // in k.ns on a socket of its own, and queues them.

@@ -1,4 +1,4 @@
-package router
+package kernel
 
 import (
 	"encoding/binary"
@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"fibd/router/rib"
 	"fibd/router/rtnl"
 	"fibd/router/rtnlpcap"
 )
@@ -25,7 +26,7 @@ var errDumpInterrupted = netlink.ErrDumpInterrupted
 
 // dumpRoutes appends the routes of the wanted tables, of the families
 // given (both when none).
-func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links Links, out []Route, fams ...uint8) ([]Route, error) {
+func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links rib.Links, out []rib.Route, fams ...uint8) ([]rib.Route, error) {
 	fd, err := rtnl.SocketIn(ns)
 	if err != nil {
 		return out, err
@@ -58,7 +59,7 @@ func sendDump(fd int, seq uint32, family uint8) error {
 	return unix.Sendto(fd, m[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
-func readDump(fd int, buf []byte, want map[uint32]bool, links Links, out []Route) ([]Route, error) {
+func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []rib.Route) ([]rib.Route, error) {
 	interrupted := false
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
@@ -107,32 +108,32 @@ const nlaTypeMask = 0x3fff
 
 // parseRoute decodes an rtmsg and the attributes fibd mirrors; ok is false
 // for routes not mirrored (other tables, cloned, local/broadcast types).
-func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
+func parseRoute(m []byte, want map[uint32]bool, links rib.Links) (rib.Route, bool) {
 	const rtmsgLen = 12
 	if len(m) < rtmsgLen {
-		return Route{}, false
+		return rib.Route{}, false
 	}
 	family, dstLen := m[0], int(m[1])
 	table := uint32(m[4])
 	rtype := m[7]
 	if binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 || m[5] == rtnl.ProtoFibd {
-		return Route{}, false // cached, or fibd's own announcement
+		return rib.Route{}, false // cached, or fibd's own announcement
 	}
-	r := Route{Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
+	r := rib.Route{Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
 	if family == unix.AF_INET6 {
 		r.Prefix = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 	}
 	switch rtype {
 	case unix.RTN_UNICAST:
-		r.Type = Unicast
+		r.Type = rib.Unicast
 	case unix.RTN_BLACKHOLE:
-		r.Type = Blackhole
+		r.Type = rib.Blackhole
 	case unix.RTN_UNREACHABLE:
-		r.Type = Unreachable
+		r.Type = rib.Unreachable
 	case unix.RTN_PROHIBIT:
-		r.Type = Prohibit
+		r.Type = rib.Prohibit
 	default:
-		return Route{}, false
+		return rib.Route{}, false
 	}
 	var gw netip.Addr
 	oif := 0
@@ -141,7 +142,7 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 		al := int(binary.NativeEndian.Uint16(a[0:]))
 		at := binary.NativeEndian.Uint16(a[2:]) & nlaTypeMask
 		if al < 4 || al > len(a) {
-			return Route{}, false
+			return rib.Route{}, false
 		}
 		v := a[4:al]
 		switch at {
@@ -173,26 +174,26 @@ func parseRoute(m []byte, want map[uint32]bool, links Links) (Route, bool) {
 		a = a[min(rtnl.Align(al), len(a)):]
 	}
 	if !want[table] || !r.Prefix.IsValid() {
-		return Route{}, false
+		return rib.Route{}, false
 	}
 	r.Table = table
 	r.Prefix = r.Prefix.Masked()
-	if r.Type != Unicast || r.NhID != 0 {
+	if r.Type != rib.Unicast || r.NhID != 0 {
 		return r, true // a nexthop object's route: rib.NhObjs.expand (compat mode 1 adds the paths too)
 	}
 	if multipath == nil {
-		r.Nexthops = []Nexthop{{Gateway: gw.Unmap(), Dev: links[oif]}}
+		r.Nexthops = []rib.Nexthop{{Gateway: gw.Unmap(), Dev: links[oif]}}
 		return r, true
 	}
 	// struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex; } + attrs
-	var dead []Nexthop
+	var dead []rib.Nexthop
 	for mp := multipath; len(mp) >= 8; {
 		nl := int(binary.NativeEndian.Uint16(mp[0:]))
 		if nl < 8 || nl > len(mp) {
 			break
 		}
 		isDead := mp[2]&unix.RTNH_F_DEAD != 0
-		nh := Nexthop{Dev: links[int(int32(binary.NativeEndian.Uint32(mp[4:])))], Weight: int(mp[3]) + 1}
+		nh := rib.Nexthop{Dev: links[int(int32(binary.NativeEndian.Uint32(mp[4:])))], Weight: int(mp[3]) + 1}
 		for a := mp[8:nl]; len(a) >= 4; {
 			al := int(binary.NativeEndian.Uint16(a[0:]))
 			if al < 4 || al > len(a) {

@@ -1,4 +1,4 @@
-package router
+package kernel
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"fibd/router/rib"
 	"fibd/test/fullview"
 )
 
@@ -69,12 +70,12 @@ func TestDumpAgreesWithLibrary(t *testing.T) {
 	}
 	defer h.Close()
 	ll, _ := h.LinkList()
-	links := Links{}
+	links := rib.Links{}
 	for _, l := range ll {
 		links[l.Attrs().Index] = l.Attrs().Name
 	}
 	want := map[uint32]bool{100: true, 254: true}
-	var lib []Route
+	var lib []rib.Route
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		h.RouteListFilteredIter(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE, func(r netlink.Route) bool {
 			if want[uint32(r.Table)] {
@@ -89,7 +90,7 @@ func TestDumpAgreesWithLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := func(r Route) string {
+	key := func(r rib.Route) string {
 		return fmt.Sprintf("%d %s %d %d %v", r.Table, r.Prefix, r.Metric, r.Type, r.Nexthops)
 	}
 	a, b := make([]string, len(lib)), make([]string, len(ours))

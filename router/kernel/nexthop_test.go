@@ -1,4 +1,4 @@
-package router
+package kernel
 
 import (
 	"encoding/binary"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"fibd/router/rib"
 )
 
 // nla appends one netlink attribute.
@@ -33,7 +35,7 @@ func TestParseNexthop(t *testing.T) {
 	grp := append(append(u32(13), 0, 0, 0, 0), append(u32(14), 2, 0, 0, 0)...)
 	m = nla(nla(nla(make([]byte, nhmsgLen), unix.NHA_ID, u32(12)), unix.NHA_GROUP, grp), nhaGroupType, []byte{1, 0})
 	o, ok = parseNexthop(m)
-	if !ok || o.ID != 12 || !slices.Equal(o.Group, []NhMember{{ID: 13, Weight: 1}, {ID: 14, Weight: 3}}) {
+	if !ok || o.ID != 12 || !slices.Equal(o.Group, []rib.NhMember{{ID: 13, Weight: 1}, {ID: 14, Weight: 3}}) {
 		t.Fatalf("group: %+v %v", o, ok)
 	}
 	// a blackhole, flagged dead
@@ -54,7 +56,7 @@ func TestParseRouteNhID(t *testing.T) {
 	m := make([]byte, 12)
 	m[0], m[1], m[4], m[7] = unix.AF_INET, 24, 254, unix.RTN_UNICAST
 	m = nla(nla(m, unix.RTA_DST, netip.MustParseAddr("198.51.100.0").AsSlice()), rtaNhID, u32(12))
-	r, ok := parseRoute(m, map[uint32]bool{254: true}, Links{})
+	r, ok := parseRoute(m, map[uint32]bool{254: true}, rib.Links{})
 	if !ok || r.NhID != 12 || r.Prefix != netip.MustParsePrefix("198.51.100.0/24") || len(r.Nexthops) != 0 {
 		t.Fatalf("%+v %v", r, ok)
 	}

@@ -1,4 +1,4 @@
-package router
+package kernel
 
 import (
 	"bufio"
