@@ -8,6 +8,7 @@ import (
 
 	dpdk "fibd/cgo"
 	"fibd/cgo/fptypes"
+	"fibd/router/announce"
 	"fibd/router/kernel"
 	"fibd/router/rib"
 	"fibd/router/rtnl"
@@ -115,3 +116,25 @@ type Peers = kernel.Peers
 
 // ProtoFibd is rtnl.ProtoFibd, the route protocol of fibd's announcements.
 const ProtoFibd = rtnl.ProtoFibd
+
+// Announcements live in router/announce.
+type (
+	Announcer  = announce.Announcer
+	Dir        = announce.Dir
+	Policy     = announce.Policy
+	Subscriber = announce.Subscriber
+)
+
+const (
+	DirSubs    = announce.DirSubs
+	DirInet    = announce.DirInet
+	ServiceNAT = announce.ServiceNAT
+)
+
+// DefaultPrivate is announce.DefaultPrivate (the same slice).
+var DefaultPrivate = announce.DefaultPrivate
+
+// NewAnnouncer is announce.New.
+func NewAnnouncer(ns string, tables map[Dir]uint32, metric uint32, devs map[Dir][]string) *Announcer {
+	return announce.New(ns, tables, metric, devs)
+}

@@ -1,4 +1,4 @@
-package router
+package announce
 
 import (
 	"errors"
@@ -41,8 +41,8 @@ type Announcer struct {
 	current map[netip.Prefix]Dir
 }
 
-// NewAnnouncer returns an announcer; nothing is installed until Set.
-func NewAnnouncer(ns string, tables map[Dir]uint32, metric uint32, devs map[Dir][]string) *Announcer {
+// New returns an announcer; nothing is installed until Set.
+func New(ns string, tables map[Dir]uint32, metric uint32, devs map[Dir][]string) *Announcer {
 	return &Announcer{Netns: ns, Tables: tables, Metric: metric, Devs: devs, current: map[netip.Prefix]Dir{}}
 }
 

@@ -1,4 +1,8 @@
-package router
+// Package announce puts fibd's announcements into router_netns: the
+// subscribers, NAT pools and gateways the routing daemon is to advertise,
+// as routes of protocol rtnl.ProtoFibd in one table per direction. It
+// writes where router/kernel only reads.
+package announce
 
 import "net/netip"
 

@@ -1,4 +1,4 @@
-package router
+package announce
 
 import (
 	"net/netip"
