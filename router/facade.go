@@ -8,8 +8,10 @@ import (
 
 	dpdk "fibd/cgo"
 	"fibd/cgo/fptypes"
+	"fibd/lpm"
 	"fibd/router/announce"
 	"fibd/router/kernel"
+	"fibd/router/program"
 	"fibd/router/rib"
 	"fibd/router/rtnl"
 	"fibd/router/rtnlpcap"
@@ -138,3 +140,12 @@ var DefaultPrivate = announce.DefaultPrivate
 func NewAnnouncer(ns string, tables map[Dir]uint32, metric uint32, devs map[Dir][]string) *Announcer {
 	return announce.New(ns, tables, metric, devs)
 }
+
+// The FIB programmer lives in router/program.
+type (
+	Programmer = program.Programmer
+	SyncStats  = program.SyncStats
+)
+
+// NewProgrammer is program.New.
+func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer { return program.New(log, fib) }

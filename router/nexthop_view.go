@@ -3,8 +3,6 @@ package router
 import (
 	"net/netip"
 	"slices"
-
-	"fibd/router/rib"
 )
 
 // NexthopView is one kernel nexthop object as fibd mirrors it (fdpi_cli
@@ -30,9 +28,7 @@ func (r *Router) Nexthops() []NexthopView {
 	for id, o := range r.nh.All() {
 		v := NexthopView{ID: id, Gateway: o.Gateway, Dev: r.links[o.Oif], Blackhole: o.Blackhole, Dead: o.Dead,
 			Members: slices.Clone(o.Group), Routes: r.nh.Users(id)}
-		if e, ok := r.prog.nh[rib.ObjKey(id)]; ok {
-			v.Index, v.Indexed = e.idx, true
-		}
+		v.Index, v.Indexed = r.prog.ObjectIndex(id)
 		out = append(out, v)
 	}
 	slices.SortFunc(out, func(a, b NexthopView) int { return int(a.ID) - int(b.ID) })

@@ -131,7 +131,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		ready:     make(chan struct{}),
 		resyncReq: make(chan struct{}, 1),
 	}
-	r.prog.resolve = ifs.Resolve
+	r.prog.SetResolve(ifs.Resolve)
 	r.refresh.Store(int64(cfg.Refresh))
 	return r
 }
@@ -341,7 +341,7 @@ func (r *Router) redump() error {
 // rulesAfterProgram publishes the rules again when a table they name got
 // its first routes (and so its FIB slot). r.mu is held.
 func (r *Router) rulesAfterProgram() {
-	tables := r.prog.fib.Tables()
+	tables := r.prog.FIB().Tables()
 	if slices.ContainsFunc(r.rulesWait, func(t uint32) bool { return tables[t] != nil }) {
 		r.pushRules()
 	}

@@ -1,6 +1,10 @@
-package router
+package program
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"fibd/router/rib"
+)
 
 // EachProgrammed calls f for every prefix the FIB holds in kernel table
 // table, with the nexthop index it was programmed with. Like every method
@@ -13,7 +17,7 @@ func (p *Programmer) EachProgrammed(table uint32, f func(netip.Prefix, uint32)) 
 
 // EachNexthop calls f for every nexthop index in use, with its target
 // (same rule as EachProgrammed).
-func (p *Programmer) EachNexthop(f func(uint32, *Target)) {
+func (p *Programmer) EachNexthop(f func(uint32, *rib.Target)) {
 	for _, e := range p.nh {
 		f(e.idx, &e.target)
 	}

@@ -1,4 +1,6 @@
-package router
+// Package program keeps the fast path's FIB (lpm) equal to the RIB's
+// resolution: it programs nexthops and routes from rib's changes.
+package program
 
 import (
 	"errors"
@@ -29,7 +31,7 @@ type Programmer struct {
 	gen uint32 // mark-and-sweep generation of Sync
 	// retry holds changes the FIB refused (table full, nexthop not
 	// publishable), retried by Retry every router_fib_refresh.
-	retry map[retryKey]Change
+	retry map[retryKey]rib.Change
 	// resolve maps an interface id (a port, or a VLAN sub-interface) to
 	// the port and VID of a nexthop; nil: ids are ports.
 	resolve func(dpdk.PortID) (dpdk.PortID, uint16)
@@ -75,19 +77,19 @@ type programmed struct {
 
 type nhEntry struct {
 	idx     uint32
-	target  Target
+	target  rib.Target
 	members []*nhEntry // ECMP
 	refs    int        // routes programmed on it, plus groups using it
 }
 
-// NewProgrammer returns a Programmer over fib, which it then owns.
-func NewProgrammer(log zerolog.Logger, fib *lpm.FIB) *Programmer {
+// New returns a Programmer over fib, which it then owns.
+func New(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 	return &Programmer{
 		log:     log.With().Str("component", "router").Logger(),
 		fib:     fib,
 		nh:      map[rib.NhKey]*nhEntry{},
 		cur:     map[uint32]map[netip.Prefix]programmed{},
-		retry:   map[retryKey]Change{},
+		retry:   map[retryKey]rib.Change{},
 		refused: map[uint32]error{},
 		force:   map[uint32]bool{},
 		counts:  map[uint32]*[2]uint64{},
@@ -147,7 +149,7 @@ func famIdx(p netip.Prefix) int {
 // Each table's own route counts are checked against the record of what it
 // holds; a table that disagrees gets every prefix written again. It
 // returns what it had to change.
-func (p *Programmer) Reconcile(hint int, each func(func(uint32, netip.Prefix, *Target))) (SyncStats, error) {
+func (p *Programmer) Reconcile(hint int, each func(func(uint32, netip.Prefix, *rib.Target))) (SyncStats, error) {
 	for _, id := range p.drifted() {
 		p.force[id] = true // written again in full
 	}
@@ -162,6 +164,22 @@ func (p *Programmer) Reconcile(hint int, each func(func(uint32, netip.Prefix, *T
 // RefusedTables lists the kernel tables the FIB could not make a table
 // for, with why.
 func (p *Programmer) RefusedTables() map[uint32]error { return maps.Clone(p.refused) }
+
+// SetResolve sets how interface ids map to a port and VID (router's
+// ifaces.Resolve); nil: ids are ports. Before the first Sync.
+func (p *Programmer) SetResolve(f func(dpdk.PortID) (dpdk.PortID, uint16)) { p.resolve = f }
+
+// FIB is the FIB the programmer writes.
+func (p *Programmer) FIB() *lpm.FIB { return p.fib }
+
+// ObjectIndex is the FIB nexthop of the routes naming kernel nexthop
+// object id; ok is false while no such route is programmed.
+func (p *Programmer) ObjectIndex(id uint32) (idx uint32, ok bool) {
+	if e, ok := p.nh[rib.ObjKey(id)]; ok {
+		return e.idx, true
+	}
+	return 0, false
+}
 
 // Resolve maps an interface id of a Hop (or of rib.EachAddr) to its port
 // and VLAN (0: none).
@@ -181,7 +199,7 @@ func (p *Programmer) Retry() (SyncStats, error) {
 	if len(p.retry) == 0 {
 		return SyncStats{}, nil
 	}
-	changes := make([]Change, 0, len(p.retry))
+	changes := make([]rib.Change, 0, len(p.retry))
 	for _, c := range p.retry {
 		changes = append(changes, c)
 	}
@@ -196,12 +214,12 @@ type SyncStats struct {
 }
 
 // Sync makes the FIB equal to want, whatever it held before.
-func (p *Programmer) Sync(want Desired) (SyncStats, error) {
+func (p *Programmer) Sync(want rib.Desired) (SyncStats, error) {
 	n := 0
 	for _, routes := range want {
 		n += len(routes)
 	}
-	return p.SyncEach(n, func(f func(uint32, netip.Prefix, *Target)) {
+	return p.SyncEach(n, func(f func(uint32, netip.Prefix, *rib.Target)) {
 		for table, routes := range want {
 			for pfx, t := range routes {
 				f(table, pfx, &t)
@@ -215,15 +233,15 @@ func (p *Programmer) Sync(want Desired) (SyncStats, error) {
 // target differs); whatever stays unmarked is deleted. Only differences
 // are applied, so the FIB is never emptied on the way.
 // hint is the number of prefixes each will yield, for sizing.
-func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *Target))) (SyncStats, error) {
+func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *rib.Target))) (SyncStats, error) {
 	p.gen++
 	programmed := 0
 	for _, cur := range p.cur {
 		programmed += len(cur)
 	}
 	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
-	changes := make([]Change, 0, max(hint-programmed, 0)+64)
-	each(func(table uint32, pfx netip.Prefix, t *Target) {
+	changes := make([]rib.Change, 0, max(hint-programmed, 0)+64)
+	each(func(table uint32, pfx netip.Prefix, t *rib.Target) {
 		cur := p.cur[table]
 		if c, ok := cur[pfx]; ok {
 			c.gen = p.gen
@@ -232,12 +250,12 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *Ta
 				return
 			}
 		}
-		changes = append(changes, Change{Table: table, Prefix: pfx, Target: *t})
+		changes = append(changes, rib.Change{Table: table, Prefix: pfx, Target: *t})
 	})
 	for table, cur := range p.cur {
 		for pfx, c := range cur {
 			if c.gen != p.gen {
-				changes = append(changes, Change{Table: table, Prefix: pfx, Del: true})
+				changes = append(changes, rib.Change{Table: table, Prefix: pfx, Del: true})
 			}
 		}
 	}
@@ -257,7 +275,7 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *Ta
 // refuses (full) stay out, or keep their previous target, and are counted;
 // Retry (the router runs it every router_fib_refresh) or a later change of
 // the same prefix tries them again.
-func (p *Programmer) Update(changes []Change) (SyncStats, error) {
+func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 	var st SyncStats
 	var errs []error
 
@@ -421,7 +439,7 @@ func (p *Programmer) table(id uint32) (*lpm.Table, error) {
 
 // essential routes keep the router itself reachable: local addresses,
 // on-link subnets and host routes.
-func essential(p netip.Prefix, t *Target) bool {
+func essential(p netip.Prefix, t *rib.Target) bool {
 	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopPunt || t.Type == dpdk.NexthopUnresolved || p.IsSingleIP()
 }
 
@@ -447,7 +465,7 @@ func (p *Programmer) unref(e *nhEntry) {
 // new. A nexthop of the same key (the same kernel object, or adjacency)
 // with other content is rewritten in place: the routes on it follow with
 // no write of their own.
-func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
+func (p *Programmer) ensure(t *rib.Target) (*nhEntry, error) {
 	k := t.Key()
 	if e, ok := p.nh[k]; ok {
 		if !e.target.Equal(t) {
@@ -476,7 +494,7 @@ func (p *Programmer) ensure(t *Target) (*nhEntry, error) {
 
 // rewrite publishes e's new content at its index (an RCU pointer swap in
 // the fast path) and moves its references to the new members.
-func (p *Programmer) rewrite(e *nhEntry, t *Target) error {
+func (p *Programmer) rewrite(e *nhEntry, t *rib.Target) error {
 	nh, members, err := p.build(t)
 	if err != nil {
 		return err
@@ -498,7 +516,7 @@ func (p *Programmer) rewrite(e *nhEntry, t *Target) error {
 }
 
 // build makes the fast path's nexthop for t, ensuring its ECMP members.
-func (p *Programmer) build(t *Target) (dpdk.Nexthop, []*nhEntry, error) {
+func (p *Programmer) build(t *rib.Target) (dpdk.Nexthop, []*nhEntry, error) {
 	nh := dpdk.Nexthop{Type: t.Type}
 	var members []*nhEntry
 	switch t.Type {
@@ -515,14 +533,14 @@ func (p *Programmer) build(t *Target) (dpdk.Nexthop, []*nhEntry, error) {
 		}
 		weights := make([]int, len(t.Members))
 		for i, m := range t.Members {
-			me, err := p.ensure(&Target{Type: m.Hop.Type, Hop: m.Hop})
+			me, err := p.ensure(&rib.Target{Type: m.Hop.Type, Hop: m.Hop})
 			if err != nil {
 				return nh, nil, err
 			}
 			members = append(members, me)
 			weights[i] = m.Weight
 		}
-		for _, b := range Buckets(weights, dpdk.ECMPBuckets) {
+		for _, b := range rib.Buckets(weights, dpdk.ECMPBuckets) {
 			nh.Buckets = append(nh.Buckets, members[b].idx)
 		}
 	}
@@ -530,13 +548,13 @@ func (p *Programmer) build(t *Target) (dpdk.Nexthop, []*nhEntry, error) {
 }
 
 // Nexthop describes nexthop index idx as the router sees it.
-func (p *Programmer) Nexthop(idx uint32) (Target, bool) {
+func (p *Programmer) Nexthop(idx uint32) (rib.Target, bool) {
 	for _, e := range p.nh {
 		if e.idx == idx {
 			return e.target, true
 		}
 	}
-	return Target{}, false
+	return rib.Target{}, false
 }
 
 // Programmed counts the routes the FIB holds per table.
