@@ -5,6 +5,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -91,30 +92,55 @@ type NeighEvent struct {
 	Del   bool             // RTM_DELNEIGH
 }
 
-func linkEvent(u *netlink.LinkUpdate) *LinkEvent {
-	a := u.Link.Attrs()
-	e := &LinkEvent{Index: a.Index, Name: a.Name, Up: u.IfInfomsg.Flags&unix.IFF_UP != 0,
-		Del: u.Header.Type == unix.RTM_DELLINK}
-	e.VLAN, e.Macvlan = subLink(u.Link)
+func linkEvent(l netlink.Link, del, up bool) *LinkEvent {
+	a := l.Attrs()
+	e := &LinkEvent{Index: a.Index, Name: a.Name, Up: up, Del: del}
+	e.VLAN, e.Macvlan = subLink(l)
 	return e
 }
 
-func addrEvent(u *netlink.AddrUpdate) (*AddrEvent, bool) {
-	p, ok := ifPrefix(u.LinkAddress)
+// addrEvent decodes an ifaddrmsg (family, prefix length, flags, scope,
+// index) and its address: IFA_LOCAL, or IFA_ADDRESS when there is none
+// (IFA_ADDRESS is the peer's on point-to-point links).
+func addrEvent(m []byte, del bool) (*AddrEvent, bool) {
+	if len(m) < unix.SizeofIfAddrmsg {
+		return nil, false
+	}
+	bits, index := int(m[1]), int(binary.NativeEndian.Uint32(m[4:]))
+	var local, address []byte
+	for b := m[unix.SizeofIfAddrmsg:]; len(b) >= 4; {
+		l := int(binary.NativeEndian.Uint16(b[0:]))
+		if l < 4 || l > len(b) {
+			return nil, false
+		}
+		switch binary.NativeEndian.Uint16(b[2:]) & nlaTypeMask {
+		case unix.IFA_LOCAL:
+			local = b[4:l]
+		case unix.IFA_ADDRESS:
+			address = b[4:l]
+		}
+		b = b[min(rtnl.Align(l), len(b)):]
+	}
+	if local == nil {
+		local = address
+	}
+	ip, ok := netip.AddrFromSlice(local)
 	if !ok {
 		return nil, false
 	}
-	return &AddrEvent{Index: u.LinkIndex, Prefix: p, Del: !u.NewAddr}, true
+	p, ok := ifPrefix(ip.Unmap(), bits)
+	if !ok {
+		return nil, false
+	}
+	return &AddrEvent{Index: index, Prefix: p, Del: del}, true
 }
 
-func neighEvent(u *netlink.NeighUpdate) (*NeighEvent, bool) {
-	n := &u.Neigh
+func neighEvent(n *netlink.Neigh, del bool) (*NeighEvent, bool) {
 	ip, ok := netip.AddrFromSlice(n.IP)
 	if !ok || n.Family == unix.AF_BRIDGE {
 		return nil, false
 	}
-	e := &NeighEvent{Index: n.LinkIndex, Addr: ip.Unmap(), Stale: n.State == unix.NUD_STALE,
-		Del: u.Type != unix.RTM_NEWNEIGH}
+	e := &NeighEvent{Index: n.LinkIndex, Addr: ip.Unmap(), Stale: n.State == unix.NUD_STALE, Del: del}
 	if n.State&usableNUD != 0 && len(n.HardwareAddr) == 6 {
 		e.MAC = n.HardwareAddr
 	}
@@ -261,77 +287,86 @@ func (k *Kernel) Signal() <-chan struct{} { return k.q.signal }
 // Drain takes up to max queued events.
 func (k *Kernel) Drain(max int) []Event { return k.q.drain(max) }
 
+// subscribe listens, on one socket in k.ns, to every notification the
+// mirror follows: links, addresses, neighbours, routes of both families
+// and nexthop objects. One socket keeps the kernel's order across kinds
+// (an address before the routes through it). The reader converts what it
+// can without the router's state and queues; it never blocks (the kernel
+// would drop messages). A receive error (ENOBUFS: messages were dropped)
+// is queued as Err, and the reader stops: the router resynchronises.
 func (k *Kernel) subscribe() error {
-	fail := func(what string) func(error) {
-		return func(err error) { k.q.push(Event{Err: fmt.Errorf("%s subscription: %w", what, err)}) }
+	fd, err := rtnl.Subscribe(k.ns, []int{
+		unix.RTNLGRP_LINK, unix.RTNLGRP_NEIGH, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR,
+		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEXTHOP,
+	}, k.RcvBuf)
+	if err != nil {
+		return fmt.Errorf("rtnetlink subscription: %w", err)
 	}
-	ns := k.ns
-	// Each reader forwards into the queue; a closed channel means the
-	// library gave up on the socket: resync.
-	start := func(what string, fwd func() bool) {
-		k.wg.Add(1)
-		go func() {
-			defer k.wg.Done()
-			for fwd() {
-			}
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		defer unix.Close(fd)
+		buf := make([]byte, 1<<20)
+		for {
 			select {
 			case <-k.done:
+				return
 			default:
-				k.q.push(Event{Err: fmt.Errorf("%s subscription closed", what)})
 			}
-		}()
-	}
-	// Routes and nexthop objects: read by fibd itself (RTA_NH_ID).
-	if err := k.subscribeRaw(); err != nil {
-		return err
-	}
-	addrs := make(chan netlink.AddrUpdate, 256)
-	if err := netlink.AddrSubscribeWithOptions(addrs, k.done, netlink.AddrSubscribeOptions{
-		Namespace: &ns, ErrorCallback: fail("address"),
-		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
-	}); err != nil {
-		return fmt.Errorf("address subscription: %w", err)
-	}
-	start("address", func() bool {
-		u, ok := <-addrs
-		if ok {
-			if e, use := addrEvent(&u); use {
-				k.q.push(Event{Addr: e})
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err == unix.EINTR || err == unix.EAGAIN {
+				continue
 			}
-		}
-		return ok
-	})
-	neighs := make(chan netlink.NeighUpdate, 1024)
-	if err := netlink.NeighSubscribeWithOptions(neighs, k.done, netlink.NeighSubscribeOptions{
-		Namespace: &ns, ErrorCallback: fail("neighbour"),
-		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
-	}); err != nil {
-		return fmt.Errorf("neighbour subscription: %w", err)
-	}
-	start("neighbour", func() bool {
-		u, ok := <-neighs
-		if ok {
-			if e, use := neighEvent(&u); use {
-				k.q.push(Event{Neigh: e})
+			if err != nil {
+				k.q.push(Event{Err: fmt.Errorf("rtnetlink subscription: %w", err)})
+				return
+			}
+			for b := buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
+				l := int(binary.NativeEndian.Uint32(b[0:]))
+				if l < unix.NLMSG_HDRLEN || l > len(b) {
+					k.q.push(Event{Err: errors.New("rtnetlink subscription: malformed message")})
+					return
+				}
+				if e, ok := convert(b[:l]); ok {
+					k.q.push(e)
+				}
+				b = b[min(rtnl.Align(l), len(b)):]
 			}
 		}
-		return ok
-	})
-	links := make(chan netlink.LinkUpdate, 256)
-	if err := netlink.LinkSubscribeWithOptions(links, k.done, netlink.LinkSubscribeOptions{
-		Namespace: &ns, ErrorCallback: fail("link"),
-		ReceiveBufferSize: k.RcvBuf, ReceiveBufferForceSize: k.RcvBuf > 0,
-	}); err != nil {
-		return fmt.Errorf("link subscription: %w", err)
-	}
-	start("link", func() bool {
-		u, ok := <-links
-		if ok {
-			k.q.push(Event{Link: linkEvent(&u)})
-		}
-		return ok
-	})
+	}()
 	return nil
+}
+
+// convert turns one notification (header included) into an Event; ok is
+// false for what the mirror does not follow.
+func convert(m []byte) (Event, bool) {
+	hdr := unix.NlMsghdr{Len: binary.NativeEndian.Uint32(m[0:]), Type: binary.NativeEndian.Uint16(m[4:]),
+		Flags: binary.NativeEndian.Uint16(m[6:]), Seq: binary.NativeEndian.Uint32(m[8:]), Pid: binary.NativeEndian.Uint32(m[12:])}
+	body := m[unix.NLMSG_HDRLEN:]
+	switch hdr.Type {
+	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE, unix.RTM_NEWNEXTHOP, rtmDelNexthop:
+		return Event{Raw: &RawMsg{Type: hdr.Type, Body: append([]byte(nil), body...)}}, true
+	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+		if len(body) < unix.SizeofIfInfomsg {
+			return Event{}, false
+		}
+		l, err := netlink.LinkDeserialize(&hdr, body)
+		if err != nil {
+			return Event{}, false
+		}
+		return Event{Link: linkEvent(l, hdr.Type == unix.RTM_DELLINK, binary.NativeEndian.Uint32(body[8:])&unix.IFF_UP != 0)}, true
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		e, ok := addrEvent(body, hdr.Type == unix.RTM_DELADDR)
+		return Event{Addr: e}, ok
+	case unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH:
+		n, err := netlink.NeighDeserialize(body)
+		if err != nil {
+			return Event{}, false
+		}
+		e, ok := neighEvent(n, hdr.Type == unix.RTM_DELNEIGH)
+		return Event{Neigh: e}, ok
+	}
+	return Event{}, false
 }
 
 // subLink says whether l is a VLAN or a macvlan interface.
@@ -392,7 +427,12 @@ func (k *Kernel) dumpOnce() (*rib.State, rib.Links, error) {
 		if a.IPNet == nil {
 			continue
 		}
-		if p, ok := ifPrefix(*a.IPNet); ok {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		if p, ok := ifPrefix(ip.Unmap(), ones); ok {
 			st.Addrs = append(st.Addrs, rib.Addr{Prefix: p, Dev: links[a.LinkIndex]})
 		}
 	}
@@ -522,17 +562,12 @@ func ConvertRoute(r *netlink.Route, links rib.Links) (rib.Route, bool) {
 
 // ifPrefix is an interface address with its subnet length; ok is false
 // for IPv6 link-local addresses, which fibd does not mirror.
-func ifPrefix(n net.IPNet) (netip.Prefix, bool) {
-	ip, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ip = ip.Unmap()
+func ifPrefix(ip netip.Addr, bits int) (netip.Prefix, bool) {
 	if ip.IsLinkLocalUnicast() && ip.Is6() {
 		return netip.Prefix{}, false
 	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(ip, ones), true
+	p := netip.PrefixFrom(ip, bits)
+	return p, p.IsValid()
 }
 
 // usableNUD are the neighbour states whose MAC can be used.
