@@ -48,7 +48,7 @@ type Kernel struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 	q    queue
-	// rulesChanged fires on ip rule notifications (watchRules).
+	// rulesChanged fires on ip rule notifications (subscribe).
 	rulesChanged chan struct{}
 }
 
@@ -254,10 +254,6 @@ func (k *Kernel) Open() error {
 		k.Close()
 		return err
 	}
-	if err := k.watchRules(); err != nil {
-		k.Close()
-		return err
-	}
 	return nil
 }
 
@@ -288,8 +284,8 @@ func (k *Kernel) Signal() <-chan struct{} { return k.q.signal }
 func (k *Kernel) Drain(max int) []Event { return k.q.drain(max) }
 
 // subscribe listens, on one socket in k.ns, to every notification the
-// mirror follows: links, addresses, neighbours, routes of both families
-// and nexthop objects. One socket keeps the kernel's order across kinds
+// mirror follows: links, addresses, neighbours, routes of both families,
+// nexthop objects, and ip rules (which only fire RulesChanged). One socket keeps the kernel's order across kinds
 // (an address before the routes through it). The reader converts what it
 // can without the router's state and queues; it never blocks (the kernel
 // would drop messages). A receive error (ENOBUFS: messages were dropped)
@@ -298,6 +294,7 @@ func (k *Kernel) subscribe() error {
 	fd, err := rtnl.Subscribe(k.ns, []int{
 		unix.RTNLGRP_LINK, unix.RTNLGRP_NEIGH, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR,
 		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEXTHOP,
+		unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE,
 	}, k.RcvBuf)
 	if err != nil {
 		return fmt.Errorf("rtnetlink subscription: %w", err)
@@ -327,8 +324,17 @@ func (k *Kernel) subscribe() error {
 					k.q.push(Event{Err: errors.New("rtnetlink subscription: malformed message")})
 					return
 				}
-				if e, ok := convert(b[:l]); ok {
-					k.q.push(e)
+				switch typ := binary.NativeEndian.Uint16(b[4:]); {
+				case typ == unix.RTM_NEWRULE || typ == unix.RTM_DELRULE:
+					// the signal carries nothing: the router reads the rules again
+					select {
+					case k.rulesChanged <- struct{}{}:
+					default:
+					}
+				default:
+					if e, ok := convert(b[:l]); ok {
+						k.q.push(e)
+					}
 				}
 				b = b[min(rtnl.Align(l), len(b)):]
 			}

@@ -80,38 +80,5 @@ func selector(n *net.IPNet, v6 bool) netip.Prefix {
 	return p
 }
 
-// watchRules signals on k.rulesChanged whenever the netns's ip rules
-// change (RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE), until k.done closes.
-// The signal carries nothing: the router reads the rules again. A
-// failure only leaves the periodic re-read.
-func (k *Kernel) watchRules() error {
-	fd, err := rtnl.Subscribe(k.ns, []int{unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE}, 0)
-	if err != nil {
-		return fmt.Errorf("rule notifications: %w", err)
-	}
-	done := k.done
-	k.wg.Add(1)
-	go func() {
-		defer k.wg.Done()
-		defer unix.Close(fd)
-		buf := make([]byte, 1<<16)
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil {
-				continue // timeout, or ENOBUFS: either way nothing to lose
-			}
-			select {
-			case k.rulesChanged <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return nil
-}
-
-// RulesChanged fires when the ip rules changed.
+// RulesChanged fires when the ip rules changed (subscribe).
 func (k *Kernel) RulesChanged() <-chan struct{} { return k.rulesChanged }
