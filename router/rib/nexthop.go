@@ -28,7 +28,7 @@ type NhMember struct {
 // NhObjs mirrors one netns's nexthop objects, and which routes use each.
 //
 // Concurrency: the router goroutine writes it; other goroutines read it
-// only under Router.mu (Router.Do).
+// only under Router.mu (router.Router.Do).
 type NhObjs struct {
 	objs map[uint32]*NhObj
 	// users: per object id, the routes that name it (table, prefix,

@@ -61,7 +61,7 @@ type Route struct {
 	Metric   uint32
 	Nexthops []Nexthop // empty for blackhole/unreachable/prohibit
 	// NhID is the kernel nexthop object the route names (RTA_NH_ID), 0
-	// for none; Nexthops are then its expansion (NhObjs.expand).
+	// for none; Nexthops are then its expansion (NhObjs.Expand).
 	NhID uint32
 }
 

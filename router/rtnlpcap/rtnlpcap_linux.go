@@ -49,8 +49,8 @@ var rtnlGroups = []int{
 }
 
 // rtnlRecorder writes netlink messages to the current router_rtnl_pcap
-// file: the notifications RecordRtnl reads, and fibd's own exchange with
-// the kernel (the route dumps' requests and replies) that recordNetlink
+// file: the notifications Record reads, and fibd's own exchange with
+// the kernel (the route dumps' requests and replies) that Netlink
 // hands it.
 //
 // Concurrency: any goroutine may call record; mu serialises the writes and
