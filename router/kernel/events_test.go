@@ -61,6 +61,12 @@ func TestConvertNeigh(t *testing.T) {
 		!e.Neigh.Stale || e.Neigh.Del || e.Neigh.MAC.String() != "02:00:00:00:00:09" {
 		t.Fatalf("stale neighbour: %+v %v", e.Neigh, ok)
 	}
+	msg := nlmsg(unix.RTM_NEWNEIGH, m)
+	e, _ = convert(msg)
+	copy(msg[len(msg)-8:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) // NDA_LLADDR is last
+	if e.Neigh.MAC.String() != "02:00:00:00:00:09" {
+		t.Fatalf("the queued MAC shares the receive buffer: %s", e.Neigh.MAC)
+	}
 	m = nla(nla(ndmsg(unix.NUD_FAILED), unix.NDA_DST, []byte{192, 0, 2, 2}), unix.NDA_LLADDR, mac)
 	if e, ok = convert(nlmsg(unix.RTM_NEWNEIGH, m)); !ok || e.Neigh.MAC != nil {
 		t.Fatalf("failed neighbour keeps its MAC: %+v %v", e.Neigh, ok)

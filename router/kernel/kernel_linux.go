@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -142,7 +143,9 @@ func neighEvent(n *netlink.Neigh, del bool) (*NeighEvent, bool) {
 	}
 	e := &NeighEvent{Index: n.LinkIndex, Addr: ip.Unmap(), Stale: n.State == unix.NUD_STALE, Del: del}
 	if n.State&usableNUD != 0 && len(n.HardwareAddr) == 6 {
-		e.MAC = n.HardwareAddr
+		// a copy: the library's decoding points into the receive buffer,
+		// which the next receive overwrites
+		e.MAC = slices.Clone(n.HardwareAddr)
 	}
 	return e, true
 }
