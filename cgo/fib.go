@@ -11,23 +11,25 @@ import (
 	"net"
 	"net/netip"
 	"unsafe"
+
+	"fibd/cgo/fptypes"
 )
 
 // NexthopType says what the fast path does with packets routed to a
-// nexthop.
-type NexthopType uint8
+// nexthop; defined in fptypes so that pure-Go code can use it.
+type NexthopType = fptypes.NexthopType
 
 const (
-	NexthopNone        NexthopType = C.FP_NH_NONE
-	NexthopForward     NexthopType = C.FP_NH_FORWARD
-	NexthopECMP        NexthopType = C.FP_NH_ECMP
-	NexthopUnresolved  NexthopType = C.FP_NH_UNRESOLVED
-	NexthopLocal       NexthopType = C.FP_NH_LOCAL
-	NexthopBlackhole   NexthopType = C.FP_NH_BLACKHOLE
-	NexthopUnreachable NexthopType = C.FP_NH_UNREACHABLE
-	NexthopProhibit    NexthopType = C.FP_NH_PROHIBIT
-	NexthopPunt        NexthopType = C.FP_NH_PUNT  // to Port's exception interface
-	NexthopThrow       NexthopType = C.FP_NH_THROW // ip rules go on with the next rule
+	NexthopNone        = fptypes.NexthopNone
+	NexthopForward     = fptypes.NexthopForward
+	NexthopECMP        = fptypes.NexthopECMP
+	NexthopUnresolved  = fptypes.NexthopUnresolved
+	NexthopLocal       = fptypes.NexthopLocal
+	NexthopBlackhole   = fptypes.NexthopBlackhole
+	NexthopUnreachable = fptypes.NexthopUnreachable
+	NexthopProhibit    = fptypes.NexthopProhibit
+	NexthopPunt        = fptypes.NexthopPunt  // to Port's exception interface
+	NexthopThrow       = fptypes.NexthopThrow // ip rules go on with the next rule
 )
 
 // Nexthop is the fast path's view of one nexthop.

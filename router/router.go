@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,10 +13,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"fibd/lpm"
+	"fibd/router/kernel"
+	"fibd/router/rib"
 )
 
 // Config of the router goroutine.
@@ -74,9 +74,9 @@ type Router struct {
 	// one of them has its slot.
 	rulesWait []uint32
 	rib       *RIB
-	nh        *nhObjs // the netns's nexthop objects, and the routes naming them
+	nh        *rib.NhObjs // the netns's nexthop objects, and the routes naming them
 	prog      *Programmer
-	k         *Kernel
+	k         *kernel.Kernel
 	links     Links
 	// linkUp is IFF_UP per ifindex, to see an interface go down or up.
 	linkUp map[int]bool
@@ -123,15 +123,15 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		vlans:     map[int]VLAN{},
 		macvlans:  map[int]Macvlan{},
 		rib:       newRIB(ifs, cfg, 0),
-		nh:        newNhObjs(),
+		nh:        rib.NewNhObjs(),
 		prog:      NewProgrammer(log, fib),
-		k:         &Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
+		k:         &kernel.Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
 		portIf:    map[uint16]int{},
 		linkUp:    map[int]bool{},
 		ready:     make(chan struct{}),
 		resyncReq: make(chan struct{}, 1),
 	}
-	r.prog.resolve = ifs.Resolve
+	r.prog.SetResolve(ifs.Resolve)
 	r.refresh.Store(int64(cfg.Refresh))
 	return r
 }
@@ -177,7 +177,7 @@ func (r *Router) Run(ctx context.Context) error {
 	missingLogged := false
 	for ctx.Err() == nil {
 		err := r.k.Open()
-		if errors.Is(err, ErrNoNetns) {
+		if errors.Is(err, kernel.ErrNoNetns) {
 			r.Stats.NetnsMissing.Add(1)
 			if !missingLogged {
 				r.log.Warn().Err(err).Msg("waiting for the router netns; the FIB keeps its last state")
@@ -250,7 +250,7 @@ func (r *Router) mirror(ctx context.Context) error {
 			continue
 		case <-tick.C:
 			if err := r.k.Alive(); err != nil {
-				if errors.Is(err, ErrNetnsReplaced) {
+				if errors.Is(err, kernel.ErrNetnsReplaced) {
 					r.Stats.NetnsReplaced.Add(1)
 				}
 				return err
@@ -296,7 +296,7 @@ func (r *Router) redump() error {
 		return err
 	}
 	r.mu.Lock()
-	if changed := r.nh.replace(objs); len(changed) > 0 {
+	if changed := r.nh.Replace(objs); len(changed) > 0 {
 		r.reexpand(changed)
 		r.log.Info().Int("objects", len(changed)).Msg("nexthop objects the kernel changed without a notification")
 		// Programmed now, not after the route dump (a second on a full
@@ -317,8 +317,8 @@ func (r *Router) redump() error {
 		r.mu.Lock()
 		for i := range routes {
 			rt := &routes[i]
-			r.nh.use(nhRouteKey{tp{rt.Table, rt.Prefix.Masked()}, rt.Metric}, rt.NhID)
-			r.nh.expand(rt, r.links)
+			r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix.Masked(), rt.Metric), rt.NhID)
+			r.nh.Expand(rt, r.links)
 		}
 		removed, changed := r.rib.SyncRoutes(v6, r.k.Tables, routes)
 		r.mu.Unlock()
@@ -341,7 +341,7 @@ func (r *Router) redump() error {
 // rulesAfterProgram publishes the rules again when a table they name got
 // its first routes (and so its FIB slot). r.mu is held.
 func (r *Router) rulesAfterProgram() {
-	tables := r.prog.fib.Tables()
+	tables := r.prog.FIB().Tables()
 	if slices.ContainsFunc(r.rulesWait, func(t uint32) bool { return tables[t] != nil }) {
 		r.pushRules()
 	}
@@ -483,36 +483,36 @@ func (r *Router) resync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.links = links
-	r.linkUp = st.linkUp
+	r.linkUp = st.LinkUp
 	r.vlans, r.macvlans = st.VLANs, st.Macvlans
 	r.syncIfaces()
 	r.indexPorts()
-	rib := newRIB(r.ports, r.cfg, len(st.Routes))
+	nr := newRIB(r.ports, r.cfg, len(st.Routes))
 	for _, a := range st.Addrs {
 		if _, ok := r.ports.PortOf(a.Dev); ok {
-			rib.AddAddr(a)
+			nr.AddAddr(a)
 		}
 	}
 	for _, n := range st.Neighs {
-		r.setNeigh(rib, n)
+		r.setNeigh(nr, n)
 	}
-	r.nh = newNhObjs()
-	r.nh.replace(st.Nexthops)
+	r.nh = rib.NewNhObjs()
+	r.nh.Replace(st.Nexthops)
 	for _, rt := range st.Routes {
-		r.nh.use(nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}, rt.NhID)
-		r.nh.expand(&rt, links)
-		rib.AddRoute(rt)
+		r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), rt.NhID)
+		r.nh.Expand(&rt, links)
+		nr.AddRoute(rt)
 	}
-	rib.Settle()
-	r.rib = rib
-	for _, n := range st.stale {
+	nr.Settle()
+	r.rib = nr
+	for _, n := range st.Stale {
 		r.confirm(n)
 	}
 	tResolve := time.Since(t0) - tDump
-	ss, err := r.prog.SyncEach(rib.Len(), rib.Each)
+	ss, err := r.prog.SyncEach(nr.Len(), nr.Each)
 	r.rulesAfterProgram()
 	r.Stats.Resyncs.Add(1)
-	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", rib.Neighbours()).
+	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
 		Dur("dump", tDump).Dur("resolve", tResolve).Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
 	r.probeUnresolved()
@@ -555,29 +555,33 @@ func (r *Router) setNeigh(rib *RIB, n Neigh) {
 	rib.SetNeigh(n)
 }
 
-func (r *Router) apply(e Event) {
+func (r *Router) apply(e kernel.Event) {
 	switch {
 	case e.Link != nil:
-		a := e.Link.Link.Attrs()
-		delete(r.vlans, a.Index)
-		delete(r.macvlans, a.Index)
-		wasUp, known := r.linkUp[a.Index]
-		if e.Link.Header.Type == unix.RTM_DELLINK {
-			delete(r.links, a.Index)
-			delete(r.linkUp, a.Index)
+		l := e.Link
+		delete(r.vlans, l.Index)
+		delete(r.macvlans, l.Index)
+		wasUp, known := r.linkUp[l.Index]
+		if l.Del {
+			delete(r.links, l.Index)
+			delete(r.linkUp, l.Index)
 			if wasUp {
 				r.redumpWanted = [2]bool{true, true}
 			}
 		} else {
-			r.links[a.Index] = a.Name
-			up := e.Link.IfInfomsg.Flags&unix.IFF_UP != 0
-			r.linkUp[a.Index] = up
+			r.links[l.Index] = l.Name
+			r.linkUp[l.Index] = l.Up
 			// Down: the kernel flushes the IPv4 routes through it and
 			// kills their multipath paths. Up: it revives those paths.
-			if known && up != wasUp {
+			if known && l.Up != wasUp {
 				r.redumpWanted = [2]bool{true, true}
 			}
-			subLink(e.Link.Link, r.vlans, r.macvlans)
+			if l.VLAN != nil {
+				r.vlans[l.Index] = *l.VLAN
+			}
+			if l.Macvlan != nil {
+				r.macvlans[l.Index] = *l.Macvlan
+			}
 		}
 		// An interface that comes or goes changes how routes on it resolve
 		// and what the rules' iif names: resynchronise (rare, and never
@@ -587,48 +591,37 @@ func (r *Router) apply(e Event) {
 		}
 		r.indexPorts()
 	case e.Addr != nil:
-		if !e.Addr.NewAddr && e.Addr.LinkAddress.IP.To4() != nil {
+		if e.Addr.Del && e.Addr.Prefix.Addr().Is4() {
 			// The kernel drops, silently, the IPv4 routes whose gateway
 			// the address made reachable (on any interface: fibd's or not).
 			r.redumpWanted[0] = true
 		}
-		a, ok := ConvertAddr(netlink.Addr{IPNet: &e.Addr.LinkAddress}, r.links)
-		if !ok {
-			return
-		}
-		a.Dev = r.links[e.Addr.LinkIndex]
+		a := Addr{Prefix: e.Addr.Prefix, Dev: r.links[e.Addr.Index]}
 		if _, ok := r.ports.PortOf(a.Dev); !ok {
 			return
 		}
-		if e.Addr.NewAddr {
-			r.rib.AddAddr(a)
-		} else {
+		if e.Addr.Del {
 			r.rib.DelAddr(a)
+		} else {
+			r.rib.AddAddr(a)
 		}
 	case e.Neigh != nil:
-		n := e.Neigh.Neigh
-		if n.Family == unix.AF_BRIDGE {
-			return
-		}
-		x, ok := ConvertNeigh(&n, r.links)
-		if ok && e.Neigh.Type == unix.RTM_NEWNEIGH {
-			r.setNeigh(r.rib, x)
-			if n.State == unix.NUD_STALE {
-				r.confirm(x)
+		n := Neigh{Addr: e.Neigh.Addr, MAC: e.Neigh.MAC, Dev: r.links[e.Neigh.Index]}
+		if !e.Neigh.Del && n.MAC != nil {
+			r.setNeigh(r.rib, n)
+			if e.Neigh.Stale {
+				r.confirm(n)
 			}
 			return
 		}
-		ip, ok := netip.AddrFromSlice(n.IP)
-		if ok {
-			r.rib.DelNeigh(Neigh{Addr: ip.Unmap(), Dev: r.links[n.LinkIndex]})
-		}
+		r.rib.DelNeigh(Neigh{Addr: n.Addr, Dev: n.Dev})
 	case e.Raw != nil:
 		r.applyRaw(e.Raw)
 	}
 }
 
 // applyRaw applies a route or nexthop object notification.
-func (r *Router) applyRaw(m *RawMsg) {
+func (r *Router) applyRaw(m *kernel.RawMsg) {
 	switch m.Type {
 	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
 		if r.want == nil {
@@ -638,38 +631,38 @@ func (r *Router) applyRaw(m *RawMsg) {
 		for _, t := range r.k.Tables {
 			r.want[t] = true
 		}
-		rt, ok := parseRoute(m.Body, r.want, r.links)
+		rt, ok := m.Route(r.want, r.links)
 		if !ok {
 			return
 		}
-		rk := nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}
+		rk := rib.RouteKey(rt.Table, rt.Prefix, rt.Metric)
 		if m.Type == unix.RTM_DELROUTE {
-			r.nh.use(rk, 0)
+			r.nh.Use(rk, 0)
 			r.rib.DelRoute(rt)
 			return
 		}
-		r.nh.use(rk, rt.NhID)
-		r.nh.expand(&rt, r.links)
+		r.nh.Use(rk, rt.NhID)
+		r.nh.Expand(&rt, r.links)
 		// NLM_F_REPLACE or not: same table/prefix/metric is an update;
 		// an update that resolves as before costs no FIB write.
 		r.rib.AddRoute(rt)
 	case unix.RTM_NEWNEXTHOP:
-		o, ok := parseNexthop(m.Body)
+		o, ok := m.Nexthop()
 		if !ok {
 			return
 		}
-		if old := r.nh.objs[o.ID]; old != nil && sameObj(old, o) {
+		if old := r.nh.Obj(o.ID); old != nil && rib.SameObj(old, o) {
 			return
 		}
-		r.reexpand(r.nh.set(o))
-	case rtmDelNexthop:
-		id := nexthopID(m.Body)
+		r.reexpand(r.nh.Set(o))
+	case kernel.RTMDelNexthop:
+		id := m.NexthopID()
 		if id == 0 {
 			return
 		}
 		// The kernel removes the routes naming it; whether it says so
 		// depends on the family: read them again.
-		r.reexpand(r.nh.del(id))
+		r.reexpand(r.nh.Del(id))
 		r.redumpWanted = [2]bool{true, true}
 	}
 }
@@ -678,13 +671,13 @@ func (r *Router) applyRaw(m *RawMsg) {
 // Routes whose resolution does not change cost no FIB write (RIB.Flush
 // yields only changes).
 func (r *Router) reexpand(ids []uint32) {
-	for _, rt := range r.nh.routesOf(ids) {
-		rk := nhRouteKey{tp{rt.Table, rt.Prefix}, rt.Metric}
-		if !r.rib.namesObj(rk, rt.NhID) {
-			r.nh.use(rk, 0) // gone from the RIB (a re-dump removed it)
+	for _, rt := range r.nh.RoutesOf(ids) {
+		rk := rib.RouteKey(rt.Table, rt.Prefix, rt.Metric)
+		if !r.rib.NamesObj(rk, rt.NhID) {
+			r.nh.Use(rk, 0) // gone from the RIB (a re-dump removed it)
 			continue
 		}
-		r.nh.expand(&rt, r.links)
+		r.nh.Expand(&rt, r.links)
 		r.rib.AddRoute(rt)
 	}
 }
@@ -735,11 +728,11 @@ func (r *Router) ifindexOf(dev string) (int, bool) {
 // neighbour table lacks, so no operator has to ping them.
 func (r *Router) probeUnresolved() {
 	for _, k := range r.rib.Unresolved() {
-		idx, ok := r.portIf[uint16(k.port)]
+		idx, ok := r.portIf[uint16(k.Port())]
 		if !ok {
 			continue
 		}
-		if err := r.k.ResolveNeigh(idx, k.addr); err == nil {
+		if err := r.k.ResolveNeigh(idx, k.Addr()); err == nil {
 			r.Stats.NeighProbes.Add(1)
 		}
 	}

@@ -65,7 +65,7 @@ func (r *Router) syncRules() (bool, error) {
 // rules wait (as the kernel, which finds no route there) until it has.
 // r.mu is held.
 func (r *Router) pushRules() {
-	tables := r.prog.fib.Tables()
+	tables := r.prog.FIB().Tables()
 	r.rulesWait = r.rulesWait[:0]
 	for _, fam := range []int{4, 6} {
 		var out []dpdk.Rule

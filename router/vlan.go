@@ -9,18 +9,6 @@ import (
 	dpdk "fibd/cgo"
 )
 
-// VLAN is an 802.1Q interface of the router netns.
-type VLAN struct {
-	Parent int    // ifindex of the interface it sits on
-	ID     uint16 // VID
-}
-
-// Macvlan is a macvlan interface of the router netns.
-type Macvlan struct {
-	Parent int // ifindex of the interface it sits on
-	MAC    [6]byte
-}
-
 // subif is an interface on a port's exception interface: a VLAN (vid) or
 // a macvlan (mac), which the fast path tells apart on ingress.
 type subif struct {

@@ -6,13 +6,18 @@ import (
 	dpdk "fibd/cgo"
 )
 
+// fakePorts names the ports of the tests.
+type fakePorts map[string]dpdk.PortID
+
+func (f fakePorts) PortOf(dev string) (dpdk.PortID, bool) { p, ok := f[dev]; return p, ok }
+
 // TestIfacesVLANs: VLAN interfaces on an exception interface become
 // sub-interfaces with ids of their own that resolve to port and VID;
 // others are ignored; ids stay while the sub-interface lives.
 func TestIfacesVLANs(t *testing.T) {
 	f := newIfaces(fakePorts{"rib1": 1, "rib2": 2})
 	links := Links{10: "rib1", 11: "rib1.100", 12: "x.5", 13: "rib2", 14: "rib2.7"}
-	vlans := map[int]VLAN{11: {10, 100}, 12: {99, 5}, 14: {13, 7}}
+	vlans := map[int]VLAN{11: {Parent: 10, ID: 100}, 12: {Parent: 99, ID: 5}, 14: {Parent: 13, ID: 7}}
 	if ch, _ := f.sync(links, vlans, nil); !ch {
 		t.Fatal("first sync reports no change")
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
 	"fibd/cmd/internal/ctl"
 	"fibd/kni"
 	"fibd/router"
@@ -313,9 +314,9 @@ func cmdNeighShow(v6 bool) func(*query, *ctl.Command, *output) error {
 		}
 		var ns []neighJSON
 		err := q.WithState(func(_ *router.Programmer, rib *router.RIB) {
-			rib.EachNeigh(func(a netip.Addr, p dpdk.PortID, mac [6]byte) {
+			rib.EachNeigh(func(a netip.Addr, p fptypes.PortID, mac [6]byte) {
 				if a.Is6() == v6 {
-					ns = append(ns, neighJSON{a.String(), net.HardwareAddr(mac[:]).String(), q.Device(p)})
+					ns = append(ns, neighJSON{a.String(), net.HardwareAddr(mac[:]).String(), q.Device(dpdk.PortID(p))})
 				}
 			})
 		})

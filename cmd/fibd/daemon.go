@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
 	"fibd/cmd/internal/ctl"
 	"fibd/cmd/internal/lifecycle"
 	"fibd/conf"
@@ -215,7 +216,7 @@ func (d *daemon) punts() []router.Punt {
 			continue
 		}
 		for _, s := range it.Subnets {
-			out = append(out, router.Punt{Prefix: s, Port: p})
+			out = append(out, router.Punt{Prefix: s, Port: fptypes.PortID(p)})
 		}
 	}
 	return out
@@ -245,12 +246,13 @@ func (d *daemon) syncPortAddrs() {
 	want := map[dpdk.PortID]pair{}
 	ifaddrs := map[dpdk.PortID][]dpdk.IfAddr{}
 	d.withState(func(prog *router.Programmer, rib *router.RIB) {
-		rib.EachAddr(func(a netip.Prefix, id dpdk.PortID) {
+		rib.EachAddr(func(a netip.Prefix, rid fptypes.PortID) {
+			id := dpdk.PortID(rid)
 			ad := a.Addr()
 			if ad.Is6() && ad.IsLinkLocalUnicast() {
 				return // the fast path takes every link-local source as on-link
 			}
-			port, _ := prog.Resolve(id)
+			port, _ := prog.Resolve(rid)
 			ifaddrs[port] = append(ifaddrs[port], dpdk.IfAddr{IIF: id, Prefix: a})
 			x := want[id]
 			switch {

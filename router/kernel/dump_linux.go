@@ -1,0 +1,222 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"fibd/router/rib"
+	"fibd/router/rtnl"
+	"fibd/router/rtnlpcap"
+)
+
+// The route dump of a full view is a million messages: decoding each into
+// the library's netlink.Route (and then into ours) took most of the time
+// from "full view in the kernel" to "FIB equal". This reader decodes the
+// few attributes fibd uses straight from the receive buffer.
+
+// errDumpInterrupted is the kernel's NLM_F_DUMP_INTR: the table changed
+// during the dump, the result may be inconsistent and is taken again.
+var errDumpInterrupted = netlink.ErrDumpInterrupted
+
+// dumpRoutes appends the routes of the wanted tables, of the families
+// given (both when none).
+func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links rib.Links, out []rib.Route, fams ...uint8) ([]rib.Route, error) {
+	fd, err := rtnl.SocketIn(ns)
+	if err != nil {
+		return out, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 1<<20)
+	if len(fams) == 0 {
+		fams = []uint8{unix.AF_INET, unix.AF_INET6}
+	}
+	for seq, fam := range fams {
+		if err := sendDump(fd, uint32(seq+1), fam); err != nil {
+			return out, err
+		}
+		if out, err = readDump(fd, buf, want, links, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func sendDump(fd int, seq uint32, family uint8) error {
+	// nlmsghdr (16) + rtmsg (12)
+	var m [28]byte
+	binary.NativeEndian.PutUint32(m[0:], uint32(len(m)))
+	binary.NativeEndian.PutUint16(m[4:], unix.RTM_GETROUTE)
+	binary.NativeEndian.PutUint16(m[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(m[8:], seq)
+	m[16] = family
+	rtnlpcap.Netlink(rtnlpcap.ToKernel, m[:])
+	return unix.Sendto(fd, m[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+}
+
+func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []rib.Route) ([]rib.Route, error) {
+	interrupted := false
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("route dump: %w", err)
+		}
+		b := buf[:n]
+		rtnlpcap.Netlink(rtnlpcap.ToUser, b) // router_rtnl_pcap
+		for len(b) >= unix.NLMSG_HDRLEN {
+			l := int(binary.NativeEndian.Uint32(b[0:]))
+			typ := binary.NativeEndian.Uint16(b[4:])
+			flags := binary.NativeEndian.Uint16(b[6:])
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				return out, errors.New("route dump: malformed message")
+			}
+			if flags&unix.NLM_F_DUMP_INTR != 0 {
+				interrupted = true
+			}
+			switch typ {
+			case unix.NLMSG_DONE:
+				if interrupted {
+					return out, errDumpInterrupted
+				}
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if l >= unix.NLMSG_HDRLEN+4 {
+					if e := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:])); e != 0 {
+						return out, fmt.Errorf("route dump: %w", unix.Errno(-e))
+					}
+				}
+			case unix.RTM_NEWROUTE:
+				if r, ok := parseRoute(b[unix.NLMSG_HDRLEN:l], want, links); ok {
+					out = append(out, r)
+				}
+			}
+			b = b[rtnl.Align(l):]
+		}
+	}
+}
+
+// nlaTypeMask strips the nested/byte-order flags of an attribute type.
+const nlaTypeMask = 0x3fff
+
+// parseRoute decodes an rtmsg and the attributes fibd mirrors; ok is false
+// for routes not mirrored (other tables, cloned, local/broadcast types).
+func parseRoute(m []byte, want map[uint32]bool, links rib.Links) (rib.Route, bool) {
+	const rtmsgLen = 12
+	if len(m) < rtmsgLen {
+		return rib.Route{}, false
+	}
+	family, dstLen := m[0], int(m[1])
+	table := uint32(m[4])
+	rtype := m[7]
+	if binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 || m[5] == rtnl.ProtoFibd {
+		return rib.Route{}, false // cached, or fibd's own announcement
+	}
+	r := rib.Route{Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
+	if family == unix.AF_INET6 {
+		r.Prefix = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	}
+	switch rtype {
+	case unix.RTN_UNICAST:
+		r.Type = rib.Unicast
+	case unix.RTN_BLACKHOLE:
+		r.Type = rib.Blackhole
+	case unix.RTN_UNREACHABLE:
+		r.Type = rib.Unreachable
+	case unix.RTN_PROHIBIT:
+		r.Type = rib.Prohibit
+	case unix.RTN_THROW:
+		r.Type = rib.Throw
+	default:
+		return rib.Route{}, false
+	}
+	var gw netip.Addr
+	oif := 0
+	var multipath []byte
+	for a := m[rtmsgLen:]; len(a) >= 4; {
+		al := int(binary.NativeEndian.Uint16(a[0:]))
+		at := binary.NativeEndian.Uint16(a[2:]) & nlaTypeMask
+		if al < 4 || al > len(a) {
+			return rib.Route{}, false
+		}
+		v := a[4:al]
+		switch at {
+		case unix.RTA_TABLE:
+			if len(v) >= 4 {
+				table = binary.NativeEndian.Uint32(v)
+			}
+		case unix.RTA_DST:
+			if ad, ok := netip.AddrFromSlice(v); ok {
+				r.Prefix = netip.PrefixFrom(ad, dstLen)
+			}
+		case unix.RTA_GATEWAY:
+			gw, _ = netip.AddrFromSlice(v)
+		case unix.RTA_OIF:
+			if len(v) >= 4 {
+				oif = int(binary.NativeEndian.Uint32(v))
+			}
+		case unix.RTA_PRIORITY:
+			if len(v) >= 4 {
+				r.Metric = binary.NativeEndian.Uint32(v)
+			}
+		case unix.RTA_MULTIPATH:
+			multipath = v
+		case rtaNhID:
+			if len(v) >= 4 {
+				r.NhID = binary.NativeEndian.Uint32(v)
+			}
+		}
+		a = a[min(rtnl.Align(al), len(a)):]
+	}
+	if !want[table] || !r.Prefix.IsValid() {
+		return rib.Route{}, false
+	}
+	r.Table = table
+	r.Prefix = r.Prefix.Masked()
+	if r.Type != rib.Unicast || r.NhID != 0 {
+		return r, true // a nexthop object's route: rib.NhObjs.expand (compat mode 1 adds the paths too)
+	}
+	if multipath == nil {
+		r.Nexthops = []rib.Nexthop{{Gateway: gw.Unmap(), Dev: links[oif]}}
+		return r, true
+	}
+	// struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex; } + attrs
+	var dead []rib.Nexthop
+	for mp := multipath; len(mp) >= 8; {
+		nl := int(binary.NativeEndian.Uint16(mp[0:]))
+		if nl < 8 || nl > len(mp) {
+			break
+		}
+		isDead := mp[2]&unix.RTNH_F_DEAD != 0
+		nh := rib.Nexthop{Dev: links[int(int32(binary.NativeEndian.Uint32(mp[4:])))], Weight: int(mp[3]) + 1}
+		for a := mp[8:nl]; len(a) >= 4; {
+			al := int(binary.NativeEndian.Uint16(a[0:]))
+			if al < 4 || al > len(a) {
+				break
+			}
+			if binary.NativeEndian.Uint16(a[2:])&nlaTypeMask == unix.RTA_GATEWAY {
+				if g, ok := netip.AddrFromSlice(a[4:al]); ok {
+					nh.Gateway = g.Unmap()
+				}
+			}
+			a = a[min(rtnl.Align(al), len(a)):]
+		}
+		if isDead {
+			dead = append(dead, nh)
+		} else {
+			r.Nexthops = append(r.Nexthops, nh)
+		}
+		mp = mp[min(rtnl.Align(nl), len(mp)):]
+	}
+	if len(r.Nexthops) == 0 { // cannot be: the kernel flushes a route whose paths are all dead
+		r.Nexthops = dead
+	}
+	return r, true
+}

@@ -1,0 +1,567 @@
+// Package program keeps the fast path's FIB (lpm) equal to the RIB's
+// resolution: it programs nexthops and routes from rib's changes.
+package program
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	dpdk "fibd/cgo"
+	"fibd/cgo/fptypes"
+	"fibd/lpm"
+	"fibd/router/rib"
+)
+
+// Programmer keeps the fast path's FIB equal to the RIB's resolution by
+// applying only changes: nexthops first (so no route ever points at an
+// unpublished index), then one batch of route changes per table, then the
+// release of nexthops nothing uses any more. It is the single writer of
+// the FIB.
+type Programmer struct {
+	log zerolog.Logger
+	fib *lpm.FIB
+	nh  map[rib.NhKey]*nhEntry
+	cur map[uint32]map[netip.Prefix]programmed
+	gen uint32 // mark-and-sweep generation of Sync
+	// retry holds changes the FIB refused (table full, nexthop not
+	// publishable), retried by Retry every router_fib_refresh.
+	retry map[retryKey]rib.Change
+	// resolve maps an interface id (a port, or a VLAN sub-interface) to
+	// the port and VID of a nexthop; nil: ids are ports.
+	resolve func(dpdk.PortID) (dpdk.PortID, uint16)
+	// refused holds the kernel tables whose FIB table could not be made
+	// (no slot, no memory), with why. Their routes stay out (the RIB keeps
+	// them) and nothing retries them until Reconcile: a failing creation
+	// per batch would cost an allocation attempt each time, and returning
+	// the failure made the mirror resynchronise in a loop.
+	refused map[uint32]error
+	// tryRefused: Update tries the refused tables again (Reconcile).
+	tryRefused bool
+	// force lists the tables whose content Reconcile does not trust: every
+	// prefix is written again, even where the record says it is there.
+	force map[uint32]bool
+	// counts is len(cur[table]) per family (0 IPv4, 1 IPv6), kept as cur
+	// changes, to compare with the FIB's own counts at no cost.
+	counts map[uint32]*[2]uint64
+	// suspect: a change failed otherwise than by a full table (a batch
+	// that did not run, a nexthop that could not be published): the next
+	// NeedsReconcile says yes.
+	suspect bool
+	// TablesRefused counts the tables refused (once per refusal, not per
+	// attempt). Read from any goroutine.
+	TablesRefused atomic.Uint64
+	// Rewrites counts nexthops rewritten in place (a kernel nexthop
+	// object or a neighbour changed under its routes). Any goroutine.
+	Rewrites atomic.Uint64
+	// RouteWrites counts the routes written to (or deleted from) the FIB.
+	// Any goroutine.
+	RouteWrites atomic.Uint64
+}
+
+type retryKey struct {
+	table  uint32
+	prefix netip.Prefix
+}
+
+// programmed is what the FIB holds for one prefix.
+type programmed struct {
+	nh  *nhEntry
+	gen uint32
+}
+
+type nhEntry struct {
+	idx     uint32
+	target  rib.Target
+	members []*nhEntry // ECMP
+	refs    int        // routes programmed on it, plus groups using it
+}
+
+// New returns a Programmer over fib, which it then owns.
+func New(log zerolog.Logger, fib *lpm.FIB) *Programmer {
+	return &Programmer{
+		log:     log.With().Str("component", "router").Logger(),
+		fib:     fib,
+		nh:      map[rib.NhKey]*nhEntry{},
+		cur:     map[uint32]map[netip.Prefix]programmed{},
+		retry:   map[retryKey]rib.Change{},
+		refused: map[uint32]error{},
+		force:   map[uint32]bool{},
+		counts:  map[uint32]*[2]uint64{},
+	}
+}
+
+// NeedsReconcile reports whether the FIB may differ from the RIB's
+// resolution otherwise than by the changes a full table refused (Retry
+// takes those): a change failed, a refused table could be made now, or a
+// table's own route counts differ from what was written to it. It costs a
+// few table reads, and an attempt to make each refused table.
+func (p *Programmer) NeedsReconcile() bool {
+	if p.suspect {
+		return true
+	}
+	// A refused table is tried again; once made, its routes are written.
+	for id := range p.refused {
+		p.tryRefused = true
+		_, err := p.table(id)
+		p.tryRefused = false
+		if err == nil {
+			return true
+		}
+	}
+	return len(p.drifted()) > 0
+}
+
+// drifted lists the tables whose route counts differ from the record.
+func (p *Programmer) drifted() []uint32 {
+	var out []uint32
+	tables := p.fib.Tables()
+	for id, n := range p.counts {
+		t := tables[id]
+		if t == nil {
+			continue
+		}
+		info, err := p.fib.Info(t)
+		if err != nil || info.Routes4 != n[0] || info.Routes6 != n[1] {
+			p.log.Warn().Err(err).Uint32("table", id).Uint64("fib_ip4", info.Routes4).Uint64("fib_ip6", info.Routes6).
+				Uint64("want_ip4", n[0]).Uint64("want_ip6", n[1]).Msg("FIB table differs from what was programmed")
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func famIdx(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 0
+	}
+	return 1
+}
+
+// Reconcile compares the whole resolution (each, the RIB) with what the
+// FIB holds, every table, and repairs the differences: changes a table
+// refused, a batch that failed as a whole, a table that could not be made.
+// Each table's own route counts are checked against the record of what it
+// holds; a table that disagrees gets every prefix written again. It
+// returns what it had to change.
+func (p *Programmer) Reconcile(hint int, each func(func(uint32, netip.Prefix, *rib.Target))) (SyncStats, error) {
+	for _, id := range p.drifted() {
+		p.force[id] = true // written again in full
+	}
+	p.tryRefused, p.suspect = true, false
+	defer func() {
+		p.tryRefused = false
+		clear(p.force)
+	}()
+	return p.SyncEach(hint, each)
+}
+
+// RefusedTables lists the kernel tables the FIB could not make a table
+// for, with why.
+func (p *Programmer) RefusedTables() map[uint32]error { return maps.Clone(p.refused) }
+
+// SetResolve sets how interface ids map to a port and VID (router's
+// ifaces.Resolve); nil: ids are ports. Before the first Sync.
+func (p *Programmer) SetResolve(f func(dpdk.PortID) (dpdk.PortID, uint16)) { p.resolve = f }
+
+// FIB is the FIB the programmer writes.
+func (p *Programmer) FIB() *lpm.FIB { return p.fib }
+
+// ObjectIndex is the FIB nexthop of the routes naming kernel nexthop
+// object id; ok is false while no such route is programmed.
+func (p *Programmer) ObjectIndex(id uint32) (idx uint32, ok bool) {
+	if e, ok := p.nh[rib.ObjKey(id)]; ok {
+		return e.idx, true
+	}
+	return 0, false
+}
+
+// Resolve maps an interface id of a Hop (or of rib.EachAddr) to its port
+// and VLAN (0: none).
+func (p *Programmer) Resolve(id fptypes.PortID) (dpdk.PortID, uint16) {
+	if p.resolve == nil {
+		return dpdk.PortID(id), 0
+	}
+	return p.resolve(dpdk.PortID(id))
+}
+
+// Pending is the number of changes waiting for a retry.
+func (p *Programmer) Pending() int { return len(p.retry) }
+
+// Retry applies again the changes the FIB refused before. It costs
+// nothing when there are none: unlike a full Sync, it can run often.
+func (p *Programmer) Retry() (SyncStats, error) {
+	if len(p.retry) == 0 {
+		return SyncStats{}, nil
+	}
+	changes := make([]rib.Change, 0, len(p.retry))
+	for _, c := range p.retry {
+		changes = append(changes, c)
+	}
+	clear(p.retry)
+	return p.Update(changes)
+}
+
+// SyncStats counts what one Update or Sync did.
+type SyncStats struct {
+	Added, Replaced, Deleted, Refused int
+	Nexthops                          int // live nexthop indices afterwards
+}
+
+// Sync makes the FIB equal to want, whatever it held before.
+func (p *Programmer) Sync(want rib.Desired) (SyncStats, error) {
+	n := 0
+	for _, routes := range want {
+		n += len(routes)
+	}
+	return p.SyncEach(n, func(f func(uint32, netip.Prefix, *rib.Target)) {
+		for table, routes := range want {
+			for pfx, t := range routes {
+				f(table, pfx, &t)
+			}
+		}
+	})
+}
+
+// SyncEach is Sync over an iteration (RIB.Each): the mark-and-sweep of a
+// resync. Every prefix the iteration yields is marked (and changed if its
+// target differs); whatever stays unmarked is deleted. Only differences
+// are applied, so the FIB is never emptied on the way.
+// hint is the number of prefixes each will yield, for sizing.
+func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *rib.Target))) (SyncStats, error) {
+	p.gen++
+	programmed := 0
+	for _, cur := range p.cur {
+		programmed += len(cur)
+	}
+	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
+	changes := make([]rib.Change, 0, max(hint-programmed, 0)+64)
+	each(func(table uint32, pfx netip.Prefix, t *rib.Target) {
+		cur := p.cur[table]
+		if c, ok := cur[pfx]; ok {
+			c.gen = p.gen
+			cur[pfx] = c
+			if c.nh.target.Equal(t) && !p.force[table] {
+				return
+			}
+		}
+		changes = append(changes, rib.Change{Table: table, Prefix: pfx, Target: *t})
+	})
+	for table, cur := range p.cur {
+		for pfx, c := range cur {
+			if c.gen != p.gen {
+				changes = append(changes, rib.Change{Table: table, Prefix: pfx, Del: true})
+			}
+		}
+	}
+	clear(p.retry) // a Sync supersedes every pending change
+	st, err := p.Update(changes)
+	// Changed prefixes were not marked above; Update stamps nothing.
+	for _, c := range changes {
+		if x, ok := p.cur[c.Table][c.Prefix]; ok {
+			x.gen = p.gen
+			p.cur[c.Table][c.Prefix] = x
+		}
+	}
+	return st, err
+}
+
+// Update applies changes, at most one per table and prefix. Routes a table
+// refuses (full) stay out, or keep their previous target, and are counted;
+// Retry (the router runs it every router_fib_refresh) or a later change of
+// the same prefix tries them again.
+func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
+	var st SyncStats
+	var errs []error
+
+	// 1. publish the nexthops the changes need
+	nhs := make([]*nhEntry, len(changes))
+	byTable := map[uint32][]int{}
+	for i := range changes {
+		c := &changes[i]
+		delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
+		if !c.Del {
+			e, err := p.ensure(&c.Target)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
+				p.retry[retryKey{c.Table, c.Prefix}] = *c
+				continue
+			}
+			nhs[i] = e
+		}
+		byTable[c.Table] = append(byTable[c.Table], i)
+	}
+
+	// 2. one batch per table: deletes first (they make room in a table
+	// close to full), then the routes that keep the router reachable
+	// (local addresses, on-link subnets, host routes), then the rest, so
+	// that a full table refuses ordinary routes before those.
+	var b lpm.Batch
+	for table, idx := range byTable {
+		t, err := p.table(table)
+		if err != nil {
+			continue // refused: logged once, its routes wait in the RIB
+		}
+		cur := p.cur[table]
+		if cur == nil {
+			cur = make(map[netip.Prefix]programmed, len(idx))
+			p.cur[table] = cur
+			p.counts[table] = &[2]uint64{}
+		}
+		b.Reset()
+		b.Grow(len(idx))
+		order := make([]int, 0, len(idx))
+		for _, i := range idx {
+			if changes[i].Del {
+				if _, ok := cur[changes[i].Prefix]; ok {
+					b.Del(changes[i].Prefix)
+					order = append(order, i)
+				}
+			}
+		}
+		for pass := range 2 {
+			for _, i := range idx {
+				c := &changes[i]
+				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
+					continue
+				}
+				if x, ok := cur[c.Prefix]; ok && x.nh == nhs[i] && !p.force[table] {
+					continue
+				}
+				b.Add(c.Prefix, nhs[i].idx)
+				order = append(order, i)
+			}
+		}
+		res, err := p.fib.Apply(t, &b)
+		if err != nil {
+			// The batch did not run: the FIB keeps what it had, and the
+			// changes wait for Retry or Reconcile.
+			errs = append(errs, err)
+			for _, i := range order {
+				p.retry[retryKey{table, changes[i].Prefix}] = changes[i]
+			}
+			continue
+		}
+		var failed map[netip.Prefix]error
+		if len(res.Failed) > 0 {
+			failed = make(map[netip.Prefix]error, len(res.Failed))
+			for _, f := range res.Failed {
+				failed[f.Prefix] = f.Err
+			}
+		}
+		st.Refused += res.Full
+		for _, i := range order {
+			c := &changes[i]
+			err := failed[c.Prefix]
+			if c.Del && errors.Is(err, syscall.ENOENT) {
+				err = nil // already absent: the goal of a delete
+			}
+			if err != nil {
+				if !errors.Is(err, lpm.ErrFull) {
+					errs = append(errs, fmt.Errorf("table %d: %w", table, err))
+				}
+				p.retry[retryKey{table, c.Prefix}] = *c
+				continue // the FIB keeps what it had
+			}
+			old, had := cur[c.Prefix]
+			if had {
+				p.unref(old.nh)
+			}
+			if c.Del {
+				delete(cur, c.Prefix)
+				p.counts[table][famIdx(c.Prefix)]--
+				st.Deleted++
+				continue
+			}
+			cur[c.Prefix] = programmed{nh: nhs[i], gen: old.gen}
+			p.ref(nhs[i])
+			if had {
+				st.Replaced++
+			} else {
+				st.Added++
+				p.counts[table][famIdx(c.Prefix)]++
+			}
+		}
+	}
+
+	// 3. release unused nexthops, groups before their members
+	for _, groups := range []bool{true, false} {
+		for k, e := range p.nh {
+			if e.refs > 0 || (e.target.Type == dpdk.NexthopECMP) != groups {
+				continue
+			}
+			if err := p.fib.NH.Release(e.idx); err != nil {
+				errs = append(errs, err) // kept, released next time
+				continue
+			}
+			delete(p.nh, k)
+		}
+	}
+	if err := p.fib.Commit(); err != nil {
+		errs = append(errs, err)
+	}
+	p.RouteWrites.Add(uint64(st.Added + st.Replaced + st.Deleted))
+	st.Nexthops = p.fib.NH.Live()
+	if len(errs) > 0 {
+		p.suspect = true
+	}
+	return st, errors.Join(errs...)
+}
+
+// table returns the FIB table of a kernel table, making it if needed. A
+// table that cannot be made is refused (logged and counted once) and not
+// tried again before the next Reconcile.
+func (p *Programmer) table(id uint32) (*lpm.Table, error) {
+	if err, ok := p.refused[id]; ok && !p.tryRefused {
+		return nil, err
+	}
+	t, err := p.fib.Table(id, -1)
+	if err != nil {
+		if _, ok := p.refused[id]; !ok {
+			p.TablesRefused.Add(1)
+			p.log.Error().Err(err).Uint32("table", id).
+				Msg("FIB table refused: its routes are not forwarded; retried every router_fib_refresh")
+		}
+		p.refused[id] = err
+		return nil, err
+	}
+	if _, ok := p.refused[id]; ok {
+		delete(p.refused, id)
+		p.log.Info().Uint32("table", id).Msg("FIB table made after all: its routes follow")
+	}
+	return t, nil
+}
+
+// essential routes keep the router itself reachable: local addresses,
+// on-link subnets and host routes.
+func essential(p netip.Prefix, t *rib.Target) bool {
+	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopPunt || t.Type == dpdk.NexthopUnresolved || p.IsSingleIP()
+}
+
+func (p *Programmer) ref(e *nhEntry) {
+	e.refs++
+	if e.refs == 1 {
+		for _, m := range e.members {
+			p.ref(m)
+		}
+	}
+}
+
+func (p *Programmer) unref(e *nhEntry) {
+	e.refs--
+	if e.refs == 0 {
+		for _, m := range e.members {
+			p.unref(m)
+		}
+	}
+}
+
+// ensure returns the nexthop for t, publishing it (and ECMP members) if
+// new. A nexthop of the same key (the same kernel object, or adjacency)
+// with other content is rewritten in place: the routes on it follow with
+// no write of their own.
+func (p *Programmer) ensure(t *rib.Target) (*nhEntry, error) {
+	k := t.Key()
+	if e, ok := p.nh[k]; ok {
+		if !e.target.Equal(t) {
+			if err := p.rewrite(e, t); err != nil {
+				return nil, err
+			}
+		}
+		return e, nil
+	}
+	nh, members, err := p.build(t)
+	if err != nil {
+		return nil, err
+	}
+	i, err := p.fib.NH.Alloc()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.fib.NH.Set(i, nh); err != nil {
+		p.fib.NH.Unalloc(i)
+		return nil, fmt.Errorf("publish nexthop %s: %w", t.Hop, err)
+	}
+	e := &nhEntry{idx: i, target: *t, members: members}
+	p.nh[k] = e
+	return e, nil
+}
+
+// rewrite publishes e's new content at its index (an RCU pointer swap in
+// the fast path) and moves its references to the new members.
+func (p *Programmer) rewrite(e *nhEntry, t *rib.Target) error {
+	nh, members, err := p.build(t)
+	if err != nil {
+		return err
+	}
+	if err := p.fib.NH.Set(e.idx, nh); err != nil {
+		return fmt.Errorf("rewrite nexthop %d: %w", e.idx, err)
+	}
+	if e.refs > 0 {
+		for _, m := range members {
+			p.ref(m)
+		}
+		for _, m := range e.members {
+			p.unref(m)
+		}
+	}
+	e.members, e.target = members, *t
+	p.Rewrites.Add(1)
+	return nil
+}
+
+// build makes the fast path's nexthop for t, ensuring its ECMP members.
+func (p *Programmer) build(t *rib.Target) (dpdk.Nexthop, []*nhEntry, error) {
+	nh := dpdk.Nexthop{Type: t.Type}
+	var members []*nhEntry
+	switch t.Type {
+	case dpdk.NexthopForward, dpdk.NexthopUnresolved, dpdk.NexthopPunt:
+		nh.Port = dpdk.PortID(t.Hop.Port)
+		if p.resolve != nil {
+			nh.Port, nh.VLAN = p.resolve(dpdk.PortID(t.Hop.Port))
+		}
+		nh.MAC = t.Hop.MAC[:]
+	case dpdk.NexthopECMP:
+		if len(t.Members) > dpdk.ECMPBuckets {
+			return nh, nil, fmt.Errorf("ECMP group of %d paths exceeds %d buckets (meson option ecmp_buckets)",
+				len(t.Members), dpdk.ECMPBuckets)
+		}
+		weights := make([]int, len(t.Members))
+		for i, m := range t.Members {
+			me, err := p.ensure(&rib.Target{Type: m.Hop.Type, Hop: m.Hop})
+			if err != nil {
+				return nh, nil, err
+			}
+			members = append(members, me)
+			weights[i] = m.Weight
+		}
+		for _, b := range rib.Buckets(weights, dpdk.ECMPBuckets) {
+			nh.Buckets = append(nh.Buckets, members[b].idx)
+		}
+	}
+	return nh, members, nil
+}
+
+// Nexthop describes nexthop index idx as the router sees it.
+func (p *Programmer) Nexthop(idx uint32) (rib.Target, bool) {
+	for _, e := range p.nh {
+		if e.idx == idx {
+			return e.target, true
+		}
+	}
+	return rib.Target{}, false
+}
+
+// Programmed counts the routes the FIB holds per table.
+func (p *Programmer) Programmed() map[uint32]int {
+	out := map[uint32]int{}
+	for t, cur := range p.cur {
+		out[t] = len(cur)
+	}
+	return out
+}

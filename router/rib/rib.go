@@ -1,0 +1,780 @@
+package rib
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"fibd/cgo/fptypes"
+)
+
+// RIB holds the routing state (routes of every mirrored table, addresses,
+// neighbours) and resolves it into FIB targets incrementally: a change
+// marks the prefixes it can affect, and Flush recomputes only those. The
+// result is what the kernel would forward with the same state:
+//
+//   - the lowest metric wins among routes for the same table and prefix;
+//   - a gateway is resolved through the neighbour table on its interface (a
+//     route without dev finds the interface through the connected
+//     subnets); a gateway without a neighbour entry is Unresolved, so its
+//     packets are counted (and, with the exception path, handed to the
+//     kernel to resolve) rather than silently lost;
+//   - multipath routes become ECMP groups over their resolved members; a
+//     member whose neighbour is unknown leaves the group while another
+//     member is resolved;
+//   - the router_device subnets (config) are punted to their port's
+//     exception interface, and so is every kernel prefix inside them;
+//   - addresses give their Local /32 or /128 and their connected subnet
+//     (on-link, Unresolved) in the local table; a neighbour inside an
+//     on-link prefix of its interface gets a host route to its MAC.
+//
+// A RIB has one writer (the router goroutine).
+type RIB struct {
+	ports      Ports
+	localTable uint32
+
+	entries map[tp]*entry // every table/prefix that has routes or a resolution
+	addrs   map[ribAddr]struct{}
+	neigh   map[NeighKey][6]byte
+	onlink  map[fptypes.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
+
+	// users lists, per gateway, the prefixes resolved through it. A list
+	// may hold prefixes that no longer use the gateway, or the same one
+	// twice (every recomputation lists its gateways again); a compaction
+	// drops both. A list is compacted when its gateway's neighbour changes
+	// and whenever it has doubled since the last compaction, so it never
+	// holds more than twice its real users (a full view has 10^6 users on
+	// a handful of gateways: a set per gateway costs more than it saves).
+	users   map[NeighKey]*userList
+	sweep   uint32          // generation of the last compaction (entry.seen)
+	devless map[tp]struct{} // routes with a gateway but no dev: resolved via on-link prefixes
+	punts   []Punt          // router_device subnets, in localTable
+
+	dirty []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
+	// Problems found by the last Flush (unusable entries), for logging.
+	Problems []error
+}
+
+type tp struct {
+	table  uint32
+	prefix netip.Prefix
+}
+
+// NeighKey identifies a neighbour: its address on a port.
+type NeighKey struct {
+	addr netip.Addr
+	port fptypes.PortID
+}
+
+// Addr is the neighbour's address.
+func (k NeighKey) Addr() netip.Addr { return k.addr }
+
+// Port is the port (or sub-interface id) the neighbour is on.
+func (k NeighKey) Port() fptypes.PortID { return k.port }
+
+type ribAddr struct {
+	prefix netip.Prefix // unmasked: address and subnet length
+	port   fptypes.PortID
+}
+
+type dirtyEntry struct {
+	k tp
+	e *entry
+}
+
+// entry is one table/prefix.
+type entry struct {
+	routes []Route // candidates, by metric
+	out    Target  // current resolution, if has
+	has    bool
+	dirty  bool
+	seen   uint32     // compaction generation that last kept it (dedupe)
+	deps   []NeighKey // gateways out was resolved through
+}
+
+// userList is the prefixes resolved through one gateway (RIB.users).
+type userList struct {
+	list      []tp
+	compactAt int // length at which the list is compacted next
+}
+
+// minCompact is the shortest list worth compacting on growth.
+const minCompact = 64
+
+// NewRIB returns an empty RIB. Addresses, connected subnets and neighbour
+// host routes go to localTable. routes is a size hint.
+func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
+	hint := 0
+	if len(routes) > 0 {
+		hint = routes[0]
+	}
+	return &RIB{
+		ports:      ports,
+		localTable: localTable,
+		entries:    make(map[tp]*entry, hint),
+		dirty:      make([]dirtyEntry, 0, hint),
+		addrs:      map[ribAddr]struct{}{},
+		neigh:      map[NeighKey][6]byte{},
+		onlink:     map[fptypes.PortID]map[tp]int{},
+		users:      map[NeighKey]*userList{},
+		devless:    map[tp]struct{}{},
+	}
+}
+
+// Punt is a router_device subnet: traffic to it goes to the exception
+// interface of Port.
+type Punt struct {
+	Prefix netip.Prefix
+	Port   fptypes.PortID
+}
+
+// SetPunts replaces the punted subnets.
+func (r *RIB) SetPunts(ps []Punt) {
+	for _, p := range r.punts {
+		r.mark(tp{r.localTable, p.Prefix})
+	}
+	r.punts = make([]Punt, len(ps))
+	for i, p := range ps {
+		r.punts[i] = Punt{p.Prefix.Masked(), p.Port}
+		r.mark(tp{r.localTable, r.punts[i].Prefix})
+	}
+	// Kernel prefixes inside a punted subnet change too.
+	for k := range r.entries {
+		if k.table == r.localTable {
+			r.mark(k)
+		}
+	}
+}
+
+// puntOf is the punted subnet holding prefix p (the longest).
+func (r *RIB) puntOf(p netip.Prefix) (Punt, bool) {
+	best, found := Punt{}, false
+	for _, x := range r.punts {
+		if x.Prefix.Bits() <= p.Bits() && x.Prefix.Contains(p.Addr()) && (!found || x.Prefix.Bits() > best.Prefix.Bits()) {
+			best, found = x, true
+		}
+	}
+	return best, found
+}
+
+// Load adds a complete state (addresses, neighbours, routes) and settles:
+// the RIB of a dump or a static file. It returns the neighbours it could
+// not take; Problems holds the entries that do not resolve.
+func (r *RIB) Load(st *State) []error {
+	var errs []error
+	for _, a := range st.Addrs {
+		r.AddAddr(a)
+	}
+	for _, n := range st.Neighs {
+		if err := r.SetNeigh(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, rt := range st.Routes {
+		r.AddRoute(rt)
+	}
+	r.Settle()
+	return errs
+}
+
+// Resolve computes the FIB content for a complete state (see RIB).
+func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
+	r := NewRIB(ports, localTable, len(st.Routes))
+	r.Load(st)
+	return r.Desired(), r.Problems
+}
+
+// Desired is the RIB's current resolution, as a new map.
+func (r *RIB) Desired() Desired {
+	d := Desired{}
+	for k, e := range r.entries {
+		if e.has {
+			d.set(k.table, k.prefix, e.out)
+		}
+	}
+	return d
+}
+
+// EachAddr calls f for every interface address, with its port.
+func (r *RIB) EachAddr(f func(addr netip.Prefix, port fptypes.PortID)) {
+	for a := range r.addrs {
+		f(a.prefix, a.port)
+	}
+}
+
+// EachNeigh calls f for every neighbour, with its port.
+func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte)) {
+	for k, mac := range r.neigh {
+		f(k.addr, k.port, mac)
+	}
+}
+
+// Each calls f for every resolved table/prefix (no copy of the RIB).
+func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
+	for k, e := range r.entries {
+		if e.has {
+			f(k.table, k.prefix, &e.out)
+		}
+	}
+}
+
+// Routes counts the routes held (all candidates).
+func (r *RIB) Routes() int {
+	n := 0
+	for _, e := range r.entries {
+		n += len(e.routes)
+	}
+	return n
+}
+
+// Len is the number of table/prefix entries (an upper bound of what Each
+// yields).
+func (r *RIB) Len() int { return len(r.entries) }
+
+// Neighbours counts the neighbours held.
+func (r *RIB) Neighbours() int { return len(r.neigh) }
+
+func (r *RIB) entry(k tp) *entry {
+	e := r.entries[k]
+	if e == nil {
+		e = &entry{}
+		r.entries[k] = e
+	}
+	return e
+}
+
+func (r *RIB) mark(k tp) { r.markEntry(k, r.entry(k)) }
+
+func (r *RIB) markEntry(k tp, e *entry) {
+	if !e.dirty {
+		e.dirty = true
+		r.dirty = append(r.dirty, dirtyEntry{k, e})
+	}
+}
+
+// Routes of one table and prefix are told apart by metric, as in the kernel.
+func sameRoute(a, b *Route) bool { return a.Metric == b.Metric }
+
+// AddRoute adds or replaces (same table, prefix and metric) a route.
+func (r *RIB) AddRoute(rt Route) {
+	rt.Prefix = rt.Prefix.Masked()
+	k := tp{rt.Table, rt.Prefix}
+	e := r.entry(k)
+	i := slices.IndexFunc(e.routes, func(x Route) bool { return sameRoute(&x, &rt) })
+	if i >= 0 {
+		r.onlinkRoute(&e.routes[i], -1)
+		e.routes[i] = rt
+	} else {
+		e.routes = append(e.routes, rt)
+		if len(e.routes) > 1 {
+			slices.SortStableFunc(e.routes, func(a, b Route) int { return cmp.Compare(a.Metric, b.Metric) })
+		}
+	}
+	r.onlinkRoute(&rt, +1)
+	r.markEntry(k, e)
+}
+
+// DelRoute removes the route of rt's table, prefix and metric. It reports
+// whether there was one.
+func (r *RIB) DelRoute(rt Route) bool {
+	rt.Prefix = rt.Prefix.Masked()
+	k := tp{rt.Table, rt.Prefix}
+	e := r.entries[k]
+	if e == nil {
+		return false
+	}
+	i := slices.IndexFunc(e.routes, func(x Route) bool { return sameRoute(&x, &rt) })
+	if i < 0 {
+		return false
+	}
+	r.onlinkRoute(&e.routes[i], -1)
+	e.routes = slices.Delete(e.routes, i, i+1)
+	r.markEntry(k, e)
+	return true
+}
+
+// SyncRoutes makes the routes of one family in tables equal to routes (a
+// dump of them): the others are removed, the changed ones replaced. The
+// resolution follows at the next Flush. It returns how many routes it
+// removed and how many it added or replaced.
+func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
+	type rkey struct {
+		k      tp
+		metric uint32
+	}
+	want := make(map[rkey]*Route, len(routes))
+	for i := range routes {
+		rt := &routes[i]
+		rt.Prefix = rt.Prefix.Masked()
+		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
+			want[rkey{tp{rt.Table, rt.Prefix}, rt.Metric}] = rt
+		}
+	}
+	for k, e := range r.entries {
+		if k.prefix.Addr().Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
+			continue
+		}
+		for i := 0; i < len(e.routes); {
+			rk := rkey{k, e.routes[i].Metric}
+			w, ok := want[rk]
+			switch {
+			case !ok:
+				r.onlinkRoute(&e.routes[i], -1)
+				e.routes = slices.Delete(e.routes, i, i+1)
+				r.markEntry(k, e)
+				removed++
+				continue
+			case sameContent(&e.routes[i], w):
+				delete(want, rk) // nothing to do
+			}
+			i++
+		}
+	}
+	for _, rt := range want {
+		r.AddRoute(*rt)
+		changed++
+	}
+	return removed, changed
+}
+
+// sameContent: the two routes forward alike (same type and paths).
+func sameContent(a, b *Route) bool {
+	return a.Type == b.Type && a.NhID == b.NhID && slices.Equal(a.Nexthops, b.Nexthops)
+}
+
+// onlinkRoute counts a dev-only unicast route as an on-link prefix.
+func (r *RIB) onlinkRoute(rt *Route, delta int) {
+	if rt.Type != Unicast || len(rt.Nexthops) != 1 || rt.Nexthops[0].Gateway.IsValid() {
+		return
+	}
+	if p, ok := r.ports.PortOf(rt.Nexthops[0].Dev); ok {
+		r.onlinkAdd(p, tp{rt.Table, rt.Prefix.Masked()}, delta)
+	}
+}
+
+func (r *RIB) onlinkAdd(p fptypes.PortID, k tp, delta int) {
+	m := r.onlink[p]
+	if m == nil {
+		m = map[tp]int{}
+		r.onlink[p] = m
+	}
+	m[k] += delta
+	if m[k] <= 0 {
+		delete(m, k)
+	}
+	// Neighbours inside the prefix gain or lose their host routes.
+	for nk := range r.neigh {
+		if nk.port == p && k.prefix.Contains(nk.addr) {
+			r.mark(tp{k.table, host(nk.addr)})
+		}
+	}
+	// Gateways without dev may now resolve elsewhere (or not at all).
+	for w := range r.devless {
+		r.mark(w)
+	}
+}
+
+func host(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+// AddAddr adds an interface address (its local address and subnet).
+func (r *RIB) AddAddr(a Addr) {
+	p, ok := r.ports.PortOf(a.Dev)
+	if !ok {
+		r.Problems = append(r.Problems, fmt.Errorf("address %s: dev %q is not a fibd port", a.Prefix, a.Dev))
+		return
+	}
+	k := ribAddr{a.Prefix, p}
+	if _, ok := r.addrs[k]; ok {
+		return
+	}
+	r.addrs[k] = struct{}{}
+	r.mark(tp{r.localTable, host(a.Prefix.Addr())})
+	sub := tp{r.localTable, a.Prefix.Masked()}
+	r.mark(sub)
+	r.onlinkAdd(p, sub, +1)
+}
+
+// DelAddr removes an interface address.
+func (r *RIB) DelAddr(a Addr) {
+	p, ok := r.ports.PortOf(a.Dev)
+	if !ok {
+		return
+	}
+	k := ribAddr{a.Prefix, p}
+	if _, ok := r.addrs[k]; !ok {
+		return
+	}
+	delete(r.addrs, k)
+	r.mark(tp{r.localTable, host(a.Prefix.Addr())})
+	sub := tp{r.localTable, a.Prefix.Masked()}
+	r.mark(sub)
+	r.onlinkAdd(p, sub, -1)
+}
+
+// SetNeigh adds or updates a resolved neighbour.
+func (r *RIB) SetNeigh(n Neigh) error {
+	p, ok := r.ports.PortOf(n.Dev)
+	if !ok {
+		return fmt.Errorf("neighbour %s: dev %q is not a fibd port", n.Addr, n.Dev)
+	}
+	if len(n.MAC) != 6 {
+		return fmt.Errorf("neighbour %s: MAC %s is not Ethernet", n.Addr, n.MAC)
+	}
+	k := NeighKey{n.Addr.Unmap(), p}
+	mac := [6]byte(n.MAC)
+	if old, ok := r.neigh[k]; ok && old == mac {
+		return nil
+	}
+	r.neigh[k] = mac
+	r.neighChanged(k)
+	return nil
+}
+
+// DelNeigh forgets a neighbour (failed, deleted, or its link went down).
+func (r *RIB) DelNeigh(n Neigh) {
+	p, ok := r.ports.PortOf(n.Dev)
+	if !ok {
+		return
+	}
+	k := NeighKey{n.Addr.Unmap(), p}
+	if _, ok := r.neigh[k]; !ok {
+		return
+	}
+	delete(r.neigh, k)
+	r.neighChanged(k)
+}
+
+// HasNeigh reports whether addr is resolved on dev's port.
+func (r *RIB) HasNeigh(addr netip.Addr, dev string) bool {
+	p, ok := r.ports.PortOf(dev)
+	if !ok {
+		return false
+	}
+	_, ok = r.neigh[NeighKey{addr.Unmap(), p}]
+	return ok
+}
+
+// NeighboursOf counts the neighbours of one family.
+func (r *RIB) NeighboursOf(v6 bool) int {
+	n := 0
+	for k := range r.neigh {
+		if k.addr.Is6() == v6 {
+			n++
+		}
+	}
+	return n
+}
+
+// compactUsers drops from k's list the prefixes that no longer use k and
+// the repeated ones, calling f (if set) for each real user. A list left
+// empty goes.
+func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
+	ul := r.users[k]
+	if ul == nil {
+		return
+	}
+	r.sweep++
+	us := ul.list[:0]
+	for _, u := range ul.list {
+		if e := r.entries[u]; e != nil && e.seen != r.sweep && slices.Contains(e.deps, k) {
+			e.seen = r.sweep
+			us = append(us, u)
+			if f != nil {
+				f(u, e)
+			}
+		}
+	}
+	clear(ul.list[len(us):]) // let the prefixes' memory go
+	ul.list = us
+	ul.compactAt = max(2*len(us), minCompact)
+	if len(us) == 0 {
+		delete(r.users, k)
+	}
+}
+
+// addUser lists prefix u as resolved through gateway k.
+func (r *RIB) addUser(k NeighKey, u tp) {
+	ul := r.users[k]
+	if ul == nil {
+		ul = &userList{compactAt: minCompact}
+		r.users[k] = ul
+	}
+	ul.list = append(ul.list, u)
+	if len(ul.list) >= ul.compactAt {
+		r.compactUsers(k, nil)
+	}
+}
+
+// usersLen counts the entries of gateway k's users list (tests).
+func (r *RIB) usersLen(k NeighKey) int {
+	if ul := r.users[k]; ul != nil {
+		return len(ul.list)
+	}
+	return 0
+}
+
+func (r *RIB) neighChanged(k NeighKey) {
+	r.compactUsers(k, func(u tp, e *entry) { r.markEntry(u, e) })
+	for o := range r.onlink[k.port] {
+		if o.prefix.Contains(k.addr) {
+			r.mark(tp{o.table, host(k.addr)})
+		}
+	}
+}
+
+// Unresolved lists gateways that routes use but that have no neighbour
+// entry: the kernel should be asked to resolve them.
+// NeighInUse reports whether routes resolve through neighbour addr on dev
+// (a users list may still hold prefixes that left: then it errs towards
+// in use).
+func (r *RIB) NeighInUse(addr netip.Addr, dev string) bool {
+	p, ok := r.ports.PortOf(dev)
+	if !ok {
+		return false
+	}
+	ul := r.users[NeighKey{addr.Unmap(), p}]
+	return ul != nil && len(ul.list) > 0
+}
+
+func (r *RIB) Unresolved() []NeighKey {
+	var out []NeighKey
+	for k, ul := range r.users {
+		if _, ok := r.neigh[k]; !ok && len(ul.list) > 0 && k.addr.IsValid() {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Change is one resolved FIB change; Del means the prefix goes.
+type Change struct {
+	Table  uint32
+	Prefix netip.Prefix
+	Del    bool
+	Target Target
+}
+
+// Flush recomputes every prefix marked since the last Flush and returns
+// the changes to the FIB.
+func (r *RIB) Flush() []Change { return r.flush(true) }
+
+// Settle recomputes like Flush but collects no changes: for a RIB built
+// from a dump, whose FIB is then programmed by SyncEach(r.Each).
+func (r *RIB) Settle() { r.flush(false) }
+
+func (r *RIB) flush(collect bool) []Change {
+	r.Problems = r.Problems[:0:0]
+	var out []Change
+	for _, d := range r.dirty {
+		k, e := d.k, d.e
+		e.dirty = false
+		t, ok, err := r.compute(k, e)
+		if err != nil {
+			r.Problems = append(r.Problems, err)
+		}
+		switch {
+		case ok && e.has && e.out.Equal(&t):
+		case ok:
+			e.out, e.has = t, true
+			if collect {
+				out = append(out, Change{Table: k.table, Prefix: k.prefix, Target: t})
+			}
+		case e.has:
+			e.out, e.has = Target{}, false
+			if collect {
+				out = append(out, Change{Table: k.table, Prefix: k.prefix, Del: true})
+			}
+		}
+		if !e.has && len(e.routes) == 0 && len(e.deps) == 0 {
+			delete(r.entries, k)
+		}
+	}
+	clear(r.dirty)
+	r.dirty = r.dirty[:0]
+	if cap(r.dirty) > 1<<16 { // a resync's worth: do not keep it
+		r.dirty = nil
+	}
+	return out
+}
+
+// compute resolves one table/prefix from scratch, updating dependencies.
+func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
+	e.deps = e.deps[:0] // users lists drop k lazily
+	delete(r.devless, k)
+
+	// The manual: the router_device subnets go to the routing daemon, all
+	// of them, whatever the kernel routes inside.
+	if len(r.punts) > 0 && k.table == r.localTable {
+		if p, ok := r.puntOf(k.prefix); ok {
+			return Target{Type: fptypes.NexthopPunt, Hop: Hop{Type: fptypes.NexthopPunt, Port: p.Port}}, true, nil
+		}
+	}
+	// The kernel's local table comes first: our own addresses.
+	if k.table == r.localTable && k.prefix.IsSingleIP() {
+		for a := range r.addrs {
+			if a.prefix.Addr() == k.prefix.Addr() {
+				return Target{Type: fptypes.NexthopLocal}, true, nil
+			}
+		}
+	}
+	if len(e.routes) > 0 {
+		t, err := r.routeTarget(k, e, &e.routes[0])
+		if err != nil {
+			// The kernel's best route cannot be followed (its interface is
+			// not fibd's, its gateway unreachable): drop and count rather
+			// than let a less specific route carry the traffic.
+			return Target{Type: fptypes.NexthopUnreachable}, true,
+				fmt.Errorf("route %s table %d: %w (installed as unreachable)", k.prefix, k.table, err)
+		}
+		return t, true, nil
+	}
+	// A subnet or neighbour present on several ports resolves to the lowest
+	// one, so the answer never depends on map order.
+	found := false
+	var best Target
+	if k.table == r.localTable {
+		for a := range r.addrs {
+			if a.prefix.Masked() == k.prefix && (!found || a.port < best.Hop.Port) {
+				best = Target{Type: fptypes.NexthopUnresolved, Hop: Hop{Type: fptypes.NexthopUnresolved, Port: a.port}}
+				found = true
+			}
+		}
+		if found {
+			return best, true, nil
+		}
+	}
+	if k.prefix.IsSingleIP() {
+		a := k.prefix.Addr()
+		for p, ons := range r.onlink {
+			mac, ok := r.neigh[NeighKey{a, p}]
+			if !ok || (found && p > best.Hop.Port) {
+				continue
+			}
+			for o := range ons {
+				if o.table == k.table && o.prefix.Contains(a) {
+					best = Target{Type: fptypes.NexthopForward, Hop: Hop{Type: fptypes.NexthopForward, Port: p, Gw: a, MAC: mac}}
+					found = true
+					break
+				}
+			}
+		}
+	}
+	return best, found, nil
+}
+
+var errNoSubnet = errors.New("gateway is on no connected subnet")
+
+func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
+	var port fptypes.PortID
+	if dev != "" {
+		p, ok := r.ports.PortOf(dev)
+		if !ok {
+			return Hop{}, fmt.Errorf("dev %q is not a fibd port", dev)
+		}
+		port = p
+	} else {
+		r.devless[k] = struct{}{}
+		// As the kernel: the longest on-link prefix holding the gateway
+		// (lowest port on a tie, so the answer never depends on map order).
+		found, best := false, -1
+		for p, ons := range r.onlink {
+			for o := range ons {
+				if o.prefix.Contains(gw) && (o.prefix.Bits() > best || o.prefix.Bits() == best && p < port) {
+					port, found, best = p, true, o.prefix.Bits()
+				}
+			}
+		}
+		if !found {
+			return Hop{}, fmt.Errorf("%w: %s", errNoSubnet, gw)
+		}
+	}
+	if !gw.IsValid() { // on-link: host routes of neighbours carry the MACs
+		return Hop{Type: fptypes.NexthopUnresolved, Port: port}, nil
+	}
+	nk := NeighKey{gw.Unmap(), port}
+	if !slices.Contains(e.deps, nk) {
+		e.deps = append(e.deps, nk)
+		r.addUser(nk, k)
+	}
+	if mac, ok := r.neigh[nk]; ok {
+		return Hop{Type: fptypes.NexthopForward, Port: port, Gw: nk.addr, MAC: mac}, nil
+	}
+	return Hop{Type: fptypes.NexthopUnresolved, Port: port, Gw: nk.addr}, nil
+}
+
+func (r *RIB) routeTarget(k tp, e *entry, rt *Route) (Target, error) {
+	t, err := r.pathsTarget(k, e, rt)
+	if err == nil && rt.NhID != 0 {
+		switch t.Type {
+		case fptypes.NexthopForward, fptypes.NexthopUnresolved, fptypes.NexthopECMP:
+			t.Obj = rt.NhID
+		}
+	}
+	return t, err
+}
+
+func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
+	switch rt.Type {
+	case Blackhole:
+		return Target{Type: fptypes.NexthopBlackhole}, nil
+	case Unreachable:
+		return Target{Type: fptypes.NexthopUnreachable}, nil
+	case Prohibit:
+		return Target{Type: fptypes.NexthopProhibit}, nil
+	case Throw:
+		return Target{Type: fptypes.NexthopThrow}, nil
+	case Local:
+		return Target{Type: fptypes.NexthopLocal}, nil
+	}
+	if len(rt.Nexthops) == 0 {
+		return Target{}, errors.New("unicast route without nexthop")
+	}
+	if len(rt.Nexthops) == 1 {
+		h, err := r.hop(k, e, rt.Nexthops[0].Gateway, rt.Nexthops[0].Dev)
+		if err != nil {
+			return Target{}, err
+		}
+		return Target{Type: h.Type, Hop: h}, nil
+	}
+	var all, resolved []Member
+	var bad []error
+	for _, nh := range rt.Nexthops {
+		h, err := r.hop(k, e, nh.Gateway, nh.Dev)
+		if err != nil { // this path is unusable; the others still carry traffic
+			bad = append(bad, err)
+			continue
+		}
+		m := Member{Hop: h, Weight: max(nh.Weight, 1)}
+		all = append(all, m)
+		if h.Type == fptypes.NexthopForward {
+			resolved = append(resolved, m)
+		}
+	}
+	if len(all) == 0 {
+		return Target{}, errors.Join(bad...)
+	}
+	if len(bad) > 0 {
+		r.Problems = append(r.Problems, fmt.Errorf("route %s table %d: paths left out: %w", k.prefix, k.table, errors.Join(bad...)))
+	}
+	members := all
+	if len(resolved) > 0 {
+		members = resolved // unresolved members leave the group meanwhile
+	}
+	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.Hop.String(), b.Hop.String()) })
+	// The same neighbour listed twice adds its weights.
+	merged := members[:0:0]
+	for _, m := range members {
+		if n := len(merged); n > 0 && merged[n-1].Hop == m.Hop {
+			merged[n-1].Weight += m.Weight
+			continue
+		}
+		merged = append(merged, m)
+	}
+	if len(merged) == 1 {
+		return Target{Type: merged[0].Hop.Type, Hop: merged[0].Hop}, nil
+	}
+	return Target{Type: fptypes.NexthopECMP, Members: merged}, nil
+}

@@ -1,0 +1,38 @@
+package rib
+
+import (
+	"net/netip"
+	"testing"
+
+	"fibd/test/fullview"
+)
+
+// BenchmarkResolveFullView builds and resolves a RIB of a full view (1M
+// IPv4 + 200k IPv6 routes via four neighbours) from scratch, as a resync
+// does.
+func BenchmarkResolveFullView(b *testing.B) {
+	st := &State{
+		Addrs: []Addr{{Prefix: netip.MustParsePrefix("198.51.100.1/24"), Dev: "a"},
+			{Prefix: netip.MustParsePrefix("2001:db8:1::1/64"), Dev: "a"}},
+	}
+	for i := range 4 {
+		st.Neighs = append(st.Neighs, Neigh{Addr: netip.AddrFrom4([4]byte{198, 51, 100, byte(2 + i)}), Dev: "a",
+			MAC: []byte{2, 0, 0, 0, 0, byte(i)}})
+	}
+	for i, p := range fullview.IPv4(1, 1000000) {
+		st.Routes = append(st.Routes, Route{Table: 100, Prefix: p,
+			Nexthops: []Nexthop{{Gateway: netip.AddrFrom4([4]byte{198, 51, 100, byte(2 + i%4)})}}})
+	}
+	for _, p := range fullview.IPv6(2, 200000) {
+		st.Routes = append(st.Routes, Route{Table: 100, Prefix: p,
+			Nexthops: []Nexthop{{Gateway: netip.MustParseAddr("2001:db8:1::2")}}})
+	}
+	b.ResetTimer()
+	for range b.N {
+		r := NewRIB(ribPorts, 100, len(st.Routes))
+		r.Load(st)
+		if n := r.Routes(); n < 1200000 {
+			b.Fatal(n)
+		}
+	}
+}
