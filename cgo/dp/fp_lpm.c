@@ -512,6 +512,61 @@ top_lpm(const struct fp_lpm *l, unsigned t, int *len)
 	return 0;
 }
 
+/* ---- first-level entries and top blocks ---- */
+
+/* A node hanging from a first-level entry is allocated with its leaves
+ * right behind it (a top block, NODE_UNIT-aligned): a lookup that ends in
+ * the first node (nearly every IPv4 lookup of a real table, /19../24 with
+ * S = 18) finds node and leaf in the same cache lines, so the bulk lookup
+ * prefetches them together instead of one after the other. The entry
+ * carries how many 64-byte lines the block spans beyond the first (bits
+ * 1..3), so that a lookup can prefetch them all before reading the node. */
+static inline bool
+is_leaf(uint64_t e)
+{
+	return e & 1;
+}
+
+static inline uint64_t
+mk_leaf(uint32_t v)
+{
+	return ((uint64_t)v << 1) | 1;
+}
+
+static inline unsigned
+top_units(unsigned nleaves)
+{
+	return 1 + (nleaves * 4 + NODE_UNIT - 1) / NODE_UNIT;
+}
+
+static inline uint64_t
+mk_top(const struct node *x)
+{
+	uintptr_t a = (uintptr_t)x;
+	uintptr_t end = a + sizeof(*x) + __builtin_popcountll(x->leafvec) * 4 - 1;
+	uint64_t extra = (end >> 6) - (a >> 6); /* 0..4 */
+	return (uint64_t)a | extra << 1;
+}
+
+static inline const struct node *
+ent_node(uint64_t e)
+{
+	return (const struct node *)(uintptr_t)(e & ~(uint64_t)(NODE_UNIT - 1));
+}
+
+/* Prefetch the lines of the top block of node entry e, up to three (a
+ * node and 24 leaves or more), without a branch: a loop over a count that
+ * varies from entry to entry would be mispredicted. */
+static inline void
+prefetch_top(uint64_t e)
+{
+	const char *p = (const char *)ent_node(e);
+	unsigned extra = (e >> 1) & 7;
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + (extra >= 1 ? 64 : 0));
+	__builtin_prefetch(p + (extra >= 2 ? 128 : extra * 64));
+}
+
 /* ---- building nodes ---- */
 
 static void
@@ -522,6 +577,17 @@ retire_subtree(struct fp_lpm *l, const struct node *n, int *rc)
 		retire_subtree(l, &n->child[i], rc);
 	if (drop(l, n->child, l->nodes, nc) < 0 ||
 	    drop(l, n->leaf, l->leaves, leaf_units(__builtin_popcountll(n->leafvec))) < 0)
+		*rc = -ENOMEM;
+}
+
+static void
+retire_top(struct fp_lpm *l, const struct node *n, int *rc)
+{
+	unsigned nc = __builtin_popcountll(n->vec);
+	for (unsigned i = 0; i < nc; i++)
+		retire_subtree(l, &n->child[i], rc);
+	if (drop(l, n->child, l->nodes, nc) < 0 ||
+	    drop(l, (void *)n, l->nodes, top_units(__builtin_popcountll(n->leafvec))) < 0)
 		*rc = -ENOMEM;
 }
 
@@ -556,11 +622,13 @@ paint(const struct sh *s, uint32_t d, uint32_t val[SLOTS], uint8_t len[SLOTS])
  * than keep bits of this node (then the change cannot reach it), or taken
  * from *ovr (for the slot on the path to a deeper change). Children of
  * other slots are shared with old. old's arrays, and subtrees that are no
- * longer children, are retired. */
+ * longer children, are retired. With top != NULL the node is a top block
+ * (out is unused): it is allocated here and returned in *top, and old, if
+ * any, is a top block, retired whole. */
 static int
 make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 	  const struct node *old, unsigned a, unsigned cnt, unsigned keep,
-	  const struct node *ovr, struct node *out)
+	  const struct node *ovr, struct node *out, struct node **top)
 {
 	uint32_t val[SLOTS];
 	uint8_t len[SLOTS];
@@ -576,16 +644,25 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 			runs[nr++] = val[v];
 		}
 	}
+	if (top != NULL) {
+		out = take(l, l->nodes, top_units(nr));
+		if (out == NULL)
+			return -ENOMEM;
+		*top = out;
+		out->leaf = (uint32_t *)(out + 1);
+	} else {
+		out->leaf = NULL;
+		if (nr != 0) {
+			out->leaf = take(l, l->leaves, leaf_units(nr));
+			if (out->leaf == NULL)
+				return -ENOMEM;
+		}
+	}
 	out->vec = vec;
 	out->leafvec = leafvec;
-	out->leaf = NULL;
 	out->child = NULL;
-	if (nr != 0) {
-		out->leaf = take(l, l->leaves, leaf_units(nr));
-		if (out->leaf == NULL)
-			return -ENOMEM;
+	if (nr != 0)
 		memcpy(out->leaf, runs, nr * sizeof(runs[0]));
-	}
 	unsigned nc = __builtin_popcountll(vec);
 	if (nc != 0) {
 		out->child = take(l, l->nodes, nc);
@@ -605,7 +682,7 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 			out->child[i] = *oc;
 		} else {
 			int rc = make_node(l, s->kid[i], o + STRIDE, val[v], oc, 0, SLOTS, 0,
-					   NULL, &out->child[i]);
+					   NULL, &out->child[i], NULL);
 			if (rc < 0)
 				return rc;
 		}
@@ -618,23 +695,14 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 				retire_subtree(l, &old->child[j], &rc);
 		if (rc < 0)
 			return rc;
-		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0 ||
-		    drop(l, old->leaf, l->leaves, leaf_units(__builtin_popcountll(old->leafvec))) < 0)
+		unsigned ol = __builtin_popcountll(old->leafvec);
+		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0)
+			return -ENOMEM;
+		if (top != NULL ? drop(l, (void *)old, l->nodes, top_units(ol)) < 0
+				: drop(l, old->leaf, l->leaves, leaf_units(ol)) < 0)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-static inline bool
-is_leaf(uint64_t e)
-{
-	return e & 1;
-}
-
-static inline uint64_t
-mk_leaf(uint32_t v)
-{
-	return ((uint64_t)v << 1) | 1;
 }
 
 /* Recompute first-level entry t from the record, sharing what can be
@@ -645,26 +713,22 @@ set_top(struct fp_lpm *l, struct root *r, unsigned t)
 	int dl;
 	uint32_t d = top_lpm(l, t, &dl);
 	uint64_t e = r->top[t];
-	const struct node *old = is_leaf(e) ? NULL : (const struct node *)(uintptr_t)e;
+	const struct node *old = is_leaf(e) ? NULL : ent_node(e);
 	uint64_t ne;
 	if (l->topk[t] != NULL) {
-		struct node *x = take(l, l->nodes, 1);
-		if (x == NULL)
-			return -ENOMEM;
-		int rc = make_node(l, l->topk[t], l->S, d, old, 0, SLOTS, 0, NULL, x);
+		struct node *x;
+		int rc = make_node(l, l->topk[t], l->S, d, old, 0, SLOTS, 0, NULL, NULL, &x);
 		if (rc < 0)
 			return rc;
-		ne = (uint64_t)(uintptr_t)x;
+		ne = mk_top(x);
 	} else {
 		int rc = 0;
 		if (old != NULL)
-			retire_subtree(l, old, &rc);
+			retire_top(l, old, &rc);
 		if (rc < 0)
 			return rc;
 		ne = mk_leaf(d);
 	}
-	if (old != NULL && drop(l, (void *)old, l->nodes, 1) < 0)
-		return -ENOMEM;
 	__atomic_store_n(&r->top[t], ne, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -703,7 +767,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 	d[0] = top_lpm(l, t, &dl);
 	sh[0] = l->topk[t];
 	uint64_t e = r->top[t];
-	old[0] = is_leaf(e) ? NULL : (const struct node *)(uintptr_t)e;
+	old[0] = is_leaf(e) ? NULL : ent_node(e);
 	unsigned o = S, j = 0;
 	while (depth > o + STRIDE) {
 		unsigned s = key_slot(k, o);
@@ -723,11 +787,8 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		js = i;
 	if (js < 0) {
 		int rc = 0;
-		if (old[0] != NULL) {
-			retire_subtree(l, old[0], &rc);
-			if (rc == 0)
-				rc = drop(l, (void *)old[0], l->nodes, 1);
-		}
+		if (old[0] != NULL)
+			retire_top(l, old[0], &rc);
 		if (rc < 0)
 			return rc;
 		__atomic_store_n(&r->top[t], mk_leaf(d[0]), __ATOMIC_RELEASE);
@@ -744,21 +805,23 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		a = v[js + 1];
 		cnt = 1;
 	}
-	struct node n, p;
-	int rc = make_node(l, sh[js], oj, d[js], old[js], a, cnt, keep, NULL, &n);
-	for (int i = js - 1; rc == 0 && i >= 0; i--) {
-		rc = make_node(l, sh[i], S + i * STRIDE, d[i], old[i], v[i + 1], 1, 0, &n, &p);
-		n = p;
+	struct node n, p, *x = NULL;
+	int rc;
+	if (js == 0) {
+		rc = make_node(l, sh[0], S, d[0], old[0], a, cnt, keep, NULL, NULL, &x);
+	} else {
+		rc = make_node(l, sh[js], oj, d[js], old[js], a, cnt, keep, NULL, &n, NULL);
+		for (int i = js - 1; rc == 0 && i >= 1; i--) {
+			rc = make_node(l, sh[i], S + i * STRIDE, d[i], old[i], v[i + 1], 1, 0, &n,
+				       &p, NULL);
+			n = p;
+		}
+		if (rc == 0)
+			rc = make_node(l, sh[0], S, d[0], old[0], v[1], 1, 0, &n, NULL, &x);
 	}
 	if (rc < 0)
 		return rc;
-	struct node *x = take(l, l->nodes, 1);
-	if (x == NULL)
-		return -ENOMEM;
-	*x = n;
-	if (old[0] != NULL && drop(l, (void *)old[0], l->nodes, 1) < 0)
-		return -ENOMEM;
-	__atomic_store_n(&r->top[t], (uint64_t)(uintptr_t)x, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->top[t], mk_top(x), __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -1008,15 +1071,11 @@ build_all(struct fp_lpm *l)
 			nr->top[t] = mk_leaf(def[t]);
 			continue;
 		}
-		struct node *x = arena_get(&l->mem, na, 1);
-		if (x == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, x);
+		struct node *x;
+		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, NULL, &x);
 		if (rc < 0)
 			break;
-		nr->top[t] = (uint64_t)(uintptr_t)x;
+		nr->top[t] = mk_top(x);
 		l->fresh.n = 0; /* the new arena goes as a whole on failure */
 	}
 	l->fresh.n = 0;
@@ -1354,7 +1413,7 @@ fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip)
 	uint64_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
-	const struct node *n = (const struct node *)(uintptr_t)e;
+	const struct node *n = ent_node(e);
 	uint64_t k = (uint64_t)ip << (32 + r->bits);
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (64 - STRIDE)), &leaf)) != NULL)
@@ -1379,7 +1438,7 @@ fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16])
 	uint64_t e = __atomic_load_n(&r->top[(unsigned)(k >> (128 - r->bits))], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
-	const struct node *n = (const struct node *)(uintptr_t)e;
+	const struct node *n = ent_node(e);
 	k <<= r->bits;
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (128 - STRIDE)), &leaf)) != NULL)
@@ -1399,33 +1458,47 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 	const unsigned S = r->bits;
 	/* IPv4 ends in the first node for nearly every address of a real
 	 * table (S = 18: /19../24 are one node down), so: prefetch every
-	 * first-level entry, then every first node, then walk each address
-	 * to its leaf (deeper nodes, for /25 and longer, without prefetch)
-	 * and prefetch the leaf; read the leaves last. */
+	 * first-level entry, then every top block (node and leaves), then
+	 * finish each address in its top block; the few that go deeper
+	 * (/25 and longer) walk on and have their leaf prefetched, and are
+	 * read last. */
 	for (unsigned base = 0; base < n; base += GROUP) {
 		unsigned g = n - base < GROUP ? n - base : GROUP;
 		const uint32_t *a = ip + base;
 		uint32_t *out = nh + base;
 		uint64_t ent[GROUP];
 		const uint32_t *leaf[GROUP];
+		uint8_t deep[GROUP];
+		unsigned nd = 0;
 		for (unsigned i = 0; i < g; i++)
 			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
 		for (unsigned i = 0; i < g; i++) {
 			ent[i] = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
 			if (!is_leaf(ent[i]))
-				__builtin_prefetch((const void *)(uintptr_t)ent[i]);
+				prefetch_top(ent[i]);
 		}
 		for (unsigned i = 0; i < g; i++) {
-			if (is_leaf(ent[i]))
+			uint64_t e = ent[i];
+			if (is_leaf(e)) {
+				out[i] = (uint32_t)(e >> 1);
 				continue;
-			const struct node *c = (const struct node *)(uintptr_t)ent[i];
+			}
+			const struct node *c = ent_node(e);
 			uint64_t k = (uint64_t)a[i] << (32 + S);
+			uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
+			if (!(c->vec & bit)) {
+				out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
+				continue;
+			}
+			c = c->child + __builtin_popcountll(c->vec & (bit - 1));
+			k <<= STRIDE;
 			while ((c = step(c, (unsigned)(k >> (64 - STRIDE)), &leaf[i])) != NULL)
 				k <<= STRIDE;
 			__builtin_prefetch(leaf[i]);
+			deep[nd++] = i;
 		}
-		for (unsigned i = 0; i < g; i++)
-			out[i] = is_leaf(ent[i]) ? (uint32_t)(ent[i] >> 1) : *leaf[i];
+		for (unsigned j = 0; j < nd; j++)
+			out[deep[j]] = *leaf[deep[j]];
 	}
 }
 
@@ -1454,8 +1527,8 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 				out[i] = (uint32_t)(e >> 1);
 				continue;
 			}
-			cur[i] = (const struct node *)(uintptr_t)e;
-			__builtin_prefetch(cur[i]);
+			cur[i] = ent_node(e);
+			prefetch_top(e);
 			key[i] <<= S;
 			walk[nw++] = i;
 		}
