@@ -106,7 +106,7 @@ struct fp_lpm {
 	unsigned W;
 	unsigned S;
 	struct fp_lpm_alloc mem;
-	struct arena *nodes, *leaves;
+	struct arena *nodes, *leaves, *flat;
 	uint32_t *topv;    /* 2^(S+1), heap-numbered prefixes of 0..S bits; 0 = none */
 	struct sh **topk;  /* 2^S */
 	uint64_t n_pfx;
@@ -514,17 +514,35 @@ top_lpm(const struct fp_lpm *l, unsigned t, int *len)
 
 /* ---- first-level entries and top blocks ---- */
 
-/* A node hanging from a first-level entry is allocated with its leaves
- * right behind it (a top block, NODE_UNIT-aligned): a lookup that ends in
- * the first node (nearly every IPv4 lookup of a real table, /19../24 with
- * S = 18) finds node and leaf in the same cache lines, so the bulk lookup
- * prefetches them together instead of one after the other. The entry
- * carries how many 64-byte lines the block spans beyond the first (bits
- * 1..3), so that a lookup can prefetch them all before reading the node. */
+/* A first-level entry is a value, (value << 1) | 1, or points to a top
+ * block in one of two forms, told apart by bit 3:
+ *
+ * - flat (bit 3 clear), for a first node without children (nearly every
+ *   first node of an IPv4 full view: /19../24 under S = 18): 2^k lines of
+ *   64 bytes (k in bits 1..2); line p covers slots p * (64 >> k) onwards
+ *   and holds a 64-bit map of where runs of equal values start among its
+ *   slots, then up to FLAT_RUNS run values. k is the smallest that fits
+ *   every line's runs (k = 3 always fits: 8 slots). A lookup computes the
+ *   one line it needs from the entry and the address: one cache line
+ *   after the first level, no load that waits for another.
+ * - node (bit 3 set): a node allocated with its leaf runs right behind it
+ *   (NODE_UNIT-aligned), bits 1..2 the number of 64-byte lines it spans
+ *   beyond the first (3 at most counted), so that a lookup can prefetch
+ *   node and leaves together before reading the node. */
+#define E_NODE 8
+#define FLAT_UNIT 64
+#define FLAT_RUNS 14
+
 static inline bool
 is_leaf(uint64_t e)
 {
 	return e & 1;
+}
+
+static inline bool
+is_flat(uint64_t e)
+{
+	return (e & (1 | E_NODE)) == 0;
 }
 
 static inline uint64_t
@@ -544,14 +562,51 @@ mk_top(const struct node *x)
 {
 	uintptr_t a = (uintptr_t)x;
 	uintptr_t end = a + sizeof(*x) + __builtin_popcountll(x->leafvec) * 4 - 1;
-	uint64_t extra = (end >> 6) - (a >> 6); /* 0..4 */
-	return (uint64_t)a | extra << 1;
+	uint64_t extra = (end >> 6) - (a >> 6);
+	return (uint64_t)a | (extra < 3 ? extra : 3) << 1 | E_NODE;
 }
 
+/* The node of a node entry. */
 static inline const struct node *
 ent_node(uint64_t e)
 {
 	return (const struct node *)(uintptr_t)(e & ~(uint64_t)(NODE_UNIT - 1));
+}
+
+/* The node of entry e, or NULL for a value or a flat block. */
+static inline const struct node *
+top_node(uint64_t e)
+{
+	return (e & 1) || !(e & E_NODE) ? NULL : ent_node(e);
+}
+
+static inline unsigned
+flat_units(uint64_t e)
+{
+	return 1u << ((e >> 1) & 3);
+}
+
+static inline uint64_t *
+flat_base(uint64_t e)
+{
+	return (uint64_t *)(uintptr_t)(e & ~(uint64_t)(FLAT_UNIT - 1));
+}
+
+/* The line of flat entry e that holds slot v. */
+static inline const uint64_t *
+flat_line(uint64_t e, unsigned v)
+{
+	unsigned k = (e >> 1) & 3;
+	return (const uint64_t *)(uintptr_t)((e & ~(uint64_t)(FLAT_UNIT - 1)) +
+					     ((uint64_t)(v >> (STRIDE - k)) << 6));
+}
+
+static inline uint32_t
+flat_get(uint64_t e, const uint64_t *line, unsigned v)
+{
+	unsigned j = v & ((SLOTS - 1) >> ((e >> 1) & 3));
+	unsigned r = __builtin_popcountll(line[0] & (~UINT64_C(0) >> (63 - j)));
+	return ((const uint32_t *)line)[2 + r - 1];
 }
 
 /* Prefetch the lines of the top block of node entry e, up to three (a
@@ -561,7 +616,7 @@ static inline void
 prefetch_top(uint64_t e)
 {
 	const char *p = (const char *)ent_node(e);
-	unsigned extra = (e >> 1) & 7;
+	unsigned extra = (e >> 1) & 3;
 	__builtin_prefetch(p);
 	__builtin_prefetch(p + (extra >= 1 ? 64 : 0));
 	__builtin_prefetch(p + (extra >= 2 ? 128 : extra * 64));
@@ -580,14 +635,31 @@ retire_subtree(struct fp_lpm *l, const struct node *n, int *rc)
 		*rc = -ENOMEM;
 }
 
-static void
-retire_top(struct fp_lpm *l, const struct node *n, int *rc)
+/* Retire the block of first-level entry e (not the subtrees below it). */
+static int
+drop_top(struct fp_lpm *l, uint64_t e)
 {
-	unsigned nc = __builtin_popcountll(n->vec);
-	for (unsigned i = 0; i < nc; i++)
-		retire_subtree(l, &n->child[i], rc);
-	if (drop(l, n->child, l->nodes, nc) < 0 ||
-	    drop(l, (void *)n, l->nodes, top_units(__builtin_popcountll(n->leafvec))) < 0)
+	if (is_leaf(e))
+		return 0;
+	if (is_flat(e))
+		return drop(l, flat_base(e), l->flat, flat_units(e));
+	const struct node *n = ent_node(e);
+	return drop(l, (void *)n, l->nodes, top_units(__builtin_popcountll(n->leafvec)));
+}
+
+/* Retire everything first-level entry e holds. */
+static void
+retire_top(struct fp_lpm *l, uint64_t e, int *rc)
+{
+	const struct node *n = top_node(e);
+	if (n != NULL) {
+		unsigned nc = __builtin_popcountll(n->vec);
+		for (unsigned i = 0; i < nc; i++)
+			retire_subtree(l, &n->child[i], rc);
+		if (drop(l, n->child, l->nodes, nc) < 0)
+			*rc = -ENOMEM;
+	}
+	if (drop_top(l, e) < 0)
 		*rc = -ENOMEM;
 }
 
@@ -616,19 +688,61 @@ paint(const struct sh *s, uint32_t d, uint32_t val[SLOTS], uint8_t len[SLOTS])
 	}
 }
 
+/* Build the flat block of a first node without children from its slot
+ * values; *top gets its entry. */
+static int
+make_flat(struct fp_lpm *l, const uint32_t val[SLOTS], uint64_t *top)
+{
+	unsigned k = 0;
+	for (; k < 3; k++) {
+		unsigned m = SLOTS >> k, worst = 0;
+		for (unsigned p = 0; p < SLOTS; p += m) {
+			unsigned n = 1;
+			for (unsigned v = p + 1; v < p + m; v++)
+				n += val[v] != val[v - 1];
+			if (n > worst)
+				worst = n;
+		}
+		if (worst <= FLAT_RUNS)
+			break;
+	}
+	uint64_t *b = take(l, l->flat, 1u << k);
+	if (b == NULL)
+		return -ENOMEM;
+	unsigned m = SLOTS >> k;
+	for (unsigned p = 0; p < (1u << k); p++) {
+		uint64_t *line = b + p * (FLAT_UNIT / sizeof(*b));
+		uint32_t *runs = (uint32_t *)(line + 1);
+		uint64_t map = 0;
+		unsigned n = 0;
+		memset(line, 0, FLAT_UNIT);
+		for (unsigned j = 0; j < m; j++) {
+			unsigned v = p * m + j;
+			if (j == 0 || val[v] != val[v - 1]) {
+				map |= UINT64_C(1) << j;
+				runs[n++] = val[v];
+			}
+		}
+		line[0] = map;
+	}
+	*top = (uint64_t)(uintptr_t)b | (uint64_t)k << 1;
+	return 0;
+}
+
 /* Build the node for shadow s at bit o with inherited value d into *out,
  * from old (the node it replaces, NULL if none). Slots a..a+cnt-1 changed:
  * there a child is rebuilt unless its value comes from a prefix of more
  * than keep bits of this node (then the change cannot reach it), or taken
  * from *ovr (for the slot on the path to a deeper change). Children of
  * other slots are shared with old. old's arrays, and subtrees that are no
- * longer children, are retired. With top != NULL the node is a top block
- * (out is unused): it is allocated here and returned in *top, and old, if
- * any, is a top block, retired whole. */
+ * longer children, are retired. With top != NULL the node is a first
+ * node (out is unused): its top block is allocated here and *top gets its
+ * entry; old is then the node of the entry it replaces (NULL for a value
+ * or a flat block), whose block the caller retires (drop_top). */
 static int
 make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 	  const struct node *old, unsigned a, unsigned cnt, unsigned keep,
-	  const struct node *ovr, struct node *out, struct node **top)
+	  const struct node *ovr, struct node *out, uint64_t *top)
 {
 	uint32_t val[SLOTS];
 	uint8_t len[SLOTS];
@@ -644,47 +758,55 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 			runs[nr++] = val[v];
 		}
 	}
-	if (top != NULL) {
-		out = take(l, l->nodes, top_units(nr));
-		if (out == NULL)
-			return -ENOMEM;
-		*top = out;
-		out->leaf = (uint32_t *)(out + 1);
+	unsigned nc = __builtin_popcountll(vec);
+	if (top != NULL && nc == 0) {
+		int rc = make_flat(l, val, top);
+		if (rc < 0)
+			return rc;
 	} else {
-		out->leaf = NULL;
-		if (nr != 0) {
-			out->leaf = take(l, l->leaves, leaf_units(nr));
-			if (out->leaf == NULL)
+		if (top != NULL) {
+			out = take(l, l->nodes, top_units(nr));
+			if (out == NULL)
+				return -ENOMEM;
+			out->leaf = (uint32_t *)(out + 1);
+		} else {
+			out->leaf = NULL;
+			if (nr != 0) {
+				out->leaf = take(l, l->leaves, leaf_units(nr));
+				if (out->leaf == NULL)
+					return -ENOMEM;
+			}
+		}
+		out->vec = vec;
+		out->leafvec = leafvec;
+		out->child = NULL;
+		if (nr != 0)
+			memcpy(out->leaf, runs, nr * sizeof(runs[0]));
+		if (top != NULL)
+			*top = mk_top(out);
+		if (nc != 0) {
+			out->child = take(l, l->nodes, nc);
+			if (out->child == NULL)
 				return -ENOMEM;
 		}
-	}
-	out->vec = vec;
-	out->leafvec = leafvec;
-	out->child = NULL;
-	if (nr != 0)
-		memcpy(out->leaf, runs, nr * sizeof(runs[0]));
-	unsigned nc = __builtin_popcountll(vec);
-	if (nc != 0) {
-		out->child = take(l, l->nodes, nc);
-		if (out->child == NULL)
-			return -ENOMEM;
-	}
-	unsigned i = 0;
-	for (uint64_t m = vec; m != 0; m &= m - 1, i++) {
-		unsigned v = __builtin_ctzll(m);
-		const struct node *oc = NULL;
-		if (old != NULL && ((old->vec >> v) & 1))
-			oc = &old->child[__builtin_popcountll(old->vec & ((UINT64_C(1) << v) - 1))];
-		bool in = v - a < cnt;
-		if (ovr != NULL && v == a) {
-			out->child[i] = *ovr;
-		} else if (oc != NULL && (!in || len[v] > keep)) {
-			out->child[i] = *oc;
-		} else {
-			int rc = make_node(l, s->kid[i], o + STRIDE, val[v], oc, 0, SLOTS, 0,
-					   NULL, &out->child[i], NULL);
-			if (rc < 0)
-				return rc;
+		unsigned i = 0;
+		for (uint64_t m = vec; m != 0; m &= m - 1, i++) {
+			unsigned v = __builtin_ctzll(m);
+			const struct node *oc = NULL;
+			if (old != NULL && ((old->vec >> v) & 1))
+				oc = &old->child[__builtin_popcountll(old->vec &
+								      ((UINT64_C(1) << v) - 1))];
+			bool in = v - a < cnt;
+			if (ovr != NULL && v == a) {
+				out->child[i] = *ovr;
+			} else if (oc != NULL && (!in || len[v] > keep)) {
+				out->child[i] = *oc;
+			} else {
+				int rc = make_node(l, s->kid[i], o + STRIDE, val[v], oc, 0, SLOTS,
+						   0, NULL, &out->child[i], NULL);
+				if (rc < 0)
+					return rc;
+			}
 		}
 	}
 	if (old != NULL) {
@@ -695,11 +817,10 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 				retire_subtree(l, &old->child[j], &rc);
 		if (rc < 0)
 			return rc;
-		unsigned ol = __builtin_popcountll(old->leafvec);
 		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0)
 			return -ENOMEM;
-		if (top != NULL ? drop(l, (void *)old, l->nodes, top_units(ol)) < 0
-				: drop(l, old->leaf, l->leaves, leaf_units(ol)) < 0)
+		if (top == NULL &&
+		    drop(l, old->leaf, l->leaves, leaf_units(__builtin_popcountll(old->leafvec))) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -713,18 +834,17 @@ set_top(struct fp_lpm *l, struct root *r, unsigned t)
 	int dl;
 	uint32_t d = top_lpm(l, t, &dl);
 	uint64_t e = r->top[t];
-	const struct node *old = is_leaf(e) ? NULL : ent_node(e);
 	uint64_t ne;
 	if (l->topk[t] != NULL) {
-		struct node *x;
-		int rc = make_node(l, l->topk[t], l->S, d, old, 0, SLOTS, 0, NULL, NULL, &x);
+		int rc = make_node(l, l->topk[t], l->S, d, top_node(e), 0, SLOTS, 0, NULL, NULL,
+				   &ne);
 		if (rc < 0)
 			return rc;
-		ne = mk_top(x);
+		if (drop_top(l, e) < 0)
+			return -ENOMEM;
 	} else {
 		int rc = 0;
-		if (old != NULL)
-			retire_top(l, old, &rc);
+		retire_top(l, e, &rc);
 		if (rc < 0)
 			return rc;
 		ne = mk_leaf(d);
@@ -767,7 +887,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 	d[0] = top_lpm(l, t, &dl);
 	sh[0] = l->topk[t];
 	uint64_t e = r->top[t];
-	old[0] = is_leaf(e) ? NULL : ent_node(e);
+	old[0] = top_node(e);
 	unsigned o = S, j = 0;
 	while (depth > o + STRIDE) {
 		unsigned s = key_slot(k, o);
@@ -787,8 +907,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		js = i;
 	if (js < 0) {
 		int rc = 0;
-		if (old[0] != NULL)
-			retire_top(l, old[0], &rc);
+		retire_top(l, e, &rc);
 		if (rc < 0)
 			return rc;
 		__atomic_store_n(&r->top[t], mk_leaf(d[0]), __ATOMIC_RELEASE);
@@ -805,10 +924,11 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		a = v[js + 1];
 		cnt = 1;
 	}
-	struct node n, p, *x = NULL;
+	struct node n, p;
+	uint64_t ne = 0;
 	int rc;
 	if (js == 0) {
-		rc = make_node(l, sh[0], S, d[0], old[0], a, cnt, keep, NULL, NULL, &x);
+		rc = make_node(l, sh[0], S, d[0], old[0], a, cnt, keep, NULL, NULL, &ne);
 	} else {
 		rc = make_node(l, sh[js], oj, d[js], old[js], a, cnt, keep, NULL, &n, NULL);
 		for (int i = js - 1; rc == 0 && i >= 1; i--) {
@@ -817,11 +937,13 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 			n = p;
 		}
 		if (rc == 0)
-			rc = make_node(l, sh[0], S, d[0], old[0], v[1], 1, 0, &n, NULL, &x);
+			rc = make_node(l, sh[0], S, d[0], old[0], v[1], 1, 0, &n, NULL, &ne);
 	}
 	if (rc < 0)
 		return rc;
-	__atomic_store_n(&r->top[t], mk_top(x), __ATOMIC_RELEASE);
+	if (drop_top(l, e) < 0)
+		return -ENOMEM;
+	__atomic_store_n(&r->top[t], ne, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -1045,10 +1167,11 @@ build_all(struct fp_lpm *l)
 	size_t nt = (size_t)1 << l->S;
 	struct root *nr = l->mem.alloc(l->mem.arg, sizeof(*nr) + nt * sizeof(uint64_t));
 	struct arena *na = arena_new(NODE_UNIT), *nl = arena_new(LEAF_UNIT);
+	struct arena *nf = arena_new(FLAT_UNIT);
 	uint32_t *def = malloc(nt * sizeof(*def));
-	struct arena *oa = l->nodes, *ol = l->leaves;
+	struct arena *oa = l->nodes, *ol = l->leaves, *of = l->flat;
 	int rc = 0;
-	if (nr == NULL || na == NULL || nl == NULL || def == NULL) {
+	if (nr == NULL || na == NULL || nl == NULL || nf == NULL || def == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1066,16 +1189,16 @@ build_all(struct fp_lpm *l)
 		}
 	l->nodes = na;
 	l->leaves = nl;
+	l->flat = nf;
 	for (size_t t = 0; t < nt; t++) {
 		if (l->topk[t] == NULL) {
 			nr->top[t] = mk_leaf(def[t]);
 			continue;
 		}
-		struct node *x;
-		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, NULL, &x);
+		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, NULL,
+			       &nr->top[t]);
 		if (rc < 0)
 			break;
-		nr->top[t] = mk_top(x);
 		l->fresh.n = 0; /* the new arena goes as a whole on failure */
 	}
 	l->fresh.n = 0;
@@ -1090,20 +1213,23 @@ build_all(struct fp_lpm *l)
 	free(def);
 	__atomic_store_n(&l->root, nr, __ATOMIC_RELEASE);
 	if (oa != NULL) {
-		l->limbo_bytes += oa->bytes + ol->bytes;
+		l->limbo_bytes += oa->bytes + ol->bytes + of->bytes;
 		oa->next = ol;
-		ol->next = l->limbo_arenas;
+		ol->next = of;
+		of->next = l->limbo_arenas;
 		l->limbo_arenas = oa;
 	}
 	return 0;
 fail:
 	l->nodes = oa;
 	l->leaves = ol;
+	l->flat = of;
 	free(def);
 	if (nr != NULL)
 		l->mem.free(l->mem.arg, nr);
 	arena_destroy(&l->mem, na);
 	arena_destroy(&l->mem, nl);
+	arena_destroy(&l->mem, nf);
 	return rc;
 }
 
@@ -1227,6 +1353,7 @@ fp_lpm_free(struct fp_lpm *l)
 		l->mem.free(l->mem.arg, l->root);
 	arena_destroy(&l->mem, l->nodes);
 	arena_destroy(&l->mem, l->leaves);
+	arena_destroy(&l->mem, l->flat);
 	free(l->fresh.v);
 	free(l->pend.v);
 	free(l->limbo.v);
@@ -1378,8 +1505,8 @@ fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->prefixes = l->n_pfx;
 	size_t rb = sizeof(struct root) + ((size_t)1 << l->root->bits) * sizeof(uint64_t);
-	st->fib_bytes = rb + l->nodes->bytes + l->leaves->bytes;
-	st->fib_used = rb + l->nodes->used + l->leaves->used;
+	st->fib_bytes = rb + l->nodes->bytes + l->leaves->bytes + l->flat->bytes;
+	st->fib_used = rb + l->nodes->used + l->leaves->used + l->flat->used;
 	st->limbo_bytes = l->limbo_bytes;
 	st->rib_bytes = l->sh_bytes + sizeof(*l);
 	st->nodes = l->n_sh;
@@ -1413,8 +1540,12 @@ fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip)
 	uint64_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
-	const struct node *n = ent_node(e);
 	uint64_t k = (uint64_t)ip << (32 + r->bits);
+	if (is_flat(e)) {
+		unsigned v = (unsigned)(k >> (64 - STRIDE));
+		return flat_get(e, flat_line(e, v), v);
+	}
+	const struct node *n = ent_node(e);
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (64 - STRIDE)), &leaf)) != NULL)
 		k <<= STRIDE;
@@ -1438,8 +1569,12 @@ fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16])
 	uint64_t e = __atomic_load_n(&r->top[(unsigned)(k >> (128 - r->bits))], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
-	const struct node *n = ent_node(e);
 	k <<= r->bits;
+	if (is_flat(e)) {
+		unsigned v = (unsigned)(k >> (128 - STRIDE));
+		return flat_get(e, flat_line(e, v), v);
+	}
+	const struct node *n = ent_node(e);
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (128 - STRIDE)), &leaf)) != NULL)
 		k <<= STRIDE;
@@ -1458,24 +1593,33 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 	const unsigned S = r->bits;
 	/* IPv4 ends in the first node for nearly every address of a real
 	 * table (S = 18: /19../24 are one node down), so: prefetch every
-	 * first-level entry, then every top block (node and leaves), then
-	 * finish each address in its top block; the few that go deeper
-	 * (/25 and longer) walk on and have their leaf prefetched, and are
-	 * read last. */
+	 * first-level entry, then the line of every flat block the group
+	 * needs (or every node block, node and leaves), then finish each
+	 * address in its top block; the few that go deeper (/25 and longer)
+	 * walk on and have their leaf prefetched, and are read last. */
 	for (unsigned base = 0; base < n; base += GROUP) {
 		unsigned g = n - base < GROUP ? n - base : GROUP;
 		const uint32_t *a = ip + base;
 		uint32_t *out = nh + base;
 		uint64_t ent[GROUP];
 		const uint32_t *leaf[GROUP];
+		const uint64_t *line[GROUP];
 		uint8_t deep[GROUP];
 		unsigned nd = 0;
 		for (unsigned i = 0; i < g; i++)
 			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
 		for (unsigned i = 0; i < g; i++) {
-			ent[i] = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
-			if (!is_leaf(ent[i]))
-				prefetch_top(ent[i]);
+			uint64_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
+			ent[i] = e;
+			if (is_leaf(e))
+				continue;
+			if (is_flat(e)) {
+				line[i] = flat_line(e, (unsigned)((uint64_t)a[i] << (32 + S) >>
+								  (64 - STRIDE)));
+				__builtin_prefetch(line[i]);
+			} else {
+				prefetch_top(e);
+			}
 		}
 		for (unsigned i = 0; i < g; i++) {
 			uint64_t e = ent[i];
@@ -1483,8 +1627,12 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 				out[i] = (uint32_t)(e >> 1);
 				continue;
 			}
-			const struct node *c = ent_node(e);
 			uint64_t k = (uint64_t)a[i] << (32 + S);
+			if (is_flat(e)) {
+				out[i] = flat_get(e, line[i], (unsigned)(k >> (64 - STRIDE)));
+				continue;
+			}
+			const struct node *c = ent_node(e);
 			uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
 			if (!(c->vec & bit)) {
 				out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
@@ -1513,8 +1661,10 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 		const struct node *cur[GROUP];
 		const uint32_t *leaf[GROUP];
 		u128 key[GROUP];
-		uint8_t walk[GROUP], done[GROUP];
-		unsigned nw = 0, nd = 0;
+		uint8_t walk[GROUP], done[GROUP], flat[GROUP];
+		uint64_t fe[GROUP];
+		const uint64_t *line[GROUP];
+		unsigned nw = 0, nd = 0, nf = 0;
 		unsigned ti[GROUP];
 		for (unsigned i = 0; i < g; i++) {
 			key[i] = load6(ip[base + i]);
@@ -1527,9 +1677,16 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 				out[i] = (uint32_t)(e >> 1);
 				continue;
 			}
+			key[i] <<= S;
+			if (is_flat(e)) {
+				fe[i] = e;
+				line[i] = flat_line(e, (unsigned)(key[i] >> (128 - STRIDE)));
+				__builtin_prefetch(line[i]);
+				flat[nf++] = i;
+				continue;
+			}
 			cur[i] = ent_node(e);
 			prefetch_top(e);
-			key[i] <<= S;
 			walk[nw++] = i;
 		}
 		while (nw != 0) {
@@ -1549,6 +1706,10 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 				}
 			}
 			nw = m;
+		}
+		for (unsigned j = 0; j < nf; j++) {
+			unsigned i = flat[j];
+			out[i] = flat_get(fe[i], line[i], (unsigned)(key[i] >> (128 - STRIDE)));
 		}
 		for (unsigned j = 0; j < nd; j++)
 			out[done[j]] = *leaf[done[j]];
