@@ -38,16 +38,25 @@ struct node {
 	uint32_t *leaf;
 };
 
-/* First-level entry: a node pointer, or (value << 1) | 1. */
+/* The first level: 2^S entries of 4 bytes (see "first-level entries"
+ * below), and the chunks of the two arenas top blocks come from (flat,
+ * then node), so that an entry names its block by chunk and 32-byte unit
+ * in 28 bits. A chunk is recorded here before any entry names it and
+ * stays as long as the root (arenas are replaced only with the root). */
+#define CHUNKS 256 /* per arena: 512 MiB of 2 MiB chunks */
+typedef uint32_t ent_t;
+
 struct root {
 	uint32_t bits; /* S */
 	uint32_t pad[15];
-	uint64_t top[];
+	char *chunk[2 * CHUNKS];
+	ent_t top[];
 };
 
 /* ---- arenas ---- */
 
 #define NODE_UNIT 32
+#define FLAT_UNIT 64
 #define LEAF_UNIT 8
 #define MAX_UNITS 64
 #define CHUNK_FIRST 1024
@@ -68,6 +77,9 @@ struct arena {
 	size_t bytes; /* chunks held */
 	size_t used;  /* in live blocks */
 	struct arena *next; /* in the limbo list */
+	char **tab;   /* root chunk slots it records its chunks in, or NULL */
+	unsigned slot0; /* root->chunk index of tab[0] */
+	unsigned ntab;
 };
 
 /* ---- writer's shadow trie ---- */
@@ -135,12 +147,17 @@ libc_free(void *arg, void *p)
 	free(p);
 }
 
+/* r, slot0: the root chunk slots to record chunks in, from slot0 on (top
+ * blocks are named by index), or NULL */
 static struct arena *
-arena_new(size_t unit)
+arena_new(size_t unit, struct root *r, unsigned slot0)
 {
 	struct arena *a = calloc(1, sizeof(*a));
-	if (a != NULL)
+	if (a != NULL) {
 		a->unit = unit;
+		a->tab = r != NULL ? &r->chunk[slot0] : NULL;
+		a->slot0 = slot0;
+	}
 	return a;
 }
 
@@ -172,9 +189,13 @@ arena_get(const struct fp_lpm_alloc *m, struct arena *a, unsigned units)
 			sz = CHUNK_MAX;
 		if (sz < need + sizeof(struct chunk))
 			sz = need + sizeof(struct chunk);
+		if (a->tab != NULL && a->ntab == CHUNKS)
+			return NULL;
 		struct chunk *c = m->alloc(m->arg, sz);
 		if (c == NULL)
 			return NULL;
+		if (a->tab != NULL)
+			a->tab[a->ntab++] = (char *)c;
 		/* the old chunk's tail goes to the free lists, largest first */
 		while (a->left >= a->unit) {
 			unsigned u = a->left / a->unit;
@@ -530,25 +551,44 @@ top_lpm(const struct fp_lpm *l, unsigned t, int *len)
  *   beyond the first (3 at most counted), so that a lookup can prefetch
  *   node and leaves together before reading the node. */
 #define E_NODE 8
-#define FLAT_UNIT 64
 #define FLAT_RUNS 14
 
 static inline bool
-is_leaf(uint64_t e)
+is_leaf(ent_t e)
 {
 	return e & 1;
 }
 
 static inline bool
-is_flat(uint64_t e)
+is_flat(ent_t e)
 {
 	return (e & (1 | E_NODE)) == 0;
 }
 
-static inline uint64_t
+static inline ent_t
 mk_leaf(uint32_t v)
 {
-	return ((uint64_t)v << 1) | 1;
+	return (v << 1) | 1;
+}
+
+/* The block an entry names: bits 4..31 are chunk slot << 16 | unit. */
+static inline const char *
+ent_block(const struct root *r, ent_t e)
+{
+	return r->chunk[e >> 20] + ((size_t)((e >> 4) & 0xffff) << 5);
+}
+
+/* The entry bits naming block p of arena a (which records its chunks). */
+static ent_t
+arena_index(const struct arena *a, const void *p)
+{
+	for (unsigned i = a->ntab; i-- > 0;) {
+		const char *c = a->tab[i];
+		if ((const char *)p >= c && (const char *)p < c + ((const struct chunk *)c)->size)
+			return (ent_t)((a->slot0 + i) << 16 | (uint32_t)(((const char *)p - c) >> 5))
+			       << 4;
+	}
+	return 0; /* not reached: p comes from a */
 }
 
 static inline unsigned
@@ -557,65 +597,58 @@ top_units(unsigned nleaves)
 	return 1 + (nleaves * 4 + NODE_UNIT - 1) / NODE_UNIT;
 }
 
-static inline uint64_t
-mk_top(const struct node *x)
+static inline ent_t
+mk_top(const struct fp_lpm *l, const struct node *x)
 {
 	uintptr_t a = (uintptr_t)x;
 	uintptr_t end = a + sizeof(*x) + __builtin_popcountll(x->leafvec) * 4 - 1;
-	uint64_t extra = (end >> 6) - (a >> 6);
-	return (uint64_t)a | (extra < 3 ? extra : 3) << 1 | E_NODE;
+	unsigned extra = (unsigned)((end >> 6) - (a >> 6));
+	return arena_index(l->nodes, x) | (extra < 3 ? extra : 3) << 1 | E_NODE;
 }
 
 /* The node of a node entry. */
 static inline const struct node *
-ent_node(uint64_t e)
+ent_node(const struct root *r, ent_t e)
 {
-	return (const struct node *)(uintptr_t)(e & ~(uint64_t)(NODE_UNIT - 1));
+	return (const struct node *)ent_block(r, e);
 }
 
 /* The node of entry e, or NULL for a value or a flat block. */
 static inline const struct node *
-top_node(uint64_t e)
+top_node(const struct root *r, ent_t e)
 {
-	return (e & 1) || !(e & E_NODE) ? NULL : ent_node(e);
+	return (e & 1) || !(e & E_NODE) ? NULL : ent_node(r, e);
 }
 
 static inline unsigned
-flat_units(uint64_t e)
+flat_units(ent_t e)
 {
 	return 1u << ((e >> 1) & 3);
 }
 
-static inline uint64_t *
-flat_base(uint64_t e)
-{
-	return (uint64_t *)(uintptr_t)(e & ~(uint64_t)(FLAT_UNIT - 1));
-}
-
 /* The line of flat entry e that holds slot v. */
 static inline const uint64_t *
-flat_line(uint64_t e, unsigned v)
+flat_line(const struct root *r, ent_t e, unsigned v)
 {
 	unsigned k = (e >> 1) & 3;
-	return (const uint64_t *)(uintptr_t)((e & ~(uint64_t)(FLAT_UNIT - 1)) +
-					     ((uint64_t)(v >> (STRIDE - k)) << 6));
+	return (const uint64_t *)(ent_block(r, e) + ((size_t)(v >> (STRIDE - k)) << 6));
 }
 
 static inline uint32_t
-flat_get(uint64_t e, const uint64_t *line, unsigned v)
+flat_get(ent_t e, const uint64_t *line, unsigned v)
 {
 	unsigned j = v & ((SLOTS - 1) >> ((e >> 1) & 3));
-	unsigned r = __builtin_popcountll(line[0] & (~UINT64_C(0) >> (63 - j)));
-	return ((const uint32_t *)line)[2 + r - 1];
+	unsigned n = __builtin_popcountll(line[0] & (~UINT64_C(0) >> (63 - j)));
+	return ((const uint32_t *)line)[2 + n - 1];
 }
 
 /* Prefetch the lines of the top block of node entry e, up to three (a
  * node and 24 leaves or more), without a branch: a loop over a count that
  * varies from entry to entry would be mispredicted. */
 static inline void
-prefetch_top(uint64_t e)
+prefetch_top(const struct root *r, ent_t e)
 {
-	const char *p = (const char *)ent_node(e);
+	const char *p = ent_block(r, e);
 	unsigned extra = (e >> 1) & 3;
 	__builtin_prefetch(p);
 	__builtin_prefetch(p + (extra >= 1 ? 64 : 0));
@@ -637,21 +670,21 @@ retire_subtree(struct fp_lpm *l, const struct node *n, int *rc)
 
 /* Retire the block of first-level entry e (not the subtrees below it). */
 static int
-drop_top(struct fp_lpm *l, uint64_t e)
+drop_top(struct fp_lpm *l, ent_t e)
 {
 	if (is_leaf(e))
 		return 0;
 	if (is_flat(e))
-		return drop(l, flat_base(e), l->flat, flat_units(e));
-	const struct node *n = ent_node(e);
+		return drop(l, (void *)ent_block(l->root, e), l->flat, flat_units(e));
+	const struct node *n = ent_node(l->root, e);
 	return drop(l, (void *)n, l->nodes, top_units(__builtin_popcountll(n->leafvec)));
 }
 
 /* Retire everything first-level entry e holds. */
 static void
-retire_top(struct fp_lpm *l, uint64_t e, int *rc)
+retire_top(struct fp_lpm *l, ent_t e, int *rc)
 {
-	const struct node *n = top_node(e);
+	const struct node *n = top_node(l->root, e);
 	if (n != NULL) {
 		unsigned nc = __builtin_popcountll(n->vec);
 		for (unsigned i = 0; i < nc; i++)
@@ -691,7 +724,7 @@ paint(const struct sh *s, uint32_t d, uint32_t val[SLOTS], uint8_t len[SLOTS])
 /* Build the flat block of a first node without children from its slot
  * values; *top gets its entry. */
 static int
-make_flat(struct fp_lpm *l, const uint32_t val[SLOTS], uint64_t *top)
+make_flat(struct fp_lpm *l, const uint32_t val[SLOTS], ent_t *top)
 {
 	unsigned k = 0;
 	for (; k < 3; k++) {
@@ -725,7 +758,7 @@ make_flat(struct fp_lpm *l, const uint32_t val[SLOTS], uint64_t *top)
 		}
 		line[0] = map;
 	}
-	*top = (uint64_t)(uintptr_t)b | (uint64_t)k << 1;
+	*top = arena_index(l->flat, b) | k << 1;
 	return 0;
 }
 
@@ -742,7 +775,7 @@ make_flat(struct fp_lpm *l, const uint32_t val[SLOTS], uint64_t *top)
 static int
 make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 	  const struct node *old, unsigned a, unsigned cnt, unsigned keep,
-	  const struct node *ovr, struct node *out, uint64_t *top)
+	  const struct node *ovr, struct node *out, ent_t *top)
 {
 	uint32_t val[SLOTS];
 	uint8_t len[SLOTS];
@@ -783,7 +816,7 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 		if (nr != 0)
 			memcpy(out->leaf, runs, nr * sizeof(runs[0]));
 		if (top != NULL)
-			*top = mk_top(out);
+			*top = mk_top(l, out);
 		if (nc != 0) {
 			out->child = take(l, l->nodes, nc);
 			if (out->child == NULL)
@@ -833,10 +866,10 @@ set_top(struct fp_lpm *l, struct root *r, unsigned t)
 {
 	int dl;
 	uint32_t d = top_lpm(l, t, &dl);
-	uint64_t e = r->top[t];
-	uint64_t ne;
+	ent_t e = r->top[t];
+	ent_t ne;
 	if (l->topk[t] != NULL) {
-		int rc = make_node(l, l->topk[t], l->S, d, top_node(e), 0, SLOTS, 0, NULL, NULL,
+		int rc = make_node(l, l->topk[t], l->S, d, top_node(r, e), 0, SLOTS, 0, NULL, NULL,
 				   &ne);
 		if (rc < 0)
 			return rc;
@@ -886,8 +919,8 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 	int dl;
 	d[0] = top_lpm(l, t, &dl);
 	sh[0] = l->topk[t];
-	uint64_t e = r->top[t];
-	old[0] = top_node(e);
+	ent_t e = r->top[t];
+	old[0] = top_node(r, e);
 	unsigned o = S, j = 0;
 	while (depth > o + STRIDE) {
 		unsigned s = key_slot(k, o);
@@ -925,7 +958,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		cnt = 1;
 	}
 	struct node n, p;
-	uint64_t ne = 0;
+	ent_t ne = 0;
 	int rc;
 	if (js == 0) {
 		rc = make_node(l, sh[0], S, d[0], old[0], a, cnt, keep, NULL, NULL, &ne);
@@ -1165,9 +1198,11 @@ static int
 build_all(struct fp_lpm *l)
 {
 	size_t nt = (size_t)1 << l->S;
-	struct root *nr = l->mem.alloc(l->mem.arg, sizeof(*nr) + nt * sizeof(uint64_t));
-	struct arena *na = arena_new(NODE_UNIT), *nl = arena_new(LEAF_UNIT);
-	struct arena *nf = arena_new(FLAT_UNIT);
+	struct root *nr = l->mem.alloc(l->mem.arg, sizeof(*nr) + nt * sizeof(ent_t));
+	if (nr != NULL)
+		memset(nr->chunk, 0, sizeof(nr->chunk));
+	struct arena *na = arena_new(NODE_UNIT, nr, CHUNKS), *nl = arena_new(LEAF_UNIT, NULL, 0);
+	struct arena *nf = arena_new(FLAT_UNIT, nr, 0);
 	uint32_t *def = malloc(nt * sizeof(*def));
 	struct arena *oa = l->nodes, *ol = l->leaves, *of = l->flat;
 	int rc = 0;
@@ -1364,7 +1399,7 @@ fp_lpm_free(struct fp_lpm *l)
 static int
 do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
 {
-	if (depth > l->W || nh == 0)
+	if (depth > l->W || nh == 0 || nh > INT32_MAX)
 		return -EINVAL;
 	k = key_mask(k, depth);
 	uint32_t old;
@@ -1504,7 +1539,8 @@ fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->prefixes = l->n_pfx;
-	size_t rb = sizeof(struct root) + ((size_t)1 << l->root->bits) * sizeof(uint64_t);
+	size_t rb = sizeof(struct root) + ((size_t)1 << l->root->bits) * sizeof(ent_t);
+	st->first_bytes = rb;
 	st->fib_bytes = rb + l->nodes->bytes + l->leaves->bytes + l->flat->bytes;
 	st->fib_used = rb + l->nodes->used + l->leaves->used + l->flat->used;
 	st->limbo_bytes = l->limbo_bytes;
@@ -1537,15 +1573,15 @@ uint32_t
 fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip)
 {
 	const struct root *r = root_of(l);
-	uint64_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
+	ent_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
 	uint64_t k = (uint64_t)ip << (32 + r->bits);
 	if (is_flat(e)) {
 		unsigned v = (unsigned)(k >> (64 - STRIDE));
-		return flat_get(e, flat_line(e, v), v);
+		return flat_get(e, flat_line(r, e, v), v);
 	}
-	const struct node *n = ent_node(e);
+	const struct node *n = ent_node(r, e);
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (64 - STRIDE)), &leaf)) != NULL)
 		k <<= STRIDE;
@@ -1566,15 +1602,15 @@ fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16])
 {
 	const struct root *r = root_of(l);
 	u128 k = load6(ip);
-	uint64_t e = __atomic_load_n(&r->top[(unsigned)(k >> (128 - r->bits))], __ATOMIC_ACQUIRE);
+	ent_t e = __atomic_load_n(&r->top[(unsigned)(k >> (128 - r->bits))], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
 	k <<= r->bits;
 	if (is_flat(e)) {
 		unsigned v = (unsigned)(k >> (128 - STRIDE));
-		return flat_get(e, flat_line(e, v), v);
+		return flat_get(e, flat_line(r, e, v), v);
 	}
-	const struct node *n = ent_node(e);
+	const struct node *n = ent_node(r, e);
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (128 - STRIDE)), &leaf)) != NULL)
 		k <<= STRIDE;
@@ -1601,7 +1637,7 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 		unsigned g = n - base < GROUP ? n - base : GROUP;
 		const uint32_t *a = ip + base;
 		uint32_t *out = nh + base;
-		uint64_t ent[GROUP];
+		ent_t ent[GROUP];
 		const uint32_t *leaf[GROUP];
 		const uint64_t *line[GROUP];
 		uint8_t deep[GROUP];
@@ -1609,20 +1645,20 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 		for (unsigned i = 0; i < g; i++)
 			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
 		for (unsigned i = 0; i < g; i++) {
-			uint64_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
+			ent_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
 			ent[i] = e;
 			if (is_leaf(e))
 				continue;
 			if (is_flat(e)) {
-				line[i] = flat_line(e, (unsigned)((uint64_t)a[i] << (32 + S) >>
-								  (64 - STRIDE)));
+				line[i] = flat_line(r, e, (unsigned)((uint64_t)a[i] << (32 + S) >>
+								     (64 - STRIDE)));
 				__builtin_prefetch(line[i]);
 			} else {
-				prefetch_top(e);
+				prefetch_top(r, e);
 			}
 		}
 		for (unsigned i = 0; i < g; i++) {
-			uint64_t e = ent[i];
+			ent_t e = ent[i];
 			if (is_leaf(e)) {
 				out[i] = (uint32_t)(e >> 1);
 				continue;
@@ -1632,7 +1668,7 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 				out[i] = flat_get(e, line[i], (unsigned)(k >> (64 - STRIDE)));
 				continue;
 			}
-			const struct node *c = ent_node(e);
+			const struct node *c = ent_node(r, e);
 			uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
 			if (!(c->vec & bit)) {
 				out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
@@ -1662,7 +1698,7 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 		const uint32_t *leaf[GROUP];
 		u128 key[GROUP];
 		uint8_t walk[GROUP], done[GROUP], flat[GROUP];
-		uint64_t fe[GROUP];
+		ent_t fe[GROUP];
 		const uint64_t *line[GROUP];
 		unsigned nw = 0, nd = 0, nf = 0;
 		unsigned ti[GROUP];
@@ -1672,7 +1708,7 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 			__builtin_prefetch(&r->top[ti[i]]);
 		}
 		for (unsigned i = 0; i < g; i++) {
-			uint64_t e = __atomic_load_n(&r->top[ti[i]], __ATOMIC_ACQUIRE);
+			ent_t e = __atomic_load_n(&r->top[ti[i]], __ATOMIC_ACQUIRE);
 			if (is_leaf(e)) {
 				out[i] = (uint32_t)(e >> 1);
 				continue;
@@ -1680,13 +1716,13 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 			key[i] <<= S;
 			if (is_flat(e)) {
 				fe[i] = e;
-				line[i] = flat_line(e, (unsigned)(key[i] >> (128 - STRIDE)));
+				line[i] = flat_line(r, e, (unsigned)(key[i] >> (128 - STRIDE)));
 				__builtin_prefetch(line[i]);
 				flat[nf++] = i;
 				continue;
 			}
-			cur[i] = ent_node(e);
-			prefetch_top(e);
+			cur[i] = ent_node(r, e);
+			prefetch_top(r, e);
 			walk[nw++] = i;
 		}
 		while (nw != 0) {
