@@ -8,9 +8,9 @@
  * prefixes are at most 2 bits long there and cover 16 slots each).
  *
  * Memory: the first level is one allocation; nodes and leaf runs come from
- * two arenas (32-byte and 8-byte units) carved from chunks that double in
- * size up to 2 MiB, with a free list per size. A table of a few routes
- * holds a few KiB.
+ * arenas (32-byte node units, 8-byte leaf units, 64-byte flat lines)
+ * carved from chunks that double in size up to 2 MiB, with a free list per
+ * size. A table of a few routes holds a few KiB.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ typedef unsigned __int128 u128;
 #define MAX_LEVELS ((128 - S_SMALL) / STRIDE + 2)
 
 /* Reader-visible node. The node itself lives in its parent's child array
- * (or alone, for a first-level entry). */
+ * (or at the head of a top block, for a first-level entry). */
 struct node {
 	uint64_t vec;     /* slot has a child */
 	uint64_t leafvec; /* a run of equal values starts at this leaf slot */
