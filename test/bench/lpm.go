@@ -52,6 +52,9 @@ func lpmBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	fmt.Printf("LPM: fp_lpm (fibd_fib=own) vs rte_fib DIR-24-8 / rte_fib6 TRIE (fibd_fib=dpdk), same run, synthetic full view %d IPv4 + %d IPv6 prefixes (DESIGN.md length mix, as `go run ./test/fullview/fvdump`), %s\n",
 		len(v4), len(v6), filepath.Base(bin))
 	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if strings.HasPrefix(l, "TELEMETRY:") { // EAL chatter, not a figure
+			continue
+		}
 		fmt.Println("  " + l)
 	}
 	fmt.Println()
