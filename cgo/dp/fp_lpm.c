@@ -8,9 +8,9 @@
  * prefixes are at most 2 bits long there and cover 16 slots each).
  *
  * Memory: the first level is one allocation; nodes and leaf runs come from
- * two arenas (32-byte and 8-byte units) carved from chunks that double in
- * size up to 2 MiB, with a free list per size. A table of a few routes
- * holds a few KiB.
+ * arenas (32-byte node units, 8-byte leaf units, 64-byte flat lines)
+ * carved from chunks that double in size up to 2 MiB, with a free list per
+ * size. A table of a few routes holds a few KiB.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ typedef unsigned __int128 u128;
 #define MAX_LEVELS ((128 - S_SMALL) / STRIDE + 2)
 
 /* Reader-visible node. The node itself lives in its parent's child array
- * (or alone, for a first-level entry). */
+ * (or at the head of a top block, for a first-level entry). */
 struct node {
 	uint64_t vec;     /* slot has a child */
 	uint64_t leafvec; /* a run of equal values starts at this leaf slot */
@@ -38,16 +38,25 @@ struct node {
 	uint32_t *leaf;
 };
 
-/* First-level entry: a node pointer, or (value << 1) | 1. */
+/* The first level: 2^S entries of 4 bytes (see "first-level entries"
+ * below), and the chunks of the two arenas top blocks come from (flat,
+ * then node), so that an entry names its block by chunk and 32-byte unit
+ * in 28 bits. A chunk is recorded here before any entry names it and
+ * stays as long as the root (arenas are replaced only with the root). */
+#define CHUNKS 256 /* per arena: 512 MiB of 2 MiB chunks */
+typedef uint32_t ent_t;
+
 struct root {
 	uint32_t bits; /* S */
 	uint32_t pad[15];
-	uint64_t top[];
+	char *chunk[2 * CHUNKS];
+	ent_t top[];
 };
 
 /* ---- arenas ---- */
 
 #define NODE_UNIT 32
+#define FLAT_UNIT 64
 #define LEAF_UNIT 8
 #define MAX_UNITS 64
 #define CHUNK_FIRST 1024
@@ -68,6 +77,9 @@ struct arena {
 	size_t bytes; /* chunks held */
 	size_t used;  /* in live blocks */
 	struct arena *next; /* in the limbo list */
+	char **tab;   /* root chunk slots it records its chunks in, or NULL */
+	unsigned slot0; /* root->chunk index of tab[0] */
+	unsigned ntab;
 };
 
 /* ---- writer's shadow trie ---- */
@@ -106,7 +118,7 @@ struct fp_lpm {
 	unsigned W;
 	unsigned S;
 	struct fp_lpm_alloc mem;
-	struct arena *nodes, *leaves;
+	struct arena *nodes, *leaves, *flat;
 	uint32_t *topv;    /* 2^(S+1), heap-numbered prefixes of 0..S bits; 0 = none */
 	struct sh **topk;  /* 2^S */
 	uint64_t n_pfx;
@@ -135,12 +147,17 @@ libc_free(void *arg, void *p)
 	free(p);
 }
 
+/* r, slot0: the root chunk slots to record chunks in, from slot0 on (top
+ * blocks are named by index), or NULL */
 static struct arena *
-arena_new(size_t unit)
+arena_new(size_t unit, struct root *r, unsigned slot0)
 {
 	struct arena *a = calloc(1, sizeof(*a));
-	if (a != NULL)
+	if (a != NULL) {
 		a->unit = unit;
+		a->tab = r != NULL ? &r->chunk[slot0] : NULL;
+		a->slot0 = slot0;
+	}
 	return a;
 }
 
@@ -172,9 +189,13 @@ arena_get(const struct fp_lpm_alloc *m, struct arena *a, unsigned units)
 			sz = CHUNK_MAX;
 		if (sz < need + sizeof(struct chunk))
 			sz = need + sizeof(struct chunk);
+		if (a->tab != NULL && a->ntab == CHUNKS)
+			return NULL;
 		struct chunk *c = m->alloc(m->arg, sz);
 		if (c == NULL)
 			return NULL;
+		if (a->tab != NULL)
+			a->tab[a->ntab++] = (char *)c;
 		/* the old chunk's tail goes to the free lists, largest first */
 		while (a->left >= a->unit) {
 			unsigned u = a->left / a->unit;
@@ -512,6 +533,128 @@ top_lpm(const struct fp_lpm *l, unsigned t, int *len)
 	return 0;
 }
 
+/* ---- first-level entries and top blocks ---- */
+
+/* A first-level entry is a value, (value << 1) | 1, or points to a top
+ * block in one of two forms, told apart by bit 3:
+ *
+ * - flat (bit 3 clear), for a first node without children (nearly every
+ *   first node of an IPv4 full view: /19../24 under S = 18): 2^k lines of
+ *   64 bytes (k in bits 1..2); line p covers slots p * (64 >> k) onwards
+ *   and holds a 64-bit map of where runs of equal values start among its
+ *   slots, then up to FLAT_RUNS run values. k is the smallest that fits
+ *   every line's runs (k = 3 always fits: 8 slots). A lookup computes the
+ *   one line it needs from the entry and the address: one cache line
+ *   after the first level, no load that waits for another.
+ * - node (bit 3 set): a node allocated with its leaf runs right behind it
+ *   (NODE_UNIT-aligned), bits 1..2 the number of 64-byte lines it spans
+ *   beyond the first (3 at most counted), so that a lookup can prefetch
+ *   node and leaves together before reading the node. */
+#define E_NODE 8
+#define FLAT_RUNS 14
+
+static inline bool
+is_leaf(ent_t e)
+{
+	return e & 1;
+}
+
+static inline bool
+is_flat(ent_t e)
+{
+	return (e & (1 | E_NODE)) == 0;
+}
+
+static inline ent_t
+mk_leaf(uint32_t v)
+{
+	return (v << 1) | 1;
+}
+
+/* The block an entry names: bits 4..31 are chunk slot << 16 | unit. */
+static inline const char *
+ent_block(const struct root *r, ent_t e)
+{
+	return r->chunk[e >> 20] + ((size_t)((e >> 4) & 0xffff) << 5);
+}
+
+/* The entry bits naming block p of arena a (which records its chunks). */
+static ent_t
+arena_index(const struct arena *a, const void *p)
+{
+	for (unsigned i = a->ntab; i-- > 0;) {
+		const char *c = a->tab[i];
+		if ((const char *)p >= c && (const char *)p < c + ((const struct chunk *)c)->size)
+			return (ent_t)((a->slot0 + i) << 16 | (uint32_t)(((const char *)p - c) >> 5))
+			       << 4;
+	}
+	return 0; /* not reached: p comes from a */
+}
+
+static inline unsigned
+top_units(unsigned nleaves)
+{
+	return 1 + (nleaves * 4 + NODE_UNIT - 1) / NODE_UNIT;
+}
+
+static inline ent_t
+mk_top(const struct fp_lpm *l, const struct node *x)
+{
+	uintptr_t a = (uintptr_t)x;
+	uintptr_t end = a + sizeof(*x) + __builtin_popcountll(x->leafvec) * 4 - 1;
+	unsigned extra = (unsigned)((end >> 6) - (a >> 6));
+	return arena_index(l->nodes, x) | (extra < 3 ? extra : 3) << 1 | E_NODE;
+}
+
+/* The node of a node entry. */
+static inline const struct node *
+ent_node(const struct root *r, ent_t e)
+{
+	return (const struct node *)ent_block(r, e);
+}
+
+/* The node of entry e, or NULL for a value or a flat block. */
+static inline const struct node *
+top_node(const struct root *r, ent_t e)
+{
+	return (e & 1) || !(e & E_NODE) ? NULL : ent_node(r, e);
+}
+
+static inline unsigned
+flat_units(ent_t e)
+{
+	return 1u << ((e >> 1) & 3);
+}
+
+/* The line of flat entry e that holds slot v. */
+static inline const uint64_t *
+flat_line(const struct root *r, ent_t e, unsigned v)
+{
+	unsigned k = (e >> 1) & 3;
+	return (const uint64_t *)(ent_block(r, e) + ((size_t)(v >> (STRIDE - k)) << 6));
+}
+
+static inline uint32_t
+flat_get(ent_t e, const uint64_t *line, unsigned v)
+{
+	unsigned j = v & ((SLOTS - 1) >> ((e >> 1) & 3));
+	unsigned n = __builtin_popcountll(line[0] & (~UINT64_C(0) >> (63 - j)));
+	return ((const uint32_t *)line)[2 + n - 1];
+}
+
+/* Prefetch the lines of the top block of node entry e, up to three (a
+ * node and 24 leaves or more), without a branch: a loop over a count that
+ * varies from entry to entry would be mispredicted. */
+static inline void
+prefetch_top(const struct root *r, ent_t e)
+{
+	const char *p = ent_block(r, e);
+	unsigned extra = (e >> 1) & 3;
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + (extra >= 1 ? 64 : 0));
+	__builtin_prefetch(p + (extra >= 2 ? 128 : extra * 64));
+}
+
 /* ---- building nodes ---- */
 
 static void
@@ -522,6 +665,34 @@ retire_subtree(struct fp_lpm *l, const struct node *n, int *rc)
 		retire_subtree(l, &n->child[i], rc);
 	if (drop(l, n->child, l->nodes, nc) < 0 ||
 	    drop(l, n->leaf, l->leaves, leaf_units(__builtin_popcountll(n->leafvec))) < 0)
+		*rc = -ENOMEM;
+}
+
+/* Retire the block of first-level entry e (not the subtrees below it). */
+static int
+drop_top(struct fp_lpm *l, ent_t e)
+{
+	if (is_leaf(e))
+		return 0;
+	if (is_flat(e))
+		return drop(l, (void *)ent_block(l->root, e), l->flat, flat_units(e));
+	const struct node *n = ent_node(l->root, e);
+	return drop(l, (void *)n, l->nodes, top_units(__builtin_popcountll(n->leafvec)));
+}
+
+/* Retire everything first-level entry e holds. */
+static void
+retire_top(struct fp_lpm *l, ent_t e, int *rc)
+{
+	const struct node *n = top_node(l->root, e);
+	if (n != NULL) {
+		unsigned nc = __builtin_popcountll(n->vec);
+		for (unsigned i = 0; i < nc; i++)
+			retire_subtree(l, &n->child[i], rc);
+		if (drop(l, n->child, l->nodes, nc) < 0)
+			*rc = -ENOMEM;
+	}
+	if (drop_top(l, e) < 0)
 		*rc = -ENOMEM;
 }
 
@@ -550,17 +721,61 @@ paint(const struct sh *s, uint32_t d, uint32_t val[SLOTS], uint8_t len[SLOTS])
 	}
 }
 
+/* Build the flat block of a first node without children from its slot
+ * values; *top gets its entry. */
+static int
+make_flat(struct fp_lpm *l, const uint32_t val[SLOTS], ent_t *top)
+{
+	unsigned k = 0;
+	for (; k < 3; k++) {
+		unsigned m = SLOTS >> k, worst = 0;
+		for (unsigned p = 0; p < SLOTS; p += m) {
+			unsigned n = 1;
+			for (unsigned v = p + 1; v < p + m; v++)
+				n += val[v] != val[v - 1];
+			if (n > worst)
+				worst = n;
+		}
+		if (worst <= FLAT_RUNS)
+			break;
+	}
+	uint64_t *b = take(l, l->flat, 1u << k);
+	if (b == NULL)
+		return -ENOMEM;
+	unsigned m = SLOTS >> k;
+	for (unsigned p = 0; p < (1u << k); p++) {
+		uint64_t *line = b + p * (FLAT_UNIT / sizeof(*b));
+		uint32_t *runs = (uint32_t *)(line + 1);
+		uint64_t map = 0;
+		unsigned n = 0;
+		memset(line, 0, FLAT_UNIT);
+		for (unsigned j = 0; j < m; j++) {
+			unsigned v = p * m + j;
+			if (j == 0 || val[v] != val[v - 1]) {
+				map |= UINT64_C(1) << j;
+				runs[n++] = val[v];
+			}
+		}
+		line[0] = map;
+	}
+	*top = arena_index(l->flat, b) | k << 1;
+	return 0;
+}
+
 /* Build the node for shadow s at bit o with inherited value d into *out,
  * from old (the node it replaces, NULL if none). Slots a..a+cnt-1 changed:
  * there a child is rebuilt unless its value comes from a prefix of more
  * than keep bits of this node (then the change cannot reach it), or taken
  * from *ovr (for the slot on the path to a deeper change). Children of
  * other slots are shared with old. old's arrays, and subtrees that are no
- * longer children, are retired. */
+ * longer children, are retired. With top != NULL the node is a first
+ * node (out is unused): its top block is allocated here and *top gets its
+ * entry; old is then the node of the entry it replaces (NULL for a value
+ * or a flat block), whose block the caller retires (drop_top). */
 static int
 make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 	  const struct node *old, unsigned a, unsigned cnt, unsigned keep,
-	  const struct node *ovr, struct node *out)
+	  const struct node *ovr, struct node *out, ent_t *top)
 {
 	uint32_t val[SLOTS];
 	uint8_t len[SLOTS];
@@ -576,38 +791,55 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 			runs[nr++] = val[v];
 		}
 	}
-	out->vec = vec;
-	out->leafvec = leafvec;
-	out->leaf = NULL;
-	out->child = NULL;
-	if (nr != 0) {
-		out->leaf = take(l, l->leaves, leaf_units(nr));
-		if (out->leaf == NULL)
-			return -ENOMEM;
-		memcpy(out->leaf, runs, nr * sizeof(runs[0]));
-	}
 	unsigned nc = __builtin_popcountll(vec);
-	if (nc != 0) {
-		out->child = take(l, l->nodes, nc);
-		if (out->child == NULL)
-			return -ENOMEM;
-	}
-	unsigned i = 0;
-	for (uint64_t m = vec; m != 0; m &= m - 1, i++) {
-		unsigned v = __builtin_ctzll(m);
-		const struct node *oc = NULL;
-		if (old != NULL && ((old->vec >> v) & 1))
-			oc = &old->child[__builtin_popcountll(old->vec & ((UINT64_C(1) << v) - 1))];
-		bool in = v - a < cnt;
-		if (ovr != NULL && v == a) {
-			out->child[i] = *ovr;
-		} else if (oc != NULL && (!in || len[v] > keep)) {
-			out->child[i] = *oc;
+	if (top != NULL && nc == 0) {
+		int rc = make_flat(l, val, top);
+		if (rc < 0)
+			return rc;
+	} else {
+		if (top != NULL) {
+			out = take(l, l->nodes, top_units(nr));
+			if (out == NULL)
+				return -ENOMEM;
+			out->leaf = (uint32_t *)(out + 1);
 		} else {
-			int rc = make_node(l, s->kid[i], o + STRIDE, val[v], oc, 0, SLOTS, 0,
-					   NULL, &out->child[i]);
-			if (rc < 0)
-				return rc;
+			out->leaf = NULL;
+			if (nr != 0) {
+				out->leaf = take(l, l->leaves, leaf_units(nr));
+				if (out->leaf == NULL)
+					return -ENOMEM;
+			}
+		}
+		out->vec = vec;
+		out->leafvec = leafvec;
+		out->child = NULL;
+		if (nr != 0)
+			memcpy(out->leaf, runs, nr * sizeof(runs[0]));
+		if (top != NULL)
+			*top = mk_top(l, out);
+		if (nc != 0) {
+			out->child = take(l, l->nodes, nc);
+			if (out->child == NULL)
+				return -ENOMEM;
+		}
+		unsigned i = 0;
+		for (uint64_t m = vec; m != 0; m &= m - 1, i++) {
+			unsigned v = __builtin_ctzll(m);
+			const struct node *oc = NULL;
+			if (old != NULL && ((old->vec >> v) & 1))
+				oc = &old->child[__builtin_popcountll(old->vec &
+								      ((UINT64_C(1) << v) - 1))];
+			bool in = v - a < cnt;
+			if (ovr != NULL && v == a) {
+				out->child[i] = *ovr;
+			} else if (oc != NULL && (!in || len[v] > keep)) {
+				out->child[i] = *oc;
+			} else {
+				int rc = make_node(l, s->kid[i], o + STRIDE, val[v], oc, 0, SLOTS,
+						   0, NULL, &out->child[i], NULL);
+				if (rc < 0)
+					return rc;
+			}
 		}
 	}
 	if (old != NULL) {
@@ -618,23 +850,13 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 				retire_subtree(l, &old->child[j], &rc);
 		if (rc < 0)
 			return rc;
-		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0 ||
+		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0)
+			return -ENOMEM;
+		if (top == NULL &&
 		    drop(l, old->leaf, l->leaves, leaf_units(__builtin_popcountll(old->leafvec))) < 0)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-static inline bool
-is_leaf(uint64_t e)
-{
-	return e & 1;
-}
-
-static inline uint64_t
-mk_leaf(uint32_t v)
-{
-	return ((uint64_t)v << 1) | 1;
 }
 
 /* Recompute first-level entry t from the record, sharing what can be
@@ -644,27 +866,22 @@ set_top(struct fp_lpm *l, struct root *r, unsigned t)
 {
 	int dl;
 	uint32_t d = top_lpm(l, t, &dl);
-	uint64_t e = r->top[t];
-	const struct node *old = is_leaf(e) ? NULL : (const struct node *)(uintptr_t)e;
-	uint64_t ne;
+	ent_t e = r->top[t];
+	ent_t ne;
 	if (l->topk[t] != NULL) {
-		struct node *x = take(l, l->nodes, 1);
-		if (x == NULL)
-			return -ENOMEM;
-		int rc = make_node(l, l->topk[t], l->S, d, old, 0, SLOTS, 0, NULL, x);
+		int rc = make_node(l, l->topk[t], l->S, d, top_node(r, e), 0, SLOTS, 0, NULL, NULL,
+				   &ne);
 		if (rc < 0)
 			return rc;
-		ne = (uint64_t)(uintptr_t)x;
+		if (drop_top(l, e) < 0)
+			return -ENOMEM;
 	} else {
 		int rc = 0;
-		if (old != NULL)
-			retire_subtree(l, old, &rc);
+		retire_top(l, e, &rc);
 		if (rc < 0)
 			return rc;
 		ne = mk_leaf(d);
 	}
-	if (old != NULL && drop(l, (void *)old, l->nodes, 1) < 0)
-		return -ENOMEM;
 	__atomic_store_n(&r->top[t], ne, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -702,8 +919,8 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 	int dl;
 	d[0] = top_lpm(l, t, &dl);
 	sh[0] = l->topk[t];
-	uint64_t e = r->top[t];
-	old[0] = is_leaf(e) ? NULL : (const struct node *)(uintptr_t)e;
+	ent_t e = r->top[t];
+	old[0] = top_node(r, e);
 	unsigned o = S, j = 0;
 	while (depth > o + STRIDE) {
 		unsigned s = key_slot(k, o);
@@ -723,11 +940,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		js = i;
 	if (js < 0) {
 		int rc = 0;
-		if (old[0] != NULL) {
-			retire_subtree(l, old[0], &rc);
-			if (rc == 0)
-				rc = drop(l, (void *)old[0], l->nodes, 1);
-		}
+		retire_top(l, e, &rc);
 		if (rc < 0)
 			return rc;
 		__atomic_store_n(&r->top[t], mk_leaf(d[0]), __ATOMIC_RELEASE);
@@ -745,20 +958,25 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		cnt = 1;
 	}
 	struct node n, p;
-	int rc = make_node(l, sh[js], oj, d[js], old[js], a, cnt, keep, NULL, &n);
-	for (int i = js - 1; rc == 0 && i >= 0; i--) {
-		rc = make_node(l, sh[i], S + i * STRIDE, d[i], old[i], v[i + 1], 1, 0, &n, &p);
-		n = p;
+	ent_t ne = 0;
+	int rc;
+	if (js == 0) {
+		rc = make_node(l, sh[0], S, d[0], old[0], a, cnt, keep, NULL, NULL, &ne);
+	} else {
+		rc = make_node(l, sh[js], oj, d[js], old[js], a, cnt, keep, NULL, &n, NULL);
+		for (int i = js - 1; rc == 0 && i >= 1; i--) {
+			rc = make_node(l, sh[i], S + i * STRIDE, d[i], old[i], v[i + 1], 1, 0, &n,
+				       &p, NULL);
+			n = p;
+		}
+		if (rc == 0)
+			rc = make_node(l, sh[0], S, d[0], old[0], v[1], 1, 0, &n, NULL, &ne);
 	}
 	if (rc < 0)
 		return rc;
-	struct node *x = take(l, l->nodes, 1);
-	if (x == NULL)
+	if (drop_top(l, e) < 0)
 		return -ENOMEM;
-	*x = n;
-	if (old[0] != NULL && drop(l, (void *)old[0], l->nodes, 1) < 0)
-		return -ENOMEM;
-	__atomic_store_n(&r->top[t], (uint64_t)(uintptr_t)x, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->top[t], ne, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -980,12 +1198,15 @@ static int
 build_all(struct fp_lpm *l)
 {
 	size_t nt = (size_t)1 << l->S;
-	struct root *nr = l->mem.alloc(l->mem.arg, sizeof(*nr) + nt * sizeof(uint64_t));
-	struct arena *na = arena_new(NODE_UNIT), *nl = arena_new(LEAF_UNIT);
+	struct root *nr = l->mem.alloc(l->mem.arg, sizeof(*nr) + nt * sizeof(ent_t));
+	if (nr != NULL)
+		memset(nr->chunk, 0, sizeof(nr->chunk));
+	struct arena *na = arena_new(NODE_UNIT, nr, CHUNKS), *nl = arena_new(LEAF_UNIT, NULL, 0);
+	struct arena *nf = arena_new(FLAT_UNIT, nr, 0);
 	uint32_t *def = malloc(nt * sizeof(*def));
-	struct arena *oa = l->nodes, *ol = l->leaves;
+	struct arena *oa = l->nodes, *ol = l->leaves, *of = l->flat;
 	int rc = 0;
-	if (nr == NULL || na == NULL || nl == NULL || def == NULL) {
+	if (nr == NULL || na == NULL || nl == NULL || nf == NULL || def == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1003,20 +1224,16 @@ build_all(struct fp_lpm *l)
 		}
 	l->nodes = na;
 	l->leaves = nl;
+	l->flat = nf;
 	for (size_t t = 0; t < nt; t++) {
 		if (l->topk[t] == NULL) {
 			nr->top[t] = mk_leaf(def[t]);
 			continue;
 		}
-		struct node *x = arena_get(&l->mem, na, 1);
-		if (x == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, x);
+		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, NULL,
+			       &nr->top[t]);
 		if (rc < 0)
 			break;
-		nr->top[t] = (uint64_t)(uintptr_t)x;
 		l->fresh.n = 0; /* the new arena goes as a whole on failure */
 	}
 	l->fresh.n = 0;
@@ -1031,20 +1248,23 @@ build_all(struct fp_lpm *l)
 	free(def);
 	__atomic_store_n(&l->root, nr, __ATOMIC_RELEASE);
 	if (oa != NULL) {
-		l->limbo_bytes += oa->bytes + ol->bytes;
+		l->limbo_bytes += oa->bytes + ol->bytes + of->bytes;
 		oa->next = ol;
-		ol->next = l->limbo_arenas;
+		ol->next = of;
+		of->next = l->limbo_arenas;
 		l->limbo_arenas = oa;
 	}
 	return 0;
 fail:
 	l->nodes = oa;
 	l->leaves = ol;
+	l->flat = of;
 	free(def);
 	if (nr != NULL)
 		l->mem.free(l->mem.arg, nr);
 	arena_destroy(&l->mem, na);
 	arena_destroy(&l->mem, nl);
+	arena_destroy(&l->mem, nf);
 	return rc;
 }
 
@@ -1168,6 +1388,7 @@ fp_lpm_free(struct fp_lpm *l)
 		l->mem.free(l->mem.arg, l->root);
 	arena_destroy(&l->mem, l->nodes);
 	arena_destroy(&l->mem, l->leaves);
+	arena_destroy(&l->mem, l->flat);
 	free(l->fresh.v);
 	free(l->pend.v);
 	free(l->limbo.v);
@@ -1178,7 +1399,7 @@ fp_lpm_free(struct fp_lpm *l)
 static int
 do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
 {
-	if (depth > l->W || nh == 0)
+	if (depth > l->W || nh == 0 || nh > INT32_MAX)
 		return -EINVAL;
 	k = key_mask(k, depth);
 	uint32_t old;
@@ -1318,9 +1539,10 @@ fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->prefixes = l->n_pfx;
-	size_t rb = sizeof(struct root) + ((size_t)1 << l->root->bits) * sizeof(uint64_t);
-	st->fib_bytes = rb + l->nodes->bytes + l->leaves->bytes;
-	st->fib_used = rb + l->nodes->used + l->leaves->used;
+	size_t rb = sizeof(struct root) + ((size_t)1 << l->root->bits) * sizeof(ent_t);
+	st->first_bytes = rb;
+	st->fib_bytes = rb + l->nodes->bytes + l->leaves->bytes + l->flat->bytes;
+	st->fib_used = rb + l->nodes->used + l->leaves->used + l->flat->used;
 	st->limbo_bytes = l->limbo_bytes;
 	st->rib_bytes = l->sh_bytes + sizeof(*l);
 	st->nodes = l->n_sh;
@@ -1351,11 +1573,15 @@ uint32_t
 fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip)
 {
 	const struct root *r = root_of(l);
-	uint64_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
+	ent_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
-	const struct node *n = (const struct node *)(uintptr_t)e;
 	uint64_t k = (uint64_t)ip << (32 + r->bits);
+	if (is_flat(e)) {
+		unsigned v = (unsigned)(k >> (64 - STRIDE));
+		return flat_get(e, flat_line(r, e, v), v);
+	}
+	const struct node *n = ent_node(r, e);
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (64 - STRIDE)), &leaf)) != NULL)
 		k <<= STRIDE;
@@ -1376,11 +1602,15 @@ fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16])
 {
 	const struct root *r = root_of(l);
 	u128 k = load6(ip);
-	uint64_t e = __atomic_load_n(&r->top[(unsigned)(k >> (128 - r->bits))], __ATOMIC_ACQUIRE);
+	ent_t e = __atomic_load_n(&r->top[(unsigned)(k >> (128 - r->bits))], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
-	const struct node *n = (const struct node *)(uintptr_t)e;
 	k <<= r->bits;
+	if (is_flat(e)) {
+		unsigned v = (unsigned)(k >> (128 - STRIDE));
+		return flat_get(e, flat_line(r, e, v), v);
+	}
+	const struct node *n = ent_node(r, e);
 	const uint32_t *leaf = NULL;
 	while ((n = step(n, (unsigned)(k >> (128 - STRIDE)), &leaf)) != NULL)
 		k <<= STRIDE;
@@ -1399,33 +1629,60 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 	const unsigned S = r->bits;
 	/* IPv4 ends in the first node for nearly every address of a real
 	 * table (S = 18: /19../24 are one node down), so: prefetch every
-	 * first-level entry, then every first node, then walk each address
-	 * to its leaf (deeper nodes, for /25 and longer, without prefetch)
-	 * and prefetch the leaf; read the leaves last. */
+	 * first-level entry, then the line of every flat block the group
+	 * needs (or every node block, node and leaves), then finish each
+	 * address in its top block; the few that go deeper (/25 and longer)
+	 * walk on and have their leaf prefetched, and are read last. */
 	for (unsigned base = 0; base < n; base += GROUP) {
 		unsigned g = n - base < GROUP ? n - base : GROUP;
 		const uint32_t *a = ip + base;
 		uint32_t *out = nh + base;
-		uint64_t ent[GROUP];
+		ent_t ent[GROUP];
 		const uint32_t *leaf[GROUP];
+		const uint64_t *line[GROUP];
+		uint8_t deep[GROUP];
+		unsigned nd = 0;
 		for (unsigned i = 0; i < g; i++)
 			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
 		for (unsigned i = 0; i < g; i++) {
-			ent[i] = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
-			if (!is_leaf(ent[i]))
-				__builtin_prefetch((const void *)(uintptr_t)ent[i]);
+			ent_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
+			ent[i] = e;
+			if (is_leaf(e))
+				continue;
+			if (is_flat(e)) {
+				line[i] = flat_line(r, e, (unsigned)((uint64_t)a[i] << (32 + S) >>
+								     (64 - STRIDE)));
+				__builtin_prefetch(line[i]);
+			} else {
+				prefetch_top(r, e);
+			}
 		}
 		for (unsigned i = 0; i < g; i++) {
-			if (is_leaf(ent[i]))
+			ent_t e = ent[i];
+			if (is_leaf(e)) {
+				out[i] = (uint32_t)(e >> 1);
 				continue;
-			const struct node *c = (const struct node *)(uintptr_t)ent[i];
+			}
 			uint64_t k = (uint64_t)a[i] << (32 + S);
+			if (is_flat(e)) {
+				out[i] = flat_get(e, line[i], (unsigned)(k >> (64 - STRIDE)));
+				continue;
+			}
+			const struct node *c = ent_node(r, e);
+			uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
+			if (!(c->vec & bit)) {
+				out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
+				continue;
+			}
+			c = c->child + __builtin_popcountll(c->vec & (bit - 1));
+			k <<= STRIDE;
 			while ((c = step(c, (unsigned)(k >> (64 - STRIDE)), &leaf[i])) != NULL)
 				k <<= STRIDE;
 			__builtin_prefetch(leaf[i]);
+			deep[nd++] = i;
 		}
-		for (unsigned i = 0; i < g; i++)
-			out[i] = is_leaf(ent[i]) ? (uint32_t)(ent[i] >> 1) : *leaf[i];
+		for (unsigned j = 0; j < nd; j++)
+			out[deep[j]] = *leaf[deep[j]];
 	}
 }
 
@@ -1440,8 +1697,10 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 		const struct node *cur[GROUP];
 		const uint32_t *leaf[GROUP];
 		u128 key[GROUP];
-		uint8_t walk[GROUP], done[GROUP];
-		unsigned nw = 0, nd = 0;
+		uint8_t walk[GROUP], done[GROUP], flat[GROUP];
+		ent_t fe[GROUP];
+		const uint64_t *line[GROUP];
+		unsigned nw = 0, nd = 0, nf = 0;
 		unsigned ti[GROUP];
 		for (unsigned i = 0; i < g; i++) {
 			key[i] = load6(ip[base + i]);
@@ -1449,14 +1708,21 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 			__builtin_prefetch(&r->top[ti[i]]);
 		}
 		for (unsigned i = 0; i < g; i++) {
-			uint64_t e = __atomic_load_n(&r->top[ti[i]], __ATOMIC_ACQUIRE);
+			ent_t e = __atomic_load_n(&r->top[ti[i]], __ATOMIC_ACQUIRE);
 			if (is_leaf(e)) {
 				out[i] = (uint32_t)(e >> 1);
 				continue;
 			}
-			cur[i] = (const struct node *)(uintptr_t)e;
-			__builtin_prefetch(cur[i]);
 			key[i] <<= S;
+			if (is_flat(e)) {
+				fe[i] = e;
+				line[i] = flat_line(r, e, (unsigned)(key[i] >> (128 - STRIDE)));
+				__builtin_prefetch(line[i]);
+				flat[nf++] = i;
+				continue;
+			}
+			cur[i] = ent_node(r, e);
+			prefetch_top(r, e);
 			walk[nw++] = i;
 		}
 		while (nw != 0) {
@@ -1476,6 +1742,10 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 				}
 			}
 			nw = m;
+		}
+		for (unsigned j = 0; j < nf; j++) {
+			unsigned i = flat[j];
+			out[i] = flat_get(fe[i], line[i], (unsigned)(key[i] >> (128 - STRIDE)));
 		}
 		for (unsigned j = 0; j < nd; j++)
 			out[done[j]] = *leaf[done[j]];

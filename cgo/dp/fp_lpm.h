@@ -9,7 +9,11 @@
  * where a run of equal leaf values starts, and two pointers, to its
  * children (contiguous, indexed by popcount) and to its run-compressed
  * leaves (indexed by popcount). Values are leaf-pushed: a lookup ends at
- * the first leaf it meets.
+ * the first leaf it meets. First-level entries are 4 bytes: a value, or
+ * the index of a top block: a first node without children is stored flat
+ * (lines of 64 bytes, each a run bitmap and the run values of its slots,
+ * so the lookup reads the one line its address selects), a first node
+ * with children is stored with its leaves right behind it.
  *
  * Concurrency: ONE writer (the caller serialises add/delete/defer/reclaim/
  * walk/free, e.g. under fp_ctl_lock), any number of readers (lookups) with
@@ -49,6 +53,7 @@ struct fp_lpm_stats {
 	uint64_t prefixes;
 	uint64_t fib_bytes;   /* reader-visible memory held (allocator) */
 	uint64_t fib_used;    /* of which in live nodes and leaves */
+	uint64_t first_bytes; /* of which the first level (always in use) */
 	uint64_t limbo_bytes; /* retired, waiting for fp_lpm_reclaim */
 	uint64_t rib_bytes;   /* writer's shadow trie (libc heap) */
 	uint64_t nodes;       /* live trie nodes */
@@ -62,8 +67,8 @@ void fp_lpm_free(struct fp_lpm *l);
 
 /* Add or replace (ip/depth -> nh). ip is in host order for IPv4, network
  * byte order (16 bytes) for IPv6; bits beyond depth are ignored. nh must
- * not be 0 (0 is "no route"). 0 or -EINVAL/-ENOMEM; on -ENOMEM the table
- * is unchanged. */
+ * not be 0 (0 is "no route") and must be below 2^31. 0 or -EINVAL/-ENOMEM;
+ * on -ENOMEM the table is unchanged. */
 int fp_lpm4_add(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh);
 int fp_lpm6_add(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t nh);
 /* 0, -ENOENT when the prefix is not in the table, -ENOMEM (unchanged). */

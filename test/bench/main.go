@@ -7,6 +7,9 @@
 //     and for DPDK's l3fwd (built here from the dpdk-doc sources) on the
 //     same packets and routes, with the ratio; and fibd again with the
 //     full view loaded.
+//  3. LPM: fibd's own tables next to rte_fib on the same full view
+//     (cgo/dp/test/bench_lpm, a subprocess run before this process
+//     starts the EAL of 1).
 //
 // Every figure is printed with its input. Runs as root (hugepages).
 package main
@@ -41,7 +44,10 @@ type options struct {
 	noFwd    bool
 	noFull   bool
 	noFIB    bool
+	noLPM    bool
 	hugepage int
+
+	lpmTimeout time.Duration
 }
 
 func main() {
@@ -59,6 +65,8 @@ func main() {
 	flag.BoolVar(&o.noFwd, "no-fwd", false, "skip the forwarding benchmarks")
 	flag.BoolVar(&o.noFull, "no-full", false, "forward on the small table only (skip the full-view rows)")
 	flag.BoolVar(&o.noFIB, "no-fib", false, "skip the FIB and router benchmarks")
+	flag.BoolVar(&o.noLPM, "no-lpm", false, "skip the fp_lpm vs rte_fib comparison (bench_lpm)")
+	flag.DurationVar(&o.lpmTimeout, "lpm-timeout", 10*time.Minute, "time limit of bench_lpm")
 	flag.IntVar(&o.hugepage, "hugepages", 3072, "2 MiB hugepages to reserve (0: run on --no-huge)")
 	flag.Parse()
 	if err := run(&o); err != nil {
@@ -85,6 +93,12 @@ func run(o *options) error {
 		// process, and DPDK cannot be re-initialised afterwards, but the
 		// subprocesses need the hugepages it would hold.
 		if err := forwarding(o, huge, v4, v6); err != nil {
+			return err
+		}
+	}
+	if !o.noLPM {
+		// a subprocess with its own EAL: before this process starts one
+		if err := lpmBench(o, huge, v4, v6); err != nil {
 			return err
 		}
 	}

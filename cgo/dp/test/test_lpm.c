@@ -485,13 +485,83 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 	      "%s: empty table holds %llu prefixes %llu nodes %llu limbo", what,
 	      (unsigned long long)st.prefixes, (unsigned long long)st.nodes,
 	      (unsigned long long)st.limbo_bytes);
-	CHECK(st.fib_used == 64 + (8ull << st.first_bits),
+	CHECK(st.fib_used == st.first_bytes && st.first_bytes < 4096 + (8ull << st.first_bits),
 	      "%s: empty table uses %llu bytes", what, (unsigned long long)st.fib_used);
 	free(a);
 	free(keys);
 	free(lens);
 	free(r.e);
 	fp_lpm_free(l);
+}
+
+/* First nodes of every shape: a block of the big first level (S + 6
+ * bits) filled slot by slot with values of its own until every slot has
+ * one (flat blocks of 1, 2, 4 and 8 lines), with shorter prefixes in it
+ * and longer ones under it (a node with children, and back), then
+ * emptied; every change is checked over the whole block. */
+static void
+test_fragmented(unsigned W)
+{
+	const unsigned S = W == 32 ? 18 : 16, d6 = S + 6;
+	const char *what = W == 32 ? "fragmented IPv4 first nodes" : "fragmented IPv6 first nodes";
+	printf("%s\n", what);
+	struct fp_lpm *l = fp_lpm_create(W == 32 ? 4 : 6, NULL);
+	struct ref r;
+	ref_init(&r, W, 8192);
+	/* enough prefixes elsewhere for the big first level */
+	for (unsigned i = 0; i < 3000; i++) {
+		u128 k = mask((u128)rnd() << 64 | rnd(), d6);
+		uint32_t nh = 1 + rndn(1000);
+		CHECK(t_add(l, W, k, d6, nh) == 0, "%s: add", what);
+		ref_set(&r, k, d6, nh);
+	}
+	struct fp_lpm_stats st;
+	fp_lpm_stats(l, &st);
+	CHECK(st.first_bits == S, "%s: first level of %u bits, want %u", what, st.first_bits, S);
+	u128 slot = (u128)1 << (128 - d6);
+	for (unsigned blk = 0; blk < 6; blk++) {
+		u128 base = mask((u128)rnd() << 64 | rnd(), S);
+		/* phases: fill (mostly adds), churn, empty (mostly deletes) */
+		for (unsigned op = 0; op < 600; op++) {
+			unsigned c = rndn(20), phase = op / 200;
+			u128 k = base + rndn(64) * slot;
+			unsigned d = d6;
+			if (c == 0) /* a shorter prefix in the block */
+				d = S + 1 + rndn(5);
+			else if (c == 1) /* a longer one: a child node */
+				d = d6 + 1 + rndn(W - d6 < 8 ? W - d6 : 8);
+			if (d > d6)
+				k += ((u128)rnd() << 64 | rnd()) & (slot - 1);
+			k = mask(k, d);
+			bool add = phase == 0 ? c < 17 : phase == 1 ? c < 10 : c < 3;
+			if (add) {
+				/* few values in the churn: runs merge and split */
+				uint32_t nh = 1 + (phase == 1 ? rndn(3) : rndn(1000));
+				CHECK(t_add(l, W, k, d, nh) == 0, "%s: add", what);
+				ref_set(&r, k, d, nh);
+			} else {
+				bool had = ref_del(&r, k, d);
+				int rc = t_del(l, W, k, d);
+				CHECK(rc == (had ? 0 : -ENOENT), "%s: delete: %d", what, rc);
+			}
+			u128 b[3 * 64];
+			for (unsigned j = 0; j < 64; j++) {
+				b[3 * j] = base + j * slot;
+				b[3 * j + 1] = base + j * slot + (slot - 1);
+				b[3 * j + 2] = base + j * slot + (((u128)rnd() << 64 | rnd()) & (slot - 1));
+			}
+			check_addrs(l, &r, b, 3 * 64, what);
+			if (op % 64 == 0)
+				fp_lpm_reclaim(l);
+		}
+		/* and the rest of it */
+		for (unsigned j = 0; j < 64; j++)
+			if (ref_del(&r, base + j * slot, d6))
+				CHECK(t_del(l, W, base + j * slot, d6) == 0, "%s: delete", what);
+	}
+	check_walk(l, &r, what);
+	fp_lpm_free(l);
+	free(r.e);
 }
 
 /* A table of 100 routes costs kilobytes. */
@@ -724,6 +794,8 @@ main(void)
 	test_small();
 	test_boundaries(32);
 	test_boundaries(128);
+	test_fragmented(32);
+	test_fragmented(128);
 	test_random(32, true, 300, sc(20000), "random IPv4 flat lengths");
 	test_random(128, true, 300, sc(20000), "random IPv6 flat lengths");
 	test_random(32, false, 1500, sc(10000), "IPv4 mix, small first level");
