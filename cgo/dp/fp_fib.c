@@ -24,110 +24,6 @@
 
 struct fp_table fp_tables[FP_MAX_TABLES];
 struct fp_nh *_Atomic *fp_nh_tbl;
-pthread_mutex_t fp_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-struct rte_rcu_qsbr *fp_qs;
-
-/* Objects unlinked by the writer, freed after the next grace period. */
-static void **retired;
-static size_t n_retired, cap_retired;
-
-/* Grace periods that did not end in time, and what the last one saw.
- * Written under fp_ctl_lock, read by fp_rcu_info() without it. */
-static _Atomic uint64_t grace_done, grace_stalls, grace_leaked;
-static _Atomic uint64_t stalled_workers; /* bitmap: online, no pass during the wait */
-static _Atomic bool stalled;             /* the last grace period timed out */
-
-/* How long a grace period may take. A worker passes its quiescent point
- * every loop (microseconds) and is offline while it sleeps, so a second
- * means a wedged worker (a PMD stuck in rx or tx). After one stall the
- * next waits are short: the control plane must keep answering while the
- * worker is stuck, and the outcome (not freeing, not writing the old copy)
- * is the same. */
-#define FP_GRACE_TIMEOUT_US 1500000
-#define FP_GRACE_RETRY_US 20000
-
-/* Wait for a grace period, bounded. True: afterwards no worker holds a
- * pointer read before the call, and the retired objects are freed. False:
- * some worker did not report in time; nothing is freed and the caller must
- * not touch what workers may still read. */
-static bool
-grace_period(void)
-{
-	if (fp_qs == NULL)
-		goto done;
-	uint64_t polls[FP_MAX_WORKERS];
-	for (unsigned int i = 0; i < fp_n_workers; i++)
-		polls[i] = __atomic_load_n(&fp_workers[i]->st.polls, __ATOMIC_RELAXED);
-	uint64_t token = rte_rcu_qsbr_start(fp_qs);
-	uint64_t limit = atomic_load(&stalled) ? FP_GRACE_RETRY_US : FP_GRACE_TIMEOUT_US;
-	uint64_t waited = 0, nap = 1;
-	while (rte_rcu_qsbr_check(fp_qs, token, false) != 1) {
-		if (waited >= limit) {
-			uint64_t stuck = 0;
-			for (unsigned int i = 0; i < fp_n_workers && i < 64; i++)
-				if (__atomic_load_n(&fp_workers[i]->st.polls, __ATOMIC_RELAXED) == polls[i])
-					stuck |= UINT64_C(1) << i;
-			atomic_store(&stalled_workers, stuck);
-			atomic_fetch_add(&grace_stalls, 1);
-			atomic_store(&stalled, true);
-			return false;
-		}
-		rte_delay_us_sleep(nap);
-		waited += nap;
-		if (nap < 1000)
-			nap *= 2;
-	}
-done:
-	for (size_t i = 0; i < n_retired; i++)
-		rte_free(retired[i]);
-	n_retired = 0;
-	atomic_fetch_add(&grace_done, 1);
-	atomic_store(&stalled, false);
-	atomic_store(&stalled_workers, 0);
-	return true;
-}
-
-void
-fp_retire(void *obj)
-{
-	if (obj == NULL)
-		return;
-	if (n_retired == cap_retired) {
-		size_t cap = cap_retired ? cap_retired * 2 : 256;
-		void **r = realloc(retired, cap * sizeof(*r));
-		if (r == NULL) {
-			/* Cannot defer: wait here instead, then free; an object
-			 * that a stalled worker may still read is leaked. */
-			if (grace_period())
-				rte_free(obj);
-			else
-				atomic_fetch_add(&grace_leaked, 1);
-			return;
-		}
-		retired = r;
-		cap_retired = cap;
-	}
-	retired[n_retired++] = obj;
-}
-
-int
-fp_sync(void)
-{
-	fp_ctl_lock_take();
-	bool ok = grace_period();
-	fp_ctl_lock_give();
-	return ok ? 0 : -ETIMEDOUT;
-}
-
-void
-fp_rcu_info(struct fp_rcu_info *info)
-{
-	info->grace_periods = atomic_load(&grace_done);
-	info->stalls = atomic_load(&grace_stalls);
-	info->leaked = atomic_load(&grace_leaked);
-	info->stalled = atomic_load(&stalled);
-	info->stalled_workers = atomic_load(&stalled_workers);
-}
 
 int
 fp_nh_table_init(void)
@@ -446,7 +342,7 @@ own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t
 		return -ENOMEM; /* recorded: published by the next apply */
 	/* Free what the batch replaced once no worker can be inside it. A
 	 * worker that does not report in time keeps it for a later batch. */
-	if (grace_period()) {
+	if (fp_grace_period()) {
 		fp_lpm_reclaim(t->l4);
 		fp_lpm_reclaim(t->l6);
 	}
@@ -530,7 +426,7 @@ fp_table_destroy(uint16_t tidx)
 	int rc = t->used ? 0 : -ENOENT;
 	if (t->used) {
 		t->used = false;
-		grace_period(); /* no worker runs: it cannot stall */
+		fp_grace_period(); /* no worker runs: it cannot stall */
 		table_free(t);
 	}
 	fp_ctl_lock_give();
@@ -697,7 +593,7 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	}
 	/* A worker that stalled may still be inside either copy: nothing is
 	 * written until it has passed a quiescent point. */
-	if (atomic_load(&stalled) && !grace_period()) {
+	if (fp_rcu_stalled() && !fp_grace_period()) {
 		fp_ctl_lock_give();
 		return -ETIMEDOUT;
 	}
@@ -735,7 +631,7 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 			t->routes4 = main.routes4;
 			t->routes6 = main.routes6;
 			atomic_store_explicit(&t->active, standby, memory_order_release);
-			grace_period(); /* frees what the batch retired */
+			fp_grace_period(); /* frees what the batch retired */
 			goto check;
 		}
 		free(twin_res);
@@ -750,7 +646,7 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	 * stays as it is, marked stale, and is brought up to date once the
 	 * worker has moved on (the next apply waits for that first). */
 	atomic_store_explicit(&t->active, standby, memory_order_release);
-	if (!grace_period()) {
+	if (!fp_grace_period()) {
 		t->stale = act;
 		fp_ctl_lock_give();
 		return main.failed;
@@ -781,14 +677,14 @@ fp_table_rebuild(uint16_t tidx)
 	fp_ctl_lock_take();
 	struct fp_table *t = &fp_tables[tidx];
 	int rc = -ENOENT;
-	if (t->used && atomic_load(&stalled) && !grace_period())
+	if (t->used && fp_rcu_stalled() && !fp_grace_period())
 		rc = -ETIMEDOUT;
 	else if (t->used && t->l4 != NULL) {
 		/* fibd's own: rebuilt whole from its record, published at once */
 		fp_lpm_defer(t->l4);
 		fp_lpm_defer(t->l6);
 		rc = fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0 ? -ENOMEM : 0;
-		if (grace_period()) {
+		if (fp_grace_period()) {
 			fp_lpm_reclaim(t->l4);
 			fp_lpm_reclaim(t->l6);
 		}
@@ -800,7 +696,7 @@ fp_table_rebuild(uint16_t tidx)
 		if (rc == 0) {
 			t->stale = -1;
 			atomic_store_explicit(&t->active, !act, memory_order_release);
-			if (!grace_period()) {
+			if (!fp_grace_period()) {
 				t->stale = act;
 				rc = -ETIMEDOUT;
 			} else if ((rc = rebuild_copy(tidx, t, act, !act)) != 0) {

@@ -15,6 +15,8 @@
 
 #include "fp.h"
 #include "fp_lpm.h"
+#include "fp_rcu.h"
+#include "fp_workers.h"
 
 /* rte_fib keeps the nexthop in an entry whose low bit marks a tbl8 pointer:
  * with 2-byte entries 15 bits remain. Small nexthop tables use the small
@@ -178,26 +180,6 @@ fp_l2_ours(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
 	return false;
 }
 
-/* Control-plane serialisation: one writer at a time. A mutex, not a
- * spinlock: it is held across grace periods and table rebuilds (seconds),
- * and waiters must sleep, not spin a core. Workers never take it. */
-extern pthread_mutex_t fp_ctl_lock;
-
-static inline void
-fp_ctl_lock_take(void)
-{
-	pthread_mutex_lock(&fp_ctl_lock);
-}
-
-static inline void
-fp_ctl_lock_give(void)
-{
-	pthread_mutex_unlock(&fp_ctl_lock);
-}
-
-/* QSBR variable that workers report to (NULL before fp_dp_init). */
-extern struct rte_rcu_qsbr *fp_qs;
-
 extern struct rte_mempool *fp_pool;
 
 /* Per-worker state. Only its own lcore writes it. */
@@ -288,7 +270,6 @@ unsigned int fp_punt_class(const struct rte_mbuf *m);
  * neighbour)? False counts it as policed. */
 bool fp_punt_police(struct fp_wctx *w, const struct rte_mbuf *m, uint16_t exc, bool glean);
 
-void fp_retire(void *obj);
 /* Allocate the nexthop pointer array (idempotent; under fp_ctl_lock). */
 int fp_nh_table_init(void);
 

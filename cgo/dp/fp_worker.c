@@ -720,20 +720,9 @@ fp_dp_init(unsigned int nw)
 {
 	if (nw == 0 || nw > FP_MAX_WORKERS)
 		return -EINVAL;
-	if (fp_qs != NULL)
-		return -EEXIST;
-	size_t sz = rte_rcu_qsbr_get_memsize(nw);
-	struct rte_rcu_qsbr *qs = rte_zmalloc("fp_qsbr", sz, RTE_CACHE_LINE_SIZE);
-	if (qs == NULL)
-		return -ENOMEM;
-	int rc = rte_rcu_qsbr_init(qs, nw);
-	if (rc < 0) {
-		rte_free(qs);
+	int rc = fp_rcu_init(nw);
+	if (rc < 0)
 		return rc;
-	}
-	fp_ctl_lock_take();
-	fp_qs = qs;
-	fp_ctl_lock_give();
 	fp_workers_cap = nw;
 	/* Defaults (fibd_punt_rate_*): a full view arrives at BGP speed; ARP
 	 * and NDP need little; the rest (ping, first packets to unresolved
@@ -833,6 +822,12 @@ void
 fp_set_idle_sleep_us(uint32_t us)
 {
 	atomic_store(&idle_sleep_us, us);
+}
+
+uint64_t
+fp_worker_polls(unsigned int widx)
+{
+	return __atomic_load_n(&fp_workers[widx]->st.polls, __ATOMIC_RELAXED);
 }
 
 unsigned int
