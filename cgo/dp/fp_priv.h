@@ -15,6 +15,7 @@
 
 #include "fp.h"
 #include "fp_lpm.h"
+#include "fp_nh.h"
 #include "fp_rcu.h"
 #include "fp_workers.h"
 
@@ -22,19 +23,6 @@
  * with 2-byte entries 15 bits remain. Small nexthop tables use the small
  * entries and halve the FIB's memory. */
 #define FP_NH_2B (FP_MAX_NEXTHOPS <= 32768)
-
-/* A published nexthop. Immutable: a change publishes a new object. */
-struct fp_nh {
-	uint8_t type;                 /* enum fp_nh_type */
-	uint16_t port;
-	uint16_t vlan;                /* 802.1Q VID on egress, 0 = untagged */
-	struct rte_ether_addr dst;
-	uint16_t n_buckets;           /* ECMP */
-	uint32_t buckets[];           /* ECMP member indices */
-};
-
-/* Nexthop table: index -> RCU-protected object pointer. */
-extern struct fp_nh *_Atomic *fp_nh_tbl;
 
 struct fp_table {
 	/* read by workers on every burst */
@@ -270,7 +258,5 @@ unsigned int fp_punt_class(const struct rte_mbuf *m);
  * neighbour)? False counts it as policed. */
 bool fp_punt_police(struct fp_wctx *w, const struct rte_mbuf *m, uint16_t exc, bool glean);
 
-/* Allocate the nexthop pointer array (idempotent; under fp_ctl_lock). */
-int fp_nh_table_init(void);
 
 #endif /* FP_PRIV_H */

@@ -110,7 +110,7 @@ is_local(uint64_t idx)
 {
 	if (idx == FP_NH_MISS)
 		return false;
-	const struct fp_nh *nh = atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
+	const struct fp_nh *nh = fp_nh_load((uint32_t)idx);
 	return nh != NULL && (nh->type == FP_NH_LOCAL || nh->type == FP_NH_PUNT);
 }
 

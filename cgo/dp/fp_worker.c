@@ -44,12 +44,6 @@ fp_drop_name(unsigned int reason)
 	return reason < FP_DROP_MAX ? drop_names[reason] : NULL;
 }
 
-static inline const struct fp_nh *
-nh_load(uint32_t idx)
-{
-	return atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
-}
-
 /* Punt to the exception interface of port, if it has one. */
 static inline uint16_t
 punt_to(uint16_t port, uint16_t *exc, uint16_t otherwise)
@@ -71,7 +65,7 @@ nh_route_verdict(const struct rte_mbuf *m, uint32_t idx, const struct fp_nh **ou
 		return FP_DROP_NO_ROUTE;
 	if (unlikely(idx >= FP_MAX_NEXTHOPS)) /* never stored: a torn or corrupt entry */
 		return FP_DROP_NH_INVALID;
-	const struct fp_nh *nh = nh_load(idx);
+	const struct fp_nh *nh = fp_nh_load(idx);
 	if (unlikely(nh == NULL))
 		return FP_DROP_NH_INVALID;
 	*out = nh;
@@ -109,12 +103,12 @@ static inline const struct fp_nh *
 ecmp_pick(const struct fp_nh *g, uint32_t hash)
 {
 	uint32_t b = fp_bucket(hash, g->n_buckets);
-	const struct fp_nh *m = nh_load(g->buckets[b]);
+	const struct fp_nh *m = fp_nh_load(g->buckets[b]);
 	if (likely(!member_down(m)))
 		return m;
 	for (uint32_t i = 1; i < g->n_buckets; i++) {
 		uint32_t j = b + i < g->n_buckets ? b + i : b + i - g->n_buckets;
-		const struct fp_nh *x = nh_load(g->buckets[j]);
+		const struct fp_nh *x = fp_nh_load(g->buckets[j]);
 		if (x != NULL && !member_down(x))
 			return x;
 	}
@@ -323,7 +317,7 @@ arp_verdict(const struct fp_wctx *w, const struct rte_mbuf *m, uint16_t *exc)
 	uint32_t tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
 	uint64_t idx;
 	fp_table_lookup4(t, &tip, &idx, 1);
-	const struct fp_nh *nh = idx >= FP_MAX_NEXTHOPS ? NULL : nh_load((uint32_t)idx);
+	const struct fp_nh *nh = idx >= FP_MAX_NEXTHOPS ? NULL : fp_nh_load((uint32_t)idx);
 	if (nh != NULL && nh->type == FP_NH_LOCAL)
 		return punt_to(m->port, exc, FP_DROP_ARP_OTHER);
 	if (nh != NULL && nh->type == FP_NH_PUNT)
