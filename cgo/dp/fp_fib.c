@@ -21,7 +21,13 @@
 #include <rte_rib6.h>
 
 #include "fp_priv.h"
+#include "fp_fib.h"
 #include "fp_nh.h"
+
+/* rte_fib keeps the nexthop in an entry whose low bit marks a tbl8 pointer:
+ * with 2-byte entries 15 bits remain. Small nexthop tables use the small
+ * entries and halve the FIB's memory. */
+#define FP_NH_2B (FP_MAX_NEXTHOPS <= 32768)
 
 struct fp_table fp_tables[FP_MAX_TABLES];
 
@@ -663,21 +669,24 @@ fp_lookup6(uint16_t tidx, const uint8_t addr[16])
 
 #define LOOKUP_CHUNK 64
 
-int
-fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
+/* fp_lookup4_bulk and fp_lookup6_bulk: addrs are host-order IPv4 words or
+ * 16-byte IPv6 addresses. */
+static int
+lookup_bulk(uint16_t tidx, int family, const void *addrs, uint32_t *nh, uint32_t n)
 {
 	if (tidx >= FP_MAX_TABLES)
 		return -EINVAL;
 	fp_ctl_lock_take();
-	struct fp_table *t = &fp_tables[tidx];
+	const struct fp_table *t = &fp_tables[tidx];
 	if (!t->used) {
 		fp_ctl_lock_give();
 		return -ENOENT;
 	}
+	size_t width = family == 4 ? 4 : 16;
 	uint64_t out[LOOKUP_CHUNK];
 	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
 		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
-		fp_table_lookup4(t, &addrs[i], out, k);
+		fp_table_lookup(t, family, (const uint8_t *)addrs + i * width, out, k);
 		for (uint32_t j = 0; j < k; j++)
 			nh[i + j] = (uint32_t)out[j];
 	}
@@ -686,25 +695,15 @@ fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
 }
 
 int
+fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
+{
+	return lookup_bulk(tidx, 4, addrs, nh, n);
+}
+
+int
 fp_lookup6_bulk(uint16_t tidx, const uint8_t (*addrs)[16], uint32_t *nh, uint32_t n)
 {
-	if (tidx >= FP_MAX_TABLES)
-		return -EINVAL;
-	fp_ctl_lock_take();
-	struct fp_table *t = &fp_tables[tidx];
-	if (!t->used) {
-		fp_ctl_lock_give();
-		return -ENOENT;
-	}
-	uint64_t out[LOOKUP_CHUNK];
-	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
-		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
-		fp_table_lookup6(t, &addrs[i], out, k);
-		for (uint32_t j = 0; j < k; j++)
-			nh[i + j] = (uint32_t)out[j];
-	}
-	fp_ctl_lock_give();
-	return 0;
+	return lookup_bulk(tidx, 6, addrs, nh, n);
 }
 
 uint64_t

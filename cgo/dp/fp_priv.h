@@ -15,69 +15,10 @@
 
 #include "fp.h"
 #include "fp_lpm.h"
+#include "fp_fib.h"
 #include "fp_nh.h"
 #include "fp_rcu.h"
 #include "fp_workers.h"
-
-/* rte_fib keeps the nexthop in an entry whose low bit marks a tbl8 pointer:
- * with 2-byte entries 15 bits remain. Small nexthop tables use the small
- * entries and halve the FIB's memory. */
-#define FP_NH_2B (FP_MAX_NEXTHOPS <= 32768)
-
-struct fp_table {
-	/* read by workers on every burst */
-	struct rte_fib *v4[2];
-	struct rte_fib6 *v6[2];
-	struct fp_lpm *l4, *l6;       /* fibd_fib=own: the one copy (v4/v6 unused) */
-	_Atomic uint32_t active;      /* copy workers read */
-	bool used;
-	uint32_t id;
-	/* the writer's own, on another cache line */
-	uint64_t routes4 __rte_cache_aligned;
-	uint64_t routes6;
-	uint64_t rebuilds, clone_failures;
-	int stale;                    /* copy that missed changes (-1: none) */
-	struct fp_table_conf conf;
-} __rte_cache_aligned;
-
-extern struct fp_table fp_tables[FP_MAX_TABLES];
-
-/* ---- fibd_fib: the one place lookups choose the table's structure ----
- * Workers and the control plane look up through these; nh gets n nexthop
- * indices (FP_NH_MISS: no route). ip is host order for IPv4. */
-static inline void
-fp_table_lookup4(const struct fp_table *t, const uint32_t *ip, uint64_t *nh, unsigned int n)
-{
-	if (t->l4 != NULL) {
-		uint32_t r[64];
-		for (unsigned int i = 0; i < n; i += 64) {
-			unsigned int k = n - i < 64 ? n - i : 64;
-			fp_lpm4_lookup_bulk(t->l4, ip + i, r, k);
-			for (unsigned int j = 0; j < k; j++)
-				nh[i + j] = r[j];
-		}
-		return;
-	}
-	uint32_t a = atomic_load_explicit(&t->active, memory_order_acquire);
-	rte_fib_lookup_bulk(t->v4[a], (uint32_t *)(uintptr_t)ip, nh, n);
-}
-
-static inline void
-fp_table_lookup6(const struct fp_table *t, const uint8_t (*ip)[16], uint64_t *nh, unsigned int n)
-{
-	if (t->l6 != NULL) {
-		uint32_t r[64];
-		for (unsigned int i = 0; i < n; i += 64) {
-			unsigned int k = n - i < 64 ? n - i : 64;
-			fp_lpm6_lookup_bulk(t->l6, ip + i, r, k);
-			for (unsigned int j = 0; j < k; j++)
-				nh[i + j] = r[j];
-		}
-		return;
-	}
-	uint32_t a = atomic_load_explicit(&t->active, memory_order_acquire);
-	rte_fib6_lookup_bulk(t->v6[a], (uint8_t (*)[16])(uintptr_t)ip, nh, n);
-}
 
 /* Ingress interface identities of a port (immutable, RCU). */
 struct fp_iif_map {

@@ -96,12 +96,12 @@ table_lookup(uint16_t tidx, int family, const uint8_t (*dst)[16], const uint16_t
 			memcpy(&be, dst[idx[k]], 4);
 			ip[k] = rte_be_to_cpu_32(be);
 		}
-		fp_table_lookup4(t, ip, res, n);
+		fp_table_lookup(t, 4, ip, res, n);
 	} else {
 		uint8_t ip[FP_BURST][16];
 		for (uint16_t k = 0; k < n; k++)
 			memcpy(ip[k], dst[idx[k]], 16);
-		fp_table_lookup6(t, (const uint8_t (*)[16])ip, res, n);
+		fp_table_lookup(t, 6, ip, res, n);
 	}
 }
 

@@ -316,7 +316,7 @@ arp_verdict(const struct fp_wctx *w, const struct rte_mbuf *m, uint16_t *exc)
 	const struct fp_table *t = &fp_tables[w->tidx];
 	uint32_t tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
 	uint64_t idx;
-	fp_table_lookup4(t, &tip, &idx, 1);
+	fp_table_lookup(t, 4, &tip, &idx, 1);
 	const struct fp_nh *nh = idx >= FP_MAX_NEXTHOPS ? NULL : fp_nh_load((uint32_t)idx);
 	if (nh != NULL && nh->type == FP_NH_LOCAL)
 		return punt_to(m->port, exc, FP_DROP_ARP_OTHER);
@@ -460,17 +460,17 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		verdict[i] = r == FP_OK ? FP_V_FORWARD : (uint16_t)r;
 	}
 
-	/* 2. one bulk lookup per family (fp_table_lookup*: the active copy,
+	/* 2. one bulk lookup per family (fp_table_lookup: the active copy,
 	 * or fibd's own table); or, with ip rules, the rules' lookups */
 	struct fp_table *t = &fp_tables[w->tidx];
 	const struct fp_ruleset *rs4 = atomic_load_explicit(&fp_rules4, memory_order_acquire);
 	const struct fp_ruleset *rs6 = atomic_load_explicit(&fp_rules6, memory_order_acquire);
 	if (n4 && likely(rs4 == NULL))
-		fp_table_lookup4(t, ip4, nh4, n4);
+		fp_table_lookup(t, 4, ip4, nh4, n4);
 	else if (n4)
 		rules_lookup(rs4, 4, pkts, at4, n4, nh4, verdict);
 	if (n6 && likely(rs6 == NULL))
-		fp_table_lookup6(t, (const uint8_t (*)[16])ip6, nh6, n6);
+		fp_table_lookup(t, 6, ip6, nh6, n6);
 	else if (n6)
 		rules_lookup(rs6, 6, pkts, at6, n6, nh6, verdict);
 
