@@ -55,9 +55,8 @@ fp_exc_attach(uint16_t port, uint16_t exc_port)
 	e->exc_port = exc_port;
 	e->cap_fd = -1;
 	atomic_store(&e->cap_next, 0);
-	fp_ports[exc_port].is_exc = true;
-	fp_ports[port].exc = (uint16_t)idx;
-	fp_ports[port].has_exc = true;
+	fp_port_mark_exc(exc_port, true);
+	fp_port_bind_exc(port, (uint16_t)idx);
 	fp_n_excs = idx + 1;
 	return (int)idx;
 }
@@ -85,9 +84,9 @@ fp_exc_reattach(unsigned int idx, uint16_t exc_port)
 	if (atomic_load(&exc_running))
 		return -EBUSY;
 	if (e->exc_port != FP_EXC_NONE)
-		fp_ports[e->exc_port].is_exc = false;
+		fp_port_mark_exc(e->exc_port, false);
 	if (exc_port != FP_EXC_NONE)
-		fp_ports[exc_port].is_exc = true;
+		fp_port_mark_exc(exc_port, true);
 	e->exc_port = exc_port;
 	return 0;
 }

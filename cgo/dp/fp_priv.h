@@ -17,21 +17,9 @@
 #include "fp_lpm.h"
 #include "fp_fib.h"
 #include "fp_nh.h"
+#include "fp_ports.h"
 #include "fp_rcu.h"
 #include "fp_workers.h"
-
-/* Ingress interface identities of a port (immutable, RCU). */
-struct fp_iif_map {
-	uint32_t n;
-	struct fp_iif e[];
-};
-
-/* Interface addresses and peers of a port (immutable, RCU), see
- * fp_port_set_ifaddrs(). */
-struct fp_ifaddrs {
-	uint32_t n;
-	struct fp_ifaddr e[];
-};
 
 /* A published rule set (immutable, RCU). */
 struct fp_ruleset {
@@ -45,71 +33,6 @@ extern struct fp_ruleset *_Atomic fp_rules4, *_Atomic fp_rules6;
  * reason of a rule that drops. Addresses in network order, 16 bytes. */
 void fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_t *iif,
 		   const uint8_t (*src)[16], const uint8_t (*dst)[16], uint64_t *nh, uint16_t *drop);
-
-/* Per-port facts the fast path needs on every packet. */
-struct fp_port_state {
-	struct rte_ether_addr mac;
-	uint16_t mtu;
-	bool configured;
-	bool tx_poll;                 /* see fp_port_conf */
-	bool bond;
-	uint16_t n_txq;
-	/* fibd's addresses on the port: the source of ICMP errors */
-	bool has4, has6;
-	rte_be32_t ip4;
-	uint8_t ip6[16];
-	/* the exception path */
-	bool has_exc;                 /* punts go to exception exc */
-	bool is_exc;                  /* this port is an exception interface */
-	uint16_t exc;
-	/* VIDs of the mirrored VLAN sub-interfaces: routed, not punted */
-	_Atomic uint64_t vlans[4096 / 64];
-	/* macvlan MACs and VLAN sub-interfaces: the ingress interface ids */
-	struct fp_iif_map *_Atomic iifs;
-	/* addresses of the port's interfaces, and protocol peers */
-	struct fp_ifaddrs *_Atomic ifaddrs;
-	/* the link is down (the control plane's link watcher sets it): ECMP
-	 * picks skip members on this port before any route changes */
-	_Atomic bool link_down;
-} __rte_cache_aligned;
-
-extern struct fp_port_state fp_ports[FP_MAX_PORTS];
-
-/* The ingress interface entry of m: the macvlan it was sent to, or the
- * VLAN sub-interface of its (stripped) tag; NULL: the port itself. */
-static inline const struct fp_iif *
-fp_iif_entry(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
-{
-	const struct fp_iif_map *im = atomic_load_explicit(&fp_ports[m->port].iifs, memory_order_acquire);
-	if (im == NULL)
-		return NULL;
-	bool tagged = m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED;
-	uint16_t vid = m->vlan_tci & 0xfff;
-	for (uint32_t i = 0; i < im->n; i++) {
-		const struct fp_iif *e = &im->e[i];
-		if (e->kind == FP_IIF_MAC ? memcmp(e->mac, &eth->dst_addr, 6) == 0 : tagged && e->vid == vid)
-			return e;
-	}
-	return NULL;
-}
-
-/* Is the frame addressed to the router at L2: the port's MAC or one of its
- * macvlan interfaces' (RFC 1812 5.3.4)? Multicast is not asked here. */
-static inline bool
-fp_l2_ours(const struct rte_mbuf *m, const struct rte_ether_hdr *eth)
-{
-	if (likely(rte_is_same_ether_addr(&eth->dst_addr, &fp_ports[m->port].mac)))
-		return true;
-	const struct fp_iif_map *im = atomic_load_explicit(&fp_ports[m->port].iifs, memory_order_acquire);
-	if (im == NULL)
-		return false;
-	for (uint32_t i = 0; i < im->n; i++)
-		if (im->e[i].kind == FP_IIF_MAC && memcmp(im->e[i].mac, &eth->dst_addr, 6) == 0)
-			return true;
-	return false;
-}
-
-extern struct rte_mempool *fp_pool;
 
 /* Per-worker state. Only its own lcore writes it. */
 struct fp_txbuf {

@@ -41,25 +41,6 @@ fp_rules_set(uint8_t family, const struct fp_rule *rules, uint32_t n)
 	return 0;
 }
 
-int
-fp_port_set_iifs(uint16_t pid, const struct fp_iif *iifs, uint32_t n)
-{
-	if (pid >= FP_MAX_PORTS)
-		return -EINVAL;
-	struct fp_iif_map *m = NULL;
-	if (n > 0) {
-		m = rte_zmalloc("fp_iifs", sizeof(*m) + n * sizeof(m->e[0]), RTE_CACHE_LINE_SIZE);
-		if (m == NULL)
-			return -ENOMEM;
-		m->n = n;
-		memcpy(m->e, iifs, n * sizeof(m->e[0]));
-	}
-	fp_ctl_lock_take();
-	fp_retire(atomic_exchange_explicit(&fp_ports[pid].iifs, m, memory_order_release));
-	fp_ctl_lock_give();
-	return 0;
-}
-
 static inline bool
 prefix_match(const uint8_t *a, const uint8_t *p, uint8_t len)
 {
