@@ -19,20 +19,8 @@
 #include "fp_nh.h"
 #include "fp_ports.h"
 #include "fp_rcu.h"
+#include "fp_rules.h"
 #include "fp_workers.h"
-
-/* A published rule set (immutable, RCU). */
-struct fp_ruleset {
-	uint32_t n;
-	struct fp_rule r[];
-};
-extern struct fp_ruleset *_Atomic fp_rules4, *_Atomic fp_rules6;
-
-/* Decide n (<= FP_BURST) packets of one family through rule set rs: nh[]
- * gets each nexthop index (FP_NH_MISS: no route), drop[] 0 or the drop
- * reason of a rule that drops. Addresses in network order, 16 bytes. */
-void fp_rules_eval(const struct fp_ruleset *rs, int family, uint16_t n, const uint16_t *iif,
-		   const uint8_t (*src)[16], const uint8_t (*dst)[16], uint64_t *nh, uint16_t *drop);
 
 /* Per-worker state. Only its own lcore writes it. */
 struct fp_txbuf {

@@ -1,14 +1,16 @@
 /* Policy routing: the router netns's ip rules, evaluated per packet to pick
- * the FIB table, and the ingress interface identities (macvlan MACs, VLAN
- * sub-interfaces) that the rules' iif selectors name. Rule sets and
- * identity maps are immutable RCU objects, replaced whole by the control
- * plane. */
+ * the FIB table (fp_rules.h). Rule sets are immutable RCU objects, replaced
+ * whole by the control plane; the ingress interface ids their iif
+ * selectors name are the ports' (fp_port_set_iifs, fp_ports.h). */
 #include <errno.h>
 #include <string.h>
 
 #include <rte_malloc.h>
 
-#include "fp_priv.h"
+#include "fp_fib.h"
+#include "fp_nh.h"
+#include "fp_rcu.h"
+#include "fp_rules.h"
 
 struct fp_ruleset *_Atomic fp_rules4, *_Atomic fp_rules6;
 
