@@ -15,7 +15,9 @@
 
 #include "fp_icmp.h"
 #include "fp_pkt.h"
+#include "fp_exc.h"
 #include "fp_priv.h"
+#include "fp_punt.h"
 
 /* Packets ahead of the one being parsed whose first line is prefetched. */
 #define FP_PREFETCH 4
@@ -517,64 +519,11 @@ tx_poll(struct fp_wctx *w)
 		rte_eth_tx_burst(poll_ports[i], w->txq, NULL, 0);
 }
 
-/* Token bucket of one punt class: may one more packet pass? */
-static inline bool
-police(struct fp_wctx *w, unsigned int cls)
-{
-	const uint64_t one = 1ull << FP_POLICE_SHIFT;
-	uint64_t rate = atomic_load_explicit(&fp_police[cls].rate, memory_order_relaxed);
-	uint64_t depth = atomic_load_explicit(&fp_police[cls].depth, memory_order_relaxed);
-	struct fp_bucket *b = &w->police[cls];
-	uint64_t now = rte_rdtsc();
-	uint64_t elapsed = RTE_MIN(now - b->last, rte_get_tsc_hz());
-	b->last = now;
-	uint64_t tokens = RTE_MIN(b->tokens + elapsed * rate, depth);
-	if (tokens < one) {
-		b->tokens = tokens;
-		return false;
-	}
-	b->tokens = tokens - one;
-	return true;
-}
-
-/* A glean punt's destination: has it had its share this second? A flood
- * towards one unresolved neighbour then costs the glean class little, and
- * the kernel queues only a few packets per neighbour anyway. */
-static inline bool
-glean_admit(struct fp_wctx *w, const struct rte_mbuf *m)
-{
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	uint32_t key;
-	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
-		key = rte_hash_crc_4byte(((const struct rte_ipv4_hdr *)(eth + 1))->dst_addr, 4);
-	else
-		key = rte_hash_crc(((const struct rte_ipv6_hdr *)(eth + 1))->dst_addr, 16, 6);
-	key |= 1; /* 0 marks a free slot */
-	struct fp_glean_slot *s = &w->glean[key % FP_GLEAN_SLOTS];
-	uint64_t now = rte_rdtsc();
-	if (s->key != key || now - s->since >= rte_get_tsc_hz()) {
-		s->key = key;
-		s->since = now;
-		s->n = 0;
-	}
-	return s->n++ < FP_GLEAN_PER_DST;
-}
-
-bool
-fp_punt_police(struct fp_wctx *w, const struct rte_mbuf *m, uint16_t exc, bool glean)
-{
-	unsigned int cls = glean ? FP_PUNT_GLEAN : fp_punt_class(m);
-	if (likely((!glean || glean_admit(w, m)) && police(w, cls)))
-		return true;
-	w->st.drop[FP_DROP_PUNT_POLICED]++;
-	w->policed[exc][cls]++;
-	return false;
-}
-
 static inline void
 punt(struct fp_wctx *w, struct rte_mbuf *m, uint16_t exc, bool glean)
 {
-	if (unlikely(!fp_punt_police(w, m, exc, glean))) {
+	if (unlikely(!fp_punt_police(&w->policer, m, exc, glean))) {
+		w->st.drop[FP_DROP_PUNT_POLICED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -718,15 +667,7 @@ fp_dp_init(unsigned int nw)
 	if (rc < 0)
 		return rc;
 	fp_workers_cap = nw;
-	/* Defaults (fibd_punt_rate_*): a full view arrives at BGP speed; ARP
-	 * and NDP need little; the rest (ping, first packets to unresolved
-	 * neighbours) is the first to be held back in a flood. */
-	fp_punt_set_rate(FP_PUNT_PROTO, 100000, 2048);
-	fp_punt_set_rate(FP_PUNT_ND, 10000, 512);
-	fp_punt_set_rate(FP_PUNT_OTHER, 10000, 512);
-	/* each glean punt may make the kernel a neighbour entry that lives
-	 * ~3 s unresolved: 250/s keeps a scan below gc_thresh3 (1024) */
-	fp_punt_set_rate(FP_PUNT_GLEAN, 250, 64);
+	fp_punt_init(nw);
 	return 0;
 }
 
@@ -749,7 +690,7 @@ fp_worker_add(const struct fp_worker_conf *c)
 	w->n_rxq = c->n_rxq;
 	memcpy(w->rxq, c->rxq, sizeof(c->rxq[0]) * c->n_rxq);
 	w->tidx = 0;
-	int rc = fp_exc_worker_init(w);
+	int rc = fp_exc_rings(w->idx, w->lcore, &w->punt, &w->inject);
 	if (rc < 0) {
 		rte_free(w);
 		return rc;
@@ -822,6 +763,14 @@ uint64_t
 fp_worker_polls(unsigned int widx)
 {
 	return __atomic_load_n(&fp_workers[widx]->st.polls, __ATOMIC_RELAXED);
+}
+
+void
+fp_workers_policed(unsigned int exc, uint64_t policed[FP_PUNT_CLASSES])
+{
+	for (unsigned int w = 0; w < fp_n_workers; w++)
+		for (unsigned int c = 0; c < FP_PUNT_CLASSES; c++)
+			policed[c] += fp_workers[w]->policer.policed[exc][c];
 }
 
 unsigned int

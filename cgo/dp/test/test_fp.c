@@ -937,7 +937,7 @@ test_icmp(void)
 
 /* ---- punt classes ------------------------------------------------------------ */
 
-static struct fp_wctx pw;
+static struct fp_policer pw; /* a worker's policer */
 
 static unsigned int
 class_of(const uint8_t *f, uint16_t len)
