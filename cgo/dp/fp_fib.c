@@ -20,9 +20,10 @@
 #include <rte_rib.h>
 #include <rte_rib6.h>
 
-#include "fp_priv.h"
+#include "fp.h"
 #include "fp_fib.h"
 #include "fp_nh.h"
+#include "fp_rcu.h"
 
 /* rte_fib keeps the nexthop in an entry whose low bit marks a tbl8 pointer:
  * with 2-byte entries 15 bits remain. Small nexthop tables use the small

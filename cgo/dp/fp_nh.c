@@ -8,7 +8,7 @@
 
 #include "fp.h"
 #include "fp_nh.h"
-#include "fp_priv.h"
+#include "fp_ports.h"
 #include "fp_rcu.h"
 
 struct fp_nh *_Atomic *fp_nh_tbl;

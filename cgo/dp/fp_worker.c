@@ -13,19 +13,28 @@
 #include <rte_ring.h>
 #include <rte_arp.h>
 
-#include "fp_icmp.h"
-#include "fp_pkt.h"
+#include "fp.h"
 #include "fp_exc.h"
-#include "fp_priv.h"
+#include "fp_fib.h"
+#include "fp_icmp.h"
+#include "fp_nh.h"
+#include "fp_pkt.h"
+#include "fp_ports.h"
 #include "fp_punt.h"
+#include "fp_rcu.h"
+#include "fp_rules.h"
+#include "fp_workers.h"
 
 /* Packets ahead of the one being parsed whose first line is prefetched. */
 #define FP_PREFETCH 4
 /* Empty polls in a row before an idle worker may sleep. */
 #define FP_IDLE_POLLS 256
 
-struct fp_wctx *fp_workers[FP_MAX_WORKERS];
-unsigned int fp_n_workers, fp_workers_cap;
+/* The registry. fp_workers[] and fp_n_workers are written by fp_worker_add
+ * (control thread, workers stopped) and read by the control calls below;
+ * fp_workers_cap by fp_dp_init; running by launch and stop (atomic). */
+static struct fp_wctx *fp_workers[FP_MAX_WORKERS];
+static unsigned int fp_n_workers, fp_workers_cap;
 static _Atomic bool running;
 static _Atomic uint32_t idle_sleep_us;
 /* Ports every worker may transmit on, and those among them to tx_poll(). */

@@ -18,7 +18,10 @@
 #include "fp.h"
 #include "fp_icmp.h"
 #include "fp_pkt.h"
-#include "fp_priv.h" /* test_grace_stall plays a worker on the QSBR variable */
+#include "fp_ports.h"
+#include "fp_punt.h"
+#include "fp_rcu.h" /* test_grace_stall plays a worker on the QSBR variable */
+#include "fp_workers.h"
 
 static int passed, failed;
 
