@@ -473,7 +473,7 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 
 	/* 2. one bulk lookup per family (fp_table_lookup: the active copy,
 	 * or fibd's own table); or, with ip rules, the rules' lookups */
-	struct fp_table *t = &fp_tables[w->tidx];
+	const struct fp_table *t = &fp_tables[w->tidx];
 	const struct fp_ruleset *rs4 = fp_rules_get(4);
 	const struct fp_ruleset *rs6 = fp_rules_get(6);
 	if (n4 && likely(rs4 == NULL))
