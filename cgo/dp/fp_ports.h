@@ -30,10 +30,11 @@ struct fp_ifaddrs {
 
 /* Per-port facts the fast path needs on every packet. */
 struct fp_port_state {
-	/* Set by fp_port_setup (and fp_port_set_mtu, fp_port_set_addrs)
-	 * before the port carries traffic; read by workers without a lock
-	 * (a change while they run may be seen late, never torn in a way
-	 * that crashes: see fp_port_set_addrs). */
+	/* Set by fp_port_setup before the port carries traffic, read by
+	 * workers without a lock. mtu and the addresses may also change
+	 * while they run (fp_port_set_mtu, fp_port_set_addrs): a worker may
+	 * see the change a burst late, or an ICMP error a mixed source
+	 * address, never a crash. */
 	struct rte_ether_addr mac;
 	uint16_t mtu;
 	bool configured;

@@ -23,7 +23,9 @@ struct fp_txbuf {
 /* A worker's context. Worker-private: allocated and filled by
  * fp_worker_add before the worker runs, then written only by its own
  * lcore. Other threads read only `st` (fp_worker_stats, fp_worker_polls:
- * aligned 64-bit counters) and `policer.policed` (fp_workers_policed).
+ * aligned 64-bit counters) and `policer.policed` (fp_workers_policed);
+ * the one exception is fp_stats_reset, which clears `st` from the control
+ * thread (an increment racing with it may survive the reset).
  * fp_process_frames and the tests run their own contexts, on their own
  * thread. */
 struct fp_wctx {
@@ -54,7 +56,6 @@ void fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 #define FP_V_FORWARD 0xffff
 #define FP_V_PUNT 0xfffe
 #define FP_V_GLEAN 0xfffd
-
 
 /* Loop passes of worker widx so far (0 <= widx < fp_worker_count()): the
  * grace period names the workers that made none while it waited. Any
