@@ -31,7 +31,8 @@
 #include <rte_ring_elem.h>
 
 #include "fp_ajb_dp.h"
-#include "fp_priv.h"
+#include "fp_rcu.h"
+#include "fp_workers.h"
 
 struct fp_ajb_set {
 	uint32_t n4, n6;
@@ -194,14 +195,14 @@ ajb_setup(void)
 {
 	if (atomic_load(&ajb_ready))
 		return 0;
-	if (fp_qs == NULL || fp_workers_cap == 0)
+	if (fp_qs == NULL || fp_workers_capacity() == 0)
 		return -EAGAIN; /* before fp_dp_init: no workers to give rings */
 	struct rte_mempool *mp = rte_pktmbuf_pool_create("fp_ajb", FP_AJB_MBUFS, 64, 0,
 							 RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (mp == NULL)
 		return -ENOMEM;
 	unsigned int i;
-	for (i = 0; i < fp_workers_cap; i++) {
+	for (i = 0; i < fp_workers_capacity(); i++) {
 		char name[RTE_RING_NAMESIZE];
 		snprintf(name, sizeof(name), "fp_ajb%u", i);
 		ajb_w[i].ring = rte_ring_create_elem(name, sizeof(struct ajb_elem), FP_AJB_RING_SIZE,
@@ -209,7 +210,7 @@ ajb_setup(void)
 		if (ajb_w[i].ring == NULL)
 			break;
 	}
-	if (i < fp_workers_cap) {
+	if (i < fp_workers_capacity()) {
 		while (i-- > 0) {
 			rte_ring_free(ajb_w[i].ring);
 			ajb_w[i].ring = NULL;
@@ -218,7 +219,7 @@ ajb_setup(void)
 		return -ENOMEM;
 	}
 	ajb_pool = mp;
-	ajb_rings = fp_workers_cap;
+	ajb_rings = fp_workers_capacity();
 	atomic_store_explicit(&ajb_ready, true, memory_order_release);
 	return 0;
 }

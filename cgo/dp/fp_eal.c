@@ -6,7 +6,7 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 
-#include "fp_priv.h"
+#include "fp.h"
 
 int
 fp_eal_init(int argc, char **argv, char *errbuf, int errlen)

@@ -16,7 +16,10 @@
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
-#include "fp_priv.h"
+#include "fp.h"
+#include "fp_exc.h"
+#include "fp_ports.h"
+#include "fp_workers.h"
 
 /* Ring sizes: a punt ring absorbs a burst of every class's policer depth,
  * an inject ring a burst of what the kernel may send at once. */
@@ -28,9 +31,25 @@
 /* ... and the pause after a pass that moved less than a burst */
 #define FP_EXC_TRICKLE_US 20
 
-struct fp_exc fp_excs[FP_MAX_PORTS];
-unsigned int fp_n_excs;
-struct fp_police_conf fp_police[FP_PUNT_CLASSES];
+/* An exception interface: the data port it serves, its port, counters and
+ * the capture handover. Written by the control calls below while the
+ * exception thread is stopped (attach, reattach), by the exception thread
+ * while it runs (counters, capture), and cap_next by both (atomic). */
+struct fp_exc {
+	uint16_t port, exc_port;
+	uint64_t to_exc, to_exc_drop, from_exc, from_exc_drop;
+	/* capture: the exception thread's own file, and the one handed over */
+	int cap_fd;
+	unsigned int cap_dirs;
+	uint64_t captured, cap_errors;
+	/* The handover, one word so that it moves with one atomic exchange on
+	 * each side: FP_CAP_PENDING, the directions, and the fd in the low
+	 * 32 bits. */
+	_Atomic uint64_t cap_next;
+};
+#define FP_CAP_PENDING (UINT64_C(1) << 63)
+static struct fp_exc fp_excs[FP_MAX_PORTS];
+static unsigned int fp_n_excs;
 
 static pthread_t exc_thread;
 static _Atomic bool exc_running;
@@ -55,9 +74,8 @@ fp_exc_attach(uint16_t port, uint16_t exc_port)
 	e->exc_port = exc_port;
 	e->cap_fd = -1;
 	atomic_store(&e->cap_next, 0);
-	fp_ports[exc_port].is_exc = true;
-	fp_ports[port].exc = (uint16_t)idx;
-	fp_ports[port].has_exc = true;
+	fp_port_mark_exc(exc_port, true);
+	fp_port_bind_exc(port, (uint16_t)idx);
 	fp_n_excs = idx + 1;
 	return (int)idx;
 }
@@ -85,167 +103,44 @@ fp_exc_reattach(unsigned int idx, uint16_t exc_port)
 	if (atomic_load(&exc_running))
 		return -EBUSY;
 	if (e->exc_port != FP_EXC_NONE)
-		fp_ports[e->exc_port].is_exc = false;
+		fp_port_mark_exc(e->exc_port, false);
 	if (exc_port != FP_EXC_NONE)
-		fp_ports[exc_port].is_exc = true;
+		fp_port_mark_exc(exc_port, true);
 	e->exc_port = exc_port;
 	return 0;
 }
 
-int
-fp_punt_set_rate(unsigned int cls, uint32_t pps, uint32_t burst)
-{
-	if (cls >= FP_PUNT_CLASSES)
-		return -EINVAL;
-	uint64_t hz = rte_get_tsc_hz();
-	/* Each worker polices its own share of the rate. */
-	unsigned int nw = fp_workers_cap ? fp_workers_cap : 1;
-	uint64_t rate = ((uint64_t)pps << FP_POLICE_SHIFT) / hz / nw;
-	if (pps != 0 && rate == 0)
-		rate = 1;
-	uint64_t depth = (uint64_t)RTE_MAX(burst / nw, 1u) << FP_POLICE_SHIFT;
-	atomic_store(&fp_police[cls].rate, rate);
-	atomic_store(&fp_police[cls].depth, pps ? depth : 0);
-	return 0;
-}
+/* The rings between each worker and the exception thread, by worker
+ * index: punts (the worker enqueues, the thread dequeues) and injects (the
+ * thread enqueues, the worker dequeues). Created by fp_exc_rings() while
+ * no worker and no exception thread runs (n_rings only grows then);
+ * afterwards only the exception thread and fp_exc_stop read the arrays. */
+static struct rte_ring *punt_rings[FP_MAX_WORKERS], *inject_rings[FP_MAX_WORKERS];
+static unsigned int n_rings;
 
 int
-fp_exc_worker_init(struct fp_wctx *w)
+fp_exc_rings(unsigned int widx, unsigned int lcore, struct rte_ring **punt, struct rte_ring **inject)
 {
 	char name[RTE_RING_NAMESIZE];
-	int socket = (int)rte_lcore_to_socket_id(w->lcore);
+	int socket = (int)rte_lcore_to_socket_id(lcore);
 
-	snprintf(name, sizeof(name), "fp_punt_%u", w->idx);
-	w->punt = rte_ring_create(name, FP_PUNT_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	snprintf(name, sizeof(name), "fp_inject_%u", w->idx);
-	w->inject = rte_ring_create(name, FP_INJECT_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (w->punt == NULL || w->inject == NULL) {
-		rte_ring_free(w->punt);
-		rte_ring_free(w->inject);
-		w->punt = w->inject = NULL;
+	if (widx >= FP_MAX_WORKERS || widx != n_rings)
+		return -EINVAL;
+	if (atomic_load(&exc_running))
+		return -EBUSY;
+	snprintf(name, sizeof(name), "fp_punt_%u", widx);
+	struct rte_ring *p = rte_ring_create(name, FP_PUNT_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "fp_inject_%u", widx);
+	struct rte_ring *i = rte_ring_create(name, FP_INJECT_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (p == NULL || i == NULL) {
+		rte_ring_free(p);
+		rte_ring_free(i);
 		return -ENOMEM;
 	}
+	punt_rings[widx] = *punt = p;
+	inject_rings[widx] = *inject = i;
+	n_rings = widx + 1;
 	return 0;
-}
-
-/* ---- classes --------------------------------------------------------------
- *
- * The protected class holds only what can really be the routing daemon's
- * protocol traffic: a protocol port or number is not enough (anyone can
- * send from port 179). It must also come from where a peer can be: a
- * source within a subnet of the ingress port's interfaces or a known peer
- * (fp_port_set_ifaddrs), an IPv6 link-local source, or a TTL of 255 that
- * no router on the way would have left (GTSM, RFC 5082). Protocols with
- * their own TTL rules are held to them: OSPF is sent with TTL 1 (RFC 2328
- * A.1, RFC 5340 A.1) to on-link neighbours, VRRP with 255 (RFC 5798
- * 5.1.1.3), single-hop BFD with 255 (RFC 5881 5). What fails the test is
- * "other". */
-
-enum proto_kind { PK_NONE, PK_PEER, PK_TTL255 };
-
-static inline enum proto_kind
-proto_port(uint8_t l4, uint16_t p)
-{
-	switch (p) {
-	case 179:  /* BGP */
-	case 646:  /* LDP */
-	case 520:  /* RIP */
-	case 521:  /* RIPng */
-	case 4784: /* BFD multihop */
-		return PK_PEER;
-	case 3784: /* BFD single hop */
-	case 3785: /* BFD echo */
-		return l4 == IPPROTO_UDP ? PK_TTL255 : PK_NONE;
-	}
-	return PK_NONE;
-}
-
-static inline bool
-prefix_has(const uint8_t *p, uint8_t len, const uint8_t *a)
-{
-	uint8_t whole = len / 8, rest = len % 8;
-	if (memcmp(a, p, whole) != 0)
-		return false;
-	return rest == 0 || ((a[whole] ^ p[whole]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
-/* Is src (network order) on a subnet of port's interfaces, or a peer? */
-static bool
-from_peer(uint16_t port, int family, const uint8_t *src)
-{
-	if (family == 6 && src[0] == 0xfe && (src[1] & 0xc0) == 0x80)
-		return true; /* link-local: only ever from the link */
-	const struct fp_ifaddrs *a = atomic_load_explicit(&fp_ports[port].ifaddrs, memory_order_acquire);
-	if (a == NULL)
-		return false;
-	for (uint32_t i = 0; i < a->n; i++)
-		if (a->e[i].family == family && prefix_has(a->e[i].addr, a->e[i].len, src))
-			return true;
-	return false;
-}
-
-static unsigned int
-l4_class(const struct rte_mbuf *m, uint32_t off, uint8_t proto, uint8_t ttl, int family, const uint8_t *src)
-{
-	switch (proto) {
-	case 89:  /* OSPF */
-		return ttl == 1 && from_peer(m->port, family, src) ? FP_PUNT_PROTO : FP_PUNT_OTHER;
-	case 112: /* VRRP */
-		return ttl == 255 ? FP_PUNT_PROTO : FP_PUNT_OTHER;
-	case IPPROTO_TCP:
-	case IPPROTO_UDP: {
-		if (off + 4 > rte_pktmbuf_data_len(m))
-			return FP_PUNT_OTHER;
-		const uint16_t *p = rte_pktmbuf_mtod_offset(m, const uint16_t *, off);
-		enum proto_kind k = RTE_MAX(proto_port(proto, rte_be_to_cpu_16(p[0])),
-					    proto_port(proto, rte_be_to_cpu_16(p[1])));
-		if (k == PK_NONE)
-			return FP_PUNT_OTHER;
-		if (ttl == 255)
-			return FP_PUNT_PROTO;
-		return k == PK_PEER && from_peer(m->port, family, src) ? FP_PUNT_PROTO : FP_PUNT_OTHER;
-	}
-	}
-	return FP_PUNT_OTHER;
-}
-
-unsigned int
-fp_punt_class(const struct rte_mbuf *m)
-{
-	uint32_t off = RTE_ETHER_HDR_LEN;
-	uint32_t len = rte_pktmbuf_data_len(m);
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	rte_be16_t type = eth->ether_type;
-
-	if (type == RTE_BE16(RTE_ETHER_TYPE_VLAN) && len >= off + 4) {
-		type = *rte_pktmbuf_mtod_offset(m, const rte_be16_t *, off + 2);
-		off += 4;
-	}
-	switch (type) {
-	case RTE_BE16(RTE_ETHER_TYPE_ARP):
-		return FP_PUNT_ND;
-	case RTE_BE16(RTE_ETHER_TYPE_IPV4): {
-		if (len < off + sizeof(struct rte_ipv4_hdr))
-			return FP_PUNT_OTHER;
-		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const void *, off);
-		if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK))
-			return FP_PUNT_OTHER;
-		return l4_class(m, off + (ip->version_ihl & 0xf) * 4u, ip->next_proto_id, ip->time_to_live, 4,
-				(const uint8_t *)&ip->src_addr);
-	}
-	case RTE_BE16(RTE_ETHER_TYPE_IPV6): {
-		if (len < off + sizeof(struct rte_ipv6_hdr) + 1)
-			return FP_PUNT_OTHER;
-		const struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, const void *, off);
-		off += sizeof(*ip);
-		if (ip->proto == IPPROTO_ICMPV6) {
-			uint8_t t = *rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
-			return t >= 133 && t <= 137 ? FP_PUNT_ND : FP_PUNT_OTHER;
-		}
-		return l4_class(m, off, ip->proto, ip->hop_limits, 6, ip->src_addr);
-	}
-	}
-	return FP_PUNT_OTHER;
 }
 
 /* ---- capture --------------------------------------------------------------- */
@@ -343,8 +238,8 @@ drain_punts(struct exc_buf *bufs)
 	struct rte_mbuf *pkts[FP_BURST];
 	uint32_t moved = 0;
 
-	for (unsigned int w = 0; w < fp_n_workers; w++) {
-		struct rte_ring *r = fp_workers[w]->punt;
+	for (unsigned int w = 0; w < n_rings; w++) {
+		struct rte_ring *r = punt_rings[w];
 		unsigned int n = rte_ring_sc_dequeue_burst(r, (void **)pkts, FP_BURST, NULL);
 		moved += n;
 		for (unsigned int i = 0; i < n; i++) {
@@ -396,7 +291,7 @@ drain_exceptions(void)
 		}
 		for (uint16_t i = 0; i < n; i++)
 			pkts[i]->port = e->port;
-		struct rte_ring *r = fp_workers[x % fp_n_workers]->inject;
+		struct rte_ring *r = inject_rings[x % n_rings];
 		unsigned int q = rte_ring_sp_enqueue_burst(r, (void **)pkts, n, NULL);
 		if (q < n) {
 			e->from_exc_drop += n - q;
@@ -437,7 +332,7 @@ exc_main(void *arg)
 int
 fp_exc_start(void)
 {
-	if (fp_n_excs == 0 || fp_n_workers == 0)
+	if (fp_n_excs == 0 || n_rings == 0)
 		return 0;
 	if (atomic_exchange(&exc_running, true))
 		return -EBUSY;
@@ -466,8 +361,8 @@ fp_exc_stop(void)
 	/* Frames still in the rings are freed by the workers' last drain or
 	 * here; nothing is sent after stop. */
 	struct rte_mbuf *m;
-	for (unsigned int w = 0; w < fp_n_workers; w++)
-		while (rte_ring_sc_dequeue(fp_workers[w]->punt, (void **)&m) == 0)
+	for (unsigned int w = 0; w < n_rings; w++)
+		while (rte_ring_sc_dequeue(punt_rings[w], (void **)&m) == 0)
 			rte_pktmbuf_free(m);
 	return 0;
 }
@@ -493,8 +388,6 @@ fp_exc_stats(unsigned int idx, struct fp_exc_stats *st)
 	st->from_exc_drop = e->from_exc_drop;
 	st->captured = e->captured;
 	st->cap_errors = e->cap_errors;
-	for (unsigned int w = 0; w < fp_n_workers; w++)
-		for (unsigned int c = 0; c < FP_PUNT_CLASSES; c++)
-			st->policed[c] += fp_workers[w]->policed[idx][c];
+	fp_workers_policed(idx, st->policed);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* FIB tables (left-right rte_fib/rte_fib6 pairs, or with fibd_fib=own
- * fibd's own LPM updated in place: see own_apply) and the nexthop table.
+ * fibd's own LPM updated in place: see own_apply).
  *
  * rte_fib in DPDK 22.11 has no RCU integration and reuses tbl8 groups as
  * soon as a route is deleted, so a table that workers read must never be
@@ -20,195 +20,17 @@
 #include <rte_rib.h>
 #include <rte_rib6.h>
 
-#include "fp_priv.h"
+#include "fp.h"
+#include "fp_fib.h"
+#include "fp_nh.h"
+#include "fp_rcu.h"
+
+/* rte_fib keeps the nexthop in an entry whose low bit marks a tbl8 pointer:
+ * with 2-byte entries 15 bits remain. Small nexthop tables use the small
+ * entries and halve the FIB's memory. */
+#define FP_NH_2B (FP_MAX_NEXTHOPS <= 32768)
 
 struct fp_table fp_tables[FP_MAX_TABLES];
-struct fp_nh *_Atomic *fp_nh_tbl;
-pthread_mutex_t fp_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-struct rte_rcu_qsbr *fp_qs;
-
-/* Objects unlinked by the writer, freed after the next grace period. */
-static void **retired;
-static size_t n_retired, cap_retired;
-
-/* Grace periods that did not end in time, and what the last one saw.
- * Written under fp_ctl_lock, read by fp_rcu_info() without it. */
-static _Atomic uint64_t grace_done, grace_stalls, grace_leaked;
-static _Atomic uint64_t stalled_workers; /* bitmap: online, no pass during the wait */
-static _Atomic bool stalled;             /* the last grace period timed out */
-
-/* How long a grace period may take. A worker passes its quiescent point
- * every loop (microseconds) and is offline while it sleeps, so a second
- * means a wedged worker (a PMD stuck in rx or tx). After one stall the
- * next waits are short: the control plane must keep answering while the
- * worker is stuck, and the outcome (not freeing, not writing the old copy)
- * is the same. */
-#define FP_GRACE_TIMEOUT_US 1500000
-#define FP_GRACE_RETRY_US 20000
-
-/* Wait for a grace period, bounded. True: afterwards no worker holds a
- * pointer read before the call, and the retired objects are freed. False:
- * some worker did not report in time; nothing is freed and the caller must
- * not touch what workers may still read. */
-static bool
-grace_period(void)
-{
-	if (fp_qs == NULL)
-		goto done;
-	uint64_t polls[FP_MAX_WORKERS];
-	for (unsigned int i = 0; i < fp_n_workers; i++)
-		polls[i] = __atomic_load_n(&fp_workers[i]->st.polls, __ATOMIC_RELAXED);
-	uint64_t token = rte_rcu_qsbr_start(fp_qs);
-	uint64_t limit = atomic_load(&stalled) ? FP_GRACE_RETRY_US : FP_GRACE_TIMEOUT_US;
-	uint64_t waited = 0, nap = 1;
-	while (rte_rcu_qsbr_check(fp_qs, token, false) != 1) {
-		if (waited >= limit) {
-			uint64_t stuck = 0;
-			for (unsigned int i = 0; i < fp_n_workers && i < 64; i++)
-				if (__atomic_load_n(&fp_workers[i]->st.polls, __ATOMIC_RELAXED) == polls[i])
-					stuck |= UINT64_C(1) << i;
-			atomic_store(&stalled_workers, stuck);
-			atomic_fetch_add(&grace_stalls, 1);
-			atomic_store(&stalled, true);
-			return false;
-		}
-		rte_delay_us_sleep(nap);
-		waited += nap;
-		if (nap < 1000)
-			nap *= 2;
-	}
-done:
-	for (size_t i = 0; i < n_retired; i++)
-		rte_free(retired[i]);
-	n_retired = 0;
-	atomic_fetch_add(&grace_done, 1);
-	atomic_store(&stalled, false);
-	atomic_store(&stalled_workers, 0);
-	return true;
-}
-
-void
-fp_retire(void *obj)
-{
-	if (obj == NULL)
-		return;
-	if (n_retired == cap_retired) {
-		size_t cap = cap_retired ? cap_retired * 2 : 256;
-		void **r = realloc(retired, cap * sizeof(*r));
-		if (r == NULL) {
-			/* Cannot defer: wait here instead, then free; an object
-			 * that a stalled worker may still read is leaked. */
-			if (grace_period())
-				rte_free(obj);
-			else
-				atomic_fetch_add(&grace_leaked, 1);
-			return;
-		}
-		retired = r;
-		cap_retired = cap;
-	}
-	retired[n_retired++] = obj;
-}
-
-int
-fp_sync(void)
-{
-	fp_ctl_lock_take();
-	bool ok = grace_period();
-	fp_ctl_lock_give();
-	return ok ? 0 : -ETIMEDOUT;
-}
-
-void
-fp_rcu_info(struct fp_rcu_info *info)
-{
-	info->grace_periods = atomic_load(&grace_done);
-	info->stalls = atomic_load(&grace_stalls);
-	info->leaked = atomic_load(&grace_leaked);
-	info->stalled = atomic_load(&stalled);
-	info->stalled_workers = atomic_load(&stalled_workers);
-}
-
-int
-fp_nh_table_init(void)
-{
-	if (fp_nh_tbl != NULL)
-		return 0;
-	fp_nh_tbl = rte_zmalloc("fp_nh_tbl", sizeof(*fp_nh_tbl) * FP_MAX_NEXTHOPS,
-				RTE_CACHE_LINE_SIZE);
-	return fp_nh_tbl == NULL ? -ENOMEM : 0;
-}
-
-int
-fp_nh_set(uint32_t idx, const struct fp_nh_conf *c)
-{
-	if (idx == FP_NH_MISS || idx >= FP_MAX_NEXTHOPS || c->type > FP_NH_THROW)
-		return -EINVAL;
-	if (c->type == FP_NH_ECMP &&
-	    (c->n_buckets == 0 || c->n_buckets > FP_ECMP_BUCKETS))
-		return -EINVAL;
-	if (c->type == FP_NH_ECMP)
-		for (unsigned int i = 0; i < c->n_buckets; i++)
-			if (c->buckets[i] == FP_NH_MISS || c->buckets[i] >= FP_MAX_NEXTHOPS ||
-			    c->buckets[i] == idx)
-				return -EINVAL;
-	if ((c->type == FP_NH_FORWARD || c->type == FP_NH_UNRESOLVED || c->type == FP_NH_PUNT) &&
-	    (c->port >= FP_MAX_PORTS || !fp_ports[c->port].configured))
-		return -ENODEV;
-	if (c->vlan > 4094)
-		return -EINVAL;
-
-	fp_ctl_lock_take();
-	int rc = fp_nh_table_init();
-	if (rc < 0)
-		goto out;
-
-	struct fp_nh *o = NULL;
-	if (c->type != FP_NH_NONE) {
-		size_t sz = sizeof(*o);
-		if (c->type == FP_NH_ECMP)
-			sz += sizeof(o->buckets[0]) * c->n_buckets;
-		o = rte_zmalloc("fp_nh", sz, RTE_CACHE_LINE_SIZE);
-		if (o == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		o->type = c->type;
-		o->port = c->port;
-		o->vlan = c->vlan;
-		memcpy(&o->dst, c->dst_mac, sizeof(o->dst));
-		if (c->type == FP_NH_ECMP) {
-			o->n_buckets = c->n_buckets;
-			memcpy(o->buckets, c->buckets, sizeof(o->buckets[0]) * c->n_buckets);
-		}
-	}
-	struct fp_nh *old = atomic_exchange_explicit(&fp_nh_tbl[idx], o,
-						     memory_order_release);
-	fp_retire(old);
-out:
-	fp_ctl_lock_give();
-	return rc;
-}
-
-int
-fp_nh_get(uint32_t idx, struct fp_nh_conf *c)
-{
-	if (idx >= FP_MAX_NEXTHOPS)
-		return -EINVAL;
-	memset(c, 0, sizeof(*c));
-	fp_ctl_lock_take();
-	const struct fp_nh *o = fp_nh_tbl ? atomic_load(&fp_nh_tbl[idx]) : NULL;
-	if (o != NULL) {
-		c->type = o->type;
-		c->port = o->port;
-		c->vlan = o->vlan;
-		memcpy(c->dst_mac, &o->dst, 6);
-		c->n_buckets = o->n_buckets;
-		memcpy(c->buckets, o->buckets, sizeof(o->buckets[0]) * o->n_buckets);
-	}
-	fp_ctl_lock_give();
-	return o == NULL ? -ENOENT : 0;
-}
 
 /* tbl8 groups when the operator gave none. DIR-24-8 needs a group for each
  * /24 that holds longer prefixes: rare in a full view, common for host
@@ -446,7 +268,7 @@ own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t
 		return -ENOMEM; /* recorded: published by the next apply */
 	/* Free what the batch replaced once no worker can be inside it. A
 	 * worker that does not report in time keeps it for a later batch. */
-	if (grace_period()) {
+	if (fp_grace_period()) {
 		fp_lpm_reclaim(t->l4);
 		fp_lpm_reclaim(t->l6);
 	}
@@ -530,7 +352,7 @@ fp_table_destroy(uint16_t tidx)
 	int rc = t->used ? 0 : -ENOENT;
 	if (t->used) {
 		t->used = false;
-		grace_period(); /* no worker runs: it cannot stall */
+		fp_grace_period(); /* no worker runs: it cannot stall */
 		table_free(t);
 	}
 	fp_ctl_lock_give();
@@ -697,7 +519,7 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	}
 	/* A worker that stalled may still be inside either copy: nothing is
 	 * written until it has passed a quiescent point. */
-	if (atomic_load(&stalled) && !grace_period()) {
+	if (fp_rcu_stalled() && !fp_grace_period()) {
 		fp_ctl_lock_give();
 		return -ETIMEDOUT;
 	}
@@ -735,7 +557,7 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 			t->routes4 = main.routes4;
 			t->routes6 = main.routes6;
 			atomic_store_explicit(&t->active, standby, memory_order_release);
-			grace_period(); /* frees what the batch retired */
+			fp_grace_period(); /* frees what the batch retired */
 			goto check;
 		}
 		free(twin_res);
@@ -750,7 +572,7 @@ fp_table_apply(uint16_t tidx, const struct fp_route_op *ops, uint32_t n, int32_t
 	 * stays as it is, marked stale, and is brought up to date once the
 	 * worker has moved on (the next apply waits for that first). */
 	atomic_store_explicit(&t->active, standby, memory_order_release);
-	if (!grace_period()) {
+	if (!fp_grace_period()) {
 		t->stale = act;
 		fp_ctl_lock_give();
 		return main.failed;
@@ -781,14 +603,14 @@ fp_table_rebuild(uint16_t tidx)
 	fp_ctl_lock_take();
 	struct fp_table *t = &fp_tables[tidx];
 	int rc = -ENOENT;
-	if (t->used && atomic_load(&stalled) && !grace_period())
+	if (t->used && fp_rcu_stalled() && !fp_grace_period())
 		rc = -ETIMEDOUT;
 	else if (t->used && t->l4 != NULL) {
 		/* fibd's own: rebuilt whole from its record, published at once */
 		fp_lpm_defer(t->l4);
 		fp_lpm_defer(t->l6);
 		rc = fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0 ? -ENOMEM : 0;
-		if (grace_period()) {
+		if (fp_grace_period()) {
 			fp_lpm_reclaim(t->l4);
 			fp_lpm_reclaim(t->l6);
 		}
@@ -800,7 +622,7 @@ fp_table_rebuild(uint16_t tidx)
 		if (rc == 0) {
 			t->stale = -1;
 			atomic_store_explicit(&t->active, !act, memory_order_release);
-			if (!grace_period()) {
+			if (!fp_grace_period()) {
 				t->stale = act;
 				rc = -ETIMEDOUT;
 			} else if ((rc = rebuild_copy(tidx, t, act, !act)) != 0) {
@@ -848,21 +670,24 @@ fp_lookup6(uint16_t tidx, const uint8_t addr[16])
 
 #define LOOKUP_CHUNK 64
 
-int
-fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
+/* fp_lookup4_bulk and fp_lookup6_bulk: addrs are host-order IPv4 words or
+ * 16-byte IPv6 addresses. */
+static int
+lookup_bulk(uint16_t tidx, int family, const void *addrs, uint32_t *nh, uint32_t n)
 {
 	if (tidx >= FP_MAX_TABLES)
 		return -EINVAL;
 	fp_ctl_lock_take();
-	struct fp_table *t = &fp_tables[tidx];
+	const struct fp_table *t = &fp_tables[tidx];
 	if (!t->used) {
 		fp_ctl_lock_give();
 		return -ENOENT;
 	}
+	size_t width = family == 4 ? 4 : 16;
 	uint64_t out[LOOKUP_CHUNK];
 	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
 		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
-		fp_table_lookup4(t, &addrs[i], out, k);
+		fp_table_lookup(t, family, (const uint8_t *)addrs + i * width, out, k);
 		for (uint32_t j = 0; j < k; j++)
 			nh[i + j] = (uint32_t)out[j];
 	}
@@ -871,25 +696,15 @@ fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
 }
 
 int
+fp_lookup4_bulk(uint16_t tidx, const uint32_t *addrs, uint32_t *nh, uint32_t n)
+{
+	return lookup_bulk(tidx, 4, addrs, nh, n);
+}
+
+int
 fp_lookup6_bulk(uint16_t tidx, const uint8_t (*addrs)[16], uint32_t *nh, uint32_t n)
 {
-	if (tidx >= FP_MAX_TABLES)
-		return -EINVAL;
-	fp_ctl_lock_take();
-	struct fp_table *t = &fp_tables[tidx];
-	if (!t->used) {
-		fp_ctl_lock_give();
-		return -ENOENT;
-	}
-	uint64_t out[LOOKUP_CHUNK];
-	for (uint32_t i = 0; i < n; i += LOOKUP_CHUNK) {
-		uint32_t k = RTE_MIN(n - i, (uint32_t)LOOKUP_CHUNK);
-		fp_table_lookup6(t, &addrs[i], out, k);
-		for (uint32_t j = 0; j < k; j++)
-			nh[i + j] = (uint32_t)out[j];
-	}
-	fp_ctl_lock_give();
-	return 0;
+	return lookup_bulk(tidx, 6, addrs, nh, n);
 }
 
 uint64_t

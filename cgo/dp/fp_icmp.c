@@ -10,6 +10,8 @@
 #include <rte_ip.h>
 
 #include "fp_icmp.h"
+#include "fp_ports.h"
+#include "fp_workers.h"
 
 /* RFC 1812 4.3.2.3: a reply carries as much of the original as fits 576
  * bytes (IPv4); RFC 4443 2.4(c): as fits the IPv6 minimum MTU. */

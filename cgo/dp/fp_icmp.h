@@ -2,7 +2,11 @@
 #ifndef FP_ICMP_H
 #define FP_ICMP_H
 
-#include "fp_priv.h"
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "fp_workers.h"
 
 /* A reply to m (received on m->port) for drop reason, or NULL when none is
  * due (not an error that calls for one, an ICMP error itself, no address on

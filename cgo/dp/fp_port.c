@@ -1,5 +1,7 @@
 /* Port setup and statistics: thin wrappers over ethdev that also record
- * what the fast path needs per port (MAC, MTU, tx queues). */
+ * what the fast path needs per port (fp_ports.h: MAC, MTU, tx queues, the
+ * exception binding, VLANs, ingress interface ids, addresses). The only
+ * writer of fp_ports[] and fp_pool. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +11,8 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
-#include "fp_priv.h"
+#include "fp_ports.h"
+#include "fp_rcu.h"
 
 struct fp_port_state fp_ports[FP_MAX_PORTS];
 struct rte_mempool *fp_pool;
@@ -220,6 +223,38 @@ fp_port_set_ifaddrs(uint16_t pid, const struct fp_ifaddr *e, uint32_t n)
 	fp_retire(atomic_exchange_explicit(&fp_ports[pid].ifaddrs, a, memory_order_release));
 	fp_ctl_lock_give();
 	return 0;
+}
+
+int
+fp_port_set_iifs(uint16_t pid, const struct fp_iif *iifs, uint32_t n)
+{
+	if (pid >= FP_MAX_PORTS)
+		return -EINVAL;
+	struct fp_iif_map *m = NULL;
+	if (n > 0) {
+		m = rte_zmalloc("fp_iifs", sizeof(*m) + n * sizeof(m->e[0]), RTE_CACHE_LINE_SIZE);
+		if (m == NULL)
+			return -ENOMEM;
+		m->n = n;
+		memcpy(m->e, iifs, n * sizeof(m->e[0]));
+	}
+	fp_ctl_lock_take();
+	fp_retire(atomic_exchange_explicit(&fp_ports[pid].iifs, m, memory_order_release));
+	fp_ctl_lock_give();
+	return 0;
+}
+
+void
+fp_port_bind_exc(uint16_t port, uint16_t exc)
+{
+	fp_ports[port].exc = exc;
+	fp_ports[port].has_exc = true;
+}
+
+void
+fp_port_mark_exc(uint16_t port, bool is_exc)
+{
+	fp_ports[port].is_exc = is_exc;
 }
 
 int

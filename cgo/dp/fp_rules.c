@@ -1,14 +1,16 @@
 /* Policy routing: the router netns's ip rules, evaluated per packet to pick
- * the FIB table, and the ingress interface identities (macvlan MACs, VLAN
- * sub-interfaces) that the rules' iif selectors name. Rule sets and
- * identity maps are immutable RCU objects, replaced whole by the control
- * plane. */
+ * the FIB table (fp_rules.h). Rule sets are immutable RCU objects, replaced
+ * whole by the control plane; the ingress interface ids their iif
+ * selectors name are the ports' (fp_port_set_iifs, fp_ports.h). */
 #include <errno.h>
 #include <string.h>
 
 #include <rte_malloc.h>
 
-#include "fp_priv.h"
+#include "fp_fib.h"
+#include "fp_nh.h"
+#include "fp_rcu.h"
+#include "fp_rules.h"
 
 struct fp_ruleset *_Atomic fp_rules4, *_Atomic fp_rules6;
 
@@ -37,25 +39,6 @@ fp_rules_set(uint8_t family, const struct fp_rule *rules, uint32_t n)
 	fp_ctl_lock_take();
 	struct fp_ruleset *_Atomic *slot = family == 4 ? &fp_rules4 : &fp_rules6;
 	fp_retire(atomic_exchange_explicit(slot, rs, memory_order_release));
-	fp_ctl_lock_give();
-	return 0;
-}
-
-int
-fp_port_set_iifs(uint16_t pid, const struct fp_iif *iifs, uint32_t n)
-{
-	if (pid >= FP_MAX_PORTS)
-		return -EINVAL;
-	struct fp_iif_map *m = NULL;
-	if (n > 0) {
-		m = rte_zmalloc("fp_iifs", sizeof(*m) + n * sizeof(m->e[0]), RTE_CACHE_LINE_SIZE);
-		if (m == NULL)
-			return -ENOMEM;
-		m->n = n;
-		memcpy(m->e, iifs, n * sizeof(m->e[0]));
-	}
-	fp_ctl_lock_take();
-	fp_retire(atomic_exchange_explicit(&fp_ports[pid].iifs, m, memory_order_release));
 	fp_ctl_lock_give();
 	return 0;
 }
@@ -96,12 +79,12 @@ table_lookup(uint16_t tidx, int family, const uint8_t (*dst)[16], const uint16_t
 			memcpy(&be, dst[idx[k]], 4);
 			ip[k] = rte_be_to_cpu_32(be);
 		}
-		fp_table_lookup4(t, ip, res, n);
+		fp_table_lookup(t, 4, ip, res, n);
 	} else {
 		uint8_t ip[FP_BURST][16];
 		for (uint16_t k = 0; k < n; k++)
 			memcpy(ip[k], dst[idx[k]], 16);
-		fp_table_lookup6(t, (const uint8_t (*)[16])ip, res, n);
+		fp_table_lookup(t, 6, ip, res, n);
 	}
 }
 
@@ -113,7 +96,7 @@ found(uint64_t idx, bool local)
 {
 	if (idx == FP_NH_MISS || idx >= FP_MAX_NEXTHOPS)
 		return false;
-	const struct fp_nh *nh = atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
+	const struct fp_nh *nh = fp_nh_load((uint32_t)idx);
 	if (nh == NULL)
 		return false;
 	if (local)

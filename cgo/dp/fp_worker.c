@@ -13,18 +13,29 @@
 #include <rte_ring.h>
 #include <rte_arp.h>
 
+#include "fp.h"
+#include "fp_exc.h"
+#include "fp_fib.h"
 #include "fp_ajb_dp.h"
 #include "fp_icmp.h"
+#include "fp_nh.h"
 #include "fp_pkt.h"
-#include "fp_priv.h"
+#include "fp_ports.h"
+#include "fp_punt.h"
+#include "fp_rcu.h"
+#include "fp_rules.h"
+#include "fp_workers.h"
 
 /* Packets ahead of the one being parsed whose first line is prefetched. */
 #define FP_PREFETCH 4
 /* Empty polls in a row before an idle worker may sleep. */
 #define FP_IDLE_POLLS 256
 
-struct fp_wctx *fp_workers[FP_MAX_WORKERS];
-unsigned int fp_n_workers, fp_workers_cap;
+/* The registry. fp_workers[] and fp_n_workers are written by fp_worker_add
+ * (control thread, workers stopped) and read by the control calls below;
+ * fp_workers_cap by fp_dp_init; running by launch and stop (atomic). */
+static struct fp_wctx *fp_workers[FP_MAX_WORKERS];
+static unsigned int fp_n_workers, fp_workers_cap;
 static _Atomic bool running;
 static _Atomic uint32_t idle_sleep_us;
 /* Ports every worker may transmit on, and those among them to tx_poll(). */
@@ -43,12 +54,6 @@ const char *
 fp_drop_name(unsigned int reason)
 {
 	return reason < FP_DROP_MAX ? drop_names[reason] : NULL;
-}
-
-static inline const struct fp_nh *
-nh_load(uint32_t idx)
-{
-	return atomic_load_explicit(&fp_nh_tbl[idx], memory_order_acquire);
 }
 
 /* Punt to the exception interface of port, if it has one. */
@@ -72,7 +77,7 @@ nh_route_verdict(const struct rte_mbuf *m, uint32_t idx, const struct fp_nh **ou
 		return FP_DROP_NO_ROUTE;
 	if (unlikely(idx >= FP_MAX_NEXTHOPS)) /* never stored: a torn or corrupt entry */
 		return FP_DROP_NH_INVALID;
-	const struct fp_nh *nh = nh_load(idx);
+	const struct fp_nh *nh = fp_nh_load(idx);
 	if (unlikely(nh == NULL))
 		return FP_DROP_NH_INVALID;
 	*out = nh;
@@ -112,12 +117,12 @@ static inline const struct fp_nh *
 ecmp_pick(const struct fp_nh *g, uint32_t hash)
 {
 	uint32_t b = fp_bucket(hash, g->n_buckets);
-	const struct fp_nh *m = nh_load(g->buckets[b]);
+	const struct fp_nh *m = fp_nh_load(g->buckets[b]);
 	if (likely(!member_down(m)))
 		return m;
 	for (uint32_t i = 1; i < g->n_buckets; i++) {
 		uint32_t j = b + i < g->n_buckets ? b + i : b + i - g->n_buckets;
-		const struct fp_nh *x = nh_load(g->buckets[j]);
+		const struct fp_nh *x = fp_nh_load(g->buckets[j]);
 		if (x != NULL && !member_down(x))
 			return x;
 	}
@@ -325,8 +330,8 @@ arp_verdict(const struct fp_wctx *w, const struct rte_mbuf *m, uint16_t *exc)
 	const struct fp_table *t = &fp_tables[w->tidx];
 	uint32_t tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
 	uint64_t idx;
-	fp_table_lookup4(t, &tip, &idx, 1);
-	const struct fp_nh *nh = idx >= FP_MAX_NEXTHOPS ? NULL : nh_load((uint32_t)idx);
+	fp_table_lookup(t, 4, &tip, &idx, 1);
+	const struct fp_nh *nh = idx >= FP_MAX_NEXTHOPS ? NULL : fp_nh_load((uint32_t)idx);
 	if (nh != NULL && nh->type == FP_NH_LOCAL)
 		return punt_to(m->port, exc, FP_DROP_ARP_OTHER);
 	if (nh != NULL && nh->type == FP_NH_PUNT)
@@ -469,17 +474,17 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		verdict[i] = r == FP_OK ? FP_V_FORWARD : (uint16_t)r;
 	}
 
-	/* 2. one bulk lookup per family (fp_table_lookup*: the active copy,
+	/* 2. one bulk lookup per family (fp_table_lookup: the active copy,
 	 * or fibd's own table); or, with ip rules, the rules' lookups */
-	struct fp_table *t = &fp_tables[w->tidx];
-	const struct fp_ruleset *rs4 = atomic_load_explicit(&fp_rules4, memory_order_acquire);
-	const struct fp_ruleset *rs6 = atomic_load_explicit(&fp_rules6, memory_order_acquire);
+	const struct fp_table *t = &fp_tables[w->tidx];
+	const struct fp_ruleset *rs4 = fp_rules_get(4);
+	const struct fp_ruleset *rs6 = fp_rules_get(6);
 	if (n4 && likely(rs4 == NULL))
-		fp_table_lookup4(t, ip4, nh4, n4);
+		fp_table_lookup(t, 4, ip4, nh4, n4);
 	else if (n4)
 		rules_lookup(rs4, 4, pkts, at4, n4, nh4, verdict);
 	if (n6 && likely(rs6 == NULL))
-		fp_table_lookup6(t, (const uint8_t (*)[16])ip6, nh6, n6);
+		fp_table_lookup(t, 6, ip6, nh6, n6);
 	else if (n6)
 		rules_lookup(rs6, 6, pkts, at6, n6, nh6, verdict);
 
@@ -526,64 +531,11 @@ tx_poll(struct fp_wctx *w)
 		rte_eth_tx_burst(poll_ports[i], w->txq, NULL, 0);
 }
 
-/* Token bucket of one punt class: may one more packet pass? */
-static inline bool
-police(struct fp_wctx *w, unsigned int cls)
-{
-	const uint64_t one = 1ull << FP_POLICE_SHIFT;
-	uint64_t rate = atomic_load_explicit(&fp_police[cls].rate, memory_order_relaxed);
-	uint64_t depth = atomic_load_explicit(&fp_police[cls].depth, memory_order_relaxed);
-	struct fp_bucket *b = &w->police[cls];
-	uint64_t now = rte_rdtsc();
-	uint64_t elapsed = RTE_MIN(now - b->last, rte_get_tsc_hz());
-	b->last = now;
-	uint64_t tokens = RTE_MIN(b->tokens + elapsed * rate, depth);
-	if (tokens < one) {
-		b->tokens = tokens;
-		return false;
-	}
-	b->tokens = tokens - one;
-	return true;
-}
-
-/* A glean punt's destination: has it had its share this second? A flood
- * towards one unresolved neighbour then costs the glean class little, and
- * the kernel queues only a few packets per neighbour anyway. */
-static inline bool
-glean_admit(struct fp_wctx *w, const struct rte_mbuf *m)
-{
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	uint32_t key;
-	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
-		key = rte_hash_crc_4byte(((const struct rte_ipv4_hdr *)(eth + 1))->dst_addr, 4);
-	else
-		key = rte_hash_crc(((const struct rte_ipv6_hdr *)(eth + 1))->dst_addr, 16, 6);
-	key |= 1; /* 0 marks a free slot */
-	struct fp_glean_slot *s = &w->glean[key % FP_GLEAN_SLOTS];
-	uint64_t now = rte_rdtsc();
-	if (s->key != key || now - s->since >= rte_get_tsc_hz()) {
-		s->key = key;
-		s->since = now;
-		s->n = 0;
-	}
-	return s->n++ < FP_GLEAN_PER_DST;
-}
-
-bool
-fp_punt_police(struct fp_wctx *w, const struct rte_mbuf *m, uint16_t exc, bool glean)
-{
-	unsigned int cls = glean ? FP_PUNT_GLEAN : fp_punt_class(m);
-	if (likely((!glean || glean_admit(w, m)) && police(w, cls)))
-		return true;
-	w->st.drop[FP_DROP_PUNT_POLICED]++;
-	w->policed[exc][cls]++;
-	return false;
-}
-
 static inline void
 punt(struct fp_wctx *w, struct rte_mbuf *m, uint16_t exc, bool glean)
 {
-	if (unlikely(!fp_punt_police(w, m, exc, glean))) {
+	if (unlikely(!fp_punt_police(&w->policer, m, exc, glean))) {
+		w->st.drop[FP_DROP_PUNT_POLICED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -728,30 +680,11 @@ fp_dp_init(unsigned int nw)
 {
 	if (nw == 0 || nw > FP_MAX_WORKERS)
 		return -EINVAL;
-	if (fp_qs != NULL)
-		return -EEXIST;
-	size_t sz = rte_rcu_qsbr_get_memsize(nw);
-	struct rte_rcu_qsbr *qs = rte_zmalloc("fp_qsbr", sz, RTE_CACHE_LINE_SIZE);
-	if (qs == NULL)
-		return -ENOMEM;
-	int rc = rte_rcu_qsbr_init(qs, nw);
-	if (rc < 0) {
-		rte_free(qs);
+	int rc = fp_rcu_init(nw);
+	if (rc < 0)
 		return rc;
-	}
-	fp_ctl_lock_take();
-	fp_qs = qs;
-	fp_ctl_lock_give();
 	fp_workers_cap = nw;
-	/* Defaults (fibd_punt_rate_*): a full view arrives at BGP speed; ARP
-	 * and NDP need little; the rest (ping, first packets to unresolved
-	 * neighbours) is the first to be held back in a flood. */
-	fp_punt_set_rate(FP_PUNT_PROTO, 100000, 2048);
-	fp_punt_set_rate(FP_PUNT_ND, 10000, 512);
-	fp_punt_set_rate(FP_PUNT_OTHER, 10000, 512);
-	/* each glean punt may make the kernel a neighbour entry that lives
-	 * ~3 s unresolved: 250/s keeps a scan below gc_thresh3 (1024) */
-	fp_punt_set_rate(FP_PUNT_GLEAN, 250, 64);
+	fp_punt_init(nw);
 	return 0;
 }
 
@@ -774,7 +707,7 @@ fp_worker_add(const struct fp_worker_conf *c)
 	w->n_rxq = c->n_rxq;
 	memcpy(w->rxq, c->rxq, sizeof(c->rxq[0]) * c->n_rxq);
 	w->tidx = 0;
-	int rc = fp_exc_worker_init(w);
+	int rc = fp_exc_rings(w->idx, w->lcore, &w->punt, &w->inject);
 	if (rc < 0) {
 		rte_free(w);
 		return rc;
@@ -843,10 +776,30 @@ fp_set_idle_sleep_us(uint32_t us)
 	atomic_store(&idle_sleep_us, us);
 }
 
+uint64_t
+fp_worker_polls(unsigned int widx)
+{
+	return __atomic_load_n(&fp_workers[widx]->st.polls, __ATOMIC_RELAXED);
+}
+
+void
+fp_workers_policed(unsigned int exc, uint64_t policed[FP_PUNT_CLASSES])
+{
+	for (unsigned int w = 0; w < fp_n_workers; w++)
+		for (unsigned int c = 0; c < FP_PUNT_CLASSES; c++)
+			policed[c] += fp_workers[w]->policer.policed[exc][c];
+}
+
 unsigned int
 fp_worker_count(void)
 {
 	return fp_n_workers;
+}
+
+unsigned int
+fp_workers_capacity(void)
+{
+	return fp_workers_cap;
 }
 
 int

@@ -22,29 +22,10 @@
 #include <rte_fib6.h>
 #include <rte_malloc.h>
 
-#include "fp_lpm.h"
+#include "lpm_test.h"
 
 #define BURST 32
 #define NADDR (1u << 20)
-
-static uint64_t rs = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static size_t
 heap_used(void)
@@ -148,21 +129,20 @@ bench4(void)
 	uint32_t *addr = malloc(NADDR * 4), *a = malloc(NADDR * 4), *b = malloc(NADDR * 4);
 	for (unsigned i = 0; i < NADDR; i++) {
 		const struct pfx4 *p = &p4[rnd() % n4];
-		uint32_t host = p->d == 32 ? 0 : (uint32_t)rnd() & (UINT32_MAX >> p->d);
-		addr[i] = p->ip | host;
+		addr[i] = (uint32_t)(rnd_inside((u128)p->ip << 96, p->d, 32) >> 96);
 	}
 	printf("IPv4: %zu prefixes, %u random addresses inside them, bursts of %d\n", n4, NADDR, BURST);
 
 	/* ours */
 	struct fp_lpm_alloc ra = {rte_alloc, rte_free_cb, NULL};
 	size_t h0 = heap_used();
-	double t0 = now();
+	double t0 = now_s();
 	struct fp_lpm *l = fp_lpm_create(4, &ra);
 	fp_lpm_defer(l);
 	for (size_t i = 0; i < n4; i++)
 		fp_lpm4_add(l, p4[i].ip, p4[i].d, 1 + i % 60000);
 	fp_lpm_commit(l);
-	double tb = now() - t0;
+	double tb = now_s() - t0;
 	struct fp_lpm_stats st;
 	fp_lpm_stats(l, &st);
 	printf("  fp_lpm   build %.3f s  DPDK memory %.1f MiB (heap delta %.1f MiB, nodes and leaves in use %.1f MiB)  writer record %.1f MiB  first level %u bits\n",
@@ -171,7 +151,7 @@ bench4(void)
 
 	/* rte_fib as fp_fib.c makes it */
 	h0 = heap_used();
-	t0 = now();
+	t0 = now_s();
 	struct rte_fib_conf c = {
 		.type = RTE_FIB_DIR24_8,
 		.default_nh = 0,
@@ -185,25 +165,25 @@ bench4(void)
 	}
 	for (size_t i = 0; i < n4; i++)
 		rte_fib_add(f, p4[i].ip, p4[i].d, 1 + i % 60000);
-	tb = now() - t0;
+	tb = now_s() - t0;
 	printf("  rte_fib  build %.3f s  DPDK memory %.1f MiB (one copy; fibd keeps two)\n", tb,
 	       (heap_used() - h0) / 1048576.0);
 
 	for (int round = 0; round < 2; round++) {
-		t0 = now();
+		t0 = now_s();
 		for (unsigned i = 0; i < NADDR; i += BURST)
 			fp_lpm4_lookup_bulk(l, addr + i, a + i, BURST);
-		double ta = now() - t0;
+		double ta = now_s() - t0;
 		double tf;
 		{
 			uint64_t out[BURST];
-			t0 = now();
+			t0 = now_s();
 			for (unsigned i = 0; i < NADDR; i += BURST) {
 				rte_fib_lookup_bulk(f, addr + i, out, BURST);
 				for (unsigned j = 0; j < BURST; j++)
 					b[i + j] = (uint32_t)out[j];
 			}
-			tf = now() - t0;
+			tf = now_s() - t0;
 		}
 		if (round == 1)
 			printf("  lookup   fp_lpm %.2f ns  rte_fib %.2f ns\n", ta * 1e9 / NADDR,
@@ -221,23 +201,23 @@ bench4(void)
 	for (unsigned i = 0; i < NCHG; i++) {
 		size_t j = rnd() % n4;
 		uint32_t nh = 1 + j % 60000;
-		double s = now();
+		double s = now_s();
 		fp_lpm4_delete(l, p4[j].ip, p4[j].d);
-		double m = now();
+		double m = now_s();
 		fp_lpm4_add(l, p4[j].ip, p4[j].d, nh);
-		double e = now();
+		double e = now_s();
 		fp_lpm4_add(l, p4[j].ip, p4[j].d, nh + 1);
-		double e2 = now();
+		double e2 = now_s();
 		td[i] = m - s;
 		tadd[i] = e - m;
 		tr[i] = e2 - e;
 		if (i % 32 == 31)
 			fp_lpm_reclaim(l);
-		s = now();
+		s = now_s();
 		rte_fib_delete(f, p4[j].ip, p4[j].d);
-		m = now();
+		m = now_s();
 		rte_fib_add(f, p4[j].ip, p4[j].d, nh + 1);
-		e = now();
+		e = now_s();
 		fd[i] = m - s;
 		fa[i] = e - m;
 	}
@@ -269,23 +249,18 @@ bench6(void)
 	uint32_t *a = malloc(NADDR * 4), *b = malloc(NADDR * 4);
 	for (unsigned i = 0; i < NADDR; i++) {
 		const struct pfx6 *p = &p6[rnd() % n6];
-		for (unsigned k = 0; k < 16; k++) {
-			uint8_t r = (uint8_t)rnd();
-			int keep = (int)p->d - 8 * (int)k; /* bits of this byte in the prefix */
-			uint8_t m = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-			addr[i][k] = (p->ip[k] & m) | (r & ~m);
-		}
+		to_bytes(rnd_inside(from_bytes(p->ip, 16), p->d, 128), addr[i]);
 	}
 	printf("IPv6: %zu prefixes, %u random addresses inside them, bursts of %d\n", n6, NADDR, BURST);
 	struct fp_lpm_alloc ra = {rte_alloc, rte_free_cb, NULL};
 	size_t h0 = heap_used();
-	double t0 = now();
+	double t0 = now_s();
 	struct fp_lpm *l = fp_lpm_create(6, &ra);
 	fp_lpm_defer(l);
 	for (size_t i = 0; i < n6; i++)
 		fp_lpm6_add(l, p6[i].ip, p6[i].d, 1 + i % 60000);
 	fp_lpm_commit(l);
-	double tb = now() - t0;
+	double tb = now_s() - t0;
 	struct fp_lpm_stats st;
 	fp_lpm_stats(l, &st);
 	printf("  fp_lpm   build %.3f s  DPDK memory %.1f MiB (heap delta %.1f MiB, nodes and leaves in use %.1f MiB)  writer record %.1f MiB  first level %u bits\n",
@@ -293,7 +268,7 @@ bench6(void)
 	       st.rib_bytes / 1048576.0, st.first_bits);
 
 	h0 = heap_used();
-	t0 = now();
+	t0 = now_s();
 	struct rte_fib6_conf c = {
 		.type = RTE_FIB6_TRIE,
 		.default_nh = 0,
@@ -308,23 +283,23 @@ bench6(void)
 	unsigned refused = 0;
 	for (size_t i = 0; i < n6; i++)
 		refused += rte_fib6_add(f, p6[i].ip, p6[i].d, 1 + i % 60000) != 0;
-	tb = now() - t0;
+	tb = now_s() - t0;
 	printf("  rte_fib6 build %.3f s  DPDK memory %.1f MiB (one copy; fibd keeps two)%s\n", tb,
 	       (heap_used() - h0) / 1048576.0, refused ? "  ROUTES REFUSED" : "");
 
 	for (int round = 0; round < 2; round++) {
-		t0 = now();
+		t0 = now_s();
 		for (unsigned i = 0; i < NADDR; i += BURST)
 			fp_lpm6_lookup_bulk(l, addr + i, a + i, BURST);
-		double ta = now() - t0;
+		double ta = now_s() - t0;
 		uint64_t out[BURST];
-		t0 = now();
+		t0 = now_s();
 		for (unsigned i = 0; i < NADDR; i += BURST) {
 			rte_fib6_lookup_bulk(f, addr + i, out, BURST);
 			for (unsigned j = 0; j < BURST; j++)
 				b[i + j] = (uint32_t)out[j];
 		}
-		double tf = now() - t0;
+		double tf = now_s() - t0;
 		if (round == 1)
 			printf("  lookup   fp_lpm %.2f ns  rte_fib6 %.2f ns\n", ta * 1e9 / NADDR,
 			       tf * 1e9 / NADDR);
@@ -340,23 +315,23 @@ bench6(void)
 	for (unsigned i = 0; i < NCHG; i++) {
 		size_t j = rnd() % n6;
 		uint32_t nh = 1 + j % 60000;
-		double s = now();
+		double s = now_s();
 		fp_lpm6_delete(l, p6[j].ip, p6[j].d);
-		double m = now();
+		double m = now_s();
 		fp_lpm6_add(l, p6[j].ip, p6[j].d, nh);
-		double e = now();
+		double e = now_s();
 		fp_lpm6_add(l, p6[j].ip, p6[j].d, nh + 1);
-		double e2 = now();
+		double e2 = now_s();
 		td[i] = m - s;
 		tadd[i] = e - m;
 		tr[i] = e2 - e;
 		if (i % 32 == 31)
 			fp_lpm_reclaim(l);
-		s = now();
+		s = now_s();
 		rte_fib6_delete(f, p6[j].ip, p6[j].d);
-		m = now();
+		m = now_s();
 		rte_fib6_add(f, p6[j].ip, p6[j].d, nh + 1);
-		e = now();
+		e = now_s();
 		fd[i] = m - s;
 		fa[i] = e - m;
 	}
@@ -401,6 +376,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
+	rnd_seed(0x9e3779b97f4a7c15ull);
 	load(argv[1]);
 	bench4();
 	bench6();

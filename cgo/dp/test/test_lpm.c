@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fp_lpm.h"
-
-typedef unsigned __int128 u128;
+#include "lpm_test.h"
 
 static int passed, failed;
 
@@ -29,25 +27,6 @@ static int passed, failed;
 		}                                                             \
 	} while (0)
 
-/* ---- random numbers (xorshift, fixed seeds: reproducible) ---- */
-
-static uint64_t rs = 88172645463325252ull;
-
-static uint64_t
-rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
-
-static unsigned
-rndn(unsigned n)
-{
-	return (unsigned)(rnd() % n);
-}
-
 /* ---- the reference: (key, depth) -> nh in an open-addressing hash ---- */
 
 struct ref_e {
@@ -62,16 +41,6 @@ struct ref {
 	size_t cap, n, used;
 	unsigned count[129]; /* prefixes per length: skip empty lengths */
 };
-
-static u128
-mask(u128 k, unsigned d)
-{
-	if (d == 0)
-		return 0;
-	if (d >= 128)
-		return k;
-	return k & ~((((u128)1) << (128 - d)) - 1);
-}
 
 static size_t
 ref_hash(u128 k, unsigned d, size_t cap)
@@ -158,54 +127,6 @@ ref_lookup(const struct ref *r, u128 k)
 	return 0;
 }
 
-/* ---- the table under test through one interface for both families ---- */
-
-static void
-to_bytes(u128 k, uint8_t ip[16])
-{
-	for (int i = 15; i >= 0; i--, k >>= 8)
-		ip[i] = (uint8_t)k;
-}
-
-static u128
-from_bytes(const uint8_t *ip, unsigned n)
-{
-	u128 k = 0;
-	for (unsigned i = 0; i < 16; i++)
-		k = k << 8 | (i < n ? ip[i] : 0);
-	return k;
-}
-
-static int
-t_add(struct fp_lpm *l, unsigned W, u128 k, unsigned d, uint32_t nh)
-{
-	if (W == 32)
-		return fp_lpm4_add(l, (uint32_t)(k >> 96), d, nh);
-	uint8_t ip[16];
-	to_bytes(k, ip);
-	return fp_lpm6_add(l, ip, d, nh);
-}
-
-static int
-t_del(struct fp_lpm *l, unsigned W, u128 k, unsigned d)
-{
-	if (W == 32)
-		return fp_lpm4_delete(l, (uint32_t)(k >> 96), d);
-	uint8_t ip[16];
-	to_bytes(k, ip);
-	return fp_lpm6_delete(l, ip, d);
-}
-
-static uint32_t
-t_lookup(const struct fp_lpm *l, unsigned W, u128 k)
-{
-	if (W == 32)
-		return fp_lpm4_lookup(l, (uint32_t)(k >> 96));
-	uint8_t ip[16];
-	to_bytes(k, ip);
-	return fp_lpm6_lookup(l, ip);
-}
-
 /* Compare n addresses, single and bulk (in uneven group sizes). */
 static bool
 check_addrs(const struct fp_lpm *l, const struct ref *r, const u128 *a, unsigned n, const char *what)
@@ -229,7 +150,7 @@ check_addrs(const struct fp_lpm *l, const struct ref *r, const u128 *a, unsigned
 	}
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t want = ref_lookup(r, a[i]);
-		uint32_t one = t_lookup(l, r->W, a[i]);
+		uint32_t one = lpm_lookup(l, r->W, a[i]);
 		if (one != want || got[i] != want) {
 			ok = false;
 			CHECK(false, "%s: IPv%d address %016llx%016llx: lookup %u, bulk %u, want %u", what,
@@ -252,13 +173,12 @@ around(u128 k, unsigned d, unsigned W, u128 *out)
 	k = mask(k, d);
 	u128 span = d == 0 ? ~(u128)0 : (((u128)1) << (128 - d)) - 1;
 	u128 unit = ((u128)1) << (128 - W);
-	u128 r = ((u128)rnd() << 64 | rnd()) & span & ~(unit - 1);
 	unsigned n = 0;
 	out[n++] = k;
 	out[n++] = k + (span & ~(unit - 1));
 	out[n++] = k - unit;
 	out[n++] = k + span + 1;
-	out[n++] = k + r;
+	out[n++] = rnd_inside(k, d, W);
 	return n;
 }
 
@@ -292,16 +212,6 @@ check_walk(const struct fp_lpm *l, const struct ref *r, const char *what)
 	      (unsigned long long)st.prefixes, r->n);
 }
 
-/* A random address, biased to the ranges prefixes were drawn from. */
-static u128
-rnd_key(unsigned W)
-{
-	u128 k = (u128)rnd() << 64 | rnd();
-	if (W == 32)
-		return k & ((u128)0xffffffff << 96);
-	return k;
-}
-
 /* ---- tests ---- */
 
 static const unsigned bound4[] = {0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32};
@@ -320,7 +230,7 @@ test_boundaries(unsigned W)
 		unsigned nl = W == 32 ? sizeof(bound4) / sizeof(bound4[0]) : 129;
 		for (unsigned i = 0; i < nl; i++) {
 			unsigned d = W == 32 ? bound4[i] : i;
-			CHECK(t_add(l, W, base, d, nh) == 0, "add /%u", d);
+			CHECK(lpm_add(l, W, base, d, nh) == 0, "add /%u", d);
 			ref_set(&r, base, d, nh++);
 			for (unsigned j = 0; j < nl; j++) {
 				unsigned e = W == 32 ? bound4[j] : j;
@@ -332,7 +242,7 @@ test_boundaries(unsigned W)
 		for (unsigned i = 0; i < nl; i++) {
 			unsigned d = W == 32 ? bound4[i] : i;
 			u128 k = rnd_key(W);
-			t_add(l, W, k, d, nh);
+			lpm_add(l, W, k, d, nh);
 			ref_set(&r, k, d, nh++);
 			unsigned n = around(k, d, W, addrs);
 			check_addrs(l, &r, addrs, n, "boundaries alone");
@@ -342,7 +252,7 @@ test_boundaries(unsigned W)
 		for (unsigned i = 0; i < nl; i++) {
 			unsigned d = W == 32 ? bound4[rndn(nl)] : rndn(129);
 			bool had = ref_del(&r, base, d);
-			int rc = t_del(l, W, base, d);
+			int rc = lpm_del(l, W, base, d);
 			CHECK(rc == (had ? 0 : -ENOENT), "delete /%u: %d", d, rc);
 			for (unsigned j = 0; j < nl; j += 3) {
 				unsigned e = W == 32 ? bound4[j] : j;
@@ -416,7 +326,7 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 		unsigned d = mix_len(W, flat);
 		u128 k = mix_key(W, d);
 		uint32_t nh = 1 + rndn(1000);
-		CHECK(t_add(l, W, k, d, nh) == 0, "%s: add", what);
+		CHECK(lpm_add(l, W, k, d, nh) == 0, "%s: add", what);
 		ref_set(&r, k, d, nh);
 		keys[nk] = k;
 		lens[nk++] = d;
@@ -442,7 +352,7 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 			d = mix_len(W, flat);
 			k = mix_key(W, d);
 			uint32_t nh = 1 + rndn(1000);
-			CHECK(t_add(l, W, k, d, nh) == 0, "%s: add", what);
+			CHECK(lpm_add(l, W, k, d, nh) == 0, "%s: add", what);
 			ref_set(&r, k, d, nh);
 			keys[nk] = k;
 			lens[nk++] = d;
@@ -451,14 +361,14 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 			k = keys[j];
 			d = lens[j];
 			uint32_t nh = 1 + rndn(1000);
-			CHECK(t_add(l, W, k, d, nh) == 0, "%s: replace", what);
+			CHECK(lpm_add(l, W, k, d, nh) == 0, "%s: replace", what);
 			ref_set(&r, k, d, nh);
 		} else { /* delete (maybe one already gone) */
 			unsigned j = rndn(nk);
 			k = keys[j];
 			d = lens[j];
 			bool had = ref_del(&r, k, d);
-			int rc = t_del(l, W, k, d);
+			int rc = lpm_del(l, W, k, d);
 			CHECK(rc == (had ? 0 : -ENOENT), "%s: delete: %d", what, rc);
 		}
 		u128 b[16];
@@ -475,7 +385,7 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 	/* delete everything: back to no route, and to little memory */
 	for (unsigned j = 0; j < nk; j++) {
 		bool had = ref_del(&r, keys[j], lens[j]);
-		CHECK(t_del(l, W, keys[j], lens[j]) == (had ? 0 : -ENOENT), "%s: delete all", what);
+		CHECK(lpm_del(l, W, keys[j], lens[j]) == (had ? 0 : -ENOENT), "%s: delete all", what);
 	}
 	fp_lpm_reclaim(l);
 	check_addrs(l, &r, a, na - 8, what);
@@ -512,7 +422,7 @@ test_fragmented(unsigned W)
 	for (unsigned i = 0; i < 3000; i++) {
 		u128 k = mask((u128)rnd() << 64 | rnd(), d6);
 		uint32_t nh = 1 + rndn(1000);
-		CHECK(t_add(l, W, k, d6, nh) == 0, "%s: add", what);
+		CHECK(lpm_add(l, W, k, d6, nh) == 0, "%s: add", what);
 		ref_set(&r, k, d6, nh);
 	}
 	struct fp_lpm_stats st;
@@ -537,11 +447,11 @@ test_fragmented(unsigned W)
 			if (add) {
 				/* few values in the churn: runs merge and split */
 				uint32_t nh = 1 + (phase == 1 ? rndn(3) : rndn(1000));
-				CHECK(t_add(l, W, k, d, nh) == 0, "%s: add", what);
+				CHECK(lpm_add(l, W, k, d, nh) == 0, "%s: add", what);
 				ref_set(&r, k, d, nh);
 			} else {
 				bool had = ref_del(&r, k, d);
-				int rc = t_del(l, W, k, d);
+				int rc = lpm_del(l, W, k, d);
 				CHECK(rc == (had ? 0 : -ENOENT), "%s: delete: %d", what, rc);
 			}
 			u128 b[3 * 64];
@@ -557,7 +467,7 @@ test_fragmented(unsigned W)
 		/* and the rest of it */
 		for (unsigned j = 0; j < 64; j++)
 			if (ref_del(&r, base + j * slot, d6))
-				CHECK(t_del(l, W, base + j * slot, d6) == 0, "%s: delete", what);
+				CHECK(lpm_del(l, W, base + j * slot, d6) == 0, "%s: delete", what);
 	}
 	check_walk(l, &r, what);
 	fp_lpm_free(l);
@@ -572,7 +482,7 @@ test_small(void)
 		struct fp_lpm *l = fp_lpm_create(W == 32 ? 4 : 6, NULL);
 		for (unsigned i = 0; i < 100; i++) {
 			unsigned d = mix_len(W, false);
-			t_add(l, W, mix_key(W, d), d, 1 + i);
+			lpm_add(l, W, mix_key(W, d), d, 1 + i);
 			fp_lpm_reclaim(l); /* as after each grace period */
 		}
 		struct fp_lpm_stats st;
@@ -625,7 +535,7 @@ test_nomem(unsigned W, unsigned ops)
 			d = mix_len(W, false);
 			k = mix_key(W, d);
 			uint32_t nh = 1 + rndn(100);
-			rc = t_add(l, W, k, d, nh);
+			rc = lpm_add(l, W, k, d, nh);
 			if (rc == 0) {
 				ref_set(&r, k, d, nh);
 				keys[nk] = k;
@@ -635,7 +545,7 @@ test_nomem(unsigned W, unsigned ops)
 			unsigned j = rndn(nk);
 			k = keys[j];
 			d = lens[j];
-			rc = t_del(l, W, k, d);
+			rc = lpm_del(l, W, k, d);
 			if (rc == 0)
 				ref_del(&r, k, d);
 		}
@@ -719,14 +629,14 @@ test_stress(unsigned W, unsigned ops)
 	fp_lpm_defer(s->l);
 	for (unsigned i = 0; i < 20000; i++) {
 		unsigned d = mix_len(W, false);
-		t_add(s->l, W, mix_key(W, d), d, 1 + rndn(100));
+		lpm_add(s->l, W, mix_key(W, d), d, 1 + rndn(100));
 	}
 	fp_lpm_commit(s->l);
 	/* stable: host routes (longest, never shadowed) with values 5000+ */
 	for (unsigned i = 0; i < 256; i++) {
 		s->stable[i] = rnd_key(W);
 		s->stable_nh[i] = 5000 + i;
-		t_add(s->l, W, s->stable[i], W, s->stable_nh[i]);
+		lpm_add(s->l, W, s->stable[i], W, s->stable_nh[i]);
 	}
 	/* moving: prefix i (a /20../28 or /40../56) toggles between values
 	 * 10000+i*16 .. +15, under a cover that gives 10000+i*16 too */
@@ -742,8 +652,8 @@ test_stress(unsigned W, unsigned ops)
 		s->moving[i] = mk[i] | (rnd_key(W) & ~mask(~(u128)0, md[i]) & mask(~(u128)0, W));
 		s->lo[i] = 10000 + i * 16;
 		s->hi[i] = s->lo[i] + 15;
-		t_add(s->l, W, mk[i], md[i] - 1, s->lo[i]); /* the cover */
-		t_add(s->l, W, mk[i], md[i], s->lo[i] + 1);
+		lpm_add(s->l, W, mk[i], md[i] - 1, s->lo[i]); /* the cover */
+		lpm_add(s->l, W, mk[i], md[i], s->lo[i] + 1);
 	}
 	pthread_t th;
 	pthread_create(&th, NULL, reader, s);
@@ -751,15 +661,15 @@ test_stress(unsigned W, unsigned ops)
 		unsigned i = rndn(256);
 		switch (rndn(3)) {
 		case 0:
-			t_add(s->l, W, mk[i], md[i], s->lo[i] + 1 + rndn(15));
+			lpm_add(s->l, W, mk[i], md[i], s->lo[i] + 1 + rndn(15));
 			break;
 		case 1:
-			t_del(s->l, W, mk[i], md[i]);
+			lpm_del(s->l, W, mk[i], md[i]);
 			break;
 		default: /* churn more-specifics under it, and their removal */
-			t_add(s->l, W, mk[i] | ((u128)1 << (127 - md[i] - 2)), md[i] + 3,
+			lpm_add(s->l, W, mk[i] | ((u128)1 << (127 - md[i] - 2)), md[i] + 3,
 			      s->lo[i] + rndn(16));
-			t_del(s->l, W, mk[i] | ((u128)1 << (127 - md[i] - 2)), md[i] + 3);
+			lpm_del(s->l, W, mk[i] | ((u128)1 << (127 - md[i] - 2)), md[i] + 3);
 			break;
 		}
 		if (op % 256 == 0) {
