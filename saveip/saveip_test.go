@@ -1,11 +1,7 @@
 package saveip
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -49,26 +45,11 @@ func (f *fake) record(t0 time.Time, b byte) {
 
 func frames(t *testing.T, name string) [][]byte {
 	t.Helper()
-	f, err := os.Open(name)
+	out, err := pcap.ReadFrames(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := pcap.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for {
-		_, b, _, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, bytes.Clone(b))
-	}
+	return out
 }
 
 // TestRecorder: masks open a file, records land in it in order, rotation

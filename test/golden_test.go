@@ -8,9 +8,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -167,26 +165,11 @@ func writePcap(t *testing.T, path string, frames [][]byte) {
 
 func readPcap(t *testing.T, path string) [][]byte {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := pcap.ReadFrames(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := pcap.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for {
-		_, data, _, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, bytes.Clone(data))
-	}
+	return out
 }
 
 // hop is a neighbour: the port it is on and its MAC.

@@ -13,6 +13,7 @@ package pcap
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -164,6 +165,30 @@ func (r *Reader) Next() (ts time.Time, data []byte, origLen int, err error) {
 		nsec *= 1000
 	}
 	return time.Unix(int64(sec), nsec), data, int(wireLen), nil
+}
+
+// ReadFrames returns the data of every packet of a pcap file, in order.
+func ReadFrames(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out [][]byte
+	for {
+		_, data, _, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, bytes.Clone(data))
+	}
 }
 
 // CountPackets returns the number of packets in a pcap file without
