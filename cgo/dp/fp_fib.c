@@ -264,7 +264,10 @@ own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t
 		if (rc == 0)
 			*held += op->op == FP_ROUTE_ADD ? 1 : -1;
 	}
-	if (bulk && (fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0))
+	/* a batch was deferred; a single change may have left its table to be
+	 * built from the record (memory ran out while undoing it): publish
+	 * (nothing to do for a table that is not deferred) */
+	if (fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0)
 		return -ENOMEM; /* recorded: published by the next apply */
 	/* Free what the batch replaced once no worker can be inside it. A
 	 * worker that does not report in time keeps it for a later batch. */

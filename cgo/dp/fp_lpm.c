@@ -1347,10 +1347,8 @@ maybe_grow(struct fp_lpm *l)
 	if (rc < 0)
 		return 0; /* stays small: correct, only slower */
 	rc = build_all(l);
-	if (rc < 0) {
-		record_resize(l, oS);
-		return 0;
-	}
+	if (rc < 0 && record_resize(l, oS) < 0)
+		l->deferred = true; /* the record is big, the root small: the next commit builds it */
 	return 0;
 }
 
@@ -1428,9 +1426,14 @@ do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
 			record_set(l, k, depth, old, &x);
 		}
 		/* entries of a short prefix published before the failure get
-		 * their old value back (no allocation: leaves, or shared) */
-		if (depth <= l->S && update(l, k, depth) < 0)
+		 * their old value back; that may need memory too (new blocks
+		 * for entries with deeper prefixes): if it fails, the readers'
+		 * table is left to the next commit, which builds it from the
+		 * record */
+		if (depth <= l->S && update(l, k, depth) < 0) {
 			op_undo(l);
+			l->deferred = true;
+		}
 		return rc;
 	}
 	op_done(l);
@@ -1456,10 +1459,14 @@ do_delete(struct fp_lpm *l, u128 k, unsigned depth)
 	if (rc < 0) {
 		op_undo(l);
 		uint32_t x;
-		if (record_set(l, k, depth, old, &x) == 0) {
+		if (record_set(l, k, depth, old, &x) < 0) {
+			l->deferred = true; /* the record lost it: rebuilt without it */
+		} else {
 			l->n_pfx++;
-			if (depth <= l->S && update(l, k, depth) < 0)
-				op_undo(l);
+			if (depth <= l->S && update(l, k, depth) < 0) {
+				op_undo(l); /* as in do_add */
+				l->deferred = true;
+			}
 		}
 		return rc;
 	}

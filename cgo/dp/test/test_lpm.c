@@ -496,14 +496,17 @@ test_small(void)
 	}
 }
 
-/* An allocator that fails one chosen allocation. */
+/* An allocator that fails one chosen allocation, or (fail_sticky) every
+ * one from the chosen one on. */
 static _Atomic long fail_at;
+static _Atomic bool fail_sticky;
 
 static void *
 failing_alloc(void *arg, size_t size)
 {
 	(void)arg;
-	if (atomic_fetch_sub(&fail_at, 1) == 1)
+	long n = atomic_fetch_sub(&fail_at, 1);
+	if (n == 1 || (atomic_load(&fail_sticky) && n <= 1 && n > -1000000))
 		return NULL;
 	return aligned_alloc(64, (size + 63) & ~(size_t)63);
 }
@@ -563,6 +566,55 @@ test_nomem(unsigned W, unsigned ops)
 	fp_lpm_free(l);
 	free(keys);
 	free(lens);
+	free(r.e);
+}
+
+/* Memory that stays short: a change fails, and so does undoing it (a
+ * short prefix over entries with deeper ones needs new blocks either
+ * way). The table is then left to the next commit, which fibd makes at the
+ * end of every apply: after it, the table answers as the record says. */
+static void
+test_nomem_sticky(unsigned W, unsigned ops)
+{
+	struct fp_lpm_alloc fa = {failing_alloc, plain_free, NULL};
+	atomic_store(&fail_at, 0);
+	atomic_store(&fail_sticky, false);
+	struct fp_lpm *l = fp_lpm_create(W == 32 ? 4 : 6, &fa);
+	struct ref r;
+	ref_init(&r, W, 4000);
+	/* deep prefixes first, so that short ones cover first-level entries
+	 * with blocks under them */
+	for (unsigned i = 0; i < 3000; i++) {
+		unsigned d = W == 32 ? 25 + rndn(8) : 49 + rndn(16);
+		u128 k = mix_key(W, d);
+		uint32_t nh = 1 + rndn(100);
+		if (lpm_add(l, W, k, d, nh) == 0)
+			ref_set(&r, k, d, nh);
+	}
+	unsigned deferred = 0;
+	for (unsigned op = 0; op < ops; op++) {
+		unsigned d = W == 32 ? 8 + rndn(10) : 16 + rndn(16);
+		u128 k = mix_key(W, d);
+		uint32_t nh = 1 + rndn(100);
+		atomic_store(&fail_sticky, true); /* every allocation fails */
+		atomic_store(&fail_at, 1);
+		int rc = lpm_add(l, W, k, d, nh);
+		atomic_store(&fail_sticky, false);
+		atomic_store(&fail_at, 0);
+		CHECK(rc == 0 || rc == -ENOMEM, "nomem sticky: rc %d", rc);
+		if (rc == 0)
+			ref_set(&r, k, d, nh);
+		deferred += fp_lpm_commit(l) == 0 && rc < 0;
+		u128 b[8];
+		unsigned n = around(k, d, W, b);
+		check_addrs(l, &r, b, n, "nomem sticky");
+		/* no reclaim: what changes retire stays held, so the arenas
+		 * need new chunks, and those fail */
+	}
+	check_walk(l, &r, "nomem sticky");
+	fp_lpm_reclaim(l);
+	CHECK(deferred > 0, "nomem sticky: no change failed");
+	fp_lpm_free(l);
 	free(r.e);
 }
 
@@ -714,6 +766,8 @@ main(void)
 	test_random(128, false, sc(60000), sc(20000), "IPv6 mix");
 	test_nomem(32, sc(5000));
 	test_nomem(128, sc(5000));
+	test_nomem_sticky(32, sc(2000));
+	test_nomem_sticky(128, sc(2000));
 	test_stress(32, sc(50000));
 	test_stress(128, sc(50000));
 	printf("lpm: %d passed, %d failed\n", passed, failed);
