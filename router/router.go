@@ -49,6 +49,7 @@ type Stats struct {
 	Repaired      atomic.Uint64 // FIB changes router_fib_refresh had to make
 	Redumps       atomic.Uint64 // route re-dumps after a link went down or up, or an IPv4 address went
 	Flushed       atomic.Uint64 // routes the kernel removed without a notification, removed too
+	Forged        atomic.Uint64 // notifications from a sender other than the kernel, dropped
 	LastChangeLag atomic.Int64  // ns from dequeue to FIB applied, last batch
 	Connected     atomic.Bool   // mirroring the netns right now
 }
@@ -131,6 +132,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		ready:     make(chan struct{}),
 		resyncReq: make(chan struct{}, 1),
 	}
+	r.k.Forged = &r.Stats.Forged
 	r.prog.SetResolve(ifs.Resolve)
 	r.refresh.Store(int64(cfg.Refresh))
 	return r

@@ -27,8 +27,10 @@ import (
 //   - set once at start, read freely: Ports, Device, KernelTable, Mode;
 //   - an immutable snapshot replaced by reloads: Config;
 //   - counters read with atomic loads (DPDK's, the router's, lpm's):
-//     FIBSummary, Mirror, Report; the exception interfaces' under kni's
-//     lock: Exceptions;
+//     FIBSummary, Report; Mirror too, but its nexthop-object and refused-
+//     table counts take the router's lock, so it waits while the router
+//     goroutine holds it (a full-view resync or reconcile: about a
+//     second); the exception interfaces' under kni's lock: Exceptions;
 //   - lpm's table set, an atomic pointer to an immutable map: HasTable,
 //     Lookup (the fast path's own lookup, lock-free);
 //   - the FIB writer's state, lent only inside WithState under the
@@ -126,6 +128,7 @@ type mirror struct {
 	Events, Batches, Resyncs, Overruns          uint64
 	NeighRefused, NeighProbes, NeighConfirms    uint64
 	Reconciles, Repaired, Flushed, Replaced     uint64
+	Forged                                      uint64
 	NexthopObjects                              int
 	NexthopRewrites, RouteWrites, TablesRefused uint64
 	TablesRefusedText                           string // "id: why; …"
@@ -142,6 +145,7 @@ func (q *query) Mirror() (m mirror, ok bool) {
 		Events: s.Events.Load(), Batches: s.Batches.Load(), Resyncs: s.Resyncs.Load(), Overruns: s.Overruns.Load(),
 		NeighRefused: s.NeighRefused.Load(), NeighProbes: s.NeighProbes.Load(), NeighConfirms: s.NeighConfirms.Load(),
 		Reconciles: s.Reconciles.Load(), Repaired: s.Repaired.Load(), Flushed: s.Flushed.Load(), Replaced: s.NetnsReplaced.Load(),
+		Forged:         s.Forged.Load(),
 		NexthopObjects: r.NexthopObjects(), TablesRefused: r.TablesRefused(), TablesRefusedText: r.RefusedTablesText()}
 	m.NexthopRewrites, m.RouteWrites = r.NexthopRewrites()
 	return m, true

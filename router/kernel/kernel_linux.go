@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -42,6 +43,11 @@ type Kernel struct {
 	Netns  string   // router_netns; "" = fibd's own namespace
 	Tables []uint32 // kernel tables to mirror
 	RcvBuf int      // forced receive buffer of each subscription, bytes
+	// Forged counts messages on the subscription that did not come from
+	// the kernel (any process in the netns can send to the socket):
+	// dropped. Set by the caller, shared across subscriptions; nil: not
+	// counted.
+	Forged *atomic.Uint64
 
 	ns   netns.NsHandle
 	nsID nsID // the namespace ns is (its nsfs inode)
@@ -292,7 +298,10 @@ func (k *Kernel) Drain(max int) []Event { return k.q.drain(max) }
 // (an address before the routes through it). The reader converts what it
 // can without the router's state and queues; it never blocks (the kernel
 // would drop messages). A receive error (ENOBUFS: messages were dropped)
-// is queued as Err, and the reader stops: the router resynchronises.
+// or a notification it cannot decode is queued as Err, and the reader
+// stops: the router resynchronises. Only the kernel's messages count: any
+// process in the netns may send to the socket, and what it sends is
+// dropped and counted (Forged).
 func (k *Kernel) subscribe() error {
 	fd, err := rtnl.Subscribe(k.ns, []int{
 		unix.RTNLGRP_LINK, unix.RTNLGRP_NEIGH, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR,
@@ -313,13 +322,19 @@ func (k *Kernel) subscribe() error {
 				return
 			default:
 			}
-			n, _, err := unix.Recvfrom(fd, buf, 0)
+			n, from, err := unix.Recvfrom(fd, buf, 0)
 			if err == unix.EINTR || err == unix.EAGAIN {
 				continue
 			}
 			if err != nil {
 				k.q.push(Event{Err: fmt.Errorf("rtnetlink subscription: %w", err)})
 				return
+			}
+			if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+				if k.Forged != nil {
+					k.Forged.Add(1)
+				}
+				continue
 			}
 			for b := buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
 				l := int(binary.NativeEndian.Uint32(b[0:]))
@@ -337,6 +352,9 @@ func (k *Kernel) subscribe() error {
 				default:
 					if e, ok := convert(b[:l]); ok {
 						k.q.push(e)
+						if e.Err != nil {
+							return
+						}
 					}
 				}
 				b = b[min(rtnl.Align(l), len(b)):]
@@ -347,7 +365,9 @@ func (k *Kernel) subscribe() error {
 }
 
 // convert turns one notification (header included) into an Event; ok is
-// false for what the mirror does not follow.
+// false for what the mirror does not follow. One it follows but cannot
+// decode is an Event with Err: the router resynchronises rather than miss
+// it (a link going down whose silent route flush would go unseen).
 func convert(m []byte) (Event, bool) {
 	hdr := unix.NlMsghdr{Len: binary.NativeEndian.Uint32(m[0:]), Type: binary.NativeEndian.Uint16(m[4:]),
 		Flags: binary.NativeEndian.Uint16(m[6:]), Seq: binary.NativeEndian.Uint32(m[8:]), Pid: binary.NativeEndian.Uint32(m[12:])}
@@ -357,11 +377,11 @@ func convert(m []byte) (Event, bool) {
 		return Event{Raw: &RawMsg{Type: hdr.Type, Body: append([]byte(nil), body...)}}, true
 	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
 		if len(body) < unix.SizeofIfInfomsg {
-			return Event{}, false
+			return Event{Err: errors.New("rtnetlink subscription: short link message")}, true
 		}
 		l, err := netlink.LinkDeserialize(&hdr, body)
 		if err != nil {
-			return Event{}, false
+			return Event{Err: fmt.Errorf("rtnetlink subscription: link message: %w", err)}, true
 		}
 		return Event{Link: linkEvent(l, hdr.Type == unix.RTM_DELLINK, binary.NativeEndian.Uint32(body[8:])&unix.IFF_UP != 0)}, true
 	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
@@ -370,7 +390,7 @@ func convert(m []byte) (Event, bool) {
 	case unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH:
 		n, err := netlink.NeighDeserialize(body)
 		if err != nil {
-			return Event{}, false
+			return Event{Err: fmt.Errorf("rtnetlink subscription: neighbour message: %w", err)}, true
 		}
 		e, ok := neighEvent(n, hdr.Type == unix.RTM_DELNEIGH)
 		return Event{Neigh: e}, ok
