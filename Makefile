@@ -9,7 +9,7 @@ MESONOPT ?=
 FUZZTIME ?= 30s
 
 FP_LIB   := $(BUILD)/cgo/dp/libfibdp.a
-GO_SRC   := $(shell find cgo cmd conf kni lpm ports router test -name '*.go' 2>/dev/null)
+GO_SRC   := $(shell find cgo cmd conf kni lpm ports router saveip test -name '*.go' 2>/dev/null)
 C_SRC    := $(wildcard cgo/dp/*.c cgo/dp/*.h cgo/dp/test/*.c) meson.build cgo/dp/meson.build meson_options.txt
 
 .PHONY: all deps test test-c test-go fuzz bench lab soak clean install

@@ -359,7 +359,7 @@ func (a *addrSync) start(ctx context.Context) error {
 				return
 			case <-t.C:
 				d.syncPortAddrs()
-				if d.exc != nil {
+				if d.exc != nil && d.excThread.Load() {
 					d.exc.SyncLinks()
 					if err := d.exc.TickCapture(time.Now()); err != nil {
 						d.log.Error().Err(err).Msg("router_tap_pcap rotation")
@@ -431,12 +431,16 @@ func (d *daemon) startExceptionThread(context.Context) error {
 		d.exc.Watch(func() error { return d.eal.Do(dpdk.StartExceptions) })
 		d.exc.SyncLinks()
 	}
+	d.excThread.Store(true)
 	return nil
 }
 
 // stopExceptionThread stops it before the workers stop (they drain its
 // rings); kni restarts it no more.
 func (d *daemon) stopExceptionThread() error {
+	// the address sync's ticker outlives it: no more link mirroring or
+	// capture rotation (a file handed over now would have no taker)
+	d.excThread.Store(false)
 	d.exc.Unwatch()
 	if err := dpdk.StopExceptions(); err != nil {
 		d.log.Warn().Err(err).Msg("stopping the exception thread")

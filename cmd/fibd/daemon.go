@@ -66,6 +66,9 @@ type daemon struct {
 	// what the fast path was last given per port
 	peers   *router.Peers
 	ifaddrs map[dpdk.PortID][]dpdk.IfAddr
+	// excThread: the exception thread runs (its component's start and
+	// stop write it; the address sync's ticker reads it)
+	excThread atomic.Bool
 
 	// ajb_save_ip's recorder: set by its component's start, before the
 	// control and metrics servers start; read through query.SaveIP

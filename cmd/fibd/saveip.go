@@ -72,9 +72,16 @@ func (s *saveIPComp) start(ctx context.Context) error {
 	return nil
 }
 
+// stop ends the recorder, then records nothing more: a reload that came
+// between the daemon's end and the control server's stop may have set
+// masks again after the recorder's goroutine ended, and nothing would
+// drain them (the workers still run until the data plane stops).
 func (s *saveIPComp) stop() error {
 	if s.done != nil {
 		s.done()
+	}
+	if s.d.saveIP != nil {
+		return s.d.saveIP.Set(saveip.Config{}, time.Now())
 	}
 	return nil
 }
