@@ -123,6 +123,41 @@ report_changes(const char *what, double *t, unsigned n)
 
 #define NCHG 20000
 
+/* The time of each single change, fp_lpm's and DPDK's, per kind. */
+struct change_times {
+	double del[NCHG], add[NCHG], repl[NCHG]; /* fp_lpm */
+	double fdel[NCHG], fadd[NCHG];           /* rte_fib, one copy */
+};
+
+/* Prints the change times of fp_lpm and of fib ("rte_fib", "rte_fib6"),
+ * then fp_lpm's memory after them. */
+static void
+report_change_times(struct change_times *ct, const char *fib, const struct fp_lpm *l)
+{
+	char what[64];
+	report_changes("fp_lpm delete", ct->del, NCHG);
+	report_changes("fp_lpm add", ct->add, NCHG);
+	report_changes("fp_lpm replace", ct->repl, NCHG);
+	snprintf(what, sizeof(what), "%s delete (one copy)", fib);
+	report_changes(what, ct->fdel, NCHG);
+	snprintf(what, sizeof(what), "%s add (one copy)", fib);
+	report_changes(what, ct->fadd, NCHG);
+	struct fp_lpm_stats st;
+	fp_lpm_stats(l, &st);
+	printf("  fp_lpm after %u x 3 changes: DPDK memory %.1f MiB, in use %.1f MiB\n", NCHG,
+	       st.fib_bytes / 1048576.0, st.fib_used / 1048576.0);
+}
+
+/* Prints how many of the n answers of the two structures differ. */
+static void
+report_diff(const uint32_t *a, const uint32_t *b, unsigned n)
+{
+	unsigned diff = 0;
+	for (unsigned i = 0; i < n; i++)
+		diff += a[i] != b[i];
+	printf("  answers that differ between the two: %u\n", diff);
+}
+
 static void
 bench4(void)
 {
@@ -189,15 +224,10 @@ bench4(void)
 			printf("  lookup   fp_lpm %.2f ns  rte_fib %.2f ns\n", ta * 1e9 / NADDR,
 			       tf * 1e9 / NADDR);
 	}
-	unsigned diff = 0;
-	for (unsigned i = 0; i < NADDR; i++)
-		diff += a[i] != b[i];
-	printf("  answers that differ between the two: %u\n", diff);
+	report_diff(a, b, NADDR);
 
 	/* single changes: delete, add back, replace, on random prefixes */
-	double *td = malloc(NCHG * sizeof(double)), *tadd = malloc(NCHG * sizeof(double)),
-	       *tr = malloc(NCHG * sizeof(double));
-	double *fd = malloc(NCHG * sizeof(double)), *fa = malloc(NCHG * sizeof(double));
+	struct change_times *ct = malloc(sizeof(*ct));
 	for (unsigned i = 0; i < NCHG; i++) {
 		size_t j = rnd() % n4;
 		uint32_t nh = 1 + j % 60000;
@@ -208,9 +238,9 @@ bench4(void)
 		double e = now_s();
 		fp_lpm4_add(l, p4[j].ip, p4[j].d, nh + 1);
 		double e2 = now_s();
-		td[i] = m - s;
-		tadd[i] = e - m;
-		tr[i] = e2 - e;
+		ct->del[i] = m - s;
+		ct->add[i] = e - m;
+		ct->repl[i] = e2 - e;
 		if (i % 32 == 31)
 			fp_lpm_reclaim(l);
 		s = now_s();
@@ -218,28 +248,17 @@ bench4(void)
 		m = now_s();
 		rte_fib_add(f, p4[j].ip, p4[j].d, nh + 1);
 		e = now_s();
-		fd[i] = m - s;
-		fa[i] = e - m;
+		ct->fdel[i] = m - s;
+		ct->fadd[i] = e - m;
 	}
 	fp_lpm_reclaim(l);
-	report_changes("fp_lpm delete", td, NCHG);
-	report_changes("fp_lpm add", tadd, NCHG);
-	report_changes("fp_lpm replace", tr, NCHG);
-	report_changes("rte_fib delete (one copy)", fd, NCHG);
-	report_changes("rte_fib add (one copy)", fa, NCHG);
-	fp_lpm_stats(l, &st);
-	printf("  fp_lpm after %u x 3 changes: DPDK memory %.1f MiB, in use %.1f MiB\n", NCHG,
-	       st.fib_bytes / 1048576.0, st.fib_used / 1048576.0);
+	report_change_times(ct, "rte_fib", l);
 	fp_lpm_free(l);
 	rte_fib_free(f);
 	free(addr);
 	free(a);
 	free(b);
-	free(td);
-	free(tadd);
-	free(tr);
-	free(fd);
-	free(fa);
+	free(ct);
 }
 
 static void
@@ -304,14 +323,9 @@ bench6(void)
 			printf("  lookup   fp_lpm %.2f ns  rte_fib6 %.2f ns\n", ta * 1e9 / NADDR,
 			       tf * 1e9 / NADDR);
 	}
-	unsigned diff = 0;
-	for (unsigned i = 0; i < NADDR; i++)
-		diff += a[i] != b[i];
-	printf("  answers that differ between the two: %u\n", diff);
+	report_diff(a, b, NADDR);
 
-	double *td = malloc(NCHG * sizeof(double)), *tadd = malloc(NCHG * sizeof(double)),
-	       *tr = malloc(NCHG * sizeof(double));
-	double *fd = malloc(NCHG * sizeof(double)), *fa = malloc(NCHG * sizeof(double));
+	struct change_times *ct = malloc(sizeof(*ct));
 	for (unsigned i = 0; i < NCHG; i++) {
 		size_t j = rnd() % n6;
 		uint32_t nh = 1 + j % 60000;
@@ -322,9 +336,9 @@ bench6(void)
 		double e = now_s();
 		fp_lpm6_add(l, p6[j].ip, p6[j].d, nh + 1);
 		double e2 = now_s();
-		td[i] = m - s;
-		tadd[i] = e - m;
-		tr[i] = e2 - e;
+		ct->del[i] = m - s;
+		ct->add[i] = e - m;
+		ct->repl[i] = e2 - e;
 		if (i % 32 == 31)
 			fp_lpm_reclaim(l);
 		s = now_s();
@@ -332,28 +346,17 @@ bench6(void)
 		m = now_s();
 		rte_fib6_add(f, p6[j].ip, p6[j].d, nh + 1);
 		e = now_s();
-		fd[i] = m - s;
-		fa[i] = e - m;
+		ct->fdel[i] = m - s;
+		ct->fadd[i] = e - m;
 	}
 	fp_lpm_reclaim(l);
-	report_changes("fp_lpm delete", td, NCHG);
-	report_changes("fp_lpm add", tadd, NCHG);
-	report_changes("fp_lpm replace", tr, NCHG);
-	report_changes("rte_fib6 delete (one copy)", fd, NCHG);
-	report_changes("rte_fib6 add (one copy)", fa, NCHG);
-	fp_lpm_stats(l, &st);
-	printf("  fp_lpm after %u x 3 changes: DPDK memory %.1f MiB, in use %.1f MiB\n", NCHG,
-	       st.fib_bytes / 1048576.0, st.fib_used / 1048576.0);
+	report_change_times(ct, "rte_fib6", l);
 	fp_lpm_free(l);
 	rte_fib6_free(f);
 	free(addr);
 	free(a);
 	free(b);
-	free(td);
-	free(tadd);
-	free(tr);
-	free(fd);
-	free(fa);
+	free(ct);
 }
 
 int
