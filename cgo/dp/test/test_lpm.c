@@ -506,7 +506,7 @@ failing_alloc(void *arg, size_t size)
 {
 	(void)arg;
 	long n = atomic_fetch_sub(&fail_at, 1);
-	if (n == 1 || (atomic_load(&fail_sticky) && n <= 1 && n > -1000000))
+	if (n == 1 || (atomic_load(&fail_sticky) && n <= 1))
 		return NULL;
 	return aligned_alloc(64, (size + 63) & ~(size_t)63);
 }
