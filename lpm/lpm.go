@@ -136,7 +136,9 @@ func (f *FIB) Table(id uint32, slot int) (*Table, error) {
 	return t, nil
 }
 
-// Destroy frees table t (no worker may be running).
+// Destroy frees table t. No published ip rule may name it (the fast path
+// refuses with EBUSY); workers may run: the memory goes after a grace
+// period, and a stalled worker makes it fail with EAGAIN, the table whole.
 func (f *FIB) Destroy(t *Table) error {
 	if err := f.destroyTable(t.Slot); err != nil {
 		return err

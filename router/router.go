@@ -38,6 +38,7 @@ type Stats struct {
 	Events        atomic.Uint64 // netlink notifications applied
 	Batches       atomic.Uint64 // FIB updates applied
 	Resyncs       atomic.Uint64 // dumps followed by mark-and-sweep
+	TablesFreed   atomic.Uint64 // FIB tables freed when no rule named their kernel table any more
 	Overruns      atomic.Uint64 // subscription failures (ENOBUFS, closed socket)
 	NeighRefused  atomic.Uint64 // neighbours beyond router_arp_cache_size
 	NeighProbes   atomic.Uint64 // resolutions asked of the kernel
@@ -349,6 +350,18 @@ func (r *Router) rulesAfterProgram() {
 	}
 }
 
+// dropTables frees the FIB tables of kernel tables no longer mirrored (an
+// ip rule went). After a resync, whose mark-and-sweep deleted their
+// routes; what cannot be freed yet is tried again every
+// router_fib_refresh. r.mu is held.
+func (r *Router) dropTables() {
+	n, err := r.prog.DropTables(func(id uint32) bool { return slices.Contains(r.k.Tables, id) })
+	r.Stats.TablesFreed.Add(uint64(n))
+	if err != nil {
+		r.log.Warn().Err(err).Msg("FIB table kept for now; tried again every router_fib_refresh")
+	}
+}
+
 // followRules applies a change of the ip rules; a new table to mirror
 // means a resync, which dumps its routes.
 func (r *Router) followRules() error {
@@ -375,6 +388,7 @@ func (r *Router) reconcile() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Stats.Refreshes.Add(1)
+	r.dropTables() // what a stalled worker kept before
 	r.sinceFull++
 	pending := r.prog.Pending()
 	var ss SyncStats
@@ -513,6 +527,7 @@ func (r *Router) resync() error {
 	tResolve := time.Since(t0) - tDump
 	ss, err := r.prog.SyncEach(nr.Len(), nr.Each)
 	r.rulesAfterProgram()
+	r.dropTables()
 	r.Stats.Resyncs.Add(1)
 	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).

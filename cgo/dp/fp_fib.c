@@ -24,6 +24,7 @@
 #include "fp_fib.h"
 #include "fp_nh.h"
 #include "fp_rcu.h"
+#include "fp_rules.h"
 
 /* rte_fib keeps the nexthop in an entry whose low bit marks a tbl8 pointer:
  * with 2-byte entries 15 bits remain. Small nexthop tables use the small
@@ -347,16 +348,25 @@ fp_table_destroy(uint16_t tidx)
 	if (tidx >= FP_MAX_TABLES)
 		return -EINVAL;
 	fp_ctl_lock_take();
-	if (fp_workers_running()) { /* workers hold no reference we could wait for */
-		fp_ctl_lock_give();
-		return -EBUSY;
-	}
 	struct fp_table *t = &fp_tables[tidx];
-	int rc = t->used ? 0 : -ENOENT;
-	if (t->used) {
-		t->used = false;
-		fp_grace_period(); /* no worker runs: it cannot stall */
-		table_free(t);
+	int rc = 0;
+	if (!t->used) {
+		rc = -ENOENT;
+	} else if (fp_rules_name_table(tidx) || (tidx == 0 && fp_workers_running())) {
+		/* a reader could reach it again: the single-table path of the
+		 * workers reads slot 0 unchecked */
+		rc = -EBUSY;
+	} else {
+		/* Readers reach a table only through a rule set (which no longer
+		 * names it) and check `used` first: once a grace period passes
+		 * after the store, none is inside it. */
+		atomic_store_explicit(&t->used, false, memory_order_release);
+		if (fp_grace_period()) {
+			table_free(t);
+		} else {
+			atomic_store_explicit(&t->used, true, memory_order_relaxed);
+			rc = -EAGAIN; /* a stalled worker may still read it */
+		}
 	}
 	fp_ctl_lock_give();
 	return rc;

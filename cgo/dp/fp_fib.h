@@ -21,7 +21,7 @@ struct fp_table {
 	struct rte_fib6 *v6[2];
 	struct fp_lpm *l4, *l6;       /* fibd_fib=own: the one copy (v4/v6 unused) */
 	_Atomic uint32_t active;      /* copy workers read */
-	bool used;
+	_Atomic bool used;            /* readers check it before the pointers */
 	uint32_t id;
 	/* the writer's own, on another cache line */
 	uint64_t routes4 __rte_cache_aligned;
@@ -36,8 +36,9 @@ struct fp_table {
  * read a table's first cache line through fp_table_lookup() as RCU
  * readers: `active` is switched with a release store and the copy it
  * left is written only after a grace period; own tables publish each
- * change with one store. `used` goes false only while no worker runs
- * (fp_table_destroy). Control calls read under the control lock. */
+ * change with one store. `used` goes false (fp_table_destroy) only when
+ * no rule set names the table, and the table is freed a grace period
+ * later. Control calls read under the control lock. */
 extern struct fp_table fp_tables[FP_MAX_TABLES];
 
 /* The one place a lookup chooses the table's structure. family 4: ip

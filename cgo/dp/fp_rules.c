@@ -43,6 +43,19 @@ fp_rules_set(uint8_t family, const struct fp_rule *rules, uint32_t n)
 	return 0;
 }
 
+bool
+fp_rules_name_table(uint16_t tidx)
+{
+	const struct fp_ruleset *sets[] = {fp_rules_get(4), fp_rules_get(6)};
+	for (int f = 0; f < 2; f++)
+		for (uint32_t i = 0; sets[f] != NULL && i < sets[f]->n; i++) {
+			const struct fp_rule *r = &sets[f]->r[i];
+			if ((r->action == FP_RULE_LOOKUP || r->action == FP_RULE_LOCAL) && r->tidx == tidx)
+				return true;
+		}
+	return false;
+}
+
 static inline bool
 prefix_match(const uint8_t *a, const uint8_t *p, uint8_t len)
 {

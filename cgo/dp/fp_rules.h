@@ -4,6 +4,7 @@
 #define FP_RULES_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fp.h"
@@ -25,6 +26,10 @@ fp_rules_get(int family)
 {
 	return atomic_load_explicit(family == 4 ? &fp_rules4 : &fp_rules6, memory_order_acquire);
 }
+
+/* Does a published rule set look up table tidx? Under the control lock
+ * (fp_table_destroy refuses such a table). */
+bool fp_rules_name_table(uint16_t tidx);
 
 /* Decide n (<= FP_BURST) packets of one family through rule set rs: nh[]
  * gets each nexthop index (FP_NH_MISS: no route), drop[] 0 or the drop

@@ -161,6 +161,7 @@ func cmdStatus(q *query, c *ctl.Command, o *output) error {
 		Flushed     uint64  `json:"silent_flushes,omitempty"`
 		Replaced    uint64  `json:"netns_replaced,omitempty"`
 		TablesOut   string  `json:"tables_refused,omitempty"` // "id: why; …"
+		TablesFreed uint64  `json:"tables_freed,omitempty"`
 		Workers     int     `json:"workers"`
 		GraceStalls uint64  `json:"grace_stalls"`
 		Stalled     []int   `json:"stalled_workers"`
@@ -184,7 +185,7 @@ func cmdStatus(q *query, c *ctl.Command, o *output) error {
 		s.Resyncs, s.Overruns, s.Events = m.Resyncs, m.Overruns, m.Events
 		s.Reconciles, s.Repaired = m.Reconciles, m.Repaired
 		s.Flushed, s.Replaced = m.Flushed, m.Replaced
-		s.TablesOut = m.TablesRefusedText
+		s.TablesOut, s.TablesFreed = m.TablesRefusedText, m.TablesFreed
 	}
 	if o.json {
 		return o.record(s)
@@ -197,6 +198,9 @@ func cmdStatus(q *query, c *ctl.Command, o *output) error {
 			s.Reconciles, s.Repaired, s.Flushed, s.Replaced)
 		if s.TablesOut != "" {
 			fmt.Fprintf(tw, "tables refused\t%s\n", s.TablesOut)
+		}
+		if s.TablesFreed > 0 {
+			fmt.Fprintf(tw, "tables freed (no rule names them)\t%d\n", s.TablesFreed)
 		}
 	}
 	fmt.Fprintf(tw, "kernel table\t%d\nroutes\t%d IPv4, %d IPv6\nnexthops\t%d\nroutes refused\t%d\nFIB rebuilds\t%d\nworkers\t%d\nports\t%d\nuptime\t%s\n",

@@ -67,6 +67,7 @@ var (
 	mNHRewrites     = desc("router_nexthop_rewrites_total", "FIB nexthops rewritten in place (a nexthop object or a neighbour changed under its routes).")
 	mRouteWrites    = desc("router_fib_route_writes_total", "Routes written to or deleted from the FIB.")
 	mTablesRefused  = desc("router_tables_refused_total", "FIB tables that could not be made (no slot, no memory).")
+	mTablesFreed    = desc("router_tables_freed_total", "FIB tables freed when no ip rule named their kernel table any more.")
 	mNeighbours     = desc("router_neighbours", "Neighbours in fibd's cache.", "family")
 	mAnnounced      = desc("announcements", "Prefixes announced into router_netns.")
 	mPunted         = desc("exception_punted_packets_total", "Packets written to the device's exception interface.", "device")
@@ -159,6 +160,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(mNHRewrites, m.NexthopRewrites)
 		counter(mRouteWrites, m.RouteWrites)
 		counter(mTablesRefused, m.TablesRefused)
+		counter(mTablesFreed, m.TablesFreed)
 	}
 	q.WithState(func(_ *router.Programmer, rib *router.RIB) {
 		gauge(mNeighbours, float64(rib.NeighboursOf(false)), "ipv4")

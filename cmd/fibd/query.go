@@ -131,6 +131,7 @@ type mirror struct {
 	Forged                                      uint64
 	NexthopObjects                              int
 	NexthopRewrites, RouteWrites, TablesRefused uint64
+	TablesFreed                                 uint64
 	TablesRefusedText                           string // "id: why; …"
 }
 
@@ -145,7 +146,7 @@ func (q *query) Mirror() (m mirror, ok bool) {
 		Events: s.Events.Load(), Batches: s.Batches.Load(), Resyncs: s.Resyncs.Load(), Overruns: s.Overruns.Load(),
 		NeighRefused: s.NeighRefused.Load(), NeighProbes: s.NeighProbes.Load(), NeighConfirms: s.NeighConfirms.Load(),
 		Reconciles: s.Reconciles.Load(), Repaired: s.Repaired.Load(), Flushed: s.Flushed.Load(), Replaced: s.NetnsReplaced.Load(),
-		Forged:         s.Forged.Load(),
+		Forged: s.Forged.Load(), TablesFreed: s.TablesFreed.Load(),
 		NexthopObjects: r.NexthopObjects(), TablesRefused: r.TablesRefused(), TablesRefusedText: r.RefusedTablesText()}
 	m.NexthopRewrites, m.RouteWrites = r.NexthopRewrites()
 	return m, true

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"syscall"
 
@@ -303,11 +304,14 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 	// that a full table refuses ordinary routes before those.
 	var b lpm.Batch
 	for table, idx := range byTable {
+		cur := p.cur[table]
+		if cur == nil && !slices.ContainsFunc(idx, func(i int) bool { return !changes[i].Del }) {
+			continue // nothing there to delete: no table made for it
+		}
 		t, err := p.table(table)
 		if err != nil {
 			continue // refused: logged once, its routes wait in the RIB
 		}
-		cur := p.cur[table]
 		if cur == nil {
 			cur = make(map[netip.Prefix]programmed, len(idx))
 			p.cur[table] = cur
@@ -435,6 +439,43 @@ func (p *Programmer) table(id uint32) (*lpm.Table, error) {
 		p.log.Info().Uint32("table", id).Msg("FIB table made after all: its routes follow")
 	}
 	return t, nil
+}
+
+// DropTables frees the FIB tables of the kernel tables that are no longer
+// mirrored (keep says which are), once their routes are gone: an ip rule
+// removed takes its table's memory with it. Changes waiting for a retry
+// and refusals of such tables are forgotten, lest a retry make the table
+// again. A table the fast path cannot free yet (a rule still names it, a
+// stalled worker) is tried again on the next call. It reports how many
+// tables it freed.
+func (p *Programmer) DropTables(keep func(uint32) bool) (int, error) {
+	for k := range p.retry {
+		if !keep(k.table) {
+			delete(p.retry, k)
+		}
+	}
+	for id := range p.refused {
+		if !keep(id) {
+			delete(p.refused, id)
+		}
+	}
+	var errs []error
+	freed := 0
+	for id, t := range p.fib.Tables() {
+		if keep(id) || len(p.cur[id]) > 0 {
+			continue
+		}
+		if err := p.fib.Destroy(t); err != nil {
+			errs = append(errs, fmt.Errorf("freeing FIB table %d: %w", id, err))
+			continue
+		}
+		delete(p.cur, id)
+		delete(p.counts, id)
+		delete(p.force, id)
+		freed++
+		p.log.Info().Uint32("table", id).Uint16("slot", t.Slot).Msg("FIB table freed: no longer mirrored")
+	}
+	return freed, errors.Join(errs...)
 }
 
 // essential routes keep the router itself reachable: local addresses,

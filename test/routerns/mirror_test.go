@@ -155,8 +155,11 @@ func startRouterWith(t *testing.T, ns string, rcvBuf int, cfg lpm.Config) (*rout
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		// Empty the FIB and free its tables for the next test.
+		// Empty the FIB and free its tables for the next test, the rules
+		// naming them first (the fast path frees no table a rule names).
 		r.Do(func(p *router.Programmer, _ *router.RIB) { p.Sync(router.Desired{}) })
+		dpdk.SetRules(4, nil)
+		dpdk.SetRules(6, nil)
 		dpdk.DestroyTable(tb.Slot)
 		for _, x := range fib.Tables() {
 			if x != tb {
@@ -683,6 +686,65 @@ func TestTableRefused(t *testing.T) {
 	}
 	if _, ok := fib.Tables()[huge]; ok {
 		t.Errorf("table %d made after all", huge)
+	}
+}
+
+// TestTableFreed: the FIB table made for a kernel table that an ip rule
+// named is freed, memory and slot, once no rule names it; the soak found
+// 267 MiB kept for good per rule that came and went. The rule back makes
+// it again, with its routes.
+func TestTableFreed(t *testing.T) {
+	need(t)
+	s := newScratch(t)
+	const extra = 300
+	r, fib := startRouterWith(t, s.name, 0, lpm.Config{MaxRoutes4: 1024, MaxRoutes6: 1024,
+		Sizes: map[uint32]lpm.TableSize{extra: {Routes4: 4096, Routes6: 1024}}})
+	dst := netip.MustParseAddr("10.77.1.1")
+	waitTable := func(present bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			tb, ok := fib.Tables()[extra]
+			if ok == present && (!present || fib.Lookup(tb, dst) != dpdk.NexthopMiss) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("table %d present %v after 10s, want %v (freed %d)", extra, ok, present, r.Stats.TablesFreed.Load())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitTable(false)
+	heap := dpdk.HeapUsed()
+	rule := fmt.Sprintf("rule %%s iif nbr1 lookup %d pref 50", extra)
+	nstest.Batch(t, s.name, fmt.Sprintf(rule, "add"),
+		fmt.Sprintf("route add 10.77.0.0/16 via 198.51.100.2 dev rib1 table %d", extra))
+	waitTable(true)
+	grown := dpdk.HeapUsed() - heap
+	if grown < 16<<20 {
+		t.Fatalf("table %d took %d KiB of DPDK heap, expected more (a DIR-24-8 first level alone is 64 MiB)", extra, grown>>10)
+	}
+
+	for round := 1; round <= 2; round++ {
+		freed := r.Stats.TablesFreed.Load()
+		nstest.Batch(t, s.name, fmt.Sprintf(rule, "del"))
+		waitTable(false)
+		// the main table's goes too: without the rule, the rules are the
+		// usual chain, and fibd routes by table 100 alone
+		if _, ok := fib.Tables()[router.MainTable]; ok {
+			t.Errorf("round %d: the main table's FIB table kept", round)
+		}
+		if n := r.Stats.TablesFreed.Load() - freed; n != 2 {
+			t.Errorf("round %d: %d tables freed, want 2 (%d and main)", round, n, extra)
+		}
+		if now := dpdk.HeapUsed(); now > heap+grown/16 {
+			t.Errorf("round %d: DPDK heap %d KiB above what it was before the table (it took %d KiB)",
+				round, (now-heap)>>10, grown>>10)
+		}
+		nstest.Batch(t, s.name, fmt.Sprintf(rule, "add"))
+		waitTable(true)
+	}
+	if rs := r.Rules(); len(rs.Rules) == 0 {
+		t.Errorf("no rules after the rule came back")
 	}
 }
 

@@ -614,6 +614,8 @@ test_rules(void)
 	CHECK(fp_rules_lookup(4, iifs, src, dst, nh, 3) == 0 && nh[0] == 2 && nh[1] == 1 && nh[2] == 1,
 	      "rules lookup: %u %u %u", nh[0], nh[1], nh[2]);
 
+	CHECK(fp_table_destroy(1) == -EBUSY, "a table a rule names is not freed");
+	CHECK(fp_lookup4(1, rte_cpu_to_be_32(0xc6120001)) == 2, "and keeps its routes");
 	CHECK(fp_rules_set(4, NULL, 0) == 0, "rules removed");
 	SEND(macvlan, 0x0a000001, 0xc6120001);
 	CHECK(v == FP_VERDICT_FORWARD && eth->dst_addr.addr_bytes[5] == 0x54, "without rules: one table");
@@ -705,10 +707,19 @@ test_grace_stall(void)
 	for (uint32_t i = 0; i < 5; i++)
 		CHECK(fp_lookup4(3, rte_cpu_to_be_32(0x0a000001 + (i << 24))) == i + 1,
 		      "route %u.0.0.0/8 in the copy in use", 10 + i);
+
+	/* a table no rule names any more is freed only after a grace period:
+	 * a stalled reader keeps it, and the table keeps answering */
+	atomic_store(&reader_mode, READER_HANG);
+	rte_delay_ms(10);
+	CHECK(fp_table_destroy(3) == -EAGAIN, "no free while a reader is stalled");
+	CHECK(fp_lookup4(3, rte_cpu_to_be_32(0x0a000001)) == 1, "the table is still whole");
+	atomic_store(&reader_mode, READER_RUN);
+	CHECK(fp_table_destroy(3) == 0, "freed once the reader moves on");
+	CHECK(fp_table_destroy(3) == -ENOENT, "and gone");
 	atomic_store(&reader_mode, READER_EXIT);
 	pthread_join(th, NULL);
 	CHECK(fp_sync() == 0, "grace periods end");
-	CHECK(fp_table_destroy(3) == 0, "destroy");
 }
 
 static int
