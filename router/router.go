@@ -300,7 +300,7 @@ func (r *Router) redump() error {
 	}
 	r.mu.Lock()
 	if changed := r.nh.Replace(objs); len(changed) > 0 {
-		r.reexpand(changed)
+		r.objectsChanged(changed)
 		r.log.Info().Int("objects", len(changed)).Msg("nexthop objects the kernel changed without a notification")
 		// Programmed now, not after the route dump (a second on a full
 		// view): the objects' routes follow with their nexthops' rewrite.
@@ -514,6 +514,10 @@ func (r *Router) resync() error {
 	}
 	r.nh = rib.NewNhObjs()
 	r.nh.Replace(st.Nexthops)
+	for id := range r.nh.All() {
+		exp, _ := r.nh.Expansion(id, links)
+		nr.SetObj(id, exp)
+	}
 	for _, rt := range st.Routes {
 		r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), rt.NhID)
 		r.nh.Expand(&rt, links)
@@ -593,6 +597,13 @@ func (r *Router) apply(e kernel.Event) {
 			if known && l.Up != wasUp {
 				r.redumpWanted = [2]bool{true, true}
 			}
+			// Down, it also removes the nexthop objects on it, and their
+			// places in groups, in silence: done here at once (one
+			// nexthop rewrite per group, whatever the routes), and
+			// confirmed by the re-dump.
+			if known && wasUp && !l.Up {
+				r.objectsChanged(r.nh.FlushDev(l.Index))
+			}
 			if l.VLAN != nil {
 				r.vlans[l.Index] = *l.VLAN
 			}
@@ -671,7 +682,7 @@ func (r *Router) applyRaw(m *kernel.RawMsg) {
 		if old := r.nh.Obj(o.ID); old != nil && rib.SameObj(old, o) {
 			return
 		}
-		r.reexpand(r.nh.Set(o))
+		r.objectsChanged(r.nh.Set(o))
 	case kernel.RTMDelNexthop:
 		id := m.NexthopID()
 		if id == 0 {
@@ -679,9 +690,33 @@ func (r *Router) applyRaw(m *kernel.RawMsg) {
 		}
 		// The kernel removes the routes naming it; whether it says so
 		// depends on the family: read them again.
-		r.reexpand(r.nh.Del(id))
+		r.objectsChanged(r.nh.Del(id))
 		r.redumpWanted = [2]bool{true, true}
 	}
+}
+
+// objectsChanged gives the RIB the new expansion of objects ids: one
+// entry each, which the routes naming them follow with no work of their
+// own (one FIB nexthop rewritten per object). Only the routes of an object
+// new to the RIB or gone, or on-link before or after, are added again.
+func (r *Router) objectsChanged(ids []uint32) {
+	var again, gone []uint32
+	for _, id := range ids {
+		exp, ok := r.nh.Expansion(id, r.links)
+		if !ok {
+			r.rib.DelObj(id)
+			gone = append(gone, id)
+		} else if r.rib.SetObj(id, exp) {
+			again = append(again, id)
+		}
+	}
+	// The kernel removes the routes naming an object it removes (it tells
+	// for some families only; a re-dump confirms).
+	for _, rt := range r.nh.RoutesOf(gone) {
+		r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), 0)
+		r.rib.DelRoute(rt)
+	}
+	r.reexpand(again)
 }
 
 // reexpand adds again the routes naming the objects ids, expanded anew.

@@ -280,11 +280,22 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 	var st SyncStats
 	var errs []error
 
-	// 1. publish the nexthops the changes need
+	// 1. publish the nexthops the changes need; an object's new resolution
+	// is one rewrite of its nexthop, which every route naming it follows
 	nhs := make([]*nhEntry, len(changes))
 	byTable := map[uint32][]int{}
 	for i := range changes {
+		if c := &changes[i]; c.Table == rib.ObjTable {
+			if err := p.objectChanged(c); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for i := range changes {
 		c := &changes[i]
+		if c.Table == rib.ObjTable {
+			continue
+		}
 		delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
 		if !c.Del {
 			e, err := p.ensure(&c.Target)
@@ -531,6 +542,24 @@ func (p *Programmer) ensure(t *rib.Target) (*nhEntry, error) {
 	e := &nhEntry{idx: i, target: *t, members: members}
 	p.nh[k] = e
 	return e, nil
+}
+
+// objectChanged rewrites the nexthop of a kernel nexthop object that
+// routes use (none: nothing to do; the first route naming it publishes
+// it). A failed rewrite leaves the old content, and the next reconcile
+// writes the routes' targets again.
+func (p *Programmer) objectChanged(c *rib.Change) error {
+	if c.Del {
+		return nil // released with its last route
+	}
+	e, ok := p.nh[c.Target.Key()]
+	if !ok || e.target.Equal(&c.Target) {
+		return nil
+	}
+	if err := p.rewrite(e, &c.Target); err != nil {
+		return fmt.Errorf("nexthop object %d: %w", c.Target.Obj, err)
+	}
+	return nil
 }
 
 // rewrite publishes e's new content at its index (an RCU pointer swap in

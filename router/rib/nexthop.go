@@ -71,7 +71,9 @@ func (n *NhObjs) Set(o *NhObj) []uint32 {
 	return append([]uint32{o.ID}, n.inGroup[o.ID]...)
 }
 
-// Del removes an object; it returns the objects affected.
+// Del removes an object, as the kernel does: out of the groups holding
+// it, and a group left empty goes too. It returns the objects affected
+// (those gone included).
 func (n *NhObjs) Del(id uint32) []uint32 {
 	old := n.objs[id]
 	if old == nil {
@@ -82,14 +84,22 @@ func (n *NhObjs) Del(id uint32) []uint32 {
 	// The kernel takes a deleted object out of the groups holding it.
 	groups := n.inGroup[id]
 	delete(n.inGroup, id)
+	affected := []uint32{id}
 	for _, g := range groups {
-		if o := n.objs[g]; o != nil {
-			c := *o
-			c.Group = slices.DeleteFunc(slices.Clone(o.Group), func(m NhMember) bool { return m.ID == id })
-			n.objs[g] = &c
+		o := n.objs[g]
+		if o == nil {
+			continue
 		}
+		c := *o
+		c.Group = slices.DeleteFunc(slices.Clone(o.Group), func(m NhMember) bool { return m.ID == id })
+		if len(c.Group) == 0 { // its last member: the group goes too
+			affected = append(affected, n.Del(g)...)
+			continue
+		}
+		n.objs[g] = &c
+		affected = append(affected, g)
 	}
-	return append([]uint32{id}, groups...)
+	return affected
 }
 
 func (n *NhObjs) ungroup(o *NhObj) {
@@ -192,26 +202,33 @@ func (n *NhObjs) All() iter.Seq2[uint32, *NhObj] {
 // Users counts the routes naming object id.
 func (n *NhObjs) Users(id uint32) int { return len(n.users[id]) }
 
-// Expand fills rt's type and nexthops from its object, as the kernel
-// forwards it: a blackhole object makes a blackhole route, dead members
-// leave the group (all dead: the group as it is), an object not known (yet)
-// leaves the route without nexthops (unreachable until it comes).
+// Expand fills rt's type and nexthops from its object (Expansion); an
+// object not known (yet) leaves the route without nexthops (unreachable
+// until it comes).
 func (n *NhObjs) Expand(rt *Route, links Links) {
 	if rt.NhID == 0 {
 		return
 	}
 	rt.Nexthops = nil
-	o := n.objs[rt.NhID]
+	if exp, ok := n.Expansion(rt.NhID, links); ok {
+		rt.Type, rt.Nexthops = exp.Type, exp.Nexthops
+	}
+}
+
+// Expansion is how the kernel forwards with object id, as a route: a
+// blackhole object makes a blackhole; a group, its members' paths with
+// their weights, dead members left out (all dead: the group as it is).
+// ok is false for an object not known.
+func (n *NhObjs) Expansion(id uint32, links Links) (exp Route, ok bool) {
+	o := n.objs[id]
 	if o == nil {
-		return
+		return Route{}, false
 	}
 	if o.Blackhole {
-		rt.Type = Blackhole
-		return
+		return Route{Type: Blackhole}, true
 	}
 	if len(o.Group) == 0 {
-		rt.Nexthops = []Nexthop{{Gateway: o.Gateway, Dev: links[o.Oif]}}
-		return
+		return Route{Type: Unicast, Nexthops: []Nexthop{{Gateway: o.Gateway, Dev: links[o.Oif]}}}, true
 	}
 	var dead []Nexthop
 	for _, m := range o.Group {
@@ -224,17 +241,32 @@ func (n *NhObjs) Expand(rt *Route, links Links) {
 			dead = append(dead, nh)
 			continue
 		}
-		rt.Nexthops = append(rt.Nexthops, nh)
+		exp.Nexthops = append(exp.Nexthops, nh)
 	}
-	if len(rt.Nexthops) == 0 {
-		rt.Nexthops = dead
+	if len(exp.Nexthops) == 0 {
+		exp.Nexthops = dead
 	}
-	if len(rt.Nexthops) == 0 {
+	if len(exp.Nexthops) == 0 {
 		// a group of blackholes
 		if m := n.objs[o.Group[0].ID]; m != nil && m.Blackhole {
-			rt.Type = Blackhole
+			return Route{Type: Blackhole}, true
 		}
 	}
+	return exp, true
+}
+
+// FlushDev removes the objects on interface ifindex, as the kernel does
+// when the interface goes down (administratively), without a word: the
+// objects with that device, and their places in groups. It returns the
+// objects affected. A re-dump confirms it; this only spares the wait.
+func (n *NhObjs) FlushDev(ifindex int) []uint32 {
+	var changed []uint32
+	for id, o := range n.objs {
+		if len(o.Group) == 0 && !o.Blackhole && o.Oif == ifindex {
+			changed = append(changed, n.Del(id)...)
+		}
+	}
+	return changed
 }
 
 // NamesObj reports whether the RIB holds route rk naming object id.

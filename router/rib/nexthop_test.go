@@ -1,9 +1,12 @@
 package rib
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
+
+	"fibd/cgo/fptypes"
 )
 
 func TestNhObjsExpand(t *testing.T) {
@@ -33,10 +36,13 @@ func TestNhObjsExpand(t *testing.T) {
 	if !slices.Equal(rs[0].Nexthops, []Nexthop{{gw2, "ua2", 2}}) {
 		t.Fatalf("after the shrink: %+v", rs[0].Nexthops)
 	}
-	// An explicit delete of 14 takes it out of group 12 too.
-	n.Del(14)
-	if g := n.objs[12]; len(g.Group) != 0 {
-		t.Fatalf("group 12 still holds %+v", g.Group)
+	// An explicit delete of 14 takes it out of group 12 too, and group 12,
+	// left empty, goes as in the kernel.
+	if gone := n.Del(14); !slices.Equal(gone, []uint32{14, 12}) {
+		t.Fatalf("deleting 14 affected %v, want 14 and its emptied group 12", gone)
+	}
+	if g := n.objs[12]; g != nil {
+		t.Fatalf("group 12 still there: %+v", g)
 	}
 	// A blackhole object makes a blackhole route.
 	bh := Route{NhID: 9, Type: Unicast}
@@ -48,5 +54,116 @@ func TestNhObjsExpand(t *testing.T) {
 	n.Use(rk, 9)
 	if n.Users(12) != 0 || n.Users(9) != 1 {
 		t.Fatalf("users: 12 has %d, 9 has %d", n.Users(12), n.Users(9))
+	}
+}
+
+// TestObjectChangeIsOneChange: routes naming a kernel nexthop object
+// follow it through one entry. A change of the object, or of a neighbour
+// one of its paths goes through, yields one change (the object's), not one
+// per route; what the RIB yields for the routes is the object's new
+// resolution.
+func TestObjectChangeIsOneChange(t *testing.T) {
+	links := Links{1: "a", 2: "b"}
+	gwA, gwB := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.1.2")
+	macA, macB := net.HardwareAddr{2, 0, 0, 0, 0, 0xa}, net.HardwareAddr{2, 0, 0, 0, 0, 0xb}
+	n := NewNhObjs()
+	n.Replace([]*NhObj{{ID: 1, Gateway: gwA, Oif: 1}, {ID: 2, Gateway: gwB, Oif: 2},
+		{ID: 3, Group: []NhMember{{1, 1}, {2, 1}}}})
+	r := NewRIB(ribPorts, MainTable)
+	r.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
+	r.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.1.1/24"), Dev: "b"})
+	r.SetNeigh(Neigh{Addr: gwA, MAC: macA, Dev: "a"})
+	r.SetNeigh(Neigh{Addr: gwB, MAC: macB, Dev: "b"})
+	for id := range n.All() {
+		exp, _ := n.Expansion(id, links)
+		r.SetObj(id, exp)
+	}
+	const routes = 1000
+	for i := range routes {
+		rt := Route{Table: 100, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{20, byte(i >> 8), byte(i), 0}), 24), NhID: 3}
+		n.Use(RouteKey(rt.Table, rt.Prefix, 0), 3)
+		n.Expand(&rt, links)
+		r.AddRoute(rt)
+	}
+	if ch := r.Flush(); len(ch) < routes {
+		t.Fatalf("first flush: %d changes, want the %d routes at least", len(ch), routes)
+	}
+	members := func() int {
+		var got []int
+		r.Each(func(table uint32, p netip.Prefix, tg *Target) {
+			if table == 100 {
+				got = append(got, len(tg.Members))
+			}
+		})
+		if len(got) != routes {
+			t.Fatalf("Each yields %d routes of table 100, want %d", len(got), routes)
+		}
+		for _, m := range got[1:] {
+			if m != got[0] {
+				t.Fatalf("routes of one object resolve apart: %v", got)
+			}
+		}
+		return got[0]
+	}
+	if m := members(); m != 2 {
+		t.Fatalf("routes over %d members, want 2", m)
+	}
+
+	// one: object 3 changes once, and none of its routes (other objects
+	// and the neighbour's own host route may change too)
+	one := func(what string) Change {
+		t.Helper()
+		var obj []Change
+		for _, c := range r.Flush() {
+			switch {
+			case c.Table == 100:
+				t.Fatalf("%s: route %s changed on its own", what, c.Prefix)
+			case c.Table == ObjTable && c.Target.Obj == 3:
+				obj = append(obj, c)
+			}
+		}
+		if len(obj) != 1 {
+			t.Fatalf("%s: object 3 changed %d times, want once", what, len(obj))
+		}
+		return obj[0]
+	}
+	// The kernel flushes object 2 (its link went down): group 3 shrinks.
+	for _, id := range n.Del(2) {
+		if exp, ok := n.Expansion(id, links); ok {
+			r.SetObj(id, exp)
+		} else {
+			r.DelObj(id)
+		}
+	}
+	if c := one("a member removed"); c.Target.Type != fptypes.NexthopForward || c.Target.Hop.Gw != gwA {
+		t.Fatalf("object 3 now %+v, want forward via %s", c.Target, gwA)
+	}
+	if m := members(); m != 0 {
+		t.Fatalf("routes still over %d members", m)
+	}
+	// The remaining member's neighbour changes its MAC.
+	r.SetNeigh(Neigh{Addr: gwA, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 0xc}, Dev: "a"})
+	if c := one("a neighbour's MAC"); c.Target.Hop.MAC != [6]byte{2, 0, 0, 0, 0, 0xc} {
+		t.Fatalf("object 3 now %+v, want the new MAC", c.Target)
+	}
+	// The object becomes a blackhole: still one change, the routes drop.
+	r.SetObj(3, Route{Type: Blackhole})
+	if c := one("a blackhole"); c.Target.Type != fptypes.NexthopBlackhole {
+		t.Fatalf("object 3 now %+v", c.Target)
+	}
+	if d := r.Desired()[100]; d[netip.MustParsePrefix("20.0.5.0/24")].Type != fptypes.NexthopBlackhole {
+		t.Fatalf("Desired: %+v", d[netip.MustParsePrefix("20.0.5.0/24")])
+	}
+	if s := r.Snapshot(nil); len(s.Routes) < routes || s.Targets[s.Routes[0].Target].Type == fptypes.NexthopNone {
+		t.Fatalf("Snapshot yields references: %+v", s.Targets)
+	}
+	// Without the object the routes resolve through their own paths.
+	r.DelObj(3)
+	for _, rt := range n.RoutesOf([]uint32{3}) {
+		rt.Nexthops = []Nexthop{{Gateway: gwA, Dev: "a"}}
+		r.AddRoute(rt)
+	}
+	if ch := r.Flush(); len(ch) != routes {
+		t.Fatalf("object gone: %d changes, want %d (each route)", len(ch), routes)
 	}
 }

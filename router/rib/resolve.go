@@ -48,7 +48,9 @@ type Target struct {
 	// Obj is the kernel nexthop object the route names (0: none). All
 	// routes naming an object share one FIB nexthop, rewritten in place
 	// when the object (or a member's neighbour) changes: one write, not
-	// one per route.
+	// one per route. Inside the RIB, Type NexthopNone with Obj set is a
+	// reference to the object's resolution (objects.go); what the RIB
+	// yields is always resolved.
 	Obj uint32
 }
 
@@ -79,11 +81,8 @@ type NhKey struct {
 func ObjKey(id uint32) NhKey { return NhKey{obj: id} }
 
 func (t *Target) Key() NhKey {
-	switch t.Type {
-	case fptypes.NexthopForward, fptypes.NexthopUnresolved, fptypes.NexthopPunt, fptypes.NexthopECMP:
-		if t.Obj != 0 {
-			return NhKey{obj: t.Obj}
-		}
+	if t.Obj != 0 {
+		return NhKey{obj: t.Obj}
 	}
 	switch t.Type {
 	case fptypes.NexthopForward, fptypes.NexthopUnresolved:

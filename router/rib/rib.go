@@ -191,8 +191,8 @@ func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
 func (r *RIB) Desired() Desired {
 	d := Desired{}
 	for k, e := range r.entries {
-		if e.has {
-			d.set(k.table, k.prefix, e.out)
+		if e.has && k.table != ObjTable {
+			d.set(k.table, k.prefix, *r.resolved(e))
 		}
 	}
 	return d
@@ -215,8 +215,8 @@ func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte
 // Each calls f for every resolved table/prefix (no copy of the RIB).
 func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 	for k, e := range r.entries {
-		if e.has {
-			f(k.table, k.prefix, &e.out)
+		if e.has && k.table != ObjTable {
+			f(k.table, k.prefix, r.resolved(e))
 		}
 	}
 }
@@ -224,8 +224,10 @@ func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 // Routes counts the routes held (all candidates).
 func (r *RIB) Routes() int {
 	n := 0
-	for _, e := range r.entries {
-		n += len(e.routes)
+	for k, e := range r.entries {
+		if k.table != ObjTable {
+			n += len(e.routes)
+		}
 	}
 	return n
 }
@@ -327,7 +329,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 				r.markEntry(k, e)
 				removed++
 				continue
-			case sameContent(&e.routes[i], w):
+			case r.sameContent(&e.routes[i], w):
 				delete(want, rk) // nothing to do
 			}
 			i++
@@ -340,8 +342,13 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 	return removed, changed
 }
 
-// sameContent: the two routes forward alike (same type and paths).
-func sameContent(a, b *Route) bool {
+// sameContent: the two routes forward alike (same type and paths). Two
+// routes naming the same object the RIB knows do: its entry says how,
+// and their paths may be an older expansion of it.
+func (r *RIB) sameContent(a, b *Route) bool {
+	if a.NhID != 0 && a.NhID == b.NhID && r.HasObj(a.NhID) {
+		return true
+	}
 	return a.Type == b.Type && a.NhID == b.NhID && slices.Equal(a.Nexthops, b.Nexthops)
 }
 
@@ -568,28 +575,14 @@ func (r *RIB) Settle() { r.flush(false) }
 func (r *RIB) flush(collect bool) []Change {
 	r.Problems = r.Problems[:0:0]
 	var out []Change
-	for _, d := range r.dirty {
-		k, e := d.k, d.e
-		e.dirty = false
-		t, ok, err := r.compute(k, e)
-		if err != nil {
-			r.Problems = append(r.Problems, err)
-		}
-		switch {
-		case ok && e.has && e.out.Equal(&t):
-		case ok:
-			e.out, e.has = t, true
-			if collect {
-				out = append(out, Change{Table: k.table, Prefix: k.prefix, Target: t})
+	// Objects first: the prefixes that refer to one read its new
+	// resolution.
+	for _, objects := range []bool{true, false} {
+		for _, d := range r.dirty {
+			if (d.k.table == ObjTable) != objects {
+				continue
 			}
-		case e.has:
-			e.out, e.has = Target{}, false
-			if collect {
-				out = append(out, Change{Table: k.table, Prefix: k.prefix, Del: true})
-			}
-		}
-		if !e.has && len(e.routes) == 0 && len(e.deps) == 0 {
-			delete(r.entries, k)
+			out = r.settle(d.k, d.e, collect, out)
 		}
 	}
 	clear(r.dirty)
@@ -600,10 +593,39 @@ func (r *RIB) flush(collect bool) []Change {
 	return out
 }
 
+// settle recomputes one marked entry and appends its change to out.
+func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
+	e.dirty = false
+	t, ok, err := r.compute(k, e)
+	if err != nil {
+		r.Problems = append(r.Problems, err)
+	}
+	switch {
+	case ok && e.has && e.out.Equal(&t):
+	case ok:
+		e.out, e.has = t, true
+		if collect {
+			out = append(out, Change{Table: k.table, Prefix: k.prefix, Target: *r.resolved(e)})
+		}
+	case e.has:
+		e.out, e.has = Target{}, false
+		if collect && k.table != ObjTable { // an object's nexthop goes with its last route
+			out = append(out, Change{Table: k.table, Prefix: k.prefix, Del: true})
+		}
+	}
+	if !e.has && len(e.routes) == 0 && len(e.deps) == 0 {
+		delete(r.entries, k)
+	}
+	return out
+}
+
 // compute resolves one table/prefix from scratch, updating dependencies.
 func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	e.deps = e.deps[:0] // users lists drop k lazily
 	delete(r.devless, k)
+	if k.table == ObjTable {
+		return r.computeObj(k, e)
+	}
 
 	// The manual: the router_device subnets go to the routing daemon, all
 	// of them, whatever the kernel routes inside.
@@ -621,6 +643,9 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 		}
 	}
 	if len(e.routes) > 0 {
+		if t, ok := r.objRef(e.routes[0].NhID); ok {
+			return t, true, nil
+		}
 		t, err := r.routeTarget(k, e, &e.routes[0])
 		if err != nil {
 			// The kernel's best route cannot be followed (its interface is

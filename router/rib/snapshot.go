@@ -31,14 +31,15 @@ func (r *RIB) Snapshot(keep func(table uint32, p netip.Prefix) bool) *Snapshot {
 	ids := map[string]int32{}
 	var id []byte
 	for k, e := range r.entries {
-		if !e.has || (keep != nil && !keep(k.table, k.prefix)) {
+		if !e.has || k.table == ObjTable || (keep != nil && !keep(k.table, k.prefix)) {
 			continue
 		}
-		id = e.out.appendIdentity(id[:0])
+		out := r.resolved(e)
+		id = out.appendIdentity(id[:0])
 		i, ok := ids[string(id)]
 		if !ok {
 			i = int32(len(s.Targets))
-			t := e.out
+			t := *out
 			t.Members = slices.Clone(t.Members)
 			s.Targets = append(s.Targets, t)
 			ids[string(id)] = i
