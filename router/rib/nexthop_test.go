@@ -1,8 +1,11 @@
 package rib
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -166,4 +169,162 @@ func TestObjectChangeIsOneChange(t *testing.T) {
 	if ch := r.Flush(); len(ch) != routes {
 		t.Fatalf("object gone: %d changes, want %d (each route)", len(ch), routes)
 	}
+}
+
+// TestObjectsIncrementalEqualsFull: with routes naming kernel nexthop
+// objects, and objects, neighbours and addresses changing at random, the
+// incremental resolution (objects resolved once, routes referring to
+// them) forwards as resolving every route from its own expansion.
+func TestObjectsIncrementalEqualsFull(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	links := Links{1: "a", 2: "b", 3: "c"}
+	gw := func() netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(3)), byte(2 + rng.IntN(5))}) }
+	single := func(id uint32) *NhObj {
+		o := &NhObj{ID: id, Oif: 1 + rng.IntN(3), Dead: rng.IntN(8) == 0}
+		if rng.IntN(6) > 0 {
+			o.Gateway = gw()
+		}
+		return o
+	}
+	n := NewNhObjs()
+	rib := NewRIB(ribPorts, MainTable)
+	st := &State{}
+	for i := range 3 {
+		a := Addr{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i), 1}), 24), Dev: links[i+1]}
+		st.Addrs = append(st.Addrs, a)
+		rib.AddAddr(a)
+	}
+	// setObj applies an object change as the router does.
+	setObj := func(affected []uint32) {
+		var again []uint32
+		for _, id := range affected {
+			if exp, ok := n.Expansion(id, links); ok {
+				if rib.SetObj(id, exp) {
+					again = append(again, id)
+				}
+			} else {
+				rib.DelObj(id)
+				for _, rt := range n.RoutesOf([]uint32{id}) {
+					n.Use(RouteKey(rt.Table, rt.Prefix, rt.Metric), 0)
+					rib.DelRoute(rt)
+				}
+			}
+		}
+		for _, rt := range n.RoutesOf(again) {
+			n.Expand(&rt, links)
+			rib.AddRoute(rt)
+		}
+	}
+	for id := uint32(1); id <= 6; id++ {
+		setObj(n.Set(single(id)))
+	}
+	setObj(n.Set(&NhObj{ID: 9, Blackhole: true}))
+	group := func(id uint32) *NhObj {
+		o := &NhObj{ID: id}
+		for m := uint32(1); m <= 6; m++ {
+			if n.Obj(m) != nil && rng.IntN(2) == 0 {
+				o.Group = append(o.Group, NhMember{m, 1 + rng.IntN(3)})
+			}
+		}
+		if len(o.Group) == 0 {
+			o.Group = []NhMember{{9, 1}}
+		}
+		return o
+	}
+	setObj(n.Set(group(7)))
+	setObj(n.Set(group(8)))
+
+	for step := range 3000 {
+		switch op := rng.IntN(10); {
+		case op < 4: // a route naming an object, or not
+			rt := Route{Table: 100, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{20, byte(rng.IntN(8)), 0, 0}), 16),
+				Metric: uint32(rng.IntN(2))}
+			rk := RouteKey(rt.Table, rt.Prefix, rt.Metric)
+			var ids []uint32
+			for id := range n.All() {
+				ids = append(ids, id)
+			}
+			if rng.IntN(4) > 0 && len(ids) > 0 {
+				slices.Sort(ids)
+				rt.NhID = ids[rng.IntN(len(ids))]
+			} else {
+				rt.Nexthops = []Nexthop{{Gateway: gw(), Dev: links[1+rng.IntN(3)]}}
+			}
+			n.Use(rk, rt.NhID)
+			n.Expand(&rt, links)
+			rib.AddRoute(rt)
+		case op < 5: // a route goes
+			rt := Route{Table: 100, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{20, byte(rng.IntN(8)), 0, 0}), 16),
+				Metric: uint32(rng.IntN(2))}
+			n.Use(RouteKey(rt.Table, rt.Prefix, rt.Metric), 0)
+			rib.DelRoute(rt)
+		case op < 7: // an object changes, comes or goes
+			id := uint32(1 + rng.IntN(8))
+			switch {
+			case rng.IntN(6) == 0:
+				setObj(n.Del(id))
+			case id <= 6:
+				setObj(n.Set(single(id)))
+			default:
+				setObj(n.Set(group(id)))
+			}
+		case op < 9: // a neighbour
+			nb := Neigh{Addr: gw(), Dev: links[1+rng.IntN(3)], MAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(rng.IntN(256))}}
+			if rng.IntN(3) == 0 {
+				rib.DelNeigh(nb)
+				st.Neighs = delNeigh(st.Neighs, nb)
+			} else {
+				rib.SetNeigh(nb)
+				st.Neighs = append(delNeigh(st.Neighs, nb), nb)
+			}
+		default: // the kernel flushes an interface's objects
+			setObj(n.FlushDev(1 + rng.IntN(3)))
+		}
+		if rng.IntN(4) > 0 && step != 2999 {
+			continue
+		}
+		rib.Flush()
+		// The reference: every route from its own current expansion, no
+		// object known to the RIB.
+		full := &State{Addrs: st.Addrs, Neighs: st.Neighs}
+		rib.Each(func(uint32, netip.Prefix, *Target) {}) // Each must not fail on references
+		for rk, id := range n.byRoute {
+			rt := Route{Table: rk.k.table, Prefix: rk.k.prefix, Metric: rk.metric, Type: Unicast, NhID: id}
+			n.Expand(&rt, links)
+			full.Routes = append(full.Routes, rt)
+		}
+		for _, e := range rib.entries {
+			for _, rt := range e.routes {
+				if rt.Table == 100 && rt.NhID == 0 {
+					full.Routes = append(full.Routes, rt)
+				}
+			}
+		}
+		want, _ := Resolve(full, ribPorts, MainTable)
+		if got, exp := content(rib.Desired()), content(want); !reflect.DeepEqual(got, exp) {
+			for k, v := range exp {
+				if got[k] != v {
+					t.Errorf("step %d: %s: incremental %s, full %s", step, k, got[k], v)
+				}
+			}
+			for k, v := range got {
+				if _, ok := exp[k]; !ok {
+					t.Errorf("step %d: %s: incremental %s, not in full", step, k, v)
+				}
+			}
+			t.FailNow()
+		}
+	}
+}
+
+// content is what each prefix forwards with, object ids aside.
+func content(d Desired) map[string]string {
+	out := map[string]string{}
+	for tb, m := range d {
+		for p, x := range m {
+			x.Obj = 0
+			out[fmt.Sprintf("%d %s", tb, p)] = fmt.Sprintf("%d %s %v", x.Type, x.Hop, x.Members)
+		}
+	}
+	return out
 }
