@@ -28,6 +28,12 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 		return err
 	}
 	defer eal.Cleanup()
+	if o.failoverOnly {
+		if err := dpdk.CreatePool("bench_mbufs", 2048, -1); err != nil {
+			return err
+		}
+		return failoverBench([][2]int{{10000, 2000}, {len(v4), len(v6)}}, v4, v6)
+	}
 
 	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4)), MaxRoutes6: uint32(len(v6))})
 	heap0 := dpdk.HeapUsed()
