@@ -232,7 +232,10 @@ var sandboxSettings = map[string]bool{
 type mountNS struct{ pid int }
 
 // newFreshMountNS makes a private mount namespace whose /dev is a copy of
-// the machine's without hugepages/, as on a fresh machine.
+// the machine's without hugepages/, as on a fresh machine. Under it lies a
+// hidden hugetlbfs mount on /dev/hugepages, which the mount table still
+// lists (as a container's /dev hides the machine's): fibd-prepare must go
+// by the directory it sees, whether or not the machine has the mount.
 func newFreshMountNS(t *testing.T) *mountNS {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("unshare (util-linux) not installed")
@@ -240,15 +243,22 @@ func newFreshMountNS(t *testing.T) *mountNS {
 	const script = `set -e
 old=$(mktemp -d /run/fibdtest-dev.XXXXXX)
 mount --rbind /dev "$old"
-mount -t tmpfs -o mode=755 fibdtest-dev /dev
-for e in "$old"/*; do
-	n=${e##*/}
-	[ "$n" = hugepages ] && continue
-	if [ -L "$e" ]; then cp -P "$e" /dev/
-	elif [ -d "$e" ]; then mkdir /dev/"$n"; mount --rbind "$e" /dev/"$n"
-	else touch /dev/"$n"; mount --bind "$e" /dev/"$n"
-	fi
-done
+# a /dev of copies of the machine's entries, hugepages/ left out
+devcopy() {
+	mount -t tmpfs -o mode=755 fibdtest-dev /dev
+	for e in "$old"/*; do
+		n=${e##*/}
+		[ "$n" = hugepages ] && continue
+		if [ -L "$e" ]; then cp -P "$e" /dev/
+		elif [ -d "$e" ]; then mkdir /dev/"$n"; mount --rbind "$e" /dev/"$n"
+		else touch /dev/"$n"; mount --bind "$e" /dev/"$n"
+		fi
+	done
+}
+devcopy
+mkdir /dev/hugepages
+mount -t hugetlbfs fibdtest-hidden /dev/hugepages
+devcopy
 umount -l "$old"; rmdir "$old"
 test ! -e /dev/hugepages
 echo ready

@@ -148,9 +148,18 @@ func reserveHugepages(n int) (ok bool, restore func()) {
 	restore = func() { os.WriteFile(nr, old, 0o644) }
 	mounted, _ := os.ReadFile("/proc/mounts")
 	if !strings.Contains(string(mounted), " /dev/hugepages hugetlbfs") {
+		_, statErr := os.Stat("/dev/hugepages")
 		os.MkdirAll("/dev/hugepages", 0o755)
 		if err := exec.Command("mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages").Run(); err != nil {
 			return false, restore
+		}
+		// leave the machine as it was: unmount, and remove what was made
+		restore = func() {
+			exec.Command("umount", "/dev/hugepages").Run()
+			if statErr != nil {
+				os.Remove("/dev/hugepages")
+			}
+			os.WriteFile(nr, old, 0o644)
 		}
 	}
 	got, _ := os.ReadFile(nr)
