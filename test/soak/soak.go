@@ -42,11 +42,15 @@ type memSample struct {
 	pid                  int
 	rss, goHeap, dpdkMem float64
 	// rss split as the kernel counts it (/proc/PID/status): own is
-	// anonymous and file memory, fibd's own (Go, C, code); shared is
-	// DPDK's memory, which without hugepages (--no-huge: a memfd) counts
-	// in RSS as its pages are first touched, up to the EAL's -m, and
-	// with hugepages not at all.
+	// anonymous and file memory, fibd's own (Go, C, code), less goRetained;
+	// shared is DPDK's memory, which without hugepages (--no-huge: a
+	// memfd) counts in RSS as its pages are first touched, up to the
+	// EAL's -m, and with hugepages not at all.
 	own, shared float64
+	// goRetained is the Go heap's free pages not yet returned to the
+	// kernel (heap idle less released): resident, but only until the
+	// scavenger gets to them.
+	goRetained float64
 }
 
 type soak struct {
@@ -474,6 +478,7 @@ func (s *soak) scrape() (memSample, error) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	found := 0
+	var idle, released float64
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) != 2 {
@@ -493,11 +498,16 @@ func (s *soak) scrape() (memSample, error) {
 		case "fibd_dpdk_heap_bytes":
 			m.dpdkMem = v
 			found++
+		case "go_memstats_heap_idle_bytes":
+			idle = v
+		case "go_memstats_heap_released_bytes":
+			released = v
 		}
 	}
 	if found != 3 {
 		return m, errors.New("/metrics lacks process_resident_memory_bytes, go_gc_heap_live_bytes or fibd_dpdk_heap_bytes")
 	}
+	m.goRetained = max(idle-released, 0)
 	return m, sc.Err()
 }
 
@@ -518,7 +528,10 @@ func (m *memSample) readStatus() error {
 	if _, ok := kb["RssAnon"]; !ok {
 		return fmt.Errorf("/proc/%d/status has no RssAnon", m.pid)
 	}
-	m.own, m.shared = kb["RssAnon"]+kb["RssFile"], kb["RssShmem"]
+	// Own memory leaves out the heap pages the Go runtime freed but keeps
+	// for reuse (its scavenger returns them to the kernel over minutes):
+	// what is left is what fibd holds and uses.
+	m.own, m.shared = max(kb["RssAnon"]+kb["RssFile"]-m.goRetained, 0), kb["RssShmem"]
 	return nil
 }
 
