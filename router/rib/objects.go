@@ -85,14 +85,15 @@ func (r *RIB) objRef(id uint32) (Target, bool) {
 	return Target{Type: fptypes.NexthopNone, Obj: id}, true
 }
 
-// resolved is what entry e forwards with: its own target, or the object's
-// it refers to.
+// resolved is what entry e (resolved: has) forwards with: its own target,
+// or the object's it refers to. Valid until the RIB next changes.
 func (r *RIB) resolved(e *entry) *Target {
-	if e.out.Type != fptypes.NexthopNone || e.out.Obj == 0 {
-		return &e.out
+	t := r.targets.get(e.out)
+	if t.Type != fptypes.NexthopNone || t.Obj == 0 {
+		return t
 	}
-	if o := r.entries[objKey(e.out.Obj)]; o != nil && o.has {
-		return &o.out
+	if o := r.entries[objKey(t.Obj)]; o != nil && o.has {
+		return r.targets.get(o.out)
 	}
 	return &unreachable // not reached: an object's routes are recomputed when it goes
 }

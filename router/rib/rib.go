@@ -53,7 +53,9 @@ type RIB struct {
 	devless map[tp]struct{} // routes with a gateway but no dev: resolved via on-link prefixes
 	punts   []Punt          // router_device subnets, in localTable
 
-	dirty []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
+	dirty   []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
+	targets *targetTab   // the distinct resolutions entries refer to
+	paths   *pathTab     // the distinct path sets routes share
 	// Problems found by the last Flush (unusable entries), for logging.
 	Problems []error
 }
@@ -88,7 +90,7 @@ type dirtyEntry struct {
 // entry is one table/prefix.
 type entry struct {
 	routes []Route // candidates, by metric
-	out    Target  // current resolution, if has
+	out    uint32  // current resolution (RIB.targets), if has
 	has    bool
 	dirty  bool
 	seen   uint32     // compaction generation that last kept it (dedupe)
@@ -121,6 +123,8 @@ func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
 		onlink:     map[fptypes.PortID]map[tp]int{},
 		users:      map[NeighKey]*userList{},
 		devless:    map[tp]struct{}{},
+		targets:    newTargetTab(),
+		paths:      newPathTab(),
 	}
 }
 
@@ -263,11 +267,12 @@ func sameRoute(a, b *Route) bool { return a.Metric == b.Metric }
 // AddRoute adds or replaces (same table, prefix and metric) a route.
 func (r *RIB) AddRoute(rt Route) {
 	rt.Prefix = rt.Prefix.Masked()
+	rt.Nexthops = r.paths.intern(rt.Nexthops)
 	k := tp{rt.Table, rt.Prefix}
 	e := r.entry(k)
 	i := slices.IndexFunc(e.routes, func(x Route) bool { return sameRoute(&x, &rt) })
 	if i >= 0 {
-		r.onlinkRoute(&e.routes[i], -1)
+		r.routeOut(&e.routes[i])
 		e.routes[i] = rt
 	} else {
 		e.routes = append(e.routes, rt)
@@ -292,7 +297,7 @@ func (r *RIB) DelRoute(rt Route) bool {
 	if i < 0 {
 		return false
 	}
-	r.onlinkRoute(&e.routes[i], -1)
+	r.routeOut(&e.routes[i])
 	e.routes = slices.Delete(e.routes, i, i+1)
 	r.markEntry(k, e)
 	return true
@@ -324,7 +329,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 			w, ok := want[rk]
 			switch {
 			case !ok:
-				r.onlinkRoute(&e.routes[i], -1)
+				r.routeOut(&e.routes[i])
 				e.routes = slices.Delete(e.routes, i, i+1)
 				r.markEntry(k, e)
 				removed++
@@ -350,6 +355,12 @@ func (r *RIB) sameContent(a, b *Route) bool {
 		return true
 	}
 	return a.Type == b.Type && a.NhID == b.NhID && slices.Equal(a.Nexthops, b.Nexthops)
+}
+
+// routeOut accounts for a route leaving the RIB (replaced or removed).
+func (r *RIB) routeOut(rt *Route) {
+	r.onlinkRoute(rt, -1)
+	r.paths.release(rt.Nexthops)
 }
 
 // onlinkRoute counts a dev-only unicast route as an on-link prefix.
@@ -601,14 +612,19 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 		r.Problems = append(r.Problems, err)
 	}
 	switch {
-	case ok && e.has && e.out.Equal(&t):
+	case ok && e.has && r.targets.get(e.out).Equal(&t):
 	case ok:
-		e.out, e.has = t, true
+		old, had := e.out, e.has
+		e.out, e.has = r.targets.intern(&t), true
+		if had {
+			r.targets.release(old)
+		}
 		if collect {
 			out = append(out, Change{Table: k.table, Prefix: k.prefix, Target: *r.resolved(e)})
 		}
 	case e.has:
-		e.out, e.has = Target{}, false
+		r.targets.release(e.out)
+		e.out, e.has = 0, false
 		if collect && k.table != ObjTable { // an object's nexthop goes with its last route
 			out = append(out, Change{Table: k.table, Prefix: k.prefix, Del: true})
 		}

@@ -97,6 +97,21 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 			}
 		}
 	}
+	// Everything removed: nothing is left of it, interned targets and
+	// paths included.
+	for _, rt := range st.Routes {
+		rib.DelRoute(rt)
+	}
+	for _, n := range st.Neighs {
+		rib.DelNeigh(n)
+	}
+	for _, a := range st.Addrs {
+		rib.DelAddr(a)
+	}
+	rib.Flush()
+	if len(rib.entries) != 0 || rib.targets.live() != 0 || len(rib.paths.sets) != 0 {
+		t.Errorf("empty RIB holds %d entries, %d targets, %d path sets", len(rib.entries), rib.targets.live(), len(rib.paths.sets))
+	}
 }
 
 func normal(d Desired) map[string]NhKey {

@@ -62,9 +62,5 @@ func (t *Target) appendIdentity(b []byte) []byte {
 
 func appendHopIdentity(b []byte, h Hop) []byte {
 	b = binary.BigEndian.AppendUint16(append(b, byte(h.Type)), uint16(h.Port))
-	b = append(b, h.MAC[:]...)
-	if h.Gw.IsValid() {
-		b = append(b, h.Gw.AsSlice()...)
-	}
-	return append(b, byte(h.Gw.BitLen()))
+	return appendHopAddr(append(b, h.MAC[:]...), h.Gw)
 }
