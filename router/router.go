@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -104,6 +105,9 @@ type Router struct {
 	readyOnce sync.Once
 	resyncReq chan struct{}
 	refresh   atomic.Int64 // router_fib_refresh (hot), ns
+	// trim returns the memory a large change freed (settleMemory); the
+	// router goroutine resets it, the timer's goroutine runs it.
+	trim *time.Timer
 
 	Stats Stats
 }
@@ -532,6 +536,7 @@ func (r *Router) resync() error {
 	ss, err := r.prog.SyncEach(nr.Len(), nr.Each)
 	r.rulesAfterProgram()
 	r.dropTables()
+	r.settleMemory(bigChange) // the old RIB and the dump are garbage now
 	r.Stats.Resyncs.Add(1)
 	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
@@ -555,10 +560,31 @@ func (r *Router) flush() error {
 		return nil
 	}
 	r.Stats.Batches.Add(1)
+	r.settleMemory(len(ch))
 	ss, err := r.prog.Update(ch)
 	r.log.Debug().Int("changes", len(ch)).Int("added", ss.Added).Int("replaced", ss.Replaced).
 		Int("deleted", ss.Deleted).Int("refused", ss.Refused).Msg("FIB updated")
 	return err
+}
+
+// bigChange is the number of route changes after which the memory they
+// freed is handed back to the kernel at once (settleMemory).
+const bigChange = 10000
+
+// settleMemory: after a change of n routes (a resync, a view withdrawn or
+// loaded) the heap holds the old state as garbage, and the Go runtime
+// would return its pages to the kernel over minutes. Once no large change
+// has come for a second, collect and return them: RSS then follows the
+// routes held. Router goroutine.
+func (r *Router) settleMemory(n int) {
+	if n < bigChange {
+		return
+	}
+	if r.trim == nil {
+		r.trim = time.AfterFunc(time.Second, debug.FreeOSMemory)
+		return
+	}
+	r.trim.Reset(time.Second)
 }
 
 // setNeigh adds a neighbour within router_arp_cache_size.
