@@ -721,44 +721,9 @@ func (r *Router) applyRaw(m *kernel.RawMsg) {
 	}
 }
 
-// objectsChanged gives the RIB the new expansion of objects ids: one
-// entry each, which the routes naming them follow with no work of their
-// own (one FIB nexthop rewritten per object). Only the routes of an object
-// new to the RIB or gone, or on-link before or after, are added again.
-func (r *Router) objectsChanged(ids []uint32) {
-	var again, gone []uint32
-	for _, id := range ids {
-		exp, ok := r.nh.Expansion(id, r.links)
-		if !ok {
-			r.rib.DelObj(id)
-			gone = append(gone, id)
-		} else if r.rib.SetObj(id, exp) {
-			again = append(again, id)
-		}
-	}
-	// The kernel removes the routes naming an object it removes (it tells
-	// for some families only; a re-dump confirms).
-	for _, rt := range r.nh.RoutesOf(gone) {
-		r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), 0)
-		r.rib.DelRoute(rt)
-	}
-	r.reexpand(again)
-}
-
-// reexpand adds again the routes naming the objects ids, expanded anew.
-// Routes whose resolution does not change cost no FIB write (RIB.Flush
-// yields only changes).
-func (r *Router) reexpand(ids []uint32) {
-	for _, rt := range r.nh.RoutesOf(ids) {
-		rk := rib.RouteKey(rt.Table, rt.Prefix, rt.Metric)
-		if !r.rib.NamesObj(rk, rt.NhID) {
-			r.nh.Use(rk, 0) // gone from the RIB (a re-dump removed it)
-			continue
-		}
-		r.nh.Expand(&rt, r.links)
-		r.rib.AddRoute(rt)
-	}
-}
+// objectsChanged gives the RIB the new expansion of objects ids
+// (RIB.FollowObjects). r.mu is held.
+func (r *Router) objectsChanged(ids []uint32) { r.rib.FollowObjects(r.nh, ids, r.links) }
 
 // confirmRate bounds the confirmations asked of the kernel per second, so
 // that a full cache going stale at once does not become an ARP storm.

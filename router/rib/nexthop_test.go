@@ -194,27 +194,7 @@ func TestObjectsIncrementalEqualsFull(t *testing.T) {
 		st.Addrs = append(st.Addrs, a)
 		rib.AddAddr(a)
 	}
-	// setObj applies an object change as the router does.
-	setObj := func(affected []uint32) {
-		var again []uint32
-		for _, id := range affected {
-			if exp, ok := n.Expansion(id, links); ok {
-				if rib.SetObj(id, exp) {
-					again = append(again, id)
-				}
-			} else {
-				rib.DelObj(id)
-				for _, rt := range n.RoutesOf([]uint32{id}) {
-					n.Use(RouteKey(rt.Table, rt.Prefix, rt.Metric), 0)
-					rib.DelRoute(rt)
-				}
-			}
-		}
-		for _, rt := range n.RoutesOf(again) {
-			n.Expand(&rt, links)
-			rib.AddRoute(rt)
-		}
-	}
+	setObj := func(affected []uint32) { rib.FollowObjects(n, affected, links) }
 	for id := uint32(1); id <= 6; id++ {
 		setObj(n.Set(single(id)))
 	}

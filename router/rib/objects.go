@@ -121,3 +121,35 @@ func (r *RIB) computeObj(k tp, e *entry) (Target, bool, error) {
 func onlinkPath(rt *Route) bool {
 	return rt.Type == Unicast && len(rt.Nexthops) == 1 && !rt.Nexthops[0].Gateway.IsValid()
 }
+
+// FollowObjects gives the RIB the new expansion of objects ids, changed
+// in n: one entry each, which the routes naming them follow with no work
+// of their own (one FIB nexthop rewritten per object). The routes of an
+// object gone go too, as the kernel removes them (it tells for some
+// families only; a re-dump confirms); only those of an object new to the
+// RIB, or on-link before or after, are added again.
+func (r *RIB) FollowObjects(n *NhObjs, ids []uint32, links Links) {
+	var again, gone []uint32
+	for _, id := range ids {
+		exp, ok := n.Expansion(id, links)
+		if !ok {
+			r.DelObj(id)
+			gone = append(gone, id)
+		} else if r.SetObj(id, exp) {
+			again = append(again, id)
+		}
+	}
+	for _, rt := range n.RoutesOf(gone) {
+		n.Use(RouteKey(rt.Table, rt.Prefix, rt.Metric), 0)
+		r.DelRoute(rt)
+	}
+	for _, rt := range n.RoutesOf(again) {
+		rk := RouteKey(rt.Table, rt.Prefix, rt.Metric)
+		if !r.NamesObj(rk, rt.NhID) {
+			n.Use(rk, 0) // gone from the RIB (a re-dump removed it)
+			continue
+		}
+		n.Expand(&rt, links)
+		r.AddRoute(rt)
+	}
+}
