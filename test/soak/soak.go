@@ -51,6 +51,11 @@ type memSample struct {
 	// kernel (heap idle less released): resident, but only until the
 	// scavenger gets to them.
 	goRetained float64
+	// goRuntime is what the Go runtime holds from the kernel and has
+	// not returned or left idle (heap in use, stacks, its own
+	// structures); outside is own less goRuntime: C's malloc and code.
+	// A leak shows in one of them; goroutines counts a leak of those.
+	goRuntime, outside, goroutines float64
 }
 
 type soak struct {
@@ -159,8 +164,7 @@ func Run(cfg Config) (err error) {
 			m := *s.floor
 			m.label = fmt.Sprintf("cycle %d", cycle)
 			s.mem = append(s.mem, m)
-			s.logf("memory (%s, its floor): RSS %.1f MiB (own %.1f, DPDK's memory touched %.1f), Go heap %.1f MiB, DPDK heap %.1f MiB (fibd pid %d)",
-				m.label, m.rss/(1<<20), m.own/(1<<20), m.shared/(1<<20), m.goHeap/(1<<20), m.dpdkMem/(1<<20), m.pid)
+			s.logMem(m, ", its floor")
 			s.memFresh = true
 		}
 		s.floor = nil
@@ -478,7 +482,7 @@ func (s *soak) scrape() (memSample, error) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	found := 0
-	var idle, released float64
+	var idle, released, sys float64
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) != 2 {
@@ -502,12 +506,17 @@ func (s *soak) scrape() (memSample, error) {
 			idle = v
 		case "go_memstats_heap_released_bytes":
 			released = v
+		case "go_memstats_sys_bytes":
+			sys = v
+		case "go_goroutines":
+			m.goroutines = v
 		}
 	}
 	if found != 3 {
 		return m, errors.New("/metrics lacks process_resident_memory_bytes, go_gc_heap_live_bytes or fibd_dpdk_heap_bytes")
 	}
 	m.goRetained = max(idle-released, 0)
+	m.goRuntime = max(sys-idle, 0)
 	return m, sc.Err()
 }
 
@@ -532,6 +541,7 @@ func (m *memSample) readStatus() error {
 	// for reuse (its scavenger returns them to the kernel over minutes):
 	// what is left is what fibd holds and uses.
 	m.own, m.shared = max(kb["RssAnon"]+kb["RssFile"]-m.goRetained, 0), kb["RssShmem"]
+	m.outside = max(m.own-m.goRuntime, 0)
 	return nil
 }
 
@@ -556,6 +566,8 @@ func (s *soak) foldFloor() {
 	}
 	f.rss, f.own, f.shared = min(f.rss, m.rss), min(f.own, m.own), min(f.shared, m.shared)
 	f.goHeap, f.dpdkMem = min(f.goHeap, m.goHeap), min(f.dpdkMem, m.dpdkMem)
+	f.goRuntime, f.outside = min(f.goRuntime, m.goRuntime), min(f.outside, m.outside)
+	f.goroutines = min(f.goroutines, m.goroutines)
 }
 
 func (s *soak) sampleMemory(label string) {
@@ -570,8 +582,13 @@ func (s *soak) sampleMemory(label string) {
 		return
 	}
 	s.mem = append(s.mem, m)
-	s.logf("memory (%s): RSS %.1f MiB (own %.1f, DPDK's memory touched %.1f), Go heap %.1f MiB, DPDK heap %.1f MiB (fibd pid %d)",
-		label, m.rss/(1<<20), m.own/(1<<20), m.shared/(1<<20), m.goHeap/(1<<20), m.dpdkMem/(1<<20), m.pid)
+	s.logMem(m, "")
+}
+
+func (s *soak) logMem(m memSample, what string) {
+	s.logf("memory (%s%s): RSS %.1f MiB (own %.1f: Go runtime %.1f, outside it %.1f; DPDK's memory touched %.1f), Go heap %.1f MiB, DPDK heap %.1f MiB, %.0f goroutines (fibd pid %d)",
+		m.label, what, m.rss/(1<<20), m.own/(1<<20), m.goRuntime/(1<<20), m.outside/(1<<20), m.shared/(1<<20),
+		m.goHeap/(1<<20), m.dpdkMem/(1<<20), m.goroutines, m.pid)
 }
 
 // summary prints the table of fault kinds and memory, and returns the
@@ -613,19 +630,25 @@ func (s *soak) summary() error {
 				}
 			}
 		}
-		fmt.Fprintf(w, "memory        %12s %12s %12s %12s %12s\n", "RSS MiB", "own RSS MiB", "Go heap MiB", "DPDK MiB", "touched MiB")
+		fmt.Fprintf(w, "memory        %9s %9s %9s %9s %9s %9s %9s %10s\n", "RSS MiB", "own MiB", "Go rt MiB", "other MiB",
+			"Go heap", "DPDK MiB", "touched", "goroutines")
 		for _, m := range s.mem {
-			fmt.Fprintf(w, "%-13s %12.1f %12.1f %12.1f %12.1f %12.1f  (fibd pid %d)\n", m.label, m.rss/(1<<20), m.own/(1<<20),
-				m.goHeap/(1<<20), m.dpdkMem/(1<<20), m.shared/(1<<20), m.pid)
+			fmt.Fprintf(w, "%-13s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %10.0f  (fibd pid %d)\n", m.label, m.rss/(1<<20),
+				m.own/(1<<20), m.goRuntime/(1<<20), m.outside/(1<<20), m.goHeap/(1<<20), m.dpdkMem/(1<<20), m.shared/(1<<20),
+				m.goroutines, m.pid)
 		}
-		// drift once warm: from the end of the first cycle a fibd process
-		// lived through (that cycle warms it up) to the end of its last.
+		// Drift once warm, on the longest-lived fibd process: from the
+		// floor of its second complete cycle to that of its last. Its
+		// first cycle is the warm-up: fibdkill opens the cycle that
+		// starts a process, so it is young for much of it (its malloc
+		// arenas, goroutine stacks and Go's runtime structures reach
+		// their working size over the first faults).
 		// RSS is judged without DPDK's own memory: what DPDK's heap holds
 		// is judged by its allocations (DPDK heap); the pages its
 		// allocator has touched at least once ("touched", counted in RSS
 		// only without hugepages) only grow, up to the EAL's -m.
-		if len(same) >= 2 {
-			warm, last := same[0], same[len(same)-1]
+		if len(same) >= 3 {
+			warm, last := same[1], same[len(same)-1]
 			for _, x := range []struct {
 				name string
 				a, b float64
@@ -637,7 +660,7 @@ func (s *soak) summary() error {
 				}
 			}
 		} else {
-			fmt.Fprintf(w, "drift: not judged (no fibd process lived through two complete cycles)\n")
+			fmt.Fprintf(w, "drift: not judged (no fibd process lived through three complete cycles)\n")
 		}
 	}
 	for _, f := range s.failed {
