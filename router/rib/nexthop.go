@@ -49,7 +49,7 @@ type NhRouteKey struct {
 // RouteKey is the NhRouteKey of the route in table to p with metric; p
 // must be masked.
 func RouteKey(table uint32, p netip.Prefix, metric uint32) NhRouteKey {
-	return NhRouteKey{tp{table, p}, metric}
+	return NhRouteKey{mkTP(table, p), metric}
 }
 
 func NewNhObjs() *NhObjs {
@@ -176,7 +176,7 @@ func (n *NhObjs) RoutesOf(ids []uint32) []Route {
 		}
 		done[id] = true
 		for rk := range n.users[id] {
-			out = append(out, Route{Table: rk.k.table, Prefix: rk.k.prefix, Type: Unicast, Metric: rk.metric, NhID: id})
+			out = append(out, Route{Table: rk.k.table, Prefix: rk.k.prefix(), Type: Unicast, Metric: rk.metric, NhID: id})
 		}
 	}
 	return out
@@ -276,8 +276,8 @@ func (r *RIB) NamesObj(rk NhRouteKey, id uint32) bool {
 		return false
 	}
 	for i := range e.routes {
-		if e.routes[i].Metric == rk.metric {
-			return e.routes[i].NhID == id
+		if e.routes[i].metric == rk.metric {
+			return e.routes[i].nhid == id
 		}
 	}
 	return false

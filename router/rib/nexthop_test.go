@@ -18,9 +18,9 @@ func TestNhObjsExpand(t *testing.T) {
 	gw1, gw2 := netip.MustParseAddr("10.9.0.2"), netip.MustParseAddr("10.9.1.2")
 	n.Replace([]*NhObj{{ID: 13, Gateway: gw1, Oif: 7}, {ID: 14, Gateway: gw2, Oif: 8},
 		{ID: 12, Group: []NhMember{{13, 1}, {14, 2}}}, {ID: 9, Blackhole: true}})
-	rk := NhRouteKey{tp{254, netip.MustParsePrefix("198.51.100.0/24")}, 20}
+	rk := NhRouteKey{mkTP(254, netip.MustParsePrefix("198.51.100.0/24")), 20}
 	n.Use(rk, 12)
-	rt := Route{Table: 254, Prefix: rk.k.prefix, Metric: 20, NhID: 12}
+	rt := Route{Table: 254, Prefix: rk.k.prefix(), Metric: 20, NhID: 12}
 	n.Expand(&rt, links)
 	if !slices.Equal(rt.Nexthops, []Nexthop{{gw1, "ua", 1}, {gw2, "ua2", 2}}) {
 		t.Fatalf("group expanded to %+v", rt.Nexthops)
@@ -269,14 +269,14 @@ func TestObjectsIncrementalEqualsFull(t *testing.T) {
 		full := &State{Addrs: st.Addrs, Neighs: st.Neighs}
 		rib.Each(func(uint32, netip.Prefix, *Target) {}) // Each must not fail on references
 		for rk, id := range n.byRoute {
-			rt := Route{Table: rk.k.table, Prefix: rk.k.prefix, Metric: rk.metric, Type: Unicast, NhID: id}
+			rt := Route{Table: rk.k.table, Prefix: rk.k.prefix(), Metric: rk.metric, Type: Unicast, NhID: id}
 			n.Expand(&rt, links)
 			full.Routes = append(full.Routes, rt)
 		}
-		for _, e := range rib.entries {
-			for _, rt := range e.routes {
-				if rt.Table == 100 && rt.NhID == 0 {
-					full.Routes = append(full.Routes, rt)
+		for k, e := range rib.entries {
+			for _, c := range e.routes {
+				if k.table == 100 && c.nhid == 0 {
+					full.Routes = append(full.Routes, c.route(k))
 				}
 			}
 		}

@@ -31,11 +31,11 @@ const ObjTable = 0
 func objKey(id uint32) tp {
 	var a [4]byte
 	binary.BigEndian.PutUint32(a[:], id)
-	return tp{ObjTable, netip.PrefixFrom(netip.AddrFrom4(a), 32)}
+	return mkTP(ObjTable, netip.PrefixFrom(netip.AddrFrom4(a), 32))
 }
 
 // objOf is the object id of an ObjTable entry.
-func objOf(k tp) uint32 { return binary.BigEndian.Uint32(k.prefix.Addr().AsSlice()) }
+func objOf(k tp) uint32 { return binary.BigEndian.Uint32(k.addr[:4]) }
 
 // SetObj sets the expansion of object id (NhObjs.Expansion): its paths,
 // or a blackhole. It reports whether the routes naming the object must be
@@ -44,17 +44,18 @@ func objOf(k tp) uint32 { return binary.BigEndian.Uint32(k.prefix.Addr().AsSlice
 func (r *RIB) SetObj(id uint32, exp Route) (readd bool) {
 	k := objKey(id)
 	e := r.entry(k)
-	exp.Table, exp.Prefix, exp.NhID, exp.Metric = ObjTable, k.prefix, 0, 0
+	exp.Table, exp.Prefix, exp.NhID, exp.Metric = ObjTable, k.prefix(), 0, 0
+	c := candOf(&exp)
 	if len(e.routes) == 1 {
 		old := &e.routes[0]
 		if r.sameContent(old, &exp) {
 			return false
 		}
-		readd = onlinkPath(old) || onlinkPath(&exp)
-		e.routes[0] = exp
+		readd = old.onlink() || c.onlink()
+		e.routes[0] = c
 	} else {
 		readd = true
-		e.routes = append(e.routes[:0], exp)
+		e.routes = append(e.routes[:0], c)
 	}
 	r.markEntry(k, e)
 	return readd
@@ -114,12 +115,6 @@ func (r *RIB) computeObj(k tp, e *entry) (Target, bool, error) {
 	}
 	t.Obj = id
 	return t, true, nil
-}
-
-// onlinkPath: a unicast route with one path and no gateway (an on-link
-// prefix).
-func onlinkPath(rt *Route) bool {
-	return rt.Type == Unicast && len(rt.Nexthops) == 1 && !rt.Nexthops[0].Gateway.IsValid()
 }
 
 // FollowObjects gives the RIB the new expansion of objects ids, changed

@@ -60,9 +60,39 @@ type RIB struct {
 	Problems []error
 }
 
+// tp is a prefix of a table, packed: it keys every entry and fills every
+// gateway's users list, where netip.Prefix's 32 bytes (a pointer to the
+// address's zone among them) doubled what a route costs.
 type tp struct {
-	table  uint32
-	prefix netip.Prefix
+	table uint32
+	fam   uint8 // 4, 6, or 0 for the invalid prefix
+	bits  uint8
+	addr  [16]byte // IPv4 in the first four bytes
+}
+
+func mkTP(table uint32, p netip.Prefix) tp {
+	k := tp{table: table, bits: uint8(p.Bits())}
+	switch a := p.Addr(); {
+	case !p.IsValid():
+	case a.Is4():
+		k.fam = 4
+		a4 := a.As4()
+		copy(k.addr[:4], a4[:])
+	default:
+		k.fam, k.addr = 6, a.As16()
+	}
+	return k
+}
+
+// prefix is the key's prefix.
+func (k tp) prefix() netip.Prefix {
+	switch k.fam {
+	case 4:
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte(k.addr[:4])), int(k.bits))
+	case 6:
+		return netip.PrefixFrom(netip.AddrFrom16(k.addr), int(k.bits))
+	}
+	return netip.Prefix{}
 }
 
 // NeighKey identifies a neighbour: its address on a port.
@@ -89,12 +119,36 @@ type dirtyEntry struct {
 
 // entry is one table/prefix.
 type entry struct {
-	routes []Route // candidates, by metric
-	out    uint32  // current resolution (RIB.targets), if has
+	routes []cand // candidates, by metric
+	out    uint32 // current resolution (RIB.targets), if has
 	has    bool
 	dirty  bool
-	seen   uint32     // compaction generation that last kept it (dedupe)
-	deps   []NeighKey // gateways out was resolved through
+	seen   uint32 // compaction generation that last kept it (dedupe)
+}
+
+// cand is a candidate route of an entry: a Route less the table and
+// prefix that the entry's key holds (48 bytes, not a Route's 80, for
+// every route of every table).
+type cand struct {
+	paths  []Nexthop // shared with the routes of the same paths (RIB.paths); objects own theirs
+	metric uint32
+	nhid   uint32
+	typ    RouteType
+}
+
+func candOf(rt *Route) cand {
+	return cand{paths: rt.Nexthops, metric: rt.Metric, nhid: rt.NhID, typ: rt.Type}
+}
+
+// route is c as a Route of key k's table and prefix.
+func (c *cand) route(k tp) Route {
+	return Route{Table: k.table, Prefix: k.prefix(), Type: c.typ, Metric: c.metric, Nexthops: c.paths, NhID: c.nhid}
+}
+
+// onlink: a unicast route with one path and no gateway (an on-link
+// prefix).
+func (c *cand) onlink() bool {
+	return c.typ == Unicast && len(c.paths) == 1 && !c.paths[0].Gateway.IsValid()
 }
 
 // userList is the prefixes resolved through one gateway (RIB.users).
@@ -138,12 +192,12 @@ type Punt struct {
 // SetPunts replaces the punted subnets.
 func (r *RIB) SetPunts(ps []Punt) {
 	for _, p := range r.punts {
-		r.mark(tp{r.localTable, p.Prefix})
+		r.mark(mkTP(r.localTable, p.Prefix))
 	}
 	r.punts = make([]Punt, len(ps))
 	for i, p := range ps {
 		r.punts[i] = Punt{p.Prefix.Masked(), p.Port}
-		r.mark(tp{r.localTable, r.punts[i].Prefix})
+		r.mark(mkTP(r.localTable, r.punts[i].Prefix))
 	}
 	// Kernel prefixes inside a punted subnet change too.
 	for k := range r.entries {
@@ -196,7 +250,7 @@ func (r *RIB) Desired() Desired {
 	d := Desired{}
 	for k, e := range r.entries {
 		if e.has && k.table != ObjTable {
-			d.set(k.table, k.prefix, *r.resolved(e))
+			d.set(k.table, k.prefix(), *r.resolved(e))
 		}
 	}
 	return d
@@ -220,7 +274,7 @@ func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte
 func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 	for k, e := range r.entries {
 		if e.has && k.table != ObjTable {
-			f(k.table, k.prefix, r.resolved(e))
+			f(k.table, k.prefix(), r.resolved(e))
 		}
 	}
 }
@@ -262,25 +316,24 @@ func (r *RIB) markEntry(k tp, e *entry) {
 }
 
 // Routes of one table and prefix are told apart by metric, as in the kernel.
-func sameRoute(a, b *Route) bool { return a.Metric == b.Metric }
-
 // AddRoute adds or replaces (same table, prefix and metric) a route.
 func (r *RIB) AddRoute(rt Route) {
 	rt.Prefix = rt.Prefix.Masked()
 	rt.Nexthops = r.paths.intern(rt.Nexthops)
-	k := tp{rt.Table, rt.Prefix}
+	k := mkTP(rt.Table, rt.Prefix)
 	e := r.entry(k)
-	i := slices.IndexFunc(e.routes, func(x Route) bool { return sameRoute(&x, &rt) })
+	c := candOf(&rt)
+	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
 	if i >= 0 {
-		r.routeOut(&e.routes[i])
-		e.routes[i] = rt
+		r.routeOut(k, &e.routes[i])
+		e.routes[i] = c
 	} else {
-		e.routes = append(e.routes, rt)
+		e.routes = append(e.routes, c)
 		if len(e.routes) > 1 {
-			slices.SortStableFunc(e.routes, func(a, b Route) int { return cmp.Compare(a.Metric, b.Metric) })
+			slices.SortStableFunc(e.routes, func(a, b cand) int { return cmp.Compare(a.metric, b.metric) })
 		}
 	}
-	r.onlinkRoute(&rt, +1)
+	r.onlinkRoute(k, &c, +1)
 	r.markEntry(k, e)
 }
 
@@ -288,16 +341,16 @@ func (r *RIB) AddRoute(rt Route) {
 // whether there was one.
 func (r *RIB) DelRoute(rt Route) bool {
 	rt.Prefix = rt.Prefix.Masked()
-	k := tp{rt.Table, rt.Prefix}
+	k := mkTP(rt.Table, rt.Prefix)
 	e := r.entries[k]
 	if e == nil {
 		return false
 	}
-	i := slices.IndexFunc(e.routes, func(x Route) bool { return sameRoute(&x, &rt) })
+	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
 	if i < 0 {
 		return false
 	}
-	r.routeOut(&e.routes[i])
+	r.routeOut(k, &e.routes[i])
 	e.routes = slices.Delete(e.routes, i, i+1)
 	r.markEntry(k, e)
 	return true
@@ -317,19 +370,19 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 		rt := &routes[i]
 		rt.Prefix = rt.Prefix.Masked()
 		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
-			want[rkey{tp{rt.Table, rt.Prefix}, rt.Metric}] = rt
+			want[rkey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = rt
 		}
 	}
 	for k, e := range r.entries {
-		if k.prefix.Addr().Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
+		if k.prefix().Addr().Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
 			continue
 		}
 		for i := 0; i < len(e.routes); {
-			rk := rkey{k, e.routes[i].Metric}
+			rk := rkey{k, e.routes[i].metric}
 			w, ok := want[rk]
 			switch {
 			case !ok:
-				r.routeOut(&e.routes[i])
+				r.routeOut(k, &e.routes[i])
 				e.routes = slices.Delete(e.routes, i, i+1)
 				r.markEntry(k, e)
 				removed++
@@ -350,26 +403,26 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 // sameContent: the two routes forward alike (same type and paths). Two
 // routes naming the same object the RIB knows do: its entry says how,
 // and their paths may be an older expansion of it.
-func (r *RIB) sameContent(a, b *Route) bool {
-	if a.NhID != 0 && a.NhID == b.NhID && r.HasObj(a.NhID) {
+func (r *RIB) sameContent(a *cand, b *Route) bool {
+	if a.nhid != 0 && a.nhid == b.NhID && r.HasObj(a.nhid) {
 		return true
 	}
-	return a.Type == b.Type && a.NhID == b.NhID && slices.Equal(a.Nexthops, b.Nexthops)
+	return a.typ == b.Type && a.nhid == b.NhID && slices.Equal(a.paths, b.Nexthops)
 }
 
 // routeOut accounts for a route leaving the RIB (replaced or removed).
-func (r *RIB) routeOut(rt *Route) {
-	r.onlinkRoute(rt, -1)
-	r.paths.release(rt.Nexthops)
+func (r *RIB) routeOut(k tp, c *cand) {
+	r.onlinkRoute(k, c, -1)
+	r.paths.release(c.paths)
 }
 
 // onlinkRoute counts a dev-only unicast route as an on-link prefix.
-func (r *RIB) onlinkRoute(rt *Route, delta int) {
-	if rt.Type != Unicast || len(rt.Nexthops) != 1 || rt.Nexthops[0].Gateway.IsValid() {
+func (r *RIB) onlinkRoute(k tp, c *cand, delta int) {
+	if !c.onlink() {
 		return
 	}
-	if p, ok := r.ports.PortOf(rt.Nexthops[0].Dev); ok {
-		r.onlinkAdd(p, tp{rt.Table, rt.Prefix.Masked()}, delta)
+	if p, ok := r.ports.PortOf(c.paths[0].Dev); ok {
+		r.onlinkAdd(p, k, delta)
 	}
 }
 
@@ -385,8 +438,8 @@ func (r *RIB) onlinkAdd(p fptypes.PortID, k tp, delta int) {
 	}
 	// Neighbours inside the prefix gain or lose their host routes.
 	for nk := range r.neigh {
-		if nk.port == p && k.prefix.Contains(nk.addr) {
-			r.mark(tp{k.table, host(nk.addr)})
+		if nk.port == p && k.prefix().Contains(nk.addr) {
+			r.mark(mkTP(k.table, host(nk.addr)))
 		}
 	}
 	// Gateways without dev may now resolve elsewhere (or not at all).
@@ -409,8 +462,8 @@ func (r *RIB) AddAddr(a Addr) {
 		return
 	}
 	r.addrs[k] = struct{}{}
-	r.mark(tp{r.localTable, host(a.Prefix.Addr())})
-	sub := tp{r.localTable, a.Prefix.Masked()}
+	r.mark(mkTP(r.localTable, host(a.Prefix.Addr())))
+	sub := mkTP(r.localTable, a.Prefix.Masked())
 	r.mark(sub)
 	r.onlinkAdd(p, sub, +1)
 }
@@ -426,8 +479,8 @@ func (r *RIB) DelAddr(a Addr) {
 		return
 	}
 	delete(r.addrs, k)
-	r.mark(tp{r.localTable, host(a.Prefix.Addr())})
-	sub := tp{r.localTable, a.Prefix.Masked()}
+	r.mark(mkTP(r.localTable, host(a.Prefix.Addr())))
+	sub := mkTP(r.localTable, a.Prefix.Masked())
 	r.mark(sub)
 	r.onlinkAdd(p, sub, -1)
 }
@@ -497,7 +550,7 @@ func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 	r.sweep++
 	us := ul.list[:0]
 	for _, u := range ul.list {
-		if e := r.entries[u]; e != nil && e.seen != r.sweep && slices.Contains(e.deps, k) {
+		if e := r.entries[u]; e != nil && e.seen != r.sweep && r.usesGateway(e, k) {
 			e.seen = r.sweep
 			us = append(us, u)
 			if f != nil {
@@ -511,6 +564,29 @@ func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 	if len(us) == 0 {
 		delete(r.users, k)
 	}
+}
+
+// usesGateway reports whether entry e may resolve through gateway k: its
+// best route names k's address on k's port, or with no dev (on-link
+// lookup). It errs towards yes; a users list then keeps a prefix that a
+// change of k recomputes for nothing. The gateways are not stored per
+// entry: read from the route, they cost nothing.
+func (r *RIB) usesGateway(e *entry, k NeighKey) bool {
+	if len(e.routes) == 0 {
+		return false
+	}
+	for _, nh := range e.routes[0].paths {
+		if nh.Gateway.Unmap() != k.addr {
+			continue
+		}
+		if nh.Dev == "" {
+			return true
+		}
+		if p, ok := r.ports.PortOf(nh.Dev); ok && p == k.port {
+			return true
+		}
+	}
+	return false
 }
 
 // addUser lists prefix u as resolved through gateway k.
@@ -537,8 +613,8 @@ func (r *RIB) usersLen(k NeighKey) int {
 func (r *RIB) neighChanged(k NeighKey) {
 	r.compactUsers(k, func(u tp, e *entry) { r.markEntry(u, e) })
 	for o := range r.onlink[k.port] {
-		if o.prefix.Contains(k.addr) {
-			r.mark(tp{o.table, host(k.addr)})
+		if o.prefix().Contains(k.addr) {
+			r.mark(mkTP(o.table, host(k.addr)))
 		}
 	}
 }
@@ -620,16 +696,16 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 			r.targets.release(old)
 		}
 		if collect {
-			out = append(out, Change{Table: k.table, Prefix: k.prefix, Target: *r.resolved(e)})
+			out = append(out, Change{Table: k.table, Prefix: k.prefix(), Target: *r.resolved(e)})
 		}
 	case e.has:
 		r.targets.release(e.out)
 		e.out, e.has = 0, false
 		if collect && k.table != ObjTable { // an object's nexthop goes with its last route
-			out = append(out, Change{Table: k.table, Prefix: k.prefix, Del: true})
+			out = append(out, Change{Table: k.table, Prefix: k.prefix(), Del: true})
 		}
 	}
-	if !e.has && len(e.routes) == 0 && len(e.deps) == 0 {
+	if !e.has && len(e.routes) == 0 {
 		delete(r.entries, k)
 	}
 	return out
@@ -637,7 +713,6 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 
 // compute resolves one table/prefix from scratch, updating dependencies.
 func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
-	e.deps = e.deps[:0] // users lists drop k lazily
 	delete(r.devless, k)
 	if k.table == ObjTable {
 		return r.computeObj(k, e)
@@ -646,20 +721,20 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	// The manual: the router_device subnets go to the routing daemon, all
 	// of them, whatever the kernel routes inside.
 	if len(r.punts) > 0 && k.table == r.localTable {
-		if p, ok := r.puntOf(k.prefix); ok {
+		if p, ok := r.puntOf(k.prefix()); ok {
 			return Target{Type: fptypes.NexthopPunt, Hop: Hop{Type: fptypes.NexthopPunt, Port: p.Port}}, true, nil
 		}
 	}
 	// The kernel's local table comes first: our own addresses.
-	if k.table == r.localTable && k.prefix.IsSingleIP() {
+	if k.table == r.localTable && k.prefix().IsSingleIP() {
 		for a := range r.addrs {
-			if a.prefix.Addr() == k.prefix.Addr() {
+			if a.prefix.Addr() == k.prefix().Addr() {
 				return Target{Type: fptypes.NexthopLocal}, true, nil
 			}
 		}
 	}
 	if len(e.routes) > 0 {
-		if t, ok := r.objRef(e.routes[0].NhID); ok {
+		if t, ok := r.objRef(e.routes[0].nhid); ok {
 			return t, true, nil
 		}
 		t, err := r.routeTarget(k, e, &e.routes[0])
@@ -668,7 +743,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 			// not fibd's, its gateway unreachable): drop and count rather
 			// than let a less specific route carry the traffic.
 			return Target{Type: fptypes.NexthopUnreachable}, true,
-				fmt.Errorf("route %s table %d: %w (installed as unreachable)", k.prefix, k.table, err)
+				fmt.Errorf("route %s table %d: %w (installed as unreachable)", k.prefix(), k.table, err)
 		}
 		return t, true, nil
 	}
@@ -678,7 +753,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	var best Target
 	if k.table == r.localTable {
 		for a := range r.addrs {
-			if a.prefix.Masked() == k.prefix && (!found || a.port < best.Hop.Port) {
+			if a.prefix.Masked() == k.prefix() && (!found || a.port < best.Hop.Port) {
 				best = Target{Type: fptypes.NexthopUnresolved, Hop: Hop{Type: fptypes.NexthopUnresolved, Port: a.port}}
 				found = true
 			}
@@ -687,15 +762,15 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 			return best, true, nil
 		}
 	}
-	if k.prefix.IsSingleIP() {
-		a := k.prefix.Addr()
+	if k.prefix().IsSingleIP() {
+		a := k.prefix().Addr()
 		for p, ons := range r.onlink {
 			mac, ok := r.neigh[NeighKey{a, p}]
 			if !ok || (found && p > best.Hop.Port) {
 				continue
 			}
 			for o := range ons {
-				if o.table == k.table && o.prefix.Contains(a) {
+				if o.table == k.table && o.prefix().Contains(a) {
 					best = Target{Type: fptypes.NexthopForward, Hop: Hop{Type: fptypes.NexthopForward, Port: p, Gw: a, MAC: mac}}
 					found = true
 					break
@@ -723,8 +798,8 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 		found, best := false, -1
 		for p, ons := range r.onlink {
 			for o := range ons {
-				if o.prefix.Contains(gw) && (o.prefix.Bits() > best || o.prefix.Bits() == best && p < port) {
-					port, found, best = p, true, o.prefix.Bits()
+				if o.prefix().Contains(gw) && (o.prefix().Bits() > best || o.prefix().Bits() == best && p < port) {
+					port, found, best = p, true, o.prefix().Bits()
 				}
 			}
 		}
@@ -736,29 +811,26 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 		return Hop{Type: fptypes.NexthopUnresolved, Port: port}, nil
 	}
 	nk := NeighKey{gw.Unmap(), port}
-	if !slices.Contains(e.deps, nk) {
-		e.deps = append(e.deps, nk)
-		r.addUser(nk, k)
-	}
+	r.addUser(nk, k)
 	if mac, ok := r.neigh[nk]; ok {
 		return Hop{Type: fptypes.NexthopForward, Port: port, Gw: nk.addr, MAC: mac}, nil
 	}
 	return Hop{Type: fptypes.NexthopUnresolved, Port: port, Gw: nk.addr}, nil
 }
 
-func (r *RIB) routeTarget(k tp, e *entry, rt *Route) (Target, error) {
+func (r *RIB) routeTarget(k tp, e *entry, rt *cand) (Target, error) {
 	t, err := r.pathsTarget(k, e, rt)
-	if err == nil && rt.NhID != 0 {
+	if err == nil && rt.nhid != 0 {
 		switch t.Type {
 		case fptypes.NexthopForward, fptypes.NexthopUnresolved, fptypes.NexthopECMP:
-			t.Obj = rt.NhID
+			t.Obj = rt.nhid
 		}
 	}
 	return t, err
 }
 
-func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
-	switch rt.Type {
+func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
+	switch rt.typ {
 	case Blackhole:
 		return Target{Type: fptypes.NexthopBlackhole}, nil
 	case Unreachable:
@@ -770,11 +842,11 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 	case Local:
 		return Target{Type: fptypes.NexthopLocal}, nil
 	}
-	if len(rt.Nexthops) == 0 {
+	if len(rt.paths) == 0 {
 		return Target{}, errors.New("unicast route without nexthop")
 	}
-	if len(rt.Nexthops) == 1 {
-		h, err := r.hop(k, e, rt.Nexthops[0].Gateway, rt.Nexthops[0].Dev)
+	if len(rt.paths) == 1 {
+		h, err := r.hop(k, e, rt.paths[0].Gateway, rt.paths[0].Dev)
 		if err != nil {
 			return Target{}, err
 		}
@@ -782,7 +854,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 	}
 	var all, resolved []Member
 	var bad []error
-	for _, nh := range rt.Nexthops {
+	for _, nh := range rt.paths {
 		h, err := r.hop(k, e, nh.Gateway, nh.Dev)
 		if err != nil { // this path is unusable; the others still carry traffic
 			bad = append(bad, err)
@@ -798,7 +870,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *Route) (Target, error) {
 		return Target{}, errors.Join(bad...)
 	}
 	if len(bad) > 0 {
-		r.Problems = append(r.Problems, fmt.Errorf("route %s table %d: paths left out: %w", k.prefix, k.table, errors.Join(bad...)))
+		r.Problems = append(r.Problems, fmt.Errorf("route %s table %d: paths left out: %w", k.prefix(), k.table, errors.Join(bad...)))
 	}
 	members := all
 	if len(resolved) > 0 {

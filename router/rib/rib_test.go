@@ -266,9 +266,9 @@ func TestRIBUsersBounded(t *testing.T) {
 	want := NewRIB(ribPorts, MainTable)
 	want.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
 	want.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"})
-	for _, e := range rib.entries {
-		for _, rt := range e.routes {
-			want.AddRoute(rt)
+	for k, e := range rib.entries {
+		for _, c := range e.routes {
+			want.AddRoute(c.route(k))
 		}
 	}
 	want.Settle()
