@@ -276,7 +276,7 @@ func TestObjectsIncrementalEqualsFull(t *testing.T) {
 		for k, e := range rib.entries {
 			for _, c := range e.routes {
 				if k.table == 100 && c.nhid == 0 {
-					full.Routes = append(full.Routes, c.route(k))
+					full.Routes = append(full.Routes, rib.route(k, &c))
 				}
 			}
 		}

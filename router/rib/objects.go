@@ -45,17 +45,18 @@ func (r *RIB) SetObj(id uint32, exp Route) (readd bool) {
 	k := objKey(id)
 	e := r.entry(k)
 	exp.Table, exp.Prefix, exp.NhID, exp.Metric = ObjTable, k.prefix(), 0, 0
-	c := candOf(&exp)
 	if len(e.routes) == 1 {
 		old := &e.routes[0]
 		if r.sameContent(old, &exp) {
 			return false
 		}
-		readd = old.onlink() || c.onlink()
+		c := r.cand(&exp)
+		readd = r.onlinkCand(old) || r.onlinkCand(&c)
+		r.paths.release(old.paths)
 		e.routes[0] = c
 	} else {
 		readd = true
-		e.routes = append(e.routes[:0], c)
+		e.routes = append(e.routes[:0], r.cand(&exp))
 	}
 	r.markEntry(k, e)
 	return readd
@@ -66,6 +67,9 @@ func (r *RIB) SetObj(id uint32, exp Route) (readd bool) {
 func (r *RIB) DelObj(id uint32) {
 	k := objKey(id)
 	if e := r.entries[k]; e != nil && len(e.routes) > 0 {
+		for i := range e.routes {
+			r.paths.release(e.routes[i].paths)
+		}
 		e.routes = e.routes[:0]
 		r.markEntry(k, e)
 	}
@@ -93,7 +97,7 @@ func (r *RIB) resolved(e *entry) *Target {
 	if t.Type != fptypes.NexthopNone || t.Obj == 0 {
 		return t
 	}
-	if o := r.entries[objKey(t.Obj)]; o != nil && o.has {
+	if o := r.entries[objKey(t.Obj)]; o != nil && o.has() {
 		return r.targets.get(o.out)
 	}
 	return &unreachable // not reached: an object's routes are recomputed when it goes

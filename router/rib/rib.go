@@ -55,23 +55,23 @@ type RIB struct {
 
 	dirty   []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
 	targets *targetTab   // the distinct resolutions entries refer to
-	paths   *pathTab     // the distinct path sets routes share
+	paths   pathTab      // the distinct path sets routes share
 	// Problems found by the last Flush (unusable entries), for logging.
 	Problems []error
 }
 
-// tp is a prefix of a table, packed: it keys every entry and fills every
-// gateway's users list, where netip.Prefix's 32 bytes (a pointer to the
-// address's zone among them) doubled what a route costs.
-type tp struct {
-	table uint32
-	fam   uint8 // 4, 6, or 0 for the invalid prefix
-	bits  uint8
-	addr  [16]byte // IPv4 in the first four bytes
+// PrefixKey is a prefix packed for use as a map key (18 bytes, not
+// netip.Prefix's 32, of which a pointer for a zone no route has): the RIB
+// and the programmer key every route of every table by it.
+type PrefixKey struct {
+	fam  uint8 // 4, 6, or 0 for the invalid prefix
+	bits uint8
+	addr [16]byte // IPv4 in the first four bytes
 }
 
-func mkTP(table uint32, p netip.Prefix) tp {
-	k := tp{table: table, bits: uint8(p.Bits())}
+// KeyOf packs p.
+func KeyOf(p netip.Prefix) PrefixKey {
+	k := PrefixKey{bits: uint8(p.Bits())}
 	switch a := p.Addr(); {
 	case !p.IsValid():
 	case a.Is4():
@@ -84,8 +84,8 @@ func mkTP(table uint32, p netip.Prefix) tp {
 	return k
 }
 
-// prefix is the key's prefix.
-func (k tp) prefix() netip.Prefix {
+// Prefix unpacks k.
+func (k PrefixKey) Prefix() netip.Prefix {
 	switch k.fam {
 	case 4:
 		return netip.PrefixFrom(netip.AddrFrom4([4]byte(k.addr[:4])), int(k.bits))
@@ -94,6 +94,21 @@ func (k tp) prefix() netip.Prefix {
 	}
 	return netip.Prefix{}
 }
+
+// Is6 reports whether k is an IPv6 prefix.
+func (k PrefixKey) Is6() bool { return k.fam == 6 }
+
+// tp is a prefix of a table (24 bytes): it keys every entry and fills
+// every gateway's users list.
+type tp struct {
+	table uint32
+	PrefixKey
+}
+
+func mkTP(table uint32, p netip.Prefix) tp { return tp{table, KeyOf(p)} }
+
+// prefix is the key's prefix.
+func (k tp) prefix() netip.Prefix { return k.Prefix() }
 
 // NeighKey identifies a neighbour: its address on a port.
 type NeighKey struct {
@@ -120,35 +135,45 @@ type dirtyEntry struct {
 // entry is one table/prefix.
 type entry struct {
 	routes []cand // candidates, by metric
-	out    uint32 // current resolution (RIB.targets), if has
-	has    bool
-	dirty  bool
-	seen   uint32 // compaction generation that last kept it (dedupe)
+	out    uint32 // current resolution (RIB.targets), 0: none
+	state  uint32 // the compaction generation that last kept it (dedupe), and dirtyBit
 }
 
+// dirtyBit in entry.state: marked for the next Flush (r.dirty lists it).
+// The generation takes the other bits: an entry fits in 32 bytes.
+const dirtyBit = 1 << 31
+
+func (e *entry) has() bool            { return e.out != 0 }
+func (e *entry) dirty() bool          { return e.state&dirtyBit != 0 }
+func (e *entry) seen(gen uint32) bool { return e.state&^dirtyBit == gen }
+func (e *entry) see(gen uint32)       { e.state = e.state&dirtyBit | gen }
+
 // cand is a candidate route of an entry: a Route less the table and
-// prefix that the entry's key holds (48 bytes, not a Route's 80, for
-// every route of every table).
+// prefix that the entry's key holds, with its paths interned (16 bytes,
+// not a Route's 80, for every route of every table).
 type cand struct {
-	paths  []Nexthop // shared with the routes of the same paths (RIB.paths); objects own theirs
+	paths  uint32 // RIB.paths; a reference held
 	metric uint32
 	nhid   uint32
 	typ    RouteType
 }
 
-func candOf(rt *Route) cand {
-	return cand{paths: rt.Nexthops, metric: rt.Metric, nhid: rt.NhID, typ: rt.Type}
+// cand interns rt's paths (a reference the cand holds) and returns it as
+// a candidate.
+func (r *RIB) cand(rt *Route) cand {
+	return cand{paths: r.paths.intern(rt.Nexthops), metric: rt.Metric, nhid: rt.NhID, typ: rt.Type}
 }
 
 // route is c as a Route of key k's table and prefix.
-func (c *cand) route(k tp) Route {
-	return Route{Table: k.table, Prefix: k.prefix(), Type: c.typ, Metric: c.metric, Nexthops: c.paths, NhID: c.nhid}
+func (r *RIB) route(k tp, c *cand) Route {
+	return Route{Table: k.table, Prefix: k.prefix(), Type: c.typ, Metric: c.metric, Nexthops: r.paths.get(c.paths), NhID: c.nhid}
 }
 
-// onlink: a unicast route with one path and no gateway (an on-link
+// onlinkCand: c is a unicast route with one path and no gateway (an on-link
 // prefix).
-func (c *cand) onlink() bool {
-	return c.typ == Unicast && len(c.paths) == 1 && !c.paths[0].Gateway.IsValid()
+func (r *RIB) onlinkCand(c *cand) bool {
+	ps := r.paths.get(c.paths)
+	return c.typ == Unicast && len(ps) == 1 && !ps[0].Gateway.IsValid()
 }
 
 // userList is the prefixes resolved through one gateway (RIB.users).
@@ -249,7 +274,7 @@ func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
 func (r *RIB) Desired() Desired {
 	d := Desired{}
 	for k, e := range r.entries {
-		if e.has && k.table != ObjTable {
+		if e.has() && k.table != ObjTable {
 			d.set(k.table, k.prefix(), *r.resolved(e))
 		}
 	}
@@ -273,7 +298,7 @@ func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte
 // Each calls f for every resolved table/prefix (no copy of the RIB).
 func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 	for k, e := range r.entries {
-		if e.has && k.table != ObjTable {
+		if e.has() && k.table != ObjTable {
 			f(k.table, k.prefix(), r.resolved(e))
 		}
 	}
@@ -309,8 +334,8 @@ func (r *RIB) entry(k tp) *entry {
 func (r *RIB) mark(k tp) { r.markEntry(k, r.entry(k)) }
 
 func (r *RIB) markEntry(k tp, e *entry) {
-	if !e.dirty {
-		e.dirty = true
+	if !e.dirty() {
+		e.state |= dirtyBit
 		r.dirty = append(r.dirty, dirtyEntry{k, e})
 	}
 }
@@ -319,10 +344,9 @@ func (r *RIB) markEntry(k tp, e *entry) {
 // AddRoute adds or replaces (same table, prefix and metric) a route.
 func (r *RIB) AddRoute(rt Route) {
 	rt.Prefix = rt.Prefix.Masked()
-	rt.Nexthops = r.paths.intern(rt.Nexthops)
 	k := mkTP(rt.Table, rt.Prefix)
 	e := r.entry(k)
-	c := candOf(&rt)
+	c := r.cand(&rt)
 	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
 	if i >= 0 {
 		r.routeOut(k, &e.routes[i])
@@ -407,7 +431,7 @@ func (r *RIB) sameContent(a *cand, b *Route) bool {
 	if a.nhid != 0 && a.nhid == b.NhID && r.HasObj(a.nhid) {
 		return true
 	}
-	return a.typ == b.Type && a.nhid == b.NhID && slices.Equal(a.paths, b.Nexthops)
+	return a.typ == b.Type && a.nhid == b.NhID && slices.Equal(r.paths.get(a.paths), b.Nexthops)
 }
 
 // routeOut accounts for a route leaving the RIB (replaced or removed).
@@ -418,10 +442,10 @@ func (r *RIB) routeOut(k tp, c *cand) {
 
 // onlinkRoute counts a dev-only unicast route as an on-link prefix.
 func (r *RIB) onlinkRoute(k tp, c *cand, delta int) {
-	if !c.onlink() {
+	if !r.onlinkCand(c) {
 		return
 	}
-	if p, ok := r.ports.PortOf(c.paths[0].Dev); ok {
+	if p, ok := r.ports.PortOf(r.paths.get(c.paths)[0].Dev); ok {
 		r.onlinkAdd(p, k, delta)
 	}
 }
@@ -547,11 +571,11 @@ func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 	if ul == nil {
 		return
 	}
-	r.sweep++
+	r.sweep = (r.sweep + 1) &^ dirtyBit
 	us := ul.list[:0]
 	for _, u := range ul.list {
-		if e := r.entries[u]; e != nil && e.seen != r.sweep && r.usesGateway(e, k) {
-			e.seen = r.sweep
+		if e := r.entries[u]; e != nil && !e.seen(r.sweep) && r.usesGateway(e, k) {
+			e.see(r.sweep)
 			us = append(us, u)
 			if f != nil {
 				f(u, e)
@@ -575,7 +599,7 @@ func (r *RIB) usesGateway(e *entry, k NeighKey) bool {
 	if len(e.routes) == 0 {
 		return false
 	}
-	for _, nh := range e.routes[0].paths {
+	for _, nh := range r.paths.get(e.routes[0].paths) {
 		if nh.Gateway.Unmap() != k.addr {
 			continue
 		}
@@ -682,30 +706,28 @@ func (r *RIB) flush(collect bool) []Change {
 
 // settle recomputes one marked entry and appends its change to out.
 func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
-	e.dirty = false
+	e.state &^= dirtyBit
 	t, ok, err := r.compute(k, e)
 	if err != nil {
 		r.Problems = append(r.Problems, err)
 	}
 	switch {
-	case ok && e.has && r.targets.get(e.out).Equal(&t):
+	case ok && e.has() && r.targets.get(e.out).Equal(&t):
 	case ok:
-		old, had := e.out, e.has
-		e.out, e.has = r.targets.intern(&t), true
-		if had {
-			r.targets.release(old)
-		}
+		old := e.out
+		e.out = r.targets.intern(&t)
+		r.targets.release(old) // 0: none
 		if collect {
 			out = append(out, Change{Table: k.table, Prefix: k.prefix(), Target: *r.resolved(e)})
 		}
-	case e.has:
+	case e.has():
 		r.targets.release(e.out)
-		e.out, e.has = 0, false
+		e.out = 0
 		if collect && k.table != ObjTable { // an object's nexthop goes with its last route
 			out = append(out, Change{Table: k.table, Prefix: k.prefix(), Del: true})
 		}
 	}
-	if !e.has && len(e.routes) == 0 {
+	if !e.has() && len(e.routes) == 0 {
 		delete(r.entries, k)
 	}
 	return out
@@ -842,11 +864,12 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 	case Local:
 		return Target{Type: fptypes.NexthopLocal}, nil
 	}
-	if len(rt.paths) == 0 {
+	paths := r.paths.get(rt.paths)
+	if len(paths) == 0 {
 		return Target{}, errors.New("unicast route without nexthop")
 	}
-	if len(rt.paths) == 1 {
-		h, err := r.hop(k, e, rt.paths[0].Gateway, rt.paths[0].Dev)
+	if len(paths) == 1 {
+		h, err := r.hop(k, e, paths[0].Gateway, paths[0].Dev)
 		if err != nil {
 			return Target{}, err
 		}
@@ -854,7 +877,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 	}
 	var all, resolved []Member
 	var bad []error
-	for _, nh := range rt.paths {
+	for _, nh := range paths {
 		h, err := r.hop(k, e, nh.Gateway, nh.Dev)
 		if err != nil { // this path is unusable; the others still carry traffic
 			bad = append(bad, err)

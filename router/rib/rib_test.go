@@ -109,8 +109,8 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 		rib.DelAddr(a)
 	}
 	rib.Flush()
-	if len(rib.entries) != 0 || rib.targets.live() != 0 || len(rib.paths.sets) != 0 {
-		t.Errorf("empty RIB holds %d entries, %d targets, %d path sets", len(rib.entries), rib.targets.live(), len(rib.paths.sets))
+	if len(rib.entries) != 0 || rib.targets.live() != 0 || rib.paths.live() != 0 {
+		t.Errorf("empty RIB holds %d entries, %d targets, %d path sets", len(rib.entries), rib.targets.live(), rib.paths.live())
 	}
 }
 
@@ -268,7 +268,7 @@ func TestRIBUsersBounded(t *testing.T) {
 	want.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"})
 	for k, e := range rib.entries {
 		for _, c := range e.routes {
-			want.AddRoute(c.route(k))
+			want.AddRoute(rib.route(k, &c))
 		}
 	}
 	want.Settle()

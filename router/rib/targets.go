@@ -5,35 +5,37 @@ import (
 	"slices"
 )
 
-// targetTab interns the RIB's resolutions. A full view has a handful of
-// distinct targets (one per gateway, group or object) shared by a million
-// prefixes: each entry holds a 4-byte index instead of an 80-byte Target.
+// internTab hands out small indices for distinct values, refcounted: a
+// full view has a handful of distinct resolutions and path sets shared by
+// a million prefixes, so each entry holds 4-byte indices instead of the
+// values. Index 0 is never handed out: it stands for the zero value.
 //
 // Concurrency: the RIB's (its one writer's, and readers under the same
-// lock). A *Target from get stays valid until the next intern: callers use
-// it at once or copy it.
-type targetTab struct {
-	list []Target // by index; 0 is never handed out
-	refs []int32
-	free []uint32
-	byID map[string]uint32 // Target.appendIdentity -> index
-	id   []byte            // scratch for the identity
+// lock). A *T from get stays valid until the next intern: callers use it
+// at once or copy it. Never modify a value in place.
+type internTab[T any] struct {
+	list     []T // by index
+	refs     []int32
+	free     []uint32
+	byID     map[string]uint32 // identity -> index
+	id       []byte            // scratch for the identity
+	identity func(b []byte, x *T) []byte
+	own      func(x *T) T // the table's own copy of x
 }
 
-func newTargetTab() *targetTab {
-	return &targetTab{list: make([]Target, 1), refs: make([]int32, 1), byID: map[string]uint32{}}
+func newInternTab[T any](identity func([]byte, *T) []byte, own func(*T) T) *internTab[T] {
+	return &internTab[T]{list: make([]T, 1), refs: make([]int32, 1), byID: map[string]uint32{},
+		identity: identity, own: own}
 }
 
-// intern returns the index of a target equal to x, taking a reference.
-// The table keeps its own copy of x's members.
-func (tt *targetTab) intern(x *Target) uint32 {
-	tt.id = x.appendIdentity(tt.id[:0])
+// intern returns the index of a value equal to x, taking a reference.
+func (tt *internTab[T]) intern(x *T) uint32 {
+	tt.id = tt.identity(tt.id[:0], x)
 	if i, ok := tt.byID[string(tt.id)]; ok {
 		tt.refs[i]++
 		return i
 	}
-	c := *x
-	c.Members = append([]Member(nil), x.Members...)
+	c := tt.own(x)
 	var i uint32
 	if n := len(tt.free); n > 0 {
 		i = tt.free[n-1]
@@ -50,79 +52,64 @@ func (tt *targetTab) intern(x *Target) uint32 {
 }
 
 // release drops a reference to index i (0: none); the last one frees it.
-func (tt *targetTab) release(i uint32) {
+func (tt *internTab[T]) release(i uint32) {
 	if i == 0 {
 		return
 	}
 	if tt.refs[i]--; tt.refs[i] > 0 {
 		return
 	}
-	tt.id = tt.list[i].appendIdentity(tt.id[:0])
+	tt.id = tt.identity(tt.id[:0], &tt.list[i])
 	delete(tt.byID, string(tt.id))
-	tt.list[i] = Target{}
+	var zero T
+	tt.list[i] = zero
 	tt.free = append(tt.free, i)
 }
 
-// get is target i.
-func (tt *targetTab) get(i uint32) *Target { return &tt.list[i] }
+// get is value i.
+func (tt *internTab[T]) get(i uint32) *T { return &tt.list[i] }
 
-// live counts the distinct targets in use.
-func (tt *targetTab) live() int { return len(tt.byID) }
+// live counts the distinct values in use.
+func (tt *internTab[T]) live() int { return len(tt.byID) }
 
-// pathTab interns the paths of the routes the RIB holds: routes through
-// the same gateways share one read-only slice (a full view has a few
-// distinct path sets for a million routes). Never modify a held route's
-// Nexthops in place.
-type pathTab struct {
-	sets map[string]*pathSet
-	id   []byte
+// targetTab interns the RIB's resolutions (Target: 80 bytes).
+type targetTab = internTab[Target]
+
+func newTargetTab() *targetTab {
+	return newInternTab(func(b []byte, x *Target) []byte { return x.appendIdentity(b) },
+		func(x *Target) Target {
+			c := *x
+			c.Members = append([]Member(nil), x.Members...)
+			return c
+		})
 }
 
-type pathSet struct {
-	paths []Nexthop
-	refs  int
-}
+// pathTab interns the paths of the routes the RIB holds (a slice header
+// and its array per route otherwise). Index 0 is no paths.
+type pathTab struct{ *internTab[[]Nexthop] }
 
-func newPathTab() *pathTab { return &pathTab{sets: map[string]*pathSet{}} }
-
-func (pt *pathTab) identity(ps []Nexthop) []byte {
-	b := pt.id[:0]
-	for _, p := range ps {
-		b = appendHopAddr(b, p.Gateway)
-		b = append(append(b, p.Dev...), 0)
-		b = append(b, byte(p.Weight), byte(p.Weight>>8))
-	}
-	pt.id = b
-	return b
-}
-
-// intern returns a shared slice equal to ps, taking a reference.
-func (pt *pathTab) intern(ps []Nexthop) []Nexthop {
-	if len(ps) == 0 {
-		return nil
-	}
-	id := pt.identity(ps)
-	if s, ok := pt.sets[string(id)]; ok {
-		s.refs++
-		return s.paths
-	}
-	s := &pathSet{paths: slices.Clip(slices.Clone(ps)), refs: 1}
-	pt.sets[string(id)] = s
-	return s.paths
-}
-
-// release drops a reference taken by intern.
-func (pt *pathTab) release(ps []Nexthop) {
-	if len(ps) == 0 {
-		return
-	}
-	id := pt.identity(ps)
-	if s, ok := pt.sets[string(id)]; ok {
-		if s.refs--; s.refs == 0 {
-			delete(pt.sets, string(id))
+func newPathTab() pathTab {
+	return pathTab{newInternTab(func(b []byte, ps *[]Nexthop) []byte {
+		for _, p := range *ps {
+			b = appendHopAddr(b, p.Gateway)
+			b = append(append(b, p.Dev...), 0)
+			b = append(b, byte(p.Weight), byte(p.Weight>>8))
 		}
-	}
+		return b
+	}, func(ps *[]Nexthop) []Nexthop { return slices.Clip(slices.Clone(*ps)) })}
 }
+
+// intern returns the index of paths equal to ps (0 for none), taking a
+// reference.
+func (pt pathTab) intern(ps []Nexthop) uint32 {
+	if len(ps) == 0 {
+		return 0
+	}
+	return pt.internTab.intern(&ps)
+}
+
+// get is paths i: shared, read-only.
+func (pt pathTab) get(i uint32) []Nexthop { return pt.list[i] }
 
 // appendHopAddr appends a's identity: its bytes (none when invalid) and
 // its length.
