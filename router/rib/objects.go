@@ -51,11 +51,13 @@ func (r *RIB) SetObj(id uint32, exp Route) (readd bool) {
 			return false
 		}
 		c := r.cand(&exp)
+		e.routesChanged()
 		readd = r.onlinkCand(old) || r.onlinkCand(&c)
 		r.paths.release(old.paths)
 		e.routes[0] = c
 	} else {
 		readd = true
+		e.routesChanged()
 		e.routes = append(e.routes[:0], r.cand(&exp))
 	}
 	r.markEntry(k, e)
@@ -71,6 +73,7 @@ func (r *RIB) DelObj(id uint32) {
 			r.paths.release(e.routes[i].paths)
 		}
 		e.routes = e.routes[:0]
+		e.routesChanged()
 		r.markEntry(k, e)
 	}
 }
@@ -113,6 +116,7 @@ func (r *RIB) computeObj(k tp, e *entry) (Target, bool, error) {
 	}
 	id := objOf(k)
 	t, err := r.pathsTarget(k, e, &e.routes[0])
+	e.state |= listedBit
 	if err != nil {
 		return Target{Type: fptypes.NexthopUnreachable, Obj: id}, true,
 			fmt.Errorf("nexthop object %d: %w (its routes installed as unreachable)", id, err)

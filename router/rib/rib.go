@@ -48,8 +48,12 @@ type RIB struct {
 	// and whenever it has doubled since the last compaction, so it never
 	// holds more than twice its real users (a full view has 10^6 users on
 	// a handful of gateways: a set per gateway costs more than it saves).
-	users   map[NeighKey]*userList
-	sweep   uint32          // generation of the last compaction (entry.seen)
+	users map[NeighKey]*userList
+	sweep uint32 // generation of the last compaction (entry.seen)
+	// flushed: a flush ran. The first one (a resync's, 10^6 routes)
+	// lists each user once, with nothing stale: it compacts no list, and
+	// spares a map lookup per route and per doubling of each list.
+	flushed bool
 	devless map[tp]struct{} // routes with a gateway but no dev: resolved via on-link prefixes
 	punts   []Punt          // router_device subnets, in localTable
 
@@ -136,17 +140,31 @@ type dirtyEntry struct {
 type entry struct {
 	routes []cand // candidates, by metric
 	out    uint32 // current resolution (RIB.targets), 0: none
-	state  uint32 // the compaction generation that last kept it (dedupe), and dirtyBit
+	state  uint32 // the compaction generation that last kept it (dedupe), dirtyBit and listedBit
 }
 
-// dirtyBit in entry.state: marked for the next Flush (r.dirty lists it).
-// The generation takes the other bits: an entry fits in 32 bytes.
-const dirtyBit = 1 << 31
+// Flags in entry.state; the compaction generation takes the other bits
+// (an entry fits in 32 bytes).
+const (
+	// dirtyBit: marked for the next Flush (r.dirty lists it).
+	dirtyBit = 1 << 31
+	// listedBit: the entry is in the users list of every gateway its best
+	// route names with a dev, since it was last resolved through it: a
+	// compaction keeps it there while that route stays (usesGateway), so
+	// recomputing it (a neighbour's change, 10^6 routes) lists it again
+	// only when its routes changed. Paths without a dev are listed every
+	// time: their port follows the on-link prefixes.
+	listedBit = 1 << 30
+	genMask   = listedBit - 1
+)
 
 func (e *entry) has() bool            { return e.out != 0 }
 func (e *entry) dirty() bool          { return e.state&dirtyBit != 0 }
-func (e *entry) seen(gen uint32) bool { return e.state&^dirtyBit == gen }
-func (e *entry) see(gen uint32)       { e.state = e.state&dirtyBit | gen }
+func (e *entry) seen(gen uint32) bool { return e.state&genMask == gen }
+func (e *entry) see(gen uint32)       { e.state = e.state&^genMask | gen }
+
+// routesChanged: e's candidates changed; it must list its gateways again.
+func (e *entry) routesChanged() { e.state &^= listedBit }
 
 // cand is a candidate route of an entry: a Route less the table and
 // prefix that the entry's key holds, with its paths interned (16 bytes,
@@ -348,6 +366,7 @@ func (r *RIB) AddRoute(rt Route) {
 	e := r.entry(k)
 	c := r.cand(&rt)
 	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
+	e.routesChanged()
 	if i >= 0 {
 		r.routeOut(k, &e.routes[i])
 		e.routes[i] = c
@@ -376,6 +395,7 @@ func (r *RIB) DelRoute(rt Route) bool {
 	}
 	r.routeOut(k, &e.routes[i])
 	e.routes = slices.Delete(e.routes, i, i+1)
+	e.routesChanged()
 	r.markEntry(k, e)
 	return true
 }
@@ -408,6 +428,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 			case !ok:
 				r.routeOut(k, &e.routes[i])
 				e.routes = slices.Delete(e.routes, i, i+1)
+				e.routesChanged()
 				r.markEntry(k, e)
 				removed++
 				continue
@@ -571,7 +592,7 @@ func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 	if ul == nil {
 		return
 	}
-	r.sweep = (r.sweep + 1) &^ dirtyBit
+	r.sweep = (r.sweep + 1) & genMask
 	us := ul.list[:0]
 	for _, u := range ul.list {
 		if e := r.entries[u]; e != nil && !e.seen(r.sweep) && r.usesGateway(e, k) {
@@ -621,7 +642,7 @@ func (r *RIB) addUser(k NeighKey, u tp) {
 		r.users[k] = ul
 	}
 	ul.list = append(ul.list, u)
-	if len(ul.list) >= ul.compactAt {
+	if len(ul.list) >= ul.compactAt && r.flushed {
 		r.compactUsers(k, nil)
 	}
 }
@@ -701,6 +722,12 @@ func (r *RIB) flush(collect bool) []Change {
 	if cap(r.dirty) > 1<<16 { // a resync's worth: do not keep it
 		r.dirty = nil
 	}
+	if !r.flushed {
+		r.flushed = true
+		for _, ul := range r.users {
+			ul.compactAt = max(2*len(ul.list), minCompact)
+		}
+	}
 	return out
 }
 
@@ -760,6 +787,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 			return t, true, nil
 		}
 		t, err := r.routeTarget(k, e, &e.routes[0])
+		e.state |= listedBit
 		if err != nil {
 			// The kernel's best route cannot be followed (its interface is
 			// not fibd's, its gateway unreachable): drop and count rather
@@ -833,7 +861,9 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 		return Hop{Type: fptypes.NexthopUnresolved, Port: port}, nil
 	}
 	nk := NeighKey{gw.Unmap(), port}
-	r.addUser(nk, k)
+	if dev == "" || e.state&listedBit == 0 {
+		r.addUser(nk, k)
+	}
 	if mac, ok := r.neigh[nk]; ok {
 		return Hop{Type: fptypes.NexthopForward, Port: port, Gw: nk.addr, MAC: mac}, nil
 	}

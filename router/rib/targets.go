@@ -20,16 +20,30 @@ type internTab[T any] struct {
 	byID     map[string]uint32 // identity -> index
 	id       []byte            // scratch for the identity
 	identity func(b []byte, x *T) []byte
+	equal    func(a, b *T) bool
 	own      func(x *T) T // the table's own copy of x
+	// last is the index intern returned last: a full view's routes come
+	// in runs of the same paths and resolution, and comparing with it
+	// costs less than building the identity.
+	last uint32
 }
 
-func newInternTab[T any](identity func([]byte, *T) []byte, own func(*T) T) *internTab[T] {
+func newInternTab[T any](identity func([]byte, *T) []byte, equal func(a, b *T) bool, own func(*T) T) *internTab[T] {
 	return &internTab[T]{list: make([]T, 1), refs: make([]int32, 1), byID: map[string]uint32{},
-		identity: identity, own: own}
+		identity: identity, equal: equal, own: own}
 }
 
 // intern returns the index of a value equal to x, taking a reference.
 func (tt *internTab[T]) intern(x *T) uint32 {
+	if i := tt.last; tt.refs[i] > 0 && tt.equal(&tt.list[i], x) {
+		tt.refs[i]++
+		return i
+	}
+	tt.last = tt.intern1(x)
+	return tt.last
+}
+
+func (tt *internTab[T]) intern1(x *T) uint32 {
 	tt.id = tt.identity(tt.id[:0], x)
 	if i, ok := tt.byID[string(tt.id)]; ok {
 		tt.refs[i]++
@@ -77,6 +91,7 @@ type targetTab = internTab[Target]
 
 func newTargetTab() *targetTab {
 	return newInternTab(func(b []byte, x *Target) []byte { return x.appendIdentity(b) },
+		func(a, b *Target) bool { return a.Equal(b) },
 		func(x *Target) Target {
 			c := *x
 			c.Members = append([]Member(nil), x.Members...)
@@ -96,7 +111,8 @@ func newPathTab() pathTab {
 			b = append(b, byte(p.Weight), byte(p.Weight>>8))
 		}
 		return b
-	}, func(ps *[]Nexthop) []Nexthop { return slices.Clip(slices.Clone(*ps)) })}
+	}, func(a, b *[]Nexthop) bool { return slices.Equal(*a, *b) },
+		func(ps *[]Nexthop) []Nexthop { return slices.Clip(slices.Clone(*ps)) })}
 }
 
 // intern returns the index of paths equal to ps (0 for none), taking a
