@@ -28,9 +28,12 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 		return err
 	}
 	defer eal.Cleanup()
-	if o.failoverOnly {
+	if o.failoverOnly || o.routerOnly {
 		if err := dpdk.CreatePool("bench_mbufs", 2048, -1); err != nil {
 			return err
+		}
+		if o.routerOnly {
+			return routerBench(v4, v6)
 		}
 		return failoverBench([][2]int{{10000, 2000}, {len(v4), len(v6)}}, v4, v6)
 	}

@@ -47,8 +47,8 @@ type options struct {
 	noLPM    bool
 	hugepage int
 
-	lpmTimeout   time.Duration
-	failoverOnly bool
+	lpmTimeout               time.Duration
+	failoverOnly, routerOnly bool
 }
 
 func main() {
@@ -69,6 +69,7 @@ func main() {
 	flag.BoolVar(&o.noLPM, "no-lpm", false, "skip the fp_lpm vs rte_fib comparison (bench_lpm)")
 	flag.DurationVar(&o.lpmTimeout, "lpm-timeout", 10*time.Minute, "time limit of bench_lpm")
 	flag.BoolVar(&o.failoverOnly, "failover-only", false, "run only the failover section (with -no-fwd -no-lpm)")
+	flag.BoolVar(&o.routerOnly, "router-only", false, "run only the netlink mirror section (with -no-fwd -no-lpm)")
 	flag.IntVar(&o.hugepage, "hugepages", 3072, "2 MiB hugepages to reserve (0: run on --no-huge)")
 	flag.Parse()
 	if err := run(&o); err != nil {

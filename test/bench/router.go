@@ -72,7 +72,30 @@ func routerBench(v4, v6 []netip.Prefix) error {
 		return err
 	}
 	defer id.Close()
-	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4) + 1024), MaxRoutes6: uint32(len(v6) + 1024)})
+	fmt.Printf("Router (netlink mirror of a netns kernel table, %d IPv4 + %d IPv6 routes via 4 neighbours)\n", len(v4), len(v6))
+	fmt.Printf("  kernel load by ip -batch (not fibd)  %8.1f s\n", kernelLoad.Seconds())
+	moved := map[int]int{} // route index -> its gateway now (2..5), across both runs
+	for _, own := range []bool{false, true} {
+		if err := mirrorBench(ns, id, v4, v6, own, moved); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mirrorBench runs a router over the kernel table with one kind of FIB
+// (rte_fib's left-right pair, or fibd's own) and prints its figures.
+func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, moved map[int]int) error {
+	kind := "rte_fib (fibd_fib=dpdk)"
+	if own {
+		kind = "fibd's own (fibd_fib=own)"
+	}
+	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4) + 1024), MaxRoutes6: uint32(len(v6) + 1024), Own: own})
+	defer func() {
+		for _, t := range fib.Tables() {
+			fib.Destroy(t)
+		}
+	}()
 	tbl, err := fib.Table(benchTable, 1)
 	if err != nil {
 		return err
@@ -88,7 +111,7 @@ func routerBench(v4, v6 []netip.Prefix) error {
 		benchPorts{id}, fib)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	t0 = time.Now()
+	t0 := time.Now()
 	go func() { defer close(done); r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	select {
@@ -111,7 +134,6 @@ func routerBench(v4, v6 []netip.Prefix) error {
 	defer h.Close()
 	rng := rand.New(rand.NewPCG(8, 8))
 	var lat []time.Duration
-	moved := map[int]int{} // route index -> its gateway now (2..5)
 	have := make(map[netip.Prefix]bool, len(v4))
 	for _, p := range v4 {
 		have[p] = true
@@ -158,14 +180,13 @@ func routerBench(v4, v6 []netip.Prefix) error {
 		}
 	}
 	p50, p99 := percentiles(lat)
-	fmt.Printf("Router (netlink mirror of a netns kernel table, %d IPv4 + %d IPv6 routes via 4 neighbours)\n", len(v4), len(v6))
-	fmt.Printf("  kernel load by ip -batch (not fibd)  %8.1f s\n", kernelLoad.Seconds())
-	fmt.Printf("  kernel table -> FIB equal (dump, resolve, program both copies) %8.2f s  (routes held %d + %d)\n",
+	fmt.Printf("  FIB: %s\n", kind)
+	fmt.Printf("    kernel table -> FIB equal (dump, resolve, program both copies) %8.2f s  (routes held %d + %d)\n",
 		mirror.Seconds(), info.Routes4, info.Routes6)
-	fmt.Printf("  Go heap of the router after the mirror %8.1f MiB live (RIB, programmer state; %.0f bytes/route)\n",
+	fmt.Printf("    Go heap of the router after the mirror %8.1f MiB live (RIB, programmer state; %.0f bytes/route)\n",
 		mib(ms1.HeapAlloc-ms0.HeapAlloc), float64(ms1.HeapAlloc-ms0.HeapAlloc)/float64(len(v4)+len(v6)))
-	fmt.Printf("  single route change, kernel replace -> FIB lookup sees it: p50 %.2f ms, p99 %.2f ms (%d changes)\n",
+	fmt.Printf("    single route change, kernel replace -> FIB lookup sees it: p50 %.2f ms, p99 %.2f ms (%d changes)\n",
 		float64(p50.Microseconds())/1e3, float64(p99.Microseconds())/1e3, len(lat))
-	fmt.Printf("  netlink events %d, resyncs %d, overruns %d\n", r.Stats.Events.Load(), r.Stats.Resyncs.Load(), r.Stats.Overruns.Load())
+	fmt.Printf("    netlink events %d, resyncs %d, overruns %d\n", r.Stats.Events.Load(), r.Stats.Resyncs.Load(), r.Stats.Overruns.Load())
 	return nil
 }
