@@ -25,11 +25,15 @@ import (
 // release of nexthops nothing uses any more. It is the single writer of
 // the FIB.
 type Programmer struct {
-	log zerolog.Logger
-	fib *lpm.FIB
-	nh  map[rib.NhKey]*nhEntry
-	cur map[uint32]map[netip.Prefix]programmed
-	gen uint32 // mark-and-sweep generation of Sync
+	log   zerolog.Logger
+	fib   *lpm.FIB
+	nh    map[rib.NhKey]*nhEntry
+	byIdx map[uint32]*nhEntry // the same, by FIB nexthop index
+	// cur is what the FIB holds, per table and prefix: a nexthop index
+	// and the mark of Sync's mark-and-sweep (8 bytes a route where a
+	// netip.Prefix and a pointer took 48).
+	cur  map[uint32]map[rib.PrefixKey]programmed
+	mark programmed // the current mark: every entry carries it between Syncs
 	// retry holds changes the FIB refused (table full, nexthop not
 	// publishable), retried by Retry every router_fib_refresh.
 	retry map[retryKey]rib.Change
@@ -70,11 +74,13 @@ type retryKey struct {
 	prefix netip.Prefix
 }
 
-// programmed is what the FIB holds for one prefix.
-type programmed struct {
-	nh  *nhEntry
-	gen uint32
-}
+// programmed is what the FIB holds for one prefix: the index of its
+// nexthop (below 2^31, as the FIB requires) and a mark bit.
+type programmed uint32
+
+const markBit programmed = 1 << 31
+
+func (x programmed) idx() uint32 { return uint32(x &^ markBit) }
 
 type nhEntry struct {
 	idx     uint32
@@ -89,7 +95,8 @@ func New(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 		log:     log.With().Str("component", "router").Logger(),
 		fib:     fib,
 		nh:      map[rib.NhKey]*nhEntry{},
-		cur:     map[uint32]map[netip.Prefix]programmed{},
+		byIdx:   map[uint32]*nhEntry{},
+		cur:     map[uint32]map[rib.PrefixKey]programmed{},
 		retry:   map[retryKey]rib.Change{},
 		refused: map[uint32]error{},
 		force:   map[uint32]bool{},
@@ -235,38 +242,42 @@ func (p *Programmer) Sync(want rib.Desired) (SyncStats, error) {
 // are applied, so the FIB is never emptied on the way.
 // hint is the number of prefixes each will yield, for sizing.
 func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *rib.Target))) (SyncStats, error) {
-	p.gen++
-	programmed := 0
+	// Every entry carries p.mark; the new mark tells the prefixes the
+	// iteration yields from the rest.
+	p.mark ^= markBit
+	held := 0
 	for _, cur := range p.cur {
-		programmed += len(cur)
+		held += len(cur)
 	}
 	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
-	changes := make([]rib.Change, 0, max(hint-programmed, 0)+64)
+	changes := make([]rib.Change, 0, max(hint-held, 0)+64)
 	each(func(table uint32, pfx netip.Prefix, t *rib.Target) {
 		cur := p.cur[table]
-		if c, ok := cur[pfx]; ok {
-			c.gen = p.gen
-			cur[pfx] = c
-			if c.nh.target.Equal(t) && !p.force[table] {
+		k := rib.KeyOf(pfx)
+		if c, ok := cur[k]; ok {
+			cur[k] = programmed(c.idx()) | p.mark
+			if e := p.byIdx[c.idx()]; e != nil && e.target.Equal(t) && !p.force[table] {
 				return
 			}
 		}
 		changes = append(changes, rib.Change{Table: table, Prefix: pfx, Target: *t})
 	})
 	for table, cur := range p.cur {
-		for pfx, c := range cur {
-			if c.gen != p.gen {
-				changes = append(changes, rib.Change{Table: table, Prefix: pfx, Del: true})
+		for k, c := range cur {
+			if c&markBit != p.mark {
+				changes = append(changes, rib.Change{Table: table, Prefix: k.Prefix(), Del: true})
 			}
 		}
 	}
 	clear(p.retry) // a Sync supersedes every pending change
 	st, err := p.Update(changes)
-	// Changed prefixes were not marked above; Update stamps nothing.
+	// Update marks what it writes; what it could not delete is marked
+	// too, so that every entry carries the mark again (the next Sync
+	// deletes it if still unwanted).
 	for _, c := range changes {
-		if x, ok := p.cur[c.Table][c.Prefix]; ok {
-			x.gen = p.gen
-			p.cur[c.Table][c.Prefix] = x
+		k := rib.KeyOf(c.Prefix)
+		if x, ok := p.cur[c.Table][k]; ok {
+			p.cur[c.Table][k] = programmed(x.idx()) | p.mark
 		}
 	}
 	return st, err
@@ -324,7 +335,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 			continue // refused: logged once, its routes wait in the RIB
 		}
 		if cur == nil {
-			cur = make(map[netip.Prefix]programmed, len(idx))
+			cur = make(map[rib.PrefixKey]programmed, len(idx))
 			p.cur[table] = cur
 			p.counts[table] = &[2]uint64{}
 		}
@@ -333,7 +344,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		order := make([]int, 0, len(idx))
 		for _, i := range idx {
 			if changes[i].Del {
-				if _, ok := cur[changes[i].Prefix]; ok {
+				if _, ok := cur[rib.KeyOf(changes[i].Prefix)]; ok {
 					b.Del(changes[i].Prefix)
 					order = append(order, i)
 				}
@@ -345,7 +356,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
 					continue
 				}
-				if x, ok := cur[c.Prefix]; ok && x.nh == nhs[i] && !p.force[table] {
+				if x, ok := cur[rib.KeyOf(c.Prefix)]; ok && x.idx() == nhs[i].idx && !p.force[table] {
 					continue
 				}
 				b.Add(c.Prefix, nhs[i].idx)
@@ -383,17 +394,18 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 				p.retry[retryKey{table, c.Prefix}] = *c
 				continue // the FIB keeps what it had
 			}
-			old, had := cur[c.Prefix]
-			if had {
-				p.unref(old.nh)
+			k := rib.KeyOf(c.Prefix)
+			old, had := cur[k]
+			if e := p.byIdx[old.idx()]; had && e != nil {
+				p.unref(e)
 			}
 			if c.Del {
-				delete(cur, c.Prefix)
+				delete(cur, k)
 				p.counts[table][famIdx(c.Prefix)]--
 				st.Deleted++
 				continue
 			}
-			cur[c.Prefix] = programmed{nh: nhs[i], gen: old.gen}
+			cur[k] = programmed(nhs[i].idx) | p.mark
 			p.ref(nhs[i])
 			if had {
 				st.Replaced++
@@ -415,6 +427,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 				continue
 			}
 			delete(p.nh, k)
+			delete(p.byIdx, e.idx)
 		}
 	}
 	if err := p.fib.Commit(); err != nil {
@@ -541,6 +554,7 @@ func (p *Programmer) ensure(t *rib.Target) (*nhEntry, error) {
 	}
 	e := &nhEntry{idx: i, target: *t, members: members}
 	p.nh[k] = e
+	p.byIdx[i] = e
 	return e, nil
 }
 

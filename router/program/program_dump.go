@@ -10,8 +10,8 @@ import (
 // table, with the nexthop index it was programmed with. Like every method
 // of the Programmer, it runs on the writer's goroutine or under Router.Do.
 func (p *Programmer) EachProgrammed(table uint32, f func(netip.Prefix, uint32)) {
-	for pfx, x := range p.cur[table] {
-		f(pfx, x.nh.idx)
+	for k, x := range p.cur[table] {
+		f(k.Prefix(), x.idx())
 	}
 }
 
