@@ -61,6 +61,7 @@ func sendDump(fd int, seq uint32, family uint8) error {
 
 func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []rib.Route) ([]rib.Route, error) {
 	interrupted := false
+	paths := pathCache{}
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err == unix.EINTR {
@@ -94,7 +95,7 @@ func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []r
 					}
 				}
 			case unix.RTM_NEWROUTE:
-				if r, ok := parseRoute(b[unix.NLMSG_HDRLEN:l], want, links); ok {
+				if r, ok := parseRoute(b[unix.NLMSG_HDRLEN:l], want, links, paths); ok {
 					out = append(out, r)
 				}
 			}
@@ -106,9 +107,37 @@ func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []r
 // nlaTypeMask strips the nested/byte-order flags of an attribute type.
 const nlaTypeMask = 0x3fff
 
+// pathCache shares the one-path Nexthops of a dump's routes, read-only: a
+// full view is a million routes through a handful of gateways, and a
+// slice each was a million allocations for the GC to follow while the
+// dump runs.
+type pathCache map[pathKey][]rib.Nexthop
+
+type pathKey struct {
+	gw  netip.Addr
+	oif int
+}
+
+// maxCachedPaths bounds a cache: past it, routes get their own slices.
+const maxCachedPaths = 4096
+
+// onePath is the Nexthops of a route with one path (c nil: a new slice).
+func (c pathCache) onePath(gw netip.Addr, oif int, links rib.Links) []rib.Nexthop {
+	k := pathKey{gw, oif}
+	if ps, ok := c[k]; ok {
+		return ps
+	}
+	ps := []rib.Nexthop{{Gateway: gw, Dev: links[oif]}}
+	if c != nil && len(c) < maxCachedPaths {
+		c[k] = ps
+	}
+	return ps
+}
+
 // parseRoute decodes an rtmsg and the attributes fibd mirrors; ok is false
 // for routes not mirrored (other tables, cloned, local/broadcast types).
-func parseRoute(m []byte, want map[uint32]bool, links rib.Links) (rib.Route, bool) {
+// One-path routes share their Nexthops through paths (may be nil).
+func parseRoute(m []byte, want map[uint32]bool, links rib.Links, paths pathCache) (rib.Route, bool) {
 	const rtmsgLen = 12
 	if len(m) < rtmsgLen {
 		return rib.Route{}, false
@@ -184,7 +213,7 @@ func parseRoute(m []byte, want map[uint32]bool, links rib.Links) (rib.Route, boo
 		return r, true // a nexthop object's route: rib.NhObjs.expand (compat mode 1 adds the paths too)
 	}
 	if multipath == nil {
-		r.Nexthops = []rib.Nexthop{{Gateway: gw.Unmap(), Dev: links[oif]}}
+		r.Nexthops = paths.onePath(gw.Unmap(), oif, links)
 		return r, true
 	}
 	// struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex; } + attrs

@@ -169,7 +169,7 @@ const RTMDelNexthop = rtmDelNexthop
 // Route decodes a route message of the tables in want, naming links
 // from links; ok is false for routes fibd does not mirror.
 func (m *RawMsg) Route(want map[uint32]bool, links rib.Links) (rib.Route, bool) {
-	return parseRoute(m.Body, want, links)
+	return parseRoute(m.Body, want, links, nil)
 }
 
 // Nexthop decodes an RTM_NEWNEXTHOP; ok is false for objects fibd does

@@ -56,7 +56,7 @@ func TestParseRouteNhID(t *testing.T) {
 	m := make([]byte, 12)
 	m[0], m[1], m[4], m[7] = unix.AF_INET, 24, 254, unix.RTN_UNICAST
 	m = nla(nla(m, unix.RTA_DST, netip.MustParseAddr("198.51.100.0").AsSlice()), rtaNhID, u32(12))
-	r, ok := parseRoute(m, map[uint32]bool{254: true}, rib.Links{})
+	r, ok := parseRoute(m, map[uint32]bool{254: true}, rib.Links{}, nil)
 	if !ok || r.NhID != 12 || r.Prefix != netip.MustParsePrefix("198.51.100.0/24") || len(r.Nexthops) != 0 {
 		t.Fatalf("%+v %v", r, ok)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -109,6 +110,18 @@ func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, mov
 	}
 	r := router.New(log, router.Config{Netns: ns, KernelTable: benchTable, Refresh: 15 * time.Second, BindCore: -1},
 		benchPorts{id}, fib)
+	// FIBD_BENCH_CPUPROFILE=FILE: a CPU profile of each mirror, to
+	// FILE.dpdk and FILE.own.
+	if f := os.Getenv("FIBD_BENCH_CPUPROFILE"); f != "" {
+		pf, err := os.Create(f + map[bool]string{false: ".dpdk", true: ".own"}[own])
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t0 := time.Now()
