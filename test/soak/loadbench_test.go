@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,31 +66,5 @@ func TestBirdRouteChanges(t *testing.T) {
 	binary.NativeEndian.PutUint32(short, uint32(len(short)))
 	if n := birdRouteChanges(short); n != 0 {
 		t.Errorf("a message too short for its rtmsg counted: %d", n)
-	}
-}
-
-func TestParseTriestat(t *testing.T) {
-	in := `Basic info: size of leaf: 48 bytes, size of tnode: 40 bytes.
-Local:
-	Aver depth:     2.50
-	Prefixes:       12
-Main:
-	Aver depth:     1.35
-	Leaves:         944683
-	Prefixes:       1000001
-	Internal nodes: 159443
-Id 200:
-	Prefixes:       95000
-`
-	n, err := parseTriestat(strings.NewReader(in))
-	if err != nil || n != 1095001 {
-		t.Errorf("parseTriestat = %d, %v; want 1095001 (Main + Id 200, not Local)", n, err)
-	}
-	if _, err := parseTriestat(strings.NewReader("Basic info: nothing\n")); err == nil {
-		t.Error("no table: no error")
-	}
-	n, err = parseRt6Stats("0a3c 0a3b 0000 30d45 0000 0003 0000\n")
-	if err != nil || n != 0x30d45 {
-		t.Errorf("parseRt6Stats = %d, %v; want %d", n, err, 0x30d45)
 	}
 }
