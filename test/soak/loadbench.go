@@ -79,23 +79,33 @@ func (s *series) steadyFor(d time.Duration) bool {
 	return len(s.v) > 0 && s.at[len(s.at)-1]-s.settled() >= d
 }
 
-// inNetns runs f on a thread in netns name. The thread is locked and never
-// unlocked: it ends with its goroutine, and its netns with it.
+// inNetns runs f on a thread moved into netns name, and moves it back.
+// The thread must not end (a goroutine that exits locked ends it): the
+// soak's children die with the thread that started them (Pdeathsig), so
+// only a failed move back leaves it locked.
 func inNetns(name string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(name)
-		if err == nil {
-			defer h.Close()
-			err = netns.Set(h)
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	err = netns.Set(h)
+	h.Close()
+	if err == nil {
+		err = f()
+		if berr := netns.Set(orig); berr != nil {
+			return errors.Join(err, fmt.Errorf("back to the soak's netns: %w", berr))
 		}
-		if err == nil {
-			err = f()
-		}
-		errc <- err
-	}()
-	return <-errc
+	}
+	runtime.UnlockOSThread()
+	return err
 }
 
 // routeWatch timestamps the route changes BIRD makes in a netns's kernel
@@ -208,6 +218,9 @@ type fibdStatus struct {
 func (s *soak) fibdStatus() (fibdStatus, error) {
 	var st fibdStatus
 	err := ctlJSON(s.l.ctlAddr, &st, "router", "status")
+	if err != nil && !s.l.fibd.Alive() {
+		err = fmt.Errorf("fibd has exited: %w\n%s", err, s.l.fibd.tail(20))
+	}
 	return st, err
 }
 
