@@ -69,8 +69,10 @@ fuzz: $(FP_STAMP)
 	@rm -rf /var/run/dpdk/fibdtest*
 
 # Benchmarks: FIB build/memory/lookup on a synthetic full view, and Mpps of
-# one worker next to DPDK's l3fwd (built here from the dpdk-doc sources).
+# one worker next to DPDK's l3fwd (built here from the dpdk-doc sources),
+# the netlink mirror, failover, and a BGP full-view load (bin/soak -load-bench).
 bench: deps all
+	$(GO) build -o $(BIN)/soak ./test/soak
 	$(GO) run ./test/bench -bin $(BIN)/fibd -build $(BUILD)/bench
 
 # The lab: forwards test/lab/input.pcap through the static routes of

@@ -10,6 +10,9 @@
 //  3. LPM: fibd's own tables next to rte_fib on the same full view
 //     (cgo/dp/test/bench_lpm, a subprocess run before this process
 //     starts the EAL of 1).
+//  4. BGP full-view load, first: the view from a real BIRD over eBGP into
+//     the router netns, how far fibd's FIB is behind the kernel at the
+//     end, overruns, resyncs (bin/soak -load-bench, a subprocess).
 //
 // Every figure is printed with its input. Runs as root (hugepages).
 package main
@@ -49,6 +52,7 @@ type options struct {
 
 	lpmTimeout               time.Duration
 	failoverOnly, routerOnly bool
+	noBGP, bgpOnly           bool
 }
 
 func main() {
@@ -70,6 +74,8 @@ func main() {
 	flag.DurationVar(&o.lpmTimeout, "lpm-timeout", 10*time.Minute, "time limit of bench_lpm")
 	flag.BoolVar(&o.failoverOnly, "failover-only", false, "run only the failover section (with -no-fwd -no-lpm)")
 	flag.BoolVar(&o.routerOnly, "router-only", false, "run only the netlink mirror section (with -no-fwd -no-lpm)")
+	flag.BoolVar(&o.noBGP, "no-bgp", false, "skip the BGP full-view load (bin/soak -load-bench)")
+	flag.BoolVar(&o.bgpOnly, "bgp-only", false, "run only the BGP full-view load")
 	flag.IntVar(&o.hugepage, "hugepages", 3072, "2 MiB hugepages to reserve (0: run on --no-huge)")
 	flag.Parse()
 	if err := run(&o); err != nil {
@@ -88,6 +94,14 @@ func run(o *options) error {
 	huge, restore := reserveHugepages(o.hugepage)
 	defer restore()
 	machine(huge)
+	if o.bgpOnly || !o.noBGP && !o.failoverOnly && !o.routerOnly {
+		if err := bgpLoad(o); err != nil {
+			return err
+		}
+		if o.bgpOnly {
+			return nil
+		}
+	}
 
 	v4 := fullview.IPv4(1, o.v4)
 	v6 := fullview.IPv6(2, o.v6)

@@ -33,6 +33,7 @@ type lab struct {
 	ctlAddr, metrics   string
 	bin                string // directory of fibd and fdpi_cli
 	conf               string // fibd's configuration file
+	fib                string // fibd_fib (empty: fibd's default)
 	fibd               *proc
 	rBird, uBird       *bird
 	rBirdConf          string
@@ -259,6 +260,9 @@ subnet6=2001:db8:2::/64
 }
 `, mem, l.sfx, l.ctlAddr, l.metrics, max4, max6, tableRule, roundPow2(l.want200*2+1024), roundPow2(l.want200v6*2+1024),
 		tableNew, l.fa, l.fb, l.rt, l.xa, l.xb, filepath.Join(l.dir, "cli.secret"))
+	if l.fib != "" {
+		c += "fibd_fib=" + l.fib + "\n"
+	}
 	l.conf = filepath.Join(l.dir, "fastdpi.conf")
 	return os.WriteFile(l.conf, []byte(c), 0o644)
 }

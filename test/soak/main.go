@@ -8,6 +8,13 @@
 //	SOAK_ROUTES=full make soak        # 1,000,000 IPv4 + 200,000 IPv6
 //	SOAK_FAULTS=flap,churn make soak  # only these kinds
 //
+// With -load-bench it runs no faults: it measures, per FIB kind, how far
+// fibd's FIB is behind the kernel at the end of a full view arriving over
+// BGP in one burst, and prints one line each (`make bench` runs it; see
+// loadbench.go):
+//
+//	bin/soak -load-bench [-routes full|V4,V6] [-fib dpdk,own]
+//
 // A mismatch prints the address, the kernel's route, fibd's answer and
 // the seed; the run then fails (SOAK_KEEP_GOING=1: repair and go on).
 package main
@@ -26,12 +33,29 @@ import (
 
 func main() {
 	cfg, err := configFromEnv()
+	var loadBench bool
+	var routes, fibs string
 	if err == nil {
+		flag.BoolVar(&loadBench, "load-bench", false, "measure a BGP full-view load instead of soaking")
+		flag.StringVar(&routes, "routes", "", "the view: V4,V6 or full (SOAK_ROUTES; -load-bench: full)")
+		flag.StringVar(&fibs, "fib", "dpdk,own", "with -load-bench: the fibd_fib kinds to measure, in order")
 		flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long faults are injected (SOAK)")
 		flag.Int64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (SOAK_SEED)")
 		flag.StringVar(&cfg.Bin, "bin", cfg.Bin, "directory of fibd and fdpi_cli")
 		flag.BoolVar(&cfg.KeepGoing, "keep-going", cfg.KeepGoing, "after a failed fault, repair and go on (SOAK_KEEP_GOING)")
 		flag.Parse()
+		if routes == "" && loadBench && os.Getenv("SOAK_ROUTES") == "" {
+			routes = "full"
+		}
+		if routes != "" {
+			cfg.Routes4, cfg.Routes6, err = parseRoutes(routes)
+		}
+		for _, f := range strings.Split(fibs, ",") {
+			if f != "dpdk" && f != "own" {
+				err = fmt.Errorf("-fib: %q: want dpdk or own", f)
+			}
+			cfg.FIBs = append(cfg.FIBs, f)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -50,6 +74,9 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Dir, cfg.Out = dir, os.Stdout
+	if loadBench {
+		cfg.Out = os.Stderr // progress; the figures go to stdout
+	}
 	// an interrupt still cleans up: the soak's children die with it
 	// (Pdeathsig), its namespaces and links are removed here
 	sig := make(chan os.Signal, 1)
@@ -60,7 +87,11 @@ func main() {
 		newLab(&cfg).teardown()
 		os.Exit(130)
 	}()
-	if err := Run(cfg); err != nil {
+	run := Run
+	if loadBench {
+		run = func(cfg Config) error { return LoadBench(cfg, os.Stdout) }
+	}
+	if err := run(cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "soak failed (logs in %s):\n%v\n", dir, err)
 		os.Exit(1)
 	}
@@ -124,7 +155,7 @@ func parseRoutes(v string) (int, int, error) {
 	n4, err1 := strconv.Atoi(a)
 	n6, err2 := strconv.Atoi(b)
 	if !ok || err1 != nil || err2 != nil || n4 < 2000 || n6 < 100 {
-		return 0, 0, fmt.Errorf("SOAK_ROUTES=%q: want V4,V6 (at least 2000,100) or full", v)
+		return 0, 0, fmt.Errorf("routes %q: want V4,V6 (at least 2000,100) or full", v)
 	}
 	return n4, n6, nil
 }

@@ -28,7 +28,8 @@ type Config struct {
 	Bin              string        // directory of fibd and fdpi_cli
 	Dir              string        // scratch directory: configurations and logs
 	Out              io.Writer
-	Sample           int // random addresses per table and check
+	Sample           int      // random addresses per table and check
+	FIBs             []string // fibd_fib kinds the load benchmark runs (-load-bench)
 }
 
 // result is what the soak saw of one fault kind.
