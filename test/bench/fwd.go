@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -144,48 +146,72 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 		fwdRow{name: fmt.Sprintf("IPv4, %s, %d dst", manyTable, fwdManyDests), pcap: files["many4.pcap"], static: manyRoutes, max4: max(len(many4)+16, 65536), max6: max(len(many6)+16, 65536), mbufs: fwdMbufs, peer: bigMany},
 		fwdRow{name: fmt.Sprintf("IPv6, %s, %d dst", manyTable, fwdManyDests), pcap: files["many6.pcap"], static: manyRoutes, max4: max(len(many4)+16, 65536), max6: max(len(many6)+16, 65536), mbufs: fwdMbufs, peer: bigMany})
 
+	starts := fwdStarts()
+	window := max(o.window/time.Duration(starts), time.Second)
 	fmt.Printf("Forwarding: one worker lcore, net_pcap0 (rx_pcap, infinite_rx) -> net_null0, 64B IPv4 / 62B IPv6 UDP frames to\n"+
-		"random addresses inside the table's routes; Mpps of net_null0 tx over %s after %s warm-up\n", o.window, o.warmup)
-	const nameW = 44
+		"random addresses inside the table's routes; Mpps of net_null0 tx over %s after %s warm-up, median of %d starts\n"+
+		"(taken in turn: fibd dpdk, fibd own, l3fwd, again; %s=N sets the starts)\n",
+		window, o.warmup, starts, fwdStartsEnv)
+	const nameW = 40
 	fmt.Printf("  %-*s %9s %9s %9s %10s %9s\n", nameW, "input", "fibd dpdk", "fibd own", "l3fwd", "dpdk/l3fwd", "own/l3fwd")
 	var notes []string
 	failed := 0
+	spread, spreadAt := 0.0, ""
 	for i, r := range rows {
-		var rates []float64
-		cells := []string{}
-		for _, fib := range fwdFIBs {
-			f, err := fibdRate(o, huge, fibdRun{pcap: r.pcap, static: r.static, max4: r.max4, max6: r.max6,
-				fib: fib, mbufs: r.mbufs, tag: fmt.Sprintf("%d-%s", i, fib)})
-			if err != nil {
-				failed++
-				notes = append(notes, fmt.Sprintf("fibd (%s FIB) on %s: %v", fib, r.name, err))
-				rates = append(rates, 0)
-				cells = append(cells, "fail")
-				continue
-			}
-			rates = append(rates, f)
-			cells = append(cells, fmt.Sprintf("%.2f", f))
-		}
-		l := 0.0
-		switch {
-		case r.peer == nil:
-			cells = append(cells, "-")
-		default:
-			var err error
-			l, err = r.peer.rate(o, r.pcap)
-			if err != nil {
-				failed++
-				fmt.Fprintf(os.Stderr, "l3fwd on %s: %v\n", r.name, err)
-				notes = append(notes, fmt.Sprintf("l3fwd on %s: %s (details on stderr)", r.name, firstLine(err)))
-				l = 0
-				cells = append(cells, "fail")
-			} else {
-				cells = append(cells, fmt.Sprintf("%.2f", l))
+		// columns: one per FIB, then l3fwd
+		cols := len(fwdFIBs) + 1
+		samples := make([][]float64, cols)
+		errs := make([]error, cols)
+		for st := range starts {
+			for c := range cols {
+				if errs[c] != nil {
+					continue
+				}
+				var f float64
+				var err error
+				switch {
+				case c < len(fwdFIBs):
+					f, err = fibdRate(o, huge, fibdRun{pcap: r.pcap, static: r.static, max4: r.max4, max6: r.max6,
+						fib: fwdFIBs[c], mbufs: r.mbufs, window: window, tag: fmt.Sprintf("%d-%s", i, fwdFIBs[c])})
+				case r.peer != nil:
+					f, err = r.peer.rate(o, r.pcap, window)
+				default:
+					continue
+				}
+				if err != nil {
+					errs[c] = fmt.Errorf("start %d: %w", st+1, err)
+					continue
+				}
+				samples[c] = append(samples[c], f)
 			}
 		}
-		for _, f := range rates {
-			if l > 0 && f > 0 {
-				cells = append(cells, fmt.Sprintf("%.2f", f/l))
+		med := make([]float64, cols)
+		cells := make([]string, 0, 2*cols-1)
+		for c := range cols {
+			name := "l3fwd"
+			if c < len(fwdFIBs) {
+				name = "fibd (" + fwdFIBs[c] + " FIB)"
+			}
+			switch {
+			case errs[c] != nil:
+				failed++
+				fmt.Fprintf(os.Stderr, "%s on %s: %v\n", name, r.name, errs[c])
+				notes = append(notes, fmt.Sprintf("%s on %s: %s (details on stderr)", name, r.name, firstLine(errs[c])))
+				cells = append(cells, "fail")
+			case len(samples[c]) == 0:
+				cells = append(cells, "-")
+			default:
+				med[c] = l3fwdMedian(samples[c])
+				cells = append(cells, fmt.Sprintf("%.2f", med[c]))
+				if d := (slices.Max(samples[c]) - slices.Min(samples[c])) / med[c]; d > spread {
+					spread, spreadAt = d, fmt.Sprintf("%s, %s: %.2f", name, r.name, samples[c])
+				}
+			}
+		}
+		l := med[cols-1]
+		for c := range len(fwdFIBs) {
+			if l > 0 && med[c] > 0 {
+				cells = append(cells, fmt.Sprintf("%.2f", med[c]/l))
 			} else {
 				cells = append(cells, "-")
 			}
@@ -195,10 +221,17 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	fmt.Println("  fibd dpdk / own: fibd_fib=dpdk (rte_fib DIR-24-8 + rte_fib6 TRIE) / own (fibd's compressed trie);")
 	fmt.Println("   fibd does more per packet than l3fwd: RFC 1812 checks, ECMP-capable nexthops, named drop counters")
 	if !o.noL3fwd {
-		fmt.Printf("  l3fwd: DPDK's example, --lookup fib, built here; %s rows: as shipped but for vdev offloads\n", cmpTable)
-		fmt.Printf("   (limits 65,536 IPv4 / 65,535 IPv6 routes); the %s and %d-dst rows: its big variant,\n", fullTable, fwdManyDests)
+		fmt.Printf("  l3fwd: DPDK's example with --lookup fib, built here; %s rows: as shipped but for vdev\n", cmpTable)
+		fmt.Print("   offloads (limits 65,536 IPv4 / 65,535 IPv6 routes); ")
+		if !o.noFull {
+			fmt.Printf("%s and ", fullTable)
+		}
+		fmt.Printf("%d-dst rows: its big variant,\n", fwdManyDests)
 		fmt.Println("   limits raised by the bench (rte_fib max_routes 1<<21 / 1<<19, tbl8 groups 1<<17 / 1<<19,")
 		fmt.Println("   mbuf pool 1<<17 for a 64k-packet capture); every rule loaded (counted from l3fwd's output)")
+	}
+	if starts > 1 && spreadAt != "" {
+		fmt.Printf("  starts differ by up to %.0f%% of the median (%s Mpps)\n", 100*spread, spreadAt)
 	}
 	for _, n := range notes {
 		fmt.Println("  note:", n)
@@ -210,12 +243,28 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	return nil
 }
 
+// fwdStartsEnv names the environment variable that sets how many times
+// each forwarding figure is started (default fwdStartsDefault). Process
+// starts on this shared 2-core machine differ by up to a third, while the
+// samples within one start agree within a few percent.
+const (
+	fwdStartsEnv     = "FIBD_BENCH_FWD_STARTS"
+	fwdStartsDefault = 3
+)
+
+func fwdStarts() int {
+	if n, err := strconv.Atoi(os.Getenv(fwdStartsEnv)); err == nil && n > 0 {
+		return n
+	}
+	return fwdStartsDefault
+}
+
 // rate runs l3fwd on the capture and returns its Mpps.
-func (p *fwdPeer) rate(o *options, pcapFile string) (float64, error) {
-	ctx, cancel := withTimeout(p.start + o.warmup + o.window + time.Minute)
+func (p *fwdPeer) rate(o *options, pcapFile string, window time.Duration) (float64, error) {
+	ctx, cancel := withTimeout(p.start + o.warmup + window + time.Minute)
 	defer cancel()
 	return L3fwdRun{Bin: p.bin, Pcap: pcapFile, Rules4: p.rules4, Rules6: p.rules6,
-		Lookup: "fib", Lcore: 1, Warmup: o.warmup, Window: o.window, EALMem: p.mem,
+		Lookup: "fib", Lcore: 1, Warmup: o.warmup, Window: window, EALMem: p.mem,
 		StartTimeout: p.start, Routes: p.routes}.Run(ctx)
 }
 
@@ -281,6 +330,7 @@ type fibdRun struct {
 	max4, max6   int
 	fib          string // fibd_fib: dpdk or own
 	mbufs        int    // fibd_mbufs, 0 = fibd's own sizing
+	window       time.Duration
 	tag          string // names the log file (fibd-<tag>.log)
 }
 
@@ -351,7 +401,7 @@ router_max_ip6_route_count=%d
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	pps, err := tel.TxRate(1, o.warmup, o.window)
+	pps, err := tel.TxRate(1, o.warmup, r.window)
 	if err != nil {
 		return 0, err
 	}
