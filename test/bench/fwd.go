@@ -61,10 +61,12 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 		"rules4", "rules6", "full.rules4", "full.rules6", "cmp.routes", "full.routes"} {
 		files[f] = filepath.Join(dir, f)
 	}
+	cmpTable := fmt.Sprintf("table %dk+%dk", len(cmp4)/1000, len(cmp6)/1000)
+	fullTable := fmt.Sprintf("full view %dk+%dk", len(v4)/1000, len(v6)/1000)
 	// The 64k-destination rows use the full view, or the small table with -no-full.
-	many4, many6, manyRoutes, manyTable := v4, v6, files["full.routes"], fmt.Sprintf("full view %dk+%dk", len(v4)/1000, len(v6)/1000)
+	many4, many6, manyRoutes, manyTable := v4, v6, files["full.routes"], fullTable
 	if o.noFull {
-		many4, many6, manyRoutes, manyTable = cmp4, cmp6, files["cmp.routes"], fmt.Sprintf("table %dk+%dk", len(cmp4)/1000, len(cmp6)/1000)
+		many4, many6, manyRoutes, manyTable = cmp4, cmp6, files["cmp.routes"], cmpTable
 	}
 	gen := []struct {
 		file   string
@@ -130,9 +132,6 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 		}
 	}
 
-	n4, n6 := len(cmp4), len(cmp6)
-	cmpTable := fmt.Sprintf("table %dk+%dk", n4/1000, n6/1000)
-	fullTable := fmt.Sprintf("full view %dk+%dk", len(v4)/1000, len(v6)/1000)
 	rows := []fwdRow{
 		{name: fmt.Sprintf("IPv4, %s, %d dst", cmpTable, o.dests), pcap: files["cmp4.pcap"], static: files["cmp.routes"], max4: 65536, max6: 65536, peer: small},
 		{name: fmt.Sprintf("IPv6, %s, %d dst", cmpTable, o.dests), pcap: files["cmp6.pcap"], static: files["cmp.routes"], max4: 65536, max6: 65536, peer: small},
