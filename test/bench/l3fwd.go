@@ -85,6 +85,57 @@ const (
 	l3fwdMaxRoutes6 = 1<<16 - 1
 )
 
+// l3fwdBigPatches make the "big" variant of l3fwd (BuildL3fwdBig), applied
+// after l3fwdPatches: l3fwd-fib with its compiled-in table limits raised
+// for a full view (1M IPv4 + 200k IPv6 routes of the synthetic mix, with
+// headroom) and an mbuf pool that holds a 64k-packet capture. The lookup
+// and forwarding code is untouched. The route arrays themselves are sized
+// from the rule files (calloc of the counted 'R' lines), so only the FIB
+// configurations and the pool bound the table. It is a separate binary so
+// the small-table comparison keeps the 22.11 defaults (and their memory).
+var l3fwdBigPatches = []l3fwdPatch{
+	{
+		File: "l3fwd_fib.c",
+		Why: "rte_fib DIR-24-8 takes at most 1<<16 IPv4 routes (its RIB is sized from max_routes " +
+			"and refuses more nodes): raise to 1<<21",
+		Old: "config_ipv4.max_routes = (1 << 16);",
+		New: "config_ipv4.max_routes = (1 << 21);",
+	},
+	{
+		File: "l3fwd_fib.c",
+		Why: "32,768 IPv4 tbl8 groups (one per /24 block holding a longer prefix, DPDK 22.11 " +
+			"reserves pessimistically): raise to 1<<17 (128 MiB) for a 1M full view",
+		Old: "config_ipv4.dir24_8.num_tbl8 = (1 << 15);",
+		New: "config_ipv4.dir24_8.num_tbl8 = (1 << 17);",
+	},
+	{
+		File: "l3fwd_fib.c",
+		Why:  "rte_fib6 TRIE takes at most (1<<16)-1 IPv6 routes: raise to 1<<19",
+		Old:  "config.max_routes = (1 << 16) - 1;",
+		New:  "config.max_routes = (1 << 19);",
+	},
+	{
+		File: "l3fwd_fib.c",
+		Why: "the IPv6 trie needs about two tbl8 groups per route of a full view added in random " +
+			"order (fibd sizes it so too): raise the 1<<18 of l3fwdPatches to 1<<19 (512 MiB)",
+		Old: "config.trie.num_tbl8 = (1 << 18);",
+		New: "config.trie.num_tbl8 = (1 << 19);",
+	},
+	{
+		File: "main.c",
+		Why: "the mbuf pool has max(descriptors..., 8192) mbufs, and net_pcap's infinite_rx " +
+			"keeps the whole capture in mbufs of that pool: at least 1<<17 for 64k packets",
+		Old: "(unsigned)8192)",
+		New: "(unsigned)(1 << 17))",
+	},
+}
+
+// Route limits of the big variant (l3fwdBigPatches).
+const (
+	l3fwdBigMaxRoutes4 = 1 << 21
+	l3fwdBigMaxRoutes6 = 1 << 19
+)
+
 // l3fwdSources lists the C files of the example from its Makefile.
 func l3fwdSources(srcDir string) ([]string, error) {
 	mk, err := os.ReadFile(filepath.Join(srcDir, "Makefile"))
@@ -121,6 +172,17 @@ func l3fwdPkgConfig(args ...string) ([]string, error) {
 // is newer than the installed sources and the libdpdk.pc file, and was
 // built with the current patch set, it is reused.
 func BuildL3fwd(dir string) (string, error) {
+	return buildL3fwd(dir, l3fwdPatches)
+}
+
+// BuildL3fwdBig is BuildL3fwd with l3fwdBigPatches on top: table limits
+// for a full view, a pool for a 64k-packet capture. Build it in a
+// directory of its own (the binary is dir/l3fwd either way).
+func BuildL3fwdBig(dir string) (string, error) {
+	return buildL3fwd(dir, append(append([]l3fwdPatch{}, l3fwdPatches...), l3fwdBigPatches...))
+}
+
+func buildL3fwd(dir string, patches []l3fwdPatch) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -150,7 +212,7 @@ func BuildL3fwd(dir string) (string, error) {
 	// What the binary depends on besides the sources: the patch set and
 	// the compiler flags.
 	h := sha256.New()
-	for _, p := range l3fwdPatches {
+	for _, p := range patches {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", p.File, p.Old, p.New)
 	}
 	fmt.Fprintf(h, "%q %q", cflags, libs)
@@ -183,7 +245,7 @@ func BuildL3fwd(dir string) (string, error) {
 	if err := l3fwdCopyTree(comDir, filepath.Join(srcRoot, "common")); err != nil {
 		return "", err
 	}
-	for _, p := range l3fwdPatches {
+	for _, p := range patches {
 		path := filepath.Join(srcDir, p.File)
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -279,11 +341,21 @@ func l3fwdCopyTree(src, dst string) error {
 // comment. More routes than the compiled-in limits (65,536 IPv4, 65,535
 // IPv6) are an error.
 func WriteL3fwdRules(path4, path6 string, v4, v6 []netip.Prefix) error {
-	if len(v4) > l3fwdMaxRoutes4 {
-		return fmt.Errorf("l3fwd rules: %d IPv4 routes, l3fwd holds at most %d", len(v4), l3fwdMaxRoutes4)
+	return writeL3fwdRules(path4, path6, v4, v6, l3fwdMaxRoutes4, l3fwdMaxRoutes6)
+}
+
+// WriteL3fwdBigRules is WriteL3fwdRules for the big variant
+// (BuildL3fwdBig): up to 1<<21 IPv4 and 1<<19 IPv6 routes.
+func WriteL3fwdBigRules(path4, path6 string, v4, v6 []netip.Prefix) error {
+	return writeL3fwdRules(path4, path6, v4, v6, l3fwdBigMaxRoutes4, l3fwdBigMaxRoutes6)
+}
+
+func writeL3fwdRules(path4, path6 string, v4, v6 []netip.Prefix, max4, max6 int) error {
+	if len(v4) > max4 {
+		return fmt.Errorf("l3fwd rules: %d IPv4 routes, l3fwd holds at most %d", len(v4), max4)
 	}
-	if len(v6) > l3fwdMaxRoutes6 {
-		return fmt.Errorf("l3fwd rules: %d IPv6 routes, l3fwd holds at most %d", len(v6), l3fwdMaxRoutes6)
+	if len(v6) > max6 {
+		return fmt.Errorf("l3fwd rules: %d IPv6 routes, l3fwd holds at most %d", len(v6), max6)
 	}
 	write := func(path string, ps []netip.Prefix, is4 bool, placeholder string) error {
 		var b bytes.Buffer
@@ -332,14 +404,50 @@ type L3fwdRun struct {
 	Samples int
 	// Log, if set, receives l3fwd's full stdout and stderr.
 	Log io.Writer
+	// Routes, if > 0, is the number of routes l3fwd must report adding
+	// (its "FIB: Adding route" / "LPM: Adding route" lines, one per rule
+	// loaded), checked once it has exited and flushed its stdout: proof
+	// that the whole table went in.
+	Routes int
 }
 
 // l3fwdTail keeps the last bytes written to it, for error messages.
+// Concurrency: mu guards every field (stdout and stderr are written from
+// two goroutines of os/exec).
 type l3fwdTail struct {
 	mu  sync.Mutex
 	buf []byte
 	max int
 	w   io.Writer
+}
+
+// l3fwdRouteCounter passes l3fwd's stdout on to tail and counts the
+// lines it prints per route added ("FIB: Adding route ..." or "LPM:
+// Adding route ..."). Concurrency: os/exec calls Write from one
+// goroutine; routes is read after l3fwd has exited (its pipe drained).
+type l3fwdRouteCounter struct {
+	tail   io.Writer
+	line   []byte // the start of the current line, up to len(l3fwdRouteLine)
+	routes int
+}
+
+const l3fwdRouteLine = "FIB: Adding route"
+
+func (c *l3fwdRouteCounter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if b == '\n' {
+			c.line = c.line[:0]
+			continue
+		}
+		if len(c.line) < len(l3fwdRouteLine) {
+			c.line = append(c.line, b)
+			if len(c.line) == len(l3fwdRouteLine) && string(c.line[3:]) == l3fwdRouteLine[3:] &&
+				(string(c.line[:3]) == "FIB" || string(c.line[:3]) == "LPM") {
+				c.routes++
+			}
+		}
+	}
+	return c.tail.Write(p)
 }
 
 func (t *l3fwdTail) Write(p []byte) (int, error) {
@@ -532,8 +640,9 @@ func (r L3fwdRun) RunSamples(ctx context.Context) (mpps []float64, err error) {
 	}
 	args := r.args()
 	out := &l3fwdTail{max: 16 << 10, w: r.Log}
+	stdout := &l3fwdRouteCounter{tail: out}
 	cmd := exec.Command(r.Bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = stdout, out // two pipes: stderr never splits a stdout line
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:   true,
 		Pdeathsig: syscall.SIGKILL, // if this process dies, so does l3fwd
@@ -564,6 +673,9 @@ func (r L3fwdRun) RunSamples(ctx context.Context) (mpps []float64, err error) {
 		}
 		syscall.Kill(-pgid, syscall.SIGKILL) // stragglers in the group, if any
 		l3fwdCleanupPrefix(r.FilePrefix)
+		if err == nil && r.Routes > 0 && stdout.routes != r.Routes { // Wait has drained the pipe
+			err = fmt.Errorf("l3fwd reported adding %d routes, want %d", stdout.routes, r.Routes)
+		}
 		if err != nil {
 			err = fmt.Errorf("%w\ncommand: %s\nl3fwd output (tail):\n%s", err, cmdline, out.String())
 		}

@@ -117,6 +117,73 @@ func TestWriteL3fwdRules(t *testing.T) {
 	}
 }
 
+func TestWriteL3fwdBigRules(t *testing.T) {
+	d := t.TempDir()
+	p4, p6 := filepath.Join(d, "r4"), filepath.Join(d, "r6")
+	v4 := fullview.IPv4(1, l3fwdMaxRoutes4+1)
+	v6 := fullview.IPv6(2, l3fwdMaxRoutes6+1)
+	if err := WriteL3fwdRules(p4, p6, v4, v6); err == nil {
+		t.Error("small variant accepted more than its limits")
+	}
+	if err := WriteL3fwdBigRules(p4, p6, v4, v6); err != nil {
+		t.Fatal(err)
+	}
+	b4, _ := os.ReadFile(p4)
+	b6, _ := os.ReadFile(p6)
+	if n := bytes.Count(b4, []byte("\nR")); n != len(v4) {
+		t.Errorf("%d IPv4 rules, want %d", n, len(v4))
+	}
+	if n := bytes.Count(b6, []byte("\nR")); n != len(v6) {
+		t.Errorf("%d IPv6 rules, want %d", n, len(v6))
+	}
+	if err := WriteL3fwdBigRules(p4, p6, make([]netip.Prefix, l3fwdBigMaxRoutes4+1), nil); err == nil {
+		t.Error("too many routes accepted by the big variant")
+	}
+}
+
+func TestL3fwdBigPatchesApply(t *testing.T) {
+	// Every patch must find its anchor exactly once in the installed
+	// sources, after the ones before it (what buildL3fwd checks).
+	dir := filepath.Join(l3fwdExamplesDir, "l3fwd")
+	if _, err := os.Stat(filepath.Join(dir, "main.c")); err != nil {
+		t.Skip("dpdk-doc examples not installed")
+	}
+	files := map[string][]byte{}
+	for _, p := range append(append([]l3fwdPatch{}, l3fwdPatches...), l3fwdBigPatches...) {
+		b, ok := files[p.File]
+		if !ok {
+			var err error
+			if b, err = os.ReadFile(filepath.Join(dir, p.File)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := bytes.Count(b, []byte(p.Old)); n != 1 {
+			t.Errorf("%s: anchor %q found %d times, want 1", p.File, p.Old, n)
+			continue
+		}
+		files[p.File] = bytes.Replace(b, []byte(p.Old), []byte(p.New), 1)
+	}
+}
+
+func TestL3fwdRouteCounter(t *testing.T) {
+	var tail bytes.Buffer
+	c := &l3fwdRouteCounter{tail: &tail}
+	in := "EAL: something\nFIB: Adding route 10.0.0.0 / 8 (1) [net_null0]\n" +
+		"LPM: Adding route 2001:db8:: / 32 (1) [net_null0]\nnot FIB: Adding route\nFIB: Adding rou"
+	// split at every position: a line may arrive in pieces
+	for i := range len(in) {
+		c.routes, c.line = 0, nil
+		c.Write([]byte(in[:i]))
+		c.Write([]byte(in[i:]))
+		if c.routes != 2 {
+			t.Fatalf("split at %d: %d routes, want 2", i, c.routes)
+		}
+	}
+	if !strings.HasPrefix(tail.String(), "EAL: something\n") {
+		t.Errorf("tail not passed on: %q", tail.String())
+	}
+}
+
 // l3fwdTestDir is where the test builds l3fwd; FIBD_BENCH_DIR overrides it
 // so repeated runs reuse the binary.
 func l3fwdTestDir(t *testing.T) string {
