@@ -4,9 +4,10 @@
 //     full view (DESIGN.md's prefix-length mix), in-process.
 //  2. Forwarding: Mpps of one worker lcore for 64-byte IPv4 and IPv6
 //     packets from a net_pcap infinite_rx source into net_null, for fibd
-//     and for DPDK's l3fwd (built here from the dpdk-doc sources) on the
-//     same packets and routes, with the ratio; and fibd again with the
-//     full view loaded.
+//     with each FIB (fibd_fib=dpdk, own) and for DPDK's l3fwd (built here
+//     from the dpdk-doc sources, a second build with its route limits
+//     raised for the full view) on the same packets and routes, with the
+//     ratios: a small table, the full view, and 65,536 destinations.
 //  3. LPM: fibd's own tables next to rte_fib on the same full view
 //     (cgo/dp/test/bench_lpm, a subprocess run before this process
 //     starts the EAL of 1).
@@ -61,7 +62,7 @@ func main() {
 	flag.StringVar(&o.build, "build", "build/bench", "scratch directory (l3fwd build, pcaps, configs)")
 	flag.IntVar(&o.v4, "v4", 1000000, "IPv4 routes of the full view")
 	flag.IntVar(&o.v6, "v6", 200000, "IPv6 routes of the full view")
-	flag.IntVar(&o.cmpV4, "cmp-v4", 60000, "IPv4 routes in the fibd-vs-l3fwd table (l3fwd-fib holds at most 65536)")
+	flag.IntVar(&o.cmpV4, "cmp-v4", 60000, "IPv4 routes in the small fibd-vs-l3fwd table")
 	flag.IntVar(&o.cmpV6, "cmp-v6", 20000, "IPv6 routes in the fibd-vs-l3fwd table")
 	flag.IntVar(&o.dests, "dests", 4096, "distinct destinations in the packet capture")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "forwarding warm-up before measuring")
