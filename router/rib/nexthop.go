@@ -176,7 +176,7 @@ func (n *NhObjs) RoutesOf(ids []uint32) []Route {
 		}
 		done[id] = true
 		for rk := range n.users[id] {
-			out = append(out, Route{Table: rk.k.table, Prefix: rk.k.prefix(), Type: Unicast, Metric: rk.metric, NhID: id})
+			out = append(out, Route{Table: rk.k.table, Prefix: rk.k.Prefix(), Type: Unicast, Metric: rk.metric, NhID: id})
 		}
 	}
 	return out

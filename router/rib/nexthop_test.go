@@ -20,7 +20,7 @@ func TestNhObjsExpand(t *testing.T) {
 		{ID: 12, Group: []NhMember{{13, 1}, {14, 2}}}, {ID: 9, Blackhole: true}})
 	rk := NhRouteKey{mkTP(254, netip.MustParsePrefix("198.51.100.0/24")), 20}
 	n.Use(rk, 12)
-	rt := Route{Table: 254, Prefix: rk.k.prefix(), Metric: 20, NhID: 12}
+	rt := Route{Table: 254, Prefix: rk.k.Prefix(), Metric: 20, NhID: 12}
 	n.Expand(&rt, links)
 	if !slices.Equal(rt.Nexthops, []Nexthop{{gw1, "ua", 1}, {gw2, "ua2", 2}}) {
 		t.Fatalf("group expanded to %+v", rt.Nexthops)
@@ -269,7 +269,7 @@ func TestObjectsIncrementalEqualsFull(t *testing.T) {
 		full := &State{Addrs: st.Addrs, Neighs: st.Neighs}
 		rib.Each(func(uint32, netip.Prefix, *Target) {}) // Each must not fail on references
 		for rk, id := range n.byRoute {
-			rt := Route{Table: rk.k.table, Prefix: rk.k.prefix(), Metric: rk.metric, Type: Unicast, NhID: id}
+			rt := Route{Table: rk.k.table, Prefix: rk.k.Prefix(), Metric: rk.metric, Type: Unicast, NhID: id}
 			n.Expand(&rt, links)
 			full.Routes = append(full.Routes, rt)
 		}

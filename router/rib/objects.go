@@ -44,7 +44,7 @@ func objOf(k tp) uint32 { return binary.BigEndian.Uint32(k.addr[:4]) }
 func (r *RIB) SetObj(id uint32, exp Route) (readd bool) {
 	k := objKey(id)
 	e := r.entry(k)
-	exp.Table, exp.Prefix, exp.NhID, exp.Metric = ObjTable, k.prefix(), 0, 0
+	exp.Table, exp.Prefix, exp.NhID, exp.Metric = ObjTable, k.Prefix(), 0, 0
 	if len(e.routes) == 1 {
 		old := &e.routes[0]
 		if r.sameContent(old, &exp) {

@@ -111,9 +111,6 @@ type tp struct {
 
 func mkTP(table uint32, p netip.Prefix) tp { return tp{table, KeyOf(p)} }
 
-// prefix is the key's prefix.
-func (k tp) prefix() netip.Prefix { return k.Prefix() }
-
 // NeighKey identifies a neighbour: its address on a port.
 type NeighKey struct {
 	addr netip.Addr
@@ -184,7 +181,7 @@ func (r *RIB) cand(rt *Route) cand {
 
 // route is c as a Route of key k's table and prefix.
 func (r *RIB) route(k tp, c *cand) Route {
-	return Route{Table: k.table, Prefix: k.prefix(), Type: c.typ, Metric: c.metric, Nexthops: r.paths.get(c.paths), NhID: c.nhid}
+	return Route{Table: k.table, Prefix: k.Prefix(), Type: c.typ, Metric: c.metric, Nexthops: r.paths.get(c.paths), NhID: c.nhid}
 }
 
 // onlinkCand: c is a unicast route with one path and no gateway (an on-link
@@ -293,7 +290,7 @@ func (r *RIB) Desired() Desired {
 	d := Desired{}
 	for k, e := range r.entries {
 		if e.has() && k.table != ObjTable {
-			d.set(k.table, k.prefix(), *r.resolved(e))
+			d.set(k.table, k.Prefix(), *r.resolved(e))
 		}
 	}
 	return d
@@ -317,7 +314,7 @@ func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte
 func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 	for k, e := range r.entries {
 		if e.has() && k.table != ObjTable {
-			f(k.table, k.prefix(), r.resolved(e))
+			f(k.table, k.Prefix(), r.resolved(e))
 		}
 	}
 }
@@ -418,7 +415,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 		}
 	}
 	for k, e := range r.entries {
-		if k.prefix().Addr().Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
+		if k.Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
 			continue
 		}
 		for i := 0; i < len(e.routes); {
@@ -483,7 +480,7 @@ func (r *RIB) onlinkAdd(p fptypes.PortID, k tp, delta int) {
 	}
 	// Neighbours inside the prefix gain or lose their host routes.
 	for nk := range r.neigh {
-		if nk.port == p && k.prefix().Contains(nk.addr) {
+		if nk.port == p && k.Prefix().Contains(nk.addr) {
 			r.mark(mkTP(k.table, host(nk.addr)))
 		}
 	}
@@ -658,7 +655,7 @@ func (r *RIB) usersLen(k NeighKey) int {
 func (r *RIB) neighChanged(k NeighKey) {
 	r.compactUsers(k, func(u tp, e *entry) { r.markEntry(u, e) })
 	for o := range r.onlink[k.port] {
-		if o.prefix().Contains(k.addr) {
+		if o.Prefix().Contains(k.addr) {
 			r.mark(mkTP(o.table, host(k.addr)))
 		}
 	}
@@ -745,13 +742,13 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 		e.out = r.targets.intern(&t)
 		r.targets.release(old) // 0: none
 		if collect {
-			out = append(out, Change{Table: k.table, Prefix: k.prefix(), Target: *r.resolved(e)})
+			out = append(out, Change{Table: k.table, Prefix: k.Prefix(), Target: *r.resolved(e)})
 		}
 	case e.has():
 		r.targets.release(e.out)
 		e.out = 0
 		if collect && k.table != ObjTable { // an object's nexthop goes with its last route
-			out = append(out, Change{Table: k.table, Prefix: k.prefix(), Del: true})
+			out = append(out, Change{Table: k.table, Prefix: k.Prefix(), Del: true})
 		}
 	}
 	if !e.has() && len(e.routes) == 0 {
@@ -770,14 +767,14 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	// The manual: the router_device subnets go to the routing daemon, all
 	// of them, whatever the kernel routes inside.
 	if len(r.punts) > 0 && k.table == r.localTable {
-		if p, ok := r.puntOf(k.prefix()); ok {
+		if p, ok := r.puntOf(k.Prefix()); ok {
 			return Target{Type: fptypes.NexthopPunt, Hop: Hop{Type: fptypes.NexthopPunt, Port: p.Port}}, true, nil
 		}
 	}
 	// The kernel's local table comes first: our own addresses.
-	if k.table == r.localTable && k.prefix().IsSingleIP() {
+	if k.table == r.localTable && k.Prefix().IsSingleIP() {
 		for a := range r.addrs {
-			if a.prefix.Addr() == k.prefix().Addr() {
+			if a.prefix.Addr() == k.Prefix().Addr() {
 				return Target{Type: fptypes.NexthopLocal}, true, nil
 			}
 		}
@@ -793,7 +790,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 			// not fibd's, its gateway unreachable): drop and count rather
 			// than let a less specific route carry the traffic.
 			return Target{Type: fptypes.NexthopUnreachable}, true,
-				fmt.Errorf("route %s table %d: %w (installed as unreachable)", k.prefix(), k.table, err)
+				fmt.Errorf("route %s table %d: %w (installed as unreachable)", k.Prefix(), k.table, err)
 		}
 		return t, true, nil
 	}
@@ -803,7 +800,7 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 	var best Target
 	if k.table == r.localTable {
 		for a := range r.addrs {
-			if a.prefix.Masked() == k.prefix() && (!found || a.port < best.Hop.Port) {
+			if a.prefix.Masked() == k.Prefix() && (!found || a.port < best.Hop.Port) {
 				best = Target{Type: fptypes.NexthopUnresolved, Hop: Hop{Type: fptypes.NexthopUnresolved, Port: a.port}}
 				found = true
 			}
@@ -812,15 +809,15 @@ func (r *RIB) compute(k tp, e *entry) (Target, bool, error) {
 			return best, true, nil
 		}
 	}
-	if k.prefix().IsSingleIP() {
-		a := k.prefix().Addr()
+	if k.Prefix().IsSingleIP() {
+		a := k.Prefix().Addr()
 		for p, ons := range r.onlink {
 			mac, ok := r.neigh[NeighKey{a, p}]
 			if !ok || (found && p > best.Hop.Port) {
 				continue
 			}
 			for o := range ons {
-				if o.table == k.table && o.prefix().Contains(a) {
+				if o.table == k.table && o.Prefix().Contains(a) {
 					best = Target{Type: fptypes.NexthopForward, Hop: Hop{Type: fptypes.NexthopForward, Port: p, Gw: a, MAC: mac}}
 					found = true
 					break
@@ -848,8 +845,8 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 		found, best := false, -1
 		for p, ons := range r.onlink {
 			for o := range ons {
-				if o.prefix().Contains(gw) && (o.prefix().Bits() > best || o.prefix().Bits() == best && p < port) {
-					port, found, best = p, true, o.prefix().Bits()
+				if o.Prefix().Contains(gw) && (o.Prefix().Bits() > best || o.Prefix().Bits() == best && p < port) {
+					port, found, best = p, true, o.Prefix().Bits()
 				}
 			}
 		}
@@ -923,7 +920,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 		return Target{}, errors.Join(bad...)
 	}
 	if len(bad) > 0 {
-		r.Problems = append(r.Problems, fmt.Errorf("route %s table %d: paths left out: %w", k.prefix(), k.table, errors.Join(bad...)))
+		r.Problems = append(r.Problems, fmt.Errorf("route %s table %d: paths left out: %w", k.Prefix(), k.table, errors.Join(bad...)))
 	}
 	members := all
 	if len(resolved) > 0 {

@@ -31,7 +31,7 @@ func (r *RIB) Snapshot(keep func(table uint32, p netip.Prefix) bool) *Snapshot {
 	ids := map[string]int32{}
 	var id []byte
 	for k, e := range r.entries {
-		if !e.has() || k.table == ObjTable || (keep != nil && !keep(k.table, k.prefix())) {
+		if !e.has() || k.table == ObjTable || (keep != nil && !keep(k.table, k.Prefix())) {
 			continue
 		}
 		out := r.resolved(e)
@@ -44,7 +44,7 @@ func (r *RIB) Snapshot(keep func(table uint32, p netip.Prefix) bool) *Snapshot {
 			s.Targets = append(s.Targets, t)
 			ids[string(id)] = i
 		}
-		s.Routes = append(s.Routes, RouteView{Table: k.table, Prefix: k.prefix(), Target: i})
+		s.Routes = append(s.Routes, RouteView{Table: k.table, Prefix: k.Prefix(), Target: i})
 	}
 	return s
 }
