@@ -76,8 +76,20 @@ func routerBench(v4, v6 []netip.Prefix) error {
 	fmt.Printf("Router (netlink mirror of a netns kernel table, %d IPv4 + %d IPv6 routes via 4 neighbours)\n", len(v4), len(v6))
 	fmt.Printf("  kernel load by ip -batch (not fibd)  %8.1f s\n", kernelLoad.Seconds())
 	moved := map[int]int{} // route index -> its gateway now (2..5), across both runs
+	have := make(map[netip.Prefix]bool, len(v4))
+	for _, p := range v4 {
+		have[p] = true
+	}
+	covered := func(a netip.Addr, bits int) bool { // by a more specific route
+		for l := bits + 1; l <= 32; l++ {
+			if q, _ := a.Prefix(l); have[q] {
+				return true
+			}
+		}
+		return false
+	}
 	for _, own := range []bool{false, true} {
-		if err := mirrorBench(ns, id, v4, v6, own, moved); err != nil {
+		if err := mirrorBench(ns, id, v4, v6, own, moved, covered); err != nil {
 			return err
 		}
 	}
@@ -86,10 +98,13 @@ func routerBench(v4, v6 []netip.Prefix) error {
 
 // mirrorBench runs a router over the kernel table with one kind of FIB
 // (rte_fib's left-right pair, or fibd's own) and prints its figures.
-func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, moved map[int]int) error {
-	kind := "rte_fib (fibd_fib=dpdk)"
+// covered tells whether an address is inside a more specific route than
+// one of bits.
+func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, moved map[int]int,
+	covered func(netip.Addr, int) bool) error {
+	kind, build := "rte_fib (fibd_fib=dpdk)", "program both copies"
 	if own {
-		kind = "fibd's own (fibd_fib=own)"
+		kind, build = "fibd's own (fibd_fib=own)", "program"
 	}
 	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4) + 1024), MaxRoutes6: uint32(len(v6) + 1024), Own: own})
 	defer func() {
@@ -147,18 +162,6 @@ func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, mov
 	defer h.Close()
 	rng := rand.New(rand.NewPCG(8, 8))
 	var lat []time.Duration
-	have := make(map[netip.Prefix]bool, len(v4))
-	for _, p := range v4 {
-		have[p] = true
-	}
-	covered := func(a netip.Addr, bits int) bool { // by a more specific route
-		for l := bits + 1; l <= 32; l++ {
-			if q, _ := a.Prefix(l); have[q] {
-				return true
-			}
-		}
-		return false
-	}
 	for len(lat) < 300 {
 		i := rng.IntN(len(v4))
 		p := v4[i]
@@ -194,8 +197,8 @@ func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, mov
 	}
 	p50, p99 := percentiles(lat)
 	fmt.Printf("  FIB: %s\n", kind)
-	fmt.Printf("    kernel table -> FIB equal (dump, resolve, program both copies) %8.2f s  (routes held %d + %d)\n",
-		mirror.Seconds(), info.Routes4, info.Routes6)
+	fmt.Printf("    kernel table -> FIB equal (dump, resolve, %s) %8.2f s  (routes held %d + %d)\n",
+		build, mirror.Seconds(), info.Routes4, info.Routes6)
 	fmt.Printf("    Go heap of the router after the mirror %8.1f MiB live (RIB, programmer state; %.0f bytes/route)\n",
 		mib(ms1.HeapAlloc-ms0.HeapAlloc), float64(ms1.HeapAlloc-ms0.HeapAlloc)/float64(len(v4)+len(v6)))
 	fmt.Printf("    single route change, kernel replace -> FIB lookup sees it: p50 %.2f ms, p99 %.2f ms (%d changes)\n",
