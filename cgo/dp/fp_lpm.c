@@ -634,12 +634,27 @@ flat_line(const struct root *r, ent_t e, unsigned v)
 	return (const uint64_t *)(ent_block(r, e) + ((size_t)(v >> (STRIDE - k)) << 6));
 }
 
+/* The slots of slot v's line up to v's own, as a mask of the line's run
+ * map (slot j of a line is its bit j). */
+static inline uint64_t
+flat_upto(ent_t e, unsigned v)
+{
+	unsigned j = v & ((SLOTS - 1) >> ((e >> 1) & 3));
+	return (UINT64_C(2) << j) - 1; /* j = 63: 0 - 1, all ones */
+}
+
+/* The value of the run the last set bit of upto is in: the run values
+ * follow the 8-byte map, the first run's value at 32-bit index 2. */
+static inline uint32_t
+flat_read(const uint64_t *line, uint64_t upto)
+{
+	return ((const uint32_t *)line)[1 + __builtin_popcountll(line[0] & upto)];
+}
+
 static inline uint32_t
 flat_get(ent_t e, const uint64_t *line, unsigned v)
 {
-	unsigned j = v & ((SLOTS - 1) >> ((e >> 1) & 3));
-	unsigned n = __builtin_popcountll(line[0] & (~UINT64_C(0) >> (63 - j)));
-	return ((const uint32_t *)line)[2 + n - 1];
+	return flat_read(line, flat_upto(e, v));
 }
 
 /* Prefetch the lines of the top block of node entry e, up to three (a
@@ -1647,19 +1662,22 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 		ent_t ent[GROUP];
 		const uint32_t *leaf[GROUP];
 		const uint64_t *line[GROUP];
+		uint64_t upto[GROUP]; /* flat: the line's slots up to the address's */
 		uint8_t deep[GROUP];
 		unsigned nd = 0;
 		for (unsigned i = 0; i < g; i++)
 			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
+		/* while the lines load, everything but reading them is done */
 		for (unsigned i = 0; i < g; i++) {
 			ent_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
 			ent[i] = e;
 			if (is_leaf(e))
 				continue;
 			if (is_flat(e)) {
-				line[i] = flat_line(r, e, (unsigned)((uint64_t)a[i] << (32 + S) >>
-								     (64 - STRIDE)));
+				unsigned v = (unsigned)((uint64_t)a[i] << (32 + S) >> (64 - STRIDE));
+				line[i] = flat_line(r, e, v);
 				__builtin_prefetch(line[i]);
+				upto[i] = flat_upto(e, v);
 			} else {
 				prefetch_top(r, e);
 			}
@@ -1670,11 +1688,11 @@ fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, un
 				out[i] = (uint32_t)(e >> 1);
 				continue;
 			}
-			uint64_t k = (uint64_t)a[i] << (32 + S);
 			if (is_flat(e)) {
-				out[i] = flat_get(e, line[i], (unsigned)(k >> (64 - STRIDE)));
+				out[i] = flat_read(line[i], upto[i]);
 				continue;
 			}
+			uint64_t k = (uint64_t)a[i] << (32 + S);
 			const struct node *c = ent_node(r, e);
 			uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
 			if (!(c->vec & bit)) {
