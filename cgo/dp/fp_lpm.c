@@ -24,7 +24,7 @@ typedef unsigned __int128 u128;
 #define SLOTS 64
 #define S_SMALL 8
 #define S_BIG4 18
-#define S_BIG6 16
+#define S_BIG6 18
 /* prefixes above which a table gets its big first level */
 #define GROW_AT 2048
 #define MAX_LEVELS ((128 - S_SMALL) / STRIDE + 2)
