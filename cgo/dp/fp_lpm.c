@@ -1639,6 +1639,19 @@ fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16])
 	return *leaf;
 }
 
+/* The STRIDE bits of the address hi:lo (host order) from bit off on (0:
+ * the most significant). off is the same for a whole round of a group's
+ * walk, so the branches go the same way for every address of the round. */
+static inline unsigned
+bits6(uint64_t hi, uint64_t lo, unsigned off)
+{
+	if (off <= 64 - STRIDE)
+		return (unsigned)(hi << off >> (64 - STRIDE));
+	if (off >= 64)
+		return (unsigned)(lo << (off - 64) >> (64 - STRIDE));
+	return (unsigned)((hi << off | lo >> (64 - off)) >> (64 - STRIDE));
+}
+
 /* Bulk lookups go level by level over a group of addresses: each round
  * takes one step for every address still walking and prefetches where it
  * goes next, so the cache misses of a group overlap. */
@@ -1721,27 +1734,27 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 		uint32_t *out = nh + base;
 		const struct node *cur[GROUP];
 		const uint32_t *leaf[GROUP];
-		u128 key[GROUP];
+		uint64_t hi[GROUP], lo[GROUP];
 		uint8_t walk[GROUP], done[GROUP], flat[GROUP];
 		ent_t fe[GROUP];
 		const uint64_t *line[GROUP];
 		unsigned nw = 0, nd = 0, nf = 0;
-		unsigned ti[GROUP];
 		for (unsigned i = 0; i < g; i++) {
-			key[i] = load6(ip[base + i]);
-			ti[i] = (unsigned)(key[i] >> (128 - S));
-			__builtin_prefetch(&r->top[ti[i]]);
+			memcpy(&hi[i], ip[base + i], 8);
+			memcpy(&lo[i], ip[base + i] + 8, 8);
+			hi[i] = __builtin_bswap64(hi[i]);
+			lo[i] = __builtin_bswap64(lo[i]);
+			__builtin_prefetch(&r->top[hi[i] >> (64 - S)]);
 		}
 		for (unsigned i = 0; i < g; i++) {
-			ent_t e = __atomic_load_n(&r->top[ti[i]], __ATOMIC_ACQUIRE);
+			ent_t e = __atomic_load_n(&r->top[hi[i] >> (64 - S)], __ATOMIC_ACQUIRE);
 			if (is_leaf(e)) {
 				out[i] = (uint32_t)(e >> 1);
 				continue;
 			}
-			key[i] <<= S;
 			if (is_flat(e)) {
 				fe[i] = e;
-				line[i] = flat_line(r, e, (unsigned)(key[i] >> (128 - STRIDE)));
+				line[i] = flat_line(r, e, bits6(hi[i], lo[i], S));
 				__builtin_prefetch(line[i]);
 				flat[nf++] = i;
 				continue;
@@ -1750,15 +1763,14 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 			prefetch_top(r, e);
 			walk[nw++] = i;
 		}
-		while (nw != 0) {
+		/* every address still walking is at the same depth in a round */
+		for (unsigned off = S; nw != 0; off += STRIDE) {
 			unsigned m = 0;
 			for (unsigned j = 0; j < nw; j++) {
 				unsigned i = walk[j];
-				const struct node *c = step(cur[i], (unsigned)(key[i] >> (128 - STRIDE)),
-							    &leaf[i]);
+				const struct node *c = step(cur[i], bits6(hi[i], lo[i], off), &leaf[i]);
 				if (c != NULL) {
 					cur[i] = c;
-					key[i] <<= STRIDE;
 					walk[m++] = i;
 					__builtin_prefetch(c);
 				} else {
@@ -1770,7 +1782,7 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 		}
 		for (unsigned j = 0; j < nf; j++) {
 			unsigned i = flat[j];
-			out[i] = flat_get(fe[i], line[i], (unsigned)(key[i] >> (128 - STRIDE)));
+			out[i] = flat_get(fe[i], line[i], bits6(hi[i], lo[i], S));
 		}
 		for (unsigned j = 0; j < nd; j++)
 			out[done[j]] = *leaf[done[j]];
