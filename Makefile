@@ -42,7 +42,8 @@ $(BIN)/fibd: $(FP_STAMP) $(GO_SRC) go.mod go.sum
 	$(GO) build -o $(BIN)/fdpi_cli ./cmd/fdpi_cli
 
 # Every test: C unit tests, Go tests (root-only ones skip without root),
-# and the packet-path fuzz target for a bounded time.
+# and the fuzz targets (control commands, packet path, LPM tables) for a
+# bounded time each.
 test: deps all test-c test-go fuzz
 
 test-c: $(FP_LIB)
@@ -65,6 +66,8 @@ test-go: $(BIN)/fibd
 fuzz: $(FP_STAMP)
 	$(GO) test -run '^$$' -fuzz '^FuzzCommand$$' -fuzztime 10s -fuzzminimizetime 3s ./cmd/internal/ctl/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -parallel 1 ./test/fastpath/
+	@# fibd's own LPM tables against a naive reference (libc memory, no EAL)
+	$(GO) test -run '^$$' -fuzz '^FuzzLPM$$' -fuzztime 20s -fuzzminimizetime 3s ./cgo/
 	@# the fuzz worker is killed at the deadline, before its own cleanup
 	@rm -rf /var/run/dpdk/fibdtest*
 
