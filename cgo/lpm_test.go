@@ -36,22 +36,22 @@ import (
 type lpmOp byte
 
 const (
-	opAdd        lpmOp = iota // prefix, nexthop: add (or replace, if it is there)
-	opAdd2                    // the same, twice as likely
-	opReplace                 // index of a present prefix, nexthop
-	opDelete                  // index of a present prefix
-	opDelete2                 // the same, twice as likely
-	opDeleteAny               // prefix: delete, ENOENT when absent
-	opLookup                  // address
-	opLookup2                 // the same, twice as likely
-	opBulk                    // count (1..96), addresses: one bulk lookup
-	opGet                     // prefix: exact match
-	opDefer                   // start a batch, or commit the open one
-	opCommit                  // commit (no-op when none is open)
-	opRun                     // size: add a run of generated prefixes
-	opPrune                   // how many to keep: delete prefixes, newest first
-	opCheck                   // full check
-	opWrongFamily             // an address of the other family everywhere
+	opAdd         lpmOp = iota // prefix, nexthop: add (or replace, if it is there)
+	opAdd2                     // the same, twice as likely
+	opReplace                  // index of a present prefix, nexthop
+	opDelete                   // index of a present prefix
+	opDelete2                  // the same, twice as likely
+	opDeleteAny                // prefix: delete, ENOENT when absent
+	opLookup                   // address
+	opLookup2                  // the same, twice as likely
+	opBulk                     // count (1..96), addresses: one bulk lookup
+	opGet                      // prefix: exact match
+	opDefer                    // start a batch, or commit the open one
+	opCommit                   // commit (no-op when none is open)
+	opRun                      // size: add a run of generated prefixes
+	opPrune                    // how many to keep: delete prefixes, newest first
+	opCheck                    // full check
+	opWrongFamily              // an address of the other family everywhere
 	lpmOps
 )
 
