@@ -3,6 +3,7 @@ package dpdk_test
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -54,9 +55,6 @@ const (
 	opWrongFamily              // an address of the other family everywhere
 	lpmOps
 )
-
-var lpmOpNames = [...]string{"add", "add", "replace", "delete", "delete", "delete-any", "lookup",
-	"lookup", "bulk", "get", "defer", "commit", "run", "prune", "check", "wrong-family"}
 
 // Prefix lengths the structure treats specially: the list, then
 // the first level of either size (8, 18) and every 6-bit node edge below
@@ -479,6 +477,7 @@ func (r *lpmRun) after(p netip.Prefix) error {
 	if err := r.firstBits(st); err != nil {
 		return err
 	}
+	shape(st, r.deferred())
 	if r.auto {
 		return nil
 	}
@@ -495,6 +494,93 @@ func (r *lpmRun) after(p netip.Prefix) error {
 		a = append(a, b)
 	}
 	return r.lookups(a...)
+}
+
+// lpmShapes counts table shapes reached. Coverage guidance sees Go code
+// only, not the C under test: shape gives each size class of the table
+// (prefixes, nodes, first-level bits, batch open) a branch of its own, so
+// that inputs reaching a new one count as interesting.
+var lpmShapes int
+
+func shape(st dpdk.LPMStats, deferred bool) {
+	switch bits.Len64(st.Prefixes) {
+	case 0:
+		lpmShapes++
+	case 1:
+		lpmShapes++
+	case 2:
+		lpmShapes++
+	case 3:
+		lpmShapes++
+	case 4:
+		lpmShapes++
+	case 5:
+		lpmShapes++
+	case 6:
+		lpmShapes++
+	case 7:
+		lpmShapes++
+	case 8:
+		lpmShapes++
+	case 9:
+		lpmShapes++
+	case 10:
+		lpmShapes++
+	case 11:
+		lpmShapes++
+	case 12:
+		lpmShapes++
+	case 13:
+		lpmShapes++
+	case 14:
+		lpmShapes++
+	default:
+		lpmShapes++
+	}
+	switch bits.Len64(st.Nodes) {
+	case 0:
+		lpmShapes++
+	case 1:
+		lpmShapes++
+	case 2:
+		lpmShapes++
+	case 3:
+		lpmShapes++
+	case 4:
+		lpmShapes++
+	case 5:
+		lpmShapes++
+	case 6:
+		lpmShapes++
+	case 7:
+		lpmShapes++
+	case 8:
+		lpmShapes++
+	case 9:
+		lpmShapes++
+	case 10:
+		lpmShapes++
+	case 11:
+		lpmShapes++
+	case 12:
+		lpmShapes++
+	case 13:
+		lpmShapes++
+	case 14:
+		lpmShapes++
+	case 15:
+		lpmShapes++
+	case 16:
+		lpmShapes++
+	default:
+		lpmShapes++
+	}
+	if st.FirstBits == 18 {
+		lpmShapes++
+		if deferred {
+			lpmShapes++
+		}
+	}
 }
 
 // firstBits: 8 bits until the table (readers' copy) has held more than
