@@ -53,6 +53,7 @@ const (
 	opPrune                    // how many to keep: delete prefixes, newest first
 	opCheck                    // full check
 	opWrongFamily              // an address of the other family everywhere
+	opDense                    // count, level: fill one node with short runs
 	lpmOps
 )
 
@@ -262,6 +263,8 @@ func (r *lpmRun) op(op lpmOp) error {
 		return r.check()
 	case opWrongFamily:
 		return r.wrongFamily()
+	case opDense:
+		return r.dense(r.next(), r.next())
 	}
 	return nil
 }
@@ -671,6 +674,27 @@ func (r *lpmRun) run(b byte) error {
 	return r.check()
 }
 
+// dense adds n prefixes (1..64) ending in one node: the first level's
+// (the first-level bits S: a flat block while the node has no children)
+// or the one level l (0..3) nodes below it, with nexthops that alternate
+// so that the node's leaves hold many short runs.
+func (r *lpmRun) dense(n, l byte) error {
+	top := min(int(r.bits)+6*int(l%4), r.w-1)
+	base, _ := r.random().Prefix(top)
+	r.note("dense %d under %v", 1+n%64, base)
+	r.auto = true
+	defer func() { r.auto = false }()
+	for i := range 1 + int(n%64) {
+		d := min(top+1+r.rng.IntN(6), r.w)
+		p, _ := r.hostBits(base.Addr(), top, false).Prefix(d)
+		if err := r.add(p, 1+uint32(i%2)+uint32(r.rng.IntN(2))*uint32(i%3)); err != nil {
+			return err
+		}
+	}
+	r.auto = false
+	return r.check()
+}
+
 // prune deletes the newest prefixes until a few are left (b < 128), or
 // every other one (b >= 128).
 func (r *lpmRun) prune(b byte) error {
@@ -872,6 +896,13 @@ func lpmSeeds() [][]byte {
 			o(opRun, 40), o(opDefer), addUnder(5, 2), lookupEdge(0, 0), o(opDelete, 0),
 			o(opRun, 250), bulkEdges(40), o(opCheck), o(opCommit), lookupEdge(1, 0),
 			o(opDefer), o(opPrune, 1), lookupEdge(3, 2), o(opDefer), bulkEdges(20)))
+
+		// dense nodes at the first level and below, small and grown
+		seeds = append(seeds, lpmProg(fam, 6,
+			o(opDense, 63, 0), o(opDense, 63, 1), o(opDense, 40, 2), o(opDense, 63, 3),
+			bulkEdges(96), o(opPrune, 16+4), o(opDense, 63, 0), o(opRun, 200),
+			o(opDense, 63, 0), o(opDense, 63, 1), o(opDense, 63, 2), bulkEdges(96),
+			o(opPrune, 1), o(opDense, 63, 0), o(opCheck)))
 
 		// invalid nexthops (0, 2^31) next to the largest valid one, and
 		// the other family
