@@ -119,30 +119,38 @@ func (r *lpmRef) lookup(a netip.Addr) uint32 {
 
 // lpmRun is one program's state.
 type lpmRun struct {
-	t     *dpdk.LPM
-	fam   int
-	w     int
-	in    []byte
-	pos   int
-	rng   *rand.Rand
-	auto  bool // operands from rng (runs), not from the input
-	cur   *lpmRef
-	vis   *lpmRef // what lookups must see: cur, or its copy from when the batch began
-	keys  []netip.Prefix
-	idx   map[netip.Prefix]int
-	pool  []netip.Prefix // prefixes added so far (present or not), for addresses
-	bits  uint           // first-level bits last seen
-	runs  int            // prefixes added by runs so far
-	trace []string       // the last ops, for failure messages
-	step  int
-	bulkA []netip.Addr
-	bulkN []uint32
+	t    *dpdk.LPM
+	fam  int
+	w    int
+	in   []byte
+	pos  int
+	rng  *rand.Rand
+	auto bool // operands from rng (runs), not from the input
+	cur  *lpmRef
+	vis  *lpmRef // what lookups must see: cur, or its copy from when the batch began
+	keys []netip.Prefix
+	idx  map[netip.Prefix]int
+	pool []netip.Prefix // prefixes added so far (present or not), for addresses
+	bits uint           // first-level bits last seen
+	runs int            // prefixes added by runs so far
+	// budget is what full checks may still cost (walked prefixes and
+	// addresses looked up): a program of many small runs in a large
+	// table would otherwise spend seconds re-checking it, and the fuzzer
+	// kills an input that takes 10 s.
+	budget int
+	trace  []string // the last ops, for failure messages
+	step   int
+	bulkA  []netip.Addr
+	bulkN  []uint32
 }
 
 const (
 	lpmPoolMax = 1 << 13
-	lpmRunMax  = 12000 // prefixes added by runs per program: bounds one exec's time
+	lpmRunMax  = 12000 // prefixes added by runs and dense ops per program: bounds one exec's time
 	lpmTrace   = 24
+	// The reference's cost of the full checks of one program (walked
+	// prefixes plus addresses), past which they shrink to a sample.
+	lpmCheckBudget = 200000
 )
 
 // runLPM runs program in and returns the first difference from the
@@ -151,7 +159,8 @@ func runLPM(in []byte) (err error) {
 	if len(in) < 3 {
 		return nil
 	}
-	r := &lpmRun{fam: 4, w: 32, in: in, pos: 3, cur: newRef(), idx: map[netip.Prefix]int{}}
+	r := &lpmRun{fam: 4, w: 32, in: in, pos: 3, cur: newRef(), idx: map[netip.Prefix]int{},
+		budget: lpmCheckBudget}
 	if in[0]&1 == 1 {
 		r.fam, r.w = 6, 128
 	}
@@ -183,6 +192,7 @@ func runLPM(in []byte) (err error) {
 			return err
 		}
 	}
+	r.budget = lpmCheckBudget // the last check is always whole
 	return r.check()
 }
 
@@ -681,10 +691,15 @@ func (r *lpmRun) run(b byte) error {
 func (r *lpmRun) dense(n, l byte) error {
 	top := min(int(r.bits)+6*int(l%4), r.w-1)
 	base, _ := r.random().Prefix(top)
-	r.note("dense %d under %v", 1+n%64, base)
+	cnt := min(1+int(n%64), lpmRunMax-r.runs)
+	if cnt <= 0 {
+		return nil
+	}
+	r.runs += cnt
+	r.note("dense %d under %v", cnt, base)
 	r.auto = true
 	defer func() { r.auto = false }()
-	for i := range 1 + int(n%64) {
+	for i := range cnt {
 		d := min(top+1+r.rng.IntN(6), r.w)
 		p, _ := r.hostBits(base.Addr(), top, false).Prefix(d)
 		if err := r.add(p, 1+uint32(i%2)+uint32(r.rng.IntN(2))*uint32(i%3)); err != nil {
@@ -739,8 +754,13 @@ func (r *lpmRun) wrongFamily() error {
 
 // check: Walk gives exactly the reference, the count matches, and every
 // prefix's edges look up as in the reference (in bulk; a sample of 2048
-// prefixes in large tables).
+// prefixes in large tables). Once the program's budget is spent, only
+// the count and the edges of 32 prefixes.
 func (r *lpmRun) check() error {
+	if r.budget <= 0 {
+		return r.checkSample(32)
+	}
+	r.budget -= len(r.cur.m)
 	seen := make(map[netip.Prefix]bool, len(r.cur.m))
 	var werr error
 	err := r.t.Walk(func(p netip.Prefix, nh uint32) bool {
@@ -767,6 +787,11 @@ func (r *lpmRun) check() error {
 			}
 		}
 	}
+	return r.checkSample(2048)
+}
+
+// checkSample checks the count and looks up the edges of n prefixes.
+func (r *lpmRun) checkSample(n int) error {
 	st := r.t.Stats()
 	if st.Prefixes != uint64(len(r.cur.m)) {
 		return fmt.Errorf("stats: %d prefixes, want %d", st.Prefixes, len(r.cur.m))
@@ -782,7 +807,7 @@ func (r *lpmRun) check() error {
 		}
 		slices.SortFunc(keys, netip.Prefix.Compare)
 	}
-	step := max(1, len(keys)/2048)
+	step := max(1, len(keys)/n)
 	var a []netip.Addr
 	for i := 0; i < len(keys); i += step {
 		first := keys[i].Addr()
@@ -795,6 +820,7 @@ func (r *lpmRun) check() error {
 			a = append(a, b)
 		}
 	}
+	r.budget -= len(a)
 	r.bulkN = slices.Grow(r.bulkN[:0], len(a))[:len(a)]
 	r.t.LookupBulk(a, r.bulkN)
 	for i, x := range a {
