@@ -42,8 +42,8 @@ $(BIN)/fibd: $(FP_STAMP) $(GO_SRC) go.mod go.sum
 	$(GO) build -o $(BIN)/fdpi_cli ./cmd/fdpi_cli
 
 # Every test: C unit tests, Go tests (root-only ones skip without root),
-# the golden labs again on fibd's own FIB, and the fuzz targets for a
-# bounded time.
+# the golden labs again on fibd's own FIB, and the fuzz targets (control
+# commands, packet path on both FIBs, LPM tables) for a bounded time each.
 test: deps all test-c test-go test-own fuzz
 
 test-c: $(FP_LIB)
@@ -74,6 +74,8 @@ fuzz: $(FP_STAMP)
 	$(GO) test -run '^$$' -fuzz '^FuzzCommand$$' -fuzztime 10s -fuzzminimizetime 3s ./cmd/internal/ctl/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -parallel 1 ./test/fastpath/
 	FIBD_TEST_FIB=own $(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -parallel 1 ./test/fastpath/
+	@# fibd's own LPM tables against a naive reference (libc memory, no EAL)
+	$(GO) test -run '^$$' -fuzz '^FuzzLPM$$' -fuzztime 20s -fuzzminimizetime 3s ./cgo/
 	@# the fuzz worker is killed at the deadline, before its own cleanup
 	@rm -rf /var/run/dpdk/fibdtest*
 
