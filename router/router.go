@@ -128,7 +128,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		ports:     ifs,
 		vlans:     map[int]VLAN{},
 		macvlans:  map[int]Macvlan{},
-		rib:       newRIB(ifs, cfg, 0),
+		rib:       newRIB(ifs, cfg, 0, 0),
 		nh:        rib.NewNhObjs(),
 		prog:      NewProgrammer(log, fib),
 		k:         &kernel.Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
@@ -486,8 +486,9 @@ func (r *Router) syncIfaces() bool {
 	return changed
 }
 
-func newRIB(ports Ports, cfg Config, routes int) *RIB {
-	rib := NewRIB(ports, cfg.KernelTable, routes)
+// newRIB is an empty RIB for routes routes, of which routes6 IPv6.
+func newRIB(ports Ports, cfg Config, routes, routes6 int) *RIB {
+	rib := NewRIB(ports, cfg.KernelTable, routes, routes6)
 	rib.SetPunts(cfg.Punts)
 	return rib
 }
@@ -507,7 +508,13 @@ func (r *Router) resync() error {
 	r.vlans, r.macvlans = st.VLANs, st.Macvlans
 	r.syncIfaces()
 	r.indexPorts()
-	nr := newRIB(r.ports, r.cfg, len(st.Routes))
+	routes6 := 0
+	for i := range st.Routes {
+		if st.Routes[i].Prefix.Addr().Is6() {
+			routes6++
+		}
+	}
+	nr := newRIB(r.ports, r.cfg, len(st.Routes), routes6)
 	for _, a := range st.Addrs {
 		if _, ok := r.ports.PortOf(a.Dev); ok {
 			nr.AddAddr(a)

@@ -36,7 +36,7 @@ type RIB struct {
 	ports      Ports
 	localTable uint32
 
-	entries map[tp]*entry // every table/prefix that has routes or a resolution
+	entries entryMap // every table/prefix that has routes or a resolution
 	addrs   map[ribAddr]struct{}
 	neigh   map[NeighKey][6]byte
 	onlink  map[fptypes.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
@@ -191,26 +191,81 @@ func (r *RIB) onlinkCand(c *cand) bool {
 	return c.typ == Unicast && len(ps) == 1 && !ps[0].Gateway.IsValid()
 }
 
-// userList is the prefixes resolved through one gateway (RIB.users).
+// userList is the prefixes resolved through one gateway (RIB.users), by
+// table and family: an IPv4 prefix takes 8 bytes (Pack4), not a tp's 24.
 type userList struct {
-	list      []tp
-	compactAt int // length at which the list is compacted next
+	tabs      []userTab // usually one
+	n         int       // prefixes in all of tabs
+	compactAt int       // length at which the list is compacted next
+}
+
+// userTab is the users of one table.
+type userTab struct {
+	table uint32
+	v4    []uint64 // Pack4
+	v6    []PrefixKey
+}
+
+// add lists u.
+func (ul *userList) add(u tp) {
+	i := slices.IndexFunc(ul.tabs, func(t userTab) bool { return t.table == u.table })
+	if i < 0 {
+		i = len(ul.tabs)
+		ul.tabs = append(ul.tabs, userTab{table: u.table})
+	}
+	if t := &ul.tabs[i]; u.Is4() {
+		t.v4 = append(t.v4, u.Pack4())
+	} else {
+		t.v6 = append(t.v6, u.PrefixKey)
+	}
+	ul.n++
+}
+
+// filter keeps the prefixes keep says yes to.
+func (ul *userList) filter(keep func(tp) bool) {
+	n := 0
+	for i := range ul.tabs {
+		t := &ul.tabs[i]
+		v4 := t.v4[:0]
+		for _, x := range t.v4 {
+			if keep(tp{t.table, Unpack4(x)}) {
+				v4 = append(v4, x)
+			}
+		}
+		clear(t.v4[len(v4):])
+		t.v4 = v4
+		v6 := t.v6[:0]
+		for _, k := range t.v6 {
+			if keep(tp{t.table, k}) {
+				v6 = append(v6, k)
+			}
+		}
+		clear(t.v6[len(v6):])
+		t.v6 = v6
+		n += len(v4) + len(v6)
+	}
+	ul.tabs = slices.DeleteFunc(ul.tabs, func(t userTab) bool { return len(t.v4)+len(t.v6) == 0 })
+	ul.n = n
 }
 
 // minCompact is the shortest list worth compacting on growth.
 const minCompact = 64
 
 // NewRIB returns an empty RIB. Addresses, connected subnets and neighbour
-// host routes go to localTable. routes is a size hint.
+// host routes go to localTable. routes is a size hint: the number of
+// routes, then of which IPv6.
 func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
-	hint := 0
+	hint, hint6 := 0, 0
 	if len(routes) > 0 {
 		hint = routes[0]
+	}
+	if len(routes) > 1 {
+		hint6 = min(routes[1], hint)
 	}
 	return &RIB{
 		ports:      ports,
 		localTable: localTable,
-		entries:    make(map[tp]*entry, hint),
+		entries:    newEntryMap(hint-hint6, hint6),
 		dirty:      make([]dirtyEntry, 0, hint),
 		addrs:      map[ribAddr]struct{}{},
 		neigh:      map[NeighKey][6]byte{},
@@ -240,7 +295,7 @@ func (r *RIB) SetPunts(ps []Punt) {
 		r.mark(mkTP(r.localTable, r.punts[i].Prefix))
 	}
 	// Kernel prefixes inside a punted subnet change too.
-	for k := range r.entries {
+	for k := range r.entries.all() {
 		if k.table == r.localTable {
 			r.mark(k)
 		}
@@ -288,7 +343,7 @@ func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
 // Desired is the RIB's current resolution, as a new map.
 func (r *RIB) Desired() Desired {
 	d := Desired{}
-	for k, e := range r.entries {
+	for k, e := range r.entries.all() {
 		if e.has() && k.table != ObjTable {
 			d.set(k.table, k.Prefix(), *r.resolved(e))
 		}
@@ -312,7 +367,7 @@ func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte
 
 // Each calls f for every resolved table/prefix (no copy of the RIB).
 func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
-	for k, e := range r.entries {
+	for k, e := range r.entries.all() {
 		if e.has() && k.table != ObjTable {
 			f(k.table, k.Prefix(), r.resolved(e))
 		}
@@ -322,7 +377,7 @@ func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 // Routes counts the routes held (all candidates).
 func (r *RIB) Routes() int {
 	n := 0
-	for k, e := range r.entries {
+	for k, e := range r.entries.all() {
 		if k.table != ObjTable {
 			n += len(e.routes)
 		}
@@ -332,16 +387,16 @@ func (r *RIB) Routes() int {
 
 // Len is the number of table/prefix entries (an upper bound of what Each
 // yields).
-func (r *RIB) Len() int { return len(r.entries) }
+func (r *RIB) Len() int { return r.entries.len() }
 
 // Neighbours counts the neighbours held.
 func (r *RIB) Neighbours() int { return len(r.neigh) }
 
 func (r *RIB) entry(k tp) *entry {
-	e := r.entries[k]
+	e := r.entries.get(k)
 	if e == nil {
 		e = &entry{}
-		r.entries[k] = e
+		r.entries.set(k, e)
 	}
 	return e
 }
@@ -382,7 +437,7 @@ func (r *RIB) AddRoute(rt Route) {
 func (r *RIB) DelRoute(rt Route) bool {
 	rt.Prefix = rt.Prefix.Masked()
 	k := mkTP(rt.Table, rt.Prefix)
-	e := r.entries[k]
+	e := r.entries.get(k)
 	if e == nil {
 		return false
 	}
@@ -402,24 +457,39 @@ func (r *RIB) DelRoute(rt Route) bool {
 // resolution follows at the next Flush. It returns how many routes it
 // removed and how many it added or replaced.
 func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
-	type rkey struct {
-		k      tp
-		metric uint32
-	}
-	want := make(map[rkey]*Route, len(routes))
+	want := make(map[syncKey]*Route, len(routes))
 	for i := range routes {
 		rt := &routes[i]
 		rt.Prefix = rt.Prefix.Masked()
 		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
-			want[rkey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = rt
+			want[syncKey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = rt
 		}
 	}
-	for k, e := range r.entries {
-		if k.Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
-			continue
-		}
+	for _, table := range slices.Compact(slices.Sorted(slices.Values(tables))) {
+		r.syncTable(table, v6, want, &removed)
+	}
+	for _, rt := range want {
+		r.AddRoute(*rt)
+		changed++
+	}
+	return removed, changed
+}
+
+// syncKey is a route of SyncRoutes: table, prefix and metric.
+type syncKey struct {
+	k      tp
+	metric uint32
+}
+
+// syncTable removes the routes of one table and family that want does not
+// hold, and takes from want those the RIB holds alike.
+func (r *RIB) syncTable(table uint32, v6 bool, want map[syncKey]*Route, removed *int) {
+	if table == ObjTable {
+		return
+	}
+	for k, e := range r.entries.of(table, v6) {
 		for i := 0; i < len(e.routes); {
-			rk := rkey{k, e.routes[i].metric}
+			rk := syncKey{k, e.routes[i].metric}
 			w, ok := want[rk]
 			switch {
 			case !ok:
@@ -427,7 +497,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 				e.routes = slices.Delete(e.routes, i, i+1)
 				e.routesChanged()
 				r.markEntry(k, e)
-				removed++
+				*removed++
 				continue
 			case r.sameContent(&e.routes[i], w):
 				delete(want, rk) // nothing to do
@@ -435,11 +505,6 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 			i++
 		}
 	}
-	for _, rt := range want {
-		r.AddRoute(*rt)
-		changed++
-	}
-	return removed, changed
 }
 
 // sameContent: the two routes forward alike (same type and paths). Two
@@ -590,20 +655,19 @@ func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 		return
 	}
 	r.sweep = (r.sweep + 1) & genMask
-	us := ul.list[:0]
-	for _, u := range ul.list {
-		if e := r.entries[u]; e != nil && !e.seen(r.sweep) && r.usesGateway(e, k) {
-			e.see(r.sweep)
-			us = append(us, u)
-			if f != nil {
-				f(u, e)
-			}
+	ul.filter(func(u tp) bool {
+		e := r.entries.get(u)
+		if e == nil || e.seen(r.sweep) || !r.usesGateway(e, k) {
+			return false
 		}
-	}
-	clear(ul.list[len(us):]) // let the prefixes' memory go
-	ul.list = us
-	ul.compactAt = max(2*len(us), minCompact)
-	if len(us) == 0 {
+		e.see(r.sweep)
+		if f != nil {
+			f(u, e)
+		}
+		return true
+	})
+	ul.compactAt = max(2*ul.n, minCompact)
+	if ul.n == 0 {
 		delete(r.users, k)
 	}
 }
@@ -638,8 +702,8 @@ func (r *RIB) addUser(k NeighKey, u tp) {
 		ul = &userList{compactAt: minCompact}
 		r.users[k] = ul
 	}
-	ul.list = append(ul.list, u)
-	if len(ul.list) >= ul.compactAt && r.flushed {
+	ul.add(u)
+	if ul.n >= ul.compactAt && r.flushed {
 		r.compactUsers(k, nil)
 	}
 }
@@ -647,7 +711,7 @@ func (r *RIB) addUser(k NeighKey, u tp) {
 // usersLen counts the entries of gateway k's users list (tests).
 func (r *RIB) usersLen(k NeighKey) int {
 	if ul := r.users[k]; ul != nil {
-		return len(ul.list)
+		return ul.n
 	}
 	return 0
 }
@@ -672,13 +736,13 @@ func (r *RIB) NeighInUse(addr netip.Addr, dev string) bool {
 		return false
 	}
 	ul := r.users[NeighKey{addr.Unmap(), p}]
-	return ul != nil && len(ul.list) > 0
+	return ul != nil && ul.n > 0
 }
 
 func (r *RIB) Unresolved() []NeighKey {
 	var out []NeighKey
 	for k, ul := range r.users {
-		if _, ok := r.neigh[k]; !ok && len(ul.list) > 0 && k.addr.IsValid() {
+		if _, ok := r.neigh[k]; !ok && ul.n > 0 && k.addr.IsValid() {
 			out = append(out, k)
 		}
 	}
@@ -722,7 +786,7 @@ func (r *RIB) flush(collect bool) []Change {
 	if !r.flushed {
 		r.flushed = true
 		for _, ul := range r.users {
-			ul.compactAt = max(2*len(ul.list), minCompact)
+			ul.compactAt = max(2*ul.n, minCompact)
 		}
 	}
 	return out
@@ -752,7 +816,7 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 		}
 	}
 	if !e.has() && len(e.routes) == 0 {
-		delete(r.entries, k)
+		r.entries.del(k)
 	}
 	return out
 }

@@ -109,8 +109,8 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 		rib.DelAddr(a)
 	}
 	rib.Flush()
-	if len(rib.entries) != 0 || rib.targets.live() != 0 || rib.paths.live() != 0 {
-		t.Errorf("empty RIB holds %d entries, %d targets, %d path sets", len(rib.entries), rib.targets.live(), rib.paths.live())
+	if rib.entries.len() != 0 || rib.targets.live() != 0 || rib.paths.live() != 0 {
+		t.Errorf("empty RIB holds %d entries, %d targets, %d path sets", rib.entries.len(), rib.targets.live(), rib.paths.live())
 	}
 }
 
@@ -266,7 +266,7 @@ func TestRIBUsersBounded(t *testing.T) {
 	want := NewRIB(ribPorts, MainTable)
 	want.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
 	want.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"})
-	for k, e := range rib.entries {
+	for k, e := range rib.entries.all() {
 		for _, c := range e.routes {
 			want.AddRoute(rib.route(k, &c))
 		}
