@@ -30,9 +30,8 @@ type Programmer struct {
 	nh    map[rib.NhKey]*nhEntry
 	byIdx map[uint32]*nhEntry // the same, by FIB nexthop index
 	// cur is what the FIB holds, per table and prefix: a nexthop index
-	// and the mark of Sync's mark-and-sweep (8 bytes a route where a
-	// netip.Prefix and a pointer took 48).
-	cur  map[uint32]map[rib.PrefixKey]programmed
+	// and the mark of Sync's mark-and-sweep.
+	cur  map[uint32]*held
 	mark programmed // the current mark: every entry carries it between Syncs
 	// retry holds changes the FIB refused (table full, nexthop not
 	// publishable), retried by Retry every router_fib_refresh.
@@ -96,7 +95,7 @@ func New(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 		fib:     fib,
 		nh:      map[rib.NhKey]*nhEntry{},
 		byIdx:   map[uint32]*nhEntry{},
-		cur:     map[uint32]map[rib.PrefixKey]programmed{},
+		cur:     map[uint32]*held{},
 		retry:   map[retryKey]rib.Change{},
 		refused: map[uint32]error{},
 		force:   map[uint32]bool{},
@@ -245,17 +244,17 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 	// Every entry carries p.mark; the new mark tells the prefixes the
 	// iteration yields from the rest.
 	p.mark ^= markBit
-	held := 0
+	had := 0
 	for _, cur := range p.cur {
-		held += len(cur)
+		had += cur.len()
 	}
 	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
-	changes := make([]rib.Change, 0, max(hint-held, 0)+64)
+	changes := make([]rib.Change, 0, max(hint-had, 0)+64)
 	each(func(table uint32, pfx netip.Prefix, t *rib.Target) {
 		cur := p.cur[table]
 		k := rib.KeyOf(pfx)
-		if c, ok := cur[k]; ok {
-			cur[k] = programmed(c.idx()) | p.mark
+		if c, ok := cur.get(k); ok {
+			cur.set(k, programmed(c.idx())|p.mark)
 			if e := p.byIdx[c.idx()]; e != nil && e.target.Equal(t) && !p.force[table] {
 				return
 			}
@@ -263,7 +262,7 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 		changes = append(changes, rib.Change{Table: table, Prefix: pfx, Target: *t})
 	})
 	for table, cur := range p.cur {
-		for k, c := range cur {
+		for k, c := range cur.all() {
 			if c&markBit != p.mark {
 				changes = append(changes, rib.Change{Table: table, Prefix: k.Prefix(), Del: true})
 			}
@@ -276,8 +275,8 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 	// deletes it if still unwanted).
 	for _, c := range changes {
 		k := rib.KeyOf(c.Prefix)
-		if x, ok := p.cur[c.Table][k]; ok {
-			p.cur[c.Table][k] = programmed(x.idx()) | p.mark
+		if x, ok := p.cur[c.Table].get(k); ok {
+			p.cur[c.Table].set(k, programmed(x.idx())|p.mark)
 		}
 	}
 	return st, err
@@ -335,7 +334,13 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 			continue // refused: logged once, its routes wait in the RIB
 		}
 		if cur == nil {
-			cur = make(map[rib.PrefixKey]programmed, len(idx))
+			n6 := 0
+			for _, i := range idx {
+				if changes[i].Prefix.Addr().Is6() {
+					n6++
+				}
+			}
+			cur = newHeld(len(idx)-n6, n6)
 			p.cur[table] = cur
 			p.counts[table] = &[2]uint64{}
 		}
@@ -344,7 +349,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		order := make([]int, 0, len(idx))
 		for _, i := range idx {
 			if changes[i].Del {
-				if _, ok := cur[rib.KeyOf(changes[i].Prefix)]; ok {
+				if _, ok := cur.get(rib.KeyOf(changes[i].Prefix)); ok {
 					b.Del(changes[i].Prefix)
 					order = append(order, i)
 				}
@@ -356,7 +361,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
 					continue
 				}
-				if x, ok := cur[rib.KeyOf(c.Prefix)]; ok && x.idx() == nhs[i].idx && !p.force[table] {
+				if x, ok := cur.get(rib.KeyOf(c.Prefix)); ok && x.idx() == nhs[i].idx && !p.force[table] {
 					continue
 				}
 				b.Add(c.Prefix, nhs[i].idx)
@@ -395,17 +400,17 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 				continue // the FIB keeps what it had
 			}
 			k := rib.KeyOf(c.Prefix)
-			old, had := cur[k]
+			old, had := cur.get(k)
 			if e := p.byIdx[old.idx()]; had && e != nil {
 				p.unref(e)
 			}
 			if c.Del {
-				delete(cur, k)
+				cur.del(k)
 				p.counts[table][famIdx(c.Prefix)]--
 				st.Deleted++
 				continue
 			}
-			cur[k] = programmed(nhs[i].idx) | p.mark
+			cur.set(k, programmed(nhs[i].idx)|p.mark)
 			p.ref(nhs[i])
 			if had {
 				st.Replaced++
@@ -486,7 +491,7 @@ func (p *Programmer) DropTables(keep func(uint32) bool) (int, error) {
 	var errs []error
 	freed := 0
 	for id, t := range p.fib.Tables() {
-		if keep(id) || len(p.cur[id]) > 0 {
+		if keep(id) || p.cur[id].len() > 0 {
 			continue
 		}
 		if err := p.fib.Destroy(t); err != nil {
@@ -645,7 +650,7 @@ func (p *Programmer) Nexthop(idx uint32) (rib.Target, bool) {
 func (p *Programmer) Programmed() map[uint32]int {
 	out := map[uint32]int{}
 	for t, cur := range p.cur {
-		out[t] = len(cur)
+		out[t] = cur.len()
 	}
 	return out
 }
