@@ -494,60 +494,73 @@ func newRIB(ports Ports, cfg Config, routes, routes6 int) *RIB {
 }
 
 // resync replaces the RIB by a fresh dump and programs only differences.
+// The new RIB takes the routes as the kernel dumps them (no slice of a
+// million routes), under r.mu from the dump's first route on.
 func (r *Router) resync() error {
 	t0 := time.Now()
-	st, links, err := r.k.Dump()
+	var st *rib.State
+	var nr *RIB
+	routes, locked := 0, false
+	defer func() {
+		if locked {
+			r.mu.Unlock()
+		}
+	}()
+	h4, h6 := r.rib.Lens() // the last RIB's size, if any
+	err := r.k.DumpEach(func(s *rib.State, links Links) func(*rib.Route) {
+		if !locked { // begin runs again when a dump is interrupted
+			r.mu.Lock()
+			locked = true
+		}
+		st, routes = s, 0
+		r.links = links
+		r.linkUp = st.LinkUp
+		r.vlans, r.macvlans = st.VLANs, st.Macvlans
+		r.syncIfaces()
+		r.indexPorts()
+		nr = newRIB(r.ports, r.cfg, h4+h6, h6)
+		for _, a := range st.Addrs {
+			if _, ok := r.ports.PortOf(a.Dev); ok {
+				nr.AddAddr(a)
+			}
+		}
+		for _, n := range st.Neighs {
+			r.setNeigh(nr, n)
+		}
+		r.nh = rib.NewNhObjs()
+		r.nh.Replace(st.Nexthops)
+		for id := range r.nh.All() {
+			exp, _ := r.nh.Expansion(id, links)
+			nr.SetObj(id, exp)
+		}
+		nh := r.nh
+		return func(rt *rib.Route) {
+			routes++
+			if rt.NhID != 0 {
+				nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), rt.NhID)
+				nh.Expand(rt, links)
+			}
+			nr.AddRoute(*rt)
+		}
+	})
 	if err != nil {
 		return err
 	}
 	tDump := time.Since(t0)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.links = links
-	r.linkUp = st.LinkUp
-	r.vlans, r.macvlans = st.VLANs, st.Macvlans
-	r.syncIfaces()
-	r.indexPorts()
-	routes6 := 0
-	for i := range st.Routes {
-		if st.Routes[i].Prefix.Addr().Is6() {
-			routes6++
-		}
-	}
-	nr := newRIB(r.ports, r.cfg, len(st.Routes), routes6)
-	for _, a := range st.Addrs {
-		if _, ok := r.ports.PortOf(a.Dev); ok {
-			nr.AddAddr(a)
-		}
-	}
-	for _, n := range st.Neighs {
-		r.setNeigh(nr, n)
-	}
-	r.nh = rib.NewNhObjs()
-	r.nh.Replace(st.Nexthops)
-	for id := range r.nh.All() {
-		exp, _ := r.nh.Expansion(id, links)
-		nr.SetObj(id, exp)
-	}
-	for _, rt := range st.Routes {
-		r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), rt.NhID)
-		r.nh.Expand(&rt, links)
-		nr.AddRoute(rt)
-	}
-	nr.Settle()
+	// Resolved and programmed in one walk: the FIB takes each prefix as
+	// the new RIB settles it.
+	ss, err := r.prog.SyncEach(nr.Len(), nr.SettleEach)
 	r.rib = nr
 	for _, n := range st.Stale {
 		r.confirm(n)
 	}
-	tResolve := time.Since(t0) - tDump
-	ss, err := r.prog.SyncEach(nr.Len(), nr.Each)
 	r.rulesAfterProgram()
 	r.dropTables()
 	r.settleMemory(bigChange) // the old RIB and the dump are garbage now
 	r.Stats.Resyncs.Add(1)
-	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
+	r.log.Info().Int("routes", routes).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
-		Dur("dump", tDump).Dur("resolve", tResolve).Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
+		Dur("dump", tDump).Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
 	r.probeUnresolved()
 	return err
 }

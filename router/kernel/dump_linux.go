@@ -27,24 +27,32 @@ var errDumpInterrupted = netlink.ErrDumpInterrupted
 // dumpRoutes appends the routes of the wanted tables, of the families
 // given (both when none).
 func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links rib.Links, out []rib.Route, fams ...uint8) ([]rib.Route, error) {
+	err := eachRoute(ns, want, links, func(r *rib.Route) { out = append(out, *r) }, fams...)
+	return out, err
+}
+
+// eachRoute hands each route of the wanted tables, of the families given
+// (both when none), to f, in the kernel's order, as the dump comes: no
+// slice of a million routes is made. f may keep the route's Nexthops
+// (read-only: one-path routes share them), not the pointer.
+func eachRoute(ns netns.NsHandle, want map[uint32]bool, links rib.Links, f func(*rib.Route), fams ...uint8) error {
 	fd, err := rtnl.SocketIn(ns)
 	if err != nil {
-		return out, err
+		return err
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 1<<20)
 	if len(fams) == 0 {
 		fams = []uint8{unix.AF_INET, unix.AF_INET6}
 	}
 	for seq, fam := range fams {
 		if err := sendDump(fd, uint32(seq+1), fam); err != nil {
-			return out, err
+			return err
 		}
-		if out, err = readDump(fd, buf, want, links, out); err != nil {
-			return out, err
+		if err := readDump(fd, want, links, f); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func sendDump(fd int, seq uint32, family uint8) error {
@@ -59,25 +67,75 @@ func sendDump(fd int, seq uint32, family uint8) error {
 	return unix.Sendto(fd, m[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
-func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []rib.Route) ([]rib.Route, error) {
+// dumpBufs is how many receive buffers a dump cycles through: the kernel
+// fills one (its dump runs in the receiving thread's recvfrom, about half
+// of a full view's dump) while the caller decodes another.
+const dumpBufs = 4
+
+// dumpRead is one recvfrom of a dump: the bytes read, or why none.
+type dumpRead struct {
+	b   []byte
+	err error
+}
+
+// readDump reads one dump's messages to its end, handing its routes to f.
+// A goroutine receives while this one decodes: the kernel's half of a
+// full view's dump runs beside the decoding and f (a RIB's insertion).
+// Both ends stop at the same message (dumpEnds), so the receiver never
+// waits for a message that does not come.
+func readDump(fd int, want map[uint32]bool, links rib.Links, f func(*rib.Route)) error {
+	free := make(chan []byte, dumpBufs)
+	full := make(chan dumpRead, dumpBufs)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	for range dumpBufs {
+		free <- make([]byte, 1<<20)
+	}
+	go func() {
+		defer close(done)
+		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			for err == unix.EINTR {
+				n, _, err = unix.Recvfrom(fd, buf, 0)
+			}
+			var rd dumpRead
+			if err != nil {
+				rd.err = fmt.Errorf("route dump: %w", err)
+			} else {
+				rd.b = buf[:n]
+			}
+			select {
+			case full <- rd:
+			case <-stop:
+				return
+			}
+			if err != nil || dumpEnds(rd.b) {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }() // the fd outlives the receiver
 	interrupted := false
 	paths := pathCache{}
 	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err == unix.EINTR {
-			continue
+		rd := <-full
+		if rd.err != nil {
+			return rd.err
 		}
-		if err != nil {
-			return out, fmt.Errorf("route dump: %w", err)
-		}
-		b := buf[:n]
+		b := rd.b
 		rtnlpcap.Netlink(rtnlpcap.ToUser, b) // router_rtnl_pcap
 		for len(b) >= unix.NLMSG_HDRLEN {
 			l := int(binary.NativeEndian.Uint32(b[0:]))
 			typ := binary.NativeEndian.Uint16(b[4:])
 			flags := binary.NativeEndian.Uint16(b[6:])
 			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return out, errors.New("route dump: malformed message")
+				return errors.New("route dump: malformed message")
 			}
 			if flags&unix.NLM_F_DUMP_INTR != 0 {
 				interrupted = true
@@ -85,23 +143,46 @@ func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []r
 			switch typ {
 			case unix.NLMSG_DONE:
 				if interrupted {
-					return out, errDumpInterrupted
+					return errDumpInterrupted
 				}
-				return out, nil
+				return nil
 			case unix.NLMSG_ERROR:
 				if l >= unix.NLMSG_HDRLEN+4 {
 					if e := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:])); e != 0 {
-						return out, fmt.Errorf("route dump: %w", unix.Errno(-e))
+						return fmt.Errorf("route dump: %w", unix.Errno(-e))
 					}
 				}
 			case unix.RTM_NEWROUTE:
 				if r, ok := parseRoute(b[unix.NLMSG_HDRLEN:l], want, links, paths); ok {
-					out = append(out, r)
+					f(&r)
 				}
 			}
 			b = b[rtnl.Align(l):]
 		}
+		free <- rd.b[:cap(rd.b)]
 	}
+}
+
+// dumpEnds reports whether b, one read of a dump, holds the message that
+// ends it for readDump: NLMSG_DONE, an NLMSG_ERROR with an error, or a
+// malformed message.
+func dumpEnds(b []byte) bool {
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(binary.NativeEndian.Uint32(b[0:]))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			return true
+		}
+		switch binary.NativeEndian.Uint16(b[4:]) {
+		case unix.NLMSG_DONE:
+			return true
+		case unix.NLMSG_ERROR:
+			if l >= unix.NLMSG_HDRLEN+4 && binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:]) != 0 {
+				return true
+			}
+		}
+		b = b[min(rtnl.Align(l), len(b)):]
+	}
+	return false
 }
 
 // nlaTypeMask strips the nested/byte-order flags of an attribute type.

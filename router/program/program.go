@@ -270,13 +270,13 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 	}
 	clear(p.retry) // a Sync supersedes every pending change
 	st, err := p.Update(changes)
-	// Update marks what it writes; what it could not delete is marked
-	// too, so that every entry carries the mark again (the next Sync
-	// deletes it if still unwanted).
-	for _, c := range changes {
-		k := rib.KeyOf(c.Prefix)
-		if x, ok := p.cur[c.Table].get(k); ok {
-			p.cur[c.Table].set(k, programmed(x.idx())|p.mark)
+	// Update marks what it writes; what it could not write or delete
+	// (all of it waits in p.retry) is marked too, so that every entry
+	// carries the mark again (the next Sync deletes it if still unwanted).
+	for rk := range p.retry {
+		k := rib.KeyOf(rk.prefix)
+		if x, ok := p.cur[rk.table].get(k); ok {
+			p.cur[rk.table].set(k, programmed(x.idx())|p.mark)
 		}
 	}
 	return st, err
@@ -293,6 +293,10 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 	// 1. publish the nexthops the changes need; an object's new resolution
 	// is one rewrite of its nexthop, which every route naming it follows
 	nhs := make([]*nhEntry, len(changes))
+	// olds: what the FIB held for changes[i], read while the batch is
+	// made (one lookup per change, not two), with markBit set: 0 when
+	// nothing.
+	olds := make([]programmed, len(changes))
 	byTable := map[uint32][]int{}
 	for i := range changes {
 		if c := &changes[i]; c.Table == rib.ObjTable {
@@ -301,20 +305,29 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 			}
 		}
 	}
+	var last *nhEntry
 	for i := range changes {
 		c := &changes[i]
 		if c.Table == rib.ObjTable {
 			continue
 		}
-		delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
+		if len(p.retry) > 0 {
+			delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
+		}
 		if !c.Del {
-			e, err := p.ensure(&c.Target)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
-				p.retry[retryKey{c.Table, c.Prefix}] = *c
-				continue
+			// A full view's changes come in runs of one target: the last
+			// one's nexthop is what ensure would return again.
+			if last != nil && last.target.Equal(&c.Target) {
+				nhs[i] = last
+			} else {
+				e, err := p.ensure(&c.Target)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
+					p.retry[retryKey{c.Table, c.Prefix}] = *c
+					continue
+				}
+				nhs[i], last = e, e
 			}
-			nhs[i] = e
 		}
 		byTable[c.Table] = append(byTable[c.Table], i)
 	}
@@ -333,6 +346,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		if err != nil {
 			continue // refused: logged once, its routes wait in the RIB
 		}
+		fresh := cur == nil // holds nothing: no lookups
 		if cur == nil {
 			n6 := 0
 			for _, i := range idx {
@@ -348,10 +362,11 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		b.Grow(len(idx))
 		order := make([]int, 0, len(idx))
 		for _, i := range idx {
-			if changes[i].Del {
-				if _, ok := cur.get(rib.KeyOf(changes[i].Prefix)); ok {
+			if changes[i].Del && !fresh {
+				if x, ok := cur.get(rib.KeyOf(changes[i].Prefix)); ok {
 					b.Del(changes[i].Prefix)
 					order = append(order, i)
+					olds[i] = x | markBit
 				}
 			}
 		}
@@ -361,8 +376,14 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
 					continue
 				}
-				if x, ok := cur.get(rib.KeyOf(c.Prefix)); ok && x.idx() == nhs[i].idx && !p.force[table] {
-					continue
+				if !fresh {
+					x, ok := cur.get(rib.KeyOf(c.Prefix))
+					if ok && x.idx() == nhs[i].idx && !p.force[table] {
+						continue
+					}
+					if ok {
+						olds[i] = x | markBit
+					}
 				}
 				b.Add(c.Prefix, nhs[i].idx)
 				order = append(order, i)
@@ -400,9 +421,11 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 				continue // the FIB keeps what it had
 			}
 			k := rib.KeyOf(c.Prefix)
-			old, had := cur.get(k)
-			if e := p.byIdx[old.idx()]; had && e != nil {
-				p.unref(e)
+			old, had := olds[i], olds[i] != 0
+			if had {
+				if e := p.byIdx[old.idx()]; e != nil {
+					p.unref(e)
+				}
 			}
 			if c.Del {
 				cur.del(k)

@@ -12,7 +12,7 @@ import (
 // Concurrency: the RIB's.
 type entryMap struct {
 	tabs map[uint32]*tableEntries
-	n    int // entries in all tables
+	n4, n6 int // entries in all tables, per family (n6: and the invalid prefix)
 	// last is the table the last access went to: a full view's routes
 	// come table by table.
 	last   *tableEntries
@@ -83,14 +83,16 @@ func (m *entryMap) get(k tp) *entry {
 	return t.v6[k.PrefixKey]
 }
 
+// set adds k, which is not there.
 func (m *entryMap) set(k tp, e *entry) {
 	t := m.table(k.table, true)
 	if k.Is4() {
 		t.v4[k.Pack4()] = e
+		m.n4++
 	} else {
 		t.v6[k.PrefixKey] = e
+		m.n6++
 	}
-	m.n++
 }
 
 // del removes k, which is there; a table left empty goes.
@@ -98,17 +100,18 @@ func (m *entryMap) del(k tp) {
 	t := m.table(k.table, false)
 	if k.Is4() {
 		delete(t.v4, k.Pack4())
+		m.n4--
 	} else {
 		delete(t.v6, k.PrefixKey)
+		m.n6--
 	}
-	m.n--
 	if len(t.v4) == 0 && len(t.v6) == 0 {
 		delete(m.tabs, k.table)
 		m.last = nil
 	}
 }
 
-func (m *entryMap) len() int { return m.n }
+func (m *entryMap) len() int { return m.n4 + m.n6 }
 
 // all yields every entry, table by table (in no particular order).
 func (m *entryMap) all() iter.Seq2[tp, *entry] {

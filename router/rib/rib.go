@@ -60,6 +60,9 @@ type RIB struct {
 	dirty   []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
 	targets *targetTab   // the distinct resolutions entries refer to
 	paths   pathTab      // the distinct path sets routes share
+	// yield, while set, is called for every entry settled with a
+	// resolution (SettleEach).
+	yield func(uint32, netip.Prefix, *Target)
 	// Problems found by the last Flush (unusable entries), for logging.
 	Problems []error
 }
@@ -388,6 +391,14 @@ func (r *RIB) Routes() int {
 // Len is the number of table/prefix entries (an upper bound of what Each
 // yields).
 func (r *RIB) Len() int { return r.entries.len() }
+
+// Lens is Len per family (a size hint for the next RIB); r may be nil.
+func (r *RIB) Lens() (v4, v6 int) {
+	if r == nil {
+		return 0, 0
+	}
+	return r.entries.n4, r.entries.n6
+}
 
 // Neighbours counts the neighbours held.
 func (r *RIB) Neighbours() int { return len(r.neigh) }
@@ -765,6 +776,21 @@ func (r *RIB) Flush() []Change { return r.flush(true) }
 // from a dump, whose FIB is then programmed by SyncEach(r.Each).
 func (r *RIB) Settle() { r.flush(false) }
 
+// SettleEach is Settle then Each in one pass, for a RIB every entry of
+// which is marked (one built from a dump, never flushed): it calls f for
+// every resolved table/prefix as it settles it, sparing a second walk of
+// a million entries. Another RIB is settled, then walked by Each.
+func (r *RIB) SettleEach(f func(table uint32, p netip.Prefix, t *Target)) {
+	if r.flushed {
+		r.Settle()
+		r.Each(f)
+		return
+	}
+	r.yield = f
+	defer func() { r.yield = nil }()
+	r.flush(false)
+}
+
 func (r *RIB) flush(collect bool) []Change {
 	r.Problems = r.Problems[:0:0]
 	var out []Change
@@ -817,6 +843,9 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 	}
 	if !e.has() && len(e.routes) == 0 {
 		r.entries.del(k)
+	}
+	if r.yield != nil && e.has() && k.table != ObjTable {
+		r.yield(k.table, k.Prefix(), r.resolved(e))
 	}
 	return out
 }

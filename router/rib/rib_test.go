@@ -95,6 +95,25 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 			if !reflect.DeepEqual(normal(rib.Desired()), normal(full)) {
 				t.Fatalf("step %d: incremental\n%v\nfull\n%v", step, rib.Desired(), full)
 			}
+			// A fresh RIB settled and walked in one pass yields the same.
+			fresh := NewRIB(ribPorts, MainTable)
+			for _, a := range st.Addrs {
+				fresh.AddAddr(a)
+			}
+			for _, n := range st.Neighs {
+				fresh.SetNeigh(n)
+			}
+			for _, rt := range st.Routes {
+				fresh.AddRoute(rt)
+			}
+			each := Desired{}
+			fresh.SettleEach(func(table uint32, p netip.Prefix, t *Target) { each.set(table, p, *t) })
+			if !reflect.DeepEqual(normal(each), normal(full)) {
+				t.Fatalf("step %d: SettleEach\n%v\nfull\n%v", step, each, full)
+			}
+			if !reflect.DeepEqual(normal(fresh.Desired()), normal(full)) {
+				t.Fatalf("step %d: after SettleEach\n%v\nfull\n%v", step, fresh.Desired(), full)
+			}
 		}
 	}
 	// Everything removed: nothing is left of it, interned targets and
