@@ -123,6 +123,7 @@ func readDump(fd int, want map[uint32]bool, links rib.Links, f func(*rib.Route))
 	defer func() { close(stop); <-done }() // the fd outlives the receiver
 	interrupted := false
 	paths := pathCache{}
+	var r rib.Route // f's argument: one for the dump, not one per route
 	for {
 		rd := <-full
 		if rd.err != nil {
@@ -153,7 +154,8 @@ func readDump(fd int, want map[uint32]bool, links rib.Links, f func(*rib.Route))
 					}
 				}
 			case unix.RTM_NEWROUTE:
-				if r, ok := parseRoute(b[unix.NLMSG_HDRLEN:l], want, links, paths); ok {
+				var ok bool
+				if r, ok = parseRoute(b[unix.NLMSG_HDRLEN:l], want, links, paths); ok {
 					f(&r)
 				}
 			}

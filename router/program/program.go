@@ -143,11 +143,12 @@ func (p *Programmer) drifted() []uint32 {
 	return out
 }
 
-func famIdx(p netip.Prefix) int {
-	if p.Addr().Is4() {
-		return 0
+// famOf is k's index in Programmer.counts (0 IPv4, 1 IPv6).
+func famOf(k rib.PrefixKey) int {
+	if k.Is6() {
+		return 1
 	}
-	return 1
+	return 0
 }
 
 // Reconcile compares the whole resolution (each, the RIB) with what the
@@ -248,8 +249,11 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 	for _, cur := range p.cur {
 		had += cur.len()
 	}
+	clear(p.retry) // a Sync supersedes every pending change
+	var errs []error
+	var last *nhEntry
 	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
-	changes := make([]rib.Change, 0, max(hint-had, 0)+64)
+	ops := make([]op, 0, max(hint-had, 0)+64)
 	each(func(table uint32, pfx netip.Prefix, t *rib.Target) {
 		cur := p.cur[table]
 		k := rib.KeyOf(pfx)
@@ -259,20 +263,27 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 				return
 			}
 		}
-		changes = append(changes, rib.Change{Table: table, Prefix: pfx, Target: *t})
+		// The nexthop now: t is valid for this call only (the RIB may be
+		// settling as it yields).
+		nh, err := p.ensureLast(t, &last)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s table %d: %w", pfx, table, err))
+			p.retry[retryKey{table, pfx}] = rib.Change{Table: table, Prefix: pfx, Target: *t}
+			return
+		}
+		ops = append(ops, op{table: table, k: k, nh: nh})
 	})
 	for table, cur := range p.cur {
 		for k, c := range cur.all() {
 			if c&markBit != p.mark {
-				changes = append(changes, rib.Change{Table: table, Prefix: k.Prefix(), Del: true})
+				ops = append(ops, op{table: table, k: k, del: true})
 			}
 		}
 	}
-	clear(p.retry) // a Sync supersedes every pending change
-	st, err := p.Update(changes)
-	// Update marks what it writes; what it could not write or delete
-	// (all of it waits in p.retry) is marked too, so that every entry
-	// carries the mark again (the next Sync deletes it if still unwanted).
+	st, err := p.apply(ops, errs)
+	// apply marks what it writes; what it could not write or delete (all
+	// of it waits in p.retry) is marked too, so that every entry carries
+	// the mark again (the next Sync deletes it if still unwanted).
 	for rk := range p.retry {
 		k := rib.KeyOf(rk.prefix)
 		if x, ok := p.cur[rk.table].get(k); ok {
@@ -282,22 +293,36 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 	return st, err
 }
 
+// op is one route change for apply, its nexthop ensured: a rib.Change
+// whose target its nexthop holds (40 bytes, not 128, for each of a full
+// view's routes).
+type op struct {
+	table uint32
+	del   bool
+	k     rib.PrefixKey
+	// old is what the FIB held for k, read while the batch is made (one
+	// lookup per change, not two), with markBit set: 0 when nothing.
+	old programmed
+	nh  *nhEntry // nil for a delete
+}
+
+// change is o as the rib.Change it stands for (a retry).
+func (o *op) change() rib.Change {
+	c := rib.Change{Table: o.table, Prefix: o.k.Prefix(), Del: o.del}
+	if o.nh != nil {
+		c.Target = o.nh.target
+	}
+	return c
+}
+
 // Update applies changes, at most one per table and prefix. Routes a table
 // refuses (full) stay out, or keep their previous target, and are counted;
 // Retry (the router runs it every router_fib_refresh) or a later change of
 // the same prefix tries them again.
 func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
-	var st SyncStats
 	var errs []error
-
 	// 1. publish the nexthops the changes need; an object's new resolution
 	// is one rewrite of its nexthop, which every route naming it follows
-	nhs := make([]*nhEntry, len(changes))
-	// olds: what the FIB held for changes[i], read while the batch is
-	// made (one lookup per change, not two), with markBit set: 0 when
-	// nothing.
-	olds := make([]programmed, len(changes))
-	byTable := map[uint32][]int{}
 	for i := range changes {
 		if c := &changes[i]; c.Table == rib.ObjTable {
 			if err := p.objectChanged(c); err != nil {
@@ -305,6 +330,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 			}
 		}
 	}
+	ops := make([]op, 0, len(changes))
 	var last *nhEntry
 	for i := range changes {
 		c := &changes[i]
@@ -314,22 +340,42 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		if len(p.retry) > 0 {
 			delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
 		}
+		o := op{table: c.Table, del: c.Del, k: rib.KeyOf(c.Prefix)}
 		if !c.Del {
-			// A full view's changes come in runs of one target: the last
-			// one's nexthop is what ensure would return again.
-			if last != nil && last.target.Equal(&c.Target) {
-				nhs[i] = last
-			} else {
-				e, err := p.ensure(&c.Target)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
-					p.retry[retryKey{c.Table, c.Prefix}] = *c
-					continue
-				}
-				nhs[i], last = e, e
+			nh, err := p.ensureLast(&c.Target, &last)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
+				p.retry[retryKey{c.Table, c.Prefix}] = *c
+				continue
 			}
+			o.nh = nh
 		}
-		byTable[c.Table] = append(byTable[c.Table], i)
+		ops = append(ops, o)
+	}
+	return p.apply(ops, errs)
+}
+
+// ensureLast is ensure with a memory of its last answer: a full view's
+// changes come in runs of one target, whose nexthop is what ensure would
+// return again.
+func (p *Programmer) ensureLast(t *rib.Target, last **nhEntry) (*nhEntry, error) {
+	if *last != nil && (*last).target.Equal(t) {
+		return *last, nil
+	}
+	e, err := p.ensure(t)
+	if err == nil {
+		*last = e
+	}
+	return e, err
+}
+
+// apply writes ops (their nexthops ensured) to the FIB and records them;
+// errs are the errors met on the way.
+func (p *Programmer) apply(ops []op, errs []error) (SyncStats, error) {
+	var st SyncStats
+	byTable := map[uint32][]int{}
+	for i := range ops {
+		byTable[ops[i].table] = append(byTable[ops[i].table], i)
 	}
 
 	// 2. one batch per table: deletes first (they make room in a table
@@ -339,7 +385,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 	var b lpm.Batch
 	for table, idx := range byTable {
 		cur := p.cur[table]
-		if cur == nil && !slices.ContainsFunc(idx, func(i int) bool { return !changes[i].Del }) {
+		if cur == nil && !slices.ContainsFunc(idx, func(i int) bool { return !ops[i].del }) {
 			continue // nothing there to delete: no table made for it
 		}
 		t, err := p.table(table)
@@ -350,7 +396,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		if cur == nil {
 			n6 := 0
 			for _, i := range idx {
-				if changes[i].Prefix.Addr().Is6() {
+				if ops[i].k.Is6() {
 					n6++
 				}
 			}
@@ -362,30 +408,30 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		b.Grow(len(idx))
 		order := make([]int, 0, len(idx))
 		for _, i := range idx {
-			if changes[i].Del && !fresh {
-				if x, ok := cur.get(rib.KeyOf(changes[i].Prefix)); ok {
-					b.Del(changes[i].Prefix)
+			if o := &ops[i]; o.del && !fresh {
+				if x, ok := cur.get(o.k); ok {
+					b.Del(o.k.Prefix())
 					order = append(order, i)
-					olds[i] = x | markBit
+					o.old = x | markBit
 				}
 			}
 		}
 		for pass := range 2 {
 			for _, i := range idx {
-				c := &changes[i]
-				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
+				o := &ops[i]
+				if o.del || essential(o.k, &o.nh.target) != (pass == 0) {
 					continue
 				}
 				if !fresh {
-					x, ok := cur.get(rib.KeyOf(c.Prefix))
-					if ok && x.idx() == nhs[i].idx && !p.force[table] {
+					x, ok := cur.get(o.k)
+					if ok && x.idx() == o.nh.idx && !p.force[table] {
 						continue
 					}
 					if ok {
-						olds[i] = x | markBit
+						o.old = x | markBit
 					}
 				}
-				b.Add(c.Prefix, nhs[i].idx)
+				b.Add(o.k.Prefix(), o.nh.idx)
 				order = append(order, i)
 			}
 		}
@@ -395,7 +441,8 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 			// changes wait for Retry or Reconcile.
 			errs = append(errs, err)
 			for _, i := range order {
-				p.retry[retryKey{table, changes[i].Prefix}] = changes[i]
+				c := ops[i].change()
+				p.retry[retryKey{table, c.Prefix}] = c
 			}
 			continue
 		}
@@ -408,38 +455,41 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		}
 		st.Refused += res.Full
 		for _, i := range order {
-			c := &changes[i]
-			err := failed[c.Prefix]
-			if c.Del && errors.Is(err, syscall.ENOENT) {
+			o := &ops[i]
+			var err error
+			if failed != nil {
+				err = failed[o.k.Prefix()]
+			}
+			if o.del && errors.Is(err, syscall.ENOENT) {
 				err = nil // already absent: the goal of a delete
 			}
 			if err != nil {
 				if !errors.Is(err, lpm.ErrFull) {
 					errs = append(errs, fmt.Errorf("table %d: %w", table, err))
 				}
-				p.retry[retryKey{table, c.Prefix}] = *c
+				c := o.change()
+				p.retry[retryKey{table, c.Prefix}] = c
 				continue // the FIB keeps what it had
 			}
-			k := rib.KeyOf(c.Prefix)
-			old, had := olds[i], olds[i] != 0
+			had := o.old != 0
 			if had {
-				if e := p.byIdx[old.idx()]; e != nil {
+				if e := p.byIdx[o.old.idx()]; e != nil {
 					p.unref(e)
 				}
 			}
-			if c.Del {
-				cur.del(k)
-				p.counts[table][famIdx(c.Prefix)]--
+			if o.del {
+				cur.del(o.k)
+				p.counts[table][famOf(o.k)]--
 				st.Deleted++
 				continue
 			}
-			cur.set(k, programmed(nhs[i].idx)|p.mark)
-			p.ref(nhs[i])
+			cur.set(o.k, programmed(o.nh.idx)|p.mark)
+			p.ref(o.nh)
 			if had {
 				st.Replaced++
 			} else {
 				st.Added++
-				p.counts[table][famIdx(c.Prefix)]++
+				p.counts[table][famOf(o.k)]++
 			}
 		}
 	}
@@ -532,8 +582,8 @@ func (p *Programmer) DropTables(keep func(uint32) bool) (int, error) {
 
 // essential routes keep the router itself reachable: local addresses,
 // on-link subnets and host routes.
-func essential(p netip.Prefix, t *rib.Target) bool {
-	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopPunt || t.Type == dpdk.NexthopUnresolved || p.IsSingleIP()
+func essential(k rib.PrefixKey, t *rib.Target) bool {
+	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopPunt || t.Type == dpdk.NexthopUnresolved || k.IsHost()
 }
 
 func (p *Programmer) ref(e *nhEntry) {

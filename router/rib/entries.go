@@ -11,7 +11,7 @@ import (
 //
 // Concurrency: the RIB's.
 type entryMap struct {
-	tabs map[uint32]*tableEntries
+	tabs   map[uint32]*tableEntries
 	n4, n6 int // entries in all tables, per family (n6: and the invalid prefix)
 	// last is the table the last access went to: a full view's routes
 	// come table by table.
@@ -43,6 +43,11 @@ func Unpack4(x uint64) PrefixKey {
 	k := PrefixKey{fam: 4, bits: uint8(x)}
 	binary.BigEndian.PutUint32(k.addr[:4], uint32(x>>8))
 	return k
+}
+
+// IsHost reports whether k is a host prefix (/32, /128).
+func (k PrefixKey) IsHost() bool {
+	return k.fam == 4 && k.bits == 32 || k.fam == 6 && k.bits == 128
 }
 
 // Is4 reports whether k is an IPv4 prefix.

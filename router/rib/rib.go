@@ -146,7 +146,8 @@ type entry struct {
 // Flags in entry.state; the compaction generation takes the other bits
 // (an entry fits in 32 bytes).
 const (
-	// dirtyBit: marked for the next Flush (r.dirty lists it).
+	// dirtyBit: marked for the next Flush (r.dirty lists it, once the
+	// RIB was flushed).
 	dirtyBit = 1 << 31
 	// listedBit: the entry is in the users list of every gateway its best
 	// route names with a dev, since it was last resolved through it: a
@@ -269,7 +270,6 @@ func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
 		ports:      ports,
 		localTable: localTable,
 		entries:    newEntryMap(hint-hint6, hint6),
-		dirty:      make([]dirtyEntry, 0, hint),
 		addrs:      map[ribAddr]struct{}{},
 		neigh:      map[NeighKey][6]byte{},
 		onlink:     map[fptypes.PortID]map[tp]int{},
@@ -412,12 +412,33 @@ func (r *RIB) entry(k tp) *entry {
 	return e
 }
 
+// routeEntry is entry(k) for a route: a new entry comes with room for
+// one candidate in the same allocation (most prefixes have one route).
+func (r *RIB) routeEntry(k tp) *entry {
+	e := r.entries.get(k)
+	if e == nil {
+		b := &entry1{}
+		b.routes = b.c[:0:1]
+		e = &b.entry
+		r.entries.set(k, e)
+	}
+	return e
+}
+
+// entry1 is an entry and the array of its first candidate.
+type entry1 struct {
+	entry
+	c [1]cand
+}
+
 func (r *RIB) mark(k tp) { r.markEntry(k, r.entry(k)) }
 
 func (r *RIB) markEntry(k tp, e *entry) {
 	if !e.dirty() {
 		e.state |= dirtyBit
-		r.dirty = append(r.dirty, dirtyEntry{k, e})
+		if r.flushed { // before the first flush, every entry is marked: flush walks them all
+			r.dirty = append(r.dirty, dirtyEntry{k, e})
+		}
 	}
 }
 
@@ -426,7 +447,7 @@ func (r *RIB) markEntry(k tp, e *entry) {
 func (r *RIB) AddRoute(rt Route) {
 	rt.Prefix = rt.Prefix.Masked()
 	k := mkTP(rt.Table, rt.Prefix)
-	e := r.entry(k)
+	e := r.routeEntry(k)
 	c := r.cand(&rt)
 	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
 	e.routesChanged()
@@ -796,6 +817,18 @@ func (r *RIB) flush(collect bool) []Change {
 	var out []Change
 	// Objects first: the prefixes that refer to one read its new
 	// resolution.
+	if !r.flushed {
+		// Every entry is marked, and r.dirty lists none (markEntry):
+		// walk them all, sparing a list of a million.
+		for k, e := range r.entries.of(ObjTable, false) {
+			out = r.settle(k, e, collect, out)
+		}
+		for k, e := range r.entries.all() {
+			if k.table != ObjTable && e.dirty() {
+				out = r.settle(k, e, collect, out)
+			}
+		}
+	}
 	for _, objects := range []bool{true, false} {
 		for _, d := range r.dirty {
 			if (d.k.table == ObjTable) != objects {
@@ -829,7 +862,7 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 	case ok && e.has() && r.targets.get(e.out).Equal(&t):
 	case ok:
 		old := e.out
-		e.out = r.targets.intern(&t)
+		e.out = r.targets.internVal(t)
 		r.targets.release(old) // 0: none
 		if collect {
 			out = append(out, Change{Table: k.table, Prefix: k.Prefix(), Target: *r.resolved(e)})
