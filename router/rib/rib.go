@@ -60,6 +60,11 @@ type RIB struct {
 	dirty   []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
 	targets *targetTab   // the distinct resolutions entries refer to
 	paths   pathTab      // the distinct path sets routes share
+	// memo: gateways' hops while a flush runs (memoOn), memoNext the
+	// one to replace next (gatewayHop).
+	memo     [4]hopMemo
+	memoNext int
+	memoOn   bool
 	// yield, while set, is called for every entry settled with a
 	// resolution (SettleEach).
 	yield func(uint32, netip.Prefix, *Target)
@@ -686,6 +691,7 @@ func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 	if ul == nil {
 		return
 	}
+	r.memo = [len(r.memo)]hopMemo{} // the list may go
 	r.sweep = (r.sweep + 1) & genMask
 	ul.filter(func(u tp) bool {
 		e := r.entries.get(u)
@@ -728,12 +734,20 @@ func (r *RIB) usesGateway(e *entry, k NeighKey) bool {
 }
 
 // addUser lists prefix u as resolved through gateway k.
-func (r *RIB) addUser(k NeighKey, u tp) {
+func (r *RIB) addUser(k NeighKey, u tp) { r.addUserTo(r.userList(k), k, u) }
+
+// userList is gateway k's users list, made if missing.
+func (r *RIB) userList(k NeighKey) *userList {
 	ul := r.users[k]
 	if ul == nil {
 		ul = &userList{compactAt: minCompact}
 		r.users[k] = ul
 	}
+	return ul
+}
+
+// addUserTo lists prefix u in ul, gateway k's users list.
+func (r *RIB) addUserTo(ul *userList, k NeighKey, u tp) {
 	ul.add(u)
 	if ul.n >= ul.compactAt && r.flushed {
 		r.compactUsers(k, nil)
@@ -814,6 +828,11 @@ func (r *RIB) SettleEach(f func(table uint32, p netip.Prefix, t *Target)) {
 
 func (r *RIB) flush(collect bool) []Change {
 	r.Problems = r.Problems[:0:0]
+	r.memoOn = true
+	defer func() {
+		r.memoOn = false
+		r.memo = [len(r.memo)]hopMemo{}
+	}()
 	var out []Change
 	// Objects first: the prefixes that refer to one read its new
 	// resolution.
@@ -993,6 +1012,48 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 	return Hop{Type: fptypes.NexthopUnresolved, Port: port, Gw: nk.addr}, nil
 }
 
+// hopMemo is a gateway's hop, remembered while a flush runs: a full
+// view's million routes go through a handful of gateways, and comparing
+// with the last few costs less than the port, neighbour and users
+// lookups. Neither ports nor neighbours change during a flush; a users
+// list may go (compactUsers), which forgets every memo.
+type hopMemo struct {
+	gw  netip.Addr
+	dev string // "" : no memo
+	hop Hop
+	nk  NeighKey
+	ul  *userList // nk's, once hop listed a user there
+}
+
+// gatewayHop is hop for a gateway named with its dev (the common case),
+// through the memos while a flush runs.
+func (r *RIB) gatewayHop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
+	if !r.memoOn || dev == "" || !gw.IsValid() {
+		return r.hop(k, e, gw, dev)
+	}
+	for i := range r.memo {
+		m := &r.memo[i]
+		if m.dev != dev || m.gw != gw {
+			continue
+		}
+		if e.state&listedBit == 0 {
+			if m.ul == nil {
+				m.ul = r.userList(m.nk)
+			}
+			r.addUserTo(m.ul, m.nk, k)
+		}
+		return m.hop, nil
+	}
+	h, err := r.hop(k, e, gw, dev)
+	if err != nil {
+		return h, err
+	}
+	m := &r.memo[r.memoNext]
+	r.memoNext = (r.memoNext + 1) % len(r.memo)
+	*m = hopMemo{gw: gw, dev: dev, hop: h, nk: NeighKey{gw.Unmap(), h.Port}}
+	return h, nil
+}
+
 func (r *RIB) routeTarget(k tp, e *entry, rt *cand) (Target, error) {
 	t, err := r.pathsTarget(k, e, rt)
 	if err == nil && rt.nhid != 0 {
@@ -1022,7 +1083,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 		return Target{}, errors.New("unicast route without nexthop")
 	}
 	if len(paths) == 1 {
-		h, err := r.hop(k, e, paths[0].Gateway, paths[0].Dev)
+		h, err := r.gatewayHop(k, e, paths[0].Gateway, paths[0].Dev)
 		if err != nil {
 			return Target{}, err
 		}
@@ -1031,7 +1092,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 	var all, resolved []Member
 	var bad []error
 	for _, nh := range paths {
-		h, err := r.hop(k, e, nh.Gateway, nh.Dev)
+		h, err := r.gatewayHop(k, e, nh.Gateway, nh.Dev)
 		if err != nil { // this path is unusable; the others still carry traffic
 			bad = append(bad, err)
 			continue
