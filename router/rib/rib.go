@@ -1036,13 +1036,14 @@ func (r *RIB) gatewayHop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error)
 		if m.dev != dev || m.gw != gw {
 			continue
 		}
+		h := m.hop // addUserTo may compact a list, which forgets m
 		if e.state&listedBit == 0 {
 			if m.ul == nil {
 				m.ul = r.userList(m.nk)
 			}
 			r.addUserTo(m.ul, m.nk, k)
 		}
-		return m.hop, nil
+		return h, nil
 	}
 	h, err := r.hop(k, e, gw, dev)
 	if err != nil {

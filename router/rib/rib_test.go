@@ -347,3 +347,35 @@ func TestRIBSyncRoutes(t *testing.T) {
 		t.Errorf("%d routes held, want %d", n, want.Routes())
 	}
 }
+
+// TestCompactionDuringFlush: a gateway's users list compacted in the
+// middle of a flush (it doubled) leaves every prefix resolved as a full
+// resolution does (the remembered hops of the flush are forgotten then,
+// not read).
+func TestCompactionDuringFlush(t *testing.T) {
+	st := &State{Addrs: []Addr{{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"}}}
+	for i := range 2 {
+		st.Neighs = append(st.Neighs, Neigh{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(2 + i)}), Dev: "a",
+			MAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}})
+	}
+	for i := range 300 {
+		st.Routes = append(st.Routes, Route{Table: MainTable, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{20, 0, byte(i), 0}), 24),
+			Nexthops: []Nexthop{{Gateway: netip.AddrFrom4([4]byte{10, 0, 0, byte(2 + i%2)}), Dev: "a"}}})
+	}
+	rib := NewRIB(ribPorts, MainTable)
+	rib.Load(st)
+	full, _ := Resolve(st, ribPorts, MainTable)
+	for round := range 4 {
+		// The same routes again: each lists its gateway anew, and the
+		// lists double (and are compacted) while the flush runs.
+		for _, rt := range st.Routes {
+			rt.Metric = 0
+			rt.NhID = 0
+			rib.AddRoute(rt)
+		}
+		rib.Flush()
+		if got := rib.Desired(); !reflect.DeepEqual(normal(got), normal(full)) {
+			t.Fatalf("round %d: incremental\n%v\nfull\n%v", round, got, full)
+		}
+	}
+}
