@@ -251,7 +251,7 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 	}
 	clear(p.retry) // a Sync supersedes every pending change
 	var errs []error
-	var last *nhEntry
+	var recent recentNH
 	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
 	ops := make([]op, 0, max(hint-had, 0)+64)
 	each(func(table uint32, pfx netip.Prefix, t *rib.Target) {
@@ -265,7 +265,7 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 		}
 		// The nexthop now: t is valid for this call only (the RIB may be
 		// settling as it yields).
-		nh, err := p.ensureLast(t, &last)
+		nh, err := p.ensureRecent(t, &recent)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s table %d: %w", pfx, table, err))
 			p.retry[retryKey{table, pfx}] = rib.Change{Table: table, Prefix: pfx, Target: *t}
@@ -331,7 +331,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		}
 	}
 	ops := make([]op, 0, len(changes))
-	var last *nhEntry
+	var recent recentNH
 	for i := range changes {
 		c := &changes[i]
 		if c.Table == rib.ObjTable {
@@ -342,7 +342,7 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		}
 		o := op{table: c.Table, del: c.Del, k: rib.KeyOf(c.Prefix)}
 		if !c.Del {
-			nh, err := p.ensureLast(&c.Target, &last)
+			nh, err := p.ensureRecent(&c.Target, &recent)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
 				p.retry[retryKey{c.Table, c.Prefix}] = *c
@@ -355,16 +355,27 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 	return p.apply(ops, errs)
 }
 
-// ensureLast is ensure with a memory of its last answer: a full view's
-// changes come in runs of one target, whose nexthop is what ensure would
-// return again.
-func (p *Programmer) ensureLast(t *rib.Target, last **nhEntry) (*nhEntry, error) {
-	if *last != nil && (*last).target.Equal(t) {
-		return *last, nil
+// recentNH are the nexthops ensureRecent returned last, for one Update or
+// SyncEach: no nexthop is released meanwhile.
+type recentNH struct {
+	e    [4]*nhEntry
+	next int
+}
+
+// ensureRecent is ensure with a memory of its last answers: a full view's
+// changes go through a handful of targets (one per peer), whose nexthops
+// are what ensure would return again; comparing costs less than a key
+// and a map lookup.
+func (p *Programmer) ensureRecent(t *rib.Target, r *recentNH) (*nhEntry, error) {
+	for _, e := range r.e {
+		if e != nil && e.target.Equal(t) {
+			return e, nil
+		}
 	}
 	e, err := p.ensure(t)
 	if err == nil {
-		*last = e
+		r.e[r.next] = e
+		r.next = (r.next + 1) % len(r.e)
 	}
 	return e, err
 }
@@ -435,7 +446,25 @@ func (p *Programmer) apply(ops []op, errs []error) (SyncStats, error) {
 				order = append(order, i)
 			}
 		}
+		// A table made for this batch takes adds only: its record is
+		// filled while the FIB applies them (a million map inserts beside
+		// the C side's work), then the refused ones leave it again.
+		// Nothing else reads cur meanwhile: it is new, and the router
+		// holds its lock while it programs.
+		var filled chan struct{}
+		if fresh {
+			filled = make(chan struct{})
+			go func() {
+				defer close(filled)
+				for _, i := range order {
+					cur.set(ops[i].k, programmed(ops[i].nh.idx)|p.mark)
+				}
+			}()
+		}
 		res, err := p.fib.Apply(t, &b)
+		if filled != nil {
+			<-filled
+		}
 		if err != nil {
 			// The batch did not run: the FIB keeps what it had, and the
 			// changes wait for Retry or Reconcile.
@@ -443,6 +472,9 @@ func (p *Programmer) apply(ops []op, errs []error) (SyncStats, error) {
 			for _, i := range order {
 				c := ops[i].change()
 				p.retry[retryKey{table, c.Prefix}] = c
+				if fresh {
+					cur.del(ops[i].k)
+				}
 			}
 			continue
 		}
@@ -469,6 +501,9 @@ func (p *Programmer) apply(ops []op, errs []error) (SyncStats, error) {
 				}
 				c := o.change()
 				p.retry[retryKey{table, c.Prefix}] = c
+				if fresh {
+					cur.del(o.k)
+				}
 				continue // the FIB keeps what it had
 			}
 			had := o.old != 0
@@ -483,7 +518,9 @@ func (p *Programmer) apply(ops []op, errs []error) (SyncStats, error) {
 				st.Deleted++
 				continue
 			}
-			cur.set(o.k, programmed(o.nh.idx)|p.mark)
+			if !fresh {
+				cur.set(o.k, programmed(o.nh.idx)|p.mark)
+			}
 			p.ref(o.nh)
 			if had {
 				st.Replaced++
