@@ -180,7 +180,7 @@ func (r *Router) Run(ctx context.Context) error {
 	// unlocked: it ends with Run instead of going back to the Go scheduler
 	// with the router's affinity and nice value.
 	runtime.LockOSThread()
-	r.pinThread()
+	r.pinThread(ctx)
 	missingLogged := false
 	for ctx.Err() == nil {
 		err := r.k.Open()
@@ -806,25 +806,41 @@ func (r *Router) probeUnresolved() {
 // this thread (Linux nices threads individually) stands in for them.
 // router_bind_core=-1 (the manual's autodetection) picks the least loaded
 // CPU outside the workers'.
-func (r *Router) pinThread() {
+func (r *Router) pinThread(ctx context.Context) {
 	tid := unix.Gettid()
-	core := r.cfg.BindCore
-	if core < 0 {
-		cpu, load, err := autoCore(200 * time.Millisecond)
-		if err != nil {
-			r.log.Warn().Err(err).Msg("router_bind_core=-1: no core chosen, the router thread is not pinned")
-		} else {
-			r.log.Info().Int("cpu", cpu).Float64("load", load).
-				Msg("router_bind_core=-1: the router thread runs on the least loaded CPU outside the workers'")
-			core = cpu
-		}
-	}
-	if core >= 0 {
+	pin := func(core int) {
 		var set unix.CPUSet
 		set.Set(core)
-		if err := unix.SchedSetaffinity(tid, &set); err != nil {
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && ctx.Err() == nil { // else: Run's thread may be gone
 			r.log.Warn().Err(err).Int("router_bind_core", core).Msg("cannot pin the router thread")
 		}
+	}
+	switch core := r.cfg.BindCore; {
+	case core >= 0:
+		pin(core)
+	default:
+		// The load is sampled once the first mirror is made: a sample
+		// taken first would delay a restart's FIB by as much, and one
+		// taken during the mirror would see the router's own work. The
+		// thread is pinned from this goroutine (affinity is per thread
+		// id); Run's thread lives until ctx ends.
+		go func() {
+			select {
+			case <-r.ready:
+			case <-ctx.Done():
+				return
+			}
+			cpu, load, err := autoCore(tid, 200*time.Millisecond)
+			switch {
+			case ctx.Err() != nil:
+			case err != nil:
+				r.log.Warn().Err(err).Msg("router_bind_core=-1: no core chosen, the router thread is not pinned")
+			default:
+				r.log.Info().Int("cpu", cpu).Float64("load", load).
+					Msg("router_bind_core=-1: the router thread runs on the least loaded CPU outside the workers'")
+				pin(cpu)
+			}
+		}()
 	}
 	if r.cfg.SchedAddPrio != 0 {
 		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, -r.cfg.SchedAddPrio); err != nil {
