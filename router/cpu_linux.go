@@ -65,12 +65,12 @@ func leastLoaded(candidates []int, before, after map[int]cpuBusy) (cpu int, load
 	return cpu, load
 }
 
-// autoCore is router_bind_core=-1: the least loaded of the CPUs this thread
-// may run on (the control plane's: the workers' are excluded), measured
-// over a short sample.
-func autoCore(sample time.Duration) (cpu int, load float64, err error) {
+// autoCore is router_bind_core=-1: the least loaded of the CPUs thread
+// tid may run on (the control plane's: the workers' are excluded),
+// measured over a short sample.
+func autoCore(tid int, sample time.Duration) (cpu int, load float64, err error) {
 	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
+	if err := unix.SchedGetaffinity(tid, &set); err != nil {
 		return -1, 0, fmt.Errorf("thread affinity: %w", err)
 	}
 	var cands []int

@@ -128,7 +128,7 @@ func New(log zerolog.Logger, cfg Config, ports Ports, fib *lpm.FIB) *Router {
 		ports:     ifs,
 		vlans:     map[int]VLAN{},
 		macvlans:  map[int]Macvlan{},
-		rib:       newRIB(ifs, cfg, 0),
+		rib:       newRIB(ifs, cfg, 0, 0),
 		nh:        rib.NewNhObjs(),
 		prog:      NewProgrammer(log, fib),
 		k:         &kernel.Kernel{Netns: cfg.Netns, Tables: tables, RcvBuf: cfg.RcvBuf},
@@ -180,7 +180,7 @@ func (r *Router) Run(ctx context.Context) error {
 	// unlocked: it ends with Run instead of going back to the Go scheduler
 	// with the router's affinity and nice value.
 	runtime.LockOSThread()
-	r.pinThread()
+	r.pinThread(ctx)
 	missingLogged := false
 	for ctx.Err() == nil {
 		err := r.k.Open()
@@ -486,61 +486,81 @@ func (r *Router) syncIfaces() bool {
 	return changed
 }
 
-func newRIB(ports Ports, cfg Config, routes int) *RIB {
-	rib := NewRIB(ports, cfg.KernelTable, routes)
+// newRIB is an empty RIB for routes routes, of which routes6 IPv6.
+func newRIB(ports Ports, cfg Config, routes, routes6 int) *RIB {
+	rib := NewRIB(ports, cfg.KernelTable, routes, routes6)
 	rib.SetPunts(cfg.Punts)
 	return rib
 }
 
 // resync replaces the RIB by a fresh dump and programs only differences.
+// The new RIB takes the routes as the kernel dumps them (no slice of a
+// million routes), under r.mu from the dump's first route on.
 func (r *Router) resync() error {
 	t0 := time.Now()
-	st, links, err := r.k.Dump()
+	var st *rib.State
+	var nr *RIB
+	routes, locked := 0, false
+	defer func() {
+		if locked {
+			r.mu.Unlock()
+		}
+	}()
+	h4, h6 := r.rib.Lens() // the last RIB's size, if any
+	err := r.k.DumpEach(func(s *rib.State, links Links) func(*rib.Route) {
+		if !locked { // begin runs again when a dump is interrupted
+			r.mu.Lock()
+			locked = true
+		}
+		st, routes = s, 0
+		r.links = links
+		r.linkUp = st.LinkUp
+		r.vlans, r.macvlans = st.VLANs, st.Macvlans
+		r.syncIfaces()
+		r.indexPorts()
+		nr = newRIB(r.ports, r.cfg, h4+h6, h6)
+		for _, a := range st.Addrs {
+			if _, ok := r.ports.PortOf(a.Dev); ok {
+				nr.AddAddr(a)
+			}
+		}
+		for _, n := range st.Neighs {
+			r.setNeigh(nr, n)
+		}
+		r.nh = rib.NewNhObjs()
+		r.nh.Replace(st.Nexthops)
+		for id := range r.nh.All() {
+			exp, _ := r.nh.Expansion(id, links)
+			nr.SetObj(id, exp)
+		}
+		nh := r.nh
+		return func(rt *rib.Route) {
+			routes++
+			if rt.NhID != 0 {
+				nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), rt.NhID)
+				nh.Expand(rt, links)
+			}
+			nr.AddRoute(*rt)
+		}
+	})
 	if err != nil {
 		return err
 	}
 	tDump := time.Since(t0)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.links = links
-	r.linkUp = st.LinkUp
-	r.vlans, r.macvlans = st.VLANs, st.Macvlans
-	r.syncIfaces()
-	r.indexPorts()
-	nr := newRIB(r.ports, r.cfg, len(st.Routes))
-	for _, a := range st.Addrs {
-		if _, ok := r.ports.PortOf(a.Dev); ok {
-			nr.AddAddr(a)
-		}
-	}
-	for _, n := range st.Neighs {
-		r.setNeigh(nr, n)
-	}
-	r.nh = rib.NewNhObjs()
-	r.nh.Replace(st.Nexthops)
-	for id := range r.nh.All() {
-		exp, _ := r.nh.Expansion(id, links)
-		nr.SetObj(id, exp)
-	}
-	for _, rt := range st.Routes {
-		r.nh.Use(rib.RouteKey(rt.Table, rt.Prefix, rt.Metric), rt.NhID)
-		r.nh.Expand(&rt, links)
-		nr.AddRoute(rt)
-	}
-	nr.Settle()
+	// Resolved and programmed in one walk: the FIB takes each prefix as
+	// the new RIB settles it.
+	ss, err := r.prog.SyncEach(nr.Len(), nr.SettleEach)
 	r.rib = nr
 	for _, n := range st.Stale {
 		r.confirm(n)
 	}
-	tResolve := time.Since(t0) - tDump
-	ss, err := r.prog.SyncEach(nr.Len(), nr.Each)
 	r.rulesAfterProgram()
 	r.dropTables()
 	r.settleMemory(bigChange) // the old RIB and the dump are garbage now
 	r.Stats.Resyncs.Add(1)
-	r.log.Info().Int("routes", len(st.Routes)).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
+	r.log.Info().Int("routes", routes).Int("addrs", len(st.Addrs)).Int("neighbours", nr.Neighbours()).
 		Int("added", ss.Added).Int("replaced", ss.Replaced).Int("deleted", ss.Deleted).Int("refused", ss.Refused).
-		Dur("dump", tDump).Dur("resolve", tResolve).Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
+		Dur("dump", tDump).Dur("took", time.Since(t0)).Msg("resynchronised with the kernel")
 	r.probeUnresolved()
 	return err
 }
@@ -786,25 +806,41 @@ func (r *Router) probeUnresolved() {
 // this thread (Linux nices threads individually) stands in for them.
 // router_bind_core=-1 (the manual's autodetection) picks the least loaded
 // CPU outside the workers'.
-func (r *Router) pinThread() {
+func (r *Router) pinThread(ctx context.Context) {
 	tid := unix.Gettid()
-	core := r.cfg.BindCore
-	if core < 0 {
-		cpu, load, err := autoCore(200 * time.Millisecond)
-		if err != nil {
-			r.log.Warn().Err(err).Msg("router_bind_core=-1: no core chosen, the router thread is not pinned")
-		} else {
-			r.log.Info().Int("cpu", cpu).Float64("load", load).
-				Msg("router_bind_core=-1: the router thread runs on the least loaded CPU outside the workers'")
-			core = cpu
-		}
-	}
-	if core >= 0 {
+	pin := func(core int) {
 		var set unix.CPUSet
 		set.Set(core)
-		if err := unix.SchedSetaffinity(tid, &set); err != nil {
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && ctx.Err() == nil { // else: Run's thread may be gone
 			r.log.Warn().Err(err).Int("router_bind_core", core).Msg("cannot pin the router thread")
 		}
+	}
+	switch core := r.cfg.BindCore; {
+	case core >= 0:
+		pin(core)
+	default:
+		// The load is sampled once the first mirror is made: a sample
+		// taken first would delay a restart's FIB by as much, and one
+		// taken during the mirror would see the router's own work. The
+		// thread is pinned from this goroutine (affinity is per thread
+		// id); Run's thread lives until ctx ends.
+		go func() {
+			select {
+			case <-r.ready:
+			case <-ctx.Done():
+				return
+			}
+			cpu, load, err := autoCore(tid, 200*time.Millisecond)
+			switch {
+			case ctx.Err() != nil:
+			case err != nil:
+				r.log.Warn().Err(err).Msg("router_bind_core=-1: no core chosen, the router thread is not pinned")
+			default:
+				r.log.Info().Int("cpu", cpu).Float64("load", load).
+					Msg("router_bind_core=-1: the router thread runs on the least loaded CPU outside the workers'")
+				pin(cpu)
+			}
+		}()
 	}
 	if r.cfg.SchedAddPrio != 0 {
 		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, -r.cfg.SchedAddPrio); err != nil {

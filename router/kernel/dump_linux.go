@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -27,24 +28,38 @@ var errDumpInterrupted = netlink.ErrDumpInterrupted
 // dumpRoutes appends the routes of the wanted tables, of the families
 // given (both when none).
 func dumpRoutes(ns netns.NsHandle, want map[uint32]bool, links rib.Links, out []rib.Route, fams ...uint8) ([]rib.Route, error) {
-	fd, err := rtnl.SocketIn(ns)
-	if err != nil {
-		return out, err
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 1<<20)
+	err := eachRoute(ns, want, links, func(r *rib.Route) { out = append(out, *r) }, fams...)
+	return out, err
+}
+
+// eachRoute hands each route of the wanted tables, of the families given
+// (both when none), to f, as the dump comes: no slice of a million routes
+// is made. Each family is dumped on a socket of its own, both at once (the
+// kernel's work of a dump runs in its reader's recvfrom); f sees the
+// routes of one family in the kernel's order, those of both interleaved.
+// f may keep the route's Nexthops (read-only: one-path routes share
+// them), not the pointer.
+func eachRoute(ns netns.NsHandle, want map[uint32]bool, links rib.Links, f func(*rib.Route), fams ...uint8) error {
 	if len(fams) == 0 {
 		fams = []uint8{unix.AF_INET, unix.AF_INET6}
 	}
-	for seq, fam := range fams {
-		if err := sendDump(fd, uint32(seq+1), fam); err != nil {
-			return out, err
+	fds := make([]int, 0, len(fams))
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
 		}
-		if out, err = readDump(fd, buf, want, links, out); err != nil {
-			return out, err
+	}()
+	for _, fam := range fams {
+		fd, err := rtnl.SocketIn(ns)
+		if err != nil {
+			return err
+		}
+		fds = append(fds, fd)
+		if err := sendDump(fd, 1, fam); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return readDump(fds, want, links, f)
 }
 
 func sendDump(fd int, seq uint32, family uint8) error {
@@ -59,49 +74,156 @@ func sendDump(fd int, seq uint32, family uint8) error {
 	return unix.Sendto(fd, m[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
-func readDump(fd int, buf []byte, want map[uint32]bool, links rib.Links, out []rib.Route) ([]rib.Route, error) {
-	interrupted := false
+// dumpBufs is how many receive buffers a dump's reader cycles through:
+// the kernel fills one (its dump runs in the reader's recvfrom, about half
+// of a full view's dump) while the caller decodes another.
+const dumpBufs = 4
+
+// dumpRead is one recvfrom of a dump: the bytes read, or why none, and
+// which dump (index in readDump's fds) it is of.
+type dumpRead struct {
+	b   []byte
+	err error
+	src int
+}
+
+// readDump reads the dumps requested on fds to their ends, handing their
+// routes to f. A goroutine per fd receives while this one decodes: the
+// kernel's side of the dumps runs beside the decoding and f (a RIB's
+// insertion). A reader stops at the message its dump ends with for this
+// decoder too (dumpEnds), so it never waits for a message that does not
+// come; readDump returns once its readers are gone (the fds outlive
+// them).
+func readDump(fds []int, want map[uint32]bool, links rib.Links, f func(*rib.Route)) error {
+	full := make(chan dumpRead, dumpBufs*len(fds))
+	stop := make(chan struct{})
+	free := make([]chan []byte, len(fds))
+	var wg sync.WaitGroup
+	for i, fd := range fds {
+		free[i] = make(chan []byte, dumpBufs)
+		for range dumpBufs {
+			free[i] <- make([]byte, 1<<20)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			receiveDump(fd, i, free[i], full, stop)
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	interrupted := make([]bool, len(fds))
+	running := len(fds)
 	paths := pathCache{}
-	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err == unix.EINTR {
+	var r rib.Route // f's argument: one for the dump, not one per route
+	for running > 0 {
+		rd := <-full
+		if rd.err != nil {
+			return rd.err
+		}
+		ended, err := decodeDump(rd.b, want, links, paths, &r, f, &interrupted[rd.src])
+		if err != nil {
+			return err
+		}
+		if ended {
+			running--
 			continue
 		}
-		if err != nil {
-			return out, fmt.Errorf("route dump: %w", err)
+		free[rd.src] <- rd.b[:cap(rd.b)]
+	}
+	return nil
+}
+
+// receiveDump reads dump src from fd into the buffers of free and queues
+// them on full, up to the read that ends the dump, a receive error, or
+// stop.
+func receiveDump(fd, src int, free chan []byte, full chan<- dumpRead, stop <-chan struct{}) {
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-stop:
+			return
 		}
-		b := buf[:n]
-		rtnlpcap.Netlink(rtnlpcap.ToUser, b) // router_rtnl_pcap
-		for len(b) >= unix.NLMSG_HDRLEN {
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			typ := binary.NativeEndian.Uint16(b[4:])
-			flags := binary.NativeEndian.Uint16(b[6:])
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return out, errors.New("route dump: malformed message")
-			}
-			if flags&unix.NLM_F_DUMP_INTR != 0 {
-				interrupted = true
-			}
-			switch typ {
-			case unix.NLMSG_DONE:
-				if interrupted {
-					return out, errDumpInterrupted
-				}
-				return out, nil
-			case unix.NLMSG_ERROR:
-				if l >= unix.NLMSG_HDRLEN+4 {
-					if e := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:])); e != 0 {
-						return out, fmt.Errorf("route dump: %w", unix.Errno(-e))
-					}
-				}
-			case unix.RTM_NEWROUTE:
-				if r, ok := parseRoute(b[unix.NLMSG_HDRLEN:l], want, links, paths); ok {
-					out = append(out, r)
-				}
-			}
-			b = b[rtnl.Align(l):]
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		for err == unix.EINTR {
+			n, _, err = unix.Recvfrom(fd, buf, 0)
+		}
+		rd := dumpRead{src: src}
+		if err != nil {
+			rd.err = fmt.Errorf("route dump: %w", err)
+		} else {
+			rd.b = buf[:n]
+		}
+		select {
+		case full <- rd:
+		case <-stop:
+			return
+		}
+		if err != nil || dumpEnds(rd.b) {
+			return
 		}
 	}
+}
+
+// decodeDump decodes one read of a dump, handing its routes to f through
+// r; ended: the read ends the dump. *interrupted records the kernel's
+// NLM_F_DUMP_INTR until the end.
+func decodeDump(b []byte, want map[uint32]bool, links rib.Links, paths pathCache, r *rib.Route,
+	f func(*rib.Route), interrupted *bool) (ended bool, err error) {
+	rtnlpcap.Netlink(rtnlpcap.ToUser, b) // router_rtnl_pcap
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(binary.NativeEndian.Uint32(b[0:]))
+		typ := binary.NativeEndian.Uint16(b[4:])
+		flags := binary.NativeEndian.Uint16(b[6:])
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			return true, errors.New("route dump: malformed message")
+		}
+		if flags&unix.NLM_F_DUMP_INTR != 0 {
+			*interrupted = true
+		}
+		switch typ {
+		case unix.NLMSG_DONE:
+			if *interrupted {
+				return true, errDumpInterrupted
+			}
+			return true, nil
+		case unix.NLMSG_ERROR:
+			if l >= unix.NLMSG_HDRLEN+4 {
+				if e := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:])); e != 0 {
+					return true, fmt.Errorf("route dump: %w", unix.Errno(-e))
+				}
+			}
+		case unix.RTM_NEWROUTE:
+			var ok bool
+			if *r, ok = parseRoute(b[unix.NLMSG_HDRLEN:l], want, links, paths); ok {
+				f(r)
+			}
+		}
+		b = b[min(rtnl.Align(l), len(b)):]
+	}
+	return false, nil
+}
+
+// dumpEnds reports whether b, one read of a dump, holds the message that
+// ends it for readDump: NLMSG_DONE, an NLMSG_ERROR with an error, or a
+// malformed message.
+func dumpEnds(b []byte) bool {
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(binary.NativeEndian.Uint32(b[0:]))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			return true
+		}
+		switch binary.NativeEndian.Uint16(b[4:]) {
+		case unix.NLMSG_DONE:
+			return true
+		case unix.NLMSG_ERROR:
+			if l >= unix.NLMSG_HDRLEN+4 && binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:]) != 0 {
+				return true
+			}
+		}
+		b = b[min(rtnl.Align(l), len(b)):]
+	}
+	return false
 }
 
 // nlaTypeMask strips the nested/byte-order flags of an attribute type.

@@ -416,22 +416,52 @@ func subLink(l netlink.Link) (*rib.VLAN, *rib.Macvlan) {
 // routes of the mirrored tables. A dump the kernel marks as interrupted
 // (NLM_F_DUMP_INTR: the tables changed under it) is retried.
 func (k *Kernel) Dump() (*rib.State, rib.Links, error) {
-	var err error
-	for range 10 {
-		var st *rib.State
-		var links rib.Links
-		st, links, err = k.dumpOnce()
-		if err == nil {
-			return st, links, nil
-		}
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return nil, nil, err
-		}
+	var st *rib.State
+	var links rib.Links
+	err := k.DumpEach(func(s *rib.State, l rib.Links) func(*rib.Route) {
+		st, links = s, l
+		return func(r *rib.Route) { st.Routes = append(st.Routes, *r) }
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("dump interrupted 10 times in a row: %w", err)
+	return st, links, nil
 }
 
-func (k *Kernel) dumpOnce() (*rib.State, rib.Links, error) {
+// DumpEach reads the complete state as Dump does, but hands the routes
+// one by one, as the kernel dumps them, to the function begin returns:
+// begin gets the rest of the state (links, addresses, neighbours,
+// nexthop objects; no Routes) first. A dump the kernel marks as
+// interrupted is retried, and begin called again: what the previous
+// attempt's routes built is to be dropped.
+func (k *Kernel) DumpEach(begin func(*rib.State, rib.Links) func(*rib.Route)) error {
+	var err error
+	for range 10 {
+		err = k.dumpOnce(begin)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return err
+		}
+	}
+	return fmt.Errorf("dump interrupted 10 times in a row: %w", err)
+}
+
+func (k *Kernel) dumpOnce(begin func(*rib.State, rib.Links) func(*rib.Route)) error {
+	st, links, err := k.dumpState()
+	if err != nil {
+		return err
+	}
+	want := map[uint32]bool{}
+	for _, t := range k.Tables {
+		want[t] = true
+	}
+	return eachRoute(k.ns, want, links, begin(st, links))
+}
+
+// dumpState reads links, addresses, neighbours and nexthop objects.
+func (k *Kernel) dumpState() (*rib.State, rib.Links, error) {
 	ll, err := k.h.LinkList()
 	if err != nil {
 		return nil, nil, fmt.Errorf("link dump: %w", err)
@@ -481,13 +511,6 @@ func (k *Kernel) dumpOnce() (*rib.State, rib.Links, error) {
 	}
 	// Nexthop objects before the routes that name them.
 	if st.Nexthops, err = dumpNexthops(k.ns); err != nil {
-		return nil, nil, err
-	}
-	want := map[uint32]bool{}
-	for _, t := range k.Tables {
-		want[t] = true
-	}
-	if st.Routes, err = dumpRoutes(k.ns, want, links, st.Routes); err != nil {
 		return nil, nil, err
 	}
 	return st, links, nil

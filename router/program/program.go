@@ -30,9 +30,8 @@ type Programmer struct {
 	nh    map[rib.NhKey]*nhEntry
 	byIdx map[uint32]*nhEntry // the same, by FIB nexthop index
 	// cur is what the FIB holds, per table and prefix: a nexthop index
-	// and the mark of Sync's mark-and-sweep (8 bytes a route where a
-	// netip.Prefix and a pointer took 48).
-	cur  map[uint32]map[rib.PrefixKey]programmed
+	// and the mark of Sync's mark-and-sweep.
+	cur  map[uint32]*held
 	mark programmed // the current mark: every entry carries it between Syncs
 	// retry holds changes the FIB refused (table full, nexthop not
 	// publishable), retried by Retry every router_fib_refresh.
@@ -96,7 +95,7 @@ func New(log zerolog.Logger, fib *lpm.FIB) *Programmer {
 		fib:     fib,
 		nh:      map[rib.NhKey]*nhEntry{},
 		byIdx:   map[uint32]*nhEntry{},
-		cur:     map[uint32]map[rib.PrefixKey]programmed{},
+		cur:     map[uint32]*held{},
 		retry:   map[retryKey]rib.Change{},
 		refused: map[uint32]error{},
 		force:   map[uint32]bool{},
@@ -144,11 +143,12 @@ func (p *Programmer) drifted() []uint32 {
 	return out
 }
 
-func famIdx(p netip.Prefix) int {
-	if p.Addr().Is4() {
-		return 0
+// famOf is k's index in Programmer.counts (0 IPv4, 1 IPv6).
+func famOf(k rib.PrefixKey) int {
+	if k.Is6() {
+		return 1
 	}
-	return 1
+	return 0
 }
 
 // Reconcile compares the whole resolution (each, the RIB) with what the
@@ -245,42 +245,74 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 	// Every entry carries p.mark; the new mark tells the prefixes the
 	// iteration yields from the rest.
 	p.mark ^= markBit
-	held := 0
+	had := 0
 	for _, cur := range p.cur {
-		held += len(cur)
+		had += cur.len()
 	}
+	clear(p.retry) // a Sync supersedes every pending change
+	var errs []error
+	var recent recentNH
 	// Mostly all new (first load) or mostly unchanged (resync): size for the first.
-	changes := make([]rib.Change, 0, max(hint-held, 0)+64)
+	ops := make([]op, 0, max(hint-had, 0)+64)
 	each(func(table uint32, pfx netip.Prefix, t *rib.Target) {
 		cur := p.cur[table]
 		k := rib.KeyOf(pfx)
-		if c, ok := cur[k]; ok {
-			cur[k] = programmed(c.idx()) | p.mark
+		if c, ok := cur.get(k); ok {
+			cur.set(k, programmed(c.idx())|p.mark)
 			if e := p.byIdx[c.idx()]; e != nil && e.target.Equal(t) && !p.force[table] {
 				return
 			}
 		}
-		changes = append(changes, rib.Change{Table: table, Prefix: pfx, Target: *t})
+		// The nexthop now: t is valid for this call only (the RIB may be
+		// settling as it yields).
+		nh, err := p.ensureRecent(t, &recent)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s table %d: %w", pfx, table, err))
+			p.retry[retryKey{table, pfx}] = rib.Change{Table: table, Prefix: pfx, Target: *t}
+			return
+		}
+		ops = append(ops, op{table: table, k: k, nh: nh})
 	})
 	for table, cur := range p.cur {
-		for k, c := range cur {
+		for k, c := range cur.all() {
 			if c&markBit != p.mark {
-				changes = append(changes, rib.Change{Table: table, Prefix: k.Prefix(), Del: true})
+				ops = append(ops, op{table: table, k: k, del: true})
 			}
 		}
 	}
-	clear(p.retry) // a Sync supersedes every pending change
-	st, err := p.Update(changes)
-	// Update marks what it writes; what it could not delete is marked
-	// too, so that every entry carries the mark again (the next Sync
-	// deletes it if still unwanted).
-	for _, c := range changes {
-		k := rib.KeyOf(c.Prefix)
-		if x, ok := p.cur[c.Table][k]; ok {
-			p.cur[c.Table][k] = programmed(x.idx()) | p.mark
+	st, err := p.apply(ops, errs)
+	// apply marks what it writes; what it could not write or delete (all
+	// of it waits in p.retry) is marked too, so that every entry carries
+	// the mark again (the next Sync deletes it if still unwanted).
+	for rk := range p.retry {
+		k := rib.KeyOf(rk.prefix)
+		if x, ok := p.cur[rk.table].get(k); ok {
+			p.cur[rk.table].set(k, programmed(x.idx())|p.mark)
 		}
 	}
 	return st, err
+}
+
+// op is one route change for apply, its nexthop ensured: a rib.Change
+// whose target its nexthop holds (40 bytes, not 128, for each of a full
+// view's routes).
+type op struct {
+	table uint32
+	del   bool
+	k     rib.PrefixKey
+	// old is what the FIB held for k, read while the batch is made (one
+	// lookup per change, not two), with markBit set: 0 when nothing.
+	old programmed
+	nh  *nhEntry // nil for a delete
+}
+
+// change is o as the rib.Change it stands for (a retry).
+func (o *op) change() rib.Change {
+	c := rib.Change{Table: o.table, Prefix: o.k.Prefix(), Del: o.del}
+	if o.nh != nil {
+		c.Target = o.nh.target
+	}
+	return c
 }
 
 // Update applies changes, at most one per table and prefix. Routes a table
@@ -288,13 +320,9 @@ func (p *Programmer) SyncEach(hint int, each func(func(uint32, netip.Prefix, *ri
 // Retry (the router runs it every router_fib_refresh) or a later change of
 // the same prefix tries them again.
 func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
-	var st SyncStats
 	var errs []error
-
 	// 1. publish the nexthops the changes need; an object's new resolution
 	// is one rewrite of its nexthop, which every route naming it follows
-	nhs := make([]*nhEntry, len(changes))
-	byTable := map[uint32][]int{}
 	for i := range changes {
 		if c := &changes[i]; c.Table == rib.ObjTable {
 			if err := p.objectChanged(c); err != nil {
@@ -302,22 +330,63 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 			}
 		}
 	}
+	ops := make([]op, 0, len(changes))
+	var recent recentNH
 	for i := range changes {
 		c := &changes[i]
 		if c.Table == rib.ObjTable {
 			continue
 		}
-		delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
+		if len(p.retry) > 0 {
+			delete(p.retry, retryKey{c.Table, c.Prefix}) // superseded
+		}
+		o := op{table: c.Table, del: c.Del, k: rib.KeyOf(c.Prefix)}
 		if !c.Del {
-			e, err := p.ensure(&c.Target)
+			nh, err := p.ensureRecent(&c.Target, &recent)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s table %d: %w", c.Prefix, c.Table, err))
 				p.retry[retryKey{c.Table, c.Prefix}] = *c
 				continue
 			}
-			nhs[i] = e
+			o.nh = nh
 		}
-		byTable[c.Table] = append(byTable[c.Table], i)
+		ops = append(ops, o)
+	}
+	return p.apply(ops, errs)
+}
+
+// recentNH are the nexthops ensureRecent returned last, for one Update or
+// SyncEach: no nexthop is released meanwhile.
+type recentNH struct {
+	e    [4]*nhEntry
+	next int
+}
+
+// ensureRecent is ensure with a memory of its last answers: a full view's
+// changes go through a handful of targets (one per peer), whose nexthops
+// are what ensure would return again; comparing costs less than a key
+// and a map lookup.
+func (p *Programmer) ensureRecent(t *rib.Target, r *recentNH) (*nhEntry, error) {
+	for _, e := range r.e {
+		if e != nil && e.target.Equal(t) {
+			return e, nil
+		}
+	}
+	e, err := p.ensure(t)
+	if err == nil {
+		r.e[r.next] = e
+		r.next = (r.next + 1) % len(r.e)
+	}
+	return e, err
+}
+
+// apply writes ops (their nexthops ensured) to the FIB and records them;
+// errs are the errors met on the way.
+func (p *Programmer) apply(ops []op, errs []error) (SyncStats, error) {
+	var st SyncStats
+	byTable := map[uint32][]int{}
+	for i := range ops {
+		byTable[ops[i].table] = append(byTable[ops[i].table], i)
 	}
 
 	// 2. one batch per table: deletes first (they make room in a table
@@ -327,15 +396,22 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 	var b lpm.Batch
 	for table, idx := range byTable {
 		cur := p.cur[table]
-		if cur == nil && !slices.ContainsFunc(idx, func(i int) bool { return !changes[i].Del }) {
+		if cur == nil && !slices.ContainsFunc(idx, func(i int) bool { return !ops[i].del }) {
 			continue // nothing there to delete: no table made for it
 		}
 		t, err := p.table(table)
 		if err != nil {
 			continue // refused: logged once, its routes wait in the RIB
 		}
+		fresh := cur == nil // holds nothing: no lookups
 		if cur == nil {
-			cur = make(map[rib.PrefixKey]programmed, len(idx))
+			n6 := 0
+			for _, i := range idx {
+				if ops[i].k.Is6() {
+					n6++
+				}
+			}
+			cur = newHeld(len(idx)-n6, n6)
 			p.cur[table] = cur
 			p.counts[table] = &[2]uint64{}
 		}
@@ -343,33 +419,62 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		b.Grow(len(idx))
 		order := make([]int, 0, len(idx))
 		for _, i := range idx {
-			if changes[i].Del {
-				if _, ok := cur[rib.KeyOf(changes[i].Prefix)]; ok {
-					b.Del(changes[i].Prefix)
+			if o := &ops[i]; o.del && !fresh {
+				if x, ok := cur.get(o.k); ok {
+					b.Del(o.k.Prefix())
 					order = append(order, i)
+					o.old = x | markBit
 				}
 			}
 		}
 		for pass := range 2 {
 			for _, i := range idx {
-				c := &changes[i]
-				if c.Del || nhs[i] == nil || essential(c.Prefix, &c.Target) != (pass == 0) {
+				o := &ops[i]
+				if o.del || essential(o.k, &o.nh.target) != (pass == 0) {
 					continue
 				}
-				if x, ok := cur[rib.KeyOf(c.Prefix)]; ok && x.idx() == nhs[i].idx && !p.force[table] {
-					continue
+				if !fresh {
+					x, ok := cur.get(o.k)
+					if ok && x.idx() == o.nh.idx && !p.force[table] {
+						continue
+					}
+					if ok {
+						o.old = x | markBit
+					}
 				}
-				b.Add(c.Prefix, nhs[i].idx)
+				b.Add(o.k.Prefix(), o.nh.idx)
 				order = append(order, i)
 			}
 		}
+		// A table made for this batch takes adds only: its record is
+		// filled while the FIB applies them (a million map inserts beside
+		// the C side's work), then the refused ones leave it again.
+		// Nothing else reads cur meanwhile: it is new, and the router
+		// holds its lock while it programs.
+		var filled chan struct{}
+		if fresh {
+			filled = make(chan struct{})
+			go func() {
+				defer close(filled)
+				for _, i := range order {
+					cur.set(ops[i].k, programmed(ops[i].nh.idx)|p.mark)
+				}
+			}()
+		}
 		res, err := p.fib.Apply(t, &b)
+		if filled != nil {
+			<-filled
+		}
 		if err != nil {
 			// The batch did not run: the FIB keeps what it had, and the
 			// changes wait for Retry or Reconcile.
 			errs = append(errs, err)
 			for _, i := range order {
-				p.retry[retryKey{table, changes[i].Prefix}] = changes[i]
+				c := ops[i].change()
+				p.retry[retryKey{table, c.Prefix}] = c
+				if fresh {
+					cur.del(ops[i].k)
+				}
 			}
 			continue
 		}
@@ -382,36 +487,46 @@ func (p *Programmer) Update(changes []rib.Change) (SyncStats, error) {
 		}
 		st.Refused += res.Full
 		for _, i := range order {
-			c := &changes[i]
-			err := failed[c.Prefix]
-			if c.Del && errors.Is(err, syscall.ENOENT) {
+			o := &ops[i]
+			var err error
+			if failed != nil {
+				err = failed[o.k.Prefix()]
+			}
+			if o.del && errors.Is(err, syscall.ENOENT) {
 				err = nil // already absent: the goal of a delete
 			}
 			if err != nil {
 				if !errors.Is(err, lpm.ErrFull) {
 					errs = append(errs, fmt.Errorf("table %d: %w", table, err))
 				}
-				p.retry[retryKey{table, c.Prefix}] = *c
+				c := o.change()
+				p.retry[retryKey{table, c.Prefix}] = c
+				if fresh {
+					cur.del(o.k)
+				}
 				continue // the FIB keeps what it had
 			}
-			k := rib.KeyOf(c.Prefix)
-			old, had := cur[k]
-			if e := p.byIdx[old.idx()]; had && e != nil {
-				p.unref(e)
+			had := o.old != 0
+			if had {
+				if e := p.byIdx[o.old.idx()]; e != nil {
+					p.unref(e)
+				}
 			}
-			if c.Del {
-				delete(cur, k)
-				p.counts[table][famIdx(c.Prefix)]--
+			if o.del {
+				cur.del(o.k)
+				p.counts[table][famOf(o.k)]--
 				st.Deleted++
 				continue
 			}
-			cur[k] = programmed(nhs[i].idx) | p.mark
-			p.ref(nhs[i])
+			if !fresh {
+				cur.set(o.k, programmed(o.nh.idx)|p.mark)
+			}
+			p.ref(o.nh)
 			if had {
 				st.Replaced++
 			} else {
 				st.Added++
-				p.counts[table][famIdx(c.Prefix)]++
+				p.counts[table][famOf(o.k)]++
 			}
 		}
 	}
@@ -486,7 +601,7 @@ func (p *Programmer) DropTables(keep func(uint32) bool) (int, error) {
 	var errs []error
 	freed := 0
 	for id, t := range p.fib.Tables() {
-		if keep(id) || len(p.cur[id]) > 0 {
+		if keep(id) || p.cur[id].len() > 0 {
 			continue
 		}
 		if err := p.fib.Destroy(t); err != nil {
@@ -504,8 +619,8 @@ func (p *Programmer) DropTables(keep func(uint32) bool) (int, error) {
 
 // essential routes keep the router itself reachable: local addresses,
 // on-link subnets and host routes.
-func essential(p netip.Prefix, t *rib.Target) bool {
-	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopPunt || t.Type == dpdk.NexthopUnresolved || p.IsSingleIP()
+func essential(k rib.PrefixKey, t *rib.Target) bool {
+	return t.Type == dpdk.NexthopLocal || t.Type == dpdk.NexthopPunt || t.Type == dpdk.NexthopUnresolved || k.IsHost()
 }
 
 func (p *Programmer) ref(e *nhEntry) {
@@ -645,7 +760,7 @@ func (p *Programmer) Nexthop(idx uint32) (rib.Target, bool) {
 func (p *Programmer) Programmed() map[uint32]int {
 	out := map[uint32]int{}
 	for t, cur := range p.cur {
-		out[t] = len(cur)
+		out[t] = cur.len()
 	}
 	return out
 }

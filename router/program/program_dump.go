@@ -10,7 +10,7 @@ import (
 // table, with the nexthop index it was programmed with. Like every method
 // of the Programmer, it runs on the writer's goroutine or under Router.Do.
 func (p *Programmer) EachProgrammed(table uint32, f func(netip.Prefix, uint32)) {
-	for k, x := range p.cur[table] {
+	for k, x := range p.cur[table].all() {
 		f(k.Prefix(), x.idx())
 	}
 }

@@ -271,7 +271,7 @@ func (n *NhObjs) FlushDev(ifindex int) []uint32 {
 
 // NamesObj reports whether the RIB holds route rk naming object id.
 func (r *RIB) NamesObj(rk NhRouteKey, id uint32) bool {
-	e := r.entries[rk.k]
+	e := r.entries.get(rk.k)
 	if e == nil {
 		return false
 	}

@@ -273,7 +273,7 @@ func TestObjectsIncrementalEqualsFull(t *testing.T) {
 			n.Expand(&rt, links)
 			full.Routes = append(full.Routes, rt)
 		}
-		for k, e := range rib.entries {
+		for k, e := range rib.entries.all() {
 			for _, c := range e.routes {
 				if k.table == 100 && c.nhid == 0 {
 					full.Routes = append(full.Routes, rib.route(k, &c))

@@ -68,7 +68,7 @@ func (r *RIB) SetObj(id uint32, exp Route) (readd bool) {
 // (the kernel removes them, and a re-dump follows).
 func (r *RIB) DelObj(id uint32) {
 	k := objKey(id)
-	if e := r.entries[k]; e != nil && len(e.routes) > 0 {
+	if e := r.entries.get(k); e != nil && len(e.routes) > 0 {
 		for i := range e.routes {
 			r.paths.release(e.routes[i].paths)
 		}
@@ -80,7 +80,7 @@ func (r *RIB) DelObj(id uint32) {
 
 // HasObj reports whether the RIB knows object id.
 func (r *RIB) HasObj(id uint32) bool {
-	e := r.entries[objKey(id)]
+	e := r.entries.get(objKey(id))
 	return e != nil && len(e.routes) > 0
 }
 
@@ -100,7 +100,7 @@ func (r *RIB) resolved(e *entry) *Target {
 	if t.Type != fptypes.NexthopNone || t.Obj == 0 {
 		return t
 	}
-	if o := r.entries[objKey(t.Obj)]; o != nil && o.has() {
+	if o := r.entries.get(objKey(t.Obj)); o != nil && o.has() {
 		return r.targets.get(o.out)
 	}
 	return &unreachable // not reached: an object's routes are recomputed when it goes

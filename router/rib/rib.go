@@ -36,7 +36,7 @@ type RIB struct {
 	ports      Ports
 	localTable uint32
 
-	entries map[tp]*entry // every table/prefix that has routes or a resolution
+	entries entryMap // every table/prefix that has routes or a resolution
 	addrs   map[ribAddr]struct{}
 	neigh   map[NeighKey][6]byte
 	onlink  map[fptypes.PortID]map[tp]int // on-link prefixes per port (refcounted: addresses, dev routes)
@@ -60,6 +60,14 @@ type RIB struct {
 	dirty   []dirtyEntry // marked since the last Flush (entry.dirty dedupes)
 	targets *targetTab   // the distinct resolutions entries refer to
 	paths   pathTab      // the distinct path sets routes share
+	// memo: gateways' hops while a flush runs (memoOn), memoNext the
+	// one to replace next (gatewayHop).
+	memo     [4]hopMemo
+	memoNext int
+	memoOn   bool
+	// yield, while set, is called for every entry settled with a
+	// resolution (SettleEach).
+	yield func(uint32, netip.Prefix, *Target)
 	// Problems found by the last Flush (unusable entries), for logging.
 	Problems []error
 }
@@ -143,7 +151,8 @@ type entry struct {
 // Flags in entry.state; the compaction generation takes the other bits
 // (an entry fits in 32 bytes).
 const (
-	// dirtyBit: marked for the next Flush (r.dirty lists it).
+	// dirtyBit: marked for the next Flush (r.dirty lists it, once the
+	// RIB was flushed).
 	dirtyBit = 1 << 31
 	// listedBit: the entry is in the users list of every gateway its best
 	// route names with a dev, since it was last resolved through it: a
@@ -191,27 +200,81 @@ func (r *RIB) onlinkCand(c *cand) bool {
 	return c.typ == Unicast && len(ps) == 1 && !ps[0].Gateway.IsValid()
 }
 
-// userList is the prefixes resolved through one gateway (RIB.users).
+// userList is the prefixes resolved through one gateway (RIB.users), by
+// table and family: an IPv4 prefix takes 8 bytes (Pack4), not a tp's 24.
 type userList struct {
-	list      []tp
-	compactAt int // length at which the list is compacted next
+	tabs      []userTab // usually one
+	n         int       // prefixes in all of tabs
+	compactAt int       // length at which the list is compacted next
+}
+
+// userTab is the users of one table.
+type userTab struct {
+	table uint32
+	v4    []uint64 // Pack4
+	v6    []PrefixKey
+}
+
+// add lists u.
+func (ul *userList) add(u tp) {
+	i := slices.IndexFunc(ul.tabs, func(t userTab) bool { return t.table == u.table })
+	if i < 0 {
+		i = len(ul.tabs)
+		ul.tabs = append(ul.tabs, userTab{table: u.table})
+	}
+	if t := &ul.tabs[i]; u.Is4() {
+		t.v4 = append(t.v4, u.Pack4())
+	} else {
+		t.v6 = append(t.v6, u.PrefixKey)
+	}
+	ul.n++
+}
+
+// filter keeps the prefixes keep says yes to.
+func (ul *userList) filter(keep func(tp) bool) {
+	n := 0
+	for i := range ul.tabs {
+		t := &ul.tabs[i]
+		v4 := t.v4[:0]
+		for _, x := range t.v4 {
+			if keep(tp{t.table, Unpack4(x)}) {
+				v4 = append(v4, x)
+			}
+		}
+		clear(t.v4[len(v4):])
+		t.v4 = v4
+		v6 := t.v6[:0]
+		for _, k := range t.v6 {
+			if keep(tp{t.table, k}) {
+				v6 = append(v6, k)
+			}
+		}
+		clear(t.v6[len(v6):])
+		t.v6 = v6
+		n += len(v4) + len(v6)
+	}
+	ul.tabs = slices.DeleteFunc(ul.tabs, func(t userTab) bool { return len(t.v4)+len(t.v6) == 0 })
+	ul.n = n
 }
 
 // minCompact is the shortest list worth compacting on growth.
 const minCompact = 64
 
 // NewRIB returns an empty RIB. Addresses, connected subnets and neighbour
-// host routes go to localTable. routes is a size hint.
+// host routes go to localTable. routes is a size hint: the number of
+// routes, then of which IPv6.
 func NewRIB(ports Ports, localTable uint32, routes ...int) *RIB {
-	hint := 0
+	hint, hint6 := 0, 0
 	if len(routes) > 0 {
 		hint = routes[0]
+	}
+	if len(routes) > 1 {
+		hint6 = min(routes[1], hint)
 	}
 	return &RIB{
 		ports:      ports,
 		localTable: localTable,
-		entries:    make(map[tp]*entry, hint),
-		dirty:      make([]dirtyEntry, 0, hint),
+		entries:    newEntryMap(hint-hint6, hint6),
 		addrs:      map[ribAddr]struct{}{},
 		neigh:      map[NeighKey][6]byte{},
 		onlink:     map[fptypes.PortID]map[tp]int{},
@@ -240,7 +303,7 @@ func (r *RIB) SetPunts(ps []Punt) {
 		r.mark(mkTP(r.localTable, r.punts[i].Prefix))
 	}
 	// Kernel prefixes inside a punted subnet change too.
-	for k := range r.entries {
+	for k := range r.entries.all() {
 		if k.table == r.localTable {
 			r.mark(k)
 		}
@@ -288,7 +351,7 @@ func Resolve(st *State, ports Ports, localTable uint32) (Desired, []error) {
 // Desired is the RIB's current resolution, as a new map.
 func (r *RIB) Desired() Desired {
 	d := Desired{}
-	for k, e := range r.entries {
+	for k, e := range r.entries.all() {
 		if e.has() && k.table != ObjTable {
 			d.set(k.table, k.Prefix(), *r.resolved(e))
 		}
@@ -312,7 +375,7 @@ func (r *RIB) EachNeigh(f func(addr netip.Addr, port fptypes.PortID, mac [6]byte
 
 // Each calls f for every resolved table/prefix (no copy of the RIB).
 func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
-	for k, e := range r.entries {
+	for k, e := range r.entries.all() {
 		if e.has() && k.table != ObjTable {
 			f(k.table, k.Prefix(), r.resolved(e))
 		}
@@ -322,7 +385,7 @@ func (r *RIB) Each(f func(table uint32, p netip.Prefix, t *Target)) {
 // Routes counts the routes held (all candidates).
 func (r *RIB) Routes() int {
 	n := 0
-	for k, e := range r.entries {
+	for k, e := range r.entries.all() {
 		if k.table != ObjTable {
 			n += len(e.routes)
 		}
@@ -332,18 +395,45 @@ func (r *RIB) Routes() int {
 
 // Len is the number of table/prefix entries (an upper bound of what Each
 // yields).
-func (r *RIB) Len() int { return len(r.entries) }
+func (r *RIB) Len() int { return r.entries.len() }
+
+// Lens is Len per family (a size hint for the next RIB); r may be nil.
+func (r *RIB) Lens() (v4, v6 int) {
+	if r == nil {
+		return 0, 0
+	}
+	return r.entries.n4, r.entries.n6
+}
 
 // Neighbours counts the neighbours held.
 func (r *RIB) Neighbours() int { return len(r.neigh) }
 
 func (r *RIB) entry(k tp) *entry {
-	e := r.entries[k]
+	e := r.entries.get(k)
 	if e == nil {
 		e = &entry{}
-		r.entries[k] = e
+		r.entries.set(k, e)
 	}
 	return e
+}
+
+// routeEntry is entry(k) for a route: a new entry comes with room for
+// one candidate in the same allocation (most prefixes have one route).
+func (r *RIB) routeEntry(k tp) *entry {
+	e := r.entries.get(k)
+	if e == nil {
+		b := &entry1{}
+		b.routes = b.c[:0:1]
+		e = &b.entry
+		r.entries.set(k, e)
+	}
+	return e
+}
+
+// entry1 is an entry and the array of its first candidate.
+type entry1 struct {
+	entry
+	c [1]cand
 }
 
 func (r *RIB) mark(k tp) { r.markEntry(k, r.entry(k)) }
@@ -351,7 +441,9 @@ func (r *RIB) mark(k tp) { r.markEntry(k, r.entry(k)) }
 func (r *RIB) markEntry(k tp, e *entry) {
 	if !e.dirty() {
 		e.state |= dirtyBit
-		r.dirty = append(r.dirty, dirtyEntry{k, e})
+		if r.flushed { // before the first flush, every entry is marked: flush walks them all
+			r.dirty = append(r.dirty, dirtyEntry{k, e})
+		}
 	}
 }
 
@@ -360,7 +452,7 @@ func (r *RIB) markEntry(k tp, e *entry) {
 func (r *RIB) AddRoute(rt Route) {
 	rt.Prefix = rt.Prefix.Masked()
 	k := mkTP(rt.Table, rt.Prefix)
-	e := r.entry(k)
+	e := r.routeEntry(k)
 	c := r.cand(&rt)
 	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
 	e.routesChanged()
@@ -382,7 +474,7 @@ func (r *RIB) AddRoute(rt Route) {
 func (r *RIB) DelRoute(rt Route) bool {
 	rt.Prefix = rt.Prefix.Masked()
 	k := mkTP(rt.Table, rt.Prefix)
-	e := r.entries[k]
+	e := r.entries.get(k)
 	if e == nil {
 		return false
 	}
@@ -402,24 +494,39 @@ func (r *RIB) DelRoute(rt Route) bool {
 // resolution follows at the next Flush. It returns how many routes it
 // removed and how many it added or replaced.
 func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
-	type rkey struct {
-		k      tp
-		metric uint32
-	}
-	want := make(map[rkey]*Route, len(routes))
+	want := make(map[syncKey]*Route, len(routes))
 	for i := range routes {
 		rt := &routes[i]
 		rt.Prefix = rt.Prefix.Masked()
 		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
-			want[rkey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = rt
+			want[syncKey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = rt
 		}
 	}
-	for k, e := range r.entries {
-		if k.Is6() != v6 || !slices.Contains(tables, k.table) || len(e.routes) == 0 {
-			continue
-		}
+	for _, table := range slices.Compact(slices.Sorted(slices.Values(tables))) {
+		r.syncTable(table, v6, want, &removed)
+	}
+	for _, rt := range want {
+		r.AddRoute(*rt)
+		changed++
+	}
+	return removed, changed
+}
+
+// syncKey is a route of SyncRoutes: table, prefix and metric.
+type syncKey struct {
+	k      tp
+	metric uint32
+}
+
+// syncTable removes the routes of one table and family that want does not
+// hold, and takes from want those the RIB holds alike.
+func (r *RIB) syncTable(table uint32, v6 bool, want map[syncKey]*Route, removed *int) {
+	if table == ObjTable {
+		return
+	}
+	for k, e := range r.entries.of(table, v6) {
 		for i := 0; i < len(e.routes); {
-			rk := rkey{k, e.routes[i].metric}
+			rk := syncKey{k, e.routes[i].metric}
 			w, ok := want[rk]
 			switch {
 			case !ok:
@@ -427,7 +534,7 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 				e.routes = slices.Delete(e.routes, i, i+1)
 				e.routesChanged()
 				r.markEntry(k, e)
-				removed++
+				*removed++
 				continue
 			case r.sameContent(&e.routes[i], w):
 				delete(want, rk) // nothing to do
@@ -435,11 +542,6 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 			i++
 		}
 	}
-	for _, rt := range want {
-		r.AddRoute(*rt)
-		changed++
-	}
-	return removed, changed
 }
 
 // sameContent: the two routes forward alike (same type and paths). Two
@@ -589,21 +691,21 @@ func (r *RIB) compactUsers(k NeighKey, f func(tp, *entry)) {
 	if ul == nil {
 		return
 	}
+	r.memo = [len(r.memo)]hopMemo{} // the list may go
 	r.sweep = (r.sweep + 1) & genMask
-	us := ul.list[:0]
-	for _, u := range ul.list {
-		if e := r.entries[u]; e != nil && !e.seen(r.sweep) && r.usesGateway(e, k) {
-			e.see(r.sweep)
-			us = append(us, u)
-			if f != nil {
-				f(u, e)
-			}
+	ul.filter(func(u tp) bool {
+		e := r.entries.get(u)
+		if e == nil || e.seen(r.sweep) || !r.usesGateway(e, k) {
+			return false
 		}
-	}
-	clear(ul.list[len(us):]) // let the prefixes' memory go
-	ul.list = us
-	ul.compactAt = max(2*len(us), minCompact)
-	if len(us) == 0 {
+		e.see(r.sweep)
+		if f != nil {
+			f(u, e)
+		}
+		return true
+	})
+	ul.compactAt = max(2*ul.n, minCompact)
+	if ul.n == 0 {
 		delete(r.users, k)
 	}
 }
@@ -632,14 +734,22 @@ func (r *RIB) usesGateway(e *entry, k NeighKey) bool {
 }
 
 // addUser lists prefix u as resolved through gateway k.
-func (r *RIB) addUser(k NeighKey, u tp) {
+func (r *RIB) addUser(k NeighKey, u tp) { r.addUserTo(r.userList(k), k, u) }
+
+// userList is gateway k's users list, made if missing.
+func (r *RIB) userList(k NeighKey) *userList {
 	ul := r.users[k]
 	if ul == nil {
 		ul = &userList{compactAt: minCompact}
 		r.users[k] = ul
 	}
-	ul.list = append(ul.list, u)
-	if len(ul.list) >= ul.compactAt && r.flushed {
+	return ul
+}
+
+// addUserTo lists prefix u in ul, gateway k's users list.
+func (r *RIB) addUserTo(ul *userList, k NeighKey, u tp) {
+	ul.add(u)
+	if ul.n >= ul.compactAt && r.flushed {
 		r.compactUsers(k, nil)
 	}
 }
@@ -647,7 +757,7 @@ func (r *RIB) addUser(k NeighKey, u tp) {
 // usersLen counts the entries of gateway k's users list (tests).
 func (r *RIB) usersLen(k NeighKey) int {
 	if ul := r.users[k]; ul != nil {
-		return len(ul.list)
+		return ul.n
 	}
 	return 0
 }
@@ -672,13 +782,13 @@ func (r *RIB) NeighInUse(addr netip.Addr, dev string) bool {
 		return false
 	}
 	ul := r.users[NeighKey{addr.Unmap(), p}]
-	return ul != nil && len(ul.list) > 0
+	return ul != nil && ul.n > 0
 }
 
 func (r *RIB) Unresolved() []NeighKey {
 	var out []NeighKey
 	for k, ul := range r.users {
-		if _, ok := r.neigh[k]; !ok && len(ul.list) > 0 && k.addr.IsValid() {
+		if _, ok := r.neigh[k]; !ok && ul.n > 0 && k.addr.IsValid() {
 			out = append(out, k)
 		}
 	}
@@ -701,11 +811,43 @@ func (r *RIB) Flush() []Change { return r.flush(true) }
 // from a dump, whose FIB is then programmed by SyncEach(r.Each).
 func (r *RIB) Settle() { r.flush(false) }
 
+// SettleEach is Settle then Each in one pass, for a RIB every entry of
+// which is marked (one built from a dump, never flushed): it calls f for
+// every resolved table/prefix as it settles it, sparing a second walk of
+// a million entries. Another RIB is settled, then walked by Each.
+func (r *RIB) SettleEach(f func(table uint32, p netip.Prefix, t *Target)) {
+	if r.flushed {
+		r.Settle()
+		r.Each(f)
+		return
+	}
+	r.yield = f
+	defer func() { r.yield = nil }()
+	r.flush(false)
+}
+
 func (r *RIB) flush(collect bool) []Change {
 	r.Problems = r.Problems[:0:0]
+	r.memoOn = true
+	defer func() {
+		r.memoOn = false
+		r.memo = [len(r.memo)]hopMemo{}
+	}()
 	var out []Change
 	// Objects first: the prefixes that refer to one read its new
 	// resolution.
+	if !r.flushed {
+		// Every entry is marked, and r.dirty lists none (markEntry):
+		// walk them all, sparing a list of a million.
+		for k, e := range r.entries.of(ObjTable, false) {
+			out = r.settle(k, e, collect, out)
+		}
+		for k, e := range r.entries.all() {
+			if k.table != ObjTable && e.dirty() {
+				out = r.settle(k, e, collect, out)
+			}
+		}
+	}
 	for _, objects := range []bool{true, false} {
 		for _, d := range r.dirty {
 			if (d.k.table == ObjTable) != objects {
@@ -722,7 +864,7 @@ func (r *RIB) flush(collect bool) []Change {
 	if !r.flushed {
 		r.flushed = true
 		for _, ul := range r.users {
-			ul.compactAt = max(2*len(ul.list), minCompact)
+			ul.compactAt = max(2*ul.n, minCompact)
 		}
 	}
 	return out
@@ -739,7 +881,7 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 	case ok && e.has() && r.targets.get(e.out).Equal(&t):
 	case ok:
 		old := e.out
-		e.out = r.targets.intern(&t)
+		e.out = r.targets.internVal(t)
 		r.targets.release(old) // 0: none
 		if collect {
 			out = append(out, Change{Table: k.table, Prefix: k.Prefix(), Target: *r.resolved(e)})
@@ -752,7 +894,10 @@ func (r *RIB) settle(k tp, e *entry, collect bool, out []Change) []Change {
 		}
 	}
 	if !e.has() && len(e.routes) == 0 {
-		delete(r.entries, k)
+		r.entries.del(k)
+	}
+	if r.yield != nil && e.has() && k.table != ObjTable {
+		r.yield(k.table, k.Prefix(), r.resolved(e))
 	}
 	return out
 }
@@ -867,6 +1012,49 @@ func (r *RIB) hop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
 	return Hop{Type: fptypes.NexthopUnresolved, Port: port, Gw: nk.addr}, nil
 }
 
+// hopMemo is a gateway's hop, remembered while a flush runs: a full
+// view's million routes go through a handful of gateways, and comparing
+// with the last few costs less than the port, neighbour and users
+// lookups. Neither ports nor neighbours change during a flush; a users
+// list may go (compactUsers), which forgets every memo.
+type hopMemo struct {
+	gw  netip.Addr
+	dev string // "" : no memo
+	hop Hop
+	nk  NeighKey
+	ul  *userList // nk's, once hop listed a user there
+}
+
+// gatewayHop is hop for a gateway named with its dev (the common case),
+// through the memos while a flush runs.
+func (r *RIB) gatewayHop(k tp, e *entry, gw netip.Addr, dev string) (Hop, error) {
+	if !r.memoOn || dev == "" || !gw.IsValid() {
+		return r.hop(k, e, gw, dev)
+	}
+	for i := range r.memo {
+		m := &r.memo[i]
+		if m.dev != dev || m.gw != gw {
+			continue
+		}
+		h := m.hop // addUserTo may compact a list, which forgets m
+		if e.state&listedBit == 0 {
+			if m.ul == nil {
+				m.ul = r.userList(m.nk)
+			}
+			r.addUserTo(m.ul, m.nk, k)
+		}
+		return h, nil
+	}
+	h, err := r.hop(k, e, gw, dev)
+	if err != nil {
+		return h, err
+	}
+	m := &r.memo[r.memoNext]
+	r.memoNext = (r.memoNext + 1) % len(r.memo)
+	*m = hopMemo{gw: gw, dev: dev, hop: h, nk: NeighKey{gw.Unmap(), h.Port}}
+	return h, nil
+}
+
 func (r *RIB) routeTarget(k tp, e *entry, rt *cand) (Target, error) {
 	t, err := r.pathsTarget(k, e, rt)
 	if err == nil && rt.nhid != 0 {
@@ -896,7 +1084,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 		return Target{}, errors.New("unicast route without nexthop")
 	}
 	if len(paths) == 1 {
-		h, err := r.hop(k, e, paths[0].Gateway, paths[0].Dev)
+		h, err := r.gatewayHop(k, e, paths[0].Gateway, paths[0].Dev)
 		if err != nil {
 			return Target{}, err
 		}
@@ -905,7 +1093,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 	var all, resolved []Member
 	var bad []error
 	for _, nh := range paths {
-		h, err := r.hop(k, e, nh.Gateway, nh.Dev)
+		h, err := r.gatewayHop(k, e, nh.Gateway, nh.Dev)
 		if err != nil { // this path is unusable; the others still carry traffic
 			bad = append(bad, err)
 			continue

@@ -95,6 +95,25 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 			if !reflect.DeepEqual(normal(rib.Desired()), normal(full)) {
 				t.Fatalf("step %d: incremental\n%v\nfull\n%v", step, rib.Desired(), full)
 			}
+			// A fresh RIB settled and walked in one pass yields the same.
+			fresh := NewRIB(ribPorts, MainTable)
+			for _, a := range st.Addrs {
+				fresh.AddAddr(a)
+			}
+			for _, n := range st.Neighs {
+				fresh.SetNeigh(n)
+			}
+			for _, rt := range st.Routes {
+				fresh.AddRoute(rt)
+			}
+			each := Desired{}
+			fresh.SettleEach(func(table uint32, p netip.Prefix, t *Target) { each.set(table, p, *t) })
+			if !reflect.DeepEqual(normal(each), normal(full)) {
+				t.Fatalf("step %d: SettleEach\n%v\nfull\n%v", step, each, full)
+			}
+			if !reflect.DeepEqual(normal(fresh.Desired()), normal(full)) {
+				t.Fatalf("step %d: after SettleEach\n%v\nfull\n%v", step, fresh.Desired(), full)
+			}
 		}
 	}
 	// Everything removed: nothing is left of it, interned targets and
@@ -109,8 +128,8 @@ func TestRIBIncrementalEqualsFull(t *testing.T) {
 		rib.DelAddr(a)
 	}
 	rib.Flush()
-	if len(rib.entries) != 0 || rib.targets.live() != 0 || rib.paths.live() != 0 {
-		t.Errorf("empty RIB holds %d entries, %d targets, %d path sets", len(rib.entries), rib.targets.live(), rib.paths.live())
+	if rib.entries.len() != 0 || rib.targets.live() != 0 || rib.paths.live() != 0 {
+		t.Errorf("empty RIB holds %d entries, %d targets, %d path sets", rib.entries.len(), rib.targets.live(), rib.paths.live())
 	}
 }
 
@@ -266,7 +285,7 @@ func TestRIBUsersBounded(t *testing.T) {
 	want := NewRIB(ribPorts, MainTable)
 	want.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
 	want.SetNeigh(Neigh{Addr: gw1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Dev: "a"})
-	for k, e := range rib.entries {
+	for k, e := range rib.entries.all() {
 		for _, c := range e.routes {
 			want.AddRoute(rib.route(k, &c))
 		}
@@ -326,5 +345,37 @@ func TestRIBSyncRoutes(t *testing.T) {
 	}
 	if n := rib.Routes(); n != want.Routes() {
 		t.Errorf("%d routes held, want %d", n, want.Routes())
+	}
+}
+
+// TestCompactionDuringFlush: a gateway's users list compacted in the
+// middle of a flush (it doubled) leaves every prefix resolved as a full
+// resolution does (the remembered hops of the flush are forgotten then,
+// not read).
+func TestCompactionDuringFlush(t *testing.T) {
+	st := &State{Addrs: []Addr{{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"}}}
+	for i := range 2 {
+		st.Neighs = append(st.Neighs, Neigh{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(2 + i)}), Dev: "a",
+			MAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}})
+	}
+	for i := range 300 {
+		st.Routes = append(st.Routes, Route{Table: MainTable, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{20, 0, byte(i), 0}), 24),
+			Nexthops: []Nexthop{{Gateway: netip.AddrFrom4([4]byte{10, 0, 0, byte(2 + i%2)}), Dev: "a"}}})
+	}
+	rib := NewRIB(ribPorts, MainTable)
+	rib.Load(st)
+	full, _ := Resolve(st, ribPorts, MainTable)
+	for round := range 4 {
+		// The same routes again: each lists its gateway anew, and the
+		// lists double (and are compacted) while the flush runs.
+		for _, rt := range st.Routes {
+			rt.Metric = 0
+			rt.NhID = 0
+			rib.AddRoute(rt)
+		}
+		rib.Flush()
+		if got := rib.Desired(); !reflect.DeepEqual(normal(got), normal(full)) {
+			t.Fatalf("round %d: incremental\n%v\nfull\n%v", round, got, full)
+		}
 	}
 }

@@ -30,7 +30,7 @@ func (r *RIB) Snapshot(keep func(table uint32, p netip.Prefix) bool) *Snapshot {
 	s := &Snapshot{}
 	ids := map[string]int32{}
 	var id []byte
-	for k, e := range r.entries {
+	for k, e := range r.entries.all() {
 		if !e.has() || k.table == ObjTable || (keep != nil && !keep(k.table, k.Prefix())) {
 			continue
 		}

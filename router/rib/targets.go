@@ -22,10 +22,17 @@ type internTab[T any] struct {
 	identity func(b []byte, x *T) []byte
 	equal    func(a, b *T) bool
 	own      func(x *T) T // the table's own copy of x
-	// last is the index intern returned last: a full view's routes come
-	// in runs of the same paths and resolution, and comparing with it
-	// costs less than building the identity.
-	last uint32
+	// recent are the last indices intern handed out anew or found by
+	// identity: a full view's routes come in runs of a few paths and
+	// resolutions (one per peer), and comparing with them costs less
+	// than building the identity. An index freed and reused meanwhile
+	// only fails the comparison.
+	recent [4]uint32
+	next   int // the slot of recent to fill next
+	// arg holds internVal's argument: a pointer to a caller's variable
+	// would move it to the heap (identity, equal and own are func
+	// values, opaque to escape analysis), an allocation per route.
+	arg T
 }
 
 func newInternTab[T any](identity func([]byte, *T) []byte, equal func(a, b *T) bool, own func(*T) T) *internTab[T] {
@@ -33,14 +40,27 @@ func newInternTab[T any](identity func([]byte, *T) []byte, equal func(a, b *T) b
 		identity: identity, equal: equal, own: own}
 }
 
+// internVal is intern(&x) without x escaping.
+func (tt *internTab[T]) internVal(x T) uint32 {
+	tt.arg = x
+	i := tt.intern(&tt.arg)
+	var zero T
+	tt.arg = zero // keeps nothing of x alive
+	return i
+}
+
 // intern returns the index of a value equal to x, taking a reference.
 func (tt *internTab[T]) intern(x *T) uint32 {
-	if i := tt.last; tt.refs[i] > 0 && tt.equal(&tt.list[i], x) {
-		tt.refs[i]++
-		return i
+	for _, i := range tt.recent {
+		if tt.refs[i] > 0 && tt.equal(&tt.list[i], x) {
+			tt.refs[i]++
+			return i
+		}
 	}
-	tt.last = tt.intern1(x)
-	return tt.last
+	i := tt.intern1(x)
+	tt.recent[tt.next] = i
+	tt.next = (tt.next + 1) % len(tt.recent)
+	return i
 }
 
 func (tt *internTab[T]) intern1(x *T) uint32 {
@@ -121,7 +141,7 @@ func (pt pathTab) intern(ps []Nexthop) uint32 {
 	if len(ps) == 0 {
 		return 0
 	}
-	return pt.internTab.intern(&ps)
+	return pt.internTab.internVal(ps)
 }
 
 // get is paths i: shared, read-only.
