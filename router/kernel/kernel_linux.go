@@ -412,28 +412,12 @@ func subLink(l netlink.Link) (*rib.VLAN, *rib.Macvlan) {
 	return nil, nil
 }
 
-// Dump reads the complete state: links, addresses, neighbours and the
-// routes of the mirrored tables. A dump the kernel marks as interrupted
-// (NLM_F_DUMP_INTR: the tables changed under it) is retried.
-func (k *Kernel) Dump() (*rib.State, rib.Links, error) {
-	var st *rib.State
-	var links rib.Links
-	err := k.DumpEach(func(s *rib.State, l rib.Links) func(*rib.Route) {
-		st, links = s, l
-		return func(r *rib.Route) { st.Routes = append(st.Routes, *r) }
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return st, links, nil
-}
-
-// DumpEach reads the complete state as Dump does, but hands the routes
-// one by one, as the kernel dumps them, to the function begin returns:
-// begin gets the rest of the state (links, addresses, neighbours,
-// nexthop objects; no Routes) first. A dump the kernel marks as
-// interrupted is retried, and begin called again: what the previous
-// attempt's routes built is to be dropped.
+// DumpEach reads the complete state: links, addresses, neighbours and
+// nexthop objects, handed to begin first (State.Routes stays empty), then
+// the routes of the mirrored tables, one by one as the kernel dumps them,
+// to the function begin returns. A dump the kernel marks as interrupted
+// (NLM_F_DUMP_INTR: the tables changed under it) is retried, and begin
+// called again: what the previous attempt's routes built is to be dropped.
 func (k *Kernel) DumpEach(begin func(*rib.State, rib.Links) func(*rib.Route)) error {
 	var err error
 	for range 10 {
