@@ -172,34 +172,29 @@ func decodeDump(b []byte, want map[uint32]bool, links rib.Links, paths pathCache
 	f func(*rib.Route), interrupted *bool) (ended bool, err error) {
 	rtnlpcap.Netlink(rtnlpcap.ToUser, b) // router_rtnl_pcap
 	for len(b) >= unix.NLMSG_HDRLEN {
-		l := int(binary.NativeEndian.Uint32(b[0:]))
-		typ := binary.NativeEndian.Uint16(b[4:])
-		flags := binary.NativeEndian.Uint16(b[6:])
-		if l < unix.NLMSG_HDRLEN || l > len(b) {
+		typ, flags, body, rest, ok := splitMsg(b)
+		if !ok {
 			return true, errors.New("route dump: malformed message")
 		}
 		if flags&unix.NLM_F_DUMP_INTR != 0 {
 			*interrupted = true
 		}
-		switch typ {
-		case unix.NLMSG_DONE:
+		if end, errno := dumpEnd(typ, body); end {
+			if errno != 0 {
+				return true, fmt.Errorf("route dump: %w", errno)
+			}
 			if *interrupted {
 				return true, errDumpInterrupted
 			}
 			return true, nil
-		case unix.NLMSG_ERROR:
-			if l >= unix.NLMSG_HDRLEN+4 {
-				if e := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:])); e != 0 {
-					return true, fmt.Errorf("route dump: %w", unix.Errno(-e))
-				}
-			}
-		case unix.RTM_NEWROUTE:
+		}
+		if typ == unix.RTM_NEWROUTE {
 			var ok bool
-			if *r, ok = parseRoute(b[unix.NLMSG_HDRLEN:l], want, links, paths); ok {
+			if *r, ok = parseRoute(body, want, links, paths); ok {
 				f(r)
 			}
 		}
-		b = b[min(rtnl.Align(l), len(b)):]
+		b = rest
 	}
 	return false, nil
 }
@@ -209,21 +204,46 @@ func decodeDump(b []byte, want map[uint32]bool, links rib.Links, paths pathCache
 // malformed message.
 func dumpEnds(b []byte) bool {
 	for len(b) >= unix.NLMSG_HDRLEN {
-		l := int(binary.NativeEndian.Uint32(b[0:]))
-		if l < unix.NLMSG_HDRLEN || l > len(b) {
+		typ, _, body, rest, ok := splitMsg(b)
+		if !ok {
 			return true
 		}
-		switch binary.NativeEndian.Uint16(b[4:]) {
-		case unix.NLMSG_DONE:
+		if end, _ := dumpEnd(typ, body); end {
 			return true
-		case unix.NLMSG_ERROR:
-			if l >= unix.NLMSG_HDRLEN+4 && binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:]) != 0 {
-				return true
-			}
 		}
-		b = b[min(rtnl.Align(l), len(b)):]
+		b = rest
 	}
 	return false
+}
+
+// splitMsg takes the first netlink message off b (at least a header
+// long): its type, flags and payload, and what follows it; ok is false
+// when the message is malformed (its length outside the header and b).
+func splitMsg(b []byte) (typ, flags uint16, body, rest []byte, ok bool) {
+	l := int(binary.NativeEndian.Uint32(b[0:]))
+	if l < unix.NLMSG_HDRLEN || l > len(b) {
+		return 0, 0, nil, nil, false
+	}
+	typ = binary.NativeEndian.Uint16(b[4:])
+	flags = binary.NativeEndian.Uint16(b[6:])
+	return typ, flags, b[unix.NLMSG_HDRLEN:l], b[min(rtnl.Align(l), len(b)):], true
+}
+
+// dumpEnd reports whether a message of a dump ends it: NLMSG_DONE (errno
+// 0), or an NLMSG_ERROR that carries an error (errno). An NLMSG_ERROR of
+// 0 is an acknowledgement, not an end.
+func dumpEnd(typ uint16, body []byte) (end bool, errno unix.Errno) {
+	switch typ {
+	case unix.NLMSG_DONE:
+		return true, 0
+	case unix.NLMSG_ERROR:
+		if len(body) >= 4 {
+			if e := int32(binary.NativeEndian.Uint32(body)); e != 0 {
+				return true, unix.Errno(-e)
+			}
+		}
+	}
+	return false, 0
 }
 
 // nlaTypeMask strips the nested/byte-order flags of an attribute type.

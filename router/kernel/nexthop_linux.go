@@ -105,35 +105,30 @@ func dumpNexthops(ns netns.NsHandle) ([]*rib.NhObj, error) {
 			return nil, fmt.Errorf("nexthop dump: %w", err)
 		}
 		for b := buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			typ := binary.NativeEndian.Uint16(b[4:])
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
+			typ, flags, body, rest, ok := splitMsg(b)
+			if !ok {
 				return nil, errors.New("nexthop dump: malformed message")
 			}
-			if binary.NativeEndian.Uint16(b[6:])&unix.NLM_F_DUMP_INTR != 0 {
+			if flags&unix.NLM_F_DUMP_INTR != 0 {
 				interrupted = true
 			}
-			switch typ {
-			case unix.NLMSG_DONE:
-				if interrupted {
+			if end, errno := dumpEnd(typ, body); end {
+				switch {
+				case errno == unix.EOPNOTSUPP || errno == unix.EINVAL:
+					return nil, nil // a kernel without nexthop objects
+				case errno != 0:
+					return nil, fmt.Errorf("nexthop dump: %w", errno)
+				case interrupted:
 					return nil, errDumpInterrupted
 				}
 				return out, nil
-			case unix.NLMSG_ERROR:
-				if l >= unix.NLMSG_HDRLEN+4 {
-					if e := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:])); e != 0 {
-						if unix.Errno(-e) == unix.EOPNOTSUPP || unix.Errno(-e) == unix.EINVAL {
-							return nil, nil // a kernel without nexthop objects
-						}
-						return nil, fmt.Errorf("nexthop dump: %w", unix.Errno(-e))
-					}
-				}
-			case unix.RTM_NEWNEXTHOP:
-				if o, ok := parseNexthop(b[unix.NLMSG_HDRLEN:l]); ok {
+			}
+			if typ == unix.RTM_NEWNEXTHOP {
+				if o, ok := parseNexthop(body); ok {
 					out = append(out, o)
 				}
 			}
-			b = b[rtnl.Align(l):]
+			b = rest
 		}
 	}
 }
