@@ -808,7 +808,8 @@ type Change struct {
 func (r *RIB) Flush() []Change { return r.flush(true) }
 
 // Settle recomputes like Flush but collects no changes: for a RIB built
-// from a dump, whose FIB is then programmed by SyncEach(r.Each).
+// from a complete state (Load), read whole afterwards. A RIB whose FIB is
+// programmed from it at once takes SettleEach.
 func (r *RIB) Settle() { r.flush(false) }
 
 // SettleEach is Settle then Each in one pass, for a RIB every entry of
