@@ -18,27 +18,20 @@
 
 /* The one's complement sum of an IPv4 header of ihl bytes, folded to 16
  * bits (0xffff when the checksum is right). Nearly every header has no
- * options: its 20 bytes are summed as two 64-bit words and one 32-bit
- * word, carries folded back, instead of word by word. */
+ * options: its five 32-bit words are added in 64 bits, where no carry is
+ * lost, and folded by adding each value to itself rotated by half its
+ * width: the upper half of that is the sum of both halves with the
+ * end-around carry. Three short chains instead of a carry after each add. */
 static inline uint16_t
 fp_ip4_hdr_sum(const void *hdr, uint32_t ihl)
 {
 	if (unlikely(ihl != sizeof(struct rte_ipv4_hdr)))
 		return rte_raw_cksum(hdr, ihl);
-	uint64_t a, b;
-	uint32_t c;
-	memcpy(&a, hdr, 8);
-	memcpy(&b, (const uint8_t *)hdr + 8, 8);
-	memcpy(&c, (const uint8_t *)hdr + 16, 4);
-	uint64_t s = a + b;
-	s += s < b; /* end-around carry */
-	s += c;
-	s += s < c;
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
+	uint32_t w[5];
+	memcpy(w, hdr, sizeof(w));
+	uint64_t s = ((uint64_t)w[0] + w[1]) + ((uint64_t)w[2] + w[3]) + w[4];
+	uint32_t x = (uint32_t)((s + (s >> 32 | s << 32)) >> 32);
+	return (uint16_t)((x + (x >> 16 | x << 16)) >> 16);
 }
 
 /* RFC 1812 5.2.2 and 5.3.7 checks of an IPv4 header that starts l3off bytes
@@ -143,19 +136,17 @@ fp_ip6_check(const struct rte_mbuf *m, const struct rte_ipv6_hdr *ip)
 }
 
 /* RFC 1812 5.3.1 TTL decrement with the RFC 1624 (eqn. 3) incremental
- * checksum update: HC' = ~(~HC + ~m + m'). */
+ * checksum update, HC' = ~(~HC + ~m + m'): the TTL is the high byte of its
+ * 16-bit word m, so ~m + m' = ~m + m - 0x0100 is always 0xfeff, and one
+ * fold is enough. One's complement sums do not depend on byte order: the
+ * field is updated as stored, with the constant's bytes swapped. */
 static inline void
 fp_ip4_ttl_dec(struct rte_ipv4_hdr *ip)
 {
-	uint16_t old = rte_be_to_cpu_16(*(const uint16_t *)&ip->time_to_live);
 	ip->time_to_live--;
-	uint16_t new = old - 0x0100;
-	uint32_t sum = (uint16_t)~rte_be_to_cpu_16(ip->hdr_checksum);
-	sum += (uint16_t)~old;
-	sum += new;
+	uint32_t sum = (uint16_t)~ip->hdr_checksum + (uint32_t)rte_cpu_to_be_16(0xfeff);
 	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	ip->hdr_checksum = rte_cpu_to_be_16((uint16_t)~sum);
+	ip->hdr_checksum = (uint16_t)~sum;
 }
 
 /* Flow hash for ECMP: the same 5-tuple always gives the same value. Ports

@@ -613,6 +613,46 @@ dispose(struct fp_wctx *w, struct rte_mbuf *m, uint16_t verdict, uint16_t port)
 	}
 }
 
+/* dispose() over a burst. Forwarded packets, nearly all of them, go to
+ * their port's tx buffer with the buffer's fill kept in a register while
+ * a run of packets leaves by the same port, and are counted once per
+ * burst: a counter or fill written back to memory for every packet makes
+ * each packet wait for the last one's store. */
+static inline void
+dispose_burst(struct fp_wctx *w, struct rte_mbuf **pkts, const uint16_t *verdict,
+	      const uint16_t *oport, uint16_t n)
+{
+	struct fp_txbuf *b = NULL;
+	uint16_t port = 0, fill = 0;
+	uint64_t forwarded = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (unlikely(verdict[i] != FP_V_FORWARD)) {
+			if (b != NULL) /* dispose() may buffer an ICMP error */
+				b->n = fill;
+			b = NULL;
+			dispose(w, pkts[i], verdict[i], oport[i]);
+			continue;
+		}
+		if (b == NULL || oport[i] != port) {
+			if (b != NULL)
+				b->n = fill;
+			port = oport[i];
+			b = &w->tx[port];
+			fill = b->n;
+		}
+		b->pkts[fill++] = pkts[i];
+		forwarded++;
+		if (unlikely(fill >= FP_BURST)) {
+			b->n = fill;
+			tx_flush(w, port);
+			fill = 0;
+		}
+	}
+	if (b != NULL)
+		b->n = fill;
+	w->st.forwarded += forwarded;
+}
+
 static void
 idle_backoff(struct fp_wctx *w, uint32_t *idle)
 {
@@ -656,8 +696,7 @@ worker_main(void *arg)
 			fp_route_burst(w, pkts, n, verdict, oport);
 			if (unlikely(ajb != NULL))
 				fp_ajb_tx(w->idx, pkts, n, verdict);
-			for (uint16_t i = 0; i < n; i++)
-				dispose(w, pkts[i], verdict[i], oport[i]);
+			dispose_burst(w, pkts, verdict, oport, n);
 		}
 		tx_flush_all(w);
 		if (unlikely(n_poll_ports))
