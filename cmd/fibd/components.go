@@ -19,6 +19,7 @@ import (
 	"fibd/kni"
 	"fibd/lpm"
 	"fibd/ports"
+	"fibd/ports/pcap"
 	"fibd/router"
 )
 
@@ -151,8 +152,17 @@ func (d *daemon) startPorts(context.Context) error {
 	layout := ports.Layout{Workers: len(d.lcores), RxDesc: 1024, TxDesc: 1024}
 	mbufs := d.cfg.Mbufs
 	if mbufs == 0 {
-		// Every rx and tx ring full, plus each worker's bursts and caches.
+		// Every rx and tx ring full, plus each worker's bursts and caches,
+		// plus what net_pcap's infinite_rx keeps (conf checked an explicit
+		// fibd_mbufs against it).
 		mbufs = len(d.cfg.Devices)*len(d.lcores)*(layout.RxDesc+layout.TxDesc) + len(d.lcores)*(4*dpdk.Burst+512) + 4096
+		for _, v := range d.cfg.Vdevs {
+			n, err := pcap.InfiniteRxPackets(v)
+			if err != nil {
+				return err
+			}
+			mbufs += n
+		}
 	}
 	if err := dpdk.CreatePool("fibd_mbufs", uint32(mbufs), -1); err != nil {
 		return err

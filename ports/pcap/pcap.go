@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -308,4 +309,41 @@ func (w *Writer) WritePacket(ts time.Time, data []byte) error {
 	w.buf = b[:0]
 	_, err := w.w.Write(b)
 	return err
+}
+
+// InfiniteRxPackets returns how many packets the DPDK vdev spec (as given
+// to --vdev, "net_pcapN,key=value,...") keeps in mbufs for as long as it
+// runs: a net_pcap vdev with infinite_rx reads every packet of each of its
+// rx_pcap files into mbufs of the port's pool when its queues are set up,
+// and replays them from there. Any other vdev keeps none. DPDK 22.11's
+// net_pcap fails that setup when the pool is short, and then crashes when
+// the port is closed, so the pool must be sized for these packets first.
+func InfiniteRxPackets(spec string) (int, error) {
+	parts := strings.Split(spec, ",")
+	if !strings.HasPrefix(parts[0], "net_pcap") {
+		return 0, nil
+	}
+	var files []string
+	infinite := false
+	for _, kv := range parts[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "rx_pcap":
+			files = append(files, v)
+		case "infinite_rx":
+			infinite = v != "0"
+		}
+	}
+	if !infinite {
+		return 0, nil
+	}
+	total := 0
+	for _, f := range files {
+		n, err := CountPackets(f)
+		if err != nil {
+			return 0, fmt.Errorf("%s: rx_pcap: %w", parts[0], err)
+		}
+		total += n
+	}
+	return total, nil
 }

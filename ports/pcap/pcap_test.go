@@ -355,3 +355,50 @@ func TestCreate(t *testing.T) {
 		t.Errorf("first file overwritten: %q", b)
 	}
 }
+
+// writeFrames writes n copies of one 60-byte frame to a new pcap file.
+func writeFrames(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := NewWriter(f, LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := w.WritePacket(time.Unix(int64(i), 0), make([]byte, 60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestInfiniteRxPackets: only a net_pcap vdev with infinite_rx keeps its
+// rx_pcap packets, all of its files' packets; a file that cannot be
+// counted is an error naming the vdev.
+func TestInfiniteRxPackets(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
+	writeFrames(t, a, 7)
+	writeFrames(t, b, 5)
+	for _, c := range []struct {
+		spec string
+		want int
+	}{
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=1", 7},
+		{"net_pcap0,rx_pcap=" + a + ",rx_pcap=" + b + ",tx_pcap=/dev/null,infinite_rx=1", 12},
+		{"net_pcap0,rx_pcap=" + a, 0},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=0", 0},
+		{"net_null0,infinite_rx=1", 0},
+	} {
+		if n, err := InfiniteRxPackets(c.spec); n != c.want || err != nil {
+			t.Errorf("InfiniteRxPackets(%q) = %d, %v; want %d", c.spec, n, err, c.want)
+		}
+	}
+	_, err := InfiniteRxPackets("net_pcap3,rx_pcap=" + filepath.Join(dir, "none.pcap") + ",infinite_rx=1")
+	if err == nil || !strings.Contains(err.Error(), "net_pcap3: rx_pcap") {
+		t.Errorf("missing file: err %v, want one naming net_pcap3's rx_pcap", err)
+	}
+}
