@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"fibd/ports/pcap"
 )
 
 // builder turns the key=value occurrences that a front end (the fastdpi
@@ -249,12 +247,10 @@ func (b *builder) checkDevices() {
 	}
 }
 
-// checkVdevs refuses two fibd_vdev of one name, a vdev with the name of
-// a PCI device (impossible by syntax, but cheap to state), and a fibd_mbufs
-// that cannot hold the packets net_pcap's infinite_rx keeps in mbufs.
+// checkVdevs refuses two fibd_vdev of one name, and a vdev with the name of
+// a PCI device (impossible by syntax, but cheap to state).
 func (b *builder) checkVdevs() {
 	seen := map[string]int{}
-	held := 0
 	for i, v := range b.cfg.Vdevs {
 		name, _ := checkVdev(v)
 		line := nthLine(b.lines, "fibd_vdev", i, 0)
@@ -263,20 +259,6 @@ func (b *builder) checkVdevs() {
 			continue
 		}
 		seen[name] = line
-		if b.cfg.Mbufs == 0 {
-			continue // sized with these packets at start
-		}
-		n, err := pcap.InfiniteRxPackets(v)
-		if err != nil {
-			b.errorf(line, "fibd_vdev", "%v", err)
-			continue
-		}
-		held += n
-	}
-	if b.cfg.Mbufs != 0 && b.cfg.Mbufs <= held {
-		b.errorf(lastLine(b.lines, "fibd_mbufs", 0), "fibd_mbufs",
-			"%d mbufs cannot hold the %d packets that infinite_rx keeps from the rx_pcap files, and forward too (0 sizes the pool with them)",
-			b.cfg.Mbufs, held)
 	}
 }
 

@@ -151,7 +151,7 @@ var topParams = []param[Config]{
 	vdevParam(Param{Name: "fibd_vdev", Doc: "a DPDK virtual device, net_xxxN[,key=value...], passed to EAL as --vdev; its name can be used in in_dev/out_dev; repeatable"}),
 	durationParam(Param{Name: "fibd_idle_sleep_us", Hot: true, Doc: "microseconds an idle worker sleeps between polls, 0 = busy polling (default)"},
 		func(c *Config) *time.Duration { return &c.WorkerIdleSleep }, time.Microsecond, 0, 1000000),
-	intParam(Param{Name: "fibd_mbufs", Doc: "mbufs in the pool of each port, 0 = sized automatically (default), with the packets net_pcap infinite_rx holds; no fewer than those"},
+	intParam(Param{Name: "fibd_mbufs", Doc: "mbufs in the pool of each port, 0 = sized automatically (default), with the packets net_pcap infinite_rx holds; never fewer than those plus the workers' caches"},
 		func(c *Config) *int { return &c.Mbufs }, 0, 1<<24, nil),
 	logLevelParam(Param{Name: "fibd_log_level", Hot: true, Doc: "log level: debug, info (default), warn or error"}),
 	intParam(Param{Name: "fibd_announce_table_inet", Doc: "kernel table of the announcements towards inet (default router_kernel_table + 1; never router_kernel_table itself)"},

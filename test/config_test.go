@@ -116,41 +116,35 @@ func writeFrames(t *testing.T, path string, n int) {
 
 // TestInfiniteRxPool: net_pcap's infinite_rx keeps every packet of its
 // rx_pcap in mbufs, and DPDK 22.11 crashes at exit when the pool was too
-// small for them. An explicit fibd_mbufs that cannot hold them is refused
-// at its line before anything starts; the automatic size counts them,
-// here 20,000 packets, three times what it was without them, and fibd
-// replays them and exits cleanly.
+// small for them. An explicit fibd_mbufs that cannot hold them and the
+// workers' caches stops fibd, cleanly, before any port is set up; the
+// automatic size counts them, here 20,000 packets, three times what it
+// was without them, and fibd replays them and exits cleanly.
 func TestInfiniteRxPool(t *testing.T) {
-	bin, err := filepath.Abs("../bin/fibd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("fibd binary not built (%v): run make", err)
-	}
+	bin := fibdBin(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.pcap")
 	writeFrames(t, in, 20000)
-	vdev := "fibd_vdev=net_pcap0,rx_pcap=" + in + ",infinite_rx=1,tx_pcap=/dev/null\n"
-
-	path := filepath.Join(dir, "small.conf")
-	os.WriteFile(path, []byte("in_dev=net_pcap0\n"+vdev+"fibd_mbufs=20000\n"), 0o644)
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-c", path, "--check")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out.String(), "small.conf:3: fibd_mbufs") {
-		t.Fatalf("fibd_mbufs=20000 for 20000 held packets: exit %v, output %q; want status 2 naming small.conf:3", err, out.String())
+	devs := "in_dev=net_pcap0\nout_dev=net_null0\nfibd_vdev=net_pcap0,rx_pcap=" + in +
+		",infinite_rx=1,tx_pcap=/dev/null\nfibd_vdev=net_null0\n"
+	run := func(l *lab) (string, error) {
+		cmd := exec.Command(bin, "-c", l.path("fastdpi.conf"), "--duration", "2s", "-q",
+			"--stats-json", l.path("stats.json"), "--log-level", "warn")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
 	}
 
-	bin = fibdBin(t) // the rest runs DPDK
-	l := newLabAt(t, "in_dev=net_pcap0\nout_dev=net_null0\n"+vdev+"fibd_vdev=net_null0\n")
-	cmd = exec.Command(bin, "-c", l.path("fastdpi.conf"), "--duration", "2s", "-q", "--stats-json", l.path("stats.json"), "--log-level", "warn")
-	out.Reset()
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("fibd with an infinite_rx pcap of 20000 packets and fibd_mbufs=0: %v\n%s", err, out.String())
+	out, err := run(newLabAt(t, devs+"fibd_mbufs=20500\n"))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || strings.Contains(out, "SIGSEGV") || !strings.Contains(out, "fibd_mbufs=20500") {
+		t.Fatalf("fibd_mbufs=20500 for 20000 held packets: exit %v, output:\n%s\nwant a clean failure naming fibd_mbufs", err, out)
+	}
+
+	l := newLabAt(t, devs)
+	if out, err := run(l); err != nil {
+		t.Fatalf("fibd with an infinite_rx pcap of 20000 packets and fibd_mbufs=0: %v\n%s", err, out)
 	}
 	b, err := os.ReadFile(l.path("stats.json"))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -150,19 +151,34 @@ func (d *daemon) startPorts(context.Context) error {
 		return fmt.Errorf("%d worker lcores, this build supports %d (meson option max_workers)", len(d.lcores), dpdk.MaxWorkers)
 	}
 	layout := ports.Layout{Workers: len(d.lcores), RxDesc: 1024, TxDesc: 1024}
+	// net_pcap's infinite_rx keeps its captures in mbufs for good; a pool
+	// too small for them fails the port's setup, after which DPDK 22.11
+	// crashes at exit. Only the devices fibd sets up count.
+	used := map[string]bool{}
+	for _, dev := range d.cfg.Devices {
+		used[dev.Name] = true
+	}
+	held := 0
+	for _, v := range d.cfg.Vdevs {
+		name, _, _ := strings.Cut(v, ",")
+		if !used[name] {
+			continue
+		}
+		n, err := pcap.InfiniteRxPackets(v, len(d.lcores))
+		if err != nil {
+			return err
+		}
+		held += n
+	}
+	// each worker's bursts and mempool cache, and some to receive with
+	spare := len(d.lcores)*(4*dpdk.Burst+512) + 4096
 	mbufs := d.cfg.Mbufs
 	if mbufs == 0 {
-		// Every rx and tx ring full, plus each worker's bursts and caches,
-		// plus what net_pcap's infinite_rx keeps (conf checked an explicit
-		// fibd_mbufs against it).
-		mbufs = len(d.cfg.Devices)*len(d.lcores)*(layout.RxDesc+layout.TxDesc) + len(d.lcores)*(4*dpdk.Burst+512) + 4096
-		for _, v := range d.cfg.Vdevs {
-			n, err := pcap.InfiniteRxPackets(v)
-			if err != nil {
-				return err
-			}
-			mbufs += n
-		}
+		// every rx and tx ring full, plus the above
+		mbufs = len(d.cfg.Devices)*len(d.lcores)*(layout.RxDesc+layout.TxDesc) + spare + held
+	} else if mbufs < held+spare {
+		return fmt.Errorf("fibd_mbufs=%d: the infinite_rx captures keep %d packets in mbufs, and %d workers need %d more to receive and forward: give at least %d, or 0 to size the pool automatically",
+			mbufs, held, len(d.lcores), spare, held+spare)
 	}
 	if err := dpdk.CreatePool("fibd_mbufs", uint32(mbufs), -1); err != nil {
 		return err

@@ -313,37 +313,64 @@ func (w *Writer) WritePacket(ts time.Time, data []byte) error {
 
 // InfiniteRxPackets returns how many packets the DPDK vdev spec (as given
 // to --vdev, "net_pcapN,key=value,...") keeps in mbufs for as long as it
-// runs: a net_pcap vdev with infinite_rx reads every packet of each of its
-// rx_pcap files into mbufs of the port's pool when its queues are set up,
-// and replays them from there. Any other vdev keeps none. DPDK 22.11's
+// runs, when queues rx queues are set up on it: a net_pcap vdev with
+// infinite_rx reads every packet of the rx_pcap file of each queue into
+// mbufs of the port's pool at setup, and replays them from there (queue i
+// reads the i-th rx_pcap). Any other vdev keeps none. DPDK 22.11's
 // net_pcap fails that setup when the pool is short, and then crashes when
 // the port is closed, so the pool must be sized for these packets first.
-func InfiniteRxPackets(spec string) (int, error) {
+//
+// The arguments are read as net_pcap reads them: infinite_rx is on when
+// given once with a value above 0, and iface= takes the place of rx_pcap.
+// A capture cut off inside a record counts up to its last whole packet,
+// as far as net_pcap reads it.
+func InfiniteRxPackets(spec string, queues int) (int, error) {
 	parts := strings.Split(spec, ",")
 	if !strings.HasPrefix(parts[0], "net_pcap") {
 		return 0, nil
 	}
 	var files []string
-	infinite := false
+	nInfinite, on, iface := 0, false, false
 	for _, kv := range parts[1:] {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
 		case "rx_pcap":
 			files = append(files, v)
+		case "iface":
+			iface = true
 		case "infinite_rx":
-			infinite = v != "0"
+			nInfinite++
+			on = leadingInt(v) > 0
 		}
 	}
-	if !infinite {
+	if iface || nInfinite != 1 || !on {
 		return 0, nil
 	}
 	total := 0
-	for _, f := range files {
+	for _, f := range files[:min(queues, len(files))] {
 		n, err := CountPackets(f)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrTruncated) {
 			return 0, fmt.Errorf("%s: rx_pcap: %w", parts[0], err)
 		}
 		total += n
 	}
 	return total, nil
+}
+
+// leadingInt is C's atoi: the optionally signed decimal number at the
+// start of s, 0 when there is none.
+func leadingInt(s string) int {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	n := 0
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 1<<30; i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
 }

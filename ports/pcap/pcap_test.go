@@ -375,29 +375,46 @@ func writeFrames(t *testing.T, path string, n int) {
 	}
 }
 
-// TestInfiniteRxPackets: only a net_pcap vdev with infinite_rx keeps its
-// rx_pcap packets, all of its files' packets; a file that cannot be
-// counted is an error naming the vdev.
+// TestInfiniteRxPackets: only a net_pcap vdev with infinite_rx (given
+// once, above 0, as net_pcap reads it) keeps its rx_pcap packets, those of
+// the files its queues read; a cut-off capture counts its whole packets; a
+// file that cannot be read is an error naming the vdev.
 func TestInfiniteRxPackets(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
 	writeFrames(t, a, 7)
 	writeFrames(t, b, 5)
+	cut := filepath.Join(dir, "cut.pcap")
+	raw, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cut, raw[:len(raw)-10], 0o644) // the fifth packet cut off
 	for _, c := range []struct {
-		spec string
-		want int
+		spec   string
+		queues int
+		want   int
 	}{
-		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=1", 7},
-		{"net_pcap0,rx_pcap=" + a + ",rx_pcap=" + b + ",tx_pcap=/dev/null,infinite_rx=1", 12},
-		{"net_pcap0,rx_pcap=" + a, 0},
-		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=0", 0},
-		{"net_null0,infinite_rx=1", 0},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=1", 1, 7},
+		{"net_pcap0,rx_pcap=" + a + ",rx_pcap=" + b + ",tx_pcap=/dev/null,infinite_rx=1", 2, 12},
+		{"net_pcap0,rx_pcap=" + a + ",rx_pcap=" + b + ",infinite_rx=1", 1, 7},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=1", 4, 7},
+		{"net_pcap0,rx_pcap=" + cut + ",infinite_rx=1", 1, 4},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=2x", 1, 7},
+		{"net_pcap0,rx_pcap=" + a, 1, 0},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=0", 1, 0},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=-1", 1, 0},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=false", 1, 0},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=", 1, 0},
+		{"net_pcap0,rx_pcap=" + a + ",infinite_rx=1,infinite_rx=1", 1, 0},
+		{"net_pcap0,iface=lo,rx_pcap=" + a + ",infinite_rx=1", 1, 0},
+		{"net_null0,infinite_rx=1", 1, 0},
 	} {
-		if n, err := InfiniteRxPackets(c.spec); n != c.want || err != nil {
-			t.Errorf("InfiniteRxPackets(%q) = %d, %v; want %d", c.spec, n, err, c.want)
+		if n, err := InfiniteRxPackets(c.spec, c.queues); n != c.want || err != nil {
+			t.Errorf("InfiniteRxPackets(%q, %d) = %d, %v; want %d", c.spec, c.queues, n, err, c.want)
 		}
 	}
-	_, err := InfiniteRxPackets("net_pcap3,rx_pcap=" + filepath.Join(dir, "none.pcap") + ",infinite_rx=1")
+	_, err = InfiniteRxPackets("net_pcap3,rx_pcap="+filepath.Join(dir, "none.pcap")+",infinite_rx=1", 1)
 	if err == nil || !strings.Contains(err.Error(), "net_pcap3: rx_pcap") {
 		t.Errorf("missing file: err %v, want one naming net_pcap3's rx_pcap", err)
 	}
