@@ -9,9 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"fibd/ports/pcap"
 )
 
 // TestBadConfigStopsFibd: a bad configuration line is reported as
@@ -95,25 +92,6 @@ func TestPeeringAddrCommand(t *testing.T) {
 	}
 }
 
-// writeFrames writes n minimal Ethernet frames to a new pcap file.
-func writeFrames(t *testing.T, path string, n int) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := pcap.NewWriter(f, pcap.LinkTypeEthernet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < n; i++ {
-		if err := w.WritePacket(time.Unix(int64(i), 0), make([]byte, 60)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestInfiniteRxPool: net_pcap's infinite_rx keeps every packet of its
 // rx_pcap in mbufs, and DPDK 22.11 crashes at exit when the pool was too
 // small for them. An explicit fibd_mbufs that cannot hold them and the
@@ -124,7 +102,11 @@ func TestInfiniteRxPool(t *testing.T) {
 	bin := fibdBin(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.pcap")
-	writeFrames(t, in, 20000)
+	frames := make([][]byte, 20000)
+	for i := range frames {
+		frames[i] = make([]byte, 60)
+	}
+	writePcap(t, in, frames)
 	devs := "in_dev=net_pcap0\nout_dev=net_null0\nfibd_vdev=net_pcap0,rx_pcap=" + in +
 		",infinite_rx=1,tx_pcap=/dev/null\nfibd_vdev=net_null0\n"
 	run := func(l *lab) (string, error) {
