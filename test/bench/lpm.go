@@ -48,7 +48,11 @@ func lpmBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	}
 	ctx, cancel := withTimeout(o.lpmTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	out, err := cmd.CombinedOutput()
+	if cmd.Process != nil { // bench_lpm's EAL runtime directory (--file-prefix=benchlpm<pid>)
+		os.RemoveAll(fmt.Sprintf("/var/run/dpdk/benchlpm%d", cmd.Process.Pid))
+	}
 	fmt.Printf("LPM: fp_lpm (fibd_fib=own) vs rte_fib DIR-24-8 / rte_fib6 TRIE (fibd_fib=dpdk), same run, synthetic full view %d IPv4 + %d IPv6 prefixes (DESIGN.md length mix, as `go run ./test/fullview/fvdump`), %s\n",
 		len(v4), len(v6), filepath.Base(bin))
 	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/../.."
 fibd=${1:-bin/fibd}
 out=test/lab/out
 rm -rf "$out" && mkdir -p "$out"
+# the EAL's runtime directory (fastdpi.conf's --file-prefix) goes, pass or fail
+trap 'rm -rf /var/run/dpdk/fibdlab' EXIT
 echo "== fibd: test/lab/input.pcap through test/lab/static.routes"
 "$fibd" -c test/lab/fastdpi.conf --static test/lab/static.routes --lab --stats-json "$out/stats.json"
 for p in net_pcap0 net_pcap1 net_pcap2; do
