@@ -133,6 +133,12 @@ func (l *lab) run(t *testing.T, bin string, static string) *stats {
 			t.Logf("fibd's output:\n%s", out.String())
 		}
 	})
+	return l.stats(t)
+}
+
+// stats reads the counters fibd wrote to the lab's stats.json.
+func (l *lab) stats(t *testing.T) *stats {
+	t.Helper()
 	b, err := os.ReadFile(l.path("stats.json"))
 	if err != nil {
 		t.Fatal(err)
