@@ -2,12 +2,14 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBadConfigStopsFibd: a bad configuration line is reported as
@@ -110,7 +112,9 @@ func TestInfiniteRxPool(t *testing.T) {
 	devs := "in_dev=net_pcap0\nout_dev=net_null0\nfibd_vdev=net_pcap0,rx_pcap=" + in +
 		",infinite_rx=1,tx_pcap=/dev/null\nfibd_vdev=net_null0\n"
 	run := func(l *lab) (string, error) {
-		cmd := exec.Command(bin, "-c", l.path("fastdpi.conf"), "--duration", "2s", "-q",
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "-c", l.path("fastdpi.conf"), "--duration", "2s", "-q",
 			"--stats-json", l.path("stats.json"), "--log-level", "warn")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
