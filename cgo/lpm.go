@@ -83,6 +83,7 @@ type LPMStats struct {
 	RIBBytes   uint64 // the writer's shadow record
 	Nodes      uint64 // live trie nodes
 	FirstBits  uint   // bits of the first level (8 small, 18 big)
+	DirectBits uint   // 24 when the IPv4 direct level is on, else 0
 }
 
 // NewLPM creates an empty table of family 4 or 6 on libc memory.
@@ -261,8 +262,14 @@ func (t *LPM) Stats() LPMStats {
 		Prefixes: uint64(s.prefixes), FIBBytes: uint64(s.fib_bytes), FIBUsed: uint64(s.fib_used),
 		FirstBytes: uint64(s.first_bytes), LimboBytes: uint64(s.limbo_bytes),
 		RIBBytes: uint64(s.rib_bytes), Nodes: uint64(s.nodes), FirstBits: uint(s.first_bits),
+		DirectBits: uint(s.direct_bits),
 	}
 }
+
+// DirectAt sets the number of prefixes above which an IPv4 table with an
+// 18-bit first level gets its direct level (one entry per /24); it loses
+// it at n/2 or fewer. The default is 16384; tests lower it.
+func (t *LPM) DirectAt(n uint64) { C.fp_lpm_direct_at(t.l, C.uint64_t(n)) }
 
 // ip4 is a in host order, as fp_lpm4_* take it.
 func ip4(a netip.Addr) C.uint32_t {

@@ -119,20 +119,21 @@ func (r *lpmRef) lookup(a netip.Addr) uint32 {
 
 // lpmRun is one program's state.
 type lpmRun struct {
-	t    *dpdk.LPM
-	fam  int
-	w    int
-	in   []byte
-	pos  int
-	rng  *rand.Rand
-	auto bool // operands from rng (runs), not from the input
-	cur  *lpmRef
-	vis  *lpmRef // what lookups must see: cur, or its copy from when the batch began
-	keys []netip.Prefix
-	idx  map[netip.Prefix]int
-	pool []netip.Prefix // prefixes added so far (present or not), for addresses
-	bits uint           // first-level bits last seen
-	runs int            // prefixes added by runs so far
+	t        *dpdk.LPM
+	fam      int
+	w        int
+	in       []byte
+	pos      int
+	rng      *rand.Rand
+	auto     bool // operands from rng (runs), not from the input
+	cur      *lpmRef
+	vis      *lpmRef // what lookups must see: cur, or its copy from when the batch began
+	keys     []netip.Prefix
+	idx      map[netip.Prefix]int
+	pool     []netip.Prefix // prefixes added so far (present or not), for addresses
+	bits     uint           // first-level bits last seen
+	directAt uint64         // the IPv4 direct level's threshold (DirectAt)
+	runs     int            // prefixes added by runs so far
 	// budget is what full checks may still cost (walked prefixes and
 	// addresses looked up): a program of many small runs in a large
 	// table would otherwise spend seconds re-checking it, and the fuzzer
@@ -174,6 +175,10 @@ func runLPM(in []byte) (err error) {
 	if r.bits != 8 {
 		return fmt.Errorf("new table: first level of %d bits, want 8", r.bits)
 	}
+	// the direct level: from the default (never reached here), at once
+	// on growth, or when a run or a dense op crosses a count after it
+	r.directAt = [4]uint64{16384, 0, 2100, 2600}[in[0]>>1&3]
+	r.t.DirectAt(r.directAt)
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("IPv%d, step %d: %w\nlast ops:\n  %s", r.fam, r.step, err,
@@ -594,6 +599,9 @@ func shape(st dpdk.LPMStats, deferred bool) {
 			lpmShapes++
 		}
 	}
+	if st.DirectBits == 24 {
+		lpmShapes++
+	}
 }
 
 // firstBits: 8 bits until the table (readers' copy) has held more than
@@ -606,6 +614,25 @@ func (r *lpmRun) firstBits(st dpdk.LPMStats) error {
 	r.bits = b
 	if !r.deferred() && len(r.cur.m) > 2048 && b != 18 {
 		return fmt.Errorf("first level of %d bits with %d prefixes", b, len(r.cur.m))
+	}
+	return r.directBits(st)
+}
+
+// directBits: the direct level exists for IPv4 under 18 first-level bits
+// only, always above directAt prefixes and never at directAt/2 or fewer
+// (in between it stays as it was).
+func (r *lpmRun) directBits(st dpdk.LPMStats) error {
+	d, n := st.DirectBits, uint64(len(r.cur.m))
+	switch {
+	case d != 0 && d != 24:
+		return fmt.Errorf("direct level of %d bits", d)
+	case d != 0 && (r.fam != 4 || st.FirstBits != 18):
+		return fmt.Errorf("direct level in an IPv%d table of %d first-level bits", r.fam, st.FirstBits)
+	case r.deferred() || r.fam != 4 || st.FirstBits != 18:
+	case n > r.directAt && d == 0:
+		return fmt.Errorf("no direct level with %d prefixes (threshold %d)", n, r.directAt)
+	case n <= r.directAt/2 && d != 0:
+		return fmt.Errorf("direct level with %d prefixes (threshold %d)", n, r.directAt)
 	}
 	return nil
 }
@@ -935,6 +962,14 @@ func lpmSeeds() [][]byte {
 		seeds = append(seeds, lpmProg(fam, 5,
 			addNew(1, 253), addNew(1, 255), addNew(1, 250), o(opWrongFamily),
 			o(opDeleteAny, 4, pfxRandom), o(opCheck)))
+	}
+	// the IPv4 programs again with the direct level on at each threshold
+	for _, s := range seeds {
+		if s[0]&1 == 0 {
+			for d := range byte(3) {
+				seeds = append(seeds, append([]byte{s[0] | (d+1)<<1}, s[1:]...))
+			}
+		}
 	}
 	return seeds
 }

@@ -27,6 +27,9 @@ typedef unsigned __int128 u128;
 #define S_BIG6 18
 /* prefixes above which a table gets its big first level */
 #define GROW_AT 2048
+/* IPv4 prefixes above which a table gets its direct level */
+#define DIRECT_AT 16384
+#define DIRECT_BITS 24
 #define MAX_LEVELS ((128 - S_SMALL) / STRIDE + 2)
 
 /* Reader-visible node. The node itself lives in its parent's child array
@@ -48,7 +51,9 @@ typedef uint32_t ent_t;
 
 struct root {
 	uint32_t bits; /* S */
-	uint32_t pad[15];
+	uint32_t pad0;
+	uint16_t *_Atomic direct; /* the direct level, or NULL (see below) */
+	uint32_t pad[12];
 	char *chunk[2 * CHUNKS];
 	ent_t top[];
 };
@@ -122,6 +127,8 @@ struct fp_lpm {
 	uint32_t *topv;    /* 2^(S+1), heap-numbered prefixes of 0..S bits; 0 = none */
 	struct sh **topk;  /* 2^S */
 	uint64_t n_pfx;
+	uint64_t direct_at;
+	uint64_t direct_retry; /* no memory for it: the count to try again at */
 	uint64_t n_sh;
 	uint64_t sh_bytes;
 	bool deferred;
@@ -670,6 +677,116 @@ prefetch_top(const struct root *r, ent_t e)
 	__builtin_prefetch(p + (extra >= 2 ? 128 : extra * 64));
 }
 
+/* ---- the direct level (IPv4, big tables) ----
+ *
+ * Once an IPv4 table under S = 18 holds more than direct_at prefixes, its
+ * root gets a second first level: 2^24 entries of 2 bytes, one per /24,
+ * derived from the first level and its top blocks (S + STRIDE = 24, so a
+ * first-level entry's 64 slots are 64 consecutive direct entries). An
+ * entry is value + 1 when the whole /24 has that value and it is below
+ * 65535 (every nexthop index of fibd's default build), else 0: "walk from
+ * the first level", for a /24 with longer prefixes under it or a larger
+ * value. A lookup that meets a value is one read of a 32 MiB array; the
+ * rest take the usual walk.
+ *
+ * The writer rewrites a first-level entry's 64 direct entries after it
+ * publishes the entry. A reader may meet a direct entry older or newer than
+ * the first-level entry: each is a whole answer for its address, of the
+ * table before or after the change, and values hold no pointers, so
+ * nothing a direct entry leads to can be freed under a reader. Correctness
+ * never depends on the direct level: without it (too many values, no
+ * memory) every lookup walks. */
+
+static inline uint16_t
+direct_ent(uint32_t v)
+{
+	return v < 0xffff ? (uint16_t)(v + 1) : 0;
+}
+
+/* Rewrite first-level entry t's direct entries from the entry. */
+static void
+direct_fill(const struct root *r, uint16_t *direct, unsigned t)
+{
+	uint16_t *d = direct + ((size_t)t << STRIDE);
+	ent_t e = r->top[t];
+	if (is_leaf(e)) {
+		uint16_t x = direct_ent((uint32_t)(e >> 1));
+		for (unsigned v = 0; v < SLOTS; v++)
+			__atomic_store_n(&d[v], x, __ATOMIC_RELAXED);
+	} else if (is_flat(e)) {
+		for (unsigned v = 0; v < SLOTS; v++)
+			__atomic_store_n(&d[v], direct_ent(flat_get(e, flat_line(r, e, v), v)),
+					 __ATOMIC_RELAXED);
+	} else {
+		const struct node *n = ent_node(r, e);
+		for (unsigned v = 0; v < SLOTS; v++) {
+			uint64_t bit = UINT64_C(1) << v;
+			uint16_t x = 0;
+			if (!(n->vec & bit))
+				x = direct_ent(
+					n->leaf[__builtin_popcountll(n->leafvec & ((bit << 1) - 1)) - 1]);
+			__atomic_store_n(&d[v], x, __ATOMIC_RELAXED);
+		}
+	}
+}
+
+static inline size_t
+direct_bytes(void)
+{
+	return ((size_t)1 << DIRECT_BITS) * sizeof(uint16_t);
+}
+
+static bool
+direct_wanted(const struct fp_lpm *l, unsigned S)
+{
+	return l->fam == 4 && S + STRIDE == DIRECT_BITS && l->n_pfx > l->direct_at;
+}
+
+/* A direct level for root r, filled from its first level, or NULL. */
+static uint16_t *
+direct_build(struct fp_lpm *l, const struct root *r)
+{
+	uint16_t *d = l->mem.alloc(l->mem.arg, direct_bytes());
+	if (d == NULL)
+		return NULL; /* every lookup walks: correct, only slower */
+	for (unsigned t = 0; t < (1u << r->bits); t++)
+		direct_fill(r, d, t);
+	return d;
+}
+
+/* Publish first-level entry t of r, then its direct entries. */
+static void
+publish_top(struct root *r, unsigned t, ent_t e)
+{
+	__atomic_store_n(&r->top[t], e, __ATOMIC_RELEASE);
+	uint16_t *d = r->direct;
+	if (d != NULL)
+		direct_fill(r, d, t);
+}
+
+/* Give the readers' root a direct level or take it away, as the table's
+ * size asks (with hysteresis: it goes below half the threshold). */
+static void
+direct_adjust(struct fp_lpm *l)
+{
+	struct root *r = l->root;
+	if (l->deferred)
+		return; /* the commit decides */
+	if (r->direct == NULL && direct_wanted(l, r->bits) && l->n_pfx >= l->direct_retry) {
+		uint16_t *d = direct_build(l, r);
+		if (d != NULL)
+			__atomic_store_n(&r->direct, d, __ATOMIC_RELEASE);
+		else
+			l->direct_retry = l->n_pfx + 4096; /* not at every add */
+	} else if (r->direct != NULL && l->n_pfx <= l->direct_at / 2) {
+		uint16_t *d = r->direct;
+		if (ptr_push(&l->limbo_roots, d) < 0)
+			return; /* keep it: cannot free it later */
+		__atomic_store_n(&r->direct, NULL, __ATOMIC_RELEASE);
+		l->limbo_bytes += direct_bytes();
+	}
+}
+
 /* ---- building nodes ---- */
 
 static void
@@ -897,7 +1014,7 @@ set_top(struct fp_lpm *l, struct root *r, unsigned t)
 			return rc;
 		ne = mk_leaf(d);
 	}
-	__atomic_store_n(&r->top[t], ne, __ATOMIC_RELEASE);
+	publish_top(r, t, ne);
 	return 0;
 }
 
@@ -958,7 +1075,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		retire_top(l, e, &rc);
 		if (rc < 0)
 			return rc;
-		__atomic_store_n(&r->top[t], mk_leaf(d[0]), __ATOMIC_RELEASE);
+		publish_top(r, t, mk_leaf(d[0]));
 		return 0;
 	}
 	unsigned a, cnt, keep = 0;
@@ -991,7 +1108,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 		return rc;
 	if (drop_top(l, e) < 0)
 		return -ENOMEM;
-	__atomic_store_n(&r->top[t], ne, __ATOMIC_RELEASE);
+	publish_top(r, t, ne);
 	return 0;
 }
 
@@ -1214,8 +1331,10 @@ build_all(struct fp_lpm *l)
 {
 	size_t nt = (size_t)1 << l->S;
 	struct root *nr = l->mem.alloc(l->mem.arg, sizeof(*nr) + nt * sizeof(ent_t));
-	if (nr != NULL)
+	if (nr != NULL) {
 		memset(nr->chunk, 0, sizeof(nr->chunk));
+		nr->direct = NULL;
+	}
 	struct arena *na = arena_new(NODE_UNIT, nr, CHUNKS), *nl = arena_new(LEAF_UNIT, NULL, 0);
 	struct arena *nf = arena_new(FLAT_UNIT, nr, 0);
 	uint32_t *def = malloc(nt * sizeof(*def));
@@ -1255,8 +1374,13 @@ build_all(struct fp_lpm *l)
 	l->pend.n = 0;
 	if (rc < 0)
 		goto fail;
+	if (direct_wanted(l, l->S))
+		nr->direct = direct_build(l, nr);
 	struct root *orr = l->root;
-	if (orr != NULL && ptr_push(&l->limbo_roots, orr) < 0) {
+	size_t held = l->limbo_roots.n;
+	if (orr != NULL && (ptr_push(&l->limbo_roots, orr) < 0 ||
+			    (orr->direct != NULL && ptr_push(&l->limbo_roots, orr->direct) < 0))) {
+		l->limbo_roots.n = held;
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1275,8 +1399,11 @@ fail:
 	l->leaves = ol;
 	l->flat = of;
 	free(def);
-	if (nr != NULL)
+	if (nr != NULL) {
+		if (nr->direct != NULL)
+			l->mem.free(l->mem.arg, nr->direct);
 		l->mem.free(l->mem.arg, nr);
+	}
 	arena_destroy(&l->mem, na);
 	arena_destroy(&l->mem, nl);
 	arena_destroy(&l->mem, nf);
@@ -1379,6 +1506,7 @@ fp_lpm_create(int family, const struct fp_lpm_alloc *a)
 		return NULL;
 	l->fam = family;
 	l->W = family == 4 ? 32 : 128;
+	l->direct_at = DIRECT_AT;
 	if (a != NULL)
 		l->mem = *a;
 	else
@@ -1397,8 +1525,11 @@ fp_lpm_free(struct fp_lpm *l)
 		return;
 	fp_lpm_reclaim(l);
 	record_free(l);
-	if (l->root != NULL)
+	if (l->root != NULL) {
+		if (l->root->direct != NULL)
+			l->mem.free(l->mem.arg, l->root->direct);
 		l->mem.free(l->mem.arg, l->root);
+	}
 	arena_destroy(&l->mem, l->nodes);
 	arena_destroy(&l->mem, l->leaves);
 	arena_destroy(&l->mem, l->flat);
@@ -1452,8 +1583,10 @@ do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
 		return rc;
 	}
 	op_done(l);
-	if (old == 0)
+	if (old == 0) {
 		maybe_grow(l);
+		direct_adjust(l);
+	}
 	return 0;
 }
 
@@ -1486,6 +1619,7 @@ do_delete(struct fp_lpm *l, u128 k, unsigned depth)
 		return rc;
 	}
 	op_done(l);
+	direct_adjust(l);
 	return 0;
 }
 
@@ -1557,11 +1691,20 @@ fp_lpm_commit(struct fp_lpm *l)
 }
 
 void
+fp_lpm_direct_at(struct fp_lpm *l, uint64_t n)
+{
+	l->direct_at = n;
+	direct_adjust(l);
+}
+
+void
 fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->prefixes = l->n_pfx;
 	size_t rb = sizeof(struct root) + ((size_t)1 << l->root->bits) * sizeof(ent_t);
+	if (l->root->direct != NULL)
+		rb += direct_bytes();
 	st->first_bytes = rb;
 	st->fib_bytes = rb + l->nodes->bytes + l->leaves->bytes + l->flat->bytes;
 	st->fib_used = rb + l->nodes->used + l->leaves->used + l->flat->used;
@@ -1569,6 +1712,7 @@ fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st)
 	st->rib_bytes = l->sh_bytes + sizeof(*l);
 	st->nodes = l->n_sh;
 	st->first_bits = l->root->bits;
+	st->direct_bits = l->root->direct != NULL ? DIRECT_BITS : 0;
 }
 
 /* ---- lookups ---- */
@@ -1595,6 +1739,12 @@ uint32_t
 fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip)
 {
 	const struct root *r = root_of(l);
+	const uint16_t *d = __atomic_load_n(&r->direct, __ATOMIC_ACQUIRE);
+	if (d != NULL) {
+		uint16_t x = __atomic_load_n(&d[ip >> (32 - DIRECT_BITS)], __ATOMIC_RELAXED);
+		if (x != 0)
+			return x - 1u;
+	}
 	ent_t e = __atomic_load_n(&r->top[ip >> (32 - r->bits)], __ATOMIC_ACQUIRE);
 	if (is_leaf(e))
 		return (uint32_t)(e >> 1);
@@ -1657,70 +1807,107 @@ bits6(uint64_t hi, uint64_t lo, unsigned off)
  * goes next, so the cache misses of a group overlap. */
 #define GROUP 32
 
+/* One group (g <= GROUP) of IPv4 lookups from the first level. IPv4 ends
+ * in the first node for nearly every address of a real table (S = 18:
+ * /19../24 are one node down), so: prefetch every first-level entry, then
+ * the line of every flat block the group needs (or every node block, node
+ * and leaves), then finish each address in its top block; the few that go
+ * deeper (/25 and longer) walk on and have their leaf prefetched, and are
+ * read last. */
+static inline void
+lookup4_group(const struct root *r, const uint32_t *a, uint32_t *out, unsigned g)
+{
+	const unsigned S = r->bits;
+	ent_t ent[GROUP];
+	const uint32_t *leaf[GROUP];
+	const uint64_t *line[GROUP];
+	uint64_t upto[GROUP]; /* flat: the line's slots up to the address's */
+	uint8_t deep[GROUP];
+	unsigned nd = 0;
+	for (unsigned i = 0; i < g; i++)
+		__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
+	/* while the lines load, everything but reading them is done */
+	for (unsigned i = 0; i < g; i++) {
+		ent_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
+		ent[i] = e;
+		if (is_leaf(e))
+			continue;
+		if (is_flat(e)) {
+			unsigned v = (unsigned)((uint64_t)a[i] << (32 + S) >> (64 - STRIDE));
+			line[i] = flat_line(r, e, v);
+			__builtin_prefetch(line[i]);
+			upto[i] = flat_upto(e, v);
+		} else {
+			prefetch_top(r, e);
+		}
+	}
+	for (unsigned i = 0; i < g; i++) {
+		ent_t e = ent[i];
+		if (is_leaf(e)) {
+			out[i] = (uint32_t)(e >> 1);
+			continue;
+		}
+		if (is_flat(e)) {
+			out[i] = flat_read(line[i], upto[i]);
+			continue;
+		}
+		uint64_t k = (uint64_t)a[i] << (32 + S);
+		const struct node *c = ent_node(r, e);
+		uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
+		if (!(c->vec & bit)) {
+			out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
+			continue;
+		}
+		c = c->child + __builtin_popcountll(c->vec & (bit - 1));
+		k <<= STRIDE;
+		while ((c = step(c, (unsigned)(k >> (64 - STRIDE)), &leaf[i])) != NULL)
+			k <<= STRIDE;
+		__builtin_prefetch(leaf[i]);
+		deep[nd++] = i;
+	}
+	for (unsigned j = 0; j < nd; j++)
+		out[deep[j]] = *leaf[deep[j]];
+}
+
 void
 fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, unsigned n)
 {
 	const struct root *r = root_of(l);
-	const unsigned S = r->bits;
-	/* IPv4 ends in the first node for nearly every address of a real
-	 * table (S = 18: /19../24 are one node down), so: prefetch every
-	 * first-level entry, then the line of every flat block the group
-	 * needs (or every node block, node and leaves), then finish each
-	 * address in its top block; the few that go deeper (/25 and longer)
-	 * walk on and have their leaf prefetched, and are read last. */
+	const uint16_t *d = __atomic_load_n(&r->direct, __ATOMIC_ACQUIRE);
 	for (unsigned base = 0; base < n; base += GROUP) {
 		unsigned g = n - base < GROUP ? n - base : GROUP;
 		const uint32_t *a = ip + base;
 		uint32_t *out = nh + base;
-		ent_t ent[GROUP];
-		const uint32_t *leaf[GROUP];
-		const uint64_t *line[GROUP];
-		uint64_t upto[GROUP]; /* flat: the line's slots up to the address's */
-		uint8_t deep[GROUP];
-		unsigned nd = 0;
+		if (d == NULL) {
+			lookup4_group(r, a, out, g);
+			continue;
+		}
+		/* the direct level answers nearly all; an entry of 0 (walk)
+		 * leaves 2^32 - 1, the only answer with the top bit set. The
+		 * loop does no more than it must: every instruction in it
+		 * delays the next burst's loads. */
+		uint32_t any = 0;
 		for (unsigned i = 0; i < g; i++)
-			__builtin_prefetch(&r->top[a[i] >> (32 - S)]);
-		/* while the lines load, everything but reading them is done */
+			__builtin_prefetch(&d[a[i] >> (32 - DIRECT_BITS)]);
 		for (unsigned i = 0; i < g; i++) {
-			ent_t e = __atomic_load_n(&r->top[a[i] >> (32 - S)], __ATOMIC_ACQUIRE);
-			ent[i] = e;
-			if (is_leaf(e))
-				continue;
-			if (is_flat(e)) {
-				unsigned v = (unsigned)((uint64_t)a[i] << (32 + S) >> (64 - STRIDE));
-				line[i] = flat_line(r, e, v);
-				__builtin_prefetch(line[i]);
-				upto[i] = flat_upto(e, v);
-			} else {
-				prefetch_top(r, e);
+			uint32_t v = __atomic_load_n(&d[a[i] >> (32 - DIRECT_BITS)], __ATOMIC_RELAXED) - 1u;
+			out[i] = v;
+			any |= v;
+		}
+		if (!(any >> 31))
+			continue;
+		uint32_t wa[GROUP], wo[GROUP];
+		uint8_t wi[GROUP];
+		unsigned nw = 0;
+		for (unsigned i = 0; i < g; i++) {
+			if (out[i] == UINT32_MAX) {
+				wa[nw] = a[i];
+				wi[nw++] = (uint8_t)i;
 			}
 		}
-		for (unsigned i = 0; i < g; i++) {
-			ent_t e = ent[i];
-			if (is_leaf(e)) {
-				out[i] = (uint32_t)(e >> 1);
-				continue;
-			}
-			if (is_flat(e)) {
-				out[i] = flat_read(line[i], upto[i]);
-				continue;
-			}
-			uint64_t k = (uint64_t)a[i] << (32 + S);
-			const struct node *c = ent_node(r, e);
-			uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
-			if (!(c->vec & bit)) {
-				out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
-				continue;
-			}
-			c = c->child + __builtin_popcountll(c->vec & (bit - 1));
-			k <<= STRIDE;
-			while ((c = step(c, (unsigned)(k >> (64 - STRIDE)), &leaf[i])) != NULL)
-				k <<= STRIDE;
-			__builtin_prefetch(leaf[i]);
-			deep[nd++] = i;
-		}
-		for (unsigned j = 0; j < nd; j++)
-			out[deep[j]] = *leaf[deep[j]];
+		lookup4_group(r, wa, wo, nw);
+		for (unsigned j = 0; j < nw; j++)
+			out[wi[j]] = wo[j];
 	}
 }
 

@@ -13,7 +13,10 @@
  * the index of a top block: a first node without children is stored flat
  * (lines of 64 bytes, each a run bitmap and the run values of its slots,
  * so the lookup reads the one line its address selects), a first node
- * with children is stored with its leaves right behind it.
+ * with children is stored with its leaves right behind it. A big IPv4
+ * table (more than 16384 prefixes) also gets a direct level: one 2-byte
+ * entry per /24 (32 MiB) giving the /24's value when it has one, so that
+ * nearly every lookup is a single read (fp_lpm.c, "the direct level").
  *
  * Concurrency: ONE writer (the caller serialises add/delete/defer/reclaim/
  * walk/free, e.g. under fp_ctl_lock), any number of readers (lookups) with
@@ -58,6 +61,7 @@ struct fp_lpm_stats {
 	uint64_t rib_bytes;   /* writer's shadow trie (libc heap) */
 	uint64_t nodes;       /* live trie nodes */
 	unsigned first_bits;  /* S */
+	unsigned direct_bits; /* 24 with the direct level, else 0 */
 };
 
 /* family: 4 or 6. */
@@ -91,7 +95,8 @@ int fp_lpm_commit(struct fp_lpm *l);
 void fp_lpm_reclaim(struct fp_lpm *l);
 
 /* Readers. Any thread, no lock; the caller must be an RCU reader (online
- * on the QSBR variable) or the writer. Missing routes give 0. */
+ * on the QSBR variable) or the writer. Missing routes give 0. The bulk
+ * lookups' ip and nh must not overlap. */
 uint32_t fp_lpm4_lookup(const struct fp_lpm *l, uint32_t ip);
 uint32_t fp_lpm6_lookup(const struct fp_lpm *l, const uint8_t ip[16]);
 void fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, unsigned n);
@@ -104,5 +109,10 @@ typedef int (*fp_lpm_walk_fn)(void *arg, const uint8_t *ip, uint8_t depth, uint3
 int fp_lpm_walk(const struct fp_lpm *l, fp_lpm_walk_fn cb, void *arg);
 
 void fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st);
+
+/* An IPv4 table with an 18-bit first level gets its direct level when it
+ * holds more than n prefixes (default 16384) and loses it at n / 2 or
+ * fewer; tests lower n to exercise it on small tables. Writer side. */
+void fp_lpm_direct_at(struct fp_lpm *l, uint64_t n);
 
 #endif

@@ -163,18 +163,25 @@ report_change_times(struct change_times *ct, const char *fib, const struct fp_lp
 			(best) = t_;                 \
 	} while (0)
 
+/* The forwarding bench's 4096-destination rows: lookups that hit caches. */
+#define NHOT 4096
+
 static void
-print_lookups(const char *theirs, double ta, double tf)
+print_lookups(const char *theirs, double ta, double tf, double ha, double hf)
 {
 	printf("  lookup   fp_lpm %.2f ns  %s %.2f ns  (best of %d rounds after a warm-up)\n",
 	       ta * 1e9 / NADDR, theirs, tf * 1e9 / NADDR, LOOKUP_ROUNDS);
+	printf("  cached   fp_lpm %.2f ns  %s %.2f ns  (the first %u addresses over and over)\n",
+	       ha * 1e9 / NADDR, theirs, hf * 1e9 / NADDR, NHOT);
 }
 
 /* The memory floor of IPv4 lookups on this machine: the same addresses in
  * the same bursts, reading what each structure reads but deciding nothing,
  * every read of a burst prefetched before the first is used (as fp_lpm's
  * bulk lookup does; rte_fib prefetches 15 ahead instead).
- *  - fp_lpm's shape: a 4-byte entry of a 2^S first level, then one 64-byte
+ *  - fp_lpm's shape, with its direct level (a table of more than 16384
+ *    prefixes): a 2-byte entry of a 2^24 array (32 MiB);
+ *  - without it: a 4-byte entry of a 2^S first level, then one 64-byte
  *    line that entry names, in a region as large as the nodes and leaves
  *    in use (99% of a full view's lookups end in such a flat block). A
  *    block holds 1 to 8 lines, picked by the address's next bits: timed
@@ -184,13 +191,17 @@ print_lookups(const char *theirs, double ta, double tf)
  * its floor can only get faster by touching less memory. Its own random
  * numbers: the addresses and changes of the rest stay what they were. */
 static void
-floor4(const uint32_t *addr, unsigned S, size_t region)
+floor4(const uint32_t *addr, const struct fp_lpm_stats *st)
 {
+	unsigned S = st->first_bits;
+	size_t dbytes = st->direct_bits ? (size_t)2 << st->direct_bits : 0;
+	size_t region = st->fib_used - st->first_bytes;
 	size_t nlines = region / 64 > 8 ? region / 64 : 8;
 	uint32_t *top = rte_malloc(NULL, sizeof(uint32_t) << S, 64);
 	uint32_t *dir = rte_malloc(NULL, sizeof(uint32_t) << 24, 64);
+	uint16_t *dir16 = rte_malloc(NULL, sizeof(uint16_t) << 24, 64);
 	char *lines = rte_malloc(NULL, nlines * 64, 64);
-	if (top == NULL || dir == NULL || lines == NULL) {
+	if (top == NULL || dir == NULL || dir16 == NULL || lines == NULL) {
 		printf("  floor: no memory\n");
 		goto out;
 	}
@@ -199,14 +210,16 @@ floor4(const uint32_t *addr, unsigned S, size_t region)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		top[i] = (uint32_t)(x % (nlines - 7));
 	}
-	for (size_t i = 0; i < (1u << 24); i++)
+	for (size_t i = 0; i < (1u << 24); i++) {
 		dir[i] = (uint32_t)i;
+		dir16[i] = (uint16_t)i;
+	}
 	for (size_t i = 0; i < nlines * 16; i++)
 		((uint32_t *)lines)[i] = (uint32_t)i;
 	volatile uint32_t sink = 0;
-	double t2[2] = {1e9, 1e9}, t1 = 1e9;
+	double t2[2] = {1e9, 1e9}, t1 = 1e9, t16 = 1e9;
 	for (int round = 0; round <= LOOKUP_ROUNDS; round++) {
-		for (unsigned w = 0; w < 2; w++) {
+		for (unsigned w = 0; w < 2 && !dbytes; w++) {
 			unsigned spread = w ? 3 : 0; /* log2 of the lines per entry */
 			TIME_ROUND(round, t2[w], for (unsigned i = 0; i < NADDR; i += BURST) {
 				const char *ln[BURST];
@@ -225,6 +238,15 @@ floor4(const uint32_t *addr, unsigned S, size_t region)
 				sink += acc;
 			});
 		}
+		if (dbytes)
+			TIME_ROUND(round, t16, for (unsigned i = 0; i < NADDR; i += BURST) {
+				uint32_t acc = 0;
+				for (unsigned j = 0; j < BURST; j++)
+					__builtin_prefetch(&dir16[addr[i + j] >> 8]);
+				for (unsigned j = 0; j < BURST; j++)
+					acc += dir16[addr[i + j] >> 8];
+				sink += acc;
+			});
 		TIME_ROUND(round, t1, for (unsigned i = 0; i < NADDR; i += BURST) {
 			uint32_t acc = 0;
 			for (unsigned j = 0; j < BURST; j++)
@@ -234,12 +256,17 @@ floor4(const uint32_t *addr, unsigned S, size_t region)
 			sink += acc;
 		});
 	}
-	printf("  floor    fp_lpm's reads %.2f-%.2f ns  (2^%u first level, then one of 1 or 8 lines per entry in %.1f MiB)"
-	       "  DIR-24-8's read %.2f ns  (one entry of 64 MiB)\n",
-	       t2[0] * 1e9 / NADDR, t2[1] * 1e9 / NADDR, S, region / 1048576.0, t1 * 1e9 / NADDR);
+	if (dbytes)
+		printf("  floor    fp_lpm's read %.2f ns  (one entry of its %.0f MiB direct level)", t16 * 1e9 / NADDR,
+		       dbytes / 1048576.0);
+	else
+		printf("  floor    fp_lpm's reads %.2f-%.2f ns  (2^%u first level, then one of 1 or 8 lines per entry in %.1f MiB)",
+		       t2[0] * 1e9 / NADDR, t2[1] * 1e9 / NADDR, S, region / 1048576.0);
+	printf("  DIR-24-8's read %.2f ns  (one entry of 64 MiB)\n", t1 * 1e9 / NADDR);
 out:
 	rte_free(top);
 	rte_free(dir);
+	rte_free(dir16);
 	rte_free(lines);
 }
 
@@ -299,7 +326,7 @@ bench4(void)
 	printf("  rte_fib  build %.3f s  DPDK memory %.1f MiB (one copy; fibd keeps two)\n", tb,
 	       (heap_used() - h0) / 1048576.0);
 
-	double ta = 1e9, tf = 1e9;
+	double ta = 1e9, tf = 1e9, ha = 1e9, hf = 1e9;
 	uint64_t out[BURST];
 	for (int round = 0; round <= LOOKUP_ROUNDS; round++) {
 		TIME_ROUND(round, ta, for (unsigned i = 0; i < NADDR; i += BURST)
@@ -310,9 +337,18 @@ bench4(void)
 				b[i + j] = (uint32_t)out[j];
 		});
 	}
-	print_lookups("rte_fib", ta, tf);
+	for (int round = 0; round <= LOOKUP_ROUNDS; round++) {
+		TIME_ROUND(round, ha, for (unsigned i = 0; i < NADDR; i += BURST)
+					      fp_lpm4_lookup_bulk(l, addr + i % NHOT, a + i % NHOT, BURST));
+		TIME_ROUND(round, hf, for (unsigned i = 0; i < NADDR; i += BURST) {
+			rte_fib_lookup_bulk(f, addr + i % NHOT, out, BURST);
+			for (unsigned j = 0; j < BURST; j++)
+				b[i % NHOT + j] = (uint32_t)out[j];
+		});
+	}
+	print_lookups("rte_fib", ta, tf, ha, hf);
 	report_diff(a, b, NADDR);
-	floor4(addr, st.first_bits, st.fib_used);
+	floor4(addr, &st);
 
 	/* single changes: delete, add back, replace, on random prefixes */
 	struct change_times *ct = malloc(sizeof(*ct));
@@ -394,7 +430,7 @@ bench6(void)
 	printf("  rte_fib6 build %.3f s  DPDK memory %.1f MiB (one copy; fibd keeps two)%s\n", tb,
 	       (heap_used() - h0) / 1048576.0, refused ? "  ROUTES REFUSED" : "");
 
-	double ta = 1e9, tf = 1e9;
+	double ta = 1e9, tf = 1e9, ha = 1e9, hf = 1e9;
 	uint64_t out[BURST];
 	for (int round = 0; round <= LOOKUP_ROUNDS; round++) {
 		TIME_ROUND(round, ta, for (unsigned i = 0; i < NADDR; i += BURST)
@@ -405,7 +441,16 @@ bench6(void)
 				b[i + j] = (uint32_t)out[j];
 		});
 	}
-	print_lookups("rte_fib6", ta, tf);
+	for (int round = 0; round <= LOOKUP_ROUNDS; round++) {
+		TIME_ROUND(round, ha, for (unsigned i = 0; i < NADDR; i += BURST)
+					      fp_lpm6_lookup_bulk(l, addr + i % NHOT, a + i % NHOT, BURST));
+		TIME_ROUND(round, hf, for (unsigned i = 0; i < NADDR; i += BURST) {
+			rte_fib6_lookup_bulk(f, addr + i % NHOT, out, BURST);
+			for (unsigned j = 0; j < BURST; j++)
+				b[i % NHOT + j] = (uint32_t)out[j];
+		});
+	}
+	print_lookups("rte_fib6", ta, tf, ha, hf);
 	report_diff(a, b, NADDR);
 
 	struct change_times *ct = malloc(sizeof(*ct));

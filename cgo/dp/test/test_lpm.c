@@ -524,6 +524,7 @@ test_nomem(unsigned W, unsigned ops)
 	struct fp_lpm_alloc fa = {failing_alloc, plain_free, NULL};
 	atomic_store(&fail_at, 0);
 	struct fp_lpm *l = fp_lpm_create(W == 32 ? 4 : 6, &fa);
+	fp_lpm_direct_at(l, 2500); /* IPv4: the direct level's 32 MiB can fail too */
 	struct ref r;
 	ref_init(&r, W, 20000);
 	u128 *keys = malloc(sizeof(u128) * 20000);
