@@ -33,13 +33,35 @@ typedef unsigned __int128 u128;
 #define MAX_LEVELS ((128 - S_SMALL) / STRIDE + 2)
 
 /* Reader-visible node. The node itself lives in its parent's child array
- * (or at the head of a top block, for a first-level entry). */
+ * (or at the head of a top block, for a first-level entry). A node without
+ * children and with at most INLINE_RUNS runs keeps their values in place
+ * of its pointers: a walk that ends there reads no other line (most
+ * IPv6 walks of a full view end in such a node). */
+#define INLINE_RUNS 4
 struct node {
 	uint64_t vec;     /* slot has a child */
 	uint64_t leafvec; /* a run of equal values starts at this leaf slot */
-	struct node *child;
-	uint32_t *leaf;
+	union {
+		struct {
+			struct node *child;
+			uint32_t *leaf;
+		};
+		uint32_t runs[INLINE_RUNS];
+	};
 };
+
+static inline bool
+runs_inline(uint64_t vec, uint64_t leafvec)
+{
+	return vec == 0 && __builtin_popcountll(leafvec) <= INLINE_RUNS;
+}
+
+/* Where node n's leaf run values are. */
+static inline const uint32_t *
+node_leaves(const struct node *n)
+{
+	return runs_inline(n->vec, n->leafvec) ? n->runs : n->leaf;
+}
 
 /* The first level: 2^S entries of 4 bytes (see "first-level entries"
  * below), and the chunks of the two arenas top blocks come from (flat,
@@ -723,8 +745,8 @@ direct_fill(const struct root *r, uint16_t *direct, unsigned t)
 			uint64_t bit = UINT64_C(1) << v;
 			uint16_t x = 0;
 			if (!(n->vec & bit))
-				x = direct_ent(
-					n->leaf[__builtin_popcountll(n->leafvec & ((bit << 1) - 1)) - 1]);
+				x = direct_ent(node_leaves(n)[__builtin_popcountll(
+					n->leafvec & ((bit << 1) - 1)) - 1]);
 			__atomic_store_n(&d[v], x, __ATOMIC_RELAXED);
 		}
 	}
@@ -795,7 +817,9 @@ retire_subtree(struct fp_lpm *l, const struct node *n, int *rc)
 	unsigned nc = __builtin_popcountll(n->vec);
 	for (unsigned i = 0; i < nc; i++)
 		retire_subtree(l, &n->child[i], rc);
-	if (drop(l, n->child, l->nodes, nc) < 0 ||
+	if (drop(l, n->child, l->nodes, nc) < 0)
+		*rc = -ENOMEM;
+	if (!runs_inline(n->vec, n->leafvec) &&
 	    drop(l, n->leaf, l->leaves, leaf_units(__builtin_popcountll(n->leafvec))) < 0)
 		*rc = -ENOMEM;
 }
@@ -933,20 +957,22 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 			out = take(l, l->nodes, top_units(nr));
 			if (out == NULL)
 				return -ENOMEM;
-			out->leaf = (uint32_t *)(out + 1);
-		} else {
-			out->leaf = NULL;
-			if (nr != 0) {
-				out->leaf = take(l, l->leaves, leaf_units(nr));
-				if (out->leaf == NULL)
-					return -ENOMEM;
-			}
 		}
 		out->vec = vec;
 		out->leafvec = leafvec;
-		out->child = NULL;
-		if (nr != 0)
-			memcpy(out->leaf, runs, nr * sizeof(runs[0]));
+		if (top == NULL && runs_inline(vec, leafvec)) {
+			memset(out->runs, 0, sizeof(out->runs));
+			memcpy(out->runs, runs, nr * sizeof(runs[0]));
+		} else {
+			out->child = NULL;
+			out->leaf = NULL;
+			if (top != NULL)
+				out->leaf = (uint32_t *)(out + 1);
+			else if (nr != 0 && (out->leaf = take(l, l->leaves, leaf_units(nr))) == NULL)
+				return -ENOMEM;
+			if (nr != 0)
+				memcpy(out->leaf, runs, nr * sizeof(runs[0]));
+		}
 		if (top != NULL)
 			*top = mk_top(l, out);
 		if (nc != 0) {
@@ -984,7 +1010,7 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 			return rc;
 		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0)
 			return -ENOMEM;
-		if (top == NULL &&
+		if (top == NULL && !runs_inline(old->vec, old->leafvec) &&
 		    drop(l, old->leaf, l->leaves, leaf_units(__builtin_popcountll(old->leafvec))) < 0)
 			return -ENOMEM;
 	}
@@ -1731,7 +1757,7 @@ step(const struct node *n, unsigned idx, const uint32_t **leaf)
 	uint64_t bit = UINT64_C(1) << idx;
 	if (n->vec & bit)
 		return n->child + __builtin_popcountll(n->vec & (bit - 1));
-	*leaf = n->leaf + __builtin_popcountll(n->leafvec & ((bit << 1) - 1)) - 1;
+	*leaf = node_leaves(n) + __builtin_popcountll(n->leafvec & ((bit << 1) - 1)) - 1;
 	return NULL;
 }
 
@@ -1855,6 +1881,7 @@ lookup4_group(const struct root *r, const uint32_t *a, uint32_t *out, unsigned g
 		const struct node *c = ent_node(r, e);
 		uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
 		if (!(c->vec & bit)) {
+			/* a top node: its runs follow it, never inline */
 			out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
 			continue;
 		}
