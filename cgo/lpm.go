@@ -226,6 +226,16 @@ func (t *LPM) Commit() error { return errno(C.fp_lpm_commit(t.l), "LPM commit") 
 // grace period; here the writer may call it as soon as no lookup runs.
 func (t *LPM) Reclaim() { C.fp_lpm_reclaim(t.l) }
 
+// Check verifies, right after Reclaim, that the blocks the lookups can
+// reach are exactly those the table's arenas count as in use: none lost,
+// none freed twice.
+func (t *LPM) Check() error {
+	if C.fp_lpm_check(t.l) != 0 {
+		return fmt.Errorf("LPM: the blocks reachable from the root differ from the blocks in use")
+	}
+	return nil
+}
+
 // Walk calls fn for every prefix in the writer's record, in no particular
 // order, until fn returns false. The prefixes are read first, so fn may
 // change the table.

@@ -499,6 +499,11 @@ func (r *lpmRun) after(p netip.Prefix) error {
 	if r.auto {
 		return nil
 	}
+	if !r.deferred() {
+		if err := r.t.Check(); err != nil {
+			return err
+		}
+	}
 	if err := r.get(p); err != nil {
 		return err
 	}
@@ -788,6 +793,12 @@ func (r *lpmRun) check() error {
 		return r.checkSample(32)
 	}
 	r.budget -= len(r.cur.m)
+	if !r.deferred() {
+		r.t.Reclaim()
+		if err := r.t.Check(); err != nil {
+			return err
+		}
+	}
 	seen := make(map[netip.Prefix]bool, len(r.cur.m))
 	var werr error
 	err := r.t.Walk(func(p netip.Prefix, nh uint32) bool {

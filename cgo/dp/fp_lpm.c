@@ -119,7 +119,43 @@ struct sh {
 	uint64_t cmap;
 	uint32_t *nh;     /* popcount-indexed by ibm */
 	struct sh **kid;  /* popcount-indexed by cmap */
+	uint32_t uni;     /* the one value of every prefix in the subtree (see below) */
 };
+
+/* A subtree whose prefixes all have the value its slot inherits changes
+ * no answer: the readers' trie has no node for it (the slot is a leaf),
+ * as when a full view's more-specifics share their cover's nexthop. Each
+ * shadow keeps the value all prefixes of its subtree share: UNI_NONE for
+ * none, UNI_MIXED when they differ (values are below 2^31). */
+#define UNI_NONE 0u
+#define UNI_MIXED UINT32_MAX
+
+static inline uint32_t
+uni_add(uint32_t u, uint32_t v)
+{
+	return u == UNI_NONE ? v : v == UNI_NONE || v == u ? u : UNI_MIXED;
+}
+
+/* Recompute s->uni from its prefixes and its children's. */
+static void
+sh_uni(struct sh *s)
+{
+	uint32_t u = UNI_NONE;
+	unsigned n = __builtin_popcountll(s->ibm[0]) + __builtin_popcountll(s->ibm[1]);
+	for (unsigned i = 0; i < n && u != UNI_MIXED; i++)
+		u = uni_add(u, s->nh[i]);
+	n = __builtin_popcountll(s->cmap);
+	for (unsigned i = 0; i < n && u != UNI_MIXED; i++)
+		u = uni_add(u, s->kid[i]->uni);
+	s->uni = u;
+}
+
+/* Whether the subtree of s, under inherited value d, needs no node. */
+static inline bool
+sh_redundant(const struct sh *s, uint32_t d)
+{
+	return s->uni == UNI_NONE || s->uni == d;
+}
 
 struct blk {
 	void *p;
@@ -937,7 +973,11 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 	uint8_t len[SLOTS];
 	paint(s, d, val, len);
 
-	uint64_t vec = s->cmap, leafvec = 0;
+	uint64_t vec = 0, leafvec = 0;
+	unsigned k = 0;
+	for (uint64_t m = s->cmap; m != 0; m &= m - 1, k++)
+		if (!sh_redundant(s->kid[k], val[__builtin_ctzll(m)]))
+			vec |= m & -m;
 	uint32_t runs[SLOTS];
 	unsigned nr = 0;
 	for (uint64_t m = ~vec; m != 0; m &= m - 1) {
@@ -993,19 +1033,31 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 			} else if (oc != NULL && (!in || len[v] > keep)) {
 				out->child[i] = *oc;
 			} else {
-				int rc = make_node(l, s->kid[i], o + STRIDE, val[v], oc, 0, SLOTS,
+				int rc = make_node(l, sh_kid(s, v), o + STRIDE, val[v], oc, 0, SLOTS,
 						   0, NULL, &out->child[i], NULL);
 				if (rc < 0)
 					return rc;
 			}
 		}
 	}
+	if (ovr != NULL && !((vec >> a) & 1)) {
+		/* the change made the subtree redundant: what was built for it
+		 * goes (never published, but a simple retirement is enough) */
+		int rc = 0;
+		retire_subtree(l, ovr, &rc);
+		if (rc < 0)
+			return rc;
+	}
 	if (old != NULL) {
 		int rc = 0;
 		unsigned j = 0;
-		for (uint64_t m = old->vec; m != 0; m &= m - 1, j++)
-			if (!((vec >> __builtin_ctzll(m)) & 1))
+		for (uint64_t m = old->vec; m != 0; m &= m - 1, j++) {
+			unsigned v = __builtin_ctzll(m);
+			/* the old child on a changed path was taken apart by the
+			 * call that built ovr: what it held is retired or in ovr */
+			if (!((vec >> v) & 1) && !(ovr != NULL && v == a))
 				retire_subtree(l, &old->child[j], &rc);
+		}
 		if (rc < 0)
 			return rc;
 		if (drop(l, old->child, l->nodes, __builtin_popcountll(old->vec)) < 0)
@@ -1026,7 +1078,7 @@ set_top(struct fp_lpm *l, struct root *r, unsigned t)
 	uint32_t d = top_lpm(l, t, &dl);
 	ent_t e = r->top[t];
 	ent_t ne;
-	if (l->topk[t] != NULL) {
+	if (l->topk[t] != NULL && !sh_redundant(l->topk[t], d)) {
 		int rc = make_node(l, l->topk[t], l->S, d, top_node(r, e), 0, SLOTS, 0, NULL, NULL,
 				   &ne);
 		if (rc < 0)
@@ -1096,7 +1148,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 	int js = -1;
 	for (unsigned i = 0; i <= kl && sh[i] != NULL; i++)
 		js = i;
-	if (js < 0) {
+	if (js < 0 || sh_redundant(sh[0], d[0])) {
 		int rc = 0;
 		retire_top(l, e, &rc);
 		if (rc < 0)
@@ -1190,7 +1242,9 @@ record_set(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh, uint32_t *old)
 		l->n_sh++;
 		l->sh_bytes += sizeof(*s);
 	}
-	unsigned o = l->S;
+	struct sh *path[MAX_LEVELS];
+	unsigned o = l->S, j = 0;
+	path[0] = s;
 	while (depth > o + STRIDE) {
 		unsigned v = key_slot(k, o);
 		struct sh *c = sh_kid(s, v);
@@ -1199,10 +1253,15 @@ record_set(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh, uint32_t *old)
 		if (c == NULL)
 			return -ENOMEM; /* empty shadows left behind are pruned by the rollback */
 		s = c;
+		path[++j] = s;
 		o += STRIDE;
 	}
 	unsigned li = depth - o;
-	return sh_set(l, s, (1u << li) + key_bits(k, o, li), nh, old);
+	int rc = sh_set(l, s, (1u << li) + key_bits(k, o, li), nh, old);
+	if (rc == 0)
+		for (unsigned i = j + 1; i-- > 0;)
+			sh_uni(path[i]);
+	return rc;
 }
 
 /* Remove k/depth from the record (pruning empty shadows); *old gets its
@@ -1242,8 +1301,9 @@ record_clear(struct fp_lpm *l, u128 k, unsigned depth, uint32_t *old)
 	} else {
 		j--; /* path[j] is the last that exists */
 	}
-	/* prune empty shadows bottom-up */
-	for (int i = (int)j; i >= 0; i--) {
+	/* prune empty shadows bottom-up, then the summaries above them */
+	int i = (int)j;
+	for (; i >= 0; i--) {
 		struct sh *c = path[i];
 		if (c == NULL || c->cmap != 0 || c->ibm[0] != 0 || c->ibm[1] != 0)
 			break;
@@ -1258,6 +1318,8 @@ record_clear(struct fp_lpm *l, u128 k, unsigned depth, uint32_t *old)
 			sh_del_kid(l, path[i - 1], slot[i]);
 		}
 	}
+	for (; i >= 0; i--)
+		sh_uni(path[i]);
 }
 
 static int
@@ -1386,7 +1448,7 @@ build_all(struct fp_lpm *l)
 	l->leaves = nl;
 	l->flat = nf;
 	for (size_t t = 0; t < nt; t++) {
-		if (l->topk[t] == NULL) {
+		if (l->topk[t] == NULL || sh_redundant(l->topk[t], def[t])) {
 			nr->top[t] = mk_leaf(def[t]);
 			continue;
 		}
@@ -1714,6 +1776,44 @@ fp_lpm_commit(struct fp_lpm *l)
 	if (rc == 0)
 		l->deferred = false;
 	return rc;
+}
+
+/* Bytes of each arena the subtree under n holds (not n itself). */
+static void
+held_subtree(const struct node *n, size_t *nodes, size_t *leaves)
+{
+	unsigned nc = __builtin_popcountll(n->vec);
+	*nodes += (size_t)nc * NODE_UNIT;
+	if (!runs_inline(n->vec, n->leafvec))
+		*leaves += (size_t)leaf_units(__builtin_popcountll(n->leafvec)) * LEAF_UNIT;
+	for (unsigned i = 0; i < nc; i++)
+		held_subtree(&n->child[i], nodes, leaves);
+}
+
+int
+fp_lpm_check(const struct fp_lpm *l)
+{
+	const struct root *r = l->root;
+	size_t nodes = 0, leaves = 0, flat = 0;
+	for (size_t t = 0; t < ((size_t)1 << r->bits); t++) {
+		ent_t e = r->top[t];
+		if (is_leaf(e))
+			continue;
+		if (is_flat(e)) {
+			flat += (size_t)flat_units(e) * FLAT_UNIT;
+			continue;
+		}
+		const struct node *n = ent_node(r, e);
+		nodes += (size_t)top_units(__builtin_popcountll(n->leafvec)) * NODE_UNIT;
+		unsigned nc = __builtin_popcountll(n->vec);
+		nodes += (size_t)nc * NODE_UNIT;
+		for (unsigned i = 0; i < nc; i++)
+			held_subtree(&n->child[i], &nodes, &leaves);
+	}
+	if (l->limbo.n != 0 || nodes != l->nodes->used || leaves != l->leaves->used ||
+	    flat != l->flat->used)
+		return -1;
+	return 0;
 }
 
 void

@@ -110,6 +110,11 @@ int fp_lpm_walk(const struct fp_lpm *l, fp_lpm_walk_fn cb, void *arg);
 
 void fp_lpm_stats(const struct fp_lpm *l, struct fp_lpm_stats *st);
 
+/* Tests: 0 when the blocks the readers' trie reaches are exactly those its
+ * arenas count as in use (no block lost, none freed twice), else -1.
+ * Writer side, right after fp_lpm_reclaim(). */
+int fp_lpm_check(const struct fp_lpm *l);
+
 /* An IPv4 table with an 18-bit first level gets its direct level when it
  * holds more than n prefixes (default 16384) and loses it at n / 2 or
  * fewer; tests lower n to exercise it on small tables. Writer side. */

@@ -377,8 +377,11 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 		check_addrs(l, &r, b, n, what);
 		if (op % 64 == 0)
 			fp_lpm_reclaim(l);
-		if (op % 1024 == 1023)
+		if (op % 1024 == 1023) {
 			check_addrs(l, &r, a, na - 8, what);
+			fp_lpm_reclaim(l);
+			CHECK(fp_lpm_check(l) == 0, "%s: blocks in use are not the blocks reached", what);
+		}
 	}
 	check_addrs(l, &r, a, na - 8, what);
 	check_walk(l, &r, what);
@@ -559,8 +562,10 @@ test_nomem(unsigned W, unsigned ops)
 		u128 b[8];
 		unsigned n = around(k, d, W, b);
 		check_addrs(l, &r, b, n, "nomem");
-		if (op % 100 == 0)
+		if (op % 100 == 0) {
 			fp_lpm_reclaim(l);
+			CHECK(fp_lpm_check(l) == 0, "nomem: blocks in use are not the blocks reached");
+		}
 	}
 	CHECK(nfail > 0, "nomem: no allocation failed");
 	check_walk(l, &r, "nomem");
