@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,8 @@ func bgpLoad(o *options) error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, "soak"), "-load-bench", "-bin", dir,
 		"-routes", fmt.Sprintf("%d,%d", o.v4, o.v6))
-	cmd.Stdout, cmd.Stderr = os.Stdout, logf
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(os.Stdout, &out), logf
 	// SIGTERM: the soak tears its namespaces and processes down
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = time.Minute
@@ -39,6 +41,7 @@ func bgpLoad(o *options) error {
 		return fmt.Errorf("the BGP load benchmark (%s; log %s): %w\n%s", strings.Join(cmd.Args, " "), logPath, err,
 			strings.Join(lines[max(0, len(lines)-20):], "\n"))
 	}
+	scoreBGP(out.String())
 	fmt.Println()
 	return nil
 }

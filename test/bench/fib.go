@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -101,6 +102,9 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	fmt.Printf("  DPDK heap: tables empty               %8.1f MiB\n", mib(heapTables))
 	fmt.Printf("  DPDK heap: tables full                %8.1f MiB  (routes held %d + %d, copy rebuilds %d)\n",
 		mib(heapFull), info.Routes4, info.Routes6, info.Rebuilds)
+	score(gMemory, "dpdk", mib(heapFull))
+	score(gTables, "dpdk", math.Floor(16384/mib(heapFull)))
+	score(gBuild, "dpdk", (d4 + d6).Seconds())
 	fmt.Printf("  Go heap of the control plane          %8.1f MiB  (in use after build; generator input included)\n", mib(ms1.HeapInuse))
 
 	// Lookups of destinations inside the table, in bursts as workers do.

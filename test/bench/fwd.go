@@ -48,6 +48,7 @@ type fwdRow struct {
 	max4, max6   int
 	mbufs        int
 	peer         *fwdPeer // nil: no l3fwd column (-no-l3fwd)
+	goal         int      // the scoreboard's key (fwdGoal)
 }
 
 // forwarding measures Mpps of one worker lcore, fibd with each FIB next to
@@ -133,17 +134,17 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	}
 
 	rows := []fwdRow{
-		{name: fmt.Sprintf("IPv4, %s, %d dst", cmpTable, o.dests), pcap: files["cmp4.pcap"], static: files["cmp.routes"], max4: 65536, max6: 65536, peer: small},
-		{name: fmt.Sprintf("IPv6, %s, %d dst", cmpTable, o.dests), pcap: files["cmp6.pcap"], static: files["cmp.routes"], max4: 65536, max6: 65536, peer: small},
+		{name: fmt.Sprintf("IPv4, %s, %d dst", cmpTable, o.dests), pcap: files["cmp4.pcap"], static: files["cmp.routes"], max4: 65536, max6: 65536, peer: small, goal: fwdGoal("small", 4)},
+		{name: fmt.Sprintf("IPv6, %s, %d dst", cmpTable, o.dests), pcap: files["cmp6.pcap"], static: files["cmp.routes"], max4: 65536, max6: 65536, peer: small, goal: fwdGoal("small", 6)},
 	}
 	if !o.noFull {
 		rows = append(rows,
-			fwdRow{name: fmt.Sprintf("IPv4, %s, %d dst", fullTable, o.dests), pcap: files["full4.pcap"], static: files["full.routes"], max4: len(v4) + 16, max6: len(v6) + 16, peer: big},
-			fwdRow{name: fmt.Sprintf("IPv6, %s, %d dst", fullTable, o.dests), pcap: files["full6.pcap"], static: files["full.routes"], max4: len(v4) + 16, max6: len(v6) + 16, peer: big})
+			fwdRow{name: fmt.Sprintf("IPv4, %s, %d dst", fullTable, o.dests), pcap: files["full4.pcap"], static: files["full.routes"], max4: len(v4) + 16, max6: len(v6) + 16, peer: big, goal: fwdGoal("full", 4)},
+			fwdRow{name: fmt.Sprintf("IPv6, %s, %d dst", fullTable, o.dests), pcap: files["full6.pcap"], static: files["full.routes"], max4: len(v4) + 16, max6: len(v6) + 16, peer: big, goal: fwdGoal("full", 6)})
 	}
 	rows = append(rows,
-		fwdRow{name: fmt.Sprintf("IPv4, %s, %d dst", manyTable, fwdManyDests), pcap: files["many4.pcap"], static: manyRoutes, max4: max(len(many4)+16, 65536), max6: max(len(many6)+16, 65536), mbufs: fwdMbufs, peer: bigMany},
-		fwdRow{name: fmt.Sprintf("IPv6, %s, %d dst", manyTable, fwdManyDests), pcap: files["many6.pcap"], static: manyRoutes, max4: max(len(many4)+16, 65536), max6: max(len(many6)+16, 65536), mbufs: fwdMbufs, peer: bigMany})
+		fwdRow{name: fmt.Sprintf("IPv4, %s, %d dst", manyTable, fwdManyDests), pcap: files["many4.pcap"], static: manyRoutes, max4: max(len(many4)+16, 65536), max6: max(len(many6)+16, 65536), mbufs: fwdMbufs, peer: bigMany, goal: fwdGoal("many", 4)},
+		fwdRow{name: fmt.Sprintf("IPv6, %s, %d dst", manyTable, fwdManyDests), pcap: files["many6.pcap"], static: manyRoutes, max4: max(len(many4)+16, 65536), max6: max(len(many6)+16, 65536), mbufs: fwdMbufs, peer: bigMany, goal: fwdGoal("many", 6)})
 
 	starts := fwdStarts()
 	window := max((o.window / time.Duration(starts)).Round(10*time.Millisecond), time.Second)
@@ -210,6 +211,7 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 		l := best[cols-1]
 		for c := range len(fwdFIBs) {
 			if l > 0 && best[c] > 0 {
+				score(r.goal, fwdFIBs[c], best[c]/l)
 				cells = append(cells, fmt.Sprintf("%.2f", best[c]/l))
 			} else {
 				cells = append(cells, "-")

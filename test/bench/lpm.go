@@ -65,5 +65,6 @@ func lpmBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("bench_lpm: %w", err)
 	}
+	scoreLPM(string(out))
 	return nil
 }

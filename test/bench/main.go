@@ -95,6 +95,7 @@ func run(o *options) error {
 	huge, restore := reserveHugepages(o.hugepage)
 	defer restore()
 	machine(huge)
+	defer printGoals()
 	if o.bgpOnly || !o.noBGP && !o.failoverOnly && !o.routerOnly {
 		if err := bgpLoad(o); err != nil {
 			return err

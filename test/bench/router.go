@@ -196,6 +196,12 @@ func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, mov
 		}
 	}
 	p50, p99 := percentiles(lat)
+	kindKey := "dpdk"
+	if own {
+		kindKey = "own"
+	}
+	score(gRestart, kindKey, mirror.Seconds())
+	score(gHeap, kindKey, float64(ms1.HeapAlloc-ms0.HeapAlloc)/float64(len(v4)+len(v6)))
 	fmt.Printf("  FIB: %s\n", kind)
 	fmt.Printf("    kernel table -> FIB equal (dump, resolve, %s) %8.2f s  (routes held %d + %d)\n",
 		build, mirror.Seconds(), info.Routes4, info.Routes6)

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// The run's scoreboard: the figures the FIB work is judged by (one
+// full-view table's memory, lookups, build, changes, forwarding against
+// l3fwd, the control plane's heap, restart and BGP load), each taken from
+// the section that measured it and printed last, per FIB, beside its
+// target. A figure a section did not measure (skipped, failed) prints as
+// "-" and counts as not met.
+type goal struct {
+	name   string
+	unit   string
+	target float64
+	atMost bool // the figure must be <= target (else >=)
+	own    float64
+	dpdk   float64
+}
+
+// Keys of the scoreboard, in print order.
+const (
+	gMemory = iota
+	gTables
+	gLookup4
+	gLookup6
+	gBuild
+	gChange
+	gFwdSmall4
+	gFwdSmall6
+	gFwdFull4
+	gFwdFull6
+	gFwdMany4
+	gFwdMany6
+	gHeap
+	gRestart
+	gBGP
+	gCount
+)
+
+var goals = [gCount]goal{
+	gMemory:    {name: "DPDK memory, one full-view table (v4+v6)", unit: "MiB", target: 64, atMost: true},
+	gTables:    {name: "full-view tables in 16 GiB", unit: "", target: 200},
+	gLookup4:   {name: "IPv4 lookup, random hits, full view", unit: "ns", target: 8, atMost: true},
+	gLookup6:   {name: "IPv6 lookup, random hits, full view", unit: "ns", target: 20, atMost: true},
+	gBuild:     {name: "build 1M + 200k from nothing", unit: "s", target: 1, atMost: true},
+	gChange:    {name: "single route change, p99 (slowest kind)", unit: "µs", target: 20, atMost: true},
+	gFwdSmall4: {name: "forwarding / l3fwd, small table, IPv4", unit: "x", target: 1},
+	gFwdSmall6: {name: "forwarding / l3fwd, small table, IPv6", unit: "x", target: 1},
+	gFwdFull4:  {name: "forwarding / l3fwd, full view, IPv4", unit: "x", target: 1},
+	gFwdFull6:  {name: "forwarding / l3fwd, full view, IPv6", unit: "x", target: 1},
+	gFwdMany4:  {name: "forwarding / l3fwd, 65536 dst, IPv4", unit: "x", target: 1},
+	gFwdMany6:  {name: "forwarding / l3fwd, 65536 dst, IPv6", unit: "x", target: 1},
+	gHeap:      {name: "Go heap per route, control plane", unit: "B", target: 150, atMost: true},
+	gRestart:   {name: "kernel table -> FIB equal after a restart", unit: "s", target: 3, atMost: true},
+	gBGP:       {name: "FIB behind the kernel after a BGP full view", unit: "s", target: 0.5, atMost: true},
+}
+
+func init() {
+	for i := range goals {
+		goals[i].own, goals[i].dpdk = math.NaN(), math.NaN()
+	}
+}
+
+// score records a figure for one FIB ("own" or "dpdk").
+func score(key int, fib string, v float64) {
+	if fib == "own" {
+		goals[key].own = v
+	} else {
+		goals[key].dpdk = v
+	}
+}
+
+// fwdGoal is the scoreboard key of a forwarding row: small, full or many
+// (65,536 destinations), family 4 or 6.
+func fwdGoal(kind string, family int) int {
+	k := map[string]int{"small": gFwdSmall4, "full": gFwdFull4, "many": gFwdMany4}[kind]
+	if family == 6 {
+		k++
+	}
+	return k
+}
+
+// The lines of bench_lpm the scoreboard reads (the C program's output).
+var (
+	lpmFamily = regexp.MustCompile(`^IPv([46]):`)
+	lpmBuild  = regexp.MustCompile(`^\s*fp_lpm\s+build ([0-9.]+) s\s+DPDK memory ([0-9.]+) MiB`)
+	lpmLookup = regexp.MustCompile(`^\s*lookup\s+fp_lpm ([0-9.]+) ns\s+\S+ ([0-9.]+) ns`)
+	lpmChange = regexp.MustCompile(`^\s*(fp_lpm|rte_fib6?) (delete|add|replace).*p99\s+([0-9.]+) us`)
+	// the soak's -load-bench line, per FIB
+	bgpBehind = regexp.MustCompile(`fibd_fib=(\w+).*FIB behind the kernel at the end ([0-9.]+) s.*netlink overruns ([0-9]+)`)
+)
+
+// scoreLPM reads bench_lpm's output: the own FIB's memory, build time,
+// lookups and slowest p99 change; rte_fib's lookups and changes (one
+// copy: fibd keeps two, so its real cost per change is higher).
+func scoreLPM(out string) {
+	fam := 0
+	mem, build := 0.0, 0.0
+	p99 := map[string]float64{}
+	for _, l := range strings.Split(out, "\n") {
+		if m := lpmFamily.FindStringSubmatch(l); m != nil {
+			fam, _ = strconv.Atoi(m[1])
+			continue
+		}
+		if m := lpmBuild.FindStringSubmatch(l); m != nil {
+			b, _ := strconv.ParseFloat(m[1], 64)
+			mb, _ := strconv.ParseFloat(m[2], 64)
+			build += b
+			mem += mb
+			continue
+		}
+		if m := lpmLookup.FindStringSubmatch(l); m != nil && fam != 0 {
+			own, _ := strconv.ParseFloat(m[1], 64)
+			theirs, _ := strconv.ParseFloat(m[2], 64)
+			k := gLookup4
+			if fam == 6 {
+				k = gLookup6
+			}
+			score(k, "own", own)
+			score(k, "dpdk", theirs)
+			continue
+		}
+		if m := lpmChange.FindStringSubmatch(l); m != nil {
+			v, _ := strconv.ParseFloat(m[3], 64)
+			fib := "own"
+			if m[1] != "fp_lpm" {
+				fib = "dpdk"
+			}
+			p99[fib] = max(p99[fib], v)
+		}
+	}
+	if mem > 0 {
+		score(gMemory, "own", mem)
+		score(gTables, "own", math.Floor(16384/mem))
+		score(gBuild, "own", build)
+	}
+	for fib, v := range p99 {
+		score(gChange, fib, v)
+	}
+}
+
+// scoreBGP reads the soak's load-bench lines.
+func scoreBGP(out string) {
+	for _, l := range strings.Split(out, "\n") {
+		if m := bgpBehind.FindStringSubmatch(l); m != nil {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			if m[3] != "0" {
+				v = math.Inf(1) // an overrun fails the target whatever the delay
+			}
+			score(gBGP, m[1], v)
+		}
+	}
+}
+
+// printGoals prints the scoreboard: whether fibd_fib=own meets each
+// target, and whether it is ahead of fibd_fib=dpdk in this run (what
+// making it the default waits for).
+func printGoals() {
+	fmt.Println("Targets (figures of this run; `-`: not measured; fibd_fib=dpdk's change p99 is one rte_fib copy)")
+	fmt.Printf("  %-46s %10s %10s %12s  %-9s %s\n", "figure", "own", "dpdk", "target", "own meets", "own ahead")
+	for _, g := range goals {
+		cmp := ">= "
+		if g.atMost {
+			cmp = "<= "
+		}
+		fmt.Printf("  %-46s %10s %10s %12s  %-9s %s\n", g.name, goalCell(g.own, g.unit), goalCell(g.dpdk, g.unit),
+			cmp+goalCell(g.target, g.unit), yesNo(g.better(g.own, g.target, true)), yesNo(g.better(g.own, g.dpdk, false)))
+	}
+	fmt.Println()
+}
+
+// better reports whether a is on the good side of b (or equal, when
+// orEqual): nil when either is unmeasured.
+func (g goal) better(a, b float64, orEqual bool) *bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return nil
+	}
+	r := a > b || orEqual && a == b
+	if g.atMost {
+		r = a < b || orEqual && a == b
+	}
+	return &r
+}
+
+func yesNo(b *bool) string {
+	switch {
+	case b == nil:
+		return "-"
+	case *b:
+		return "yes"
+	}
+	return "no"
+}
+
+func goalCell(v float64, unit string) string {
+	switch {
+	case math.IsNaN(v):
+		return "-"
+	case math.IsInf(v, 1):
+		return "overrun"
+	case unit == "x":
+		return fmt.Sprintf("%.2f", v)
+	case v == math.Trunc(v):
+		return strings.TrimSpace(fmt.Sprintf("%.0f %s", v, unit))
+	case v >= 100:
+		return fmt.Sprintf("%.0f %s", v, unit)
+	default:
+		return strings.TrimSpace(fmt.Sprintf("%.2f %s", v, unit))
+	}
+}
