@@ -13,14 +13,18 @@
  * the index of a top block: a first node without children is stored flat
  * (lines of 64 bytes, each a run bitmap and the run values of its slots,
  * so the lookup reads the one line its address selects), a first node
- * with children is stored with its leaves right behind it. A big IPv4
- * table (more than 16384 prefixes) also gets a direct level: one 2-byte
- * entry per /24 (32 MiB) giving the /24's value when it has one, so that
- * nearly every lookup is a single read (fp_lpm.c, "the direct level").
+ * with children is stored with its leaves right behind it; a deeper node
+ * without children and with at most four runs holds them in place of its
+ * pointers, and a subtree that only repeats the value its slot inherits
+ * has no node (its slot is a leaf). A big IPv4 table (more than 16384
+ * prefixes) also gets a direct level: one 2-byte entry per /24 (32 MiB)
+ * giving the /24's value when it has one, so that nearly every lookup is a
+ * single read (fp_lpm.c, "the direct level").
  *
  * Concurrency: ONE writer (the caller serialises add/delete/defer/reclaim/
  * walk/free, e.g. under fp_ctl_lock), any number of readers (lookups) with
- * no lock. The writer never modifies anything a reader can reach: a change
+ * no lock. The writer never modifies anything a reader can reach but the
+ * direct level's entries, values rewritten one store each: a change
  * builds the affected nodes aside (copying the path from the first level
  * down to the changed node, sharing every untouched subtree) and publishes
  * them with one release store into the first-level entry (or into the root
