@@ -832,10 +832,12 @@ direct_adjust(struct fp_lpm *l)
 		return; /* the commit decides */
 	if (r->direct == NULL && direct_wanted(l, r->bits) && l->n_pfx >= l->direct_retry) {
 		uint16_t *d = direct_build(l, r);
-		if (d != NULL)
+		if (d != NULL) {
 			__atomic_store_n(&r->direct, d, __ATOMIC_RELEASE);
-		else
+			l->direct_retry = 0;
+		} else {
 			l->direct_retry = l->n_pfx + 4096; /* not at every add */
+		}
 	} else if (r->direct != NULL && l->n_pfx <= l->direct_at / 2) {
 		uint16_t *d = r->direct;
 		if (ptr_push(&l->limbo_roots, d) < 0)
@@ -1462,8 +1464,10 @@ build_all(struct fp_lpm *l)
 	l->pend.n = 0;
 	if (rc < 0)
 		goto fail;
-	if (direct_wanted(l, l->S))
+	if (direct_wanted(l, l->S)) {
 		nr->direct = direct_build(l, nr);
+		l->direct_retry = nr->direct != NULL ? 0 : l->n_pfx + 4096;
+	}
 	struct root *orr = l->root;
 	size_t held = l->limbo_roots.n;
 	if (orr != NULL && (ptr_push(&l->limbo_roots, orr) < 0 ||
