@@ -63,6 +63,18 @@ node_leaves(const struct node *n)
 	return runs_inline(n->vec, n->leafvec) ? n->runs : n->leaf;
 }
 
+/* One step in node n for slot idx: the child to go on with, or NULL and
+ * *leaf the value's address. */
+static inline const struct node *
+step(const struct node *n, unsigned idx, const uint32_t **leaf)
+{
+	uint64_t bit = UINT64_C(1) << idx;
+	if (n->vec & bit)
+		return n->child + __builtin_popcountll(n->vec & (bit - 1));
+	*leaf = node_leaves(n) + __builtin_popcountll(n->leafvec & ((bit << 1) - 1)) - 1;
+	return NULL;
+}
+
 /* The first level: 2^S entries of 4 bytes (see "first-level entries"
  * below), and the chunks of the two arenas top blocks come from (flat,
  * then node), so that an entry names its block by chunk and 32-byte unit
@@ -129,33 +141,6 @@ struct sh {
  * none, UNI_MIXED when they differ (values are below 2^31). */
 #define UNI_NONE 0u
 #define UNI_MIXED UINT32_MAX
-
-static inline uint32_t
-uni_add(uint32_t u, uint32_t v)
-{
-	return u == UNI_NONE ? v : v == UNI_NONE || v == u ? u : UNI_MIXED;
-}
-
-/* Recompute s->uni from its prefixes and its children's. */
-static void
-sh_uni(struct sh *s)
-{
-	uint32_t u = UNI_NONE;
-	unsigned n = __builtin_popcountll(s->ibm[0]) + __builtin_popcountll(s->ibm[1]);
-	for (unsigned i = 0; i < n && u != UNI_MIXED; i++)
-		u = uni_add(u, s->nh[i]);
-	n = __builtin_popcountll(s->cmap);
-	for (unsigned i = 0; i < n && u != UNI_MIXED; i++)
-		u = uni_add(u, s->kid[i]->uni);
-	s->uni = u;
-}
-
-/* Whether the subtree of s, under inherited value d, needs no node. */
-static inline bool
-sh_redundant(const struct sh *s, uint32_t d)
-{
-	return s->uni == UNI_NONE || s->uni == d;
-}
 
 struct blk {
 	void *p;
@@ -456,6 +441,33 @@ static inline unsigned
 ibm_count(const struct sh *s)
 {
 	return __builtin_popcountll(s->ibm[0]) + __builtin_popcountll(s->ibm[1]);
+}
+
+static inline uint32_t
+uni_add(uint32_t u, uint32_t v)
+{
+	return u == UNI_NONE ? v : v == UNI_NONE || v == u ? u : UNI_MIXED;
+}
+
+/* Recompute s->uni from its prefixes and its children's. */
+static void
+sh_uni(struct sh *s)
+{
+	uint32_t u = UNI_NONE;
+	unsigned n = ibm_count(s);
+	for (unsigned i = 0; i < n && u != UNI_MIXED; i++)
+		u = uni_add(u, s->nh[i]);
+	n = __builtin_popcountll(s->cmap);
+	for (unsigned i = 0; i < n && u != UNI_MIXED; i++)
+		u = uni_add(u, s->kid[i]->uni);
+	s->uni = u;
+}
+
+/* Whether the subtree of s, under inherited value d, needs no node. */
+static inline bool
+sh_redundant(const struct sh *s, uint32_t d)
+{
+	return s->uni == UNI_NONE || s->uni == d;
 }
 
 static inline struct sh *
@@ -778,11 +790,8 @@ direct_fill(const struct root *r, uint16_t *direct, unsigned t)
 	} else {
 		const struct node *n = ent_node(r, e);
 		for (unsigned v = 0; v < SLOTS; v++) {
-			uint64_t bit = UINT64_C(1) << v;
-			uint16_t x = 0;
-			if (!(n->vec & bit))
-				x = direct_ent(node_leaves(n)[__builtin_popcountll(
-					n->leafvec & ((bit << 1) - 1)) - 1]);
+			const uint32_t *leaf = NULL;
+			uint16_t x = step(n, v, &leaf) == NULL ? direct_ent(*leaf) : 0;
 			__atomic_store_n(&d[v], x, __ATOMIC_RELAXED);
 		}
 	}
@@ -1851,18 +1860,6 @@ static inline const struct root *
 root_of(const struct fp_lpm *l)
 {
 	return __atomic_load_n(&l->root, __ATOMIC_ACQUIRE);
-}
-
-/* One step in node n for slot idx: the child to go on with, or NULL and
- * *leaf the value's address. */
-static inline const struct node *
-step(const struct node *n, unsigned idx, const uint32_t **leaf)
-{
-	uint64_t bit = UINT64_C(1) << idx;
-	if (n->vec & bit)
-		return n->child + __builtin_popcountll(n->vec & (bit - 1));
-	*leaf = node_leaves(n) + __builtin_popcountll(n->leafvec & ((bit << 1) - 1)) - 1;
-	return NULL;
 }
 
 uint32_t

@@ -224,25 +224,29 @@ floor4(const uint32_t *addr, const struct fp_lpm_stats *st)
 	size_t dbytes = st->direct_bits ? (size_t)2 << st->direct_bits : 0;
 	size_t region = st->fib_used - st->first_bytes;
 	size_t nlines = region / 64 > 8 ? region / 64 : 8;
-	uint32_t *top = rte_malloc(NULL, sizeof(uint32_t) << S, 64);
+	/* only what the table's shape reads, beside DIR-24-8's array */
 	uint32_t *dir = rte_malloc(NULL, sizeof(uint32_t) << 24, 64);
-	uint16_t *dir16 = rte_malloc(NULL, sizeof(uint16_t) << 24, 64);
-	char *lines = rte_malloc(NULL, nlines * 64, 64);
-	if (top == NULL || dir == NULL || dir16 == NULL || lines == NULL) {
+	uint16_t *dir16 = dbytes ? rte_malloc(NULL, dbytes, 64) : NULL;
+	uint32_t *top = dbytes ? NULL : rte_malloc(NULL, sizeof(uint32_t) << S, 64);
+	char *lines = dbytes ? NULL : rte_malloc(NULL, nlines * 64, 64);
+	if (dir == NULL || (dbytes ? dir16 == NULL : top == NULL || lines == NULL)) {
 		printf("  floor: no memory\n");
 		goto out;
 	}
-	uint64_t x = 0x9e3779b97f4a7c15u;
-	for (size_t i = 0; i < (1u << S); i++) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		top[i] = (uint32_t)(x % (nlines - 7));
-	}
 	for (size_t i = 0; i < (1u << 24); i++) {
 		dir[i] = (uint32_t)i;
-		dir16[i] = (uint16_t)i;
+		if (dir16 != NULL)
+			dir16[i] = (uint16_t)i;
 	}
-	for (size_t i = 0; i < nlines * 16; i++)
-		((uint32_t *)lines)[i] = (uint32_t)i;
+	if (!dbytes) {
+		uint64_t x = 0x9e3779b97f4a7c15u;
+		for (size_t i = 0; i < (1u << S); i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			top[i] = (uint32_t)(x % (nlines - 7));
+		}
+		for (size_t i = 0; i < nlines * 16; i++)
+			((uint32_t *)lines)[i] = (uint32_t)i;
+	}
 	volatile uint32_t sink = 0;
 	double t2[2] = {1e9, 1e9}, t1 = 1e9, t16 = 1e9;
 	for (int round = 0; round <= LOOKUP_ROUNDS; round++) {
