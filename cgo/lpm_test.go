@@ -25,7 +25,8 @@ import (
 //
 // Operands come from the input while it lasts, then read as zeros; the
 // program ends with the input. Prefix lengths lean on the boundaries of
-// the structure (the first level of 8 or 18 bits, each 6-bit node below,
+// the structure (the first level of 8 bits or the big one, 18 bits for
+// IPv4 and 20 for IPv6, each 6-bit node below,
 // the ends of the address), addresses on the edges of prefixes added so
 // far (first, last, one before, one after, inside). After every op the
 // table is checked: lookups of the changed prefix's edges (single), the
@@ -58,12 +59,22 @@ const (
 )
 
 // Prefix lengths the structure treats specially: the list, then
-// the first level of either size (8, 18) and every 6-bit node edge below
-// it, each with its neighbours.
+// the first level of either size (8, and 18 or 20) and every 6-bit node
+// edge below it, each with its neighbours.
 var (
 	lpmBound4 = boundaries(32, 0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32)
 	lpmBound6 = boundaries(128, 0, 1, 32, 48, 64, 127, 128)
 )
+
+// bigBits is the first level's size in bits once a table of family fam
+// has grown: 18 + 6 = 24 gives IPv4 its direct level; 20 + 6 + 6 = 32 ends
+// the common IPv6 /32 one node earlier than 18 would.
+func bigBits(fam int) uint {
+	if fam == 4 {
+		return 18
+	}
+	return 20
+}
 
 func boundaries(w int, extra ...int) []int {
 	seen := map[int]bool{}
@@ -77,7 +88,11 @@ func boundaries(w int, extra ...int) []int {
 	for _, l := range extra {
 		add(l)
 	}
-	for _, s := range []int{8, 18} {
+	fam := 4
+	if w == 128 {
+		fam = 6
+	}
+	for _, s := range []int{8, int(bigBits(fam))} {
 		for e := s; e <= w+1; e += 6 {
 			add(e - 1)
 			add(e)
@@ -598,7 +613,7 @@ func shape(st dpdk.LPMStats, deferred bool) {
 	default:
 		lpmShapes++
 	}
-	if st.FirstBits == 18 {
+	if st.FirstBits > 8 {
 		lpmShapes++
 		if deferred {
 			lpmShapes++
@@ -610,14 +625,14 @@ func shape(st dpdk.LPMStats, deferred bool) {
 }
 
 // firstBits: 8 bits until the table (readers' copy) has held more than
-// 2048 prefixes, then 18; never back.
+// 2048 prefixes, then bigBits; never back.
 func (r *lpmRun) firstBits(st dpdk.LPMStats) error {
-	b := st.FirstBits
-	if b != 8 && b != 18 || b < r.bits {
+	b, big := st.FirstBits, bigBits(r.fam)
+	if b != 8 && b != big || b < r.bits {
 		return fmt.Errorf("first level of %d bits (was %d)", b, r.bits)
 	}
 	r.bits = b
-	if !r.deferred() && len(r.cur.m) > 2048 && b != 18 {
+	if !r.deferred() && len(r.cur.m) > 2048 && b != big {
 		return fmt.Errorf("first level of %d bits with %d prefixes", b, len(r.cur.m))
 	}
 	return r.directBits(st)

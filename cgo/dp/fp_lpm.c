@@ -23,8 +23,12 @@ typedef unsigned __int128 u128;
 #define STRIDE 6
 #define SLOTS 64
 #define S_SMALL 8
+/* The big first levels: 18 + 6 = 24 bits is where IPv4's direct level
+ * and most of its prefixes end. IPv6 prefixes are mostly /32, /40, /44 and
+ * /48: 20 + 6 + 6 = 32 ends a /32 in the second node (18 took a third),
+ * and /44 one node earlier too, for 4 MiB of first level instead of 1. */
 #define S_BIG4 18
-#define S_BIG6 18
+#define S_BIG6 20
 /* prefixes above which a table gets its big first level */
 #define GROW_AT 2048
 /* IPv4 prefixes above which a table gets its direct level */

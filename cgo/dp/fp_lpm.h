@@ -3,7 +3,7 @@
  *
  * Shape (a compressed multibit trie of the Poptrie class, written for fibd):
  * a direct-indexed first level of 2^S entries (S grows with the table: 8
- * bits while it is small, 18 for both families once it holds more
+ * bits while it is small, 18 for IPv4 and 20 for IPv6 once it holds more
  * than a few thousand prefixes), then nodes of 6 bits each. A node is 32
  * bytes: a bitmap of the slots that have a child node, a bitmap marking
  * where a run of equal leaf values starts, and two pointers, to its

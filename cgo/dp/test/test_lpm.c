@@ -415,7 +415,7 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 static void
 test_fragmented(unsigned W)
 {
-	const unsigned S = 18, d6 = S + 6; /* both families: S_BIG4 = S_BIG6 */
+	const unsigned S = W == 32 ? 18 : 20, d6 = S + 6; /* S_BIG4, S_BIG6 */
 	const char *what = W == 32 ? "fragmented IPv4 first nodes" : "fragmented IPv6 first nodes";
 	printf("%s\n", what);
 	struct fp_lpm *l = fp_lpm_create(W == 32 ? 4 : 6, NULL);
