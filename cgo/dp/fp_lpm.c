@@ -171,8 +171,11 @@ struct fp_lpm {
 	unsigned S;
 	struct fp_lpm_alloc mem;
 	struct arena *nodes, *leaves, *flat;
-	uint32_t *topv;    /* 2^(S+1), heap-numbered prefixes of 0..S bits; 0 = none */
-	struct sh **topk;  /* 2^S */
+	/* the first level's record, in pages of 2^pb entries allocated on
+	 * first use (see "the record" below) */
+	uint32_t **topv;   /* 2^(S+1) values, heap-numbered prefixes of 0..S bits; 0 = none */
+	struct sh ***topk; /* 2^S shadows, one per first-level entry */
+	unsigned pb;
 	uint64_t n_pfx;
 	uint64_t direct_at;
 	uint64_t direct_retry; /* no memory for it: the count to try again at */
@@ -591,7 +594,51 @@ sh_free(struct sh *s)
 	free(s);
 }
 
-/* First-level prefixes (0..S bits) live in topv, heap-numbered. */
+/* First-level prefixes (0..S bits) live in topv, heap-numbered. The
+ * record's first level is paged: an IPv6 table's prefixes are nearly all
+ * in 2000::/3, an eighth of its 2^20 entries, and a small table's in a
+ * few places. A page is allocated on first use and kept. */
+#define TOP_PAGE_BITS 10
+
+static inline uint32_t
+topv_get(const struct fp_lpm *l, size_t h)
+{
+	const uint32_t *p = l->topv[h >> l->pb];
+	return p != NULL ? p[h & ((1u << l->pb) - 1)] : 0;
+}
+
+static inline struct sh *
+topk_get(const struct fp_lpm *l, size_t t)
+{
+	struct sh *const *p = l->topk[t >> l->pb];
+	return p != NULL ? p[t & ((1u << l->pb) - 1)] : NULL;
+}
+
+/* The place of value h or shadow t, its page allocated if need be (NULL:
+ * no memory). */
+static uint32_t *
+topv_ref(struct fp_lpm *l, size_t h)
+{
+	uint32_t **p = &l->topv[h >> l->pb];
+	if (*p == NULL) {
+		if ((*p = calloc((size_t)1 << l->pb, sizeof(**p))) == NULL)
+			return NULL;
+		l->sh_bytes += ((size_t)1 << l->pb) * sizeof(**p);
+	}
+	return &(*p)[h & ((1u << l->pb) - 1)];
+}
+
+static struct sh **
+topk_ref(struct fp_lpm *l, size_t t)
+{
+	struct sh ***p = &l->topk[t >> l->pb];
+	if (*p == NULL) {
+		if ((*p = calloc((size_t)1 << l->pb, sizeof(**p))) == NULL)
+			return NULL;
+		l->sh_bytes += ((size_t)1 << l->pb) * sizeof(**p);
+	}
+	return &(*p)[t & ((1u << l->pb) - 1)];
+}
 static inline unsigned
 top_h(unsigned S, u128 k, unsigned depth)
 {
@@ -604,7 +651,7 @@ static uint32_t
 top_lpm(const struct fp_lpm *l, unsigned t, int *len)
 {
 	for (int d = l->S; d >= 0; d--) {
-		uint32_t v = l->topv[(1u << d) + (t >> (l->S - d))];
+		uint32_t v = topv_get(l, (1u << d) + (t >> (l->S - d)));
 		if (v != 0) {
 			*len = d;
 			return v;
@@ -1093,9 +1140,9 @@ set_top(struct fp_lpm *l, struct root *r, unsigned t)
 	uint32_t d = top_lpm(l, t, &dl);
 	ent_t e = r->top[t];
 	ent_t ne;
-	if (l->topk[t] != NULL && !sh_redundant(l->topk[t], d)) {
-		int rc = make_node(l, l->topk[t], l->S, d, top_node(r, e), 0, SLOTS, 0, NULL, NULL,
-				   &ne);
+	const struct sh *s = topk_get(l, t);
+	if (s != NULL && !sh_redundant(s, d)) {
+		int rc = make_node(l, s, l->S, d, top_node(r, e), 0, SLOTS, 0, NULL, NULL, &ne);
 		if (rc < 0)
 			return rc;
 		if (drop_top(l, e) < 0)
@@ -1143,7 +1190,7 @@ update(struct fp_lpm *l, u128 k, unsigned depth)
 	unsigned v[MAX_LEVELS];
 	int dl;
 	d[0] = top_lpm(l, t, &dl);
-	sh[0] = l->topk[t];
+	sh[0] = topk_get(l, t);
 	ent_t e = r->top[t];
 	old[0] = top_node(r, e);
 	unsigned o = S, j = 0;
@@ -1211,8 +1258,9 @@ static int
 record_init(struct fp_lpm *l, unsigned S)
 {
 	l->S = S;
-	l->topv = calloc((size_t)2 << S, sizeof(*l->topv));
-	l->topk = calloc((size_t)1 << S, sizeof(*l->topk));
+	l->pb = S < TOP_PAGE_BITS ? S : TOP_PAGE_BITS;
+	l->topv = calloc((size_t)2 << (S - l->pb), sizeof(*l->topv));
+	l->topk = calloc((size_t)1 << (S - l->pb), sizeof(*l->topk));
 	if (l->topv == NULL || l->topk == NULL) {
 		free(l->topv);
 		free(l->topk);
@@ -1220,19 +1268,35 @@ record_init(struct fp_lpm *l, unsigned S)
 		l->topk = NULL;
 		return -ENOMEM;
 	}
-	l->sh_bytes = ((size_t)2 << S) * sizeof(*l->topv) + ((size_t)1 << S) * sizeof(*l->topk);
+	l->sh_bytes = ((size_t)2 << (S - l->pb)) * sizeof(*l->topv) +
+		      ((size_t)1 << (S - l->pb)) * sizeof(*l->topk);
 	l->n_sh = 0;
 	return 0;
+}
+
+/* Free a first level's record: its shadows and pages. */
+static void
+top_free(uint32_t **topv, struct sh ***topk, unsigned S, unsigned pb)
+{
+	if (topk != NULL)
+		for (size_t pg = 0; pg < ((size_t)1 << (S - pb)); pg++) {
+			if (topk[pg] == NULL)
+				continue;
+			for (size_t j = 0; j < ((size_t)1 << pb); j++)
+				sh_free(topk[pg][j]);
+			free(topk[pg]);
+		}
+	if (topv != NULL)
+		for (size_t pg = 0; pg < ((size_t)2 << (S - pb)); pg++)
+			free(topv[pg]);
+	free(topk);
+	free(topv);
 }
 
 static void
 record_free(struct fp_lpm *l)
 {
-	if (l->topk != NULL)
-		for (size_t t = 0; t < ((size_t)1 << l->S); t++)
-			sh_free(l->topk[t]);
-	free(l->topk);
-	free(l->topv);
+	top_free(l->topv, l->topk, l->S, l->pb);
 	l->topk = NULL;
 	l->topv = NULL;
 }
@@ -1242,18 +1306,22 @@ static int
 record_set(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh, uint32_t *old)
 {
 	if (depth <= l->S) {
-		unsigned h = top_h(l->S, k, depth);
-		*old = l->topv[h];
-		l->topv[h] = nh;
+		uint32_t *v = topv_ref(l, top_h(l->S, k, depth));
+		if (v == NULL)
+			return -ENOMEM;
+		*old = *v;
+		*v = nh;
 		return 0;
 	}
-	unsigned t = (unsigned)(k >> (128 - l->S));
-	struct sh *s = l->topk[t];
+	struct sh **ts = topk_ref(l, (unsigned)(k >> (128 - l->S)));
+	if (ts == NULL)
+		return -ENOMEM;
+	struct sh *s = *ts;
 	if (s == NULL) {
 		s = calloc(1, sizeof(*s));
 		if (s == NULL)
 			return -ENOMEM;
-		l->topk[t] = s;
+		*ts = s;
 		l->n_sh++;
 		l->sh_bytes += sizeof(*s);
 	}
@@ -1287,17 +1355,17 @@ record_clear(struct fp_lpm *l, u128 k, unsigned depth, uint32_t *old)
 {
 	*old = 0;
 	if (depth <= l->S) {
-		unsigned h = top_h(l->S, k, depth);
-		*old = l->topv[h];
-		l->topv[h] = 0;
+		size_t h = top_h(l->S, k, depth);
+		if ((*old = topv_get(l, h)) != 0)
+			*topv_ref(l, h) = 0; /* its page exists */
 		return;
 	}
 	unsigned t = (unsigned)(k >> (128 - l->S));
-	if (l->topk[t] == NULL)
+	struct sh *s = topk_get(l, t);
+	if (s == NULL)
 		return;
 	struct sh *path[MAX_LEVELS];
 	unsigned slot[MAX_LEVELS];
-	struct sh *s = l->topk[t];
 	unsigned o = l->S, j = 0;
 	path[0] = s;
 	while (s != NULL && depth > o + STRIDE) {
@@ -1326,7 +1394,7 @@ record_clear(struct fp_lpm *l, u128 k, unsigned depth, uint32_t *old)
 			free(c->nh);
 			free(c->kid);
 			free(c);
-			l->topk[t] = NULL;
+			*topk_ref(l, t) = NULL; /* its page exists */
 			l->n_sh--;
 			l->sh_bytes -= sizeof(*c);
 		} else {
@@ -1341,10 +1409,10 @@ static int
 record_get(const struct fp_lpm *l, u128 k, unsigned depth, uint32_t *nh)
 {
 	if (depth <= l->S) {
-		*nh = l->topv[top_h(l->S, k, depth)];
+		*nh = topv_get(l, top_h(l->S, k, depth));
 		return *nh ? 0 : -ENOENT;
 	}
-	const struct sh *s = l->topk[(unsigned)(k >> (128 - l->S))];
+	const struct sh *s = topk_get(l, (unsigned)(k >> (128 - l->S)));
 	unsigned o = l->S;
 	while (s != NULL && depth > o + STRIDE) {
 		s = sh_kid(s, key_slot(k, o));
@@ -1398,24 +1466,36 @@ static int
 walk_cb_adapt(const struct fp_lpm *l, fp_lpm_walk_fn cb, void *arg)
 {
 	uint8_t ip[16];
-	for (unsigned d = 0; d <= l->S; d++)
-		for (unsigned b = 0; b < (1u << d); b++) {
-			uint32_t v = l->topv[(1u << d) + b];
+	/* heap order: shorter prefixes first */
+	for (size_t pg = 0; pg < ((size_t)2 << (l->S - l->pb)); pg++) {
+		if (l->topv[pg] == NULL)
+			continue;
+		for (size_t j = 0; j < ((size_t)1 << l->pb); j++) {
+			size_t h = pg << l->pb | j;
+			uint32_t v = l->topv[pg][j];
 			if (v == 0)
 				continue;
-			u128 pk = d ? (u128)b << (128 - d) : 0;
+			unsigned d = 63 - __builtin_clzll(h);
+			u128 pk = d ? (u128)(h - ((size_t)1 << d)) << (128 - d) : 0;
 			for (int i = 15; i >= 0; i--, pk >>= 8)
 				ip[i] = (uint8_t)pk;
 			int rc = cb(arg, ip, (uint8_t)d, v);
 			if (rc != 0)
 				return rc;
 		}
-	for (size_t t = 0; t < ((size_t)1 << l->S); t++)
-		if (l->topk[t] != NULL) {
-			int rc = walk_sh(l, l->topk[t], (u128)t << (128 - l->S), l->S, cb, arg);
+	}
+	for (size_t pg = 0; pg < ((size_t)1 << (l->S - l->pb)); pg++) {
+		if (l->topk[pg] == NULL)
+			continue;
+		for (size_t j = 0; j < ((size_t)1 << l->pb); j++) {
+			size_t t = pg << l->pb | j;
+			if (l->topk[pg][j] == NULL)
+				continue;
+			int rc = walk_sh(l, l->topk[pg][j], (u128)t << (128 - l->S), l->S, cb, arg);
 			if (rc != 0)
 				return rc;
 		}
+	}
 	return 0;
 }
 
@@ -1450,24 +1530,30 @@ build_all(struct fp_lpm *l)
 	nr->bits = l->S;
 	/* first-level values: paint shorter prefixes first */
 	memset(def, 0, nt * sizeof(*def));
-	for (unsigned d = 0; d <= l->S; d++)
-		for (size_t b = 0; b < ((size_t)1 << d); b++) {
-			uint32_t v = l->topv[((size_t)1 << d) + b];
+	for (size_t pg = 0; pg < ((size_t)2 << (l->S - l->pb)); pg++) {
+		if (l->topv[pg] == NULL)
+			continue;
+		for (size_t j = 0; j < ((size_t)1 << l->pb); j++) {
+			size_t h = pg << l->pb | j;
+			uint32_t v = l->topv[pg][j];
 			if (v == 0)
 				continue;
-			size_t span = (size_t)1 << (l->S - d);
+			unsigned d = 63 - __builtin_clzll(h);
+			size_t span = (size_t)1 << (l->S - d), b = h - ((size_t)1 << d);
 			for (size_t i = b * span; i < (b + 1) * span; i++)
 				def[i] = v;
 		}
+	}
 	l->nodes = na;
 	l->leaves = nl;
 	l->flat = nf;
 	for (size_t t = 0; t < nt; t++) {
-		if (l->topk[t] == NULL || sh_redundant(l->topk[t], def[t])) {
+		const struct sh *s = topk_get(l, t);
+		if (s == NULL || sh_redundant(s, def[t])) {
 			nr->top[t] = mk_leaf(def[t]);
 			continue;
 		}
-		rc = make_node(l, l->topk[t], l->S, def[t], NULL, 0, SLOTS, 0, NULL, NULL,
+		rc = make_node(l, s, l->S, def[t], NULL, 0, SLOTS, 0, NULL, NULL,
 			       &nr->top[t]);
 		if (rc < 0)
 			break;
@@ -1546,9 +1632,9 @@ record_resize(struct fp_lpm *l, unsigned S)
 	if (c.ip == NULL || c.depth == NULL || c.nh == NULL)
 		goto out;
 	fp_lpm_walk(l, collect_cb, &c);
-	unsigned oS = l->S;
-	uint32_t *otv = l->topv;
-	struct sh **otk = l->topk;
+	unsigned oS = l->S, opb = l->pb;
+	uint32_t **otv = l->topv;
+	struct sh ***otk = l->topk;
 	uint64_t on = l->n_sh, ob = l->sh_bytes;
 	rc = record_init(l, S);
 	if (rc < 0)
@@ -1560,16 +1646,14 @@ record_resize(struct fp_lpm *l, unsigned S)
 	if (rc < 0) {
 		record_free(l);
 		l->S = oS;
+		l->pb = opb;
 		l->topv = otv;
 		l->topk = otk;
 		l->n_sh = on;
 		l->sh_bytes = ob;
 		goto out;
 	}
-	for (size_t t = 0; t < ((size_t)1 << oS); t++)
-		sh_free(otk[t]);
-	free(otk);
-	free(otv);
+	top_free(otv, otk, oS, opb);
 out:
 	free(c.ip);
 	free(c.depth);
