@@ -82,7 +82,7 @@ type LPMStats struct {
 	LimboBytes uint64 // retired, waiting for Reclaim
 	RIBBytes   uint64 // the writer's shadow record
 	Nodes      uint64 // live trie nodes
-	FirstBits  uint   // bits of the first level (8 small, 18 big)
+	FirstBits  uint   // bits of the first level (8 small; big: 18 IPv4, 20 IPv6)
 	DirectBits uint   // 24 when the IPv4 direct level is on, else 0
 }
 

@@ -407,6 +407,42 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 	fp_lpm_free(l);
 }
 
+/* The writer's record of the first level holds pages only where prefixes
+ * are: a big IPv6 table inside one /20 (2^20 first-level entries) and
+ * two short prefixes records a few pages, not the 16 MiB a dense record
+ * would take; every prefix is still found, walked and looked up. */
+static void
+test_record_pages(void)
+{
+	const char *what = "paged IPv6 first-level record";
+	printf("%s\n", what);
+	struct fp_lpm *l = fp_lpm_create(6, NULL);
+	struct ref r;
+	ref_init(&r, 128, 4096);
+	u128 base = (u128)0x20010db8u << 96; /* 2001:db8::/32 */
+	for (unsigned i = 0; i < 3000; i++) {
+		u128 k = base | (u128)i << 80; /* /48s */
+		CHECK(lpm_add(l, 128, k, 48, 1 + i % 7) == 0, "%s: add", what);
+		ref_set(&r, k, 48, 1 + i % 7);
+	}
+	/* a /16 and a /3: values of the first level, in two more pages */
+	CHECK(lpm_add(l, 128, (u128)0x2a00u << 112, 16, 9) == 0, "%s: add /16", what);
+	ref_set(&r, (u128)0x2a00u << 112, 16, 9);
+	CHECK(lpm_add(l, 128, (u128)1 << 125, 3, 8) == 0, "%s: add /3", what);
+	ref_set(&r, (u128)1 << 125, 3, 8);
+	struct fp_lpm_stats st;
+	fp_lpm_stats(l, &st);
+	CHECK(st.first_bits == 20, "%s: first level of %u bits, want 20", what, st.first_bits);
+	CHECK(st.rib_bytes < (1u << 20), "%s: the record takes %llu bytes for 3002 prefixes", what,
+	      (unsigned long long)st.rib_bytes);
+	u128 a[6] = {base, base | (u128)2999 << 80, base | (u128)3000 << 80,
+		     (u128)0x2a00u << 112 | 5, (u128)0x3fffu << 112, (u128)0x4000u << 112};
+	check_addrs(l, &r, a, 6, what);
+	check_walk(l, &r, what);
+	fp_lpm_free(l);
+	free(r.e);
+}
+
 /* First nodes of every shape: a block of the big first level (S + 6
  * bits) filled slot by slot with values of its own until every slot has
  * one (flat blocks of 1, 2, 4 and 8 lines), with shorter prefixes in it
@@ -764,6 +800,7 @@ main(void)
 	test_boundaries(128);
 	test_fragmented(32);
 	test_fragmented(128);
+	test_record_pages();
 	test_random(32, true, 300, sc(20000), "random IPv4 flat lengths");
 	test_random(128, true, 300, sc(20000), "random IPv6 flat lengths");
 	test_random(32, false, 1500, sc(10000), "IPv4 mix, small first level");
