@@ -614,6 +614,27 @@ topk_get(const struct fp_lpm *l, size_t t)
 	return p != NULL ? p[t & ((1u << l->pb) - 1)] : NULL;
 }
 
+/* The first-level prefix after heap number *h (0 to start), shorter
+ * ones first: *h and *v get it; false after the last. */
+static bool
+topv_next(const struct fp_lpm *l, size_t *h, uint32_t *v)
+{
+	size_t in_page = ((size_t)1 << l->pb) - 1;
+	for (size_t x = *h + 1; x < ((size_t)2 << l->S); x++) {
+		const uint32_t *p = l->topv[x >> l->pb];
+		if (p == NULL) {
+			x |= in_page; /* the next page */
+			continue;
+		}
+		if (p[x & in_page] != 0) {
+			*h = x;
+			*v = p[x & in_page];
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The place of value h or shadow t, its page allocated if need be (NULL:
  * no memory). */
 static uint32_t *
@@ -1466,23 +1487,16 @@ static int
 walk_cb_adapt(const struct fp_lpm *l, fp_lpm_walk_fn cb, void *arg)
 {
 	uint8_t ip[16];
-	/* heap order: shorter prefixes first */
-	for (size_t pg = 0; pg < ((size_t)2 << (l->S - l->pb)); pg++) {
-		if (l->topv[pg] == NULL)
-			continue;
-		for (size_t j = 0; j < ((size_t)1 << l->pb); j++) {
-			size_t h = pg << l->pb | j;
-			uint32_t v = l->topv[pg][j];
-			if (v == 0)
-				continue;
-			unsigned d = 63 - __builtin_clzll(h);
-			u128 pk = d ? (u128)(h - ((size_t)1 << d)) << (128 - d) : 0;
-			for (int i = 15; i >= 0; i--, pk >>= 8)
-				ip[i] = (uint8_t)pk;
-			int rc = cb(arg, ip, (uint8_t)d, v);
-			if (rc != 0)
-				return rc;
-		}
+	size_t h = 0;
+	uint32_t v;
+	while (topv_next(l, &h, &v)) {
+		unsigned d = 63 - __builtin_clzll(h);
+		u128 pk = d ? (u128)(h - ((size_t)1 << d)) << (128 - d) : 0;
+		for (int i = 15; i >= 0; i--, pk >>= 8)
+			ip[i] = (uint8_t)pk;
+		int rc = cb(arg, ip, (uint8_t)d, v);
+		if (rc != 0)
+			return rc;
 	}
 	for (size_t pg = 0; pg < ((size_t)1 << (l->S - l->pb)); pg++) {
 		if (l->topk[pg] == NULL)
@@ -1530,19 +1544,13 @@ build_all(struct fp_lpm *l)
 	nr->bits = l->S;
 	/* first-level values: paint shorter prefixes first */
 	memset(def, 0, nt * sizeof(*def));
-	for (size_t pg = 0; pg < ((size_t)2 << (l->S - l->pb)); pg++) {
-		if (l->topv[pg] == NULL)
-			continue;
-		for (size_t j = 0; j < ((size_t)1 << l->pb); j++) {
-			size_t h = pg << l->pb | j;
-			uint32_t v = l->topv[pg][j];
-			if (v == 0)
-				continue;
-			unsigned d = 63 - __builtin_clzll(h);
-			size_t span = (size_t)1 << (l->S - d), b = h - ((size_t)1 << d);
-			for (size_t i = b * span; i < (b + 1) * span; i++)
-				def[i] = v;
-		}
+	size_t h = 0;
+	uint32_t v;
+	while (topv_next(l, &h, &v)) {
+		unsigned d = 63 - __builtin_clzll(h);
+		size_t span = (size_t)1 << (l->S - d), b = h - ((size_t)1 << d);
+		for (size_t i = b * span; i < (b + 1) * span; i++)
+			def[i] = v;
 	}
 	l->nodes = na;
 	l->leaves = nl;
