@@ -63,10 +63,11 @@ func newLabAt(t *testing.T, extra string) *lab {
 }
 
 // newLabWith writes a fastdpi.conf of conf(the lab's directory) and fibd's
-// own settings (EAL on no hugepages, per-process control ports); it starts
-// nothing.
+// own settings (EAL on no hugepages, per-process control ports, kept below
+// Linux's ephemeral range of 32768 on, where an outgoing connection may
+// hold one when fibd binds it); it starts nothing.
 func newLabWith(t *testing.T, conf func(dir string) string) *lab {
-	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdlab%d", os.Getpid()), port: 20000 + os.Getpid()%20000}
+	l := &lab{dir: t.TempDir(), prefix: fmt.Sprintf("fibdlab%d", os.Getpid()), port: 20000 + os.Getpid()%6000*2}
 	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", l.prefix)) })
 	// the lab's settings first: conf may override them. FIBD_TEST_FIB
 	// (dpdk or own) runs every lab on that FIB structure.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -88,8 +89,24 @@ func newLab(cfg *Config) *lab {
 	return &lab{sfx: s, rt: "srt" + s, cl: "scl" + s, up: "sup" + s,
 		fa: "sfa" + s, fb: "sfb" + s, xa: "sxa" + s, xb: "sxb" + s,
 		dir: cfg.Dir, bin: cfg.Bin,
-		ctlAddr: fmt.Sprintf("127.0.0.1:%d", 40000+os.Getpid()%10000),
-		metrics: fmt.Sprintf("127.0.0.1:%d", 50000+os.Getpid()%10000)}
+		ctlAddr: freeLocal(21000 + os.Getpid()%4000),
+		metrics: freeLocal(25000 + os.Getpid()%4000)}
+}
+
+// freeLocal is a loopback address for one of fibd's listeners: the first
+// port from p on that nothing holds now. Ports stay below Linux's
+// ephemeral range (32768 on): there, any outgoing connection of this
+// machine (the soak's own CLI polls, among others) may hold the port when
+// fibd binds it, and fibd then stops with "address already in use".
+func freeLocal(p int) string {
+	for i := range 1000 {
+		a := fmt.Sprintf("127.0.0.1:%d", p+i)
+		if ln, err := net.Listen("tcp", a); err == nil {
+			ln.Close()
+			return a
+		}
+	}
+	return fmt.Sprintf("127.0.0.1:%d", p)
 }
 
 // view makes the routes the upstream announces.
