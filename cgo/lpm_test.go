@@ -62,8 +62,8 @@ const (
 // the first level of either size (8, and 18 or 20) and every 6-bit node
 // edge below it, each with its neighbours.
 var (
-	lpmBound4 = boundaries(32, 0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32)
-	lpmBound6 = boundaries(128, 0, 1, 32, 48, 64, 127, 128)
+	lpmBound4 = boundaries(32, bigBits(4), 0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32)
+	lpmBound6 = boundaries(128, bigBits(6), 0, 1, 32, 48, 64, 127, 128)
 )
 
 // bigBits is the first level's size in bits once a table of family fam
@@ -76,7 +76,7 @@ func bigBits(fam int) uint {
 	return 20
 }
 
-func boundaries(w int, extra ...int) []int {
+func boundaries(w int, big uint, extra ...int) []int {
 	seen := map[int]bool{}
 	var out []int
 	add := func(l int) {
@@ -88,11 +88,7 @@ func boundaries(w int, extra ...int) []int {
 	for _, l := range extra {
 		add(l)
 	}
-	fam := 4
-	if w == 128 {
-		fam = 6
-	}
-	for _, s := range []int{8, int(bigBits(fam))} {
+	for _, s := range []int{8, int(big)} {
 		for e := s; e <= w+1; e += 6 {
 			add(e - 1)
 			add(e)

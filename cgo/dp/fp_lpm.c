@@ -660,6 +660,7 @@ topk_ref(struct fp_lpm *l, size_t t)
 	}
 	return &(*p)[t & ((1u << l->pb) - 1)];
 }
+
 static inline unsigned
 top_h(unsigned S, u128 k, unsigned depth)
 {
