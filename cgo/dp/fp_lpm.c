@@ -2200,3 +2200,46 @@ fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *n
 			out[done[j]] = *leaf[done[j]];
 	}
 }
+
+/* ---- benchmarks ---- */
+
+/* The chain a lookup of ip waits for, as fp_lpm6_lookup_bulk reads it:
+ * the first-level entry, then each node, then the leaf value unless it is
+ * on a line already read (a node's inline runs, the leaves a top block
+ * carries behind its node, which the bulk lookup prefetches with it). */
+unsigned
+fp_lpm6_trace(const struct fp_lpm *l, const uint8_t ip[16], const void **at, unsigned max)
+{
+	const struct root *r = root_of(l);
+	unsigned n = 0;
+	u128 k = load6(ip);
+	const ent_t *te = &r->top[(unsigned)(k >> (128 - r->bits))];
+	if (n < max)
+		at[n++] = te;
+	ent_t e = *te;
+	if (is_leaf(e))
+		return n;
+	k <<= r->bits;
+	if (is_flat(e)) {
+		if (n < max)
+			at[n++] = flat_line(r, e, (unsigned)(k >> (128 - STRIDE)));
+		return n;
+	}
+	const struct node *c = ent_node(r, e);
+	uintptr_t blk0 = (uintptr_t)c >> 6, blk1 = blk0 + ((e >> 1) & 3); /* the top block's lines */
+	const uint32_t *leaf = NULL;
+	if (n < max)
+		at[n++] = c;
+	uintptr_t last = (uintptr_t)c >> 6;
+	while ((c = step(c, (unsigned)(k >> (128 - STRIDE)), &leaf)) != NULL) {
+		k <<= STRIDE;
+		if (n < max)
+			at[n++] = c;
+		last = (uintptr_t)c >> 6;
+	}
+	uintptr_t ll = (uintptr_t)leaf >> 6;
+	bool in_top = n == 2 && ll >= blk0 && ll <= blk1;
+	if (ll != last && !in_top && n < max)
+		at[n++] = leaf;
+	return n;
+}

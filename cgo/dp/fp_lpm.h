@@ -124,4 +124,9 @@ int fp_lpm_check(const struct fp_lpm *l);
  * fewer; tests lower n to exercise it on small tables. Writer side. */
 void fp_lpm_direct_at(struct fp_lpm *l, uint64_t n);
 
+/* Benchmarks: the addresses an IPv6 lookup of ip waits for, in order, one
+ * per cache line it must read after the last (at most max stored); the
+ * count. Reader side. */
+unsigned fp_lpm6_trace(const struct fp_lpm *l, const uint8_t ip[16], const void **at, unsigned max);
+
 #endif

@@ -298,6 +298,68 @@ out:
 	rte_free(lines);
 }
 
+/* The memory floor of IPv6 lookups: the same addresses in the same bursts
+ * read the lines fp_lpm's lookups wait for (fp_lpm6_trace: first-level
+ * entry, nodes, leaf), round by round as fp_lpm6_lookup_bulk reads them,
+ * each read's address depending on the last read's value but nothing
+ * decided. fp_lpm at its floor can only get faster by reading fewer lines
+ * per lookup; the gap between the two is what its decisions cost. */
+#define TRACE_MAX 24
+static void
+floor6(const struct fp_lpm *l, const uint8_t (*addr)[16])
+{
+	uint32_t *start = malloc((NADDR + 1) * sizeof(*start));
+	const void **chain = malloc((size_t)NADDR * 8 * sizeof(*chain));
+	size_t cap = (size_t)NADDR * 8, used = 0;
+	unsigned most = 0;
+	for (unsigned i = 0; i < NADDR; i++) {
+		if (used + TRACE_MAX > cap)
+			chain = realloc(chain, (cap *= 2) * sizeof(*chain));
+		start[i] = (uint32_t)used;
+		unsigned n = fp_lpm6_trace(l, addr[i], chain + used, TRACE_MAX);
+		used += n;
+		most = n > most ? n : most;
+	}
+	start[NADDR] = (uint32_t)used;
+	volatile uint32_t sink = 0;
+	double best = 1e9;
+	for (int round = 0; round <= LOOKUP_ROUNDS; round++) {
+		TIME_ROUND(round, best, for (unsigned i = 0; i < NADDR; i += BURST) {
+			const char *p[BURST];
+			uint8_t walk[BURST];
+			unsigned nw = 0;
+			uint32_t acc = 0;
+			for (unsigned j = 0; j < BURST; j++) {
+				p[j] = chain[start[i + j]];
+				__builtin_prefetch(p[j]);
+				walk[nw++] = (uint8_t)j;
+			}
+			for (unsigned d = 1; nw != 0; d++) {
+				unsigned m = 0;
+				for (unsigned x = 0; x < nw; x++) {
+					unsigned j = walk[x];
+					uintptr_t v = *(const volatile uint32_t *)p[j];
+					acc += (uint32_t)v;
+					if (start[i + j] + d >= start[i + j + 1])
+						continue;
+					/* the next address waits for this value, as a walk's does */
+					uintptr_t nx = (uintptr_t)chain[start[i + j] + d];
+					__asm__("and $0, %1\n\tadd %1, %0" : "+r"(nx), "+r"(v));
+					p[j] = (const char *)nx;
+					__builtin_prefetch(p[j]);
+					walk[m++] = (uint8_t)j;
+				}
+				nw = m;
+			}
+			sink += acc;
+		});
+	}
+	printf("  floor    fp_lpm's reads %.2f ns  (the %.2f lines a lookup waits for on average, %u at most, read in turn)\n",
+	       best * 1e9 / NADDR, (double)used / NADDR, most);
+	free(start);
+	free(chain);
+}
+
 /* Prints how many of the n answers of the two structures differ. */
 static void
 report_diff(const uint32_t *a, const uint32_t *b, unsigned n)
@@ -442,6 +504,7 @@ bench6(void)
 	TIME_LOOKUPS("rte_fib6", fp_lpm6_lookup_bulk(l, addr + j, a + j, BURST),
 		     rte_fib6_lookup_bulk(f, addr + j, out, BURST));
 	report_diff(a, b, NADDR);
+	floor6(l, (const uint8_t(*)[16])addr);
 
 	struct change_times *ct = malloc(sizeof(*ct));
 	for (unsigned i = 0; i < NCHG; i++) {

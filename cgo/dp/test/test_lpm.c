@@ -411,6 +411,31 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
  * are: a big IPv6 table inside one /20 (2^20 first-level entries) and
  * two short prefixes records a few pages, not the 16 MiB a dense record
  * would take; every prefix is still found, walked and looked up. */
+/* fp_lpm6_trace, which bench_lpm's IPv6 floor replays: the lines a
+ * lookup waits for, the first-level entry first. */
+static void
+test_trace(void)
+{
+	const char *what = "IPv6 lookup trace";
+	printf("%s\n", what);
+	struct fp_lpm *l = fp_lpm_create(6, NULL);
+	const void *at[24];
+	uint8_t ip[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6};
+	CHECK(fp_lpm6_trace(l, ip, at, 24) == 1, "%s: an empty table reads its first-level entry only", what);
+	uint8_t p[16];
+	memcpy(p, ip, 8);
+	memset(p + 8, 0, 8);
+	CHECK(fp_lpm6_add(l, p, 64, 7) == 0, "%s: add", what);
+	/* a small table's 8-bit first level, then nodes at bits 8, 14, ..., 62;
+	 * the /64's node keeps its two runs inline: no leaf line */
+	unsigned n = fp_lpm6_trace(l, ip, at, 24);
+	CHECK(n == 11, "%s: %u lines for a /64 under an 8-bit first level, want 11", what, n);
+	CHECK(fp_lpm6_trace(l, ip, at, 3) == 3, "%s: max bounds the count", what);
+	ip[0] = 0x30;
+	CHECK(fp_lpm6_trace(l, ip, at, 24) == 1, "%s: an address outside every prefix", what);
+	fp_lpm_free(l);
+}
+
 static void
 test_record_pages(void)
 {
@@ -801,6 +826,7 @@ main(void)
 	test_fragmented(32);
 	test_fragmented(128);
 	test_record_pages();
+	test_trace();
 	test_random(32, true, 300, sc(20000), "random IPv4 flat lengths");
 	test_random(128, true, 300, sc(20000), "random IPv6 flat lengths");
 	test_random(32, false, 1500, sc(10000), "IPv4 mix, small first level");
