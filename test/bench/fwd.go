@@ -149,9 +149,9 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	starts := fwdStarts()
 	window := max((o.window / time.Duration(starts)).Round(10*time.Millisecond), time.Second)
 	fmt.Printf("Forwarding: one worker lcore, net_pcap0 (rx_pcap, infinite_rx) -> net_null0, 64B IPv4 / 62B IPv6 UDP frames to\n"+
-		"random addresses inside the table's routes; Mpps of net_null0 tx over %s after %s warm-up, the best of %d starts\n"+
-		"taken in turn (fibd dpdk, fibd own, l3fwd, again; %s=N sets the count)\n",
-		window, o.warmup, starts, fwdStartsEnv)
+		"random addresses inside the table's routes; Mpps of net_null0 tx over %s after %s warm-up in %d slices, a start's\n"+
+		"figure its best slice, the row's the best of %d starts taken in turn (fibd dpdk, fibd own, l3fwd, again; %s=N)\n",
+		window, o.warmup, fwdSlices, starts, fwdStartsEnv)
 	const nameW = 40
 	fmt.Printf("  %-*s %9s %9s %9s %10s %9s\n", nameW, "input", "fibd dpdk", "fibd own", "l3fwd", "dpdk/l3fwd", "own/l3fwd")
 	var notes []string
@@ -186,6 +186,7 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 			}
 		}
 		best := make([]float64, cols)
+		noise := fwdNoiseFloor
 		cells := make([]string, 0, 2*cols-1)
 		for c := range cols {
 			name := "l3fwd"
@@ -203,12 +204,16 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 			default:
 				best[c] = slices.Max(samples[c])
 				cells = append(cells, fmt.Sprintf("%.2f", best[c]))
+				if c < len(fwdFIBs) {
+					noise = max(noise, startSpread(samples[c]))
+				}
 				if d := (best[c] - slices.Min(samples[c])) / best[c]; d > spread {
 					spread, spreadAt = d, fmt.Sprintf("%s, %s: %.2f", name, r.name, samples[c])
 				}
 			}
 		}
 		l := best[cols-1]
+		ties[r.goal] = noise
 		for c := range len(fwdFIBs) {
 			if l > 0 && best[c] > 0 {
 				score(r.goal, fwdFIBs[c], best[c]/l)
@@ -233,7 +238,8 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	}
 	if starts > 1 && spreadAt != "" {
 		fmt.Printf("  the worst start was %.0f%% below the best (%s Mpps): other processes on the worker's core\n", 100*spread, spreadAt)
-		fmt.Println("   only take from a start, hence the best of them")
+		fmt.Println("   only take from a start, hence the best of them. Two FIBs whose best starts differ by less than")
+		fmt.Println("   the second-best start of either trails its best (at least 2%) are tied: the run cannot order them")
 	}
 	for _, n := range notes {
 		fmt.Println("  note:", n)
@@ -263,13 +269,44 @@ func fwdStarts() int {
 	return fwdStartsDefault
 }
 
-// rate runs l3fwd on the capture and returns its Mpps.
+// fwdSlices is the number of slices a start's window is measured in; the
+// start's figure is its best slice. Within a start, a process that lands
+// on the worker's core for a moment takes from the slices it falls in,
+// not from the start.
+const fwdSlices = 5
+
+// fwdNoiseFloor is the smallest difference between two FIBs' figures
+// that orders them: starts of one FIB on one capture differ by this much
+// on a quiet machine.
+const fwdNoiseFloor = 0.02
+
+// startSpread is how far the second-best start of s trails the best, as
+// a fraction of the best: what this run's starts say its noise is (0 for
+// fewer than two starts).
+func startSpread(s []float64) float64 {
+	if len(s) < 2 {
+		return 0
+	}
+	c := slices.Clone(s)
+	slices.Sort(c)
+	b := c[len(c)-1]
+	if b <= 0 {
+		return 0
+	}
+	return (b - c[len(c)-2]) / b
+}
+
+// rate runs l3fwd on the capture and returns its Mpps: its best slice.
 func (p *fwdPeer) rate(o *options, pcapFile string, window time.Duration) (float64, error) {
 	ctx, cancel := withTimeout(p.start + o.warmup + window + time.Minute)
 	defer cancel()
-	return L3fwdRun{Bin: p.bin, Pcap: pcapFile, Rules4: p.rules4, Rules6: p.rules6,
+	s, err := L3fwdRun{Bin: p.bin, Pcap: pcapFile, Rules4: p.rules4, Rules6: p.rules6,
 		Lookup: "fib", Lcore: 1, Warmup: o.warmup, Window: window, EALMem: p.mem,
-		StartTimeout: p.start, Routes: p.routes}.Run(ctx)
+		StartTimeout: p.start, Routes: p.routes, Samples: fwdSlices}.RunSamples(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return slices.Max(s), nil
 }
 
 func firstLine(err error) string {
@@ -405,9 +442,9 @@ router_max_ip6_route_count=%d
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	pps, err := tel.TxRate(1, o.warmup, r.window)
+	pps, err := tel.TxRates(1, o.warmup, r.window, fwdSlices)
 	if err != nil {
 		return 0, err
 	}
-	return pps / 1e6, nil
+	return slices.Max(pps) / 1e6, nil
 }

@@ -21,7 +21,14 @@ type goal struct {
 	atMost bool // the figure must be <= target (else >=)
 	own    float64
 	dpdk   float64
+	// tie: the fraction by which own and dpdk must differ for this run
+	// to order them (0: any difference does); the forwarding rows set it
+	// from the spread of their starts
+	tie float64
 }
+
+// ties records the tie band of a scoreboard key.
+var ties = map[int]float64{}
 
 // Keys of the scoreboard, in print order.
 const (
@@ -158,21 +165,48 @@ func scoreBGP(out string) {
 	}
 }
 
-// printGoals prints the scoreboard: whether fibd_fib=own meets each
-// target, and whether it is ahead of fibd_fib=dpdk in this run (what
-// making it the default waits for).
+// printGoals prints the scoreboard: whether fibd_fib=own (the default)
+// meets each target, and how it compares with fibd_fib=dpdk in this run:
+// ahead, tied (closer than the run can tell apart) or behind.
 func printGoals() {
-	fmt.Println("Targets (figures of this run; `-`: not measured; fibd_fib=dpdk's change p99 is one rte_fib copy)")
-	fmt.Printf("  %-46s %10s %10s %12s  %-9s %s\n", "figure", "own", "dpdk", "target", "own meets", "own ahead")
-	for _, g := range goals {
+	fmt.Println("Targets (figures of this run; `-`: not measured; fibd_fib=dpdk's change p99 is one rte_fib copy;")
+	fmt.Println("vs dpdk: `tie` where the two differ by less than the row's noise, shown beside it)")
+	fmt.Printf("  %-46s %10s %10s %12s  %-9s %s\n", "figure", "own", "dpdk", "target", "own meets", "own vs dpdk")
+	behind := []string{}
+	for k, g := range goals {
+		g.tie = ties[k]
 		cmp := ">= "
 		if g.atMost {
 			cmp = "<= "
 		}
+		vs := g.versus()
+		if vs == "behind" {
+			behind = append(behind, g.name)
+		}
 		fmt.Printf("  %-46s %10s %10s %12s  %-9s %s\n", g.name, goalCell(g.own, g.unit), goalCell(g.dpdk, g.unit),
-			cmp+goalCell(g.target, g.unit), yesNo(g.better(g.own, g.target, true)), yesNo(g.better(g.own, g.dpdk, false)))
+			cmp+goalCell(g.target, g.unit), yesNo(g.better(g.own, g.target, true)), vs)
+	}
+	if len(behind) == 0 {
+		fmt.Println("  own is behind dpdk on no row of this run")
+	} else {
+		fmt.Printf("  own is behind dpdk on: %s\n", strings.Join(behind, "; "))
 	}
 	fmt.Println()
+}
+
+// versus compares own with dpdk: "ahead", "behind", "tie (±x%)" when they
+// differ by no more than the tie band, or "-" when either is unmeasured.
+func (g goal) versus() string {
+	if math.IsNaN(g.own) || math.IsNaN(g.dpdk) {
+		return "-"
+	}
+	if d := math.Abs(g.own-g.dpdk) / max(math.Abs(g.own), math.Abs(g.dpdk)); g.tie > 0 && d <= g.tie {
+		return fmt.Sprintf("tie (±%.0f%%)", 100*g.tie)
+	}
+	if *g.better(g.own, g.dpdk, false) {
+		return "ahead"
+	}
+	return "behind"
 }
 
 // better reports whether a is on the good side of b (or equal, when

@@ -57,3 +57,39 @@ func TestScoreboardReadsItsSections(t *testing.T) {
 func same(a, b float64) bool {
 	return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) < 1e-9 || a == b
 }
+
+func TestScoreboardVersus(t *testing.T) {
+	for _, c := range []struct {
+		g    goal
+		want string
+	}{
+		{goal{own: 7.3, dpdk: 8.8, atMost: true}, "ahead"},
+		{goal{own: 8.8, dpdk: 7.3, atMost: true}, "behind"},
+		{goal{own: 0.80, dpdk: 0.77}, "ahead"},
+		{goal{own: 0.77, dpdk: 0.80}, "behind"},
+		// forwarding: 17.19 against 18.26 Mpps is 5.9% apart
+		{goal{own: 17.19, dpdk: 18.26, tie: 0.06}, "tie (±6%)"},
+		{goal{own: 17.19, dpdk: 18.26, tie: 0.05}, "behind"},
+		{goal{own: 19.62, dpdk: 16.20, tie: 0.05}, "ahead"},
+		{goal{own: math.NaN(), dpdk: 1}, "-"},
+	} {
+		if got := c.g.versus(); got != c.want {
+			t.Errorf("own %v dpdk %v tie %v: %q, want %q", c.g.own, c.g.dpdk, c.g.tie, got, c.want)
+		}
+	}
+}
+
+func TestStartSpread(t *testing.T) {
+	for _, c := range []struct {
+		s    []float64
+		want float64
+	}{
+		{[]float64{20}, 0},
+		{[]float64{18, 20, 10}, 0.1}, // the worst start says nothing: the second best does
+		{[]float64{20, 20, 5}, 0},
+	} {
+		if got := startSpread(c.s); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("startSpread(%v) = %v, want %v", c.s, got, c.want)
+		}
+	}
+}

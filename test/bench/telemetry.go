@@ -200,20 +200,6 @@ func (t *Telemetry) Close() error {
 	return err
 }
 
-// TxRate measures packets/s of opackets on port over window after warmup:
-// snapshot, sleep, snapshot. The interval is taken between the two replies.
-func (t *Telemetry) TxRate(port int, warmup, window time.Duration) (pps float64, err error) {
-	return t.txRate(context.Background(), port, warmup, window)
-}
-
-func (t *Telemetry) txRate(ctx context.Context, port int, warmup, window time.Duration) (float64, error) {
-	r, err := t.txRates(ctx, port, warmup, window, 1)
-	if err != nil {
-		return 0, err
-	}
-	return r[0], nil
-}
-
 // TxRates measures opackets of port in n consecutive windows of window/n
 // each, after warmup, and returns the n rates in packets/s. On a shared
 // machine the spread (or the median) says more than one long average.
