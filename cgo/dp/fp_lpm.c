@@ -39,9 +39,14 @@ typedef unsigned __int128 u128;
 /* Reader-visible node. The node itself lives in its parent's child array
  * (or at the head of a top block, for a first-level entry). A node without
  * children and with at most INLINE_RUNS runs keeps their values in place
- * of its pointers: a walk that ends there reads no other line (most
- * IPv6 walks of a full view end in such a node). */
+ * of its pointers, a node with children and at most INLINE_RUNS_KIDS runs
+ * in place of its leaf pointer: a walk that ends there reads no other line
+ * (most IPv6 walks of a full view end in such a node; a node with children
+ * usually has one run, the value its prefixes' cover gives every slot
+ * without a child, as children do not break runs). A top node keeps its
+ * runs behind it as well (the same block: see "first-level entries"). */
 #define INLINE_RUNS 4
+#define INLINE_RUNS_KIDS 2
 struct node {
 	uint64_t vec;     /* slot has a child */
 	uint64_t leafvec; /* a run of equal values starts at this leaf slot */
@@ -57,14 +62,21 @@ struct node {
 static inline bool
 runs_inline(uint64_t vec, uint64_t leafvec)
 {
-	return vec == 0 && __builtin_popcountll(leafvec) <= INLINE_RUNS;
+	return __builtin_popcountll(leafvec) <= (vec == 0 ? INLINE_RUNS : INLINE_RUNS_KIDS);
+}
+
+/* Where node n's inline runs start: after the child pointer if it has one. */
+static inline unsigned
+runs_at(uint64_t vec)
+{
+	return vec == 0 ? 0 : INLINE_RUNS - INLINE_RUNS_KIDS;
 }
 
 /* Where node n's leaf run values are. */
 static inline const uint32_t *
 node_leaves(const struct node *n)
 {
-	return runs_inline(n->vec, n->leafvec) ? n->runs : n->leaf;
+	return runs_inline(n->vec, n->leafvec) ? n->runs + runs_at(n->vec) : n->leaf;
 }
 
 /* One step in node n for slot idx: the child to go on with, or NULL and
@@ -1086,7 +1098,7 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 		out->leafvec = leafvec;
 		if (top == NULL && runs_inline(vec, leafvec)) {
 			memset(out->runs, 0, sizeof(out->runs));
-			memcpy(out->runs, runs, nr * sizeof(runs[0]));
+			memcpy(out->runs + runs_at(vec), runs, nr * sizeof(runs[0]));
 		} else {
 			out->child = NULL;
 			out->leaf = NULL;
@@ -1096,6 +1108,10 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 				return -ENOMEM;
 			if (nr != 0)
 				memcpy(out->leaf, runs, nr * sizeof(runs[0]));
+			/* a top node's runs stay behind it too: nothing reads
+			 * its leaf pointer, which is its block's end */
+			if (top != NULL && runs_inline(vec, leafvec))
+				memcpy(out->runs + runs_at(vec), runs, nr * sizeof(runs[0]));
 		}
 		if (top != NULL)
 			*top = mk_top(l, out);
@@ -2079,8 +2095,8 @@ lookup4_group(const struct root *r, const uint32_t *a, uint32_t *out, unsigned g
 		const struct node *c = ent_node(r, e);
 		uint64_t bit = UINT64_C(1) << (k >> (64 - STRIDE));
 		if (!(c->vec & bit)) {
-			/* a top node: its runs follow it, never inline */
-			out[i] = c->leaf[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
+			/* a top node: its runs follow it (and may be inline too) */
+			out[i] = ((const uint32_t *)(c + 1))[__builtin_popcountll(c->leafvec & ((bit << 1) - 1)) - 1];
 			continue;
 		}
 		c = c->child + __builtin_popcountll(c->vec & (bit - 1));
