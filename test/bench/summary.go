@@ -194,14 +194,20 @@ func printGoals() {
 	fmt.Println()
 }
 
+// goalTieFloor is the least tie band of any row: figures 1% apart (the
+// Go heap per route of the two FIBs, which share the control plane) say
+// nothing about which is better.
+const goalTieFloor = 0.01
+
 // versus compares own with dpdk: "ahead", "behind", "tie (±x%)" when they
 // differ by no more than the tie band, or "-" when either is unmeasured.
 func (g goal) versus() string {
 	if math.IsNaN(g.own) || math.IsNaN(g.dpdk) {
 		return "-"
 	}
-	if d := math.Abs(g.own-g.dpdk) / max(math.Abs(g.own), math.Abs(g.dpdk)); g.tie > 0 && d <= g.tie {
-		return fmt.Sprintf("tie (±%.0f%%)", 100*g.tie)
+	band := max(g.tie, goalTieFloor)
+	if d := math.Abs(g.own-g.dpdk) / max(math.Abs(g.own), math.Abs(g.dpdk)); d <= band {
+		return fmt.Sprintf("tie (±%.0f%%)", 100*band)
 	}
 	if *g.better(g.own, g.dpdk, false) {
 		return "ahead"

@@ -71,6 +71,7 @@ func TestScoreboardVersus(t *testing.T) {
 		{goal{own: 17.19, dpdk: 18.26, tie: 0.06}, "tie (±6%)"},
 		{goal{own: 17.19, dpdk: 18.26, tie: 0.05}, "behind"},
 		{goal{own: 19.62, dpdk: 16.20, tie: 0.05}, "ahead"},
+		{goal{own: 137.4, dpdk: 136.9, atMost: true}, "tie (±1%)"}, // the floor: no band set
 		{goal{own: math.NaN(), dpdk: 1}, "-"},
 	} {
 		if got := c.g.versus(); got != c.want {
