@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -205,7 +206,7 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 				best[c] = slices.Max(samples[c])
 				cells = append(cells, fmt.Sprintf("%.2f", best[c]))
 				if c < len(fwdFIBs) {
-					noise = max(noise, startSpread(samples[c]))
+					noise = max(noise, startSpread(samples[c], false))
 				}
 				if d := (best[c] - slices.Min(samples[c])) / best[c]; d > spread {
 					spread, spreadAt = d, fmt.Sprintf("%s, %s: %.2f", name, r.name, samples[c])
@@ -281,19 +282,23 @@ const fwdSlices = 5
 const fwdNoiseFloor = 0.02
 
 // startSpread is how far the second-best start of s trails the best, as
-// a fraction of the best: what this run's starts say its noise is (0 for
-// fewer than two starts).
-func startSpread(s []float64) float64 {
+// a fraction of the larger of the two: what this run's starts say its
+// noise is (0 for fewer than two starts). lowerBetter: for times, where
+// the best is the least.
+func startSpread(s []float64, lowerBetter bool) float64 {
 	if len(s) < 2 {
 		return 0
 	}
 	c := slices.Clone(s)
 	slices.Sort(c)
-	b := c[len(c)-1]
-	if b <= 0 {
-		return 0
+	a, b := c[len(c)-1], c[len(c)-2]
+	if lowerBetter {
+		a, b = c[1], c[0]
 	}
-	return (b - c[len(c)-2]) / b
+	if math.IsInf(a, 1) || a <= 0 {
+		return 0 // an overrun (or nothing) is no measure of noise
+	}
+	return (a - b) / a
 }
 
 // rate runs l3fwd on the capture and returns its Mpps: its best slice.
