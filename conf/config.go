@@ -235,7 +235,7 @@ func Default() *Config {
 		CLISecret:          DefaultCLISecret,
 		MetricsListen:      DefaultMetricsListen,
 		Exception:          DefaultException,
-		FIB:                FIBOwn,
+		FIB:                FIBDPDK,
 		PuntRateProto:      DefaultPuntRateProto,
 		PuntRateND:         DefaultPuntRateND,
 		PuntRateOther:      DefaultPuntRateOther,
