@@ -407,10 +407,6 @@ test_random(unsigned W, bool flat, unsigned size, unsigned ops, const char *what
 	fp_lpm_free(l);
 }
 
-/* The writer's record of the first level holds pages only where prefixes
- * are: a big IPv6 table inside one /20 (2^20 first-level entries) and
- * two short prefixes records a few pages, not the 16 MiB a dense record
- * would take; every prefix is still found, walked and looked up. */
 /* fp_lpm6_trace, which bench_lpm's IPv6 floor replays: the lines a
  * lookup waits for, the first-level entry first. */
 static void
@@ -436,6 +432,10 @@ test_trace(void)
 	fp_lpm_free(l);
 }
 
+/* The writer's record of the first level holds pages only where prefixes
+ * are: a big IPv6 table inside one /20 (2^20 first-level entries) and
+ * two short prefixes records a few pages, not the 16 MiB a dense record
+ * would take; every prefix is still found, walked and looked up. */
 static void
 test_record_pages(void)
 {
