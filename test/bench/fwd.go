@@ -214,7 +214,7 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 			}
 		}
 		l := best[cols-1]
-		ties[r.goal] = noise
+		goals[r.goal].tie = noise
 		for c := range len(fwdFIBs) {
 			if l > 0 && best[c] > 0 {
 				score(r.goal, fwdFIBs[c], best[c]/l)

@@ -101,10 +101,9 @@ func TestStartSpread(t *testing.T) {
 }
 
 func TestScoreBGPTakesTheBestStart(t *testing.T) {
-	saved, savedTies := goals, ties
-	t.Cleanup(func() { goals, ties = saved, savedTies })
-	ties = map[int]float64{}
-	goals[gBGP].own, goals[gBGP].dpdk = math.NaN(), math.NaN()
+	saved := goals
+	t.Cleanup(func() { goals = saved })
+	goals[gBGP].own, goals[gBGP].dpdk, goals[gBGP].tie = math.NaN(), math.NaN(), 0
 	line := func(fib string, behind float64, overruns int) string {
 		return fmt.Sprintf("  fibd_fib=%-4s 1000001 IPv4 + 200001 IPv6 routes (and 104464 + 25477 in table 200): BGP load 49.8 s "+
 			"(first route to kernel complete), FIB behind the kernel at the end %.2f s, netlink overruns %d, resyncs 0; FIB equals the kernel\n",
@@ -116,7 +115,7 @@ func TestScoreBGPTakesTheBestStart(t *testing.T) {
 	if !same(g.own, 0.35) || !same(g.dpdk, 0.09) {
 		t.Errorf("own %v dpdk %v, want 0.35 0.09", g.own, g.dpdk)
 	}
-	if want := (0.90 - 0.09) / 0.90; math.Abs(ties[gBGP]-want) > 1e-9 {
-		t.Errorf("tie band %v, want %v (dpdk's two starts)", ties[gBGP], want)
+	if want := (0.90 - 0.09) / 0.90; math.Abs(goals[gBGP].tie-want) > 1e-9 {
+		t.Errorf("tie band %v, want %v (dpdk's two starts)", goals[gBGP].tie, want)
 	}
 }
