@@ -8,7 +8,6 @@
  *   build/cgo/dp/bench_lpm /tmp/fv.txt [huge]
  *
  * One prefix a line (a.b.c.d/n or IPv6/n). Runs an EAL on no hugepages. */
-#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,65 +55,9 @@ rte_free_cb(void *arg, void *p)
 	rte_free(p);
 }
 
-struct pfx4 {
-	uint32_t ip;
-	uint8_t d;
-};
-
-struct pfx6 {
-	uint8_t ip[16];
-	uint8_t d;
-};
-
 static struct pfx4 *p4;
 static struct pfx6 *p6;
 static size_t n4, n6;
-
-static void
-load(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		perror(path);
-		exit(1);
-	}
-	size_t c4 = 1 << 20, c6 = 1 << 18;
-	p4 = malloc(c4 * sizeof(*p4));
-	p6 = malloc(c6 * sizeof(*p6));
-	char line[128];
-	while (fgets(line, sizeof(line), f)) {
-		char *sl = strchr(line, '/');
-		if (sl == NULL)
-			continue;
-		*sl = 0;
-		int d = atoi(sl + 1);
-		if (strchr(line, ':')) {
-			if (n6 == c6)
-				p6 = realloc(p6, (c6 *= 2) * sizeof(*p6));
-			if (inet_pton(AF_INET6, line, p6[n6].ip) == 1) {
-				p6[n6].d = d;
-				n6++;
-			}
-		} else {
-			struct in_addr a;
-			if (n4 == c4)
-				p4 = realloc(p4, (c4 *= 2) * sizeof(*p4));
-			if (inet_pton(AF_INET, line, &a) == 1) {
-				p4[n4].ip = ntohl(a.s_addr);
-				p4[n4].d = d;
-				n4++;
-			}
-		}
-	}
-	fclose(f);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static void
 report_changes(const char *what, double *t, unsigned n)
@@ -579,7 +522,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	rnd_seed(0x9e3779b97f4a7c15ull);
-	load(argv[1]);
+	lpm_load_prefixes(argv[1], &p4, &n4, &p6, &n6);
 	bench4();
 	bench6();
 	rte_eal_cleanup();

@@ -1,11 +1,15 @@
-/* What test_lpm.c and bench_lpm.c share: reproducible random numbers,
- * prefixes of both families as 128-bit keys, fp_lpm through one interface
- * for both widths, and random addresses inside a prefix. Header-only,
- * no EAL. */
+/* What test_lpm.c, bench_lpm.c and lpm_ab.c share: reproducible random
+ * numbers, prefixes of both families as 128-bit keys, fp_lpm through one
+ * interface for both widths, random addresses inside a prefix, and a
+ * prefix file read in. Header-only, no EAL. */
 #ifndef LPM_TEST_H
 #define LPM_TEST_H
 
+#include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "fp_lpm.h"
@@ -123,6 +127,67 @@ now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* For qsort: doubles in ascending order. */
+static inline int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Prefixes read from a file of one per line (a.b.c.d/n or IPv6/n, as
+ * `go run ./test/fullview/fvdump` writes them), IPv4 in host order. */
+struct pfx4 {
+	uint32_t ip;
+	uint8_t d;
+};
+
+struct pfx6 {
+	uint8_t ip[16];
+	uint8_t d;
+};
+
+/* Reads path into *p4 / *p6 (counts *n4 / *n6); exits when it cannot. */
+static inline void
+lpm_load_prefixes(const char *path, struct pfx4 **p4, size_t *n4, struct pfx6 **p6, size_t *n6)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		perror(path);
+		exit(1);
+	}
+	size_t c4 = 1 << 20, c6 = 1 << 18;
+	*p4 = malloc(c4 * sizeof(**p4));
+	*p6 = malloc(c6 * sizeof(**p6));
+	*n4 = *n6 = 0;
+	char line[128];
+	while (fgets(line, sizeof(line), f)) {
+		char *sl = strchr(line, '/');
+		if (sl == NULL)
+			continue;
+		*sl = 0;
+		int d = atoi(sl + 1);
+		if (strchr(line, ':')) {
+			if (*n6 == c6)
+				*p6 = realloc(*p6, (c6 *= 2) * sizeof(**p6));
+			if (inet_pton(AF_INET6, line, (*p6)[*n6].ip) == 1) {
+				(*p6)[*n6].d = (uint8_t)d;
+				(*n6)++;
+			}
+		} else {
+			struct in_addr a;
+			if (*n4 == c4)
+				*p4 = realloc(*p4, (c4 *= 2) * sizeof(**p4));
+			if (inet_pton(AF_INET, line, &a) == 1) {
+				(*p4)[*n4].ip = ntohl(a.s_addr);
+				(*p4)[*n4].d = (uint8_t)d;
+				(*n4)++;
+			}
+		}
+	}
+	fclose(f);
 }
 
 #endif /* LPM_TEST_H */
