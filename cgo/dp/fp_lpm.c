@@ -819,6 +819,14 @@ flat_get(ent_t e, const uint64_t *line, unsigned v)
 	return flat_read(line, flat_upto(e, v));
 }
 
+/* The 64-byte lines node entry e's block spans beyond its first (3 at
+ * most counted). */
+static inline unsigned
+top_extra(ent_t e)
+{
+	return (e >> 1) & 3;
+}
+
 /* Prefetch the lines of the top block of node entry e, up to three (a
  * node and 24 leaves or more), without a branch: a loop over a count that
  * varies from entry to entry would be mispredicted. */
@@ -826,7 +834,7 @@ static inline void
 prefetch_top(const struct root *r, ent_t e)
 {
 	const char *p = ent_block(r, e);
-	unsigned extra = (e >> 1) & 3;
+	unsigned extra = top_extra(e);
 	__builtin_prefetch(p);
 	__builtin_prefetch(p + (extra >= 1 ? 64 : 0));
 	__builtin_prefetch(p + (extra >= 2 ? 128 : extra * 64));
@@ -2242,7 +2250,7 @@ fp_lpm6_trace(const struct fp_lpm *l, const uint8_t ip[16], const void **at, uns
 		return n;
 	}
 	const struct node *c = ent_node(r, e);
-	uintptr_t blk0 = (uintptr_t)c >> 6, blk1 = blk0 + ((e >> 1) & 3); /* the top block's lines */
+	uintptr_t blk0 = (uintptr_t)c >> 6, blk1 = blk0 + top_extra(e); /* the top block's lines */
 	const uint32_t *leaf = NULL;
 	if (n < max)
 		at[n++] = c;
