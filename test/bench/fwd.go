@@ -159,6 +159,9 @@ func forwarding(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	failed := 0
 	spread, spreadAt := 0.0, ""
 	for i, r := range rows {
+		if o.fwdRows != nil && !o.fwdRows.MatchString(r.name) {
+			continue
+		}
 		// columns: one per FIB, then l3fwd
 		cols := len(fwdFIBs) + 1
 		samples := make([][]float64, cols)

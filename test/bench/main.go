@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -54,6 +55,7 @@ type options struct {
 	lpmTimeout               time.Duration
 	failoverOnly, routerOnly bool
 	noBGP, bgpOnly           bool
+	fwdRows                  *regexp.Regexp // nil: every forwarding row
 }
 
 func main() {
@@ -78,7 +80,16 @@ func main() {
 	flag.BoolVar(&o.noBGP, "no-bgp", false, "skip the BGP full-view load (bin/soak -load-bench)")
 	flag.BoolVar(&o.bgpOnly, "bgp-only", false, "run only the BGP full-view load")
 	flag.IntVar(&o.hugepage, "hugepages", 3072, "2 MiB hugepages to reserve (0: run on --no-huge)")
+	rows := flag.String("fwd-rows", "", "forward only on the rows whose input matches this regexp (e.g. 'IPv4, full')")
 	flag.Parse()
+	if *rows != "" {
+		re, err := regexp.Compile(*rows)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -fwd-rows:", err)
+			os.Exit(2)
+		}
+		o.fwdRows = re
+	}
 	if err := run(&o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
