@@ -12,7 +12,7 @@ FP_LIB   := $(BUILD)/cgo/dp/libfibdp.a
 GO_SRC   := $(shell find cgo cmd conf kni lpm ports router saveip test -name '*.go' 2>/dev/null)
 C_SRC    := $(wildcard cgo/dp/*.c cgo/dp/*.h cgo/dp/test/*.c) meson.build cgo/dp/meson.build meson_options.txt
 
-.PHONY: all deps test test-c test-go test-own fuzz bench lab soak clean install
+.PHONY: all deps test test-c test-go test-dpdk fuzz bench lab soak clean install
 
 all: $(BIN)/fibd
 
@@ -42,9 +42,10 @@ $(BIN)/fibd: $(FP_STAMP) $(GO_SRC) go.mod go.sum
 	$(GO) build -o $(BIN)/fdpi_cli ./cmd/fdpi_cli
 
 # Every test: C unit tests, Go tests (root-only ones skip without root),
-# the golden labs again on fibd's own FIB, and the fuzz targets (control
-# commands, packet path on both FIBs, LPM tables) for a bounded time each.
-test: deps all test-c test-go test-own fuzz
+# the golden labs again on rte_fib (fibd_fib=dpdk), and the fuzz targets
+# (control commands, packet path on both FIBs, LPM tables) for a bounded
+# time each.
+test: deps all test-c test-go test-dpdk fuzz
 
 test-c: $(FP_LIB)
 	@# the C tests' EAL runtime directories go, pass or fail
@@ -60,12 +61,12 @@ test-go: $(BIN)/fibd
 	$(GO) test -count=1 -p 1 -timeout 20m ./...
 	$(GO) test -race -count=1 -p 1 -timeout 10m $(RACE_PKGS)
 
-# The pcap labs and the packet path again with fibd_fib=own (the default
-# is rte_fib): every golden capture must come out the same on both FIBs.
-OWN_TESTS = TestGoldenPcap|TestMalformedPcap|TestRouterModePcap|TestPeeringMux|TestLAG|TestFIBDump|TestExceptionPath
-test-own: $(BIN)/fibd
-	FIBD_TEST_FIB=own $(GO) test -count=1 -p 1 -timeout 15m -run '$(OWN_TESTS)' ./test/
-	FIBD_TEST_FIB=own $(GO) test -count=1 -p 1 -timeout 10m ./test/fastpath/
+# The pcap labs and the packet path again with fibd_fib=dpdk (the default
+# is fibd's own trie): every golden capture must come out the same on both.
+FIB_TESTS = TestGoldenPcap|TestMalformedPcap|TestRouterModePcap|TestPeeringMux|TestLAG|TestFIBDump|TestExceptionPath
+test-dpdk: $(BIN)/fibd
+	FIBD_TEST_FIB=dpdk $(GO) test -count=1 -p 1 -timeout 15m -run '$(FIB_TESTS)' ./test/
+	FIBD_TEST_FIB=dpdk $(GO) test -count=1 -p 1 -timeout 10m ./test/fastpath/
 
 # Minimising a new input runs the target thousands of times without
 # counting execs (a 2 KB frame takes tens of seconds through cgo); a
@@ -73,7 +74,7 @@ test-own: $(BIN)/fibd
 fuzz: $(FP_STAMP)
 	$(GO) test -run '^$$' -fuzz '^FuzzCommand$$' -fuzztime 10s -fuzzminimizetime 3s ./cmd/internal/ctl/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -parallel 1 ./test/fastpath/
-	FIBD_TEST_FIB=own $(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -parallel 1 ./test/fastpath/
+	FIBD_TEST_FIB=dpdk $(GO) test -run '^$$' -fuzz '^FuzzPacketPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -parallel 1 ./test/fastpath/
 	@# fibd's own LPM tables against a naive reference (libc memory, no EAL)
 	$(GO) test -run '^$$' -fuzz '^FuzzLPM$$' -fuzztime 20s -fuzzminimizetime 3s ./cgo/
 	@# the fuzz worker is killed at the deadline, before its own cleanup

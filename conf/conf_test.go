@@ -161,7 +161,7 @@ func TestDefault(t *testing.T) {
 	}
 	if d.RouterSubsMetrics != 32 || d.RouterMaxIP4Routes != 1000000 || d.RouterMaxIP6Routes != 200000 ||
 		d.RouterFIBRefresh != 15*time.Second || d.RouterARPCacheSize != 1024 || d.RouterBindCore != -1 ||
-		d.AjbUdpiPath != "/var/dump/dpi" || d.LogLevel != "info" || d.Router || d.FIB != FIBDPDK {
+		d.AjbUdpiPath != "/var/dump/dpi" || d.LogLevel != "info" || d.Router || d.FIB != FIBOwn {
 		t.Errorf("Default() = %+v", d)
 	}
 }

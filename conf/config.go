@@ -235,7 +235,7 @@ func Default() *Config {
 		CLISecret:          DefaultCLISecret,
 		MetricsListen:      DefaultMetricsListen,
 		Exception:          DefaultException,
-		FIB:                FIBDPDK,
+		FIB:                FIBOwn,
 		PuntRateProto:      DefaultPuntRateProto,
 		PuntRateND:         DefaultPuntRateND,
 		PuntRateOther:      DefaultPuntRateOther,

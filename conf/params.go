@@ -171,7 +171,7 @@ var topParams = []param[Config]{
 		func(c *Config) *string { return &c.MetricsListen }, checkListen),
 	stringParam(Param{Name: "fibd_exception", Doc: "exception interfaces: auto (default: veth when the tap= interface exists, else tap), tap (fibd creates a TAP named peer= in router_netns), veth (attach to the operator's tap= veth end) or none"},
 		func(c *Config) *string { return &c.Exception }, checkException),
-	stringParam(Param{Name: "fibd_fib", Doc: "FIB structure of every table: dpdk (default: rte_fib DIR-24-8 + rte_fib6 TRIE, a left-right pair) or own (fibd's compressed trie, one copy updated in place)"},
+	stringParam(Param{Name: "fibd_fib", Doc: "FIB structure of every table: own (default: fibd's compressed trie, one copy updated in place) or dpdk (rte_fib DIR-24-8 + rte_fib6 TRIE, a left-right pair)"},
 		func(c *Config) *string { return &c.FIB }, checkFIB),
 	intParam(Param{Name: "fibd_punt_rate_proto", Hot: true, Doc: "routing protocol packets (BGP, OSPF, BFD, ...) punted per second to the routing daemon, all ports together (default 100000)"},
 		func(c *Config) *uint32 { return &c.PuntRateProto }, 0, 10000000, nil),

@@ -92,9 +92,10 @@ func setup() error {
 		}
 		env.ports[i], env.macs[i] = id, info.MAC
 	}
-	// FIBD_TEST_FIB=own runs the package on fibd's own FIB structure
+	// fibd's own FIB structure, as fibd's default; FIBD_TEST_FIB=dpdk
+	// runs the package on rte_fib
 	env.fib = lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: 100000, MaxRoutes6: 50000,
-		Own: os.Getenv("FIBD_TEST_FIB") == "own"})
+		Own: os.Getenv("FIBD_TEST_FIB") != "dpdk"})
 	t, err := env.fib.Table(router.MainTable, 0)
 	if err != nil {
 		return err
