@@ -27,9 +27,15 @@ fp_ip4_hdr_sum(const void *hdr, uint32_t ihl)
 {
 	if (unlikely(ihl != sizeof(struct rte_ipv4_hdr)))
 		return rte_raw_cksum(hdr, ihl);
-	uint32_t w[5];
-	memcpy(w, hdr, sizeof(w));
-	uint64_t s = ((uint64_t)w[0] + w[1]) + ((uint64_t)w[2] + w[3]) + w[4];
+	/* two 8-byte loads and a 4-byte one, straight from the packet: a
+	 * 20-byte memcpy became a 16-byte vector load spilled to the stack
+	 * and read back in 4-byte pieces, which store forwarding makes wait */
+	uint64_t a, b;
+	uint32_t c;
+	memcpy(&a, hdr, 8);
+	memcpy(&b, (const uint8_t *)hdr + 8, 8);
+	memcpy(&c, (const uint8_t *)hdr + 16, 4);
+	uint64_t s = ((a & UINT32_MAX) + (a >> 32)) + ((b & UINT32_MAX) + (b >> 32)) + c;
 	uint32_t x = (uint32_t)((s + (s >> 32 | s << 32)) >> 32);
 	return (uint16_t)((x + (x >> 16 | x << 16)) >> 16);
 }
