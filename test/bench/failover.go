@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	dpdk "fibd/cgo"
+	"fibd/conf"
 	"fibd/lpm"
 	"fibd/ports/pcap"
 	"fibd/router"
@@ -40,6 +42,14 @@ type failoverMode struct {
 	compat  int  // net.ipv4.nexthop_compat_mode
 }
 
+// tag names the mode in a file name.
+func (m failoverMode) tag() string {
+	if m.objects {
+		return fmt.Sprintf("objects%d", m.compat)
+	}
+	return "multipath"
+}
+
 // failoverBench: "failover under a full view". The routes go over an ECMP
 // group of two upstreams (on rib0 and rib1); rib1's link goes down. It
 // prints how long until sampled destinations all leave the dead member:
@@ -65,7 +75,8 @@ func failoverBench(sizes [][2]int, v4, v6 []netip.Prefix) error {
 		}
 		ports.p[i], macs[i] = id, info.MAC
 	}
-	fmt.Println("Failover under a full view (ECMP over two upstreams, one upstream's port goes down)")
+	fmt.Printf("Failover under a full view (ECMP over two upstreams, one upstream's port goes down; fibd_fib=%s, the default)\n",
+		conf.Default().FIB)
 	fmt.Println("  fast path: port link flag set -> every sampled flow off the dead member;")
 	fmt.Println("  kernel: ip link set down in the router netns, until the kernel is done (it flushes, then notifies);")
 	fmt.Println("  FIB equal: from then until every sampled destination's FIB nexthop is without the dead member")
@@ -129,7 +140,9 @@ func failoverOnce(m failoverMode, ports failoverPorts, macs [2]net.HardwareAddr,
 	}); err != nil {
 		return 0, 0, 0, err
 	}
-	fb := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4) + 1024), MaxRoutes6: uint32(len(v6) + 1024)})
+	// the FIB operators get: fibd_fib's default
+	own := conf.Default().FIB == conf.FIBOwn
+	fb := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4) + 1024), MaxRoutes6: uint32(len(v6) + 1024), Own: own})
 	tbl, err := fb.Table(table, 2) // slot 1: the router bench's
 	if err != nil {
 		return 0, 0, 0, err
@@ -233,6 +246,19 @@ func failoverOnce(m failoverMode, ports failoverPorts, macs [2]net.HardwareAddr,
 	// The FIB: the kernel reacts to the link going down, fibd follows.
 	// The kernel's own work (flushing what the link carried) happens
 	// before `ip` returns, and before it sends the link's notification.
+	// FIBD_BENCH_CPUPROFILE=FILE: a CPU profile from the link going down
+	// to an equal FIB, to FILE.failover-<mode>-<routes>
+	if f := os.Getenv("FIBD_BENCH_CPUPROFILE"); f != "" {
+		pf, err := os.Create(fmt.Sprintf("%s.failover-%s-%d", f, m.tag(), len(v4)+len(v6)))
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return 0, 0, 0, err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	t0 = time.Now()
 	if _, err := nstest.RunErr("ip", "-n", ns, "link", "set", "rib1", "down"); err != nil {
 		return 0, 0, 0, err
