@@ -55,8 +55,13 @@ func TestMain(m *testing.M) {
 // nexthops it published are released.
 func fastTable(t *testing.T, v4, v6 uint32) (*FIB, *Table) {
 	t.Helper()
+	return fastTableOf(t, Config{MaxRoutes4: v4, MaxRoutes6: v6})
+}
+
+func fastTableOf(t *testing.T, cfg Config) (*FIB, *Table) {
+	t.Helper()
 	needEAL(t)
-	f := New(zerolog.Nop(), Config{MaxRoutes4: v4, MaxRoutes6: v6})
+	f := New(zerolog.Nop(), cfg)
 	tb, err := f.Table(254, -1)
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +183,78 @@ func TestApplyFullTable(t *testing.T) {
 	}
 	if n4, _, _ := f.Routes(tb); n4 != 3 {
 		t.Errorf("after the delete: %d IPv4 routes, want 3", n4)
+	}
+}
+
+// TestOwnBatchOverPartOfTable: on fibd's own FIB, a batch that rewrites
+// a quarter of a table or more is recorded and the table built again
+// whole (a link going down under multipath routes replaces every route
+// over it); what the lookups see afterwards is what batches applied one
+// by one would leave: replaced routes on their new nexthop, deleted ones
+// gone, the others untouched, and the route counts follow.
+func TestOwnBatchOverPartOfTable(t *testing.T) {
+	const n4, n6 = 40000, 8000
+	f, tb := fastTableOf(t, Config{MaxRoutes4: n4, MaxRoutes6: n6, Own: true})
+	a, b := publish(t, f, dpdk.NexthopBlackhole), publish(t, f, dpdk.NexthopUnreachable)
+	p4 := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+	}
+	p6 := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48)
+	}
+	var batch Batch
+	for i := range n4 {
+		batch.Add(p4(i), a)
+	}
+	for i := range n6 {
+		batch.Add(p6(i), a)
+	}
+	if r, err := f.Apply(tb, &batch); err != nil || r.Applied != n4+n6 {
+		t.Fatalf("load: %+v, %v", r, err)
+	}
+	// 16,384 changes on a table of 48,000: IPv4 0..9999 move to b, IPv4
+	// 10000..12383 and IPv6 0..3999 go; the rest stays on a
+	batch.Reset()
+	for i := range 10000 {
+		batch.Add(p4(i), b)
+	}
+	for i := 10000; i < 12384; i++ {
+		batch.Del(p4(i))
+	}
+	for i := range 4000 {
+		batch.Del(p6(i))
+	}
+	if r, err := f.Apply(tb, &batch); err != nil || r.Applied != 16384 || len(r.Failed) != 0 {
+		t.Fatalf("the batch: %+v, %v", r, err)
+	}
+	want4 := func(i int) uint32 {
+		switch {
+		case i < 10000:
+			return b
+		case i < 12384:
+			return dpdk.NexthopMiss
+		}
+		return a
+	}
+	bad := 0
+	for i := range n4 {
+		if got := f.Lookup(tb, p4(i).Addr().Next()); got != want4(i) && bad < 5 {
+			bad++
+			t.Errorf("%s: nexthop %d, want %d", p4(i), got, want4(i))
+		}
+	}
+	for i := range n6 {
+		want := a
+		if i < 4000 {
+			want = dpdk.NexthopMiss
+		}
+		if got := f.Lookup(tb, p6(i).Addr().Next()); got != want && bad < 10 {
+			bad++
+			t.Errorf("%s: nexthop %d, want %d", p6(i), got, want)
+		}
+	}
+	if got4, got6, err := f.Routes(tb); err != nil || got4 != n4-2384 || got6 != n6-4000 {
+		t.Errorf("table holds %d + %d routes (%v), want %d + %d", got4, got6, err, n4-2384, n6-4000)
 	}
 }
 
