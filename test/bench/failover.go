@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -248,17 +247,11 @@ func failoverOnce(m failoverMode, ports failoverPorts, macs [2]net.HardwareAddr,
 	// before `ip` returns, and before it sends the link's notification.
 	// FIBD_BENCH_CPUPROFILE=FILE: a CPU profile from the link going down
 	// to an equal FIB, to FILE.failover-<mode>-<routes>
-	if f := os.Getenv("FIBD_BENCH_CPUPROFILE"); f != "" {
-		pf, err := os.Create(fmt.Sprintf("%s.failover-%s-%d", f, m.tag(), len(v4)+len(v6)))
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			pf.Close()
-			return 0, 0, 0, err
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	stop, err := startCPUProfile(fmt.Sprintf(".failover-%s-%d", m.tag(), len(v4)+len(v6)))
+	if err != nil {
+		return 0, 0, 0, err
 	}
+	defer stop()
 	t0 = time.Now()
 	if _, err := nstest.RunErr("ip", "-n", ns, "link", "set", "rib1", "down"); err != nil {
 		return 0, 0, 0, err

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -127,16 +126,11 @@ func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, mov
 		benchPorts{id}, fib)
 	// FIBD_BENCH_CPUPROFILE=FILE: a CPU profile of each mirror, to
 	// FILE.dpdk and FILE.own.
-	if f := os.Getenv("FIBD_BENCH_CPUPROFILE"); f != "" {
-		pf, err := os.Create(f + map[bool]string{false: ".dpdk", true: ".own"}[own])
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	stop, err := startCPUProfile(map[bool]string{false: ".dpdk", true: ".own"}[own])
+	if err != nil {
+		return err
 	}
+	defer stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t0 := time.Now()

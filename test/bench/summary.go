@@ -172,8 +172,8 @@ func scoreBGP(out string) {
 
 // printGoals prints the scoreboard: whether fibd_fib=own meets each
 // target, and how it compares with fibd_fib=dpdk in this run: ahead, tied
-// (closer than the run can tell apart) or behind. Making own the default
-// waits for a run where it is behind on no row.
+// (closer than the run can tell apart) or behind. own became the default
+// on a run where it was behind on no row.
 func printGoals() {
 	fmt.Println("Targets (figures of this run; `-`: not measured; fibd_fib=dpdk's change p99 is one rte_fib copy;")
 	fmt.Println("vs dpdk: `tie` where the two differ by less than the row's noise, shown beside it)")

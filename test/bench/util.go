@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -42,4 +43,28 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2], s[len(s)*99/100]
+}
+
+// cpuProfileEnv names the variable that asks for CPU profiles of the
+// sections that honour it (the netlink mirror, failover): its value is
+// the path that each profile's name extends.
+const cpuProfileEnv = "FIBD_BENCH_CPUPROFILE"
+
+// startCPUProfile starts a CPU profile into $FIBD_BENCH_CPUPROFILE+suffix
+// when the variable is set; the returned function stops it and closes the
+// file (nothing to stop when it is not set).
+func startCPUProfile(suffix string) (stop func(), err error) {
+	base := os.Getenv(cpuProfileEnv)
+	if base == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(base + suffix)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
