@@ -40,6 +40,18 @@ fp_ip4_hdr_sum(const void *hdr, uint32_t ihl)
 	return (uint16_t)((x + (x >> 16 | x << 16)) >> 16);
 }
 
+/* A MAC address as one integer (its 6 bytes in the low 48 bits, in memory
+ * order), so that comparing two is one compare. */
+static inline uint64_t
+fp_mac48(const struct rte_ether_addr *a)
+{
+	uint32_t lo;
+	uint16_t hi;
+	memcpy(&lo, a->addr_bytes, 4);
+	memcpy(&hi, a->addr_bytes + 4, 2);
+	return lo | (uint64_t)hi << 32;
+}
+
 /* RFC 1812 5.2.2 and 5.3.7 checks of an IPv4 header that starts l3off bytes
  * into the first segment. Returns FP_OK or a drop reason. */
 static inline int

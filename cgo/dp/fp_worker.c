@@ -202,20 +202,28 @@ vlan_tag(struct rte_mbuf *m, uint16_t vid)
 	return rte_vlan_insert(&m) == 0 ? FP_V_FORWARD : FP_DROP_NH_INVALID;
 }
 
+/* Forward a packet the checks passed. unicast: it was sent to the port's
+ * own MAC and to a unicast IP address (the burst loop's plain lane), so
+ * neither multicast rule below can apply. */
 static inline uint16_t
-forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
+forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport, bool unicast)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	const struct fp_nh *nh = NULL;
 
 	uint16_t v = nh_route_verdict(m, idx, &nh, oport);
-	/* Multicast reaches the lookup only on ports with an exception
-	 * interface, and only a punt route (OSPF's 224.0.0.5/6) takes it. */
-	if (unlikely(((const uint8_t *)&ip->dst_addr)[0] >= 224) && v != FP_V_PUNT)
-		return FP_DROP_IP4_MULTICAST;
-	if (unlikely((v = l2_multicast(eth, v)) != FP_V_FORWARD))
-		return v;
+	if (likely(unicast)) {
+		if (unlikely(v != FP_V_FORWARD))
+			return v;
+	} else {
+		/* Multicast reaches the lookup only on ports with an exception
+		 * interface, and only a punt route (OSPF's 224.0.0.5/6) takes it. */
+		if (unlikely(((const uint8_t *)&ip->dst_addr)[0] >= 224) && v != FP_V_PUNT)
+			return FP_DROP_IP4_MULTICAST;
+		if (unlikely((v = l2_multicast(eth, v)) != FP_V_FORWARD))
+			return v;
+	}
 	if (unlikely(ip->time_to_live <= 1))
 		return FP_DROP_IP4_TTL_EXCEEDED;
 	v = nh_neighbour(m, &nh, nh->type == FP_NH_ECMP ? fp_hash4(m, ip) : 0, oport);
@@ -233,17 +241,22 @@ forward4(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 }
 
 static inline uint16_t
-forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
+forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport, bool unicast)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
 	const struct fp_nh *nh = NULL;
 
 	uint16_t v = nh_route_verdict(m, idx, &nh, oport);
-	if (unlikely(ip->dst_addr[0] == 0xff) && v != FP_V_PUNT)
-		return FP_DROP_IP6_MULTICAST;
-	if (unlikely((v = l2_multicast(eth, v)) != FP_V_FORWARD))
-		return v;
+	if (likely(unicast)) {
+		if (unlikely(v != FP_V_FORWARD))
+			return v;
+	} else {
+		if (unlikely(ip->dst_addr[0] == 0xff) && v != FP_V_PUNT)
+			return FP_DROP_IP6_MULTICAST;
+		if (unlikely((v = l2_multicast(eth, v)) != FP_V_FORWARD))
+			return v;
+	}
 	if (unlikely(ip->hop_limits <= 1))
 		return FP_DROP_IP6_HOP_LIMIT_EXCEEDED;
 	v = nh_neighbour(m, &nh, nh->type == FP_NH_ECMP ? fp_hash6(m, ip) : 0, oport);
@@ -258,6 +271,45 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport)
 	ip->hop_limits--;
 	*oport = nh->port;
 	return vlan_tag(m, nh->vlan);
+}
+
+/* The nexthops of one burst, resolved once: most packets of a burst go
+ * through a few nexthops, and for each packet the chain index -> object ->
+ * type -> port is the forwarding step's longest. A slot holds a plain
+ * forwarding nexthop (one neighbour, untagged) as the packet needs it: the
+ * egress port, its MTU, and the frame's new destination and source MAC.
+ * It lives on the stack of one fp_route_burst call, inside the worker's
+ * read-side section, so the objects it was read from stay valid; a port
+ * MTU or MAC changed meanwhile is seen a burst late, as before. */
+#define FWD_SLOTS 8 /* direct-mapped by index */
+struct fwd_slot {
+	uint32_t idx;      /* FP_NH_MISS: empty (and MTU 0) */
+	uint16_t port, mtu;
+	uint8_t hdr[12];   /* destination and source MAC */
+};
+
+/* The slot of nexthop idx, filled on first use. A slot of anything but a
+ * plain forwarding nexthop (no route, ECMP, punt, a drop) has MTU 0: no
+ * packet fits it, so forward4/6 take those, at the cost of one compare. */
+static inline const struct fwd_slot *
+fwd_slot_of(struct fwd_slot *slot, uint32_t idx)
+{
+	struct fwd_slot *f = &slot[idx % FWD_SLOTS];
+	if (likely(f->idx == idx))
+		return f;
+	f->idx = idx;
+	f->mtu = 0;
+	if (unlikely(idx >= FP_MAX_NEXTHOPS))
+		return f;
+	const struct fp_nh *nh = fp_nh_load(idx);
+	if (nh == NULL || nh->type != FP_NH_FORWARD || nh->vlan != 0)
+		return f;
+	const struct fp_port_state *ps = &fp_ports[nh->port];
+	f->port = nh->port;
+	f->mtu = ps->mtu;
+	memcpy(f->hdr, &nh->dst, 6);
+	memcpy(f->hdr + 6, &ps->mac, 6);
+	return f;
 }
 
 /* 802.1Q at ingress, made what the wire carried and what the kernel makes
@@ -405,7 +457,17 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 	uint8_t ip6[FP_BURST][16];
 	uint64_t nh4[FP_BURST], nh6[FP_BURST];
 	uint16_t at4[FP_BURST], at6[FP_BURST];
+	bool uni4[FP_BURST], uni6[FP_BURST]; /* came by the plain lane */
 	uint16_t n4 = 0, n6 = 0;
+	if (n == 0)
+		return;
+
+	/* The plain lane: an untagged IPv4 or IPv6 frame to the MAC of the
+	 * port the burst came in by (a worker's bursts come from one port).
+	 * It needs none of the link-layer cases below, and its address
+	 * checks also rule out IP multicast: forward4/6 skip those rules. */
+	const uint16_t in = pkts[0]->port;
+	const uint64_t in_mac = fp_mac48(&fp_ports[in].mac);
 
 	for (uint16_t i = 0; i < FP_PREFETCH && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -415,6 +477,35 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 		struct rte_mbuf *m = pkts[i];
 		if (i + FP_PREFETCH < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + FP_PREFETCH], void *));
+		if (likely(m->port == in && rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN &&
+			   !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
+			const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+			if (likely(fp_mac48(&eth->dst_addr) == in_mac)) {
+				if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+					const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
+					int r = fp_ip4_check(m, ip);
+					if (likely(r == FP_OK)) {
+						verdict[i] = FP_V_FORWARD;
+						ip4[n4] = rte_be_to_cpu_32(ip->dst_addr);
+						uni4[n4] = true;
+						at4[n4++] = i;
+						continue;
+					}
+				} else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+					const struct rte_ipv6_hdr *ip = (const void *)(eth + 1);
+					int r = fp_ip6_check(m, ip);
+					if (likely(r == FP_OK)) {
+						verdict[i] = FP_V_FORWARD;
+						memcpy(ip6[n6], ip->dst_addr, 16);
+						uni6[n6] = true;
+						at6[n6++] = i;
+						continue;
+					}
+				}
+			}
+		}
+		/* every other frame, and those the plain lane's checks refused
+		 * (checked again here, for the reason and the exceptions) */
 		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
 			verdict[i] = FP_DROP_ETH_RUNT;
 			continue;
@@ -444,6 +535,7 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 				r = FP_OK; /* forward4 punts it or drops it */
 			if (r == FP_OK) {
 				ip4[n4] = rte_be_to_cpu_32(ip->dst_addr);
+				uni4[n4] = false;
 				at4[n4++] = i;
 			}
 			break;
@@ -456,6 +548,7 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 				r = ip6_scoped(m, eth, ip, r, &oport[i]);
 			if (r == FP_OK) {
 				memcpy(ip6[n6], ip->dst_addr, 16);
+				uni6[n6] = false;
 				at6[n6++] = i;
 			}
 			break;
@@ -490,13 +583,48 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 	else if (n6)
 		rules_lookup(rs6, 6, pkts, at6, n6, nh6, verdict);
 
-	/* 3. nexthop, TTL, rewrite (a rule may have dropped some already) */
-	for (uint16_t k = 0; k < n4; k++)
-		if (likely(verdict[at4[k]] == FP_V_FORWARD))
-			verdict[at4[k]] = forward4(pkts[at4[k]], (uint32_t)nh4[k], &oport[at4[k]]);
-	for (uint16_t k = 0; k < n6; k++)
-		if (likely(verdict[at6[k]] == FP_V_FORWARD))
-			verdict[at6[k]] = forward6(pkts[at6[k]], (uint32_t)nh6[k], &oport[at6[k]]);
+	/* 3. nexthop, TTL, rewrite (a rule may have dropped some already):
+	 * plain packets through the burst's resolved nexthops, the rest (and
+	 * any the fast step declines) through forward4/6 */
+	struct fwd_slot slot[FWD_SLOTS];
+	for (unsigned j = 0; j < FWD_SLOTS; j++)
+		slot[j] = (struct fwd_slot){.idx = FP_NH_MISS, .mtu = 0}; /* no route: MTU 0 */
+	for (uint16_t k = 0; k < n4; k++) {
+		uint16_t i = at4[k];
+		if (unlikely(verdict[i] != FP_V_FORWARD))
+			continue;
+		struct rte_mbuf *m = pkts[i];
+		uint32_t idx = (uint32_t)nh4[k];
+		const struct fwd_slot *f = fwd_slot_of(slot, idx);
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, RTE_ETHER_HDR_LEN);
+		uint16_t l3len = rte_be_to_cpu_16(ip->total_length);
+		if (likely(uni4[k] && ip->time_to_live > 1 && l3len <= f->mtu)) {
+			trim_to(m, l3len);
+			memcpy(rte_pktmbuf_mtod(m, void *), f->hdr, sizeof(f->hdr));
+			fp_ip4_ttl_dec(ip);
+			oport[i] = f->port;
+			continue;
+		}
+		verdict[i] = forward4(m, idx, &oport[i], uni4[k]);
+	}
+	for (uint16_t k = 0; k < n6; k++) {
+		uint16_t i = at6[k];
+		if (unlikely(verdict[i] != FP_V_FORWARD))
+			continue;
+		struct rte_mbuf *m = pkts[i];
+		uint32_t idx = (uint32_t)nh6[k];
+		const struct fwd_slot *f = fwd_slot_of(slot, idx);
+		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, RTE_ETHER_HDR_LEN);
+		uint32_t l3len = rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip);
+		if (likely(uni6[k] && ip->hop_limits > 1 && l3len <= f->mtu)) {
+			trim_to(m, l3len);
+			memcpy(rte_pktmbuf_mtod(m, void *), f->hdr, sizeof(f->hdr));
+			ip->hop_limits--;
+			oport[i] = f->port;
+			continue;
+		}
+		verdict[i] = forward6(m, idx, &oport[i], uni6[k]);
+	}
 }
 
 static inline void
