@@ -217,6 +217,82 @@ static bool valid_op(const struct fp_route_op *op);
 #define FP_OWN_BULK 16384
 #define FP_OWN_BULK_SHARE 4
 
+/* One family's share of a batch on an own table: the ops of family fam
+ * (4 takes the invalid ones too), in order. The families are separate
+ * structures with separate counts, so the two shares of a bulk batch run
+ * at once (own_apply). */
+struct own_pass {
+	struct fp_table *t;
+	const struct fp_route_op *ops;
+	uint32_t n;
+	int32_t *result;
+	int fam;
+	int failed;
+	int commit; /* the family's fp_lpm_commit: 0 or -ENOMEM */
+};
+
+static void
+own_pass_run(struct own_pass *p)
+{
+	struct fp_table *t = p->t;
+	struct fp_lpm *l = p->fam == 4 ? t->l4 : t->l6;
+	uint64_t *held = p->fam == 4 ? &t->routes4 : &t->routes6;
+	uint64_t max = p->fam == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
+	for (uint32_t i = 0; i < p->n; i++) {
+		const struct fp_route_op *op = &p->ops[i];
+		if ((op->family == 6) != (p->fam == 6))
+			continue;
+		int rc;
+		if (!valid_op(op)) {
+			p->result[i] = -EINVAL;
+			p->failed++;
+			continue;
+		}
+		uint32_t old;
+		if (op->family == 4) {
+			uint32_t ip;
+			memcpy(&ip, op->addr, 4);
+			ip = rte_be_to_cpu_32(ip);
+			bool had = fp_lpm4_get(l, ip, op->depth, &old) == 0;
+			if (op->op == FP_ROUTE_DEL)
+				rc = fp_lpm4_delete(l, ip, op->depth);
+			else if (!had && *held >= max)
+				rc = -ENOSPC; /* router_max_ip4_route_count reached */
+			else if ((rc = fp_lpm4_add(l, ip, op->depth, op->nh)) == 0 && had)
+				rc = 1; /* replaced: not counted */
+		} else {
+			bool had = fp_lpm6_get(l, op->addr, op->depth, &old) == 0;
+			if (op->op == FP_ROUTE_DEL)
+				rc = fp_lpm6_delete(l, op->addr, op->depth);
+			else if (!had && *held >= max)
+				rc = -ENOSPC;
+			else if ((rc = fp_lpm6_add(l, op->addr, op->depth, op->nh)) == 0 && had)
+				rc = 1;
+		}
+		if (rc == -ENOMEM)
+			rc = -ENOSPC; /* as rte_fib: the table cannot take it */
+		if (rc < 0) {
+			p->result[i] = rc;
+			p->failed++;
+			continue;
+		}
+		p->result[i] = 0;
+		if (rc == 0)
+			*held += op->op == FP_ROUTE_ADD ? 1 : -1;
+	}
+	/* a batch was deferred; a single change may have left its table to be
+	 * built from the record (memory ran out while undoing it): publish
+	 * (nothing to do for a table that is not deferred) */
+	p->commit = fp_lpm_commit(l);
+}
+
+static void *
+own_pass_thread(void *arg)
+{
+	own_pass_run(arg);
+	return NULL;
+}
+
 static int
 own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t *result)
 {
@@ -228,53 +304,20 @@ own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t
 		fp_lpm_defer(t->l4);
 		fp_lpm_defer(t->l6);
 	}
-	int failed = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct fp_route_op *op = &ops[i];
-		int rc;
-		if (!valid_op(op)) {
-			result[i] = -EINVAL;
-			failed++;
-			continue;
-		}
-		uint64_t *held = op->family == 4 ? &t->routes4 : &t->routes6;
-		uint64_t max = op->family == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
-		uint32_t old;
-		if (op->family == 4) {
-			uint32_t ip;
-			memcpy(&ip, op->addr, 4);
-			ip = rte_be_to_cpu_32(ip);
-			bool had = fp_lpm4_get(t->l4, ip, op->depth, &old) == 0;
-			if (op->op == FP_ROUTE_DEL)
-				rc = fp_lpm4_delete(t->l4, ip, op->depth);
-			else if (!had && *held >= max)
-				rc = -ENOSPC; /* router_max_ip4_route_count reached */
-			else if ((rc = fp_lpm4_add(t->l4, ip, op->depth, op->nh)) == 0 && had)
-				rc = 1; /* replaced: not counted */
-		} else {
-			bool had = fp_lpm6_get(t->l6, op->addr, op->depth, &old) == 0;
-			if (op->op == FP_ROUTE_DEL)
-				rc = fp_lpm6_delete(t->l6, op->addr, op->depth);
-			else if (!had && *held >= max)
-				rc = -ENOSPC;
-			else if ((rc = fp_lpm6_add(t->l6, op->addr, op->depth, op->nh)) == 0 && had)
-				rc = 1;
-		}
-		if (rc == -ENOMEM)
-			rc = -ENOSPC; /* as rte_fib: the table cannot take it */
-		if (rc < 0) {
-			result[i] = rc;
-			failed++;
-			continue;
-		}
-		result[i] = 0;
-		if (rc == 0)
-			*held += op->op == FP_ROUTE_ADD ? 1 : -1;
-	}
-	/* a batch was deferred; a single change may have left its table to be
-	 * built from the record (memory ran out while undoing it): publish
-	 * (nothing to do for a table that is not deferred) */
-	if (fp_lpm_commit(t->l4) < 0 || fp_lpm_commit(t->l6) < 0)
+	struct own_pass p4 = {.t = t, .ops = ops, .n = n, .result = result, .fam = 4};
+	struct own_pass p6 = p4;
+	p6.fam = 6;
+	/* A bulk batch records and builds IPv6 on a second thread while this
+	 * one does IPv4 (a full view's restart: about a quarter less time);
+	 * without a thread, one after the other. */
+	pthread_t th;
+	bool twin = bulk && pthread_create(&th, NULL, own_pass_thread, &p6) == 0;
+	own_pass_run(&p4);
+	if (twin)
+		pthread_join(th, NULL);
+	else
+		own_pass_run(&p6);
+	if (p4.commit < 0 || p6.commit < 0)
 		return -ENOMEM; /* recorded: published by the next apply */
 	/* Free what the batch replaced once no worker can be inside it. A
 	 * worker that does not report in time keeps it for a later batch. */
@@ -282,7 +325,7 @@ own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t
 		fp_lpm_reclaim(t->l4);
 		fp_lpm_reclaim(t->l6);
 	}
-	return failed;
+	return p4.failed + p6.failed;
 }
 
 static void
