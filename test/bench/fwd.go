@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -266,12 +265,7 @@ const (
 	fwdStartsDefault = 3
 )
 
-func fwdStarts() int {
-	if n, err := strconv.Atoi(os.Getenv(fwdStartsEnv)); err == nil && n > 0 {
-		return n
-	}
-	return fwdStartsDefault
-}
+func fwdStarts() int { return envStarts(fwdStartsEnv, fwdStartsDefault) }
 
 // fwdSlices is the number of slices a start's window is measured in; the
 // start's figure is its best slice. Within a start, a process that lands

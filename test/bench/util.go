@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"time"
 
 	"fibd/ports/pcap"
@@ -67,4 +68,13 @@ func startCPUProfile(suffix string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// envStarts is the positive count the environment variable env sets, or
+// def.
+func envStarts(env string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(env)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
