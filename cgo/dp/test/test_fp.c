@@ -1123,6 +1123,96 @@ test_punt_classes(void)
 /* 802.1Q at ingress (vlan_ingress): a priority tag (VID 0) is the port's
  * own untagged frame, as Linux takes it; a frame a PMD both re-tagged and
  * flagged as stripped (DPDK 22.11 af_packet) is tagged once, not twice. */
+/* A burst decides each frame exactly as that frame alone: the plain lane
+ * and the burst's nexthop slots (fp_route_burst) must change nothing.
+ * The mix has nexthops whose indices share a slot (41, 49, 57: 8 apart),
+ * an ECMP group of two of them, a VLAN egress, an unresolved neighbour, a
+ * blackhole, no route, TTL 1, a frame over the MTU, a broadcast frame and
+ * IPv6 beside IPv4, in bursts of 32 and a short last one. */
+static void
+test_burst_equals_single(void)
+{
+	enum { N = 77, T = 5 };
+	struct fp_table_conf tc = {.id = 500, .max_routes4 = 64, .max_routes6 = 64, .own = 1};
+	CHECK(fp_table_create(T, &tc) == 0, "table create");
+	static const uint32_t fwd[] = {41, 49, 57};
+	for (unsigned i = 0; i < RTE_DIM(fwd); i++) {
+		struct fp_nh_conf c = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, (uint8_t)fwd[i]}};
+		CHECK(fp_nh_set(fwd[i], &c) == 0, "nh %u", fwd[i]);
+	}
+	struct fp_nh_conf vlan = {.type = FP_NH_FORWARD, .port = port, .dst_mac = {2, 0, 0, 0, 0, 42}, .vlan = 100};
+	struct fp_nh_conf ecmp = {.type = FP_NH_ECMP, .n_buckets = 2, .buckets = {41, 49}};
+	struct fp_nh_conf unres = {.type = FP_NH_UNRESOLVED, .port = port};
+	struct fp_nh_conf bh = {.type = FP_NH_BLACKHOLE};
+	CHECK(fp_nh_set(42, &vlan) == 0 && fp_nh_set(43, &ecmp) == 0 && fp_nh_set(44, &unres) == 0 &&
+	      fp_nh_set(45, &bh) == 0, "nexthops");
+	for (uint32_t nh = 41; nh <= 57; nh++) {
+		if (nh > 45 && nh != 49 && nh != 57)
+			continue;
+		CHECK(add4(T, 0x0a000000 | nh << 16, 16, nh) == 0, "route 10.%u/16", nh);
+		struct fp_route_op op = {.op = FP_ROUTE_ADD, .family = 6, .depth = 48, .nh = nh,
+					 .addr = {0x20, 0x01, 0x0d, 0xb8, 0, (uint8_t)nh}};
+		int32_t res = -1;
+		CHECK(fp_table_apply(T, &op, 1, &res) == 0 && res == 0, "route 2001:db8:%x::/48", nh);
+	}
+	static const uint8_t second[] = {41, 49, 57, 42, 43, 44, 45, 99 /* no route */};
+	struct rte_ether_addr pm;
+	rte_eth_macaddr_get(port, &pm);
+	static uint8_t frames[N][1600], alone[N][1600];
+	uint8_t *fp[N];
+	uint16_t len[N], alen[N];
+	uint32_t v[N], av[N];
+	uint16_t op[N], aop[N];
+	uint64_t x = 12345;
+	for (unsigned i = 0; i < N; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		uint8_t nh = second[(x >> 33) % RTE_DIM(second)];
+		uint8_t ttl = (x >> 40) % 7 == 0 ? 1 : 64;
+		if ((x >> 45) % 3 == 0) {
+			uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, 0, nh, 0, 0, 0, 0, 0, 0, 0, 0, 0, (uint8_t)i};
+			len[i] = mk6(frames[i], dst, ttl);
+		} else {
+			len[i] = mk4(frames[i], 0xc0000201, 0x0a000000 | (uint32_t)nh << 16 | i, ttl, (uint16_t)(1000 + i));
+		}
+		memcpy(frames[i], pm.addr_bytes, 6);
+		if ((x >> 50) % 11 == 0) { /* over the port's MTU */
+			struct rte_ipv4_hdr *ip = (void *)(frames[i] + 14);
+			if (ip->version_ihl == 0x45) {
+				ip->total_length = rte_cpu_to_be_16(1580);
+				ip->hdr_checksum = 0;
+				ip->hdr_checksum = rte_ipv4_cksum(ip);
+				len[i] = 1594;
+			}
+		}
+		if ((x >> 55) % 13 == 0)
+			memset(frames[i], 0xff, 6); /* link-layer broadcast */
+		memcpy(alone[i], frames[i], len[i]);
+		alen[i] = len[i];
+		fp[i] = frames[i];
+	}
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t *f1[1] = {alone[i]};
+		CHECK(fp_process_frames(T, port, f1, &alen[i], 1, &av[i], &aop[i]) == 0, "frame %u alone", i);
+	}
+	CHECK(fp_process_frames(T, port, fp, len, N, v, op) == 0, "the burst");
+	unsigned fwdn = 0;
+	for (unsigned i = 0; i < N; i++) {
+		fwdn += av[i] == FP_VERDICT_FORWARD;
+		CHECK(v[i] == av[i], "frame %u: verdict %u in a burst, %u alone", i, v[i], av[i]);
+		if (v[i] != av[i] || v[i] == FP_VERDICT_DROP_BASE + FP_DROP_NO_ROUTE)
+			continue;
+		CHECK(op[i] == aop[i], "frame %u: port %u in a burst, %u alone", i, op[i], aop[i]);
+		if (v[i] == FP_VERDICT_FORWARD)
+			CHECK(len[i] == alen[i] && memcmp(frames[i], alone[i], len[i]) == 0,
+			      "frame %u: rewritten differently in a burst", i);
+	}
+	CHECK(fwdn >= N / 3, "the mix forwards a fair share: %u of %d", fwdn, N);
+	CHECK(fp_table_destroy(T) == 0, "destroy");
+	static const uint32_t gone[] = {43, 41, 42, 44, 45, 49, 57}; /* the group before its members */
+	for (unsigned i = 0; i < RTE_DIM(gone); i++)
+		CHECK(fp_nh_set(gone[i], &(struct fp_nh_conf){.type = FP_NH_NONE}) == 0, "free nh %u", gone[i]);
+}
+
 static void
 test_vlan_ingress(void)
 {
@@ -1322,6 +1412,7 @@ main(int argc, char **argv)
 	test_icmp();
 	test_punt_classes();
 	test_vlan_ingress();
+	test_burst_equals_single();
 	test_grace_stall();
 	test_capture_handover();
 	test_ajb();
