@@ -279,8 +279,10 @@ forward6(struct rte_mbuf *m, uint32_t idx, uint16_t *oport, bool unicast)
  * forwarding nexthop (one neighbour, untagged) as the packet needs it: the
  * egress port, its MTU, and the frame's new destination and source MAC.
  * It lives on the stack of one fp_route_burst call, inside the worker's
- * read-side section, so the objects it was read from stay valid; a port
- * MTU or MAC changed meanwhile is seen a burst late, as before. */
+ * read-side section, and holds copies, never pointers. A nexthop, port
+ * MTU or MAC changed meanwhile is seen from the next burst on by the
+ * packets it serves (before, from the next packet): RCU lets a reader
+ * see the old or the new version, and a burst is a few microseconds. */
 #define FWD_SLOTS 8 /* direct-mapped by index */
 struct fwd_slot {
 	uint32_t idx;      /* FP_NH_MISS: empty (and MTU 0) */
@@ -467,7 +469,10 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 	 * It needs none of the link-layer cases below, and its address
 	 * checks also rule out IP multicast: forward4/6 skip those rules. */
 	const uint16_t in = pkts[0]->port;
-	const uint64_t in_mac = fp_mac48(&fp_ports[in].mac);
+	const struct rte_ether_addr *pm = &fp_ports[in].mac;
+	/* a port MAC with the group bit (never set up so, but not ours to
+	 * assume) leaves the lane to the full checks: no 48-bit MAC is ~0 */
+	const uint64_t in_mac = rte_is_multicast_ether_addr(pm) ? UINT64_MAX : fp_mac48(pm);
 
 	for (uint16_t i = 0; i < FP_PREFETCH && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
