@@ -451,6 +451,40 @@ rules_lookup(const struct fp_ruleset *rs, int family, struct rte_mbuf **pkts, co
 	}
 }
 
+/* Step 3 for one family's n packets of a burst (at: their places in the
+ * burst, nh: their lookups, uni: came by the plain lane): plain packets
+ * through the burst's nexthop slots, the rest, and those a slot cannot
+ * take (TTL, MTU), through forward4/6, which give the exact reason. */
+static __rte_always_inline void
+forward_family(int family, struct rte_mbuf **pkts, const uint16_t *at, const uint64_t *nh,
+	       const bool *uni, uint16_t n, struct fwd_slot *slot, uint16_t *verdict, uint16_t *oport)
+{
+	for (uint16_t k = 0; k < n; k++) {
+		uint16_t i = at[k];
+		if (unlikely(verdict[i] != FP_V_FORWARD))
+			continue;
+		struct rte_mbuf *m = pkts[i];
+		uint32_t idx = (uint32_t)nh[k];
+		const struct fwd_slot *f = fwd_slot_of(slot, idx);
+		struct rte_ipv4_hdr *ip4 = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, RTE_ETHER_HDR_LEN);
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)ip4;
+		uint32_t l3len = family == 4 ? rte_be_to_cpu_16(ip4->total_length)
+					     : rte_be_to_cpu_16(ip6->payload_len) + sizeof(*ip6);
+		if (likely(uni[k] && (family == 4 ? ip4->time_to_live : ip6->hop_limits) > 1 &&
+			   l3len <= f->mtu)) {
+			trim_to(m, l3len);
+			memcpy(rte_pktmbuf_mtod(m, void *), f->hdr, sizeof(f->hdr));
+			if (family == 4)
+				fp_ip4_ttl_dec(ip4);
+			else
+				ip6->hop_limits--;
+			oport[i] = f->port;
+			continue;
+		}
+		verdict[i] = family == 4 ? forward4(m, idx, &oport[i], uni[k]) : forward6(m, idx, &oport[i], uni[k]);
+	}
+}
+
 void
 fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 	       uint16_t *verdict, uint16_t *oport)
@@ -594,42 +628,8 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 	struct fwd_slot slot[FWD_SLOTS];
 	for (unsigned j = 0; j < FWD_SLOTS; j++)
 		slot[j] = (struct fwd_slot){.idx = FP_NH_MISS, .mtu = 0}; /* no route: MTU 0 */
-	for (uint16_t k = 0; k < n4; k++) {
-		uint16_t i = at4[k];
-		if (unlikely(verdict[i] != FP_V_FORWARD))
-			continue;
-		struct rte_mbuf *m = pkts[i];
-		uint32_t idx = (uint32_t)nh4[k];
-		const struct fwd_slot *f = fwd_slot_of(slot, idx);
-		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, RTE_ETHER_HDR_LEN);
-		uint16_t l3len = rte_be_to_cpu_16(ip->total_length);
-		if (likely(uni4[k] && ip->time_to_live > 1 && l3len <= f->mtu)) {
-			trim_to(m, l3len);
-			memcpy(rte_pktmbuf_mtod(m, void *), f->hdr, sizeof(f->hdr));
-			fp_ip4_ttl_dec(ip);
-			oport[i] = f->port;
-			continue;
-		}
-		verdict[i] = forward4(m, idx, &oport[i], uni4[k]);
-	}
-	for (uint16_t k = 0; k < n6; k++) {
-		uint16_t i = at6[k];
-		if (unlikely(verdict[i] != FP_V_FORWARD))
-			continue;
-		struct rte_mbuf *m = pkts[i];
-		uint32_t idx = (uint32_t)nh6[k];
-		const struct fwd_slot *f = fwd_slot_of(slot, idx);
-		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, RTE_ETHER_HDR_LEN);
-		uint32_t l3len = rte_be_to_cpu_16(ip->payload_len) + sizeof(*ip);
-		if (likely(uni6[k] && ip->hop_limits > 1 && l3len <= f->mtu)) {
-			trim_to(m, l3len);
-			memcpy(rte_pktmbuf_mtod(m, void *), f->hdr, sizeof(f->hdr));
-			ip->hop_limits--;
-			oport[i] = f->port;
-			continue;
-		}
-		verdict[i] = forward6(m, idx, &oport[i], uni6[k]);
-	}
+	forward_family(4, pkts, at4, nh4, uni4, n4, slot, verdict, oport);
+	forward_family(6, pkts, at6, nh6, uni6, n6, slot, verdict, oport);
 }
 
 static inline void
