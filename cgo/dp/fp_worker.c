@@ -530,6 +530,11 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 						at4[n4++] = i;
 						continue;
 					}
+					/* refused for good, as below; multicast may be punted */
+					if (r != FP_DROP_IP4_MULTICAST) {
+						verdict[i] = (uint16_t)r;
+						continue;
+					}
 				} else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
 					const struct rte_ipv6_hdr *ip = (const void *)(eth + 1);
 					int r = fp_ip6_check(m, ip);
@@ -540,11 +545,16 @@ fp_route_burst(struct fp_wctx *w, struct rte_mbuf **pkts, uint16_t n,
 						at6[n6++] = i;
 						continue;
 					}
+					/* refused for good, as below; scoped ones may be punted */
+					if (r != FP_DROP_IP6_LINK_LOCAL && r != FP_DROP_IP6_MULTICAST) {
+						verdict[i] = (uint16_t)r;
+						continue;
+					}
 				}
 			}
 		}
-		/* every other frame, and those the plain lane's checks refused
-		 * (checked again here, for the reason and the exceptions) */
+		/* every other frame, and the plain lane's multicast and scoped
+		 * ones (checked again here, for the exception interface) */
 		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
 			verdict[i] = FP_DROP_ETH_RUNT;
 			continue;
