@@ -174,13 +174,12 @@ func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, mov
 		// FIBD_BENCH_CPUPROFILE=FILE: a CPU profile of each kind's
 		// first start, to FILE.dpdk and FILE.own.
 		stopProf := func() {}
+		var err error
 		if i == 0 {
-			var err error
 			if stopProf, err = startCPUProfile(map[bool]string{false: ".dpdk", true: ".own"}[own]); err != nil {
 				return err
 			}
 		}
-		var err error
 		m, err = startMirror(ns, id, v4, v6, own)
 		stopProf()
 		if err != nil {
