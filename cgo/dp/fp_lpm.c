@@ -248,6 +248,9 @@ arena_get(const struct fp_lpm_alloc *m, struct arena *a, unsigned units)
 	void *p = a->free[units];
 	if (p != NULL) {
 		a->free[units] = *(void **)p;
+		/* freed blocks are cold: the next taking of this size reads
+		 * its link without waiting */
+		__builtin_prefetch(a->free[units]);
 		a->used += units * a->unit;
 		return p;
 	}
@@ -1077,6 +1080,11 @@ make_node(struct fp_lpm *l, const struct sh *s, unsigned o, uint32_t d,
 	uint8_t len[SLOTS];
 	paint(s, d, val, len);
 
+	/* A change rebuilds whole subtrees under a short prefix, cold: ask
+	 * for every child's shadow at once rather than miss on each in turn. */
+	unsigned nk = __builtin_popcountll(s->cmap);
+	for (unsigned k = 0; k < nk; k++)
+		__builtin_prefetch(s->kid[k]);
 	uint64_t vec = 0, leafvec = 0;
 	unsigned k = 0;
 	for (uint64_t m = s->cmap; m != 0; m &= m - 1, k++)

@@ -63,20 +63,37 @@ static struct pfx4 *p4;
 static struct pfx6 *p6;
 static size_t n4, n6;
 
+#define NCHG 20000
+/* Rounds of NCHG changes of each kind; a kind's figures are those of its
+ * round with the lowest p99. A change's time is mostly waiting for memory
+ * its table last touched long ago, and other processes on this machine
+ * make that wait vary: the same code measured an IPv6 delete's p99 from
+ * 12.6 to 28.3 us in twelve runs of lpm_ab.sh HEAD in a row. As for the
+ * lookups, the quietest round is the one that tells the code. */
+#define CHG_ROUNDS 5
+
 static void
-report_changes(const char *what, double *t, unsigned n)
+report_changes(const char *what, double (*t)[NCHG])
 {
-	qsort(t, n, sizeof(*t), cmp_double);
-	printf("  %-34s p50 %6.2f us  p99 %6.2f us  max %7.1f us  (%u changes)\n", what,
-	       t[n / 2] * 1e6, t[n * 99 / 100] * 1e6, t[n - 1] * 1e6, n);
+	unsigned best = 0;
+	double p99[CHG_ROUNDS];
+	for (unsigned r = 0; r < CHG_ROUNDS; r++) {
+		qsort(t[r], NCHG, sizeof(double), cmp_double);
+		p99[r] = t[r][NCHG * 99 / 100];
+		if (p99[r] < p99[best])
+			best = r;
+	}
+	printf("  %-34s p50 %6.2f us  p99 %6.2f us  max %7.1f us  (%u changes; p99 of %u rounds:", what,
+	       t[best][NCHG / 2] * 1e6, p99[best] * 1e6, t[best][NCHG - 1] * 1e6, NCHG, CHG_ROUNDS);
+	for (unsigned r = 0; r < CHG_ROUNDS; r++)
+		printf(" %.2f", p99[r] * 1e6);
+	printf(")\n");
 }
 
-#define NCHG 20000
-
-/* The time of each single change, fp_lpm's and DPDK's, per kind. */
+/* The time of each single change, fp_lpm's and DPDK's, per kind and round. */
 struct change_times {
-	double del[NCHG], add[NCHG], repl[NCHG]; /* fp_lpm */
-	double fdel[NCHG], fadd[NCHG];           /* rte_fib, one copy */
+	double del[CHG_ROUNDS][NCHG], add[CHG_ROUNDS][NCHG], repl[CHG_ROUNDS][NCHG]; /* fp_lpm */
+	double fdel[CHG_ROUNDS][NCHG], fadd[CHG_ROUNDS][NCHG];                     /* rte_fib, one copy */
 };
 
 /* Prints the change times of fp_lpm and of fib ("rte_fib", "rte_fib6"),
@@ -85,16 +102,16 @@ static void
 report_change_times(struct change_times *ct, const char *fib, const struct fp_lpm *l)
 {
 	char what[64];
-	report_changes("fp_lpm delete", ct->del, NCHG);
-	report_changes("fp_lpm add", ct->add, NCHG);
-	report_changes("fp_lpm replace", ct->repl, NCHG);
+	report_changes("fp_lpm delete", ct->del);
+	report_changes("fp_lpm add", ct->add);
+	report_changes("fp_lpm replace", ct->repl);
 	snprintf(what, sizeof(what), "%s delete (one copy)", fib);
-	report_changes(what, ct->fdel, NCHG);
+	report_changes(what, ct->fdel);
 	snprintf(what, sizeof(what), "%s add (one copy)", fib);
-	report_changes(what, ct->fadd, NCHG);
+	report_changes(what, ct->fadd);
 	struct fp_lpm_stats st;
 	fp_lpm_stats(l, &st);
-	printf("  fp_lpm after %u x 3 changes: DPDK memory %.1f MiB, in use %.1f MiB\n", NCHG,
+	printf("  fp_lpm after %u x 3 changes: DPDK memory %.1f MiB, in use %.1f MiB\n", CHG_ROUNDS * NCHG,
 	       st.fib_bytes / 1048576.0, st.fib_used / 1048576.0);
 }
 
@@ -388,28 +405,30 @@ bench4(void)
 
 	/* single changes: delete, add back, replace, on random prefixes */
 	struct change_times *ct = malloc(sizeof(*ct));
-	for (unsigned i = 0; i < NCHG; i++) {
-		size_t j = rnd() % n4;
-		uint32_t nh = 1 + j % 60000;
-		double s = now_s();
-		fp_lpm4_delete(l, p4[j].ip, p4[j].d);
-		double m = now_s();
-		fp_lpm4_add(l, p4[j].ip, p4[j].d, nh);
-		double e = now_s();
-		fp_lpm4_add(l, p4[j].ip, p4[j].d, nh + 1);
-		double e2 = now_s();
-		ct->del[i] = m - s;
-		ct->add[i] = e - m;
-		ct->repl[i] = e2 - e;
-		if (i % 32 == 31)
-			fp_lpm_reclaim(l);
-		s = now_s();
-		rte_fib_delete(f, p4[j].ip, p4[j].d);
-		m = now_s();
-		rte_fib_add(f, p4[j].ip, p4[j].d, nh + 1);
-		e = now_s();
-		ct->fdel[i] = m - s;
-		ct->fadd[i] = e - m;
+	for (unsigned rd = 0; rd < CHG_ROUNDS; rd++) {
+		for (unsigned i = 0; i < NCHG; i++) {
+			size_t j = rnd() % n4;
+			uint32_t nh = 1 + j % 60000;
+			double s = now_s();
+			fp_lpm4_delete(l, p4[j].ip, p4[j].d);
+			double m = now_s();
+			fp_lpm4_add(l, p4[j].ip, p4[j].d, nh);
+			double e = now_s();
+			fp_lpm4_add(l, p4[j].ip, p4[j].d, nh + 1);
+			double e2 = now_s();
+			ct->del[rd][i] = m - s;
+			ct->add[rd][i] = e - m;
+			ct->repl[rd][i] = e2 - e;
+			if (i % 32 == 31)
+				fp_lpm_reclaim(l);
+			s = now_s();
+			rte_fib_delete(f, p4[j].ip, p4[j].d);
+			m = now_s();
+			rte_fib_add(f, p4[j].ip, p4[j].d, nh + 1);
+			e = now_s();
+			ct->fdel[rd][i] = m - s;
+			ct->fadd[rd][i] = e - m;
+		}
 	}
 	fp_lpm_reclaim(l);
 	report_change_times(ct, "rte_fib", l);
@@ -472,28 +491,30 @@ bench6(void)
 	floor6(l, (const uint8_t(*)[16])addr);
 
 	struct change_times *ct = malloc(sizeof(*ct));
-	for (unsigned i = 0; i < NCHG; i++) {
-		size_t j = rnd() % n6;
-		uint32_t nh = 1 + j % 60000;
-		double s = now_s();
-		fp_lpm6_delete(l, p6[j].ip, p6[j].d);
-		double m = now_s();
-		fp_lpm6_add(l, p6[j].ip, p6[j].d, nh);
-		double e = now_s();
-		fp_lpm6_add(l, p6[j].ip, p6[j].d, nh + 1);
-		double e2 = now_s();
-		ct->del[i] = m - s;
-		ct->add[i] = e - m;
-		ct->repl[i] = e2 - e;
-		if (i % 32 == 31)
-			fp_lpm_reclaim(l);
-		s = now_s();
-		rte_fib6_delete(f, p6[j].ip, p6[j].d);
-		m = now_s();
-		rte_fib6_add(f, p6[j].ip, p6[j].d, nh + 1);
-		e = now_s();
-		ct->fdel[i] = m - s;
-		ct->fadd[i] = e - m;
+	for (unsigned rd = 0; rd < CHG_ROUNDS; rd++) {
+		for (unsigned i = 0; i < NCHG; i++) {
+			size_t j = rnd() % n6;
+			uint32_t nh = 1 + j % 60000;
+			double s = now_s();
+			fp_lpm6_delete(l, p6[j].ip, p6[j].d);
+			double m = now_s();
+			fp_lpm6_add(l, p6[j].ip, p6[j].d, nh);
+			double e = now_s();
+			fp_lpm6_add(l, p6[j].ip, p6[j].d, nh + 1);
+			double e2 = now_s();
+			ct->del[rd][i] = m - s;
+			ct->add[rd][i] = e - m;
+			ct->repl[rd][i] = e2 - e;
+			if (i % 32 == 31)
+				fp_lpm_reclaim(l);
+			s = now_s();
+			rte_fib6_delete(f, p6[j].ip, p6[j].d);
+			m = now_s();
+			rte_fib6_add(f, p6[j].ip, p6[j].d, nh + 1);
+			e = now_s();
+			ct->fdel[rd][i] = m - s;
+			ct->fadd[rd][i] = e - m;
+		}
 	}
 	fp_lpm_reclaim(l);
 	report_change_times(ct, "rte_fib6", l);

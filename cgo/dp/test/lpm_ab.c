@@ -1,7 +1,7 @@
 /* fp_lpm against an earlier fp_lpm, in one process: both build the same
  * table from the same prefixes, then time bulk lookups of the same
  * addresses in alternating rounds, so that whatever else the machine does
- * falls on both alike. Not a test; see lpm_ab.sh, which builds the
+ * falls on both alike, then times single changes on both. Not a test; see lpm_ab.sh, which builds the
  * earlier fp_lpm.c with every fp_lpm symbol renamed "old_". Memory from
  * libc, 2 MiB-aligned and advised to transparent huge pages. Where the
  * two tables land still matters: run it against HEAD first (HEAD against
@@ -22,11 +22,15 @@ void old_fp_lpm_defer(struct fp_lpm *l);
 int old_fp_lpm_commit(struct fp_lpm *l);
 void old_fp_lpm4_lookup_bulk(const struct fp_lpm *l, const uint32_t *ip, uint32_t *nh, unsigned n);
 void old_fp_lpm6_lookup_bulk(const struct fp_lpm *l, const uint8_t (*ip)[16], uint32_t *nh, unsigned n);
+int old_fp_lpm4_delete(struct fp_lpm *l, uint32_t ip, uint8_t depth);
+int old_fp_lpm6_delete(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth);
+void old_fp_lpm_reclaim(struct fp_lpm *l);
 
 #define NADDR (1u << 20)
 #define NHOT 4096
 #define BURST 32
 #define ROUNDS 15
+#define NCHG 20000
 
 static void *
 thp_alloc(void *arg, size_t size)
@@ -73,6 +77,39 @@ thp_free(void *arg, void *p)
 			       "   answers that differ: %u\n",                                 \
 			       name, hot ? "cached" : "random", t[0][0], t[0][ROUNDS / 2], t[1][0], \
 			       t[1][ROUNDS / 2], diff);                                     \
+		}                                                                           \
+	} while (0)
+
+/* Single changes as bench_lpm times them (delete a random prefix, add it
+ * back, replace its value), the same on both tables, the side that goes
+ * first alternating; prints p50 and p99 of each kind per side. */
+#define CHANGE_AB(name, n, DEL, ADD)                                                        \
+	do {                                                                                \
+		static double t[2][3][NCHG];                                                \
+		for (unsigned i = 0; i < NCHG; i++) {                                       \
+			size_t j = rnd() % (n);                                             \
+			uint32_t nh = 1 + j % 60000;                                        \
+			for (unsigned s = 0; s < 2; s++) {                                  \
+				unsigned v = (i + s) & 1;                                   \
+				double t0 = now_s();                                          \
+				DEL;                                                        \
+				double t1 = now_s();                                          \
+				ADD(nh);                                                    \
+				double t2 = now_s();                                          \
+				ADD(nh + 1);                                                \
+				double t3 = now_s();                                          \
+				t[v][0][i] = t1 - t0, t[v][1][i] = t2 - t1, t[v][2][i] = t3 - t2; \
+			}                                                                   \
+			if (i % 32 == 31)                                                   \
+				fp_lpm_reclaim(nl), old_fp_lpm_reclaim(ol);                 \
+		}                                                                           \
+		static const char *kind[] = {"delete", "add", "replace"};                   \
+		for (unsigned k = 0; k < 3; k++) {                                          \
+			qsort(t[0][k], NCHG, sizeof(double), cmp_double);                   \
+			qsort(t[1][k], NCHG, sizeof(double), cmp_double);                   \
+			printf("%s %-7s  old p50 %6.2f p99 %6.2f us   new p50 %6.2f p99 %6.2f us\n", name, \
+			       kind[k], t[0][k][NCHG / 2] * 1e6, t[0][k][NCHG * 99 / 100] * 1e6,  \
+			       t[1][k][NCHG / 2] * 1e6, t[1][k][NCHG * 99 / 100] * 1e6);         \
 		}                                                                           \
 	} while (0)
 
@@ -124,5 +161,19 @@ main(int argc, char **argv)
 		TIME_AB("IPv6",
 			v ? fp_lpm6_lookup_bulk(n6, a6 + j, r1 + j, BURST) : old_fp_lpm6_lookup_bulk(o6, a6 + j, r0 + j, BURST),
 			r0, r1);
+	if (k4) {
+		struct fp_lpm *nl = n4, *ol = o4;
+#define ADD4(x) (v ? fp_lpm4_add(nl, p4[j].ip, p4[j].d, x) : old_fp_lpm4_add(ol, p4[j].ip, p4[j].d, x))
+		CHANGE_AB("IPv4", k4,
+			  v ? fp_lpm4_delete(nl, p4[j].ip, p4[j].d) : old_fp_lpm4_delete(ol, p4[j].ip, p4[j].d),
+			  ADD4);
+	}
+	if (k6) {
+		struct fp_lpm *nl = n6, *ol = o6;
+#define ADD6(x) (v ? fp_lpm6_add(nl, p6[j].ip, p6[j].d, x) : old_fp_lpm6_add(ol, p6[j].ip, p6[j].d, x))
+		CHANGE_AB("IPv6", k6,
+			  v ? fp_lpm6_delete(nl, p6[j].ip, p6[j].d) : old_fp_lpm6_delete(ol, p6[j].ip, p6[j].d),
+			  ADD6);
+	}
 	return 0;
 }
