@@ -7,7 +7,8 @@ import (
 
 // entryMap holds the RIB's entries by table, then by family: an IPv4
 // prefix is keyed by 8 bytes (Pack4) where a tp takes 24, so a full
-// view's million IPv4 map slots take 16 bytes each, not 32.
+// view's million IPv4 map slots take 16 bytes each, not 32 (and they are
+// spread by first octet, see Map4).
 //
 // Concurrency: the RIB's.
 type entryMap struct {
@@ -24,7 +25,7 @@ type entryMap struct {
 
 // tableEntries is one table's entries.
 type tableEntries struct {
-	v4 map[uint64]*entry    // by Pack4
+	v4 Map4[*entry]         // by Pack4
 	v6 map[PrefixKey]*entry // IPv6 (and the invalid prefix)
 }
 
@@ -65,11 +66,11 @@ func (m *entryMap) table(id uint32, make_ bool) *tableEntries {
 		}
 		t = &tableEntries{}
 		if id != ObjTable && (m.hint4 > 0 || m.hint6 > 0) {
-			t.v4 = make(map[uint64]*entry, m.hint4)
+			t.v4.hint = m.hint4
 			t.v6 = make(map[PrefixKey]*entry, m.hint6)
 			m.hint4, m.hint6 = 0, 0
 		} else {
-			t.v4, t.v6 = map[uint64]*entry{}, map[PrefixKey]*entry{}
+			t.v6 = map[PrefixKey]*entry{}
 		}
 		m.tabs[id] = t
 	}
@@ -83,7 +84,8 @@ func (m *entryMap) get(k tp) *entry {
 		return nil
 	}
 	if k.Is4() {
-		return t.v4[k.Pack4()]
+		e, _ := t.v4.Get(k.Pack4())
+		return e
 	}
 	return t.v6[k.PrefixKey]
 }
@@ -92,7 +94,7 @@ func (m *entryMap) get(k tp) *entry {
 func (m *entryMap) set(k tp, e *entry) {
 	t := m.table(k.table, true)
 	if k.Is4() {
-		t.v4[k.Pack4()] = e
+		t.v4.Set(k.Pack4(), e)
 		m.n4++
 	} else {
 		t.v6[k.PrefixKey] = e
@@ -104,13 +106,13 @@ func (m *entryMap) set(k tp, e *entry) {
 func (m *entryMap) del(k tp) {
 	t := m.table(k.table, false)
 	if k.Is4() {
-		delete(t.v4, k.Pack4())
+		t.v4.Delete(k.Pack4())
 		m.n4--
 	} else {
 		delete(t.v6, k.PrefixKey)
 		m.n6--
 	}
-	if len(t.v4) == 0 && len(t.v6) == 0 {
+	if t.v4.Len() == 0 && len(t.v6) == 0 {
 		delete(m.tabs, k.table)
 		m.last = nil
 	}
@@ -122,7 +124,7 @@ func (m *entryMap) len() int { return m.n4 + m.n6 }
 func (m *entryMap) all() iter.Seq2[tp, *entry] {
 	return func(yield func(tp, *entry) bool) {
 		for id, t := range m.tabs {
-			for x, e := range t.v4 {
+			for x, e := range t.v4.All() {
 				if !yield(tp{id, Unpack4(x)}, e) {
 					return
 				}
@@ -144,7 +146,7 @@ func (m *entryMap) of(id uint32, v6 bool) iter.Seq2[tp, *entry] {
 			return
 		}
 		if !v6 {
-			for x, e := range t.v4 {
+			for x, e := range t.v4.All() {
 				if !yield(tp{id, Unpack4(x)}, e) {
 					return
 				}

@@ -22,7 +22,7 @@ func TestEntryMap(t *testing.T) {
 			}
 			p = netip.PrefixFrom(netip.AddrFrom16(a), rng.IntN(129)).Masked()
 		} else {
-			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(rng.IntN(4)), byte(rng.IntN(4)), 0, byte(rng.IntN(256))}), rng.IntN(33)).Masked()
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(rng.IntN(4) * 77), byte(rng.IntN(4)), 0, byte(rng.IntN(256))}), rng.IntN(33)).Masked()
 		}
 		k := mkTP(uint32(rng.IntN(3)), p)
 		if k.Prefix() != p {

@@ -168,6 +168,7 @@ func mirrorBench(ns string, id dpdk.PortID, v4, v6 []netip.Prefix, own bool, mov
 	for i := range starts {
 		if m != nil {
 			m.stop()
+			m = nil // nothing of the last start is live at ms0
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
