@@ -96,6 +96,38 @@ struct change_times {
 	double fdel[CHG_ROUNDS][NCHG], fadd[CHG_ROUNDS][NCHG];                     /* rte_fib, one copy */
 };
 
+/* CHG_ROUNDS rounds of NCHG single changes on random prefixes of p (n of
+ * them) into ct: fp_lpm table l deletes one, adds it back and replaces its
+ * value; DPDK's f deletes it and adds it back with the replaced value. */
+#define TIME_CHANGES(ct, l, f, p, n, lpm_del, lpm_add, fib_del, fib_add)                 \
+	do {                                                                                \
+		for (unsigned rd = 0; rd < CHG_ROUNDS; rd++) {                              \
+			for (unsigned i = 0; i < NCHG; i++) {                               \
+				size_t j = rnd() % (n);                                     \
+				uint32_t nh = 1 + j % 60000;                                \
+				double s = now_s();                                           \
+				lpm_del(l, (p)[j].ip, (p)[j].d);                            \
+				double m = now_s();                                           \
+				lpm_add(l, (p)[j].ip, (p)[j].d, nh);                        \
+				double e = now_s();                                           \
+				lpm_add(l, (p)[j].ip, (p)[j].d, nh + 1);                    \
+				double e2 = now_s();                                          \
+				(ct)->del[rd][i] = m - s;                                   \
+				(ct)->add[rd][i] = e - m;                                   \
+				(ct)->repl[rd][i] = e2 - e;                                 \
+				if (i % 32 == 31)                                           \
+					fp_lpm_reclaim(l);                                  \
+				s = now_s();                                                  \
+				fib_del(f, (p)[j].ip, (p)[j].d);                            \
+				m = now_s();                                                  \
+				fib_add(f, (p)[j].ip, (p)[j].d, nh + 1);                    \
+				e = now_s();                                                  \
+				(ct)->fdel[rd][i] = m - s;                                  \
+				(ct)->fadd[rd][i] = e - m;                                  \
+			}                                                                   \
+		}                                                                           \
+	} while (0)
+
 /* Prints the change times of fp_lpm and of fib ("rte_fib", "rte_fib6"),
  * then fp_lpm's memory after them. */
 static void
@@ -405,31 +437,7 @@ bench4(void)
 
 	/* single changes: delete, add back, replace, on random prefixes */
 	struct change_times *ct = malloc(sizeof(*ct));
-	for (unsigned rd = 0; rd < CHG_ROUNDS; rd++) {
-		for (unsigned i = 0; i < NCHG; i++) {
-			size_t j = rnd() % n4;
-			uint32_t nh = 1 + j % 60000;
-			double s = now_s();
-			fp_lpm4_delete(l, p4[j].ip, p4[j].d);
-			double m = now_s();
-			fp_lpm4_add(l, p4[j].ip, p4[j].d, nh);
-			double e = now_s();
-			fp_lpm4_add(l, p4[j].ip, p4[j].d, nh + 1);
-			double e2 = now_s();
-			ct->del[rd][i] = m - s;
-			ct->add[rd][i] = e - m;
-			ct->repl[rd][i] = e2 - e;
-			if (i % 32 == 31)
-				fp_lpm_reclaim(l);
-			s = now_s();
-			rte_fib_delete(f, p4[j].ip, p4[j].d);
-			m = now_s();
-			rte_fib_add(f, p4[j].ip, p4[j].d, nh + 1);
-			e = now_s();
-			ct->fdel[rd][i] = m - s;
-			ct->fadd[rd][i] = e - m;
-		}
-	}
+	TIME_CHANGES(ct, l, f, p4, n4, fp_lpm4_delete, fp_lpm4_add, rte_fib_delete, rte_fib_add);
 	fp_lpm_reclaim(l);
 	report_change_times(ct, "rte_fib", l);
 	fp_lpm_free(l);
@@ -491,31 +499,7 @@ bench6(void)
 	floor6(l, (const uint8_t(*)[16])addr);
 
 	struct change_times *ct = malloc(sizeof(*ct));
-	for (unsigned rd = 0; rd < CHG_ROUNDS; rd++) {
-		for (unsigned i = 0; i < NCHG; i++) {
-			size_t j = rnd() % n6;
-			uint32_t nh = 1 + j % 60000;
-			double s = now_s();
-			fp_lpm6_delete(l, p6[j].ip, p6[j].d);
-			double m = now_s();
-			fp_lpm6_add(l, p6[j].ip, p6[j].d, nh);
-			double e = now_s();
-			fp_lpm6_add(l, p6[j].ip, p6[j].d, nh + 1);
-			double e2 = now_s();
-			ct->del[rd][i] = m - s;
-			ct->add[rd][i] = e - m;
-			ct->repl[rd][i] = e2 - e;
-			if (i % 32 == 31)
-				fp_lpm_reclaim(l);
-			s = now_s();
-			rte_fib6_delete(f, p6[j].ip, p6[j].d);
-			m = now_s();
-			rte_fib6_add(f, p6[j].ip, p6[j].d, nh + 1);
-			e = now_s();
-			ct->fdel[rd][i] = m - s;
-			ct->fadd[rd][i] = e - m;
-		}
-	}
+	TIME_CHANGES(ct, l, f, p6, n6, fp_lpm6_delete, fp_lpm6_add, rte_fib6_delete, rte_fib6_add);
 	fp_lpm_reclaim(l);
 	report_change_times(ct, "rte_fib6", l);
 	fp_lpm_free(l);
