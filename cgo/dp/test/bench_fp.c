@@ -13,9 +13,7 @@
  * fp_ab.sh with -DFP_AB, it times fp_route_burst of an earlier revision
  * (old_fp_route_burst) in the same process, rounds taken in turn, so that
  * the machine's moods fall on both alike. */
-#define _GNU_SOURCE /* nftw */
-#include <ftw.h>
-#include <limits.h>
+#define _GNU_SOURCE /* nftw (eal_rundir.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +28,8 @@
 #include "fp.h"
 #include "fp_ports.h"
 #include "fp_workers.h"
+
+#include "eal_rundir.h"
 
 #define PKTS 128 /* frames in flight, one destination each */
 #define PASSES 50 /* decisions of each frame per round (TTL 255 -> 205) */
@@ -47,21 +47,6 @@ rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (uint32_t)(rng >> 11);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-/* EAL's runtime directory (/var/run/dpdk/PREFIX): rte_eal_cleanup leaves it. */
-static void
-remove_runtime_dir(const char *dir)
-{
-	if (dir[0] != '\0')
-		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void
@@ -241,9 +226,6 @@ main(int argc, char **argv)
 	report("IPv6", best);
 	rte_pktmbuf_free_bulk(pkts, PKTS);
 	fp_port_close(port);
-	char rundir[PATH_MAX];
-	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
-	fp_eal_cleanup();
-	remove_runtime_dir(rundir);
+	eal_cleanup_rundir(fp_eal_cleanup);
 	return 0;
 }

@@ -8,6 +8,7 @@
  *   build/cgo/dp/bench_lpm /tmp/fv.txt [huge]
  *
  * One prefix a line (a.b.c.d/n or IPv6/n). Runs an EAL on no hugepages. */
+#define _GNU_SOURCE /* nftw (eal_rundir.h) */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <rte_fib6.h>
 #include <rte_malloc.h>
 
+#include "eal_rundir.h"
 #include "lpm_test.h"
 
 #define BURST 32
@@ -534,6 +536,6 @@ main(int argc, char **argv)
 	lpm_load_prefixes(argv[1], &p4, &n4, &p6, &n6);
 	bench4();
 	bench6();
-	rte_eal_cleanup();
+	eal_cleanup_rundir(rte_eal_cleanup);
 	return 0;
 }
