@@ -35,8 +35,8 @@ struct fp_table {
  * rebuild). A batch may hand one part to a helper thread that the lock's
  * holder joins before it lets the lock go: the second rte_fib copy's
  * pass, or an own table's IPv6 share (l6, routes6 and its ops' results,
- * while the holder does l4 and routes4). Readers: workers (fp_worker.c, and fp_rules.c on their behalf)
- * read a table's first cache line through fp_table_lookup() as RCU
+ * while the holder does l4 and routes4). Readers: workers (fp_worker.c,
+ * and fp_rules.c on their behalf) read a table's first cache line through fp_table_lookup() as RCU
  * readers: `active` is switched with a release store and the copy it
  * left is written only after a grace period; own tables publish each
  * change with one store. `used` goes false (fp_table_destroy) only when

@@ -1,8 +1,9 @@
 /* fp_lpm against an earlier fp_lpm, in one process: both build the same
  * table from the same prefixes, then time bulk lookups of the same
  * addresses in alternating rounds, so that whatever else the machine does
- * falls on both alike, then times single changes on both. Not a test; see lpm_ab.sh, which builds the
- * earlier fp_lpm.c with every fp_lpm symbol renamed "old_". Memory from
+ * falls on both alike, then times single changes on both. Not a test;
+ * see lpm_ab.sh, which builds the earlier fp_lpm.c with every fp_lpm
+ * symbol renamed "old_". Memory from
  * libc, 2 MiB-aligned and advised to transparent huge pages. Where the
  * two tables land still matters: run it against HEAD first (HEAD against
  * itself once read random IPv4 lookups at 12.6 and 10.8 ns).
@@ -81,9 +82,10 @@ thp_free(void *arg, void *p)
 	} while (0)
 
 /* Single changes as bench_lpm times them (delete a random prefix, add it
- * back, replace its value), the same on both tables, the side that goes
- * first alternating; prints p50 and p99 of each kind per side. */
-#define CHANGE_AB(name, n, DEL, ADD)                                                        \
+ * back, replace its value), the same on the new table nl and the old ol,
+ * the side that goes first alternating; prints p50 and p99 of each kind
+ * per side. DEL and ADD(x) act on prefix j of side v (0: old). */
+#define CHANGE_AB(name, n, nl, ol, DEL, ADD)                                                \
 	do {                                                                                \
 		static double t[2][3][NCHG];                                                \
 		for (unsigned i = 0; i < NCHG; i++) {                                       \
@@ -161,19 +163,13 @@ main(int argc, char **argv)
 		TIME_AB("IPv6",
 			v ? fp_lpm6_lookup_bulk(n6, a6 + j, r1 + j, BURST) : old_fp_lpm6_lookup_bulk(o6, a6 + j, r0 + j, BURST),
 			r0, r1);
-	if (k4) {
-		struct fp_lpm *nl = n4, *ol = o4;
-#define ADD4(x) (v ? fp_lpm4_add(nl, p4[j].ip, p4[j].d, x) : old_fp_lpm4_add(ol, p4[j].ip, p4[j].d, x))
-		CHANGE_AB("IPv4", k4,
-			  v ? fp_lpm4_delete(nl, p4[j].ip, p4[j].d) : old_fp_lpm4_delete(ol, p4[j].ip, p4[j].d),
-			  ADD4);
-	}
-	if (k6) {
-		struct fp_lpm *nl = n6, *ol = o6;
-#define ADD6(x) (v ? fp_lpm6_add(nl, p6[j].ip, p6[j].d, x) : old_fp_lpm6_add(ol, p6[j].ip, p6[j].d, x))
-		CHANGE_AB("IPv6", k6,
-			  v ? fp_lpm6_delete(nl, p6[j].ip, p6[j].d) : old_fp_lpm6_delete(ol, p6[j].ip, p6[j].d),
-			  ADD6);
-	}
+#define ADD4(x) (v ? fp_lpm4_add(n4, p4[j].ip, p4[j].d, x) : old_fp_lpm4_add(o4, p4[j].ip, p4[j].d, x))
+#define ADD6(x) (v ? fp_lpm6_add(n6, p6[j].ip, p6[j].d, x) : old_fp_lpm6_add(o6, p6[j].ip, p6[j].d, x))
+	if (k4)
+		CHANGE_AB("IPv4", k4, n4, o4,
+			  v ? fp_lpm4_delete(n4, p4[j].ip, p4[j].d) : old_fp_lpm4_delete(o4, p4[j].ip, p4[j].d), ADD4);
+	if (k6)
+		CHANGE_AB("IPv6", k6, n6, o6,
+			  v ? fp_lpm6_delete(n6, p6[j].ip, p6[j].d) : old_fp_lpm6_delete(o6, p6[j].ip, p6[j].d), ADD6);
 	return 0;
 }

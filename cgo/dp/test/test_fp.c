@@ -1120,9 +1120,6 @@ test_punt_classes(void)
 	fp_sync();
 }
 
-/* 802.1Q at ingress (vlan_ingress): a priority tag (VID 0) is the port's
- * own untagged frame, as Linux takes it; a frame a PMD both re-tagged and
- * flagged as stripped (DPDK 22.11 af_packet) is tagged once, not twice. */
 /* A burst decides each frame exactly as that frame alone: the plain lane
  * and the burst's nexthop slots (fp_route_burst) must change nothing.
  * The mix has nexthops whose indices share a slot (41, 49, 57: 8 apart),
@@ -1213,6 +1210,9 @@ test_burst_equals_single(void)
 		CHECK(fp_nh_set(gone[i], &(struct fp_nh_conf){.type = FP_NH_NONE}) == 0, "free nh %u", gone[i]);
 }
 
+/* 802.1Q at ingress (vlan_ingress): a priority tag (VID 0) is the port's
+ * own untagged frame, as Linux takes it; a frame a PMD both re-tagged and
+ * flagged as stripped (DPDK 22.11 af_packet) is tagged once, not twice. */
 static void
 test_vlan_ingress(void)
 {
