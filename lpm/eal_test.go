@@ -299,3 +299,93 @@ func TestReleaseAfterCommit(t *testing.T) {
 		t.Errorf("after Commit: allocated %v, want %d among them", got, a)
 	}
 }
+
+// TestOwnBulkBatchKeepsItsOrder: a bulk batch on fibd's own FIB is
+// recorded in address order, not the batch's (fp_table_apply sorts each
+// family's share), yet what it leaves is what the batch's order says: the
+// changes of one prefix apply in turn (add, delete, add again), and a
+// batch that can fill the table keeps its order, so that the adds it
+// refuses are its last ones (the programmer queues the routes that keep
+// the router reachable first). The batch runs from high addresses to low
+// so that both orders differ everywhere.
+func TestOwnBulkBatchKeepsItsOrder(t *testing.T) {
+	const n4, n6 = 30000, 6000
+	f, tb := fastTableOf(t, Config{MaxRoutes4: n4, MaxRoutes6: n6, Own: true})
+	a, b := publish(t, f, dpdk.NexthopBlackhole), publish(t, f, dpdk.NexthopUnreachable)
+	p4 := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+	}
+	p6 := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48)
+	}
+	// prefix i (even): add a, delete, add b; prefix i (odd): add b, then a
+	// delete; the half of the table: every change of a prefix in a row
+	var batch Batch
+	want4, want6 := map[int]uint32{}, map[int]uint32{}
+	for i := n4/2 - 1; i >= 0; i-- {
+		if i%2 == 0 {
+			batch.Add(p4(i), a)
+			batch.Del(p4(i))
+			batch.Add(p4(i), b)
+			want4[i] = b
+		} else {
+			batch.Add(p4(i), b)
+			batch.Del(p4(i))
+			want4[i] = dpdk.NexthopMiss
+		}
+	}
+	for i := n6/2 - 1; i >= 0; i-- {
+		batch.Add(p6(i), b)
+		batch.Add(p6(i), a) // replaced in the same batch
+		want6[i] = a
+	}
+	r, err := f.Apply(tb, &batch)
+	if err != nil || len(r.Failed) != 0 {
+		t.Fatalf("the batch: %+v, %v", r, err)
+	}
+	check := func(step string) {
+		t.Helper()
+		bad := 0
+		for i, want := range want4 {
+			if got := f.Lookup(tb, p4(i).Addr().Next()); got != want && bad < 5 {
+				bad++
+				t.Errorf("%s: %s: nexthop %d, want %d", step, p4(i), got, want)
+			}
+		}
+		for i, want := range want6 {
+			if got := f.Lookup(tb, p6(i).Addr().Next()); got != want && bad < 10 {
+				bad++
+				t.Errorf("%s: %s: nexthop %d, want %d", step, p6(i), got, want)
+			}
+		}
+	}
+	check("in turn")
+	held4 := uint32(n4 / 4) // the even half of the first n4/2
+
+	// a batch with more adds than the table has room for: the last ones
+	// in the batch's order are refused, whatever their addresses
+	batch.Reset()
+	room := n4 - int(held4)
+	for i := n4 + room + 5000 - 1; i >= n4; i-- { // room + 5000 new prefixes, high to low
+		batch.Add(p4(i), a)
+	}
+	r, err = f.Apply(tb, &batch)
+	if err != nil || r.Full != 5000 {
+		t.Fatalf("overfull batch: %d refused for a full table (%v), want 5000", r.Full, err)
+	}
+	for j, fl := range r.Failed {
+		// the batch's last 5000 are the prefixes n4 .. n4+4999
+		if i := int(fl.Prefix.Addr().As4()[1])<<8 | int(fl.Prefix.Addr().As4()[2]); i >= n4+5000 || i < n4 {
+			if j < 5 {
+				t.Errorf("refused %s, not one of the batch's last", fl.Prefix)
+			}
+		}
+	}
+	for i := n4 + 5000; i < n4+room+5000; i++ {
+		want4[i] = a
+	}
+	check("full")
+	if got4, _, err := f.Routes(tb); err != nil || got4 != n4 {
+		t.Errorf("table holds %d IPv4 routes (%v), want %d", got4, err, n4)
+	}
+}

@@ -227,9 +227,82 @@ struct own_pass {
 	uint32_t n;
 	int32_t *result;
 	int fam;
+	bool bulk;
 	int failed;
 	int commit; /* the family's fp_lpm_commit: 0 or -ENOMEM */
 };
+
+/* The first 32 bits of op's address, host order. */
+static inline uint32_t
+op_key(const struct fp_route_op *op)
+{
+	uint32_t k;
+	memcpy(&k, op->addr, 4);
+	return rte_be_to_cpu_32(k);
+}
+
+/* The order a bulk pass records its share in: by address (its first 32
+ * bits), stable, so that the ops of one prefix keep theirs. Recording in
+ * address order walks the record the way its last insert left it, where
+ * an order of arrival (a peer's, a shuffled test's) misses the cache at
+ * every level of every insert. Only when the share cannot fill the table:
+ * a full table refuses the adds that come last, and the programmer puts
+ * the routes that keep the router reachable first. NULL: the batch's
+ * order (also when memory is short); else *m ops, free()d by the caller. */
+static uint32_t *
+own_pass_order(const struct own_pass *p, uint64_t held, uint64_t max, uint32_t *m)
+{
+	uint32_t k = 0, adds = 0;
+	for (uint32_t i = 0; i < p->n; i++) {
+		if ((p->ops[i].family == 6) == (p->fam == 6)) {
+			k++;
+			adds += p->ops[i].op == FP_ROUTE_ADD;
+		}
+	}
+	if (!p->bulk || held + adds > max)
+		return NULL;
+	/* items: key << 32 | op index, read from the ops once, in order */
+	enum { DIGIT = 16, BUCKETS = 1 << DIGIT };
+	uint64_t *a = malloc((size_t)k * sizeof(*a)), *b = malloc((size_t)k * sizeof(*b));
+	uint32_t *cnt = malloc(BUCKETS * sizeof(*cnt));
+	if (a == NULL || b == NULL || cnt == NULL) {
+		free(a);
+		free(b);
+		free(cnt);
+		return NULL;
+	}
+	k = 0;
+	for (uint32_t i = 0; i < p->n; i++)
+		if ((p->ops[i].family == 6) == (p->fam == 6))
+			a[k++] = (uint64_t)op_key(&p->ops[i]) << 32 | i;
+	/* two counting passes over the key, low digit then high */
+	for (unsigned shift = 32; shift < 64; shift += DIGIT) {
+		memset(cnt, 0, BUCKETS * sizeof(*cnt));
+		for (uint32_t j = 0; j < k; j++)
+			cnt[(a[j] >> shift) & (BUCKETS - 1)]++;
+		uint32_t sum = 0;
+		for (uint32_t d = 0; d < BUCKETS; d++) {
+			uint32_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (uint32_t j = 0; j < k; j++)
+			b[cnt[(a[j] >> shift) & (BUCKETS - 1)]++] = a[j];
+		uint64_t *x = a;
+		a = b;
+		b = x;
+	}
+	free(b);
+	free(cnt);
+	uint32_t *ord = malloc((size_t)k * sizeof(*ord));
+	if (ord != NULL) {
+		for (uint32_t j = 0; j < k; j++)
+			ord[j] = (uint32_t)a[j];
+		*m = k;
+	}
+	free(a);
+	return ord;
+}
 
 static void
 own_pass_run(struct own_pass *p)
@@ -238,7 +311,10 @@ own_pass_run(struct own_pass *p)
 	struct fp_lpm *l = p->fam == 4 ? t->l4 : t->l6;
 	uint64_t *held = p->fam == 4 ? &t->routes4 : &t->routes6;
 	uint64_t max = p->fam == 4 ? t->conf.max_routes4 : t->conf.max_routes6;
-	for (uint32_t i = 0; i < p->n; i++) {
+	uint32_t m = p->n;
+	uint32_t *ord = own_pass_order(p, *held, max, &m);
+	for (uint32_t j = 0; j < m; j++) {
+		uint32_t i = ord != NULL ? ord[j] : j;
 		const struct fp_route_op *op = &p->ops[i];
 		if ((op->family == 6) != (p->fam == 6))
 			continue;
@@ -248,25 +324,25 @@ own_pass_run(struct own_pass *p)
 			p->failed++;
 			continue;
 		}
-		uint32_t old;
+		/* a full table (router_max_ip*_route_count) takes replaces
+		 * only: the one case that looks the prefix up first */
+		uint32_t old = 0;
 		if (op->family == 4) {
 			uint32_t ip;
 			memcpy(&ip, op->addr, 4);
 			ip = rte_be_to_cpu_32(ip);
-			bool had = fp_lpm4_get(l, ip, op->depth, &old) == 0;
 			if (op->op == FP_ROUTE_DEL)
 				rc = fp_lpm4_delete(l, ip, op->depth);
-			else if (!had && *held >= max)
-				rc = -ENOSPC; /* router_max_ip4_route_count reached */
-			else if ((rc = fp_lpm4_add(l, ip, op->depth, op->nh)) == 0 && had)
+			else if (*held >= max && fp_lpm4_get(l, ip, op->depth, &old) < 0)
+				rc = -ENOSPC;
+			else if ((rc = fp_lpm4_put(l, ip, op->depth, op->nh, &old)) == 0 && old != 0)
 				rc = 1; /* replaced: not counted */
 		} else {
-			bool had = fp_lpm6_get(l, op->addr, op->depth, &old) == 0;
 			if (op->op == FP_ROUTE_DEL)
 				rc = fp_lpm6_delete(l, op->addr, op->depth);
-			else if (!had && *held >= max)
+			else if (*held >= max && fp_lpm6_get(l, op->addr, op->depth, &old) < 0)
 				rc = -ENOSPC;
-			else if ((rc = fp_lpm6_add(l, op->addr, op->depth, op->nh)) == 0 && had)
+			else if ((rc = fp_lpm6_put(l, op->addr, op->depth, op->nh, &old)) == 0 && old != 0)
 				rc = 1;
 		}
 		if (rc == -ENOMEM)
@@ -280,6 +356,7 @@ own_pass_run(struct own_pass *p)
 		if (rc == 0)
 			*held += op->op == FP_ROUTE_ADD ? 1 : -1;
 	}
+	free(ord);
 	/* a batch was deferred; a single change may have left its table to be
 	 * built from the record (memory ran out while undoing it): publish
 	 * (nothing to do for a table that is not deferred) */
@@ -304,7 +381,7 @@ own_apply(struct fp_table *t, const struct fp_route_op *ops, uint32_t n, int32_t
 		fp_lpm_defer(t->l4);
 		fp_lpm_defer(t->l6);
 	}
-	struct own_pass p4 = {.t = t, .ops = ops, .n = n, .result = result, .fam = 4};
+	struct own_pass p4 = {.t = t, .ops = ops, .n = n, .result = result, .fam = 4, .bulk = bulk};
 	struct own_pass p6 = p4;
 	p6.fam = 6;
 	/* A bulk batch records and builds IPv6 on a second thread while this

@@ -1770,9 +1770,11 @@ fp_lpm_free(struct fp_lpm *l)
 	free(l);
 }
 
+/* *oldp: the value replaced, 0 for a new prefix */
 static int
-do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
+do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh, uint32_t *oldp)
 {
+	*oldp = 0;
 	if (depth > l->W || nh == 0 || nh > INT32_MAX)
 		return -EINVAL;
 	k = key_mask(k, depth);
@@ -1785,6 +1787,7 @@ do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
 	}
 	if (old == 0)
 		l->n_pfx++;
+	*oldp = old;
 	if (l->deferred) {
 		/* grow the record early: re-recording a big batch costs more */
 		if (old == 0 && l->S < big_bits(l) && l->n_pfx > GROW_AT)
@@ -1810,6 +1813,7 @@ do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh)
 			op_undo(l);
 			l->deferred = true;
 		}
+		*oldp = 0;
 		return rc;
 	}
 	op_done(l);
@@ -1854,19 +1858,35 @@ do_delete(struct fp_lpm *l, u128 k, unsigned depth)
 }
 
 int
-fp_lpm4_add(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh)
+fp_lpm4_put(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh, uint32_t *old)
 {
+	*old = 0;
 	if (l->fam != 4)
 		return -EINVAL;
-	return do_add(l, key4(ip), depth, nh);
+	return do_add(l, key4(ip), depth, nh, old);
+}
+
+int
+fp_lpm6_put(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t nh, uint32_t *old)
+{
+	*old = 0;
+	if (l->fam != 6)
+		return -EINVAL;
+	return do_add(l, key6(ip), depth, nh, old);
+}
+
+int
+fp_lpm4_add(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh)
+{
+	uint32_t old;
+	return fp_lpm4_put(l, ip, depth, nh, &old);
 }
 
 int
 fp_lpm6_add(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t nh)
 {
-	if (l->fam != 6)
-		return -EINVAL;
-	return do_add(l, key6(ip), depth, nh);
+	uint32_t old;
+	return fp_lpm6_put(l, ip, depth, nh, &old);
 }
 
 int

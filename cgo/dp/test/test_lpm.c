@@ -560,6 +560,45 @@ test_small(void)
 	}
 }
 
+/* fp_lpm*_put tells a new prefix (old 0) from a replaced one (its old
+ * value), in place and deferred, and an invalid add replaces nothing. */
+static void
+test_put(void)
+{
+	struct fp_lpm *l4 = fp_lpm_create(4, NULL), *l6 = fp_lpm_create(6, NULL);
+	const uint8_t ip6[16] = {0x20, 0x01, 0x0d, 0xb8};
+	for (int deferred = 0; deferred < 2; deferred++) {
+		if (deferred) {
+			fp_lpm_defer(l4);
+			fp_lpm_defer(l6);
+		}
+		uint32_t base = deferred ? 100 : 0, old = 7;
+		CHECK(fp_lpm4_put(l4, 0x0a000000, 8, base + 1, &old) == 0 && old == (deferred ? 3 : 0),
+		      "IPv4 put %s: old %u", deferred ? "deferred" : "new", old);
+		CHECK(fp_lpm4_put(l4, 0x0a000000, 8, base + 2, &old) == 0 && old == base + 1,
+		      "IPv4 replace: old %u, want %u", old, base + 1);
+		CHECK(fp_lpm4_put(l4, 0x0a000000, 16, base + 5, &old) == 0 && old == (deferred ? 5 : 0),
+		      "IPv4 longer prefix under it: old %u", old);
+		CHECK(fp_lpm6_put(l6, ip6, 32, base + 1, &old) == 0 && old == (deferred ? 3 : 0),
+		      "IPv6 put: old %u", old);
+		CHECK(fp_lpm6_put(l6, ip6, 32, base + 2, &old) == 0 && old == base + 1,
+		      "IPv6 replace: old %u, want %u", old, base + 1);
+		CHECK(fp_lpm4_put(l4, 0x0a000000, 33, 9, &old) == -EINVAL && old == 0, "IPv4 /33: old %u", old);
+		CHECK(fp_lpm4_put(l4, 0x0a000000, 8, 0, &old) == -EINVAL && old == 0, "nexthop 0: old %u", old);
+		CHECK(fp_lpm6_put(l4, ip6, 32, 9, &old) == -EINVAL && old == 0, "IPv6 put on IPv4 table");
+		/* the next round starts from what this one left */
+		uint32_t x;
+		fp_lpm4_put(l4, 0x0a000000, 8, 3, &x);
+		fp_lpm6_put(l6, ip6, 32, 3, &x);
+	}
+	CHECK(fp_lpm_commit(l4) == 0 && fp_lpm_commit(l6) == 0, "commit");
+	CHECK(fp_lpm4_lookup(l4, 0x0a010101) == 3 && fp_lpm4_lookup(l4, 0x0a000101) == 105 &&
+		      fp_lpm6_lookup(l6, ip6) == 3,
+	      "lookups after the puts");
+	fp_lpm_free(l4);
+	fp_lpm_free(l6);
+}
+
 /* An allocator that fails one chosen allocation, or (fail_sticky) every
  * one from the chosen one on. */
 static _Atomic long fail_at;
@@ -821,6 +860,7 @@ main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_small();
+	test_put();
 	test_boundaries(32);
 	test_boundaries(128);
 	test_fragmented(32);
