@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"unsafe"
 
 	"fibd/cgo/fptypes"
@@ -113,44 +114,89 @@ type RouteOp struct {
 	Nexthop uint32       // for adds
 }
 
-// ApplyRoutes applies ops to both copies of table idx (left-right swap,
-// one grace period). errs[i] is nil or the failure of ops[i] (ENOSPC when
-// the table is full, ENOENT deleting an absent route). The returned error
-// is set only when the batch could not run at all.
+// RouteOps is a batch of FIB changes kept in the fast path's own layout
+// (24 bytes a change, nothing for the garbage collector to scan), so that
+// ApplyRouteOps hands it to C as it is: a full view's batch is converted
+// once, as it is filled, and never copied. The zero value is empty.
+type RouteOps struct{ c []C.struct_fp_route_op }
+
+// Add queues an add or replace of p (masked) towards nexthop nh.
+func (r *RouteOps) Add(p netip.Prefix, nh uint32) { r.push(C.FP_ROUTE_ADD, p, nh) }
+
+// Del queues the removal of p (masked).
+func (r *RouteOps) Del(p netip.Prefix) { r.push(C.FP_ROUTE_DEL, p, 0) }
+
+func (r *RouteOps) push(op C.uint8_t, p netip.Prefix, nh uint32) {
+	r.c = append(r.c, C.struct_fp_route_op{op: op, depth: C.uint8_t(p.Bits()), nh: C.uint32_t(nh)})
+	c := &r.c[len(r.c)-1]
+	a := p.Masked().Addr()
+	if a.Is4() {
+		c.family = 4
+		b := a.As4()
+		copy(unsafe.Slice((*byte)(&c.addr[0]), 4), b[:])
+	} else {
+		c.family = 6
+		b := a.As16()
+		copy(unsafe.Slice((*byte)(&c.addr[0]), 16), b[:])
+	}
+}
+
+// Grow makes room for n more changes.
+func (r *RouteOps) Grow(n int) { r.c = slices.Grow(r.c, n) }
+
+// Len is the number of changes queued; Room how many more fit without
+// growing.
+func (r *RouteOps) Len() int  { return len(r.c) }
+func (r *RouteOps) Room() int { return cap(r.c) - len(r.c) }
+
+// Reset empties the batch, keeping its memory.
+func (r *RouteOps) Reset() { r.c = r.c[:0] }
+
+// At is change i as queued.
+func (r *RouteOps) At(i int) RouteOp {
+	c := &r.c[i]
+	var a netip.Addr
+	if c.family == 4 {
+		a = netip.AddrFrom4([4]byte(unsafe.Slice((*byte)(&c.addr[0]), 4)))
+	} else {
+		a = netip.AddrFrom16([16]byte(unsafe.Slice((*byte)(&c.addr[0]), 16)))
+	}
+	return RouteOp{Del: c.op == C.FP_ROUTE_DEL, Prefix: netip.PrefixFrom(a, int(c.depth)), Nexthop: uint32(c.nh)}
+}
+
+// ApplyRoutes applies ops to table idx: see ApplyRouteOps.
 func ApplyRoutes(idx uint16, ops []RouteOp) (errs []error, failed int, err error) {
-	if len(ops) == 0 {
+	var r RouteOps
+	r.Grow(len(ops))
+	for _, o := range ops {
+		if o.Del {
+			r.Del(o.Prefix)
+		} else {
+			r.Add(o.Prefix, o.Nexthop)
+		}
+	}
+	return ApplyRouteOps(idx, &r)
+}
+
+// ApplyRouteOps applies the batch to table idx (rte_fib: both copies,
+// left-right swap, one grace period; own: in place, or recorded and built
+// whole when the batch is large). errs[i] is nil or the failure of change
+// i (ENOSPC when the table is full, ENOENT deleting an absent route). The
+// returned error is set only when the batch could not run at all.
+func ApplyRouteOps(idx uint16, r *RouteOps) (errs []error, failed int, err error) {
+	if len(r.c) == 0 {
 		return nil, 0, nil
 	}
-	cops := make([]C.struct_fp_route_op, len(ops))
-	for i, o := range ops {
-		c := &cops[i]
-		c.op = C.FP_ROUTE_ADD
-		if o.Del {
-			c.op = C.FP_ROUTE_DEL
-		}
-		a := o.Prefix.Addr()
-		c.depth = C.uint8_t(o.Prefix.Bits())
-		c.nh = C.uint32_t(o.Nexthop)
-		if a.Is4() {
-			c.family = 4
-			b := a.As4()
-			copy(unsafe.Slice((*byte)(&c.addr[0]), 4), b[:])
-		} else {
-			c.family = 6
-			b := a.As16()
-			copy(unsafe.Slice((*byte)(&c.addr[0]), 16), b[:])
-		}
-	}
-	res := make([]C.int32_t, len(ops))
-	rc := C.fp_table_apply(C.uint16_t(idx), &cops[0], C.uint32_t(len(ops)), &res[0])
+	res := make([]C.int32_t, len(r.c))
+	rc := C.fp_table_apply(C.uint16_t(idx), &r.c[0], C.uint32_t(len(r.c)), &res[0])
 	if rc < 0 {
-		return nil, 0, errno(rc, "apply %d route changes to FIB table %d", len(ops), idx)
+		return nil, 0, errno(rc, "apply %d route changes to FIB table %d", len(r.c), idx)
 	}
 	if rc > 0 {
-		errs = make([]error, len(ops))
-		for i, r := range res {
-			if r < 0 {
-				errs[i] = errno(C.int(r), "%s", ops[i].Prefix)
+		errs = make([]error, len(r.c))
+		for i, x := range res {
+			if x < 0 {
+				errs[i] = errno(C.int(x), "%s", r.At(i).Prefix)
 			}
 		}
 	}

@@ -188,20 +188,20 @@ func TestBatch(t *testing.T) {
 		t.Fatalf("Len %d, want %d", b.Len(), len(want))
 	}
 	for i, w := range want {
-		if b.ops[i] != w {
-			t.Errorf("op %d: %+v, want %+v", i, b.ops[i], w)
+		if got := b.ops.At(i); got != w {
+			t.Errorf("op %d: %+v, want %+v", i, got, w)
 		}
 	}
-	if cap(b.ops)-len(b.ops) < 100 {
-		t.Errorf("Grow(100): room for %d", cap(b.ops)-len(b.ops))
+	if b.ops.Room() < 100 {
+		t.Errorf("Grow(100): room for %d", b.ops.Room())
 	}
 	b.Reset()
 	if b.Len() != 0 {
 		t.Fatalf("after Reset: %d ops", b.Len())
 	}
 	b.Add(netip.MustParsePrefix("198.51.100.1/32"), 3)
-	if b.Len() != 1 || b.ops[0].Nexthop != 3 {
-		t.Errorf("reused batch: %+v", b.ops)
+	if b.Len() != 1 || b.ops.At(0).Nexthop != 3 {
+		t.Errorf("reused batch: %+v", b.ops.At(0))
 	}
 }
 

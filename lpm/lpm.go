@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"syscall"
 
@@ -153,29 +152,26 @@ func (f *FIB) Destroy(t *Table) error {
 // goroutine while the writer adds tables, and never to be modified.
 func (f *FIB) Tables() map[uint32]*Table { return *f.view.Load() }
 
-// Batch collects route changes for one table.
+// Batch collects route changes for one table, in the fast path's layout
+// (dpdk.RouteOps): Apply passes it on without converting or copying it.
 type Batch struct {
-	ops []dpdk.RouteOp
+	ops dpdk.RouteOps
 }
 
 // Add adds or replaces the route for p.
-func (b *Batch) Add(p netip.Prefix, nh uint32) {
-	b.ops = append(b.ops, dpdk.RouteOp{Prefix: p.Masked(), Nexthop: nh})
-}
+func (b *Batch) Add(p netip.Prefix, nh uint32) { b.ops.Add(p, nh) }
 
 // Del removes the route for p.
-func (b *Batch) Del(p netip.Prefix) {
-	b.ops = append(b.ops, dpdk.RouteOp{Del: true, Prefix: p.Masked()})
-}
+func (b *Batch) Del(p netip.Prefix) { b.ops.Del(p) }
 
 // Grow makes room for n more changes.
-func (b *Batch) Grow(n int) { b.ops = slices.Grow(b.ops, n) }
+func (b *Batch) Grow(n int) { b.ops.Grow(n) }
 
 // Len is the number of changes queued.
-func (b *Batch) Len() int { return len(b.ops) }
+func (b *Batch) Len() int { return b.ops.Len() }
 
 // Reset empties the batch for reuse.
-func (b *Batch) Reset() { b.ops = b.ops[:0] }
+func (b *Batch) Reset() { b.ops.Reset() }
 
 // Failure is one change the table refused.
 type Failure struct {
@@ -198,16 +194,16 @@ var ErrFull = syscall.ENOSPC
 // further adds, counted and logged once per batch); err is set only when
 // the batch could not run at all.
 func (f *FIB) Apply(t *Table, b *Batch) (Result, error) {
-	errs, failed, err := dpdk.ApplyRoutes(t.Slot, b.ops)
+	errs, failed, err := dpdk.ApplyRouteOps(t.Slot, &b.ops)
 	if err != nil {
 		return Result{}, err
 	}
-	r := Result{Applied: len(b.ops) - failed}
+	r := Result{Applied: b.ops.Len() - failed}
 	for i, e := range errs {
 		if e == nil {
 			continue
 		}
-		op := b.ops[i]
+		op := b.ops.At(i)
 		r.Failed = append(r.Failed, Failure{Prefix: op.Prefix, Del: op.Del, Err: e})
 		if !op.Del && errors.Is(e, ErrFull) {
 			r.Full++
