@@ -52,10 +52,10 @@ type options struct {
 	noLPM    bool
 	hugepage int
 
-	lpmTimeout               time.Duration
-	failoverOnly, routerOnly bool
-	noBGP, bgpOnly           bool
-	fwdRows                  *regexp.Regexp // nil: every forwarding row
+	lpmTimeout                          time.Duration
+	failoverOnly, routerOnly, buildOnly bool
+	noBGP, bgpOnly                      bool
+	fwdRows                             *regexp.Regexp // nil: every forwarding row
 }
 
 func main() {
@@ -77,6 +77,7 @@ func main() {
 	flag.DurationVar(&o.lpmTimeout, "lpm-timeout", 10*time.Minute, "time limit of bench_lpm")
 	flag.BoolVar(&o.failoverOnly, "failover-only", false, "run only the failover section (with -no-fwd -no-lpm)")
 	flag.BoolVar(&o.routerOnly, "router-only", false, "run only the netlink mirror section (with -no-fwd -no-lpm)")
+	flag.BoolVar(&o.buildOnly, "build-only", false, "run only the own FIB's build from nothing (with -no-fwd -no-lpm)")
 	flag.BoolVar(&o.noBGP, "no-bgp", false, "skip the BGP full-view load (bin/soak -load-bench)")
 	flag.BoolVar(&o.bgpOnly, "bgp-only", false, "run only the BGP full-view load")
 	flag.IntVar(&o.hugepage, "hugepages", 3072, "2 MiB hugepages to reserve (0: run on --no-huge)")
@@ -107,7 +108,7 @@ func run(o *options) error {
 	defer restore()
 	machine(huge)
 	defer printGoals()
-	if o.bgpOnly || !o.noBGP && !o.failoverOnly && !o.routerOnly {
+	if o.bgpOnly || !o.noBGP && !o.failoverOnly && !o.routerOnly && !o.buildOnly {
 		if err := bgpLoad(o); err != nil {
 			return err
 		}
