@@ -186,6 +186,24 @@ func TestApplyFullTable(t *testing.T) {
 	}
 }
 
+// seqPrefix4 and seqPrefix6 are the i-th of runs of distinct prefixes
+// (10.x.y.0/24 and 2001:db8:x:y::/48, for i below 65,536).
+func seqPrefix4(i int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+}
+
+func seqPrefix6(i int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48)
+}
+
+// ownTableOf is an own-FIB table of the given sizes and two published
+// nexthops, a blackhole and an unreachable.
+func ownTableOf(t *testing.T, n4, n6 uint32) (f *FIB, tb *Table, a, b uint32) {
+	t.Helper()
+	f, tb = fastTableOf(t, Config{MaxRoutes4: n4, MaxRoutes6: n6, Own: true})
+	return f, tb, publish(t, f, dpdk.NexthopBlackhole), publish(t, f, dpdk.NexthopUnreachable)
+}
+
 // TestOwnBatchOverPartOfTable: on fibd's own FIB, a batch that rewrites
 // a quarter of a table or more is recorded and the table built again
 // whole (a link going down under multipath routes replaces every route
@@ -194,14 +212,8 @@ func TestApplyFullTable(t *testing.T) {
 // gone, the others untouched, and the route counts follow.
 func TestOwnBatchOverPartOfTable(t *testing.T) {
 	const n4, n6 = 40000, 8000
-	f, tb := fastTableOf(t, Config{MaxRoutes4: n4, MaxRoutes6: n6, Own: true})
-	a, b := publish(t, f, dpdk.NexthopBlackhole), publish(t, f, dpdk.NexthopUnreachable)
-	p4 := func(i int) netip.Prefix {
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
-	}
-	p6 := func(i int) netip.Prefix {
-		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48)
-	}
+	f, tb, a, b := ownTableOf(t, n4, n6)
+	p4, p6 := seqPrefix4, seqPrefix6
 	var batch Batch
 	for i := range n4 {
 		batch.Add(p4(i), a)
@@ -310,14 +322,8 @@ func TestReleaseAfterCommit(t *testing.T) {
 // so that both orders differ everywhere.
 func TestOwnBulkBatchKeepsItsOrder(t *testing.T) {
 	const n4, n6 = 30000, 6000
-	f, tb := fastTableOf(t, Config{MaxRoutes4: n4, MaxRoutes6: n6, Own: true})
-	a, b := publish(t, f, dpdk.NexthopBlackhole), publish(t, f, dpdk.NexthopUnreachable)
-	p4 := func(i int) netip.Prefix {
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
-	}
-	p6 := func(i int) netip.Prefix {
-		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48)
-	}
+	f, tb, a, b := ownTableOf(t, n4, n6)
+	p4, p6 := seqPrefix4, seqPrefix6
 	// prefix i (even): add a, delete, add b; prefix i (odd): add b, then a
 	// delete; the half of the table: every change of a prefix in a row
 	var batch Batch
