@@ -152,7 +152,7 @@ func (r *RouteOps) Room() int { return cap(r.c) - len(r.c) }
 // Reset empties the batch, keeping its memory.
 func (r *RouteOps) Reset() { r.c = r.c[:0] }
 
-// At is change i as queued.
+// At is change i as queued, its prefix masked.
 func (r *RouteOps) At(i int) RouteOp {
 	c := &r.c[i]
 	var a netip.Addr

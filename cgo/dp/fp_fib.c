@@ -218,7 +218,8 @@ static bool valid_op(const struct fp_route_op *op);
 #define FP_OWN_BULK_SHARE 4
 
 /* One family's share of a batch on an own table: the ops of family fam
- * (4 takes the invalid ones too), in order. The families are separate
+ * (4 takes the invalid ones too), in the batch's order or, for a bulk
+ * batch, in address order (own_pass_order). The families are separate
  * structures with separate counts, so the two shares of a bulk batch run
  * at once (own_apply). */
 struct own_pass {
@@ -232,26 +233,35 @@ struct own_pass {
 	int commit; /* the family's fp_lpm_commit: 0 or -ENOMEM */
 };
 
-/* The first 32 bits of op's address, host order. */
+/* The first 32 bits of op's prefix, host order: masked to its length,
+ * as the tables mask it, so that two ops on one prefix written with
+ * different host bits have one key and keep their order. */
 static inline uint32_t
 op_key(const struct fp_route_op *op)
 {
 	uint32_t k;
 	memcpy(&k, op->addr, 4);
-	return rte_be_to_cpu_32(k);
+	k = rte_be_to_cpu_32(k);
+	return op->depth >= 32 ? k : op->depth == 0 ? 0 : k & ~(UINT32_MAX >> op->depth);
 }
 
 /* The order a bulk pass records its share in: by address (its first 32
  * bits), stable, so that the ops of one prefix keep theirs. Recording in
  * address order walks the record the way its last insert left it, where
  * an order of arrival (a peer's, a shuffled test's) misses the cache at
- * every level of every insert. Only when the share cannot fill the table:
- * a full table refuses the adds that come last, and the programmer puts
- * the routes that keep the router reachable first. NULL: the batch's
- * order (also when memory is short); else *m ops, free()d by the caller. */
+ * every level of every insert. Only when the share cannot reach the
+ * table's limit (replaces counted as adds: a re-dump that replaces every
+ * route keeps the kernel's order, address order already): a full table
+ * refuses the adds that come last, and the programmer puts the routes
+ * that keep the router reachable first. (An add refused for want of
+ * memory, which a sorted share meets at an address and not at its end,
+ * is no such promise.) NULL: the batch's order (also when memory is
+ * short); else *m ops, free()d by the caller. */
 static uint32_t *
 own_pass_order(const struct own_pass *p, uint64_t held, uint64_t max, uint32_t *m)
 {
+	if (!p->bulk)
+		return NULL;
 	uint32_t k = 0, adds = 0;
 	for (uint32_t i = 0; i < p->n; i++) {
 		if ((p->ops[i].family == 6) == (p->fam == 6)) {
@@ -259,7 +269,7 @@ own_pass_order(const struct own_pass *p, uint64_t held, uint64_t max, uint32_t *
 			adds += p->ops[i].op == FP_ROUTE_ADD;
 		}
 	}
-	if (!p->bulk || held + adds > max)
+	if (k == 0 || held + adds > max)
 		return NULL;
 	/* items: key << 32 | op index, read from the ops once, in order */
 	enum { DIGIT = 16, BUCKETS = 1 << DIGIT };

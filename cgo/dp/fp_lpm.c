@@ -1770,7 +1770,7 @@ fp_lpm_free(struct fp_lpm *l)
 	free(l);
 }
 
-/* *oldp: the value replaced, 0 for a new prefix */
+/* *oldp: the value replaced, 0 for a new prefix or on an error */
 static int
 do_add(struct fp_lpm *l, u128 k, unsigned depth, uint32_t nh, uint32_t *oldp)
 {

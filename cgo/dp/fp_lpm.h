@@ -80,7 +80,8 @@ void fp_lpm_free(struct fp_lpm *l);
 int fp_lpm4_add(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh);
 int fp_lpm6_add(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t nh);
 /* The same, and *old gets the value replaced: 0 when the prefix is new
- * (one walk of the record where a get before the add takes two). */
+ * or on an error (one walk of the record where a get before the add takes
+ * two). */
 int fp_lpm4_put(struct fp_lpm *l, uint32_t ip, uint8_t depth, uint32_t nh, uint32_t *old);
 int fp_lpm6_put(struct fp_lpm *l, const uint8_t ip[16], uint8_t depth, uint32_t nh, uint32_t *old);
 /* 0, -ENOENT when the prefix is not in the table, -ENOMEM (unchanged). */

@@ -133,7 +133,7 @@ func run(o *options) error {
 			return err
 		}
 	}
-	if o.noFIB {
+	if o.noFIB && !o.buildOnly {
 		return nil
 	}
 	return fibBench(o, huge, v4, v6)

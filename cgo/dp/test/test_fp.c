@@ -1379,6 +1379,45 @@ test_ajb(void)
 	rte_pktmbuf_free_bulk(pkts, 4);
 }
 
+/* A bulk batch on an own table is recorded in address order, yet the ops
+ * of one prefix apply in the batch's order, also when their addresses
+ * carry different host bits (fp_table_apply does not require them masked):
+ * ADD 10.1.2.3/8 then DEL 10.0.0.0/8 leaves no /8. The batch runs from
+ * high addresses to low, so the two orders differ everywhere else. */
+static void
+test_bulk_order(void)
+{
+	enum { T = 6, FILL = 20000 };
+	struct fp_table_conf tc = {.id = 600, .max_routes4 = 65536, .max_routes6 = 64, .own = 1};
+	CHECK(fp_table_create(T, &tc) == 0, "table create");
+	struct fp_nh_conf bh = {.type = FP_NH_BLACKHOLE};
+	CHECK(fp_nh_set(61, &bh) == 0 && fp_nh_set(62, &bh) == 0, "nexthops");
+	struct fp_route_op *ops = calloc(FILL + 4, sizeof(*ops));
+	int32_t *res = calloc(FILL + 4, sizeof(*res));
+	uint32_t n = 0;
+	for (int i = FILL - 1; i >= 0; i--) /* 20.x.y.0/24, high to low */
+		ops[n++] = (struct fp_route_op){.op = FP_ROUTE_ADD, .family = 4, .depth = 24, .nh = 61,
+						.addr = {20, (uint8_t)(i >> 8), (uint8_t)i}};
+	ops[n++] = (struct fp_route_op){.op = FP_ROUTE_ADD, .family = 4, .depth = 8, .nh = 61, .addr = {10, 1, 2, 3}};
+	ops[n++] = (struct fp_route_op){.op = FP_ROUTE_DEL, .family = 4, .depth = 8, .addr = {10}};
+	ops[n++] = (struct fp_route_op){.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 61, .addr = {30, 0, 9}};
+	ops[n++] = (struct fp_route_op){.op = FP_ROUTE_ADD, .family = 4, .depth = 16, .nh = 62, .addr = {30, 0}};
+	CHECK(fp_table_apply(T, ops, n, res) == 0, "bulk batch: %d failed", (int)(res[FILL] | res[FILL + 1]));
+	CHECK(fp_lookup4(T, rte_cpu_to_be_32(0x0a010203)) == FP_NH_MISS, "10/8 added then deleted: %u",
+	      fp_lookup4(T, rte_cpu_to_be_32(0x0a010203)));
+	CHECK(fp_lookup4(T, rte_cpu_to_be_32(0x1e000101)) == 62, "30.0/16 replaced last: %u",
+	      fp_lookup4(T, rte_cpu_to_be_32(0x1e000101)));
+	CHECK(fp_lookup4(T, rte_cpu_to_be_32(0x14000001)) == 61 &&
+		      fp_lookup4(T, rte_cpu_to_be_32(0x144e1f01)) == 61,
+	      "the fill is there");
+	struct fp_table_info ti;
+	fp_table_info(T, &ti);
+	CHECK(ti.routes4 == FILL + 1, "routes held %lu, want %u", (unsigned long)ti.routes4, FILL + 1);
+	free(ops);
+	free(res);
+	CHECK(fp_table_destroy(T) == 0, "destroy");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1413,6 +1452,7 @@ main(int argc, char **argv)
 	test_punt_classes();
 	test_vlan_ingress();
 	test_burst_equals_single();
+	test_bulk_order();
 	test_grace_stall();
 	test_capture_handover();
 	test_ajb();

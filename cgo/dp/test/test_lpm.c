@@ -621,6 +621,22 @@ plain_free(void *arg, void *p)
 	free(p);
 }
 
+/* fp_lpm*_put through the family's call; *prior gets the exact prefix's
+ * value before it (0: none), read without allocating. */
+static int
+lpm_put(struct fp_lpm *l, unsigned W, u128 k, unsigned d, uint32_t nh, uint32_t *old, uint32_t *prior)
+{
+	uint8_t ip[16];
+	to_bytes(k, ip);
+	*prior = 0;
+	if (W == 32) {
+		fp_lpm4_get(l, (uint32_t)(k >> 96), d, prior);
+		return fp_lpm4_put(l, (uint32_t)(k >> 96), d, nh, old);
+	}
+	fp_lpm6_get(l, ip, d, prior);
+	return fp_lpm6_put(l, ip, d, nh, old);
+}
+
 static void
 test_nomem(unsigned W, unsigned ops)
 {
@@ -641,8 +657,10 @@ test_nomem(unsigned W, unsigned ops)
 		if (rndn(4) || nk == 0) {
 			d = mix_len(W, false);
 			k = mix_key(W, d);
-			uint32_t nh = 1 + rndn(100);
-			rc = lpm_add(l, W, k, d, nh);
+			uint32_t nh = 1 + rndn(100), old = 7, prior;
+			rc = lpm_put(l, W, k, d, nh, &old, &prior);
+			/* put says what it replaced, and nothing when it failed */
+			CHECK(old == (rc == 0 ? prior : 0), "nomem: put rc %d old %u, was %u", rc, old, prior);
 			if (rc == 0) {
 				ref_set(&r, k, d, nh);
 				keys[nk] = k;
