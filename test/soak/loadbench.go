@@ -249,6 +249,7 @@ func loadOnce(cfg Config, kind string) (line string, err error) {
 	s := &soak{cfg: cfg, l: newLab(&cfg), out: cfg.Out, results: map[string]*result{},
 		sample: rand.New(rand.NewPCG(uint64(cfg.Seed), 2))}
 	s.l.fib = kind
+	s.l.bgpTimers = bgpTimersLoad
 	defer s.l.teardown()
 	s.l.view(cfg.Routes4, cfg.Routes6, cfg.Seed)
 	s.logf("load bench, fibd_fib=%s: %d IPv4 + %d IPv6 routes over eBGP (%d + %d into table %d too); logs in %s",
