@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -68,7 +69,7 @@ func leastLoaded(candidates []int, before, after map[int]cpuBusy) (cpu int, load
 // autoCore is router_bind_core=-1: the least loaded of the CPUs thread
 // tid may run on (the control plane's: the workers' are excluded),
 // measured over a short sample.
-func autoCore(tid int, sample time.Duration) (cpu int, load float64, err error) {
+func autoCore(ctx context.Context, tid int, sample time.Duration) (cpu int, load float64, err error) {
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(tid, &set); err != nil {
 		return -1, 0, fmt.Errorf("thread affinity: %w", err)
@@ -83,7 +84,9 @@ func autoCore(tid int, sample time.Duration) (cpu int, load float64, err error) 
 	if err != nil {
 		return -1, 0, err
 	}
-	time.Sleep(sample)
+	if sleep(ctx, sample); ctx.Err() != nil {
+		return -1, 0, ctx.Err()
+	}
 	after, err := readCPUStat("/proc/stat")
 	if err != nil {
 		return -1, 0, err

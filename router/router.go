@@ -180,7 +180,7 @@ func (r *Router) Run(ctx context.Context) error {
 	// unlocked: it ends with Run instead of going back to the Go scheduler
 	// with the router's affinity and nice value.
 	runtime.LockOSThread()
-	r.pinThread(ctx)
+	defer r.pinThread(ctx)() // Run returns once nothing it started runs
 	missingLogged := false
 	for ctx.Err() == nil {
 		err := r.k.Open()
@@ -805,8 +805,13 @@ func (r *Router) probeUnresolved() {
 // locked OS thread of Run. Go has no thread priorities: the nice value of
 // this thread (Linux nices threads individually) stands in for them.
 // router_bind_core=-1 (the manual's autodetection) picks the least loaded
-// CPU outside the workers'.
-func (r *Router) pinThread(ctx context.Context) {
+// CPU outside the workers'. The returned wait blocks until the goroutine
+// that samples the load is gone (at once when ctx has ended: the sample
+// is cut short), so that nothing of the router outlives Run: a router
+// stopped within its first 200 ms of mirroring was kept, RIB and all,
+// until that sample ended.
+func (r *Router) pinThread(ctx context.Context) (wait func()) {
+	wait = func() {}
 	tid := unix.Gettid()
 	pin := func(core int) {
 		var set unix.CPUSet
@@ -824,13 +829,16 @@ func (r *Router) pinThread(ctx context.Context) {
 		// taken during the mirror would see the router's own work. The
 		// thread is pinned from this goroutine (affinity is per thread
 		// id); Run's thread lives until ctx ends.
+		done := make(chan struct{})
+		wait = func() { <-done }
 		go func() {
+			defer close(done)
 			select {
 			case <-r.ready:
 			case <-ctx.Done():
 				return
 			}
-			cpu, load, err := autoCore(tid, 200*time.Millisecond)
+			cpu, load, err := autoCore(ctx, tid, 200*time.Millisecond)
 			switch {
 			case ctx.Err() != nil:
 			case err != nil:
@@ -847,6 +855,7 @@ func (r *Router) pinThread(ctx context.Context) {
 			r.log.Warn().Err(err).Int("router_sched_add_prio", r.cfg.SchedAddPrio).Msg("cannot set the router thread's priority")
 		}
 	}
+	return wait
 }
 
 func sleep(ctx context.Context, d time.Duration) {
