@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -108,12 +109,22 @@ func run(o *options) error {
 	defer restore()
 	machine(huge)
 	defer printGoals()
-	if o.bgpOnly || !o.noBGP && !o.failoverOnly && !o.routerOnly && !o.buildOnly {
-		if err := bgpLoad(o); err != nil {
-			return err
+	// The sections that run in subprocesses (the BGP load, forwarding,
+	// bench_lpm) leave nothing behind in this one when they fail: the
+	// others still run, the failed one's rows print as "-", and the run
+	// ends with its error. One slow day's BGP flap cost a whole run's
+	// figures before.
+	var failed []error
+	section := func(name string, err error) {
+		if err != nil {
+			fmt.Printf("%s FAILED (the other sections go on): %v\n\n", name, err)
+			failed = append(failed, fmt.Errorf("%s: %w", name, err))
 		}
+	}
+	if o.bgpOnly || !o.noBGP && !o.failoverOnly && !o.routerOnly && !o.buildOnly {
+		section("BGP full-view load", bgpLoad(o))
 		if o.bgpOnly {
-			return nil
+			return errors.Join(failed...)
 		}
 	}
 
@@ -123,20 +134,16 @@ func run(o *options) error {
 		// Forwarding first: the FIB benchmark initialises an EAL in this
 		// process, and DPDK cannot be re-initialised afterwards, but the
 		// subprocesses need the hugepages it would hold.
-		if err := forwarding(o, huge, v4, v6); err != nil {
-			return err
-		}
+		section("forwarding", forwarding(o, huge, v4, v6))
 	}
 	if !o.noLPM {
 		// a subprocess with its own EAL: before this process starts one
-		if err := lpmBench(o, huge, v4, v6); err != nil {
-			return err
-		}
+		section("LPM (bench_lpm)", lpmBench(o, huge, v4, v6))
 	}
 	if o.noFIB && !o.buildOnly {
-		return nil
+		return errors.Join(failed...)
 	}
-	return fibBench(o, huge, v4, v6)
+	return errors.Join(append(failed, fibBench(o, huge, v4, v6))...)
 }
 
 // machine prints what the figures were measured on.
