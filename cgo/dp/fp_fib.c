@@ -233,6 +233,13 @@ struct own_pass {
 	int commit; /* the family's fp_lpm_commit: 0 or -ENOMEM */
 };
 
+/* Whether op is in pass p's share (IPv4's takes the invalid families). */
+static inline bool
+in_pass(const struct own_pass *p, const struct fp_route_op *op)
+{
+	return (op->family == 6) == (p->fam == 6);
+}
+
 /* The first 32 bits of op's prefix, host order: masked to its length,
  * as the tables mask it, so that two ops on one prefix written with
  * different host bits have one key and keep their order. */
@@ -264,7 +271,7 @@ own_pass_order(const struct own_pass *p, uint64_t held, uint64_t max, uint32_t *
 		return NULL;
 	uint32_t k = 0, adds = 0;
 	for (uint32_t i = 0; i < p->n; i++) {
-		if ((p->ops[i].family == 6) == (p->fam == 6)) {
+		if (in_pass(p, &p->ops[i])) {
 			k++;
 			adds += p->ops[i].op == FP_ROUTE_ADD;
 		}
@@ -283,7 +290,7 @@ own_pass_order(const struct own_pass *p, uint64_t held, uint64_t max, uint32_t *
 	}
 	k = 0;
 	for (uint32_t i = 0; i < p->n; i++)
-		if ((p->ops[i].family == 6) == (p->fam == 6))
+		if (in_pass(p, &p->ops[i]))
 			a[k++] = (uint64_t)op_key(&p->ops[i]) << 32 | i;
 	/* two counting passes over the key, low digit then high */
 	for (unsigned shift = 32; shift < 64; shift += DIGIT) {
@@ -326,7 +333,7 @@ own_pass_run(struct own_pass *p)
 	for (uint32_t j = 0; j < m; j++) {
 		uint32_t i = ord != NULL ? ord[j] : j;
 		const struct fp_route_op *op = &p->ops[i];
-		if ((op->family == 6) != (p->fam == 6))
+		if (!in_pass(p, op))
 			continue;
 		int rc;
 		if (!valid_op(op)) {

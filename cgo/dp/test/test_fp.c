@@ -1416,6 +1416,8 @@ test_bulk_order(void)
 	free(ops);
 	free(res);
 	CHECK(fp_table_destroy(T) == 0, "destroy");
+	struct fp_nh_conf none = {.type = FP_NH_NONE};
+	CHECK(fp_nh_set(61, &none) == 0 && fp_nh_set(62, &none) == 0, "free nexthops");
 }
 
 int
