@@ -52,17 +52,9 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 	create := time.Since(t0)
 	heapTables := dpdk.HeapUsed() - heap0
 
-	// 16 neighbours; routes spread over them as in a multi-homed box.
-	var nhs []uint32
-	for range 16 {
-		idx, err := fib.NH.Alloc()
-		if err != nil {
-			return err
-		}
-		if err := fib.NH.Set(idx, dpdk.Nexthop{Type: dpdk.NexthopBlackhole}); err != nil {
-			return err
-		}
-		nhs = append(nhs, idx)
+	nhs, err := neighbours(fib)
+	if err != nil {
+		return err
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
@@ -193,16 +185,9 @@ func fibBench(o *options, huge bool, v4, v6 []netip.Prefix) error {
 // for them.
 func ownBuildBench(v4, v6 []netip.Prefix) error {
 	fib := lpm.New(zerolog.Nop(), lpm.Config{MaxRoutes4: uint32(len(v4)), MaxRoutes6: uint32(len(v6)), Own: true})
-	var nhs []uint32
-	for range 16 {
-		idx, err := fib.NH.Alloc()
-		if err == nil {
-			err = fib.NH.Set(idx, dpdk.Nexthop{Type: dpdk.NexthopBlackhole})
-		}
-		if err != nil {
-			return err
-		}
-		nhs = append(nhs, idx)
+	nhs, err := neighbours(fib)
+	if err != nil {
+		return err
 	}
 	var b lpm.Batch
 	var took []float64
@@ -239,6 +224,23 @@ func ownBuildBench(v4, v6 []netip.Prefix) error {
 		took[0], took[1], took[2])
 	score(gBuild, "own", took[0])
 	return nil
+}
+
+// neighbours publishes the 16 nexthops a bench's routes spread over, as
+// in a multi-homed box (blackholes: the lookups are what is measured).
+func neighbours(fib *lpm.FIB) ([]uint32, error) {
+	var nhs []uint32
+	for range 16 {
+		idx, err := fib.NH.Alloc()
+		if err != nil {
+			return nil, err
+		}
+		if err := fib.NH.Set(idx, dpdk.Nexthop{Type: dpdk.NexthopBlackhole}); err != nil {
+			return nil, err
+		}
+		nhs = append(nhs, idx)
+	}
+	return nhs, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

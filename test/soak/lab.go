@@ -44,7 +44,7 @@ type lab struct {
 	want200, want200v6 int            // and in table 200
 	t200Dst            netip.Addr     // the client's destination through table 200
 	peerMAC            string         // the upstream's MAC (pb)
-	bgpTimers          string         // the BGP sessions' timers ("": bgpTimersFaults)
+	bgpTimers          string         // the BGP sessions' timers (bgpTimersFaults or bgpTimersLoad)
 }
 
 const (
@@ -89,7 +89,7 @@ func newLab(cfg *Config) *lab {
 	s := strconv.Itoa(os.Getpid() % 100000)
 	return &lab{sfx: s, rt: "srt" + s, cl: "scl" + s, up: "sup" + s,
 		fa: "sfa" + s, fb: "sfb" + s, xa: "sxa" + s, xb: "sxb" + s,
-		dir: cfg.Dir, bin: cfg.Bin,
+		dir: cfg.Dir, bin: cfg.Bin, bgpTimers: bgpTimersFaults,
 		ctlAddr: freeLocal(21000 + os.Getpid()%4000),
 		metrics: freeLocal(25000 + os.Getpid()%4000)}
 }
@@ -345,13 +345,6 @@ const (
 	bgpTimersLoad   = "hold time 90; keepalive time 30; connect retry time 2; error wait time 1, 5;"
 )
 
-func (l *lab) timers() string {
-	if l.bgpTimers == "" {
-		return bgpTimersFaults
-	}
-	return l.bgpTimers
-}
-
 func (l *lab) startUpstream() error {
 	conf := fmt.Sprintf(`router id 10.2.0.2;
 protocol device { scan time 1; }
@@ -373,7 +366,7 @@ protocol bgp r6 {
 	%[4]s
 	ipv6 { import none; export where source = RTS_STATIC; };
 }
-`, staticBody(l.view4), staticBody(l.churn4), staticBody(l.view6), l.timers())
+`, staticBody(l.view4), staticBody(l.churn4), staticBody(l.view6), l.bgpTimers)
 	b, err := startBird(l.up, filepath.Join(l.dir, "bird-up"), conf)
 	l.uBird = b
 	return err
@@ -401,7 +394,7 @@ protocol bgp up6 {
 	%[2]s
 	ipv6 { import all; export none; };
 }
-`, tableRule, l.timers())
+`, tableRule, l.bgpTimers)
 	}
 	b, err := startBird(l.rt, filepath.Join(l.dir, "bird-rt"), l.rBirdConf)
 	l.rBird = b
