@@ -1,10 +1,13 @@
 package rib
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"fibd/cgo/fptypes"
@@ -27,6 +30,38 @@ type Hop struct {
 	// keyed by it, so a new MAC is one nexthop write.
 	Gw  netip.Addr
 	MAC [6]byte // Forward only
+}
+
+// compareHops orders two hops as their String forms sort, without making
+// them (a full view of multipath routes sorts two million members): the
+// port's decimal digits as text, then unresolved before forwarded before
+// punted, then the MAC. An ECMP group keeps the member order it always
+// had, which decides each flow's member.
+func compareHops(a, b Hop) int {
+	var da, db [5]byte // a PortID has at most 5 digits
+	pa := strconv.AppendUint(da[:0], uint64(a.Port), 10)
+	pb := strconv.AppendUint(db[:0], uint64(b.Port), 10)
+	if c := bytes.Compare(pa, pb); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(hopRank(a.Type), hopRank(b.Type)); c != 0 {
+		return c
+	}
+	if a.Type == fptypes.NexthopForward {
+		return bytes.Compare(a.MAC[:], b.MAC[:])
+	}
+	return 0
+}
+
+// hopRank: the order of String's texts after the port (" (", " -", " e").
+func hopRank(t fptypes.NexthopType) int {
+	switch t {
+	case fptypes.NexthopForward:
+		return 1
+	case fptypes.NexthopPunt:
+		return 2
+	}
+	return 0
 }
 
 func (h Hop) String() string {

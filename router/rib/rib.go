@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"fibd/cgo/fptypes"
 )
@@ -1131,7 +1130,7 @@ func (r *RIB) pathsTarget(k tp, e *entry, rt *cand) (Target, error) {
 	if len(resolved) > 0 {
 		members = resolved // unresolved members leave the group meanwhile
 	}
-	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.Hop.String(), b.Hop.String()) })
+	slices.SortFunc(members, func(a, b Member) int { return compareHops(a.Hop, b.Hop) })
 	// The same neighbour listed twice adds its weights.
 	merged := members[:0:0]
 	for _, m := range members {
