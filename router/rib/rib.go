@@ -523,20 +523,30 @@ func (r *RIB) DelRoute(rt Route) bool {
 // resolution follows at the next Flush. It returns how many routes it
 // removed and how many it added or replaced.
 func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
-	want := make(map[syncKey]*Route, len(routes))
+	want := make(map[syncKey]int32, len(routes))
 	for i := range routes {
 		rt := &routes[i]
 		rt.Prefix = rt.Prefix.Masked()
 		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
-			want[syncKey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = rt
+			want[syncKey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = int32(i)
 		}
 	}
-	for _, table := range slices.Compact(slices.Sorted(slices.Values(tables))) {
-		r.syncTable(table, v6, want, &removed)
+	// add[i]: routes[i] is to be added (its key's last route, held unlike
+	// in the RIB). They are added in the dump's order, not the map's:
+	// entries near each other in the table are then touched, and settled
+	// by the next flush, one after the other.
+	add := make([]bool, len(routes))
+	for _, i := range want {
+		add[i] = true
 	}
-	for _, rt := range want {
-		r.AddRoute(*rt)
-		changed++
+	for _, table := range slices.Compact(slices.Sorted(slices.Values(tables))) {
+		r.syncTable(table, v6, routes, want, add, &removed)
+	}
+	for i := range routes {
+		if add[i] {
+			r.AddRoute(routes[i])
+			changed++
+		}
 	}
 	return removed, changed
 }
@@ -548,8 +558,8 @@ type syncKey struct {
 }
 
 // syncTable removes the routes of one table and family that want does not
-// hold, and takes from want those the RIB holds alike.
-func (r *RIB) syncTable(table uint32, v6 bool, want map[syncKey]*Route, removed *int) {
+// hold, and clears add for those the RIB holds alike.
+func (r *RIB) syncTable(table uint32, v6 bool, routes []Route, want map[syncKey]int32, add []bool, removed *int) {
 	if table == ObjTable {
 		return
 	}
@@ -565,8 +575,8 @@ func (r *RIB) syncTable(table uint32, v6 bool, want map[syncKey]*Route, removed 
 				r.markEntry(k, e)
 				*removed++
 				continue
-			case r.sameContent(&e.routes[i], w):
-				delete(want, rk) // nothing to do
+			case r.sameContent(&e.routes[i], &routes[w]):
+				add[w] = false // nothing to do
 			}
 			i++
 		}

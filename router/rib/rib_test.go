@@ -348,6 +348,41 @@ func TestRIBSyncRoutes(t *testing.T) {
 	}
 }
 
+// TestRIBSyncRoutesLastWins: a dump that holds one table/prefix/metric
+// twice leaves the RIB with the later of the two, whether or not the RIB
+// held the earlier one already.
+func TestRIBSyncRoutesLastWins(t *testing.T) {
+	gw, gw2 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	via := func(g netip.Addr) Route {
+		return Route{Table: 100, Prefix: netip.MustParsePrefix("20.0.0.0/8"), Nexthops: []Nexthop{{Gateway: g, Dev: "a"}}}
+	}
+	for _, tc := range []struct {
+		dump    []Route
+		changed int
+		want    netip.Addr
+	}{
+		{[]Route{via(gw2), via(gw)}, 0, gw}, // the later one is what the RIB holds
+		{[]Route{via(gw), via(gw2)}, 1, gw2},
+	} {
+		rib := NewRIB(ribPorts, 100)
+		rib.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
+		for _, g := range []netip.Addr{gw, gw2} {
+			rib.SetNeigh(Neigh{Addr: g, MAC: net.HardwareAddr{2, 0, 0, 0, 0, g.As4()[3]}, Dev: "a"})
+		}
+		rib.AddRoute(via(gw))
+		rib.Settle()
+		removed, changed := rib.SyncRoutes(false, []uint32{100}, tc.dump)
+		rib.Flush()
+		if removed != 0 || changed != tc.changed {
+			t.Errorf("dump %v: removed %d changed %d, want 0 and %d", tc.dump, removed, changed, tc.changed)
+		}
+		got := rib.Desired()[100][netip.MustParsePrefix("20.0.0.0/8")]
+		if got.Hop.Gw != tc.want {
+			t.Errorf("dump %v: 20.0.0.0/8 goes to %v, want %v", tc.dump, got.Hop.Gw, tc.want)
+		}
+	}
+}
+
 // TestCompactionDuringFlush: a gateway's users list compacted in the
 // middle of a flush (it doubled) leaves every prefix resolved as a full
 // resolution does (the remembered hops of the flush are forgotten then,
