@@ -461,6 +461,24 @@ func (r *RIB) routeEntry(k tp) *entry {
 	return e
 }
 
+// gatewaysWithin: every gateway c names with a dev (those an entry is
+// listed under, listedBit), b names too, on the same dev.
+func (r *RIB) gatewaysWithin(c, b *cand) bool {
+	if c.paths == b.paths {
+		return true
+	}
+	bp := r.paths.get(b.paths)
+	for _, p := range r.paths.get(c.paths) {
+		if p.Dev == "" || !p.Gateway.IsValid() {
+			continue
+		}
+		if !slices.ContainsFunc(bp, func(q Nexthop) bool { return q.Gateway == p.Gateway && q.Dev == p.Dev }) {
+			return false
+		}
+	}
+	return true
+}
+
 // entry1 is an entry and the array of its first candidate.
 type entry1 struct {
 	entry
@@ -484,7 +502,12 @@ func (r *RIB) AddRoute(rt Route) {
 	e := r.routeEntry(k)
 	c := r.cand(&rt)
 	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
-	e.routesChanged()
+	// The entry stays listed where it is when its best route stays, or
+	// loses paths only (a multipath route's dead path: a million of them
+	// when a link of a full view's ECMP goes down).
+	if i < 0 || i == 0 && !r.gatewaysWithin(&c, &e.routes[0]) {
+		e.routesChanged()
+	}
 	if i >= 0 {
 		r.routeOut(k, &e.routes[i])
 		e.routes[i] = c

@@ -383,6 +383,57 @@ func TestRIBSyncRoutesLastWins(t *testing.T) {
 	}
 }
 
+// TestReplacedRouteFollowsItsNeighbours: a route replaced by one with
+// fewer paths (a multipath route's dead path) keeps the gateway listings
+// it had, one with other paths lists those; either way the route follows
+// its gateways' neighbour changes afterwards, through a compaction of
+// their users lists too.
+func TestReplacedRouteFollowsItsNeighbours(t *testing.T) {
+	gws := []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("10.0.0.4")}
+	p := netip.MustParsePrefix("20.0.0.0/8")
+	via := func(g ...netip.Addr) Route {
+		rt := Route{Table: 100, Prefix: p}
+		for _, gw := range g {
+			rt.Nexthops = append(rt.Nexthops, Nexthop{Gateway: gw, Dev: "a"})
+		}
+		return rt
+	}
+	mac := func(g netip.Addr, v byte) net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, v, g.As4()[3]} }
+	for _, tc := range []struct {
+		name  string
+		after Route
+		gw    netip.Addr // the one path left
+	}{
+		{"fewer paths", via(gws[0]), gws[0]},
+		{"other paths", via(gws[2]), gws[2]},
+	} {
+		rib := NewRIB(ribPorts, 100)
+		rib.AddAddr(Addr{Prefix: netip.MustParsePrefix("10.0.0.1/24"), Dev: "a"})
+		for _, g := range gws {
+			rib.SetNeigh(Neigh{Addr: g, MAC: mac(g, 0), Dev: "a"})
+		}
+		rib.AddRoute(via(gws[0], gws[1]))
+		rib.Flush()
+		rib.AddRoute(tc.after)
+		rib.Flush()
+		for round := byte(1); round <= 3; round++ {
+			if round == 3 { // many users come and go: the gateway's list is compacted
+				for i := range 2 * minCompact {
+					rib.AddRoute(Route{Table: 100, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{30, 0, byte(i >> 8), byte(i)}), 32),
+						Nexthops: []Nexthop{{Gateway: tc.gw, Dev: "a"}}})
+				}
+				rib.Flush()
+			}
+			rib.SetNeigh(Neigh{Addr: tc.gw, MAC: mac(tc.gw, round), Dev: "a"})
+			rib.Flush()
+			got := rib.Desired()[100][p]
+			if got.Type != fptypes.NexthopForward || got.Hop.Gw != tc.gw || net.HardwareAddr(got.Hop.MAC[:]).String() != mac(tc.gw, round).String() {
+				t.Fatalf("%s, round %d: %v goes to %v, want %v at %v", tc.name, round, p, got, tc.gw, mac(tc.gw, round))
+			}
+		}
+	}
+}
+
 // TestCompactionDuringFlush: a gateway's users list compacted in the
 // middle of a flush (it doubled) leaves every prefix resolved as a full
 // resolution does (the remembered hops of the flush are forgotten then,
