@@ -211,6 +211,7 @@ type cand struct {
 	metric uint32
 	nhid   uint32
 	typ    RouteType
+	synced bool // SyncRoutes: the dump holds it (false outside SyncRoutes)
 }
 
 // cand interns rt's paths (a reference the cand holds) and returns it as
@@ -534,36 +535,74 @@ func (r *RIB) DelRoute(rt Route) bool {
 	if i < 0 {
 		return false
 	}
+	r.delCand(k, e, i)
+	return true
+}
+
+// delCand removes candidate i of entry e (key k).
+func (r *RIB) delCand(k tp, e *entry, i int) {
 	r.routeOut(k, &e.routes[i])
 	e.routes = slices.Delete(e.routes, i, i+1)
 	e.routesChanged()
 	r.markEntry(k, e)
-	return true
 }
 
 // SyncRoutes makes the routes of one family in tables equal to routes (a
 // dump of them): the others are removed, the changed ones replaced. The
 // resolution follows at the next Flush. It returns how many routes it
 // removed and how many it added or replaced.
+//
+// It reads the dump from its end, so that of two routes with one key the
+// later one decides, and marks each candidate the dump holds (cand.synced);
+// a walk of the tables then removes the unmarked ones and clears the
+// marks; last, what changed is added in the dump's order: entries near
+// each other in a table are touched, and settled by the next flush, one
+// after the other (a million of them when a link of a full view's
+// multipath routes goes down).
 func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
-	want := make(map[syncKey]int32, len(routes))
-	for i := range routes {
+	add := make([]bool, len(routes))
+	var fresh map[syncKey]bool // keys the RIB does not hold, decided
+	for i := len(routes) - 1; i >= 0; i-- {
 		rt := &routes[i]
 		rt.Prefix = rt.Prefix.Masked()
-		if rt.Prefix.Addr().Is6() == v6 && slices.Contains(tables, rt.Table) {
-			want[syncKey{mkTP(rt.Table, rt.Prefix), rt.Metric}] = int32(i)
+		if rt.Prefix.Addr().Is6() != v6 || !slices.Contains(tables, rt.Table) {
+			continue
+		}
+		k := mkTP(rt.Table, rt.Prefix)
+		var c *cand
+		if e := r.entries.get(k); e != nil && rt.Table != ObjTable {
+			if j := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric }); j >= 0 {
+				c = &e.routes[j]
+			}
+		}
+		switch {
+		case c == nil:
+			sk := syncKey{k, rt.Metric}
+			if fresh == nil {
+				fresh = map[syncKey]bool{}
+			}
+			add[i] = !fresh[sk]
+			fresh[sk] = true
+		case !c.synced:
+			c.synced = true
+			add[i] = !r.sameContent(c, rt)
 		}
 	}
-	// add[i]: routes[i] is to be added (its key's last route, held unlike
-	// in the RIB). They are added in the dump's order, not the map's:
-	// entries near each other in the table are then touched, and settled
-	// by the next flush, one after the other.
-	add := make([]bool, len(routes))
-	for _, i := range want {
-		add[i] = true
-	}
 	for _, table := range slices.Compact(slices.Sorted(slices.Values(tables))) {
-		r.syncTable(table, v6, routes, want, add, &removed)
+		if table == ObjTable {
+			continue
+		}
+		for k, e := range r.entries.of(table, v6) {
+			for i := 0; i < len(e.routes); {
+				if e.routes[i].synced {
+					e.routes[i].synced = false
+					i++
+					continue
+				}
+				r.delCand(k, e, i)
+				removed++
+			}
+		}
 	}
 	for i := range routes {
 		if add[i] {
@@ -578,32 +617,6 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 type syncKey struct {
 	k      tp
 	metric uint32
-}
-
-// syncTable removes the routes of one table and family that want does not
-// hold, and clears add for those the RIB holds alike.
-func (r *RIB) syncTable(table uint32, v6 bool, routes []Route, want map[syncKey]int32, add []bool, removed *int) {
-	if table == ObjTable {
-		return
-	}
-	for k, e := range r.entries.of(table, v6) {
-		for i := 0; i < len(e.routes); {
-			rk := syncKey{k, e.routes[i].metric}
-			w, ok := want[rk]
-			switch {
-			case !ok:
-				r.routeOut(k, &e.routes[i])
-				e.routes = slices.Delete(e.routes, i, i+1)
-				e.routesChanged()
-				r.markEntry(k, e)
-				*removed++
-				continue
-			case r.sameContent(&e.routes[i], &routes[w]):
-				add[w] = false // nothing to do
-			}
-			i++
-		}
-	}
 }
 
 // sameContent: the two routes forward alike (same type and paths). Two

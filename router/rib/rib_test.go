@@ -346,6 +346,18 @@ func TestRIBSyncRoutes(t *testing.T) {
 	if n := rib.Routes(); n != want.Routes() {
 		t.Errorf("%d routes held, want %d", n, want.Routes())
 	}
+	// The same dump again changes nothing; an empty one then removes
+	// every route it marked before (no mark outlives its sync).
+	if removed, changed := rib.SyncRoutes(false, []uint32{100}, slices.Clone(dump)); removed != 0 || changed != 0 {
+		t.Errorf("the same dump again: removed %d changed %d, want none", removed, changed)
+	}
+	if removed, changed := rib.SyncRoutes(false, []uint32{100}, nil); removed != len(dump) || changed != 0 {
+		t.Errorf("an empty dump: removed %d changed %d, want %d and 0", removed, changed, len(dump))
+	}
+	rib.Flush()
+	if n := rib.Routes(); n != want.Routes()-len(dump) {
+		t.Errorf("after an empty dump, %d routes held, want %d", n, want.Routes()-len(dump))
+	}
 }
 
 // TestRIBSyncRoutesLastWins: a dump that holds one table/prefix/metric
