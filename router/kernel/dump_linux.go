@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -113,7 +114,7 @@ func readDump(fds []int, want map[uint32]bool, links rib.Links, f func(*rib.Rout
 	defer func() { close(stop); wg.Wait() }()
 	interrupted := make([]bool, len(fds))
 	running := len(fds)
-	paths := pathCache{}
+	paths := newPathCache()
 	var r rib.Route // f's argument: one for the dump, not one per route
 	for running > 0 {
 		rd := <-full
@@ -168,7 +169,7 @@ func receiveDump(fd, src int, free chan []byte, full chan<- dumpRead, stop <-cha
 // decodeDump decodes one read of a dump, handing its routes to f through
 // r; ended: the read ends the dump. *interrupted records the kernel's
 // NLM_F_DUMP_INTR until the end.
-func decodeDump(b []byte, want map[uint32]bool, links rib.Links, paths pathCache, r *rib.Route,
+func decodeDump(b []byte, want map[uint32]bool, links rib.Links, paths *pathCache, r *rib.Route,
 	f func(*rib.Route), interrupted *bool) (ended bool, err error) {
 	rtnlpcap.Netlink(rtnlpcap.ToUser, b) // router_rtnl_pcap
 	for len(b) >= unix.NLMSG_HDRLEN {
@@ -249,29 +250,56 @@ func dumpEnd(typ uint16, body []byte) (end bool, errno unix.Errno) {
 // nlaTypeMask strips the nested/byte-order flags of an attribute type.
 const nlaTypeMask = 0x3fff
 
-// pathCache shares the one-path Nexthops of a dump's routes, read-only: a
-// full view is a million routes through a handful of gateways, and a
-// slice each was a million allocations for the GC to follow while the
-// dump runs.
-type pathCache map[pathKey][]rib.Nexthop
+// pathCache shares the Nexthops of a dump's routes, read-only: a full
+// view is a million routes through a handful of gateways, or of sets of
+// them (multipath), and a slice each was a million allocations for the
+// GC to follow while the dump runs.
+type pathCache struct {
+	one   map[pathKey][]rib.Nexthop
+	multi map[string][]rib.Nexthop // by the route's RTA_MULTIPATH bytes
+}
 
 type pathKey struct {
 	gw  netip.Addr
 	oif int
 }
 
-// maxCachedPaths bounds a cache: past it, routes get their own slices.
+func newPathCache() *pathCache {
+	return &pathCache{one: map[pathKey][]rib.Nexthop{}, multi: map[string][]rib.Nexthop{}}
+}
+
+// maxCachedPaths bounds each map of a cache: past it, routes get their
+// own slices.
 const maxCachedPaths = 4096
 
 // onePath is the Nexthops of a route with one path (c nil: a new slice).
-func (c pathCache) onePath(gw netip.Addr, oif int, links rib.Links) []rib.Nexthop {
+func (c *pathCache) onePath(gw netip.Addr, oif int, links rib.Links) []rib.Nexthop {
 	k := pathKey{gw, oif}
-	if ps, ok := c[k]; ok {
-		return ps
+	if c != nil {
+		if ps, ok := c.one[k]; ok {
+			return ps
+		}
 	}
 	ps := []rib.Nexthop{{Gateway: gw, Dev: links[oif]}}
-	if c != nil && len(c) < maxCachedPaths {
-		c[k] = ps
+	if c != nil && len(c.one) < maxCachedPaths {
+		c.one[k] = ps
+	}
+	return ps
+}
+
+// multiPath is the Nexthops of a route's RTA_MULTIPATH attribute mp (c
+// nil: a new slice): the live paths, or the dead ones when none lives.
+// Within one dump the same bytes (gateways, interfaces, weights and
+// flags) are the same paths.
+func (c *pathCache) multiPath(mp []byte, links rib.Links) []rib.Nexthop {
+	if c != nil {
+		if ps, ok := c.multi[string(mp)]; ok {
+			return ps
+		}
+	}
+	ps := decodeMultipath(mp, links)
+	if c != nil && len(c.multi) < maxCachedPaths {
+		c.multi[string(mp)] = ps
 	}
 	return ps
 }
@@ -279,7 +307,7 @@ func (c pathCache) onePath(gw netip.Addr, oif int, links rib.Links) []rib.Nextho
 // parseRoute decodes an rtmsg and the attributes fibd mirrors; ok is false
 // for routes not mirrored (other tables, cloned, local/broadcast types).
 // One-path routes share their Nexthops through paths (may be nil).
-func parseRoute(m []byte, want map[uint32]bool, links rib.Links, paths pathCache) (rib.Route, bool) {
+func parseRoute(m []byte, want map[uint32]bool, links rib.Links, paths *pathCache) (rib.Route, bool) {
 	const rtmsgLen = 12
 	if len(m) < rtmsgLen {
 		return rib.Route{}, false
@@ -356,10 +384,17 @@ func parseRoute(m []byte, want map[uint32]bool, links rib.Links, paths pathCache
 	}
 	if multipath == nil {
 		r.Nexthops = paths.onePath(gw.Unmap(), oif, links)
-		return r, true
+	} else {
+		r.Nexthops = paths.multiPath(multipath, links)
 	}
+	return r, true
+}
+
+// decodeMultipath reads an RTA_MULTIPATH attribute: its live paths, or
+// its dead ones when none lives.
+func decodeMultipath(multipath []byte, links rib.Links) []rib.Nexthop {
 	// struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex; } + attrs
-	var dead []rib.Nexthop
+	var live, dead []rib.Nexthop
 	for mp := multipath; len(mp) >= 8; {
 		nl := int(binary.NativeEndian.Uint16(mp[0:]))
 		if nl < 8 || nl > len(mp) {
@@ -382,12 +417,12 @@ func parseRoute(m []byte, want map[uint32]bool, links rib.Links, paths pathCache
 		if isDead {
 			dead = append(dead, nh)
 		} else {
-			r.Nexthops = append(r.Nexthops, nh)
+			live = append(live, nh)
 		}
 		mp = mp[min(rtnl.Align(nl), len(mp)):]
 	}
-	if len(r.Nexthops) == 0 { // cannot be: the kernel flushes a route whose paths are all dead
-		r.Nexthops = dead
+	if len(live) == 0 { // cannot be: the kernel flushes a route whose paths are all dead
+		return slices.Clip(dead)
 	}
-	return r, true
+	return slices.Clip(live) // shared by routes: an append must copy
 }

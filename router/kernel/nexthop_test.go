@@ -63,3 +63,44 @@ func TestParseRouteNhID(t *testing.T) {
 }
 
 func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+
+// TestParseRouteMultipath: a multipath route's live paths, with or without
+// a dump's cache; routes of the same paths share them, and a path the
+// kernel marked dead (other bytes, so another cache entry) is left out.
+func TestParseRouteMultipath(t *testing.T) {
+	links := rib.Links{7: "rib0", 8: "rib1"}
+	path := func(flags uint8, weight uint8, ifindex uint32, gw string) []byte {
+		attrs := nla(nil, unix.RTA_GATEWAY, netip.MustParseAddr(gw).AsSlice())
+		b := binary.NativeEndian.AppendUint16(nil, uint16(8+len(attrs)))
+		b = append(b, flags, weight)
+		return append(binary.NativeEndian.AppendUint32(b, ifindex), attrs...)
+	}
+	route := func(dst string, deadSecond bool) []byte {
+		m := make([]byte, 12)
+		m[0], m[1], m[4], m[7] = unix.AF_INET, 24, 254, unix.RTN_UNICAST
+		var second uint8
+		if deadSecond {
+			second = unix.RTNH_F_DEAD | unix.RTNH_F_LINKDOWN
+		}
+		mp := append(path(0, 0, 7, "10.9.0.2"), path(second, 2, 8, "10.9.1.2")...)
+		return nla(nla(m, unix.RTA_DST, netip.MustParseAddr(dst).AsSlice()), unix.RTA_MULTIPATH, mp)
+	}
+	both := []rib.Nexthop{{Gateway: netip.MustParseAddr("10.9.0.2"), Dev: "rib0", Weight: 1},
+		{Gateway: netip.MustParseAddr("10.9.1.2"), Dev: "rib1", Weight: 3}}
+	want := map[uint32]bool{254: true}
+	for _, c := range []*pathCache{nil, newPathCache()} {
+		a, okA := parseRoute(route("198.51.100.0", false), want, links, c)
+		b, okB := parseRoute(route("198.51.101.0", false), want, links, c)
+		d, okD := parseRoute(route("198.51.102.0", true), want, links, c)
+		if !okA || !okB || !okD || !slices.Equal(a.Nexthops, both) || !slices.Equal(b.Nexthops, both) ||
+			!slices.Equal(d.Nexthops, both[:1]) || b.Prefix != netip.MustParsePrefix("198.51.101.0/24") {
+			t.Fatalf("cache %v: %+v / %+v / %+v", c != nil, a, b, d)
+		}
+		if shared := &a.Nexthops[0] == &b.Nexthops[0]; shared != (c != nil) {
+			t.Errorf("cache %v: two routes of the same paths share them: %v", c != nil, shared)
+		}
+		if cap(a.Nexthops) != len(a.Nexthops) {
+			t.Errorf("cache %v: paths have room to append in place (cap %d)", c != nil, cap(a.Nexthops))
+		}
+	}
+}
