@@ -306,7 +306,7 @@ func (c *pathCache) multiPath(mp []byte, links rib.Links) []rib.Nexthop {
 
 // parseRoute decodes an rtmsg and the attributes fibd mirrors; ok is false
 // for routes not mirrored (other tables, cloned, local/broadcast types).
-// One-path routes share their Nexthops through paths (may be nil).
+// Routes of the same paths share their Nexthops through paths (may be nil).
 func parseRoute(m []byte, want map[uint32]bool, links rib.Links, paths *pathCache) (rib.Route, bool) {
 	const rtmsgLen = 12
 	if len(m) < rtmsgLen {

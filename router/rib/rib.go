@@ -500,8 +500,12 @@ func (r *RIB) markEntry(k tp, e *entry) {
 func (r *RIB) AddRoute(rt Route) {
 	rt.Prefix = rt.Prefix.Masked()
 	k := mkTP(rt.Table, rt.Prefix)
-	e := r.routeEntry(k)
-	c := r.cand(&rt)
+	r.addTo(k, r.routeEntry(k), &rt)
+}
+
+// addTo is AddRoute of rt (masked) into entry e of its key k.
+func (r *RIB) addTo(k tp, e *entry, rt *Route) {
+	c := r.cand(rt)
 	i := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric })
 	// The entry stays listed where it is when its best route stays, or
 	// loses paths only (a multipath route's dead path: a million of them
@@ -560,7 +564,13 @@ func (r *RIB) delCand(k tp, e *entry, i int) {
 // after the other (a million of them when a link of a full view's
 // multipath routes goes down).
 func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, changed int) {
-	add := make([]bool, len(routes))
+	// the routes to add, from the dump's end, with the entry each goes
+	// into when the RIB has it (entries go only when a flush settles them)
+	type pending struct {
+		i int32
+		e *entry
+	}
+	var adds []pending
 	var fresh map[syncKey]bool // keys the RIB does not hold, decided
 	for i := len(routes) - 1; i >= 0; i-- {
 		rt := &routes[i]
@@ -570,7 +580,8 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 		}
 		k := mkTP(rt.Table, rt.Prefix)
 		var c *cand
-		if e := r.entries.get(k); e != nil && rt.Table != ObjTable {
+		e := r.entries.get(k)
+		if e != nil && rt.Table != ObjTable {
 			if j := slices.IndexFunc(e.routes, func(x cand) bool { return x.metric == rt.Metric }); j >= 0 {
 				c = &e.routes[j]
 			}
@@ -581,11 +592,15 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 			if fresh == nil {
 				fresh = map[syncKey]bool{}
 			}
-			add[i] = !fresh[sk]
+			if !fresh[sk] {
+				adds = append(adds, pending{int32(i), e})
+			}
 			fresh[sk] = true
 		case !c.synced:
 			c.synced = true
-			add[i] = !r.sameContent(c, rt)
+			if !r.sameContent(c, rt) {
+				adds = append(adds, pending{int32(i), e})
+			}
 		}
 	}
 	for _, table := range slices.Compact(slices.Sorted(slices.Values(tables))) {
@@ -604,11 +619,15 @@ func (r *RIB) SyncRoutes(v6 bool, tables []uint32, routes []Route) (removed, cha
 			}
 		}
 	}
-	for i := range routes {
-		if add[i] {
-			r.AddRoute(routes[i])
-			changed++
+	for j := len(adds) - 1; j >= 0; j-- {
+		rt := &routes[adds[j].i]
+		k := mkTP(rt.Table, rt.Prefix)
+		e := adds[j].e
+		if e == nil {
+			e = r.routeEntry(k)
 		}
+		r.addTo(k, e, rt)
+		changed++
 	}
 	return removed, changed
 }
